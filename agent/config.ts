@@ -1,0 +1,93 @@
+import type convict from 'convict';
+import { CordonError } from '../proto/runtime/CordonError.js';
+import { loadConfig, type LoadOptions } from '../proto/runtime/config.js';
+import { LOG_LEVELS } from '../proto/runtime/logger.js';
+
+/** Every agent setting, its default and its meaning, in one place. */
+export const agentSchema = {
+  hostId: {
+    doc: "This host's id; must equal the host id in the agent certificate's SAN (urn:cordon:host:ID).",
+    format: 'host-id',
+    default: '',
+    env: 'CORDON_AGENT_HOST_ID',
+  },
+  controller: {
+    address: {
+      doc: "The controller's address on the management network (host:port).",
+      format: 'address',
+      default: '127.0.0.1:7443',
+      env: 'CORDON_AGENT_CONTROLLER',
+    },
+    serverName: {
+      doc: "Name to verify in the controller's certificate when it differs from the address's host.",
+      format: String,
+      default: '',
+    },
+  },
+  tls: {
+    ca: { doc: 'Cordon CA certificate (PEM).', format: String, default: '/etc/cordon/pki/ca.crt' },
+    cert: { doc: "This agent's certificate (PEM).", format: String, default: '/etc/cordon/pki/agent.crt' },
+    key: { doc: "This agent's private key (PEM).", format: String, default: '/etc/cordon/pki/agent.key' },
+  },
+  heartbeatSeconds: {
+    doc: 'Interval between heartbeats to the controller.',
+    format: 'positive-int',
+    default: 10,
+  },
+  reconnect: {
+    initialMs: { doc: 'First reconnect delay ceiling (doubles per failed attempt).', format: 'positive-int', default: 500 },
+    maxMs: { doc: 'Cap of the reconnect delay.', format: 'positive-int', default: 30_000 },
+  },
+  interfaces: {
+    public: {
+      doc: "Names of the host's public interfaces, the ones Cordon may restrict.",
+      format: 'name-list',
+      default: [] as string[],
+    },
+    management: {
+      doc: 'Names of the management interfaces; Cordon never restricts these.',
+      format: 'name-list',
+      default: [] as string[],
+    },
+  },
+  managementNetworks: {
+    doc: 'CIDRs of the management networks (controller, BMCs, jump hosts); always reachable, even when isolated.',
+    format: 'cidr-list',
+    default: [] as string[],
+  },
+  stateDir: {
+    doc: 'Where the agent keeps its desired state across restarts and reboots.',
+    format: String,
+    default: '/var/lib/cordon-agent',
+    env: 'CORDON_AGENT_STATE_DIR',
+  },
+  log: {
+    level: { doc: 'Log level.', format: LOG_LEVELS as string[], default: 'info', env: 'CORDON_LOG_LEVEL' },
+  },
+};
+
+export interface AgentSettings {
+  hostId: string;
+  controller: { address: string; serverName: string };
+  tls: { ca: string; cert: string; key: string };
+  heartbeatSeconds: number;
+  reconnect: { initialMs: number; maxMs: number };
+  interfaces: { public: string[]; management: string[] };
+  managementNetworks: string[];
+  stateDir: string;
+  log: { level: string };
+}
+
+export type AgentConfig = convict.Config<AgentSettings>;
+
+export function loadAgentConfig(opts: LoadOptions): AgentConfig {
+  const config = loadConfig(agentSchema as never, opts) as AgentConfig;
+  const ifaces = config.get('interfaces');
+  const both = ifaces.public.filter((n) => ifaces.management.includes(n));
+  if (both.length > 0) {
+    throw new CordonError('invalid', `${both.join(', ')} cannot be both public and management`, {
+      field: 'interfaces.public',
+    });
+  }
+  return config;
+}

@@ -1,0 +1,45 @@
+import { readFileSync, statSync } from 'node:fs';
+import { normaliseSerial } from '../../proto/runtime/peerIdentity.js';
+
+/**
+ * Certificate serials the operators revoked (`cordon-pki revoke`), read from a
+ * plain file and re-read whenever its mtime or size changes, so revoking takes
+ * effect on the next connection without a restart. Checked on every call,
+ * because grpc-js offers no CRL hook in the handshake.
+ *
+ * A file that cannot be read fails closed: every certificate counts as
+ * revoked until it can be read again, since a vanished list must not
+ * readmit revoked agents.
+ */
+export class RevocationList {
+  private serials = new Set<string>();
+  private stamp = '';
+  private unreadable: string | undefined;
+
+  constructor(private readonly path: string) {}
+
+  /** Throws nothing; returns the reason a certificate is not acceptable, if any. */
+  check(serial: string): string | undefined {
+    if (!this.path) return undefined;
+    this.refresh();
+    if (this.unreadable) return `the revocation list ${this.path} cannot be read (${this.unreadable})`;
+    return this.serials.has(normaliseSerial(serial)) ? `certificate serial ${normaliseSerial(serial)} is revoked` : undefined;
+  }
+
+  private refresh(): void {
+    try {
+      const st = statSync(this.path);
+      const stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+      if (stamp === this.stamp) return;
+      const lines = readFileSync(this.path, 'utf8').split('\n');
+      this.serials = new Set(
+        lines.map((l) => l.replace(/#.*/, '').trim()).filter(Boolean).map((l) => normaliseSerial(l)),
+      );
+      this.stamp = stamp;
+      this.unreadable = undefined;
+    } catch (err) {
+      this.unreadable = (err as NodeJS.ErrnoException).code ?? String(err);
+      this.stamp = '';
+    }
+  }
+}

@@ -1,0 +1,133 @@
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import type { Interface } from '../../proto/gen/cordon/v1/agent.js';
+
+export type AgentConnectionState = 'connected' | 'stale' | 'disconnected';
+
+/** What the controller knows of one agent's link, as of the last message. */
+export interface AgentSessionView {
+  hostId: string;
+  state: AgentConnectionState;
+  agentVersion: string;
+  connectedSince: Date;
+  lastHeartbeat: Date;
+  disconnectedAt: Date | undefined;
+  disconnectReason: string;
+  generationHeld: bigint;
+  observedDigest: string;
+  peerAddress: string;
+  interfaces: Interface[];
+  heartbeatIntervalMs: number;
+  lastRttMs: number | undefined;
+  certificateSerial: string;
+}
+
+interface Session extends Omit<AgentSessionView, 'state'> {
+  token: number;
+  /** Ends the stream that carries this session. */
+  close: (why: CordonError) => void;
+}
+
+export interface OpenSession {
+  hostId: string;
+  agentVersion: string;
+  generationHeld: bigint;
+  observedDigest: string;
+  peerAddress: string;
+  interfaces: Interface[];
+  heartbeatIntervalMs: number;
+  certificateSerial: string;
+  close: (why: CordonError) => void;
+}
+
+/**
+ * The controller's table of agent sessions: one per host. A newer stream for
+ * the same host supersedes the older one (the agent reconnected before the
+ * old TCP connection was noticed dead). State is derived from the injected
+ * clock when read, so staleness needs no timer to be correct.
+ */
+export class SessionRegistry {
+  private readonly sessions = new Map<string, Session>();
+  private nextToken = 1;
+
+  constructor(
+    private readonly clock: () => Date,
+    private readonly staleAfterMissed: number,
+  ) {}
+
+  /** Registers a session; returns the token that later calls must present. */
+  open(info: OpenSession): number {
+    const previous = this.sessions.get(info.hostId);
+    const now = this.clock();
+    const token = this.nextToken++;
+    this.sessions.set(info.hostId, {
+      ...info,
+      token,
+      connectedSince: now,
+      lastHeartbeat: now,
+      disconnectedAt: undefined,
+      disconnectReason: '',
+      lastRttMs: undefined,
+    });
+    if (previous && previous.disconnectedAt === undefined) {
+      previous.close(new CordonError('conflict', 'superseded by a newer connection from the same host'));
+    }
+    return token;
+  }
+
+  /** Records a heartbeat; ignored when `token` belongs to a superseded session. */
+  heartbeat(hostId: string, token: number, update: { generationHeld: bigint; observedDigest: string; rttMs?: number }): void {
+    const s = this.current(hostId, token);
+    if (!s) return;
+    s.lastHeartbeat = this.clock();
+    s.generationHeld = update.generationHeld;
+    s.observedDigest = update.observedDigest;
+    if (update.rttMs !== undefined) s.lastRttMs = update.rttMs;
+  }
+
+  /** Records what a report says the agent holds. */
+  report(hostId: string, token: number, update: { generationHeld: bigint; observedDigest: string }): void {
+    const s = this.current(hostId, token);
+    if (!s) return;
+    s.lastHeartbeat = this.clock();
+    s.generationHeld = update.generationHeld;
+    s.observedDigest = update.observedDigest;
+  }
+
+  /** Marks the session gone; a superseded session's close changes nothing. */
+  closed(hostId: string, token: number, reason: string): void {
+    const s = this.current(hostId, token);
+    if (!s) return;
+    s.disconnectedAt = this.clock();
+    s.disconnectReason = reason;
+  }
+
+  /** Ends every open session's stream, e.g. at shutdown. */
+  closeAll(reason: string): void {
+    for (const s of this.sessions.values()) if (s.disconnectedAt === undefined) s.close(new CordonError('transient', reason));
+  }
+
+  get(hostId: string): AgentSessionView | undefined {
+    const s = this.sessions.get(hostId);
+    return s ? this.view(s) : undefined;
+  }
+
+  list(): AgentSessionView[] {
+    return [...this.sessions.values()].map((s) => this.view(s)).sort((a, b) => a.hostId.localeCompare(b.hostId));
+  }
+
+  private current(hostId: string, token: number): Session | undefined {
+    const s = this.sessions.get(hostId);
+    return s && s.token === token && s.disconnectedAt === undefined ? s : undefined;
+  }
+
+  private view(s: Session): AgentSessionView {
+    const { token: _token, close: _close, ...rest } = s;
+    return { ...rest, state: this.stateOf(s) };
+  }
+
+  private stateOf(s: Session): AgentConnectionState {
+    if (s.disconnectedAt !== undefined) return 'disconnected';
+    const silentMs = this.clock().getTime() - s.lastHeartbeat.getTime();
+    return silentMs > this.staleAfterMissed * s.heartbeatIntervalMs ? 'stale' : 'connected';
+  }
+}

@@ -1,0 +1,175 @@
+import { randomInt } from 'node:crypto';
+import type { AgentMessage, ControllerMessage, Hello } from '../../proto/gen/cordon/v1/agent.js';
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import { untilAborted } from '../../proto/runtime/iterate.js';
+import type { Logger } from '../../proto/runtime/logger.js';
+import type { BidiStream, CallContext } from '../../proto/runtime/rpcServer.js';
+import type { Inventory } from '../inventory/Inventory.js';
+import type { DesiredStateSource } from './DesiredStates.js';
+import type { SessionRegistry } from './SessionRegistry.js';
+
+export interface AgentLinkDeps {
+  log: Logger;
+  clock: () => Date;
+  inventory: Inventory;
+  sessions: SessionRegistry;
+  desired: DesiredStateSource;
+  pingIntervalMs: number;
+  helloTimeoutMs: number;
+}
+
+/** Heartbeats faster than this would let one agent flood the controller. */
+const MIN_HEARTBEAT_MS = 1_000;
+const DEFAULT_HEARTBEAT_MS = 10_000;
+
+async function firstMessage(
+  requests: AsyncIterator<AgentMessage>,
+  timeoutMs: number,
+): Promise<AgentMessage> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new CordonError('invalid', `no Hello within ${timeoutMs} ms`, { field: 'hello' })),
+      timeoutMs,
+    );
+  });
+  try {
+    const next = await Promise.race([requests.next(), timeout]);
+    if (next.done) throw new CordonError('invalid', 'the stream ended before a Hello', { field: 'hello' });
+    return next.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function checkHello(msg: AgentMessage, certHostId: string, inventory: Inventory): Hello {
+  if (msg.body?.$case !== 'hello') {
+    throw new CordonError('invalid', `the first message must be a Hello, got ${msg.body?.$case ?? 'an empty message'}`, {
+      field: 'hello',
+    });
+  }
+  const hello = msg.body.value;
+  if (hello.hostId !== certHostId) {
+    throw new CordonError(
+      'permission',
+      `Hello names host ${JSON.stringify(hello.hostId)} but the certificate was issued to ${JSON.stringify(certHostId)}`,
+    );
+  }
+  if (!inventory.get(certHostId)) {
+    throw new CordonError('permission', `host ${certHostId} is not in the inventory`);
+  }
+  return hello;
+}
+
+/**
+ * Serves one agent's Connect stream: authenticates the Hello against the
+ * certificate and the inventory, registers the session, pushes the host's
+ * desired state now and on every change, pings, and records heartbeats,
+ * reports and tamper events until the stream ends.
+ */
+export async function handleAgentConnect(
+  stream: BidiStream<AgentMessage, ControllerMessage>,
+  ctx: CallContext,
+  deps: AgentLinkDeps,
+): Promise<void> {
+  if (ctx.peer.kind !== 'agent') {
+    throw new CordonError('permission', 'only agent certificates may open an agent stream');
+  }
+  const certHostId = ctx.peer.hostId;
+  const requests = stream.requests[Symbol.asyncIterator]();
+  const hello = checkHello(await firstMessage(requests, deps.helloTimeoutMs), certHostId, deps.inventory);
+  const log = deps.log.child({ host: certHostId });
+
+  // Superseding or a failed send ends this session through `ended`.
+  const ended = new AbortController();
+  const abortOnCall = () => ended.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', abortOnCall, { once: true });
+
+  const heartbeatIntervalMs = Math.max(hello.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS, MIN_HEARTBEAT_MS);
+  const token = deps.sessions.open({
+    hostId: certHostId,
+    agentVersion: hello.agentVersion,
+    generationHeld: hello.generation,
+    observedDigest: hello.observedDigest,
+    peerAddress: ctx.peerAddress,
+    interfaces: hello.interfaces,
+    heartbeatIntervalMs,
+    certificateSerial: ctx.peer.serial,
+    close: (why) => ended.abort(why),
+  });
+  log.info(
+    { agentVersion: hello.agentVersion, generation: hello.generation.toString(), peer: ctx.peerAddress },
+    'agent connected',
+  );
+
+  const send = (message: ControllerMessage) => {
+    stream.send(message).catch((err: unknown) => ended.abort(err));
+  };
+  const pings = new Map<bigint, number>();
+  const ping = () => {
+    const nonce = BigInt(randomInt(1, 2 ** 47));
+    pings.clear(); // only the newest ping is worth a round-trip figure
+    pings.set(nonce, performance.now());
+    send({ body: { $case: 'ping', value: { nonce, sentAt: deps.clock() } } });
+  };
+  // The first ping tells the agent its Hello was accepted.
+  ping();
+  const current = deps.desired.get(certHostId);
+  if (current) send({ body: { $case: 'desiredState', value: current } });
+  const unsubscribe = deps.desired.subscribe(certHostId, (state) =>
+    send({ body: { $case: 'desiredState', value: state } }),
+  );
+  const pinger = setInterval(ping, deps.pingIntervalMs);
+
+  let endReason = 'closed by the agent';
+  try {
+    // Go on with the iterator that produced the Hello: asking the stream for a
+    // second iterator is not supported by Node's Readable.
+    const rest: AsyncIterable<AgentMessage> = { [Symbol.asyncIterator]: () => requests };
+    for await (const msg of untilAborted(rest, ended.signal)) {
+      switch (msg.body?.$case) {
+        case 'heartbeat': {
+          const hb = msg.body.value;
+          const sentAt = hb.pingNonce ? pings.get(hb.pingNonce) : undefined;
+          if (sentAt !== undefined) pings.delete(hb.pingNonce);
+          deps.sessions.heartbeat(certHostId, token, {
+            generationHeld: hb.generation,
+            observedDigest: hb.observedDigest,
+            ...(sentAt !== undefined ? { rttMs: Math.round(performance.now() - sentAt) } : {}),
+          });
+          break;
+        }
+        case 'report': {
+          const r = msg.body.value;
+          deps.sessions.report(certHostId, token, { generationHeld: r.appliedGeneration, observedDigest: r.observedDigest });
+          log.info(
+            {
+              generation: r.appliedGeneration.toString(),
+              results: r.results.map((x) => ({ id: x.enforcementId, status: x.status, error: x.error || undefined })),
+              error: r.error || undefined,
+            },
+            'agent report',
+          );
+          break;
+        }
+        case 'tamper':
+          log.warn({ found: msg.body.value.found, restored: msg.body.value.restored }, 'agent reports tampering');
+          break;
+        case 'hello':
+          throw new CordonError('invalid', 'a second Hello on the same stream', { field: 'hello' });
+        default:
+          throw new CordonError('invalid', 'an agent message with no body', { field: 'body' });
+      }
+    }
+    log.info('agent disconnected');
+  } catch (err) {
+    endReason = (err as Error).message;
+    log.info({ reason: endReason }, 'agent stream ended');
+    throw err;
+  } finally {
+    clearInterval(pinger);
+    unsubscribe();
+    ctx.signal.removeEventListener('abort', abortOnCall);
+    deps.sessions.closed(certHostId, token, endReason);
+  }
+}

@@ -1,0 +1,30 @@
+import { CordonError } from '../proto/runtime/CordonError.js';
+import { roleAtLeast, type OperatorRole, type PeerIdentity } from '../proto/runtime/peerIdentity.js';
+import type { RevocationList } from './agents/RevocationList.js';
+
+/** The least role each operator method needs. Methods not listed are refused. */
+const DESK_ROLES: Record<string, OperatorRole> = {
+  'DeskService/ListHosts': 'viewer',
+  'DeskService/ListAgents': 'viewer',
+};
+
+/**
+ * Authorises a call: refuses revoked certificates, keeps agent and operator
+ * certificates to their own services, and checks operator roles.
+ */
+export function createAuthorize(revoked: RevocationList) {
+  return (peer: PeerIdentity, method: string): void => {
+    const reason = revoked.check(peer.serial);
+    if (reason) throw new CordonError('permission', reason);
+    if (method.startsWith('AgentService/')) {
+      if (peer.kind !== 'agent') throw new CordonError('permission', `${method} is for agent certificates only`);
+      return;
+    }
+    if (peer.kind !== 'operator') throw new CordonError('permission', `${method} is for operator certificates only`);
+    const needed = DESK_ROLES[method];
+    if (!needed) throw new CordonError('permission', `${method} is not open to operators`);
+    if (!roleAtLeast(peer.role, needed)) {
+      throw new CordonError('permission', `${method} needs role ${needed} or above; ${peer.name} is ${peer.role}`);
+    }
+  };
+}

@@ -1,0 +1,42 @@
+import { makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+import { DeskServiceClient, type ListAgentsResponse, type ListHostsResponse } from '../../proto/gen/cordon/v1/desk.js';
+import { callUnary, clientChannel, type ClientCallOptions } from '../../proto/runtime/rpcClient.js';
+import type { Connection } from './connection.js';
+
+/** The operator API as promises. One channel, closed by close(). */
+export class DeskClient {
+  private readonly desk: DeskServiceClient;
+  private readonly health: Client & {
+    check: (req: { service: string }, md: unknown, opts: unknown, cb: (e: ServiceError | null, r: { status: string }) => void) => never;
+  };
+
+  constructor(conn: Connection, private readonly callOptions: ClientCallOptions = {}) {
+    const { credentials, options } = clientChannel(conn.tls, conn.serverName);
+    this.desk = new DeskServiceClient(conn.address, credentials, options);
+    const Health = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
+    this.health = new Health(conn.address, credentials, { ...options, channelOverride: this.desk.getChannel() }) as never;
+  }
+
+  listHosts(): Promise<ListHostsResponse> {
+    return callUnary(this.desk.listHosts.bind(this.desk), {}, this.callOptions);
+  }
+
+  listAgents(): Promise<ListAgentsResponse> {
+    return callUnary(this.desk.listAgents.bind(this.desk), {}, this.callOptions);
+  }
+
+  /** grpc.health.v1 Check for the whole server ('') or one service. */
+  async checkHealth(serviceName = ''): Promise<string> {
+    const res = await callUnary<{ service: string }, { status: string | number }>(
+      this.health.check.bind(this.health) as never,
+      { service: serviceName },
+      this.callOptions,
+    );
+    return String(res.status);
+  }
+
+  close(): void {
+    this.desk.close();
+  }
+}

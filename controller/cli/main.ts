@@ -1,0 +1,139 @@
+#!/usr/bin/env -S node --disable-warning=DEP0123
+// cordonctl: the operators' command line for the Cordon controller.
+import { parseArgs } from 'node:util';
+import { AgentSession, AgentState, Host } from '../../proto/gen/cordon/v1/desk.js';
+import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
+import { cordonVersion } from '../../proto/runtime/version.js';
+import { resolveConnection } from './connection.js';
+import { DeskClient } from './deskClient.js';
+import { age, renderTable } from './table.js';
+
+const USAGE = `usage: cordonctl [connection options] COMMAND [--json]
+
+commands:
+  agents     agent sessions: state, version, last heartbeat, generation held
+  hosts      hosts in the inventory with their agent's state
+  health     the controller's gRPC health status
+
+connection options (or environment):
+  --controller HOST:PORT     controller address ($CORDON_CONTROLLER, default 127.0.0.1:7443)
+  --pki DIR --operator NAME  use DIR/ca.crt and DIR/operator-NAME.{crt,key} ($CORDON_PKI_DIR, $CORDON_OPERATOR)
+  --ca F --cert F --key F    explicit files ($CORDON_CA, $CORDON_CERT, $CORDON_KEY)
+  --server-name NAME         name to verify in the controller's certificate
+  --timeout MS               per-call deadline (default 10000)
+`;
+
+const STATE_NAME: Record<number, string> = {
+  [AgentState.AGENT_STATE_NEVER_SEEN]: 'never-seen',
+  [AgentState.AGENT_STATE_CONNECTED]: 'connected',
+  [AgentState.AGENT_STATE_STALE]: 'stale',
+  [AgentState.AGENT_STATE_DISCONNECTED]: 'disconnected',
+};
+
+/** Proto3 JSON mapping (ts-proto toJSON), with agent states shortened for scripts. */
+function json(value: unknown): string {
+  return JSON.stringify(value, null, 2) + '\n';
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      controller: { type: 'string' },
+      pki: { type: 'string' },
+      operator: { type: 'string' },
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      'server-name': { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
+  if (values.version) {
+    process.stdout.write(`cordonctl ${cordonVersion()}\n`);
+    return 0;
+  }
+  const [command] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  if (!['agents', 'hosts', 'health'].includes(command)) {
+    throw new CordonError('invalid', `unknown command ${JSON.stringify(command)}; see cordonctl --help`, { field: 'command' });
+  }
+  const timeoutMs = values.timeout === undefined ? 10_000 : Number(values.timeout);
+  if (!(timeoutMs > 0)) throw new CordonError('invalid', 'must be a positive number of milliseconds', { field: '--timeout' });
+  const client = new DeskClient(resolveConnection(values, process.env), { timeoutMs });
+  const now = new Date();
+  try {
+    switch (command) {
+      case 'agents': {
+        const { agents } = await client.listAgents();
+        if (values.json) {
+          process.stdout.write(
+            json(agents.map((a) => ({ ...(AgentSession.toJSON(a) as object), state: STATE_NAME[a.state] ?? 'unknown' }))),
+          );
+        } else {
+          process.stdout.write(
+            renderTable(
+              ['HOST', 'STATE', 'VERSION', 'CONNECTED', 'HEARTBEAT', 'GENERATION', 'RTT', 'PEER'],
+              agents.map((a) => [
+                a.hostId,
+                STATE_NAME[a.state] ?? 'unknown',
+                a.agentVersion,
+                age(a.connectedSince, now),
+                age(a.lastHeartbeat, now),
+                a.generationHeld.toString(),
+                a.lastRttMs ? `${a.lastRttMs}ms` : '-',
+                a.peerAddress,
+              ]),
+            ),
+          );
+        }
+        return 0;
+      }
+      case 'hosts': {
+        const { hosts } = await client.listHosts();
+        if (values.json) {
+          process.stdout.write(
+            json(hosts.map((h) => ({ ...(Host.toJSON(h) as object), agentState: STATE_NAME[h.agentState] ?? 'unknown' }))),
+          );
+        } else {
+          process.stdout.write(
+            renderTable(
+              ['HOST', 'CUSTOMER', 'AGENT', 'MANAGEMENT', 'PUBLIC PREFIXES'],
+              hosts.map((h) => [
+                h.id,
+                h.customerId,
+                STATE_NAME[h.agentState] ?? 'unknown',
+                h.managementAddress,
+                h.publicPrefixes.join(' '),
+              ]),
+            ),
+          );
+        }
+        return 0;
+      }
+      default: {
+        const status = await client.checkHealth();
+        process.stdout.write(values.json ? json({ status }) : `${status}\n`);
+        return status === 'SERVING' ? 0 : 1;
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const e = asCordonError(err);
+    process.stderr.write(`cordonctl: ${e.message}\n`);
+    process.exit(e.kind === 'invalid' ? 2 : 1);
+  },
+);

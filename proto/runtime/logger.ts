@@ -1,0 +1,29 @@
+import { pino, type Logger, type Level } from 'pino';
+
+export type { Logger };
+
+export const LOG_LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/**
+ * The process's one root logger, created by main and passed down; components
+ * take `log.child({ component })`. JSON lines, for journald and log shippers.
+ * `fd` 1 for daemons, 2 for CLIs whose stdout is their output.
+ */
+export function createRootLogger(opts: { name: string; level: string; fd?: 1 | 2 }): Logger {
+  return pino(
+    {
+      name: opts.name,
+      level: opts.level,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Cordon never logs secrets on purpose; this catches the obvious slips.
+      redact: { paths: ['password', '*.password', 'secret', '*.secret'], censor: '[redacted]' },
+    },
+    pino.destination({ fd: opts.fd ?? 1, sync: true }),
+  );
+}
+
+/** A logger that drops everything, for tests that do not look at logs. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

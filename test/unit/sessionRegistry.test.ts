@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { SessionRegistry, type OpenSession } from '../../controller/agents/SessionRegistry.js';
+import type { CordonError } from '../../proto/runtime/CordonError.js';
+
+function open(reg: SessionRegistry, hostId: string, closes: CordonError[] = []): number {
+  const info: OpenSession = {
+    hostId,
+    agentVersion: '1',
+    generationHeld: 0n,
+    observedDigest: '',
+    peerAddress: 'p',
+    interfaces: [],
+    heartbeatIntervalMs: 10_000,
+    certificateSerial: 's',
+    close: (why) => closes.push(why),
+  };
+  return reg.open(info);
+}
+
+describe('SessionRegistry', () => {
+  it('marks an agent stale after N missed heartbeats, and fresh again on the next one', () => {
+    let now = new Date('2026-01-01T00:00:00Z');
+    const reg = new SessionRegistry(() => now, 3);
+    const t = open(reg, 'web-01');
+    now = new Date(now.getTime() + 30_000);
+    expect(reg.get('web-01')!.state).toBe('connected');
+    now = new Date(now.getTime() + 1);
+    expect(reg.get('web-01')!.state).toBe('stale');
+    reg.heartbeat('web-01', t, { generationHeld: 4n, observedDigest: 'd' });
+    expect(reg.get('web-01')).toMatchObject({ state: 'connected', generationHeld: 4n });
+  });
+
+  it('lets a newer stream supersede the older and ignores the old one afterwards', () => {
+    const now = new Date('2026-01-01T00:00:00Z');
+    const reg = new SessionRegistry(() => now, 3);
+    const closes: CordonError[] = [];
+    const old = open(reg, 'web-01', closes);
+    const fresh = open(reg, 'web-01');
+    expect(closes).toHaveLength(1);
+    expect(closes[0]!.kind).toBe('conflict');
+    reg.closed('web-01', old, 'superseded');
+    expect(reg.get('web-01')!.state).toBe('connected');
+    reg.closed('web-01', fresh, 'closed by the agent');
+    expect(reg.get('web-01')).toMatchObject({ state: 'disconnected', disconnectReason: 'closed by the agent' });
+  });
+
+  it('closes every open session at shutdown as transient', () => {
+    const reg = new SessionRegistry(() => new Date(), 3);
+    const closes: CordonError[] = [];
+    open(reg, 'a', closes);
+    open(reg, 'b', closes);
+    reg.closeAll('bye');
+    expect(closes.map((c) => c.kind)).toEqual(['transient', 'transient']);
+  });
+});
