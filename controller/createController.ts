@@ -93,11 +93,20 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   );
   log.info({ listen: `${host}:${boundPort}` }, 'controller listening');
 
+  const linkLog = linkDeps.log;
+  const sweeper = setInterval(() => {
+    const { stale, recovered } = sessions.sweep();
+    for (const hostId of stale) linkLog.warn({ host: hostId }, 'agent stale: heartbeats missing');
+    for (const hostId of recovered) linkLog.info({ host: hostId }, 'agent heartbeats resumed');
+  }, 1_000);
+  sweeper.unref();
+
   return {
     port: boundPort,
     sessions,
     desired,
     async stop(graceMs = 5_000) {
+      clearInterval(sweeper);
       health.setStatus('', 'NOT_SERVING');
       // Agent streams never finish by themselves: end them with UNAVAILABLE,
       // which agents treat as "reconnect later", then let unary calls finish.

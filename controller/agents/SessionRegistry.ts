@@ -48,6 +48,7 @@ export interface OpenSession {
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
   private nextToken = 1;
+  private staleSeen = new Set<string>();
 
   constructor(
     private readonly clock: () => Date,
@@ -104,6 +105,19 @@ export class SessionRegistry {
   /** Ends every open session's stream, e.g. at shutdown. */
   closeAll(reason: string): void {
     for (const s of this.sessions.values()) if (s.disconnectedAt === undefined) s.close(new CordonError('transient', reason));
+  }
+
+  /**
+   * Hosts whose agent became stale since the previous call, and those that
+   * recovered; for a periodic sweep that logs (and later alerts on) changes.
+   */
+  sweep(): { stale: string[]; recovered: string[] } {
+    const now = new Set<string>();
+    for (const s of this.sessions.values()) if (this.stateOf(s) === 'stale') now.add(s.hostId);
+    const stale = [...now].filter((h) => !this.staleSeen.has(h));
+    const recovered = [...this.staleSeen].filter((h) => !now.has(h) && this.stateOf(this.sessions.get(h)!) === 'connected');
+    this.staleSeen = now;
+    return { stale, recovered };
   }
 
   get(hostId: string): AgentSessionView | undefined {

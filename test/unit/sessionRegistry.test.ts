@@ -30,6 +30,19 @@ describe('SessionRegistry', () => {
     expect(reg.get('web-01')).toMatchObject({ state: 'connected', generationHeld: 4n });
   });
 
+  it('reports each transition to stale and back once', () => {
+    let now = new Date('2026-01-01T00:00:00Z');
+    const reg = new SessionRegistry(() => now, 3);
+    const t = open(reg, 'web-01');
+    open(reg, 'web-02');
+    expect(reg.sweep()).toEqual({ stale: [], recovered: [] });
+    now = new Date(now.getTime() + 31_000);
+    expect(reg.sweep()).toEqual({ stale: ['web-01', 'web-02'], recovered: [] });
+    expect(reg.sweep()).toEqual({ stale: [], recovered: [] });
+    reg.heartbeat('web-01', t, { generationHeld: 0n, observedDigest: '' });
+    expect(reg.sweep()).toEqual({ stale: [], recovered: ['web-01'] });
+  });
+
   it('lets a newer stream supersede the older and ignores the old one afterwards', () => {
     const now = new Date('2026-01-01T00:00:00Z');
     const reg = new SessionRegistry(() => now, 3);
