@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { CordonError } from '../../proto/runtime/CordonError.js';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Written to the command's stdin (e.g. an nft ruleset for `nft -f -`). */
+  input?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * The one seam through which the agent runs nft, tc and ip. Unit tests pass a
+ * recorder; system tests and production run the commands for real.
+ */
+export interface CommandRunner {
+  run(command: string, args: string[], opts?: RunOptions): Promise<CommandResult>;
+}
+
+/**
+ * Runs commands on this host, or inside a network namespace when `netns` is
+ * set (`ip netns exec NS …`), which is how tests aim a real agent engine at a
+ * namespace built for them.
+ */
+export class ExecRunner implements CommandRunner {
+  constructor(private readonly netns?: string) {}
+
+  run(command: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const [cmd, argv] = this.netns ? ['ip', ['netns', 'exec', this.netns, command, ...args]] : [command, args];
+    return new Promise((resolve, reject) => {
+      const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 15_000);
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(
+          err.code === 'ENOENT'
+            ? new CordonError('unsupported', `${command} is not installed`, { cause: err })
+            : new CordonError('transient', `cannot run ${command}: ${err.message}`, { cause: err }),
+        );
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      });
+      child.stdin.on('error', () => {});
+      child.stdin.end(opts.input ?? '');
+    });
+  }
+}
+
+/** Runs a command and returns stdout; a non-zero exit becomes a CordonError quoting stderr. */
+export async function runChecked(runner: CommandRunner, command: string, args: string[], opts?: RunOptions): Promise<string> {
+  const r = await runner.run(command, args, opts);
+  if (r.code !== 0) {
+    const detail = (r.stderr || r.stdout).trim().split('\n').slice(0, 6).join(' | ');
+    throw new CordonError('transient', `${command} ${args.join(' ')} failed (exit ${r.code}): ${detail}`);
+  }
+  return r.stdout;
+}
+
+/** A runner for unit tests: records every call and answers from a script. */
+export class RecordingRunner implements CommandRunner {
+  readonly calls: { command: string; args: string[]; input?: string }[] = [];
+
+  constructor(private readonly answer: (command: string, args: string[]) => Partial<CommandResult> = () => ({})) {}
+
+  async run(command: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
+    this.calls.push({ command, args, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    return { code: 0, stdout: '', stderr: '', ...this.answer(command, args) };
+  }
+}
