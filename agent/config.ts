@@ -55,6 +55,22 @@ export const agentSchema = {
     format: 'cidr-list',
     default: [] as string[],
   },
+  backend: {
+    doc: '"linux" enforces with nftables, tc and ip link; "dry-run" only logs what it would do.',
+    format: ['linux', 'dry-run'],
+    default: 'linux',
+    env: 'CORDON_AGENT_BACKEND',
+  },
+  smtpPorts: {
+    doc: 'TCP ports an SMTP block covers when the controller names none.',
+    format: 'port-list',
+    default: [25, 465, 587],
+  },
+  driftCheckSeconds: {
+    doc: 'How often the agent re-reads its rules, qdiscs and links and repairs what someone changed.',
+    format: 'positive-int',
+    default: 5,
+  },
   stateDir: {
     doc: 'Where the agent keeps its desired state across restarts and reboots.',
     format: String,
@@ -74,6 +90,9 @@ export interface AgentSettings {
   reconnect: { initialMs: number; maxMs: number };
   interfaces: { public: string[]; management: string[] };
   managementNetworks: string[];
+  backend: 'linux' | 'dry-run';
+  smtpPorts: number[];
+  driftCheckSeconds: number;
   stateDir: string;
   log: { level: string };
 }

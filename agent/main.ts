@@ -1,27 +1,41 @@
 #!/usr/bin/env -S node --disable-warning=DEP0123
 // cordon-agent: converges this dedicated server to the enforcement the controller decides.
 import { existsSync } from 'node:fs';
-import { EnforcementKind, ResultStatus, type DesiredState, type Report } from '../proto/gen/cordon/v1/agent.js';
-import { asCordonError } from '../proto/runtime/CordonError.js';
+import { CordonError, asCordonError } from '../proto/runtime/CordonError.js';
 import { printableConfig } from '../proto/runtime/config.js';
 import { onShutdownSignals, parseDaemonArgs } from '../proto/runtime/daemonArgs.js';
 import { createRootLogger } from '../proto/runtime/logger.js';
 import { loadTlsMaterial } from '../proto/runtime/tls.js';
 import { cordonVersion } from '../proto/runtime/version.js';
 import { checkCertificateHostId } from './certificateHostId.js';
+import { applyCommand, applySavedCommand, releaseAllCommand, statusCommand } from './commands/oneShot.js';
 import { loadAgentConfig } from './config.js';
-import { describeInterfaces } from './hostInterfaces.js';
-import { ControllerLink } from './link/ControllerLink.js';
+import { createEngine } from './createEngine.js';
+import { runDaemon } from './runDaemon.js';
 
-const USAGE = `usage: cordon-agent [--config FILE] [--check-config | --print-config]
+const USAGE = `usage: cordon-agent [--config FILE] [COMMAND]
+
+  (no command)          run the daemon: re-apply the saved state, connect to the controller
+  apply --state FILE    converge to a desired state (proto3 JSON of cordon.v1.DesiredState) and exit
+  apply-saved           re-apply the saved state and exit (boot, before the network is up)
+  status [--json]       what this host holds and what is really in place
+  release-all           remove everything Cordon owns (emergency); held until a newer generation
 
   --config FILE    JSON config (default: $CORDON_AGENT_CONFIG, else /etc/cordon/agent.json if present)
   --check-config   validate the config and the files it names, exit 0 if usable, 1 if not
   --print-config   print the effective config (secrets redacted) and exit
+
+Exit status: 0 when every enforcement is in place (apply, apply-saved), 1 otherwise or on error.
 `;
 
+const out = (line: string) => process.stdout.write(line + '\n');
+
 async function main(argv: string[]): Promise<number> {
-  const args = parseDaemonArgs(argv, { envVar: 'CORDON_AGENT_CONFIG', env: process.env });
+  const args = parseDaemonArgs(argv, {
+    envVar: 'CORDON_AGENT_CONFIG',
+    env: process.env,
+    extra: { state: { type: 'string' }, json: { type: 'boolean' } },
+  });
   if (args.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -30,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`cordon-agent ${cordonVersion()}\n`);
     return 0;
   }
+  const [command, ...rest] = args.positionals;
+  if (rest.length > 0 || (command && !['apply', 'apply-saved', 'status', 'release-all'].includes(command))) {
+    throw new CordonError('invalid', `unknown command ${JSON.stringify(args.positionals.join(' '))}; see cordon-agent --help`, { field: 'command' });
+  }
   const defaultFile = '/etc/cordon/agent.json';
   const file = args.configFile ?? (existsSync(defaultFile) ? defaultFile : undefined);
   const config = loadAgentConfig({ file, env: process.env });
@@ -37,52 +55,30 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(printableConfig(config) + '\n');
     return 0;
   }
-  const tls = loadTlsMaterial(config.get('tls'));
-  checkCertificateHostId(tls.certificate, config.get('hostId'));
+  const settings = config.getProperties();
+  // One-shot commands act on this host only: they need no certificate.
+  const log = createRootLogger({ name: 'cordon-agent', level: command ? 'warn' : settings.log.level, fd: command ? 2 : 1 });
+  const engine = createEngine(settings, log);
+  switch (command) {
+    case 'apply':
+      return applyCommand(engine, args.extra.state as string | undefined, out);
+    case 'apply-saved':
+      return applySavedCommand(engine, out);
+    case 'status':
+      return statusCommand(engine, args.extra.json === true, out);
+    case 'release-all':
+      return releaseAllCommand(engine, out);
+  }
+
+  const tls = loadTlsMaterial(settings.tls);
+  checkCertificateHostId(tls.certificate, settings.hostId);
   if (args.checkConfig) {
     process.stdout.write('config OK\n');
     return 0;
   }
-
-  const log = createRootLogger({ name: 'cordon-agent', level: config.get('log.level') });
-  const hostId = config.get('hostId');
-  log.info({ version: cordonVersion(), hostId, config: file ?? '(defaults and environment)' }, 'starting');
-  let held: DesiredState | undefined;
-  const link = new ControllerLink({
-    hostId,
-    agentVersion: cordonVersion(),
-    address: config.get('controller.address'),
-    serverName: config.get('controller.serverName'),
-    tls,
-    heartbeatMs: config.get('heartbeatSeconds') * 1000,
-    backoff: config.get('reconnect'),
-    log: log.child({ component: 'link' }),
-    held: () => ({
-      generation: held?.generation ?? 0n,
-      observedDigest: '',
-      interfaces: describeInterfaces(config.get('interfaces')),
-    }),
-    // This build has no enforcement backend yet: say so for every enforcement
-    // instead of pretending to apply it.
-    onDesiredState: async (state): Promise<Report> => {
-      held = state;
-      log.warn({ generation: state.generation.toString() }, 'desired state received; no enforcement backend in this build');
-      return {
-        appliedGeneration: 0n,
-        observedDigest: '',
-        observedAt: new Date(),
-        error: 'no enforcement backend in this build',
-        results: state.enforcements.map((e) => ({
-          enforcementId: e.id,
-          kind: EnforcementKind.ENFORCEMENT_KIND_UNSPECIFIED,
-          status: ResultStatus.RESULT_STATUS_REFUSED,
-          error: 'no enforcement backend in this build',
-        })),
-      };
-    },
-  });
-  link.start();
-  onShutdownSignals(() => link.stop(), log);
+  log.info({ version: cordonVersion(), hostId: settings.hostId, config: file ?? '(defaults and environment)' }, 'starting');
+  const agent = await runDaemon(settings, tls, engine, log);
+  onShutdownSignals(() => agent.stop(), log);
   return -1;
 }
 

@@ -90,3 +90,18 @@ export function cidrContains(cidr: Cidr, ip: string): boolean {
   const hostBits = BigInt((cidr.family === 4 ? 32 : 128) - cidr.prefixLength);
   return parsed.value >> hostBits === cidr.network >> hostBits;
 }
+
+/** Whether `inner` lies entirely within `outer`. */
+export function cidrCovers(outer: Cidr, inner: Cidr): boolean {
+  if (outer.family !== inner.family || outer.prefixLength > inner.prefixLength) return false;
+  const hostBits = BigInt((outer.family === 4 ? 32 : 128) - outer.prefixLength);
+  return inner.network >> hostBits === outer.network >> hostBits;
+}
+
+/**
+ * Drops prefixes covered by another in the list (and duplicates), keeping the
+ * order of the rest: nftables interval sets refuse overlapping elements.
+ */
+export function collapseCidrs(list: Cidr[]): Cidr[] {
+  return list.filter((c, i) => !list.some((o, j) => j !== i && cidrCovers(o, c) && (o.prefixLength < c.prefixLength || j < i)));
+}

@@ -46,6 +46,14 @@ export function addCordonFormats(): void {
     },
   });
   convict.addFormat({
+    name: 'port-list',
+    validate: (value: unknown) => {
+      if (!Array.isArray(value) || value.length === 0 || value.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
+        throw new Error('must be a non-empty list of TCP ports (1-65535)');
+      }
+    },
+  });
+  convict.addFormat({
     name: 'host-id',
     validate: (value: unknown) => {
       if (typeof value !== 'string' || !HOST_ID_PATTERN.test(value)) {

@@ -61,6 +61,7 @@ export class NetLab {
     mgmtNet6: 'fd00:ff::/64',
   };
   private readonly children: ChildProcess[] = [];
+  private readonly extra: string[] = [];
 
   private constructor(tag: string) {
     const base = `${PREFIX}-${process.pid}-${tag}`;
@@ -107,6 +108,27 @@ export class NetLab {
     }
   }
 
+  /**
+   * A container (or VM) on the host: a fourth namespace behind a veth, with
+   * 10.99.0.2/24 routed through the host, whose traffic the host forwards to
+   * the internet. Returns the namespace.
+   */
+  addContainer(): string {
+    const ns = this.host.replace(/-h$/, '-c');
+    ip('netns', 'add', ns);
+    this.extra.push(ns);
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', this.host, 'link', 'add', 'ctr0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ip('-n', this.host, 'addr', 'add', '10.99.0.1/24', 'dev', 'ctr0');
+    ip('-n', ns, 'addr', 'add', '10.99.0.2/24', 'dev', 'eth0');
+    ip('-n', this.host, 'link', 'set', 'ctr0', 'up');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    ip('-n', ns, 'route', 'add', 'default', 'via', '10.99.0.1');
+    inNs(this.host, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+    ip('-n', this.internet, 'route', 'add', '10.99.0.0/24', 'via', this.addr.hostPub4);
+    return ns;
+  }
+
   /** Starts TCP listeners in a namespace on the given ports; resolves once they listen. */
   async listen(ns: string, ports: number[]): Promise<ChildProcess> {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(REPO_ROOT, 'test/helpers/bin/tcp-listen.mjs'), ...ports.map(String)], {
@@ -139,6 +161,6 @@ export class NetLab {
     for (const child of this.children) {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-    for (const ns of [this.host, this.internet, this.mgmt]) spawnSync('ip', ['netns', 'del', ns]);
+    for (const ns of [this.host, this.internet, this.mgmt, ...this.extra]) spawnSync('ip', ['netns', 'del', ns]);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cidrContains, formatIp, parseCidr, parseIp } from '../../proto/runtime/cidr.js';
+import { cidrContains, collapseCidrs, formatIp, parseCidr, parseIp } from '../../proto/runtime/cidr.js';
 
 describe('cidr', () => {
   it('parses and canonicalises IPv4 and IPv6', () => {
@@ -24,5 +24,9 @@ describe('cidr', () => {
     expect(formatIp(6, parseIp('2001:db8:0:0:1:0:0:1').value)).toBe('2001:db8::1:0:0:1');
     expect(formatIp(6, 0n)).toBe('::');
     expect(formatIp(6, parseIp('2001:db8:0:1:1:1:1:1').value)).toBe('2001:db8:0:1:1:1:1:1');
+  });
+  it('collapses covered prefixes and duplicates for nft interval sets', () => {
+    const list = ['10.255.0.1/32', '10.255.0.0/16', '10.0.0.0/8', '198.51.100.0/24', '198.51.100.0/24'].map(parseCidr);
+    expect(collapseCidrs(list).map((c) => c.text)).toEqual(['10.0.0.0/8', '198.51.100.0/24']);
   });
 });

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import type { EnforcementPlan } from '../enforce/plan.js';
+import { runChecked, type CommandRunner } from '../runner/CommandRunner.js';
+import type { Backend } from './Backend.js';
+import { RULE_COMMENT, TABLE, renderTransaction } from './nftRuleset.js';
+
+export interface NftObserved {
+  present: boolean;
+  isolate: boolean;
+  smtpBlock: boolean;
+  /** Digest of the table with handles and counters left out: changes only when the rules do. */
+  fingerprint: string;
+  /** Packets Cordon's rules dropped or rejected, by comment. */
+  counters: Record<string, number>;
+}
+
+type NftJson = { nftables?: Record<string, unknown>[] };
+
+/** Drops what changes without the rules changing (handles, counter values). */
+function normalise(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normalise);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k === 'handle' || k === 'metainfo') continue;
+    if (k === 'counter' && typeof v === 'object' && v !== null) {
+      out[k] = {};
+      continue;
+    }
+    out[k] = normalise(v);
+  }
+  return out;
+}
+
+/** Owns the `inet cordon` table: SMTP block and isolation. */
+export class NftBackend implements Backend<NftObserved> {
+  readonly name = 'nftables';
+
+  constructor(private readonly runner: CommandRunner) {}
+
+  async apply(plan: EnforcementPlan): Promise<void> {
+    await runChecked(this.runner, 'nft', ['-f', '-'], { input: renderTransaction(plan) });
+  }
+
+  async observe(): Promise<NftObserved> {
+    const r = await this.runner.run('nft', ['-j', 'list', 'table', ...TABLE.split(' ')]);
+    if (r.code !== 0) {
+      if (/No such file or directory/.test(r.stderr)) {
+        return { present: false, isolate: false, smtpBlock: false, fingerprint: 'absent', counters: {} };
+      }
+      throw new CordonError('transient', `nft list table ${TABLE} failed: ${r.stderr.trim()}`);
+    }
+    let parsed: NftJson;
+    try {
+      parsed = JSON.parse(r.stdout) as NftJson;
+    } catch (err) {
+      throw new CordonError('internal', `nft -j printed something that is not JSON: ${(err as Error).message}`);
+    }
+    const items = parsed.nftables ?? [];
+    const counters: Record<string, number> = {};
+    for (const item of items) {
+      const rule = item.rule as { comment?: string; expr?: Record<string, unknown>[] } | undefined;
+      if (!rule?.comment) continue;
+      const counter = rule.expr?.find((e) => 'counter' in e)?.counter as { packets?: number } | undefined;
+      counters[rule.comment] = (counters[rule.comment] ?? 0) + (counter?.packets ?? 0);
+    }
+    const fingerprint = createHash('sha256').update(JSON.stringify(normalise(items))).digest('hex');
+    return {
+      present: true,
+      isolate: RULE_COMMENT.isolate in counters,
+      smtpBlock: RULE_COMMENT.smtp in counters,
+      fingerprint,
+      counters,
+    };
+  }
+
+  async release(): Promise<void> {
+    // Deleting a table that is not there is an error; creating it first makes
+    // the release idempotent, in the same atomic transaction.
+    await runChecked(this.runner, 'nft', ['-f', '-'], { input: `table ${TABLE}\ndelete table ${TABLE}\n` });
+  }
+}

@@ -1,0 +1,38 @@
+import { isIP } from 'node:net';
+import { parseAddress } from '../proto/runtime/config.js';
+import { cidrCovers, parseCidr } from '../proto/runtime/cidr.js';
+import type { Logger } from '../proto/runtime/logger.js';
+import { createDryRunBackends } from './backends/dryRun.js';
+import { LinkBackend } from './backends/linkBackend.js';
+import { NftBackend } from './backends/nftBackend.js';
+import { TcBackend } from './backends/tcBackend.js';
+import type { AgentSettings } from './config.js';
+import type { HostSettings } from './enforce/computePlan.js';
+import { Engine, type HostBackends } from './enforce/Engine.js';
+import { ExecRunner, type CommandRunner } from './runner/CommandRunner.js';
+import { StateFile } from './state/StateFile.js';
+
+/** The controller's address when it is an IP literal: it must stay reachable like the management networks. */
+function controllerIp(settings: AgentSettings): string | undefined {
+  const { host } = parseAddress(settings.controller.address);
+  return isIP(host) ? host : undefined;
+}
+
+export function hostSettings(settings: AgentSettings): HostSettings {
+  const ctl = controllerIp(settings);
+  const mgmt = settings.managementNetworks.map((c) => parseCidr(c));
+  // The controller stays reachable even when it sits outside the listed management networks.
+  if (ctl && !mgmt.some((c) => cidrCovers(c, parseCidr(ctl)))) mgmt.push(parseCidr(ctl));
+  return { publicInterfaces: settings.interfaces.public, managementNetworks: mgmt, defaultSmtpPorts: settings.smtpPorts };
+}
+
+/** Picks the backends in one place: the real Linux ones, or dry-run. */
+export function createBackends(settings: AgentSettings, log: Logger, runner: CommandRunner = new ExecRunner()): HostBackends {
+  if (settings.backend === 'dry-run') return createDryRunBackends(log.child({ component: 'dry-run' }));
+  const ctl = controllerIp(settings);
+  return { nft: new NftBackend(runner), tc: new TcBackend(runner), link: new LinkBackend(runner, ctl ? [ctl] : []) };
+}
+
+export function createEngine(settings: AgentSettings, log: Logger, runner?: CommandRunner): Engine {
+  return new Engine(createBackends(settings, log, runner), hostSettings(settings), new StateFile(settings.stateDir), log.child({ component: 'engine' }));
+}

@@ -1,0 +1,81 @@
+import { DesiredState } from '../proto/gen/cordon/v1/agent.js';
+import { asCordonError } from '../proto/runtime/CordonError.js';
+import type { Logger } from '../proto/runtime/logger.js';
+import type { TlsMaterial } from '../proto/runtime/tls.js';
+import { cordonVersion } from '../proto/runtime/version.js';
+import type { AgentSettings } from './config.js';
+import type { Engine } from './enforce/Engine.js';
+import { parseDesired } from './enforce/parseDesired.js';
+import { describeInterfaces } from './hostInterfaces.js';
+import { ControllerLink } from './link/ControllerLink.js';
+import { refusalReport, reportOf } from './reportOf.js';
+
+export interface RunningAgent {
+  link: ControllerLink;
+  stop(): Promise<void>;
+}
+
+/**
+ * The agent daemon: re-applies the saved state before it even dials the
+ * controller, then converges to every desired state the controller sends and
+ * repairs drift on a timer. The controller link never gates enforcement.
+ */
+export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engine: Engine, log: Logger): Promise<RunningAgent> {
+  let digest = '';
+  try {
+    const restored = await engine.restore();
+    if (restored) {
+      digest = restored.digest;
+      log.info({ generation: restored.generation.toString() }, 'saved state re-applied at start');
+    }
+  } catch (err) {
+    // A corrupt state file leaves the host as it is: better to keep old rules
+    // than to drop them. The controller's next state replaces it.
+    log.error({ err: asCordonError(err).message }, 'cannot re-apply the saved state');
+  }
+
+  const link = new ControllerLink({
+    hostId: settings.hostId,
+    agentVersion: cordonVersion(),
+    address: settings.controller.address,
+    serverName: settings.controller.serverName,
+    tls,
+    heartbeatMs: settings.heartbeatSeconds * 1000,
+    backoff: settings.reconnect,
+    log: log.child({ component: 'link' }),
+    held: () => ({ generation: engine.generation(), observedDigest: digest, interfaces: describeInterfaces(settings.interfaces) }),
+    onDesiredState: async (message) => {
+      try {
+        const result = await engine.converge(parseDesired(DesiredState.toJSON(message)));
+        digest = result.digest;
+        return reportOf(result);
+      } catch (err) {
+        const e = asCordonError(err);
+        log.error({ kind: e.kind, err: e.message, generation: message.generation.toString() }, 'desired state refused');
+        return refusalReport(engine.generation(), digest, e.message);
+      }
+    },
+  });
+  link.start();
+
+  const drift = setInterval(() => {
+    engine
+      .checkDrift()
+      .then(async (tamper) => {
+        if (!tamper) return;
+        const status = await engine.status();
+        digest = status.digest;
+        await link.sendTamper({ detectedAt: new Date(), found: tamper.found, restored: tamper.restored, generation: engine.generation() });
+        await link.sendReport(reportOf(status));
+      })
+      .catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'drift check failed'));
+  }, settings.driftCheckSeconds * 1000);
+
+  return {
+    link,
+    async stop() {
+      clearInterval(drift);
+      await link.stop();
+    },
+  };
+}

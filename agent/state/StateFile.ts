@@ -1,0 +1,81 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import { desiredToJson, parseDesired } from '../enforce/parseDesired.js';
+import type { Desired } from '../enforce/plan.js';
+
+/** What the agent keeps across restarts and reboots. */
+export interface SavedState {
+  desired: Desired;
+  /** Public links Cordon set down, so a release raises exactly those. */
+  linksDownedByCordon: string[];
+  /**
+   * Set by `cordon-agent release-all`: the operator removed enforcement by
+   * hand, and it stays removed until the controller sends a newer generation.
+   */
+  releasedLocally: boolean;
+}
+
+const FILE = 'state.json';
+
+/**
+ * The desired state on disk, written atomically (temp file, fsync, rename,
+ * fsync of the folder) so a crash or power cut leaves either the old or the
+ * new state, never half of one.
+ */
+export class StateFile {
+  readonly path: string;
+
+  constructor(readonly dir: string) {
+    this.path = join(dir, FILE);
+  }
+
+  /** Undefined when nothing was ever saved; a corrupt file is an `invalid` error, never silently ignored. */
+  load(): SavedState | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new CordonError('transient', `cannot read ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const raw = JSON.parse(text) as { version?: number; desired?: unknown; linksDownedByCordon?: unknown; releasedLocally?: unknown };
+      if (raw.version !== 1) throw new Error(`unknown state file version ${JSON.stringify(raw.version)}`);
+      const links = Array.isArray(raw.linksDownedByCordon) ? raw.linksDownedByCordon.map(String) : [];
+      return { desired: parseDesired(raw.desired), linksDownedByCordon: links, releasedLocally: raw.releasedLocally === true };
+    } catch (err) {
+      throw new CordonError('invalid', `the saved state ${this.path} is corrupt: ${(err as Error).message}`, { field: 'stateDir', cause: err });
+    }
+  }
+
+  save(state: SavedState): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const body = JSON.stringify(
+      {
+        version: 1,
+        savedAt: new Date().toISOString(),
+        desired: desiredToJson(state.desired),
+        linksDownedByCordon: state.linksDownedByCordon,
+        releasedLocally: state.releasedLocally,
+      },
+      null,
+      2,
+    );
+    const tmp = `${this.path}.tmp-${process.pid}`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, body + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+    const dirFd = openSync(dirname(this.path), 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+}
