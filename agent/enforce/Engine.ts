@@ -138,6 +138,19 @@ export class Engine {
   /** Re-reads the host; when what Cordon enforces has changed, re-applies it and says what it found. */
   async checkDrift(): Promise<TamperReport | undefined> {
     return this.exclusive(async () => {
+      if (this.state.changedElsewhere()) {
+        // An operator ran `cordon-agent apply` or `release-all` beside the
+        // daemon: the file is the newer word, converge to it.
+        const saved = this.state.load();
+        if (saved) {
+          this.backends.link.restoreDowned(saved.linksDownedByCordon);
+          this.saved = { desired: saved.desired, releasedLocally: saved.releasedLocally };
+          this.log.info({ generation: saved.desired.generation.toString(), releasedLocally: saved.releasedLocally }, 'saved state changed by another process; following it');
+          await this.applyHeld();
+          const how = saved.releasedLocally ? 'released by cordon-agent release-all' : `generation ${saved.desired.generation} applied by cordon-agent apply`;
+          return { found: [`saved state rewritten outside the daemon: ${how}`], restored: [] };
+        }
+      }
       if (!this.saved || this.lastObserved === undefined) return undefined;
       const observed = await this.observe();
       const found = this.differences(observed);

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { desiredToJson, parseDesired } from '../enforce/parseDesired.js';
@@ -25,13 +25,33 @@ const FILE = 'state.json';
  */
 export class StateFile {
   readonly path: string;
+  /** The file's identity when this process last read or wrote it. */
+  private known: string | undefined;
 
   constructor(readonly dir: string) {
     this.path = join(dir, FILE);
   }
 
+  /**
+   * Whether another process (a one-shot `cordon-agent apply` or `release-all`
+   * run by an operator) rewrote the file since this process last touched it.
+   */
+  changedElsewhere(): boolean {
+    return this.stamp() !== this.known;
+  }
+
+  private stamp(): string | undefined {
+    try {
+      const st = statSync(this.path);
+      return `${st.ino}:${st.mtimeMs}:${st.size}`;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Undefined when nothing was ever saved; a corrupt file is an `invalid` error, never silently ignored. */
   load(): SavedState | undefined {
+    this.known = this.stamp();
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
@@ -71,6 +91,7 @@ export class StateFile {
       closeSync(fd);
     }
     renameSync(tmp, this.path);
+    this.known = this.stamp();
     const dirFd = openSync(dirname(this.path), 'r');
     try {
       fsyncSync(dirFd);

@@ -120,6 +120,17 @@ describe.skipIf(!gate.ok)('the agent daemon against a controller on the manageme
     expect(tableExists()).toBe(true);
   });
 
+  it('repairs a deleted tc throttle as well', async () => {
+    send('web-01', [{ id: 'enf-5', incidentId: 'inc-2', reason: 'malware', isolate: {} }, { id: 'enf-6', incidentId: 'inc-3', reason: 'ddos', throttle: { rateBps: '10000000' } }]);
+    const report = await waitFor('the report for generation 4', () => reportFor('4'));
+    expect(report.results!.map((r) => r.status)).toEqual([1, 1]);
+    const tampers = events.filter((e) => e.event === 'tamper').length;
+    inNs(lab.host, 'tc', 'qdisc', 'del', 'dev', 'pub0', 'clsact');
+    const tamper = await waitFor('a second tamper event', () => events.filter((e) => e.event === 'tamper')[tampers], 5_000);
+    expect(tamper.found).toEqual(['tc throttle on pub0 missing or altered']);
+    expect(inNs(lab.host, 'tc', 'qdisc', 'show', 'dev', 'pub0')).toMatch(/clsact/);
+  });
+
   it('keeps enforcing through kill -9 and re-applies at start with no gap', async () => {
     agent!.kill('SIGKILL');
     await new Promise((r) => agent!.once('exit', r));
@@ -137,13 +148,33 @@ describe.skipIf(!gate.ok)('the agent daemon against a controller on the manageme
   it('apply-saved restores everything after a "reboot" flushed it', async () => {
     agent!.kill('SIGTERM');
     await new Promise((r) => agent!.once('exit', r));
-    inNs(lab.host, 'nft', 'delete', 'table', 'inet', 'cordon'); // what a reboot leaves: nothing
+    // What a reboot leaves: no table, no qdiscs, no ifb devices.
+    inNs(lab.host, 'nft', 'delete', 'table', 'inet', 'cordon');
+    inNs(lab.host, 'tc', 'qdisc', 'del', 'dev', 'pub0', 'clsact');
+    const ifbs = (JSON.parse(inNs(lab.host, 'ip', '-j', 'link', 'show')) as { ifname: string }[]).filter((l) => /^cdn[ei]\d+$/.test(l.ifname));
+    expect(ifbs).toHaveLength(2);
+    for (const l of ifbs) inNs(lab.host, 'ip', 'link', 'del', l.ifname);
     expect(lab.probe(lab.internet, lab.addr.hostPub4, 22)).toBe('connected');
     const r = spawnSync('ip', ['netns', 'exec', lab.host, process.execPath, join(DIST, 'agent/main.js'), '--config', agentConfig, 'apply-saved'], {
       encoding: 'utf8',
     });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/APPLIED isolate enf-3/);
+    expect(r.stdout).toMatch(/APPLIED isolate enf-5/);
+    expect(r.stdout).toMatch(/APPLIED throttle enf-6/);
     expect(lab.probe(lab.internet, lab.addr.hostPub4, 22, 800)).toBe('timeout');
+    expect(inNs(lab.host, 'tc', 'qdisc', 'show', 'dev', 'pub0')).toMatch(/clsact/);
+  });
+
+  it('follows an operator\'s release-all run beside the daemon instead of undoing it', async () => {
+    startAgent();
+    await waitFor('the agent to reconnect', () => events.filter((e) => e.msg === 'agent connected').length >= 3, 10_000);
+    const tampers = events.filter((e) => e.event === 'tamper').length;
+    const r = spawnSync('ip', ['netns', 'exec', lab.host, process.execPath, join(DIST, 'agent/main.js'), '--config', agentConfig, 'release-all'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const tamper = await waitFor('the controller to hear of it', () => events.filter((e) => e.event === 'tamper')[tampers], 5_000);
+    expect(tamper.found![0]).toMatch(/released by cordon-agent release-all/);
+    await new Promise((resolve) => setTimeout(resolve, 2_500)); // two drift periods
+    expect(tableExists()).toBe(false);
+    expect(lab.probe(lab.internet, lab.addr.hostPub4, 22)).toBe('connected');
   });
 });
