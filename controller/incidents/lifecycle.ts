@@ -1,0 +1,333 @@
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import {
+  ENFORCING_STATES,
+  TERMINAL_STATES,
+  WAITING_STATES,
+  type Action,
+  type Category,
+  type Hold,
+  type Incident,
+  type IncidentState,
+} from './model.js';
+import type { PolicyConfig } from './policy.js';
+
+export type MailTemplate = 'notice' | 'escalated' | 'enforced' | 'released' | 'closed' | 'dismissed';
+
+/** What a transition asks the edges to do, written to the outbox in the same transaction. */
+export type Effect =
+  | { type: 'mail'; template: MailTemplate; terminationReview: boolean }
+  /** Set this incident's actions on its own host (empty: remove them). */
+  | { type: 'host_actions'; actions: Action[]; reason: string }
+  | { type: 'operator_queue'; hold: Hold; reason: string }
+  | { type: 'termination_review' };
+
+export type IncidentEvent =
+  | { type: 'open'; id: string; hostId: string; customerId: string; category: Category; trusted: boolean }
+  | { type: 'complaint'; trusted: boolean }
+  | { type: 'notice_sent' }
+  | { type: 'customer_ack' }
+  | { type: 'customer_fixed' }
+  | { type: 'customer_false_positive' }
+  | { type: 'customer_plan'; dueAt: Date }
+  | { type: 'deadline'; dueAt: Date }
+  | { type: 'operator_verify'; operator: string }
+  | { type: 'operator_accept_dispute'; operator: string }
+  | { type: 'operator_reject_dispute'; operator: string }
+  | { type: 'operator_dismiss'; operator: string; reason: string }
+  | { type: 'operator_enforce'; operator: string; action: Action; reason: string }
+  | { type: 'operator_release'; operator: string }
+  | { type: 'host_applied' }
+  | { type: 'host_failed'; error: string };
+
+/** Facts the pure function needs from outside, gathered by the caller. */
+export interface Context {
+  now: Date;
+  policy: PolicyConfig;
+  /** Automatic enforcements started fleet-wide in the last hour. */
+  automaticInLastHour: number;
+  /** Incidents opened for this customer within the recidivism window, this one included (for 'open'). */
+  customerIncidentsInWindow: number;
+}
+
+export interface Transition {
+  incident: Incident;
+  effects: Effect[];
+  /** False when the event changed nothing (e.g. a stale deadline): nothing to record. */
+  changed: boolean;
+}
+
+const HOUR = 3_600_000;
+const addHours = (d: Date, h: number) => new Date(d.getTime() + h * HOUR);
+
+function refuse(incident: Incident, event: IncidentEvent): never {
+  throw new CordonError('conflict', `incident ${incident.id} is ${incident.state}: ${event.type.replace(/_/g, ' ')} does not apply`, {
+    field: 'state',
+  });
+}
+
+const isOpen = (s: IncidentState) => !TERMINAL_STATES.includes(s) && s !== 'released';
+
+/** The next time at which this incident's clock fires, if any. The scheduler keeps one timer for the earliest. */
+export function nextDueAt(i: Incident, policy: PolicyConfig): Date | undefined {
+  switch (i.state) {
+    case 'notified':
+      return [i.ackDueAt, i.resolveDueAt].filter((d): d is Date => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
+    case 'acknowledged':
+    case 'plan_accepted':
+      return i.resolveDueAt;
+    case 'enforced': {
+      const ladder = policy.categories[i.category].ladder;
+      return i.hold === undefined && i.step + 1 < ladder.length && i.escalatedAt ? i.resolveDueAt : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The incident lifecycle: (incident, event, context) → (incident, effects).
+ * Pure: no clock but ctx.now, no I/O. Refused events throw a `conflict`
+ * CordonError and change nothing. A deadline event escalates only when the
+ * incident still waits for exactly that deadline and `now` is past it, so an
+ * answer recorded first always wins.
+ */
+export function transition(current: Incident | undefined, event: IncidentEvent, ctx: Context): Transition {
+  if (event.type === 'open') {
+    if (current) throw new CordonError('conflict', `incident ${current.id} already exists`);
+    return open(event, ctx);
+  }
+  if (!current) throw new CordonError('not_found', `no incident for ${event.type}`);
+  const i: Incident = { ...current, actions: [...current.actions] };
+  const effects: Effect[] = [];
+  const now = ctx.now;
+  const done = (changed = true): Transition => ({ incident: i, effects, changed });
+
+  switch (event.type) {
+    case 'complaint':
+      if (!isOpen(i.state)) refuse(i, event);
+      i.complaintCount++;
+      if (event.trusted && !i.trusted) {
+        i.trusted = true;
+        // A trusted report unblocks an incident held only for distrust.
+        if (i.state === 'escalated' && i.hold === 'untrusted_reporter') decide(i, effects, ctx);
+      }
+      return done();
+
+    case 'notice_sent':
+      if (i.state !== 'received') {
+        // The notice of an incident escalated at intake: its deadlines run too.
+        if (i.notifiedAt !== undefined || !isOpen(i.state)) return done(false);
+        startClock(i, ctx);
+        return done();
+      }
+      startClock(i, ctx);
+      i.state = 'notified';
+      return done();
+
+    case 'customer_ack':
+      if (i.state !== 'notified') refuse(i, event);
+      i.state = 'acknowledged';
+      i.acknowledgedAt = now;
+      return done();
+
+    case 'customer_fixed':
+      if (['notified', 'acknowledged', 'plan_accepted', 'escalated', 'disputed'].includes(i.state)) {
+        i.state = 'customer_resolved';
+        i.answeredAt = now;
+        i.hold = undefined;
+        return done();
+      }
+      if (i.state === 'enforcing' || i.state === 'enforced') {
+        i.state = 'release_requested';
+        i.answeredAt = now;
+        return done();
+      }
+      return refuse(i, event);
+
+    case 'customer_false_positive':
+      if (!['notified', 'acknowledged', 'plan_accepted', 'escalated'].includes(i.state)) refuse(i, event);
+      i.state = 'disputed';
+      i.answeredAt = now;
+      i.hold = undefined;
+      return done();
+
+    case 'customer_plan':
+      if (!['notified', 'acknowledged', 'escalated'].includes(i.state)) refuse(i, event);
+      if (event.dueAt.getTime() <= now.getTime()) {
+        throw new CordonError('invalid', 'a plan needs a due date in the future', { field: 'dueAt' });
+      }
+      i.state = 'plan_accepted';
+      i.answeredAt = now;
+      i.resolveDueAt = event.dueAt;
+      i.hold = undefined;
+      return done();
+
+    case 'deadline': {
+      const due = nextDueAt(i, ctx.policy);
+      // Stale or early: an answer or another event got there first.
+      if (!due || due.getTime() !== event.dueAt.getTime() || now.getTime() <= due.getTime()) return done(false);
+      if (i.state === 'enforced') {
+        decide(i, effects, ctx); // next rung of the ladder
+        return done();
+      }
+      escalate(i, effects, ctx);
+      return done();
+    }
+
+    case 'operator_verify':
+      if (i.state !== 'customer_resolved') refuse(i, event);
+      close(i, effects, now, 'closed');
+      return done();
+
+    case 'operator_accept_dispute':
+      if (i.state !== 'disputed') refuse(i, event);
+      close(i, effects, now, 'dismissed');
+      return done();
+
+    case 'operator_reject_dispute': {
+      if (i.state !== 'disputed') refuse(i, event);
+      // Back to waiting for a fix, with a fresh resolve deadline.
+      i.state = 'acknowledged';
+      i.resolveDueAt = addHours(now, ctx.policy.categories[i.category].resolveHours);
+      return done();
+    }
+
+    case 'operator_dismiss':
+      if (!isOpen(i.state)) refuse(i, event);
+      if (i.actions.length > 0) effects.push({ type: 'host_actions', actions: [], reason: `dismissed by ${event.operator}: ${event.reason}` });
+      close(i, effects, now, 'dismissed');
+      return done();
+
+    case 'operator_enforce':
+      if (!isOpen(i.state) || i.state === 'release_requested') refuse(i, event);
+      i.escalatedAt ??= now;
+      i.hold = undefined;
+      i.actions = mergeAction(i.actions, event.action);
+      i.state = 'enforcing';
+      effects.push({ type: 'host_actions', actions: i.actions, reason: `by ${event.operator}: ${event.reason}` });
+      return done();
+
+    case 'operator_release':
+      if (i.state !== 'release_requested') {
+        throw new CordonError(
+          'conflict',
+          i.state === 'enforced' || i.state === 'enforcing'
+            ? `incident ${i.id} has no customer confirmation of the fix; record it first (incident answer --fixed)`
+            : `incident ${i.id} is ${i.state}: nothing to release`,
+          { field: 'state' },
+        );
+      }
+      i.state = 'released';
+      i.actions = [];
+      effects.push({ type: 'host_actions', actions: [], reason: `released by ${event.operator} after the customer confirmed the fix` });
+      effects.push({ type: 'mail', template: 'released', terminationReview: false });
+      return done();
+
+    case 'host_applied':
+      if (i.state === 'enforcing') {
+        i.state = 'enforced';
+        // The next rung waits ladderStepHours from now, reusing resolveDueAt as the step clock.
+        i.resolveDueAt = addHours(now, ctx.policy.ladderStepHours);
+        effects.push({ type: 'mail', template: 'enforced', terminationReview: false });
+        return done();
+      }
+      if (i.state === 'released') {
+        close(i, effects, now, 'closed');
+        return done();
+      }
+      return done(false);
+
+    case 'host_failed':
+      if (i.state !== 'enforcing') return done(false);
+      effects.push({ type: 'operator_queue', hold: 'operator_decision', reason: `the host could not apply: ${event.error}` });
+      return done();
+  }
+}
+
+function open(event: Extract<IncidentEvent, { type: 'open' }>, ctx: Context): Transition {
+  const policy = ctx.policy.categories[event.category];
+  const i: Incident = {
+    id: event.id,
+    hostId: event.hostId,
+    customerId: event.customerId,
+    category: event.category,
+    state: 'received',
+    trusted: event.trusted,
+    openedAt: ctx.now,
+    notifiedAt: undefined,
+    ackDueAt: undefined,
+    resolveDueAt: undefined,
+    acknowledgedAt: undefined,
+    answeredAt: undefined,
+    escalatedAt: undefined,
+    step: -1,
+    actions: [],
+    hold: undefined,
+    closedAt: undefined,
+    complaintCount: 1,
+  };
+  const effects: Effect[] = [];
+  const review = ctx.customerIncidentsInWindow >= ctx.policy.recidivism.incidents;
+  if (review) effects.push({ type: 'termination_review' });
+  effects.push({ type: 'mail', template: 'notice', terminationReview: review });
+  if (policy.immediate && event.trusted) escalate(i, effects, ctx);
+  return { incident: i, effects, changed: true };
+}
+
+function startClock(i: Incident, ctx: Context): void {
+  const policy = ctx.policy.categories[i.category];
+  i.notifiedAt = ctx.now;
+  i.ackDueAt = addHours(ctx.now, policy.ackHours);
+  i.resolveDueAt = addHours(ctx.now, policy.resolveHours);
+}
+
+function escalate(i: Incident, effects: Effect[], ctx: Context): void {
+  i.state = 'escalated';
+  i.escalatedAt = ctx.now;
+  effects.push({ type: 'mail', template: 'escalated', terminationReview: false });
+  decide(i, effects, ctx);
+}
+
+/** The policy's decision for an escalated (or enforced, unanswered) incident: the next rung, or a hold. */
+function decide(i: Incident, effects: Effect[], ctx: Context): void {
+  const ladder = ctx.policy.categories[i.category].ladder;
+  const next = ladder[i.step + 1];
+  const hold = (h: Hold, reason: string) => {
+    i.hold = h;
+    effects.push({ type: 'operator_queue', hold: h, reason });
+  };
+  if (!next) return hold('operator_decision', i.step < 0 ? `${i.category}: no automatic action, an operator decides` : 'the ladder is exhausted');
+  if (!i.trusted) return hold('untrusted_reporter', 'only untrusted reporters: an operator decides');
+  if (ctx.automaticInLastHour >= ctx.policy.maxAutomaticPerHour) {
+    return hold('rate_limit', `${ctx.automaticInLastHour} automatic enforcements in the last hour (limit ${ctx.policy.maxAutomaticPerHour})`);
+  }
+  i.hold = undefined;
+  i.step++;
+  i.actions = mergeAction(i.actions, next);
+  i.state = 'enforcing';
+  effects.push({ type: 'host_actions', actions: i.actions, reason: `${i.category} unanswered: ladder step ${i.step + 1} (${next.kind})` });
+}
+
+function mergeAction(actions: Action[], add: Action): Action[] {
+  return [...actions.filter((a) => a.kind !== add.kind), add];
+}
+
+function close(i: Incident, effects: Effect[], now: Date, state: 'closed' | 'dismissed'): void {
+  i.state = state;
+  i.closedAt = now;
+  i.hold = undefined;
+  i.actions = [];
+  effects.push({ type: 'mail', template: state, terminationReview: false });
+}
+
+/** An incident whose host currently carries (or is getting) its actions. */
+export function holdsHost(i: Incident): boolean {
+  return ENFORCING_STATES.includes(i.state) && i.actions.length > 0;
+}
+
+/** Whether this incident still counts as open for merging complaints (one per host and category). */
+export function acceptsComplaints(i: Incident): boolean {
+  return isOpen(i.state);
+}
+
+export { WAITING_STATES };

@@ -1,0 +1,100 @@
+/**
+ * The abuse desk's vocabulary. Plain data: the lifecycle (lifecycle.ts) and
+ * the policy (policy.ts) are pure functions over these types.
+ */
+
+export const CATEGORIES = [
+  'spam',
+  'phishing',
+  'malware',
+  'botnet',
+  'ddos',
+  'scan',
+  'brute_force',
+  'copyright',
+  'open_service',
+  'auth_failure',
+  'child_abuse',
+  'terrorism',
+  'other',
+] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+/** Who reported: trust decides whether a complaint may lead to automatic enforcement. */
+export const REPORTER_KINDS = ['own_monitoring', 'upstream', 'cert', 'rights_holder', 'individual', 'anonymous'] as const;
+export type ReporterKind = (typeof REPORTER_KINDS)[number];
+
+export type ActionKind = 'smtp_block' | 'throttle' | 'isolate' | 'nic_down';
+
+/** One enforcement action with its parameters. */
+export type Action =
+  | { kind: 'smtp_block'; ports?: number[] }
+  | { kind: 'throttle'; rateBps: number }
+  | { kind: 'isolate' }
+  | { kind: 'nic_down' };
+
+export const INCIDENT_STATES = [
+  'received', // opened, the customer's notice not yet sent
+  'notified', // notice sent; acknowledge and resolve deadlines run
+  'acknowledged', // the customer acknowledged; the resolve deadline runs
+  'customer_resolved', // the customer says fixed; an operator verifies
+  'disputed', // the customer says false positive; an operator decides
+  'plan_accepted', // the customer gave a plan; its due date runs
+  'escalated', // a deadline passed unanswered: threatens the network
+  'enforcing', // an action is decided and dispatched to the host
+  'enforced', // the host reported the action in place
+  'release_requested', // the customer confirmed the fix while enforced
+  'released', // an operator released the host
+  'closed',
+  'dismissed',
+] as const;
+export type IncidentState = (typeof INCIDENT_STATES)[number];
+
+export const TERMINAL_STATES: readonly IncidentState[] = ['closed', 'dismissed'];
+/** States in which a deadline runs and silence escalates. */
+export const WAITING_STATES: readonly IncidentState[] = ['notified', 'acknowledged', 'plan_accepted'];
+/** States in which the host carries (or is getting) this incident's enforcement. */
+export const ENFORCING_STATES: readonly IncidentState[] = ['enforcing', 'enforced', 'release_requested'];
+
+/** Why an escalated incident is not enforcing yet. */
+export type Hold = 'operator_decision' | 'untrusted_reporter' | 'approval' | 'rate_limit' | 'bmc_unreachable';
+
+export interface Incident {
+  id: string;
+  hostId: string;
+  customerId: string;
+  category: Category;
+  state: IncidentState;
+  /** At least one complaint came from a trusted reporter kind. */
+  trusted: boolean;
+  openedAt: Date;
+  notifiedAt: Date | undefined;
+  ackDueAt: Date | undefined;
+  resolveDueAt: Date | undefined;
+  acknowledgedAt: Date | undefined;
+  /** The last customer answer that stops the clock (fixed, false positive, plan). */
+  answeredAt: Date | undefined;
+  escalatedAt: Date | undefined;
+  /** Index into the category's ladder of the action in force or decided; -1 before the first. */
+  step: number;
+  /** The actions this incident holds on its host (what release removes). */
+  actions: Action[];
+  /** Set while escalated but held back; cleared when it acts. */
+  hold: Hold | undefined;
+  closedAt: Date | undefined;
+  complaintCount: number;
+}
+
+export interface Complaint {
+  id: string;
+  receivedAt: Date;
+  /** When the abuse happened, per the report (UTC). */
+  eventTime: Date | undefined;
+  ip: string;
+  category: Category;
+  reporter: string;
+  reporterKind: ReporterKind;
+  /** The report as received, byte for byte. */
+  raw: string;
+  evidence: string;
+}
