@@ -6,6 +6,17 @@ import type { RevocationList } from './agents/RevocationList.js';
 const DESK_ROLES: Record<string, OperatorRole> = {
   'DeskService/ListHosts': 'viewer',
   'DeskService/ListAgents': 'viewer',
+  'DeskService/GetHost': 'viewer',
+  'DeskService/ListIncidents': 'viewer',
+  'DeskService/GetIncident': 'viewer',
+  'DeskService/ListApprovals': 'viewer',
+  'DeskService/VerifyAudit': 'viewer',
+  'DeskService/AddHost': 'technician',
+  'DeskService/SubmitComplaint': 'abuse_operator',
+  'DeskService/AnswerIncident': 'abuse_operator',
+  'DeskService/DecideIncident': 'abuse_operator',
+  'DeskService/Enforce': 'abuse_operator',
+  'DeskService/Approve': 'abuse_operator',
 };
 
 /**

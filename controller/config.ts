@@ -55,10 +55,66 @@ export const controllerSchema = {
   },
   inventory: {
     file: {
-      doc: 'JSON inventory of hosts ({"hosts": [{"id", "customerId", "publicPrefixes", "managementAddress"}]}). Agents of hosts not listed are refused.',
+      doc: 'Optional JSON inventory imported into the store at start ({"hosts": [{"id", "customerId", "publicPrefixes", "managementAddress"}], "customers": [{"id", "name", "email"}]}). Empty: hosts come only from `cordonctl host add`. Agents of hosts not in the store are refused.',
       format: String,
-      default: '/etc/cordon/inventory.json',
+      default: '',
       env: 'CORDON_INVENTORY',
+    },
+  },
+  store: {
+    path: {
+      doc: 'The SQLite file holding hosts, complaints, incidents, desired states, the outbox and the audit log.',
+      format: String,
+      default: '/var/lib/cordon/cordon.db',
+      env: 'CORDON_STORE',
+    },
+  },
+  mail: {
+    smtp: {
+      host: { doc: 'SMTP relay for customer mail.', format: String, default: '127.0.0.1', env: 'CORDON_SMTP_HOST' },
+      port: { doc: 'SMTP relay port.', format: 'port', default: 25, env: 'CORDON_SMTP_PORT' },
+      secure: { doc: 'TLS from the first byte (port 465).', format: Boolean, default: false },
+      requireTLS: { doc: 'Refuse to send unless the relay offers STARTTLS.', format: Boolean, default: false },
+      user: { doc: 'SMTP AUTH user; empty: no AUTH.', format: String, default: '' },
+      password: { doc: 'SMTP AUTH password.', format: String, default: '', sensitive: true, env: 'CORDON_SMTP_PASSWORD' },
+    },
+    from: { doc: 'From address of customer mail.', format: String, default: 'abuse@localhost' },
+    replyTo: { doc: 'Where customers answer.', format: String, default: 'abuse@localhost' },
+    deskName: { doc: 'The desk as the mail names it.', format: String, default: 'Abuse desk' },
+    maxAttempts: { doc: 'Delivery attempts before a mail is given up (kept, logged).', format: 'positive-int', default: 20 },
+  },
+  enforcement: {
+    smtpRelays: {
+      doc: "The provider's own smarthosts, which an SMTP block still lets the host reach.",
+      format: 'cidr-list',
+      default: [] as string[],
+    },
+  },
+  policy: {
+    trustedReporterKinds: {
+      doc: 'Reporter kinds whose complaints may lead to automatic enforcement.',
+      format: 'name-list',
+      default: ['own_monitoring', 'upstream', 'cert'],
+    },
+    maxAutomaticPerHour: {
+      doc: 'Fleet-wide cap of automatic enforcements per rolling hour; beyond it incidents wait for an operator.',
+      format: 'positive-int',
+      default: 20,
+    },
+    ladderStepHours: {
+      doc: 'Hours an enforced, unanswered incident waits before the next action of its ladder.',
+      format: 'positive-int',
+      default: 24,
+    },
+    recidivism: {
+      incidents: { doc: 'Incidents of one customer within the window that flag a termination review.', format: 'positive-int', default: 3 },
+      windowDays: { doc: 'The recidivism window.', format: 'positive-int', default: 90 },
+      migrationDays: { doc: 'The migration period the termination notice states.', format: 'positive-int', default: 30 },
+    },
+    categories: {
+      doc: 'Per-category overrides: {"spam": {"ackHours": 12, "resolveHours": 48, "immediate": false, "ladder": [{"kind": "smtp_block"}, {"kind": "isolate"}]}}.',
+      format: Object,
+      default: {} as Record<string, unknown>,
     },
   },
   log: {
@@ -76,6 +132,22 @@ export type ControllerConfig = convict.Config<{
   tls: { ca: string; cert: string; key: string; revokedSerialsFile: string };
   agents: { staleAfterMissedHeartbeats: number; pingIntervalSeconds: number; helloTimeoutSeconds: number };
   inventory: { file: string };
+  store: { path: string };
+  mail: {
+    smtp: { host: string; port: number; secure: boolean; requireTLS: boolean; user: string; password: string };
+    from: string;
+    replyTo: string;
+    deskName: string;
+    maxAttempts: number;
+  };
+  enforcement: { smtpRelays: string[] };
+  policy: {
+    trustedReporterKinds: string[];
+    maxAutomaticPerHour: number;
+    ladderStepHours: number;
+    recidivism: { incidents: number; windowDays: number; migrationDays: number };
+    categories: Record<string, unknown>;
+  };
   log: { level: string };
 }>;
 

@@ -1,13 +1,15 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type UntypedHandleCall } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { AgentServiceService } from '../proto/gen/cordon/v1/agent.js';
 import { DeskServiceService } from '../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../proto/runtime/CordonError.js';
 import { parseAddress } from '../proto/runtime/config.js';
 import type { Logger } from '../proto/runtime/logger.js';
-import { bidiHandler, unaryHandler } from '../proto/runtime/rpcServer.js';
+import { bidiHandler, unaryHandler, type CallContext } from '../proto/runtime/rpcServer.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
-import { MemoryDesiredStates } from './agents/DesiredStates.js';
+import { MemoryDesiredStates, type DesiredStateSource } from './agents/DesiredStates.js';
+import type { Report, TamperEvent } from '../proto/gen/cordon/v1/agent.js';
+import type { IncidentDesk } from './desk/incidentDesk.js';
 import { handleAgentConnect } from './agents/handleAgentConnect.js';
 import { RevocationList } from './agents/RevocationList.js';
 import { SessionRegistry } from './agents/SessionRegistry.js';
@@ -20,6 +22,12 @@ export interface ControllerOptions {
   tls: TlsMaterial;
   revokedSerialsFile: string;
   inventory: Inventory;
+  /** Where desired states come from; in memory when not given (tests of the link). */
+  desired?: DesiredStateSource;
+  onReport?: (hostId: string, report: Report) => void;
+  onTamper?: (hostId: string, event: TamperEvent) => void;
+  /** The incident half of DeskService; its calls answer UNIMPLEMENTED when absent. */
+  incidentDesk?: IncidentDesk;
   staleAfterMissedHeartbeats: number;
   pingIntervalMs: number;
   helloTimeoutMs: number;
@@ -31,6 +39,7 @@ export interface RunningController {
   /** The port actually bound (useful with port 0). */
   port: number;
   sessions: SessionRegistry;
+  /** The in-memory desired states when no source was given (tests). */
   desired: MemoryDesiredStates;
   /** Stops accepting calls, ends agent streams, and waits up to `graceMs` for calls to finish. */
   stop(graceMs?: number): Promise<void>;
@@ -42,6 +51,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const log = opts.log;
   const sessions = new SessionRegistry(clock, opts.staleAfterMissedHeartbeats);
   const desired = new MemoryDesiredStates(clock);
+  const source: DesiredStateSource = opts.desired ?? desired;
   const authorize = createAuthorize(new RevocationList(opts.revokedSerialsFile));
   const rpcLog = log.child({ component: 'rpc' });
   const deps = { log: rpcLog, authorize };
@@ -58,17 +68,38 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     clock,
     inventory: opts.inventory,
     sessions,
-    desired,
+    desired: source,
     pingIntervalMs: opts.pingIntervalMs,
     helloTimeoutMs: opts.helloTimeoutMs,
+    ...(opts.onReport ? { onReport: opts.onReport } : {}),
+    ...(opts.onTamper ? { onTamper: opts.onTamper } : {}),
   };
   server.addService(AgentServiceService, {
     connect: bidiHandler('AgentService/Connect', (stream, ctx) => handleAgentConnect(stream, ctx, linkDeps), deps),
   });
   const desk = createDeskHandlers({ inventory: opts.inventory, sessions });
+  const incidents = opts.incidentDesk;
+  const absent = async (): Promise<never> => {
+    throw new CordonError('unsupported', 'this controller runs without a store');
+  };
+  // The generated service type pins each method's messages; the incident desk's
+  // handlers are typed there, so the loose signature here loses nothing.
+  type Loose = (req: never, ctx: CallContext) => Promise<unknown>;
+  const u = (method: string, fn: Loose | undefined) => unaryHandler(`DeskService/${method}`, (fn ?? absent) as Loose, deps) as UntypedHandleCall;
   server.addService(DeskServiceService, {
-    listHosts: unaryHandler('DeskService/ListHosts', desk.listHosts, deps),
-    listAgents: unaryHandler('DeskService/ListAgents', desk.listAgents, deps),
+    listHosts: u('ListHosts', desk.listHosts),
+    listAgents: u('ListAgents', desk.listAgents),
+    addHost: u('AddHost', incidents?.addHost),
+    getHost: u('GetHost', incidents?.getHost),
+    submitComplaint: u('SubmitComplaint', incidents?.submitComplaint),
+    listIncidents: u('ListIncidents', incidents?.listIncidents),
+    getIncident: u('GetIncident', incidents?.getIncident),
+    answerIncident: u('AnswerIncident', incidents?.answerIncident),
+    decideIncident: u('DecideIncident', incidents?.decideIncident),
+    enforce: u('Enforce', incidents?.enforce),
+    approve: u('Approve', incidents?.approve),
+    listApprovals: u('ListApprovals', incidents?.listApprovals),
+    verifyAudit: u('VerifyAudit', incidents?.verifyAudit),
   });
   const health = new HealthImplementation({
     '': 'SERVING',

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --disable-warning=DEP0123
 // cordon-controller: the abuse desk's daemon on the management network.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { asCordonError } from '../proto/runtime/CordonError.js';
 import { printableConfig } from '../proto/runtime/config.js';
 import { onShutdownSignals, parseDaemonArgs } from '../proto/runtime/daemonArgs.js';
@@ -8,7 +8,10 @@ import { createRootLogger } from '../proto/runtime/logger.js';
 import { loadTlsMaterial } from '../proto/runtime/tls.js';
 import { cordonVersion } from '../proto/runtime/version.js';
 import { loadControllerConfig } from './config.js';
-import { startController } from './createController.js';
+import { policyFromConfig } from './incidents/policyFromConfig.js';
+import { MailSender } from './mail/MailSender.js';
+import { runController } from './runController.js';
+import { Store } from './store/Store.js';
 import { loadInventoryFile } from './inventory/Inventory.js';
 
 const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --print-config]
@@ -38,25 +41,54 @@ async function main(argv: string[]): Promise<number> {
   // Everything the daemon needs from disk is read now, so a bad path fails
   // here (and in --check-config) rather than at the first agent.
   const tls = loadTlsMaterial(config.get('tls'));
-  const inventory = loadInventoryFile(config.get('inventory.file'));
+  const policy = policyFromConfig(config.get('policy'));
+  const inventoryFile = config.get('inventory.file');
+  if (inventoryFile) loadInventoryFile(inventoryFile); // validates; imported below
   if (args.checkConfig) {
-    process.stdout.write(`config OK (${inventory.list().length} hosts)\n`);
+    process.stdout.write('config OK\n');
     return 0;
   }
 
   const log = createRootLogger({ name: 'cordon-controller', level: config.get('log.level') });
   log.info({ version: cordonVersion(), config: file ?? '(defaults and environment)' }, 'starting');
-  const controller = await startController({
+  const store = await Store.open(config.get('store.path'));
+  if (inventoryFile) {
+    const count = await store.hosts.importFile(inventoryFile);
+    const customers = (JSON.parse(readFileSync(inventoryFile, 'utf8')) as { customers?: { id: string; name?: string; email?: string }[] }).customers ?? [];
+    for (const c of customers) await store.customers.upsert({ id: c.id, name: c.name ?? c.id, email: c.email ?? '' });
+    log.info({ file: inventoryFile, hosts: count, customers: customers.length }, 'inventory imported');
+  }
+  const mail = config.get('mail');
+  const controller = await runController({
     listen: config.get('listen'),
     tls,
     revokedSerialsFile: config.get('tls.revokedSerialsFile'),
-    inventory,
     staleAfterMissedHeartbeats: config.get('agents.staleAfterMissedHeartbeats'),
     pingIntervalMs: config.get('agents.pingIntervalSeconds') * 1000,
     helloTimeoutMs: config.get('agents.helloTimeoutSeconds') * 1000,
+    store,
+    policy,
+    smtpRelays: config.get('enforcement.smtpRelays'),
+    mail: {
+      transport: new MailSender({
+        host: mail.smtp.host,
+        port: mail.smtp.port,
+        secure: mail.smtp.secure,
+        requireTLS: mail.smtp.requireTLS,
+        user: mail.smtp.user || undefined,
+        password: mail.smtp.password || undefined,
+        from: mail.from,
+        replyTo: mail.replyTo,
+      }),
+      desk: { from: mail.from, replyTo: mail.replyTo, name: mail.deskName },
+      maxAttempts: mail.maxAttempts,
+    },
     log,
   });
-  onShutdownSignals(() => controller.stop(), log);
+  onShutdownSignals(async () => {
+    await controller.stop();
+    await store.close();
+  }, log);
   return -1; // keep running
 }
 

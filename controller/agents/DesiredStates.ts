@@ -4,22 +4,23 @@ type Listener = (state: DesiredState) => void;
 
 /**
  * The desired state of each host: a full snapshot whose generation only
- * grows. Held in memory for now; the store replaces this with SQLite rows
- * behind the same interface.
+ * grows. The controller reads it from SQLite (dispatch/StoreDesiredStates);
+ * this in-memory one serves tests of the agent link.
  */
 export interface DesiredStateSource {
-  get(hostId: string): DesiredState | undefined;
+  get(hostId: string): Promise<DesiredState | undefined>;
   /** Calls `listener` with every new snapshot for the host; returns an unsubscribe function. */
   subscribe(hostId: string, listener: Listener): () => void;
 }
 
+/** Desired states held in memory, for tests of the link. */
 export class MemoryDesiredStates implements DesiredStateSource {
   private readonly states = new Map<string, DesiredState>();
   private readonly listeners = new Map<string, Set<Listener>>();
 
   constructor(private readonly clock: () => Date) {}
 
-  get(hostId: string): DesiredState | undefined {
+  async get(hostId: string): Promise<DesiredState | undefined> {
     return this.states.get(hostId);
   }
 

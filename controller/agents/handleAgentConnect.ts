@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { AgentMessage, ControllerMessage, Hello } from '../../proto/gen/cordon/v1/agent.js';
+import type { AgentMessage, ControllerMessage, Hello, Report, TamperEvent } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { untilAborted } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
@@ -16,6 +16,10 @@ export interface AgentLinkDeps {
   desired: DesiredStateSource;
   pingIntervalMs: number;
   helloTimeoutMs: number;
+  /** Called with every report an agent sends (dispatch tracking). */
+  onReport?: (hostId: string, report: Report) => void;
+  /** Called with every tamper event. */
+  onTamper?: (hostId: string, event: TamperEvent) => void;
 }
 
 /** Heartbeats faster than this would let one agent flood the controller. */
@@ -114,7 +118,7 @@ export async function handleAgentConnect(
   };
   // The first ping tells the agent its Hello was accepted.
   ping();
-  const current = deps.desired.get(certHostId);
+  const current = await deps.desired.get(certHostId);
   if (current) send({ body: { $case: 'desiredState', value: current } });
   const unsubscribe = deps.desired.subscribe(certHostId, (state) =>
     send({ body: { $case: 'desiredState', value: state } }),
@@ -150,10 +154,12 @@ export async function handleAgentConnect(
             },
             'agent report',
           );
+          deps.onReport?.(certHostId, r);
           break;
         }
         case 'tamper':
           log.warn({ found: msg.body.value.found, restored: msg.body.value.restored }, 'agent reports tampering');
+          deps.onTamper?.(certHostId, msg.body.value);
           break;
         case 'hello':
           throw new CordonError('invalid', 'a second Hello on the same stream', { field: 'hello' });

@@ -19,7 +19,7 @@ export class DeskClient {
   }
 
   listHosts(): Promise<ListHostsResponse> {
-    return callUnary(this.desk.listHosts.bind(this.desk), {}, this.callOptions);
+    return callUnary(this.desk.listHosts.bind(this.desk), { customerId: '' }, this.callOptions);
   }
 
   listAgents(): Promise<ListAgentsResponse> {

@@ -50,6 +50,8 @@ export function createDeskHandlers(deps: DeskDeps) {
             publicPrefixes: h.publicPrefixes,
             managementAddress: h.managementAddress,
             agentState: session ? STATE[session.state] : AgentState.AGENT_STATE_NEVER_SEEN,
+            customerName: '',
+            customerEmail: '',
           };
         }),
       };

@@ -110,6 +110,11 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
         i.trusted = true;
         // A trusted report unblocks an incident held only for distrust.
         if (i.state === 'escalated' && i.hold === 'untrusted_reporter') decide(i, effects, ctx);
+        // An immediate category escalates at the intake of its first trusted report, as it
+        // would have at open had that report come first; an answer recorded before still wins.
+        else if (ctx.policy.categories[i.category].immediate && ['received', 'notified', 'acknowledged'].includes(i.state)) {
+          escalate(i, effects, ctx);
+        }
       }
       return done();
 
@@ -117,7 +122,11 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       if (i.state !== 'received') {
         // The notice of an incident escalated at intake: its deadlines run too.
         if (i.notifiedAt !== undefined || !isOpen(i.state)) return done(false);
+        // An enforced incident's resolveDueAt is the ladder's step clock (see host_applied):
+        // a notice recorded after the host's confirmation must not move the next rung.
+        const stepClock = i.state === 'enforced' ? i.resolveDueAt : undefined;
         startClock(i, ctx);
+        if (stepClock) i.resolveDueAt = stepClock;
         return done();
       }
       startClock(i, ctx);

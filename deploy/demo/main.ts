@@ -68,6 +68,7 @@ async function main(): Promise<number> {
         listen: `127.0.0.1:${port}`,
         tls: { ca: join(pkiDir, 'ca.crt'), cert: join(pkiDir, 'controller.crt'), key: join(pkiDir, 'controller.key'), revokedSerialsFile: join(pkiDir, 'revoked-serials') },
         inventory: { file: inventory },
+        store: { path: join(work, 'cordon.db') },
       }),
     );
     const agentConfig = join(work, 'agent.json');

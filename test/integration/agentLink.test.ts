@@ -129,7 +129,7 @@ describe('agent link over mutual TLS', () => {
     const { credentials, options } = clientChannel(pki.material('agent-web-01'), 'localhost');
     const desk = new DeskServiceClient(`127.0.0.1:${controller.port}`, credentials, options);
     try {
-      await expect(callUnary(desk.listHosts.bind(desk), {})).rejects.toMatchObject({ kind: 'permission' });
+      await expect(callUnary(desk.listHosts.bind(desk), { customerId: '' })).rejects.toMatchObject({ kind: 'permission' });
     } finally {
       desk.close();
     }

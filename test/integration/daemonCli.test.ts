@@ -35,7 +35,7 @@ describe('daemon command lines', () => {
   afterAll(() => pki?.cleanup());
 
   it('--check-config exits 0 for a usable config', () => {
-    expect(runBin('controller/main.js', ['--config', controllerConfig, '--check-config'])).toMatchObject({ code: 0, stdout: 'config OK (1 hosts)\n' });
+    expect(runBin('controller/main.js', ['--config', controllerConfig, '--check-config'])).toMatchObject({ code: 0, stdout: 'config OK\n' });
     expect(runBin('agent/main.js', ['--config', agentConfig, '--check-config'])).toMatchObject({ code: 0 });
   });
 

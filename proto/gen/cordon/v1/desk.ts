@@ -19,7 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { Interface } from "./agent.js";
+import { Enforcement, Interface } from "./agent.js";
 
 export const protobufPackage = "cordon.v1";
 
@@ -29,6 +29,166 @@ export const protobufFileName = "cordon/v1/desk.proto";
  * The operators' API, used by cordonctl. Every call is authorised by the
  * role named in the operator's client certificate.
  */
+
+export enum DispatchStatus {
+  DISPATCH_STATUS_UNSPECIFIED = 0,
+  /** DISPATCH_STATUS_APPLIED - Nothing to enforce, or the agent holds the current generation. */
+  DISPATCH_STATUS_APPLIED = 1,
+  /** DISPATCH_STATUS_PENDING - A newer generation was sent and not yet reported. */
+  DISPATCH_STATUS_PENDING = 2,
+  /** DISPATCH_STATUS_FAILED - The agent reported an error for the current generation. */
+  DISPATCH_STATUS_FAILED = 3,
+  /** DISPATCH_STATUS_UNREACHABLE - The agent is not connected. */
+  DISPATCH_STATUS_UNREACHABLE = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function dispatchStatusFromJSON(object: any): DispatchStatus {
+  switch (object) {
+    case 0:
+    case "DISPATCH_STATUS_UNSPECIFIED":
+      return DispatchStatus.DISPATCH_STATUS_UNSPECIFIED;
+    case 1:
+    case "DISPATCH_STATUS_APPLIED":
+      return DispatchStatus.DISPATCH_STATUS_APPLIED;
+    case 2:
+    case "DISPATCH_STATUS_PENDING":
+      return DispatchStatus.DISPATCH_STATUS_PENDING;
+    case 3:
+    case "DISPATCH_STATUS_FAILED":
+      return DispatchStatus.DISPATCH_STATUS_FAILED;
+    case 4:
+    case "DISPATCH_STATUS_UNREACHABLE":
+      return DispatchStatus.DISPATCH_STATUS_UNREACHABLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DispatchStatus.UNRECOGNIZED;
+  }
+}
+
+export function dispatchStatusToJSON(object: DispatchStatus): string {
+  switch (object) {
+    case DispatchStatus.DISPATCH_STATUS_UNSPECIFIED:
+      return "DISPATCH_STATUS_UNSPECIFIED";
+    case DispatchStatus.DISPATCH_STATUS_APPLIED:
+      return "DISPATCH_STATUS_APPLIED";
+    case DispatchStatus.DISPATCH_STATUS_PENDING:
+      return "DISPATCH_STATUS_PENDING";
+    case DispatchStatus.DISPATCH_STATUS_FAILED:
+      return "DISPATCH_STATUS_FAILED";
+    case DispatchStatus.DISPATCH_STATUS_UNREACHABLE:
+      return "DISPATCH_STATUS_UNREACHABLE";
+    case DispatchStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum Answer {
+  ANSWER_UNSPECIFIED = 0,
+  ANSWER_ACK = 1,
+  ANSWER_FIXED = 2,
+  ANSWER_FALSE_POSITIVE = 3,
+  ANSWER_PLAN = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function answerFromJSON(object: any): Answer {
+  switch (object) {
+    case 0:
+    case "ANSWER_UNSPECIFIED":
+      return Answer.ANSWER_UNSPECIFIED;
+    case 1:
+    case "ANSWER_ACK":
+      return Answer.ANSWER_ACK;
+    case 2:
+    case "ANSWER_FIXED":
+      return Answer.ANSWER_FIXED;
+    case 3:
+    case "ANSWER_FALSE_POSITIVE":
+      return Answer.ANSWER_FALSE_POSITIVE;
+    case 4:
+    case "ANSWER_PLAN":
+      return Answer.ANSWER_PLAN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Answer.UNRECOGNIZED;
+  }
+}
+
+export function answerToJSON(object: Answer): string {
+  switch (object) {
+    case Answer.ANSWER_UNSPECIFIED:
+      return "ANSWER_UNSPECIFIED";
+    case Answer.ANSWER_ACK:
+      return "ANSWER_ACK";
+    case Answer.ANSWER_FIXED:
+      return "ANSWER_FIXED";
+    case Answer.ANSWER_FALSE_POSITIVE:
+      return "ANSWER_FALSE_POSITIVE";
+    case Answer.ANSWER_PLAN:
+      return "ANSWER_PLAN";
+    case Answer.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum Decision {
+  DECISION_UNSPECIFIED = 0,
+  /** DECISION_VERIFY - customer_resolved -> closed; disputed -> dismissed (false positive accepted). */
+  DECISION_VERIFY = 1,
+  /** DECISION_REJECT_DISPUTE - disputed -> back to waiting, with a new resolve deadline. */
+  DECISION_REJECT_DISPUTE = 2,
+  DECISION_DISMISS = 3,
+  /** DECISION_RELEASE - release_requested -> released (the host's enforcement is removed). */
+  DECISION_RELEASE = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function decisionFromJSON(object: any): Decision {
+  switch (object) {
+    case 0:
+    case "DECISION_UNSPECIFIED":
+      return Decision.DECISION_UNSPECIFIED;
+    case 1:
+    case "DECISION_VERIFY":
+      return Decision.DECISION_VERIFY;
+    case 2:
+    case "DECISION_REJECT_DISPUTE":
+      return Decision.DECISION_REJECT_DISPUTE;
+    case 3:
+    case "DECISION_DISMISS":
+      return Decision.DECISION_DISMISS;
+    case 4:
+    case "DECISION_RELEASE":
+      return Decision.DECISION_RELEASE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Decision.UNRECOGNIZED;
+  }
+}
+
+export function decisionToJSON(object: Decision): string {
+  switch (object) {
+    case Decision.DECISION_UNSPECIFIED:
+      return "DECISION_UNSPECIFIED";
+    case Decision.DECISION_VERIFY:
+      return "DECISION_VERIFY";
+    case Decision.DECISION_REJECT_DISPUTE:
+      return "DECISION_REJECT_DISPUTE";
+    case Decision.DECISION_DISMISS:
+      return "DECISION_DISMISS";
+    case Decision.DECISION_RELEASE:
+      return "DECISION_RELEASE";
+    case Decision.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export enum AgentState {
   AGENT_STATE_UNSPECIFIED = 0,
@@ -84,6 +244,7 @@ export function agentStateToJSON(object: AgentState): string {
 }
 
 export interface ListHostsRequest {
+  customerId: string;
 }
 
 export interface ListHostsResponse {
@@ -96,6 +257,170 @@ export interface Host {
   publicPrefixes: string[];
   managementAddress: string;
   agentState: AgentState;
+  /** Customer contact, used when the host is added with a new customer. */
+  customerName: string;
+  customerEmail: string;
+}
+
+export interface AddHostRequest {
+  host?: Host | undefined;
+}
+
+export interface GetHostRequest {
+  id: string;
+}
+
+/** What a host enforces, as the controller decided it and as the agent reported. */
+export interface HostDetail {
+  host?: Host | undefined;
+  generation: bigint;
+  enforcements: Enforcement[];
+  dispatch: DispatchStatus;
+  appliedGeneration: bigint;
+  dispatchError: string;
+}
+
+export interface SubmitComplaintRequest {
+  /** The offending IP (the provider's customer). */
+  ip: string;
+  category: string;
+  reporter: string;
+  /** own_monitoring, upstream, cert, rights_holder, individual, anonymous. */
+  reporterKind: string;
+  eventTime?: Date | undefined;
+  evidence: string;
+  /** The report as received, kept byte for byte. */
+  raw: string;
+}
+
+export interface SubmitComplaintResponse {
+  complaintId: string;
+  incidentId: string;
+  /** "opened", "merged" (an open incident existed) or "rejected". */
+  outcome: string;
+  reason: string;
+}
+
+export interface ListIncidentsRequest {
+  state: string;
+  hostId: string;
+  customerId: string;
+  limit: number;
+}
+
+export interface ListIncidentsResponse {
+  incidents: Incident[];
+}
+
+export interface GetIncidentRequest {
+  id: string;
+}
+
+export interface Incident {
+  id: string;
+  hostId: string;
+  customerId: string;
+  category: string;
+  state: string;
+  trusted: boolean;
+  openedAt?: Date | undefined;
+  ackDueAt?: Date | undefined;
+  resolveDueAt?: Date | undefined;
+  escalatedAt?: Date | undefined;
+  closedAt?:
+    | Date
+    | undefined;
+  /** Why an escalated incident waits: operator_decision, untrusted_reporter, approval, rate_limit. */
+  hold: string;
+  actions: string[];
+  complaintCount: number;
+  nextDueAt?: Date | undefined;
+}
+
+export interface IncidentEventRecord {
+  at?: Date | undefined;
+  type: string;
+  fromState: string;
+  toState: string;
+  actor: string;
+  detail: string;
+}
+
+export interface ComplaintRecord {
+  id: string;
+  receivedAt?: Date | undefined;
+  ip: string;
+  reporter: string;
+  reporterKind: string;
+  evidence: string;
+}
+
+export interface IncidentDetail {
+  incident?: Incident | undefined;
+  events: IncidentEventRecord[];
+  complaints: ComplaintRecord[];
+}
+
+export interface AnswerIncidentRequest {
+  incidentId: string;
+  answer: Answer;
+  /** With ANSWER_PLAN: when the customer promises the fix. */
+  planDueAt?: Date | undefined;
+  note: string;
+}
+
+export interface DecideIncidentRequest {
+  incidentId: string;
+  decision: Decision;
+  reason: string;
+}
+
+export interface EnforceRequest {
+  /** Exactly one target: an incident (acts on its host), hosts, or a customer. */
+  incidentId: string;
+  hostIds: string[];
+  customerId: string;
+  action?: Enforcement | undefined;
+  reason: string;
+}
+
+export interface EnforceResponse {
+  /** Set when the action needs a second operator. */
+  approvalId: string;
+  /** The incidents that now carry the action. */
+  incidentIds: string[];
+}
+
+export interface ApproveRequest {
+  approvalId: string;
+}
+
+export interface ListApprovalsRequest {
+}
+
+export interface Approval {
+  id: string;
+  requestedBy: string;
+  hostIds: string[];
+  action: string;
+  reason: string;
+  state: string;
+  approvedBy: string;
+  requestedAt?: Date | undefined;
+}
+
+export interface ListApprovalsResponse {
+  approvals: Approval[];
+}
+
+export interface VerifyAuditRequest {
+}
+
+export interface VerifyAuditResponse {
+  ok: boolean;
+  rows: bigint;
+  firstBrokenId: bigint;
+  reason: string;
 }
 
 export interface ListAgentsRequest {
@@ -127,11 +452,14 @@ export interface AgentSession {
 }
 
 function createBaseListHostsRequest(): ListHostsRequest {
-  return {};
+  return { customerId: "" };
 }
 
 export const ListHostsRequest: MessageFns<ListHostsRequest> = {
-  encode(_: ListHostsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ListHostsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
     return writer;
   },
 
@@ -148,6 +476,14 @@ export const ListHostsRequest: MessageFns<ListHostsRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -160,20 +496,30 @@ export const ListHostsRequest: MessageFns<ListHostsRequest> = {
     }
   },
 
-  fromJSON(_: any): ListHostsRequest {
-    return {};
+  fromJSON(object: any): ListHostsRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+    };
   },
 
-  toJSON(_: ListHostsRequest): unknown {
+  toJSON(message: ListHostsRequest): unknown {
     const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<ListHostsRequest>, I>>(base?: I): ListHostsRequest {
     return ListHostsRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ListHostsRequest>, I>>(_: I): ListHostsRequest {
+  fromPartial<I extends Exact<DeepPartial<ListHostsRequest>, I>>(object: I): ListHostsRequest {
     const message = createBaseListHostsRequest();
+    message.customerId = object.customerId ?? "";
     return message;
   },
 };
@@ -246,7 +592,15 @@ export const ListHostsResponse: MessageFns<ListHostsResponse> = {
 };
 
 function createBaseHost(): Host {
-  return { id: "", customerId: "", publicPrefixes: [], managementAddress: "", agentState: 0 };
+  return {
+    id: "",
+    customerId: "",
+    publicPrefixes: [],
+    managementAddress: "",
+    agentState: 0,
+    customerName: "",
+    customerEmail: "",
+  };
 }
 
 export const Host: MessageFns<Host> = {
@@ -265,6 +619,12 @@ export const Host: MessageFns<Host> = {
     }
     if (message.agentState !== 0) {
       writer.uint32(40).int32(message.agentState);
+    }
+    if (message.customerName !== "") {
+      writer.uint32(50).string(message.customerName);
+    }
+    if (message.customerEmail !== "") {
+      writer.uint32(58).string(message.customerEmail);
     }
     return writer;
   },
@@ -322,6 +682,22 @@ export const Host: MessageFns<Host> = {
             message.agentState = reader.int32() as any;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.customerName = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.customerEmail = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -357,6 +733,16 @@ export const Host: MessageFns<Host> = {
         : isSet(object.agent_state)
         ? agentStateFromJSON(object.agent_state)
         : 0,
+      customerName: isSet(object.customerName)
+        ? globalThis.String(object.customerName)
+        : isSet(object.customer_name)
+        ? globalThis.String(object.customer_name)
+        : "",
+      customerEmail: isSet(object.customerEmail)
+        ? globalThis.String(object.customerEmail)
+        : isSet(object.customer_email)
+        ? globalThis.String(object.customer_email)
+        : "",
     };
   },
 
@@ -377,6 +763,12 @@ export const Host: MessageFns<Host> = {
     if (message.agentState !== 0) {
       obj.agentState = agentStateToJSON(message.agentState);
     }
+    if (message.customerName !== "") {
+      obj.customerName = message.customerName;
+    }
+    if (message.customerEmail !== "") {
+      obj.customerEmail = message.customerEmail;
+    }
     return obj;
   },
 
@@ -390,6 +782,2693 @@ export const Host: MessageFns<Host> = {
     message.publicPrefixes = object.publicPrefixes?.map((e) => e) || [];
     message.managementAddress = object.managementAddress ?? "";
     message.agentState = object.agentState ?? 0;
+    message.customerName = object.customerName ?? "";
+    message.customerEmail = object.customerEmail ?? "";
+    return message;
+  },
+};
+
+function createBaseAddHostRequest(): AddHostRequest {
+  return { host: undefined };
+}
+
+export const AddHostRequest: MessageFns<AddHostRequest> = {
+  encode(message: AddHostRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== undefined) {
+      Host.encode(message.host, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddHostRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddHostRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = Host.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddHostRequest {
+    return { host: isSet(object.host) ? Host.fromJSON(object.host) : undefined };
+  },
+
+  toJSON(message: AddHostRequest): unknown {
+    const obj: any = {};
+    if (message.host !== undefined) {
+      obj.host = Host.toJSON(message.host);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddHostRequest>, I>>(base?: I): AddHostRequest {
+    return AddHostRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddHostRequest>, I>>(object: I): AddHostRequest {
+    const message = createBaseAddHostRequest();
+    message.host = (object.host !== undefined && object.host !== null) ? Host.fromPartial(object.host) : undefined;
+    return message;
+  },
+};
+
+function createBaseGetHostRequest(): GetHostRequest {
+  return { id: "" };
+}
+
+export const GetHostRequest: MessageFns<GetHostRequest> = {
+  encode(message: GetHostRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetHostRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetHostRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetHostRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetHostRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetHostRequest>, I>>(base?: I): GetHostRequest {
+    return GetHostRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetHostRequest>, I>>(object: I): GetHostRequest {
+    const message = createBaseGetHostRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseHostDetail(): HostDetail {
+  return { host: undefined, generation: 0n, enforcements: [], dispatch: 0, appliedGeneration: 0n, dispatchError: "" };
+}
+
+export const HostDetail: MessageFns<HostDetail> = {
+  encode(message: HostDetail, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== undefined) {
+      Host.encode(message.host, writer.uint32(10).fork()).join();
+    }
+    if (message.generation !== 0n) {
+      if (BigInt.asUintN(64, message.generation) !== message.generation) {
+        throw new globalThis.Error("value provided for field message.generation of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.generation);
+    }
+    for (const v of message.enforcements) {
+      Enforcement.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.dispatch !== 0) {
+      writer.uint32(32).int32(message.dispatch);
+    }
+    if (message.appliedGeneration !== 0n) {
+      if (BigInt.asUintN(64, message.appliedGeneration) !== message.appliedGeneration) {
+        throw new globalThis.Error("value provided for field message.appliedGeneration of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.appliedGeneration);
+    }
+    if (message.dispatchError !== "") {
+      writer.uint32(50).string(message.dispatchError);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HostDetail {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHostDetail();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = Host.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.generation = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.enforcements.push(Enforcement.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dispatch = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.appliedGeneration = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.dispatchError = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HostDetail {
+    return {
+      host: isSet(object.host) ? Host.fromJSON(object.host) : undefined,
+      generation: isSet(object.generation) ? BigInt(object.generation) : 0n,
+      enforcements: globalThis.Array.isArray(object?.enforcements)
+        ? object.enforcements.map((e: any) => Enforcement.fromJSON(e))
+        : [],
+      dispatch: isSet(object.dispatch) ? dispatchStatusFromJSON(object.dispatch) : 0,
+      appliedGeneration: isSet(object.appliedGeneration)
+        ? BigInt(object.appliedGeneration)
+        : isSet(object.applied_generation)
+        ? BigInt(object.applied_generation)
+        : 0n,
+      dispatchError: isSet(object.dispatchError)
+        ? globalThis.String(object.dispatchError)
+        : isSet(object.dispatch_error)
+        ? globalThis.String(object.dispatch_error)
+        : "",
+    };
+  },
+
+  toJSON(message: HostDetail): unknown {
+    const obj: any = {};
+    if (message.host !== undefined) {
+      obj.host = Host.toJSON(message.host);
+    }
+    if (message.generation !== 0n) {
+      obj.generation = message.generation.toString();
+    }
+    if (message.enforcements?.length) {
+      obj.enforcements = message.enforcements.map((e) => Enforcement.toJSON(e));
+    }
+    if (message.dispatch !== 0) {
+      obj.dispatch = dispatchStatusToJSON(message.dispatch);
+    }
+    if (message.appliedGeneration !== 0n) {
+      obj.appliedGeneration = message.appliedGeneration.toString();
+    }
+    if (message.dispatchError !== "") {
+      obj.dispatchError = message.dispatchError;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HostDetail>, I>>(base?: I): HostDetail {
+    return HostDetail.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HostDetail>, I>>(object: I): HostDetail {
+    const message = createBaseHostDetail();
+    message.host = (object.host !== undefined && object.host !== null) ? Host.fromPartial(object.host) : undefined;
+    message.generation = (object.generation !== undefined && object.generation !== null)
+      ? BigInt(object.generation)
+      : 0n;
+    message.enforcements = object.enforcements?.map((e) => Enforcement.fromPartial(e)) || [];
+    message.dispatch = object.dispatch ?? 0;
+    message.appliedGeneration = (object.appliedGeneration !== undefined && object.appliedGeneration !== null)
+      ? BigInt(object.appliedGeneration)
+      : 0n;
+    message.dispatchError = object.dispatchError ?? "";
+    return message;
+  },
+};
+
+function createBaseSubmitComplaintRequest(): SubmitComplaintRequest {
+  return { ip: "", category: "", reporter: "", reporterKind: "", eventTime: undefined, evidence: "", raw: "" };
+}
+
+export const SubmitComplaintRequest: MessageFns<SubmitComplaintRequest> = {
+  encode(message: SubmitComplaintRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ip !== "") {
+      writer.uint32(10).string(message.ip);
+    }
+    if (message.category !== "") {
+      writer.uint32(18).string(message.category);
+    }
+    if (message.reporter !== "") {
+      writer.uint32(26).string(message.reporter);
+    }
+    if (message.reporterKind !== "") {
+      writer.uint32(34).string(message.reporterKind);
+    }
+    if (message.eventTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.eventTime), writer.uint32(42).fork()).join();
+    }
+    if (message.evidence !== "") {
+      writer.uint32(50).string(message.evidence);
+    }
+    if (message.raw !== "") {
+      writer.uint32(58).string(message.raw);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitComplaintRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitComplaintRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reporter = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reporterKind = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.eventTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.evidence = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.raw = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitComplaintRequest {
+    return {
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : "",
+      category: isSet(object.category) ? globalThis.String(object.category) : "",
+      reporter: isSet(object.reporter) ? globalThis.String(object.reporter) : "",
+      reporterKind: isSet(object.reporterKind)
+        ? globalThis.String(object.reporterKind)
+        : isSet(object.reporter_kind)
+        ? globalThis.String(object.reporter_kind)
+        : "",
+      eventTime: isSet(object.eventTime)
+        ? fromJsonTimestamp(object.eventTime)
+        : isSet(object.event_time)
+        ? fromJsonTimestamp(object.event_time)
+        : undefined,
+      evidence: isSet(object.evidence) ? globalThis.String(object.evidence) : "",
+      raw: isSet(object.raw) ? globalThis.String(object.raw) : "",
+    };
+  },
+
+  toJSON(message: SubmitComplaintRequest): unknown {
+    const obj: any = {};
+    if (message.ip !== "") {
+      obj.ip = message.ip;
+    }
+    if (message.category !== "") {
+      obj.category = message.category;
+    }
+    if (message.reporter !== "") {
+      obj.reporter = message.reporter;
+    }
+    if (message.reporterKind !== "") {
+      obj.reporterKind = message.reporterKind;
+    }
+    if (message.eventTime !== undefined) {
+      obj.eventTime = message.eventTime.toISOString();
+    }
+    if (message.evidence !== "") {
+      obj.evidence = message.evidence;
+    }
+    if (message.raw !== "") {
+      obj.raw = message.raw;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitComplaintRequest>, I>>(base?: I): SubmitComplaintRequest {
+    return SubmitComplaintRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitComplaintRequest>, I>>(object: I): SubmitComplaintRequest {
+    const message = createBaseSubmitComplaintRequest();
+    message.ip = object.ip ?? "";
+    message.category = object.category ?? "";
+    message.reporter = object.reporter ?? "";
+    message.reporterKind = object.reporterKind ?? "";
+    message.eventTime = object.eventTime ?? undefined;
+    message.evidence = object.evidence ?? "";
+    message.raw = object.raw ?? "";
+    return message;
+  },
+};
+
+function createBaseSubmitComplaintResponse(): SubmitComplaintResponse {
+  return { complaintId: "", incidentId: "", outcome: "", reason: "" };
+}
+
+export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
+  encode(message: SubmitComplaintResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.complaintId !== "") {
+      writer.uint32(10).string(message.complaintId);
+    }
+    if (message.incidentId !== "") {
+      writer.uint32(18).string(message.incidentId);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(26).string(message.outcome);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitComplaintResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitComplaintResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.complaintId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitComplaintResponse {
+    return {
+      complaintId: isSet(object.complaintId)
+        ? globalThis.String(object.complaintId)
+        : isSet(object.complaint_id)
+        ? globalThis.String(object.complaint_id)
+        : "",
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: SubmitComplaintResponse): unknown {
+    const obj: any = {};
+    if (message.complaintId !== "") {
+      obj.complaintId = message.complaintId;
+    }
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitComplaintResponse>, I>>(base?: I): SubmitComplaintResponse {
+    return SubmitComplaintResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitComplaintResponse>, I>>(object: I): SubmitComplaintResponse {
+    const message = createBaseSubmitComplaintResponse();
+    message.complaintId = object.complaintId ?? "";
+    message.incidentId = object.incidentId ?? "";
+    message.outcome = object.outcome ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseListIncidentsRequest(): ListIncidentsRequest {
+  return { state: "", hostId: "", customerId: "", limit: 0 };
+}
+
+export const ListIncidentsRequest: MessageFns<ListIncidentsRequest> = {
+  encode(message: ListIncidentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== "") {
+      writer.uint32(10).string(message.state);
+    }
+    if (message.hostId !== "") {
+      writer.uint32(18).string(message.hostId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListIncidentsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListIncidentsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListIncidentsRequest {
+    return {
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListIncidentsRequest): unknown {
+    const obj: any = {};
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListIncidentsRequest>, I>>(base?: I): ListIncidentsRequest {
+    return ListIncidentsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListIncidentsRequest>, I>>(object: I): ListIncidentsRequest {
+    const message = createBaseListIncidentsRequest();
+    message.state = object.state ?? "";
+    message.hostId = object.hostId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListIncidentsResponse(): ListIncidentsResponse {
+  return { incidents: [] };
+}
+
+export const ListIncidentsResponse: MessageFns<ListIncidentsResponse> = {
+  encode(message: ListIncidentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.incidents) {
+      Incident.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListIncidentsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListIncidentsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.incidents.push(Incident.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListIncidentsResponse {
+    return {
+      incidents: globalThis.Array.isArray(object?.incidents)
+        ? object.incidents.map((e: any) => Incident.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListIncidentsResponse): unknown {
+    const obj: any = {};
+    if (message.incidents?.length) {
+      obj.incidents = message.incidents.map((e) => Incident.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListIncidentsResponse>, I>>(base?: I): ListIncidentsResponse {
+    return ListIncidentsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListIncidentsResponse>, I>>(object: I): ListIncidentsResponse {
+    const message = createBaseListIncidentsResponse();
+    message.incidents = object.incidents?.map((e) => Incident.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetIncidentRequest(): GetIncidentRequest {
+  return { id: "" };
+}
+
+export const GetIncidentRequest: MessageFns<GetIncidentRequest> = {
+  encode(message: GetIncidentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetIncidentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetIncidentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetIncidentRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetIncidentRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetIncidentRequest>, I>>(base?: I): GetIncidentRequest {
+    return GetIncidentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetIncidentRequest>, I>>(object: I): GetIncidentRequest {
+    const message = createBaseGetIncidentRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseIncident(): Incident {
+  return {
+    id: "",
+    hostId: "",
+    customerId: "",
+    category: "",
+    state: "",
+    trusted: false,
+    openedAt: undefined,
+    ackDueAt: undefined,
+    resolveDueAt: undefined,
+    escalatedAt: undefined,
+    closedAt: undefined,
+    hold: "",
+    actions: [],
+    complaintCount: 0,
+    nextDueAt: undefined,
+  };
+}
+
+export const Incident: MessageFns<Incident> = {
+  encode(message: Incident, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.hostId !== "") {
+      writer.uint32(18).string(message.hostId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.category !== "") {
+      writer.uint32(34).string(message.category);
+    }
+    if (message.state !== "") {
+      writer.uint32(42).string(message.state);
+    }
+    if (message.trusted !== false) {
+      writer.uint32(48).bool(message.trusted);
+    }
+    if (message.openedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.openedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.ackDueAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.ackDueAt), writer.uint32(66).fork()).join();
+    }
+    if (message.resolveDueAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.resolveDueAt), writer.uint32(74).fork()).join();
+    }
+    if (message.escalatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.escalatedAt), writer.uint32(82).fork()).join();
+    }
+    if (message.closedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.closedAt), writer.uint32(90).fork()).join();
+    }
+    if (message.hold !== "") {
+      writer.uint32(98).string(message.hold);
+    }
+    for (const v of message.actions) {
+      writer.uint32(106).string(v!);
+    }
+    if (message.complaintCount !== 0) {
+      writer.uint32(112).uint32(message.complaintCount);
+    }
+    if (message.nextDueAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.nextDueAt), writer.uint32(122).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Incident {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIncident();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.trusted = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.openedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.ackDueAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.resolveDueAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.escalatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.closedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.hold = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.actions.push(reader.string());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.complaintCount = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.nextDueAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Incident {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      category: isSet(object.category) ? globalThis.String(object.category) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      trusted: isSet(object.trusted) ? globalThis.Boolean(object.trusted) : false,
+      openedAt: isSet(object.openedAt)
+        ? fromJsonTimestamp(object.openedAt)
+        : isSet(object.opened_at)
+        ? fromJsonTimestamp(object.opened_at)
+        : undefined,
+      ackDueAt: isSet(object.ackDueAt)
+        ? fromJsonTimestamp(object.ackDueAt)
+        : isSet(object.ack_due_at)
+        ? fromJsonTimestamp(object.ack_due_at)
+        : undefined,
+      resolveDueAt: isSet(object.resolveDueAt)
+        ? fromJsonTimestamp(object.resolveDueAt)
+        : isSet(object.resolve_due_at)
+        ? fromJsonTimestamp(object.resolve_due_at)
+        : undefined,
+      escalatedAt: isSet(object.escalatedAt)
+        ? fromJsonTimestamp(object.escalatedAt)
+        : isSet(object.escalated_at)
+        ? fromJsonTimestamp(object.escalated_at)
+        : undefined,
+      closedAt: isSet(object.closedAt)
+        ? fromJsonTimestamp(object.closedAt)
+        : isSet(object.closed_at)
+        ? fromJsonTimestamp(object.closed_at)
+        : undefined,
+      hold: isSet(object.hold) ? globalThis.String(object.hold) : "",
+      actions: globalThis.Array.isArray(object?.actions)
+        ? object.actions.map((e: any) => globalThis.String(e))
+        : [],
+      complaintCount: isSet(object.complaintCount)
+        ? globalThis.Number(object.complaintCount)
+        : isSet(object.complaint_count)
+        ? globalThis.Number(object.complaint_count)
+        : 0,
+      nextDueAt: isSet(object.nextDueAt)
+        ? fromJsonTimestamp(object.nextDueAt)
+        : isSet(object.next_due_at)
+        ? fromJsonTimestamp(object.next_due_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Incident): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.category !== "") {
+      obj.category = message.category;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.trusted !== false) {
+      obj.trusted = message.trusted;
+    }
+    if (message.openedAt !== undefined) {
+      obj.openedAt = message.openedAt.toISOString();
+    }
+    if (message.ackDueAt !== undefined) {
+      obj.ackDueAt = message.ackDueAt.toISOString();
+    }
+    if (message.resolveDueAt !== undefined) {
+      obj.resolveDueAt = message.resolveDueAt.toISOString();
+    }
+    if (message.escalatedAt !== undefined) {
+      obj.escalatedAt = message.escalatedAt.toISOString();
+    }
+    if (message.closedAt !== undefined) {
+      obj.closedAt = message.closedAt.toISOString();
+    }
+    if (message.hold !== "") {
+      obj.hold = message.hold;
+    }
+    if (message.actions?.length) {
+      obj.actions = message.actions;
+    }
+    if (message.complaintCount !== 0) {
+      obj.complaintCount = Math.round(message.complaintCount);
+    }
+    if (message.nextDueAt !== undefined) {
+      obj.nextDueAt = message.nextDueAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Incident>, I>>(base?: I): Incident {
+    return Incident.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Incident>, I>>(object: I): Incident {
+    const message = createBaseIncident();
+    message.id = object.id ?? "";
+    message.hostId = object.hostId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.category = object.category ?? "";
+    message.state = object.state ?? "";
+    message.trusted = object.trusted ?? false;
+    message.openedAt = object.openedAt ?? undefined;
+    message.ackDueAt = object.ackDueAt ?? undefined;
+    message.resolveDueAt = object.resolveDueAt ?? undefined;
+    message.escalatedAt = object.escalatedAt ?? undefined;
+    message.closedAt = object.closedAt ?? undefined;
+    message.hold = object.hold ?? "";
+    message.actions = object.actions?.map((e) => e) || [];
+    message.complaintCount = object.complaintCount ?? 0;
+    message.nextDueAt = object.nextDueAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseIncidentEventRecord(): IncidentEventRecord {
+  return { at: undefined, type: "", fromState: "", toState: "", actor: "", detail: "" };
+}
+
+export const IncidentEventRecord: MessageFns<IncidentEventRecord> = {
+  encode(message: IncidentEventRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(10).fork()).join();
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.fromState !== "") {
+      writer.uint32(26).string(message.fromState);
+    }
+    if (message.toState !== "") {
+      writer.uint32(34).string(message.toState);
+    }
+    if (message.actor !== "") {
+      writer.uint32(42).string(message.actor);
+    }
+    if (message.detail !== "") {
+      writer.uint32(50).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IncidentEventRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIncidentEventRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fromState = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.toState = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IncidentEventRecord {
+    return {
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      fromState: isSet(object.fromState)
+        ? globalThis.String(object.fromState)
+        : isSet(object.from_state)
+        ? globalThis.String(object.from_state)
+        : "",
+      toState: isSet(object.toState)
+        ? globalThis.String(object.toState)
+        : isSet(object.to_state)
+        ? globalThis.String(object.to_state)
+        : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: IncidentEventRecord): unknown {
+    const obj: any = {};
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.fromState !== "") {
+      obj.fromState = message.fromState;
+    }
+    if (message.toState !== "") {
+      obj.toState = message.toState;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IncidentEventRecord>, I>>(base?: I): IncidentEventRecord {
+    return IncidentEventRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IncidentEventRecord>, I>>(object: I): IncidentEventRecord {
+    const message = createBaseIncidentEventRecord();
+    message.at = object.at ?? undefined;
+    message.type = object.type ?? "";
+    message.fromState = object.fromState ?? "";
+    message.toState = object.toState ?? "";
+    message.actor = object.actor ?? "";
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseComplaintRecord(): ComplaintRecord {
+  return { id: "", receivedAt: undefined, ip: "", reporter: "", reporterKind: "", evidence: "" };
+}
+
+export const ComplaintRecord: MessageFns<ComplaintRecord> = {
+  encode(message: ComplaintRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.receivedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.receivedAt), writer.uint32(18).fork()).join();
+    }
+    if (message.ip !== "") {
+      writer.uint32(26).string(message.ip);
+    }
+    if (message.reporter !== "") {
+      writer.uint32(34).string(message.reporter);
+    }
+    if (message.reporterKind !== "") {
+      writer.uint32(42).string(message.reporterKind);
+    }
+    if (message.evidence !== "") {
+      writer.uint32(50).string(message.evidence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ComplaintRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComplaintRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.receivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reporter = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reporterKind = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.evidence = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ComplaintRecord {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      receivedAt: isSet(object.receivedAt)
+        ? fromJsonTimestamp(object.receivedAt)
+        : isSet(object.received_at)
+        ? fromJsonTimestamp(object.received_at)
+        : undefined,
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : "",
+      reporter: isSet(object.reporter) ? globalThis.String(object.reporter) : "",
+      reporterKind: isSet(object.reporterKind)
+        ? globalThis.String(object.reporterKind)
+        : isSet(object.reporter_kind)
+        ? globalThis.String(object.reporter_kind)
+        : "",
+      evidence: isSet(object.evidence) ? globalThis.String(object.evidence) : "",
+    };
+  },
+
+  toJSON(message: ComplaintRecord): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.receivedAt !== undefined) {
+      obj.receivedAt = message.receivedAt.toISOString();
+    }
+    if (message.ip !== "") {
+      obj.ip = message.ip;
+    }
+    if (message.reporter !== "") {
+      obj.reporter = message.reporter;
+    }
+    if (message.reporterKind !== "") {
+      obj.reporterKind = message.reporterKind;
+    }
+    if (message.evidence !== "") {
+      obj.evidence = message.evidence;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ComplaintRecord>, I>>(base?: I): ComplaintRecord {
+    return ComplaintRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ComplaintRecord>, I>>(object: I): ComplaintRecord {
+    const message = createBaseComplaintRecord();
+    message.id = object.id ?? "";
+    message.receivedAt = object.receivedAt ?? undefined;
+    message.ip = object.ip ?? "";
+    message.reporter = object.reporter ?? "";
+    message.reporterKind = object.reporterKind ?? "";
+    message.evidence = object.evidence ?? "";
+    return message;
+  },
+};
+
+function createBaseIncidentDetail(): IncidentDetail {
+  return { incident: undefined, events: [], complaints: [] };
+}
+
+export const IncidentDetail: MessageFns<IncidentDetail> = {
+  encode(message: IncidentDetail, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.incident !== undefined) {
+      Incident.encode(message.incident, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.events) {
+      IncidentEventRecord.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.complaints) {
+      ComplaintRecord.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IncidentDetail {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIncidentDetail();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.incident = Incident.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(IncidentEventRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.complaints.push(ComplaintRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IncidentDetail {
+    return {
+      incident: isSet(object.incident) ? Incident.fromJSON(object.incident) : undefined,
+      events: globalThis.Array.isArray(object?.events)
+        ? object.events.map((e: any) => IncidentEventRecord.fromJSON(e))
+        : [],
+      complaints: globalThis.Array.isArray(object?.complaints)
+        ? object.complaints.map((e: any) => ComplaintRecord.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: IncidentDetail): unknown {
+    const obj: any = {};
+    if (message.incident !== undefined) {
+      obj.incident = Incident.toJSON(message.incident);
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => IncidentEventRecord.toJSON(e));
+    }
+    if (message.complaints?.length) {
+      obj.complaints = message.complaints.map((e) => ComplaintRecord.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IncidentDetail>, I>>(base?: I): IncidentDetail {
+    return IncidentDetail.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IncidentDetail>, I>>(object: I): IncidentDetail {
+    const message = createBaseIncidentDetail();
+    message.incident = (object.incident !== undefined && object.incident !== null)
+      ? Incident.fromPartial(object.incident)
+      : undefined;
+    message.events = object.events?.map((e) => IncidentEventRecord.fromPartial(e)) || [];
+    message.complaints = object.complaints?.map((e) => ComplaintRecord.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAnswerIncidentRequest(): AnswerIncidentRequest {
+  return { incidentId: "", answer: 0, planDueAt: undefined, note: "" };
+}
+
+export const AnswerIncidentRequest: MessageFns<AnswerIncidentRequest> = {
+  encode(message: AnswerIncidentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.incidentId !== "") {
+      writer.uint32(10).string(message.incidentId);
+    }
+    if (message.answer !== 0) {
+      writer.uint32(16).int32(message.answer);
+    }
+    if (message.planDueAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.planDueAt), writer.uint32(26).fork()).join();
+    }
+    if (message.note !== "") {
+      writer.uint32(34).string(message.note);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnswerIncidentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnswerIncidentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.answer = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.planDueAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnswerIncidentRequest {
+    return {
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      answer: isSet(object.answer) ? answerFromJSON(object.answer) : 0,
+      planDueAt: isSet(object.planDueAt)
+        ? fromJsonTimestamp(object.planDueAt)
+        : isSet(object.plan_due_at)
+        ? fromJsonTimestamp(object.plan_due_at)
+        : undefined,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+    };
+  },
+
+  toJSON(message: AnswerIncidentRequest): unknown {
+    const obj: any = {};
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.answer !== 0) {
+      obj.answer = answerToJSON(message.answer);
+    }
+    if (message.planDueAt !== undefined) {
+      obj.planDueAt = message.planDueAt.toISOString();
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnswerIncidentRequest>, I>>(base?: I): AnswerIncidentRequest {
+    return AnswerIncidentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnswerIncidentRequest>, I>>(object: I): AnswerIncidentRequest {
+    const message = createBaseAnswerIncidentRequest();
+    message.incidentId = object.incidentId ?? "";
+    message.answer = object.answer ?? 0;
+    message.planDueAt = object.planDueAt ?? undefined;
+    message.note = object.note ?? "";
+    return message;
+  },
+};
+
+function createBaseDecideIncidentRequest(): DecideIncidentRequest {
+  return { incidentId: "", decision: 0, reason: "" };
+}
+
+export const DecideIncidentRequest: MessageFns<DecideIncidentRequest> = {
+  encode(message: DecideIncidentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.incidentId !== "") {
+      writer.uint32(10).string(message.incidentId);
+    }
+    if (message.decision !== 0) {
+      writer.uint32(16).int32(message.decision);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideIncidentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideIncidentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.decision = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideIncidentRequest {
+    return {
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      decision: isSet(object.decision) ? decisionFromJSON(object.decision) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: DecideIncidentRequest): unknown {
+    const obj: any = {};
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.decision !== 0) {
+      obj.decision = decisionToJSON(message.decision);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DecideIncidentRequest>, I>>(base?: I): DecideIncidentRequest {
+    return DecideIncidentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DecideIncidentRequest>, I>>(object: I): DecideIncidentRequest {
+    const message = createBaseDecideIncidentRequest();
+    message.incidentId = object.incidentId ?? "";
+    message.decision = object.decision ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseEnforceRequest(): EnforceRequest {
+  return { incidentId: "", hostIds: [], customerId: "", action: undefined, reason: "" };
+}
+
+export const EnforceRequest: MessageFns<EnforceRequest> = {
+  encode(message: EnforceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.incidentId !== "") {
+      writer.uint32(10).string(message.incidentId);
+    }
+    for (const v of message.hostIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.action !== undefined) {
+      Enforcement.encode(message.action, writer.uint32(34).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnforceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnforceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.action = Enforcement.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnforceRequest {
+    return {
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      hostIds: globalThis.Array.isArray(object?.hostIds)
+        ? object.hostIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.host_ids)
+        ? object.host_ids.map((e: any) => globalThis.String(e))
+        : [],
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      action: isSet(object.action) ? Enforcement.fromJSON(object.action) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: EnforceRequest): unknown {
+    const obj: any = {};
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.hostIds?.length) {
+      obj.hostIds = message.hostIds;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.action !== undefined) {
+      obj.action = Enforcement.toJSON(message.action);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnforceRequest>, I>>(base?: I): EnforceRequest {
+    return EnforceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnforceRequest>, I>>(object: I): EnforceRequest {
+    const message = createBaseEnforceRequest();
+    message.incidentId = object.incidentId ?? "";
+    message.hostIds = object.hostIds?.map((e) => e) || [];
+    message.customerId = object.customerId ?? "";
+    message.action = (object.action !== undefined && object.action !== null)
+      ? Enforcement.fromPartial(object.action)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseEnforceResponse(): EnforceResponse {
+  return { approvalId: "", incidentIds: [] };
+}
+
+export const EnforceResponse: MessageFns<EnforceResponse> = {
+  encode(message: EnforceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.approvalId !== "") {
+      writer.uint32(10).string(message.approvalId);
+    }
+    for (const v of message.incidentIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnforceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnforceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.approvalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.incidentIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnforceResponse {
+    return {
+      approvalId: isSet(object.approvalId)
+        ? globalThis.String(object.approvalId)
+        : isSet(object.approval_id)
+        ? globalThis.String(object.approval_id)
+        : "",
+      incidentIds: globalThis.Array.isArray(object?.incidentIds)
+        ? object.incidentIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.incident_ids)
+        ? object.incident_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EnforceResponse): unknown {
+    const obj: any = {};
+    if (message.approvalId !== "") {
+      obj.approvalId = message.approvalId;
+    }
+    if (message.incidentIds?.length) {
+      obj.incidentIds = message.incidentIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnforceResponse>, I>>(base?: I): EnforceResponse {
+    return EnforceResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnforceResponse>, I>>(object: I): EnforceResponse {
+    const message = createBaseEnforceResponse();
+    message.approvalId = object.approvalId ?? "";
+    message.incidentIds = object.incidentIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseApproveRequest(): ApproveRequest {
+  return { approvalId: "" };
+}
+
+export const ApproveRequest: MessageFns<ApproveRequest> = {
+  encode(message: ApproveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.approvalId !== "") {
+      writer.uint32(10).string(message.approvalId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApproveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApproveRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.approvalId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApproveRequest {
+    return {
+      approvalId: isSet(object.approvalId)
+        ? globalThis.String(object.approvalId)
+        : isSet(object.approval_id)
+        ? globalThis.String(object.approval_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ApproveRequest): unknown {
+    const obj: any = {};
+    if (message.approvalId !== "") {
+      obj.approvalId = message.approvalId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApproveRequest>, I>>(base?: I): ApproveRequest {
+    return ApproveRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApproveRequest>, I>>(object: I): ApproveRequest {
+    const message = createBaseApproveRequest();
+    message.approvalId = object.approvalId ?? "";
+    return message;
+  },
+};
+
+function createBaseListApprovalsRequest(): ListApprovalsRequest {
+  return {};
+}
+
+export const ListApprovalsRequest: MessageFns<ListApprovalsRequest> = {
+  encode(_: ListApprovalsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApprovalsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApprovalsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListApprovalsRequest {
+    return {};
+  },
+
+  toJSON(_: ListApprovalsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListApprovalsRequest>, I>>(base?: I): ListApprovalsRequest {
+    return ListApprovalsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListApprovalsRequest>, I>>(_: I): ListApprovalsRequest {
+    const message = createBaseListApprovalsRequest();
+    return message;
+  },
+};
+
+function createBaseApproval(): Approval {
+  return {
+    id: "",
+    requestedBy: "",
+    hostIds: [],
+    action: "",
+    reason: "",
+    state: "",
+    approvedBy: "",
+    requestedAt: undefined,
+  };
+}
+
+export const Approval: MessageFns<Approval> = {
+  encode(message: Approval, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.requestedBy !== "") {
+      writer.uint32(18).string(message.requestedBy);
+    }
+    for (const v of message.hostIds) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.action !== "") {
+      writer.uint32(34).string(message.action);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.state !== "") {
+      writer.uint32(50).string(message.state);
+    }
+    if (message.approvedBy !== "") {
+      writer.uint32(58).string(message.approvedBy);
+    }
+    if (message.requestedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.requestedAt), writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Approval {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApproval();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestedBy = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hostIds.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.approvedBy = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.requestedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Approval {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      requestedBy: isSet(object.requestedBy)
+        ? globalThis.String(object.requestedBy)
+        : isSet(object.requested_by)
+        ? globalThis.String(object.requested_by)
+        : "",
+      hostIds: globalThis.Array.isArray(object?.hostIds)
+        ? object.hostIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.host_ids)
+        ? object.host_ids.map((e: any) => globalThis.String(e))
+        : [],
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      approvedBy: isSet(object.approvedBy)
+        ? globalThis.String(object.approvedBy)
+        : isSet(object.approved_by)
+        ? globalThis.String(object.approved_by)
+        : "",
+      requestedAt: isSet(object.requestedAt)
+        ? fromJsonTimestamp(object.requestedAt)
+        : isSet(object.requested_at)
+        ? fromJsonTimestamp(object.requested_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Approval): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.requestedBy !== "") {
+      obj.requestedBy = message.requestedBy;
+    }
+    if (message.hostIds?.length) {
+      obj.hostIds = message.hostIds;
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.approvedBy !== "") {
+      obj.approvedBy = message.approvedBy;
+    }
+    if (message.requestedAt !== undefined) {
+      obj.requestedAt = message.requestedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Approval>, I>>(base?: I): Approval {
+    return Approval.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Approval>, I>>(object: I): Approval {
+    const message = createBaseApproval();
+    message.id = object.id ?? "";
+    message.requestedBy = object.requestedBy ?? "";
+    message.hostIds = object.hostIds?.map((e) => e) || [];
+    message.action = object.action ?? "";
+    message.reason = object.reason ?? "";
+    message.state = object.state ?? "";
+    message.approvedBy = object.approvedBy ?? "";
+    message.requestedAt = object.requestedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListApprovalsResponse(): ListApprovalsResponse {
+  return { approvals: [] };
+}
+
+export const ListApprovalsResponse: MessageFns<ListApprovalsResponse> = {
+  encode(message: ListApprovalsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.approvals) {
+      Approval.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApprovalsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApprovalsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.approvals.push(Approval.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListApprovalsResponse {
+    return {
+      approvals: globalThis.Array.isArray(object?.approvals)
+        ? object.approvals.map((e: any) => Approval.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListApprovalsResponse): unknown {
+    const obj: any = {};
+    if (message.approvals?.length) {
+      obj.approvals = message.approvals.map((e) => Approval.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListApprovalsResponse>, I>>(base?: I): ListApprovalsResponse {
+    return ListApprovalsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListApprovalsResponse>, I>>(object: I): ListApprovalsResponse {
+    const message = createBaseListApprovalsResponse();
+    message.approvals = object.approvals?.map((e) => Approval.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVerifyAuditRequest(): VerifyAuditRequest {
+  return {};
+}
+
+export const VerifyAuditRequest: MessageFns<VerifyAuditRequest> = {
+  encode(_: VerifyAuditRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyAuditRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyAuditRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): VerifyAuditRequest {
+    return {};
+  },
+
+  toJSON(_: VerifyAuditRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyAuditRequest>, I>>(base?: I): VerifyAuditRequest {
+    return VerifyAuditRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyAuditRequest>, I>>(_: I): VerifyAuditRequest {
+    const message = createBaseVerifyAuditRequest();
+    return message;
+  },
+};
+
+function createBaseVerifyAuditResponse(): VerifyAuditResponse {
+  return { ok: false, rows: 0n, firstBrokenId: 0n, reason: "" };
+}
+
+export const VerifyAuditResponse: MessageFns<VerifyAuditResponse> = {
+  encode(message: VerifyAuditResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ok !== false) {
+      writer.uint32(8).bool(message.ok);
+    }
+    if (message.rows !== 0n) {
+      if (BigInt.asUintN(64, message.rows) !== message.rows) {
+        throw new globalThis.Error("value provided for field message.rows of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.rows);
+    }
+    if (message.firstBrokenId !== 0n) {
+      if (BigInt.asUintN(64, message.firstBrokenId) !== message.firstBrokenId) {
+        throw new globalThis.Error("value provided for field message.firstBrokenId of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.firstBrokenId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyAuditResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyAuditResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rows = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.firstBrokenId = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyAuditResponse {
+    return {
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      rows: isSet(object.rows) ? BigInt(object.rows) : 0n,
+      firstBrokenId: isSet(object.firstBrokenId)
+        ? BigInt(object.firstBrokenId)
+        : isSet(object.first_broken_id)
+        ? BigInt(object.first_broken_id)
+        : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: VerifyAuditResponse): unknown {
+    const obj: any = {};
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.rows !== 0n) {
+      obj.rows = message.rows.toString();
+    }
+    if (message.firstBrokenId !== 0n) {
+      obj.firstBrokenId = message.firstBrokenId.toString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyAuditResponse>, I>>(base?: I): VerifyAuditResponse {
+    return VerifyAuditResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyAuditResponse>, I>>(object: I): VerifyAuditResponse {
+    const message = createBaseVerifyAuditResponse();
+    message.ok = object.ok ?? false;
+    message.rows = (object.rows !== undefined && object.rows !== null) ? BigInt(object.rows) : 0n;
+    message.firstBrokenId = (object.firstBrokenId !== undefined && object.firstBrokenId !== null)
+      ? BigInt(object.firstBrokenId)
+      : 0n;
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -863,6 +3942,123 @@ export const DeskServiceService = {
     responseSerialize: (value: ListAgentsResponse): Buffer => Buffer.from(ListAgentsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAgentsResponse => ListAgentsResponse.decode(value),
   },
+  /** Adds or replaces a host in the inventory (technician and above). */
+  addHost: {
+    path: "/cordon.v1.DeskService/AddHost" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddHostRequest): Buffer => Buffer.from(AddHostRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddHostRequest => AddHostRequest.decode(value),
+    responseSerialize: (value: Host): Buffer => Buffer.from(Host.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Host => Host.decode(value),
+  },
+  getHost: {
+    path: "/cordon.v1.DeskService/GetHost" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetHostRequest): Buffer => Buffer.from(GetHostRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetHostRequest => GetHostRequest.decode(value),
+    responseSerialize: (value: HostDetail): Buffer => Buffer.from(HostDetail.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HostDetail => HostDetail.decode(value),
+  },
+  /**
+   * Records a complaint and routes it to its host's open incident of that
+   * category, or opens one (abuse_operator and above).
+   */
+  submitComplaint: {
+    path: "/cordon.v1.DeskService/SubmitComplaint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitComplaintRequest): Buffer =>
+      Buffer.from(SubmitComplaintRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitComplaintRequest => SubmitComplaintRequest.decode(value),
+    responseSerialize: (value: SubmitComplaintResponse): Buffer =>
+      Buffer.from(SubmitComplaintResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitComplaintResponse => SubmitComplaintResponse.decode(value),
+  },
+  listIncidents: {
+    path: "/cordon.v1.DeskService/ListIncidents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListIncidentsRequest): Buffer => Buffer.from(ListIncidentsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListIncidentsRequest => ListIncidentsRequest.decode(value),
+    responseSerialize: (value: ListIncidentsResponse): Buffer =>
+      Buffer.from(ListIncidentsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListIncidentsResponse => ListIncidentsResponse.decode(value),
+  },
+  getIncident: {
+    path: "/cordon.v1.DeskService/GetIncident" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetIncidentRequest): Buffer => Buffer.from(GetIncidentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetIncidentRequest => GetIncidentRequest.decode(value),
+    responseSerialize: (value: IncidentDetail): Buffer => Buffer.from(IncidentDetail.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IncidentDetail => IncidentDetail.decode(value),
+  },
+  /** Records the customer's answer (abuse_operator and above). */
+  answerIncident: {
+    path: "/cordon.v1.DeskService/AnswerIncident" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AnswerIncidentRequest): Buffer =>
+      Buffer.from(AnswerIncidentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AnswerIncidentRequest => AnswerIncidentRequest.decode(value),
+    responseSerialize: (value: Incident): Buffer => Buffer.from(Incident.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Incident => Incident.decode(value),
+  },
+  /** Operator decisions on one incident (abuse_operator and above). */
+  decideIncident: {
+    path: "/cordon.v1.DeskService/DecideIncident" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DecideIncidentRequest): Buffer =>
+      Buffer.from(DecideIncidentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DecideIncidentRequest => DecideIncidentRequest.decode(value),
+    responseSerialize: (value: Incident): Buffer => Buffer.from(Incident.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Incident => Incident.decode(value),
+  },
+  /**
+   * A manual enforcement. On one incident it acts at once; on several hosts or
+   * a whole customer it creates an approval that a second operator must grant.
+   */
+  enforce: {
+    path: "/cordon.v1.DeskService/Enforce" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EnforceRequest): Buffer => Buffer.from(EnforceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EnforceRequest => EnforceRequest.decode(value),
+    responseSerialize: (value: EnforceResponse): Buffer => Buffer.from(EnforceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EnforceResponse => EnforceResponse.decode(value),
+  },
+  approve: {
+    path: "/cordon.v1.DeskService/Approve" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApproveRequest): Buffer => Buffer.from(ApproveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApproveRequest => ApproveRequest.decode(value),
+    responseSerialize: (value: EnforceResponse): Buffer => Buffer.from(EnforceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EnforceResponse => EnforceResponse.decode(value),
+  },
+  listApprovals: {
+    path: "/cordon.v1.DeskService/ListApprovals" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListApprovalsRequest): Buffer => Buffer.from(ListApprovalsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListApprovalsRequest => ListApprovalsRequest.decode(value),
+    responseSerialize: (value: ListApprovalsResponse): Buffer =>
+      Buffer.from(ListApprovalsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListApprovalsResponse => ListApprovalsResponse.decode(value),
+  },
+  /** Recomputes the audit log's hash chain. */
+  verifyAudit: {
+    path: "/cordon.v1.DeskService/VerifyAudit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyAuditRequest): Buffer => Buffer.from(VerifyAuditRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyAuditRequest => VerifyAuditRequest.decode(value),
+    responseSerialize: (value: VerifyAuditResponse): Buffer => Buffer.from(VerifyAuditResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyAuditResponse => VerifyAuditResponse.decode(value),
+  },
 } as const;
 
 export interface DeskServiceServer extends UntypedServiceImplementation {
@@ -870,6 +4066,29 @@ export interface DeskServiceServer extends UntypedServiceImplementation {
   listHosts: handleUnaryCall<ListHostsRequest, ListHostsResponse>;
   /** Agent sessions the controller knows of, connected or recently gone. */
   listAgents: handleUnaryCall<ListAgentsRequest, ListAgentsResponse>;
+  /** Adds or replaces a host in the inventory (technician and above). */
+  addHost: handleUnaryCall<AddHostRequest, Host>;
+  getHost: handleUnaryCall<GetHostRequest, HostDetail>;
+  /**
+   * Records a complaint and routes it to its host's open incident of that
+   * category, or opens one (abuse_operator and above).
+   */
+  submitComplaint: handleUnaryCall<SubmitComplaintRequest, SubmitComplaintResponse>;
+  listIncidents: handleUnaryCall<ListIncidentsRequest, ListIncidentsResponse>;
+  getIncident: handleUnaryCall<GetIncidentRequest, IncidentDetail>;
+  /** Records the customer's answer (abuse_operator and above). */
+  answerIncident: handleUnaryCall<AnswerIncidentRequest, Incident>;
+  /** Operator decisions on one incident (abuse_operator and above). */
+  decideIncident: handleUnaryCall<DecideIncidentRequest, Incident>;
+  /**
+   * A manual enforcement. On one incident it acts at once; on several hosts or
+   * a whole customer it creates an approval that a second operator must grant.
+   */
+  enforce: handleUnaryCall<EnforceRequest, EnforceResponse>;
+  approve: handleUnaryCall<ApproveRequest, EnforceResponse>;
+  listApprovals: handleUnaryCall<ListApprovalsRequest, ListApprovalsResponse>;
+  /** Recomputes the audit log's hash chain. */
+  verifyAudit: handleUnaryCall<VerifyAuditRequest, VerifyAuditResponse>;
 }
 
 export interface DeskServiceClient extends Client {
@@ -904,6 +4123,180 @@ export interface DeskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAgentsResponse) => void,
+  ): ClientUnaryCall;
+  /** Adds or replaces a host in the inventory (technician and above). */
+  addHost(request: AddHostRequest, callback: (error: ServiceError | null, response: Host) => void): ClientUnaryCall;
+  addHost(
+    request: AddHostRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Host) => void,
+  ): ClientUnaryCall;
+  addHost(
+    request: AddHostRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Host) => void,
+  ): ClientUnaryCall;
+  getHost(
+    request: GetHostRequest,
+    callback: (error: ServiceError | null, response: HostDetail) => void,
+  ): ClientUnaryCall;
+  getHost(
+    request: GetHostRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HostDetail) => void,
+  ): ClientUnaryCall;
+  getHost(
+    request: GetHostRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HostDetail) => void,
+  ): ClientUnaryCall;
+  /**
+   * Records a complaint and routes it to its host's open incident of that
+   * category, or opens one (abuse_operator and above).
+   */
+  submitComplaint(
+    request: SubmitComplaintRequest,
+    callback: (error: ServiceError | null, response: SubmitComplaintResponse) => void,
+  ): ClientUnaryCall;
+  submitComplaint(
+    request: SubmitComplaintRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitComplaintResponse) => void,
+  ): ClientUnaryCall;
+  submitComplaint(
+    request: SubmitComplaintRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitComplaintResponse) => void,
+  ): ClientUnaryCall;
+  listIncidents(
+    request: ListIncidentsRequest,
+    callback: (error: ServiceError | null, response: ListIncidentsResponse) => void,
+  ): ClientUnaryCall;
+  listIncidents(
+    request: ListIncidentsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListIncidentsResponse) => void,
+  ): ClientUnaryCall;
+  listIncidents(
+    request: ListIncidentsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListIncidentsResponse) => void,
+  ): ClientUnaryCall;
+  getIncident(
+    request: GetIncidentRequest,
+    callback: (error: ServiceError | null, response: IncidentDetail) => void,
+  ): ClientUnaryCall;
+  getIncident(
+    request: GetIncidentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IncidentDetail) => void,
+  ): ClientUnaryCall;
+  getIncident(
+    request: GetIncidentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IncidentDetail) => void,
+  ): ClientUnaryCall;
+  /** Records the customer's answer (abuse_operator and above). */
+  answerIncident(
+    request: AnswerIncidentRequest,
+    callback: (error: ServiceError | null, response: Incident) => void,
+  ): ClientUnaryCall;
+  answerIncident(
+    request: AnswerIncidentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Incident) => void,
+  ): ClientUnaryCall;
+  answerIncident(
+    request: AnswerIncidentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Incident) => void,
+  ): ClientUnaryCall;
+  /** Operator decisions on one incident (abuse_operator and above). */
+  decideIncident(
+    request: DecideIncidentRequest,
+    callback: (error: ServiceError | null, response: Incident) => void,
+  ): ClientUnaryCall;
+  decideIncident(
+    request: DecideIncidentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Incident) => void,
+  ): ClientUnaryCall;
+  decideIncident(
+    request: DecideIncidentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Incident) => void,
+  ): ClientUnaryCall;
+  /**
+   * A manual enforcement. On one incident it acts at once; on several hosts or
+   * a whole customer it creates an approval that a second operator must grant.
+   */
+  enforce(
+    request: EnforceRequest,
+    callback: (error: ServiceError | null, response: EnforceResponse) => void,
+  ): ClientUnaryCall;
+  enforce(
+    request: EnforceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnforceResponse) => void,
+  ): ClientUnaryCall;
+  enforce(
+    request: EnforceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnforceResponse) => void,
+  ): ClientUnaryCall;
+  approve(
+    request: ApproveRequest,
+    callback: (error: ServiceError | null, response: EnforceResponse) => void,
+  ): ClientUnaryCall;
+  approve(
+    request: ApproveRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnforceResponse) => void,
+  ): ClientUnaryCall;
+  approve(
+    request: ApproveRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnforceResponse) => void,
+  ): ClientUnaryCall;
+  listApprovals(
+    request: ListApprovalsRequest,
+    callback: (error: ServiceError | null, response: ListApprovalsResponse) => void,
+  ): ClientUnaryCall;
+  listApprovals(
+    request: ListApprovalsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListApprovalsResponse) => void,
+  ): ClientUnaryCall;
+  listApprovals(
+    request: ListApprovalsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListApprovalsResponse) => void,
+  ): ClientUnaryCall;
+  /** Recomputes the audit log's hash chain. */
+  verifyAudit(
+    request: VerifyAuditRequest,
+    callback: (error: ServiceError | null, response: VerifyAuditResponse) => void,
+  ): ClientUnaryCall;
+  verifyAudit(
+    request: VerifyAuditRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyAuditResponse) => void,
+  ): ClientUnaryCall;
+  verifyAudit(
+    request: VerifyAuditRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyAuditResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,66 @@
+/**
+ * Time as the controller sees it. Injected everywhere a decision depends on
+ * time, so tests (and the lab, which runs days in seconds) can move it.
+ */
+export interface Clock {
+  now(): Date;
+  /** Calls `fn` once when the clock reaches `at` (at once if past); returns a cancel function. */
+  schedule(at: Date, fn: () => void): () => void;
+}
+
+/** Node's setTimeout holds at most ~24.8 days; longer waits re-arm. */
+const MAX_TIMEOUT = 2 ** 31 - 1;
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  schedule(at, fn) {
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const wait = at.getTime() - Date.now();
+      timer = setTimeout(wait > MAX_TIMEOUT ? arm : fn, Math.max(0, Math.min(wait, MAX_TIMEOUT)));
+    };
+    arm();
+    return () => clearTimeout(timer);
+  },
+};
+
+/**
+ * A clock that moves only when told: `advance(ms)` or `set(date)` runs every
+ * callback that has come due, in time order. For tests and accelerated demos.
+ */
+export class ManualClock implements Clock {
+  private current: number;
+  private timers: { at: number; fn: () => void; id: number }[] = [];
+  private nextId = 1;
+
+  constructor(start: Date) {
+    this.current = start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.current);
+  }
+
+  schedule(at: Date, fn: () => void): () => void {
+    const id = this.nextId++;
+    if (at.getTime() <= this.current) {
+      queueMicrotask(fn);
+      return () => {};
+    }
+    this.timers.push({ at: at.getTime(), fn, id });
+    return () => {
+      this.timers = this.timers.filter((t) => t.id !== id);
+    };
+  }
+
+  advance(ms: number): void {
+    this.set(new Date(this.current + ms));
+  }
+
+  set(to: Date): void {
+    this.current = Math.max(this.current, to.getTime());
+    const due = this.timers.filter((t) => t.at <= this.current).sort((a, b) => a.at - b.at);
+    this.timers = this.timers.filter((t) => t.at > this.current);
+    for (const t of due) t.fn();
+  }
+}

@@ -1,0 +1,284 @@
+import type { Enforcement } from '../../proto/gen/cordon/v1/agent.js';
+import {
+  AgentState,
+  Answer,
+  Decision,
+  DispatchStatus,
+  type AddHostRequest,
+  type GetHostRequest,
+  type Host as HostMsg,
+  type HostDetail,
+  type AnswerIncidentRequest,
+  type ApproveRequest,
+  type DecideIncidentRequest,
+  type EnforceRequest,
+  type EnforceResponse,
+  type Incident as IncidentMsg,
+  type IncidentDetail,
+  type ListApprovalsResponse,
+  type ListIncidentsRequest,
+  type ListIncidentsResponse,
+  type SubmitComplaintRequest,
+  type SubmitComplaintResponse,
+  type VerifyAuditResponse,
+} from '../../proto/gen/cordon/v1/desk.js';
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import { roleAtLeast } from '../../proto/runtime/peerIdentity.js';
+import type { CallContext } from '../../proto/runtime/rpcServer.js';
+import { describeAction, toProtoEnforcement } from '../dispatch/toProtoState.js';
+import { parseInventory } from '../inventory/Inventory.js';
+import type { IncidentService } from '../incidents/IncidentService.js';
+import type { IncidentEvent } from '../incidents/lifecycle.js';
+import { nextDueAt } from '../incidents/lifecycle.js';
+import type { Action, Incident } from '../incidents/model.js';
+import type { PolicyConfig } from '../incidents/policy.js';
+import type { Store } from '../store/Store.js';
+import { randomUUID } from 'node:crypto';
+
+export interface IncidentDeskDeps {
+  store: Store;
+  service: IncidentService;
+  policy: PolicyConfig;
+  clock: () => Date;
+  /** After hosts changed: refresh the agent link's inventory snapshot. */
+  onHostsChanged: () => Promise<void>;
+  /** Whether the host's agent is connected now (for the dispatch status). */
+  agentConnected: (hostId: string) => boolean;
+}
+
+function operatorOf(ctx: CallContext): { name: string; role: string } {
+  if (ctx.peer.kind !== 'operator') throw new CordonError('permission', 'operator certificates only');
+  return { name: ctx.peer.name, role: ctx.peer.role };
+}
+
+export function toIncidentMsg(i: Incident, policy: PolicyConfig): IncidentMsg {
+  return {
+    id: i.id,
+    hostId: i.hostId,
+    customerId: i.customerId,
+    category: i.category,
+    state: i.state,
+    trusted: i.trusted,
+    openedAt: i.openedAt,
+    ackDueAt: i.ackDueAt,
+    resolveDueAt: i.resolveDueAt,
+    escalatedAt: i.escalatedAt,
+    closedAt: i.closedAt,
+    hold: i.hold ?? '',
+    actions: i.actions.map(describeAction),
+    complaintCount: i.complaintCount,
+    nextDueAt: nextDueAt(i, policy),
+  };
+}
+
+export type IncidentDesk = ReturnType<typeof createIncidentDesk>;
+
+/** The desk's incident calls, mapped onto the service. Roles are checked by `authorize` before these run. */
+export function createIncidentDesk(deps: IncidentDeskDeps) {
+  const msg = (i: Incident) => toIncidentMsg(i, deps.policy);
+
+  const fromProtoAction = (e: Enforcement | undefined): Action => {
+    switch (e?.action?.$case) {
+      case 'smtpBlock':
+        return e.action.value.ports.length ? { kind: 'smtp_block', ports: e.action.value.ports } : { kind: 'smtp_block' };
+      case 'throttle': {
+        const rate = Number(e.action.value.rateBps);
+        if (!(rate >= 8_000)) throw new CordonError('invalid', 'must be at least 8000 bits per second', { field: 'action.throttle.rateBps' });
+        return { kind: 'throttle', rateBps: rate };
+      }
+      case 'isolate':
+        return { kind: 'isolate' };
+      case 'nicDown':
+        return { kind: 'nic_down' };
+      default:
+        throw new CordonError('invalid', 'an action is required (smtp_block, throttle, isolate or nic_down)', { field: 'action' });
+    }
+  };
+
+  return {
+    async addHost(req: AddHostRequest, ctx: CallContext): Promise<HostMsg> {
+      const op = operatorOf(ctx);
+      const h = req.host;
+      if (!h) throw new CordonError('invalid', 'a host is required', { field: 'host' });
+      const [host] = parseInventory({ hosts: [{ id: h.id, customerId: h.customerId, publicPrefixes: h.publicPrefixes, managementAddress: h.managementAddress }] });
+      await deps.store.db.transaction(async () => {
+        if (h.customerEmail || h.customerName) {
+          await deps.store.customers.upsert({ id: h.customerId, name: h.customerName || h.customerId, email: h.customerEmail });
+        }
+        await deps.store.hosts.add(host!);
+        await deps.store.audit.append({ at: deps.clock(), actor: op.name, action: 'host.add', subject: host!.id, detail: { ...host } });
+      });
+      await deps.onHostsChanged();
+      return { ...host!, agentState: AgentState.AGENT_STATE_UNSPECIFIED, customerName: h.customerName, customerEmail: h.customerEmail };
+    },
+
+    async getHost(req: GetHostRequest): Promise<HostDetail> {
+      const host = await deps.store.hosts.get(req.id);
+      if (!host) throw new CordonError('not_found', `no host ${req.id}`, { field: 'id' });
+      const desired = await deps.store.desired.get(host.id);
+      const status = await deps.store.desired.status(host.id);
+      const customer = await deps.store.customers.get(host.customerId);
+      const dispatch =
+        desired.generation === 0 || (status?.status === 'applied' && status.appliedGeneration === desired.generation)
+          ? DispatchStatus.DISPATCH_STATUS_APPLIED
+          : !deps.agentConnected(host.id)
+            ? DispatchStatus.DISPATCH_STATUS_UNREACHABLE
+            : status?.status === 'failed'
+              ? DispatchStatus.DISPATCH_STATUS_FAILED
+              : DispatchStatus.DISPATCH_STATUS_PENDING;
+      return {
+        host: { ...host, agentState: AgentState.AGENT_STATE_UNSPECIFIED, customerName: customer?.name ?? '', customerEmail: customer?.email ?? '' },
+        generation: BigInt(desired.generation),
+        enforcements: desired.enforcements.map((e) => toProtoEnforcement(e, [])),
+        dispatch,
+        appliedGeneration: BigInt(status?.appliedGeneration ?? 0),
+        dispatchError: status?.error ?? '',
+      };
+    },
+
+    async submitComplaint(req: SubmitComplaintRequest, ctx: CallContext): Promise<SubmitComplaintResponse> {
+      const op = operatorOf(ctx);
+      const r = await deps.service.submitComplaint(
+        { ip: req.ip, category: req.category, reporter: req.reporter, reporterKind: req.reporterKind, eventTime: req.eventTime, evidence: req.evidence, raw: req.raw },
+        op.name,
+      );
+      return { complaintId: r.complaintId, incidentId: r.incidentId ?? '', outcome: r.outcome, reason: r.reason };
+    },
+
+    async listIncidents(req: ListIncidentsRequest): Promise<ListIncidentsResponse> {
+      const list = await deps.store.incidents.list({
+        ...(req.state ? { state: req.state as Incident['state'] } : {}),
+        ...(req.hostId ? { hostId: req.hostId } : {}),
+        ...(req.customerId ? { customerId: req.customerId } : {}),
+        limit: req.limit || 200,
+      });
+      return { incidents: list.map(msg) };
+    },
+
+    async getIncident(req: { id: string }): Promise<IncidentDetail> {
+      const i = await deps.store.incidents.get(req.id);
+      if (!i) throw new CordonError('not_found', `no incident ${req.id}`, { field: 'id' });
+      const events = await deps.store.events.list(i.id);
+      const complaints = await deps.store.complaints.listByIncident(i.id);
+      return {
+        incident: msg(i),
+        events: events.map((e) => ({ at: e.at, type: e.type, fromState: e.fromState ?? '', toState: e.toState ?? '', actor: e.actor, detail: JSON.stringify(e.detail ?? {}) })),
+        complaints: complaints.map((c) => ({ id: c.id, receivedAt: c.receivedAt, ip: c.ip, reporter: c.reporter, reporterKind: c.reporterKind, evidence: c.evidence })),
+      };
+    },
+
+    async answerIncident(req: AnswerIncidentRequest, ctx: CallContext): Promise<IncidentMsg> {
+      const op = operatorOf(ctx);
+      let event: IncidentEvent;
+      switch (req.answer) {
+        case Answer.ANSWER_ACK:
+          event = { type: 'customer_ack' };
+          break;
+        case Answer.ANSWER_FIXED:
+          event = { type: 'customer_fixed' };
+          break;
+        case Answer.ANSWER_FALSE_POSITIVE:
+          event = { type: 'customer_false_positive' };
+          break;
+        case Answer.ANSWER_PLAN:
+          if (!req.planDueAt) throw new CordonError('invalid', 'a plan needs its due date', { field: 'planDueAt' });
+          event = { type: 'customer_plan', dueAt: req.planDueAt };
+          break;
+        default:
+          throw new CordonError('invalid', 'one of ack, fixed, false positive or plan', { field: 'answer' });
+      }
+      return msg(await deps.service.apply(req.incidentId, event, `customer via ${op.name}`));
+    },
+
+    async decideIncident(req: DecideIncidentRequest, ctx: CallContext): Promise<IncidentMsg> {
+      const op = operatorOf(ctx);
+      const current = await deps.store.incidents.get(req.incidentId);
+      if (!current) throw new CordonError('not_found', `no incident ${req.incidentId}`, { field: 'incidentId' });
+      let event: IncidentEvent;
+      switch (req.decision) {
+        case Decision.DECISION_VERIFY:
+          event = current.state === 'disputed' ? { type: 'operator_accept_dispute', operator: op.name } : { type: 'operator_verify', operator: op.name };
+          break;
+        case Decision.DECISION_REJECT_DISPUTE:
+          event = { type: 'operator_reject_dispute', operator: op.name };
+          break;
+        case Decision.DECISION_DISMISS:
+          if (!req.reason.trim()) throw new CordonError('invalid', 'a dismissal needs a reason', { field: 'reason' });
+          event = { type: 'operator_dismiss', operator: op.name, reason: req.reason };
+          break;
+        case Decision.DECISION_RELEASE:
+          event = { type: 'operator_release', operator: op.name };
+          break;
+        default:
+          throw new CordonError('invalid', 'one of verify, reject-dispute, dismiss or release', { field: 'decision' });
+      }
+      return msg(await deps.service.apply(req.incidentId, event, op.name));
+    },
+
+    async enforce(req: EnforceRequest, ctx: CallContext): Promise<EnforceResponse> {
+      const op = operatorOf(ctx);
+      const targets = [req.incidentId ? 1 : 0, req.hostIds.length ? 1 : 0, req.customerId ? 1 : 0].reduce((a, b) => a + b, 0);
+      if (targets !== 1) throw new CordonError('invalid', 'name exactly one target: an incident, hosts, or a customer', { field: 'target' });
+      if (!req.reason.trim()) throw new CordonError('invalid', 'every enforcement needs a reason', { field: 'reason' });
+      const action = fromProtoAction(req.action);
+      if (req.incidentId) {
+        const i = await deps.service.apply(req.incidentId, { type: 'operator_enforce', operator: op.name, action, reason: req.reason }, op.name);
+        return { approvalId: '', incidentIds: [i.id] };
+      }
+      const hosts = req.customerId ? (await deps.store.hosts.byCustomer(req.customerId)).map((h) => h.id) : [...new Set(req.hostIds)];
+      if (hosts.length === 0) throw new CordonError('not_found', `customer ${req.customerId} has no hosts`, { field: 'customerId' });
+      for (const h of hosts) if (!(await deps.store.hosts.get(h))) throw new CordonError('not_found', `no host ${h}`, { field: 'hostIds' });
+      if (hosts.length === 1 && !req.customerId) {
+        return { approvalId: '', incidentIds: [await deps.service.enforceHost(hosts[0]!, action, req.reason, op.name)] };
+      }
+      // A mass action: several hosts or a whole customer. Four eyes.
+      if (!roleAtLeast(op.role as never, 'abuse_operator')) {
+        throw new CordonError('permission', `an action on ${hosts.length} hosts needs an abuse_operator; ${op.name} is ${op.role}`);
+      }
+      const approval = await deps.store.approvals.create({
+        id: `apr-${randomUUID().slice(0, 8)}`,
+        requestedBy: op.name,
+        at: deps.clock(),
+        action,
+        targets: hosts,
+        reason: req.reason,
+      });
+      await deps.store.audit.append({ at: deps.clock(), actor: op.name, action: 'approval.requested', subject: approval.id, detail: { hosts, action, reason: req.reason } });
+      return { approvalId: approval.id, incidentIds: [] };
+    },
+
+    async approve(req: ApproveRequest, ctx: CallContext): Promise<EnforceResponse> {
+      const op = operatorOf(ctx);
+      const approval = await deps.store.approvals.approve(req.approvalId, op.name, deps.clock());
+      await deps.store.audit.append({ at: deps.clock(), actor: op.name, action: 'approval.granted', subject: approval.id, detail: { requestedBy: approval.requestedBy } });
+      const ids: string[] = [];
+      for (const hostId of approval.targets) {
+        ids.push(await deps.service.enforceHost(hostId, approval.action as unknown as Action, `${approval.reason} (approved by ${op.name}, requested by ${approval.requestedBy})`, op.name));
+      }
+      return { approvalId: approval.id, incidentIds: ids };
+    },
+
+    async listApprovals(): Promise<ListApprovalsResponse> {
+      const list = await deps.store.approvals.list({});
+      return {
+        approvals: list.map((a) => ({
+          id: a.id,
+          requestedBy: a.requestedBy,
+          hostIds: a.targets,
+          action: JSON.stringify(a.action),
+          reason: a.reason,
+          state: a.status,
+          approvedBy: a.decidedBy ?? '',
+          requestedAt: a.requestedAt,
+        })),
+      };
+    },
+
+    async verifyAudit(): Promise<VerifyAuditResponse> {
+      const v = await deps.store.audit.verify();
+      return v.ok
+        ? { ok: true, rows: BigInt(v.rows), firstBrokenId: 0n, reason: '' }
+        : { ok: false, rows: BigInt(v.rows), firstBrokenId: BigInt(v.firstBroken.id), reason: v.firstBroken.reason };
+    },
+  };
+}

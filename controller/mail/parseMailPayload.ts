@@ -1,0 +1,102 @@
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import type { MailTemplate } from '../incidents/lifecycle.js';
+import { CATEGORIES, INCIDENT_STATES, type Action, type Incident } from '../incidents/model.js';
+import type { MailPayload } from './OutboxSource.js';
+
+const TEMPLATES: readonly MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'closed', 'dismissed'];
+const INCIDENT_DATES = ['notifiedAt', 'ackDueAt', 'resolveDueAt', 'acknowledgedAt', 'answeredAt', 'escalatedAt', 'closedAt'] as const;
+
+type Obj = Record<string, unknown>;
+
+const invalid = (field: string, what: string) => new CordonError('invalid', `outbox mail payload: ${what}`, { field });
+
+function obj(v: unknown, field: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(field, 'not an object');
+  return v as Obj;
+}
+function str(o: Obj, key: string, at: string): string {
+  if (typeof o[key] !== 'string') throw invalid(`${at}${key}`, 'not a string');
+  return o[key] as string;
+}
+function date(o: Obj, key: string, at: string): Date {
+  const v = o[key];
+  const d = v instanceof Date ? v : typeof v === 'string' ? new Date(v) : undefined;
+  if (!d || Number.isNaN(d.getTime())) throw invalid(`${at}${key}`, 'not a date');
+  return d;
+}
+/** JSON drops undefined and some writers use null: both mean absent. */
+function optDate(o: Obj, key: string, at: string): Date | undefined {
+  return o[key] === undefined || o[key] === null ? undefined : date(o, key, at);
+}
+function oneOf<T extends string>(o: Obj, key: string, at: string, allowed: readonly T[]): T {
+  const v = str(o, key, at);
+  if (!(allowed as readonly string[]).includes(v)) throw invalid(`${at}${key}`, `unknown value ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+function actions(v: unknown, field: string): Action[] {
+  if (!Array.isArray(v)) throw invalid(field, 'not a list');
+  return v.map((a, n) => {
+    const o = obj(a, `${field}.${n}`);
+    const kind = oneOf(o, 'kind', `${field}.${n}.`, ['smtp_block', 'throttle', 'isolate', 'nic_down'] as const);
+    if (kind === 'throttle' && typeof o.rateBps !== 'number') throw invalid(`${field}.${n}.rateBps`, 'not a number');
+    if (kind === 'smtp_block' && o.ports !== undefined && !(Array.isArray(o.ports) && o.ports.every((p) => Number.isInteger(p)))) {
+      throw invalid(`${field}.${n}.ports`, 'not a list of ports');
+    }
+    return o as Action;
+  });
+}
+
+function incident(v: unknown): Incident {
+  const o = obj(v, 'incident');
+  str(o, 'id', 'incident.');
+  str(o, 'hostId', 'incident.');
+  str(o, 'customerId', 'incident.');
+  oneOf(o, 'category', 'incident.', CATEGORIES);
+  oneOf(o, 'state', 'incident.', INCIDENT_STATES);
+  if (typeof o.complaintCount !== 'number') throw invalid('incident.complaintCount', 'not a number');
+  const revived: Obj = { ...o, openedAt: date(o, 'openedAt', 'incident.'), actions: actions(o.actions ?? [], 'incident.actions') };
+  for (const key of INCIDENT_DATES) revived[key] = optDate(o, key, 'incident.');
+  return revived as unknown as Incident;
+}
+
+/**
+ * Reads an outbox mail payload back: checks what rendering relies on and
+ * turns ISO strings into Dates. Accepts real Dates too, so an in-memory
+ * outbox can skip JSON. Throws CordonError('invalid') naming the field: a row
+ * that cannot be read will not become readable by retrying.
+ */
+export function parseMailPayload(raw: unknown): MailPayload {
+  const o = obj(raw, 'payload');
+  const host = obj(o.host, 'host');
+  const publicPrefixes = host.publicPrefixes;
+  if (!Array.isArray(publicPrefixes) || !publicPrefixes.every((p) => typeof p === 'string')) {
+    throw invalid('host.publicPrefixes', 'not a list of prefixes');
+  }
+  const bmc = host.bmc === undefined || host.bmc === null ? undefined : obj(host.bmc, 'host.bmc');
+  const customer = obj(o.customer, 'customer');
+  const complaint = o.complaint === undefined || o.complaint === null ? undefined : obj(o.complaint, 'complaint');
+  if (typeof o.terminationReview !== 'boolean') throw invalid('terminationReview', 'not a boolean');
+  if (typeof o.migrationDays !== 'number') throw invalid('migrationDays', 'not a number');
+  return {
+    template: oneOf(o, 'template', '', TEMPLATES),
+    incident: incident(o.incident),
+    host: {
+      id: str(host, 'id', 'host.'),
+      publicPrefixes: publicPrefixes as string[],
+      bmc: bmc && { address: str(bmc, 'address', 'host.bmc.'), protocol: str(bmc, 'protocol', 'host.bmc.') },
+    },
+    customer: { id: str(customer, 'id', 'customer.'), name: str(customer, 'name', 'customer.'), email: str(customer, 'email', 'customer.') },
+    complaint: complaint && {
+      id: str(complaint, 'id', 'complaint.'),
+      raw: str(complaint, 'raw', 'complaint.'),
+      reporter: str(complaint, 'reporter', 'complaint.'),
+      category: str(complaint, 'category', 'complaint.'),
+      receivedAt: date(complaint, 'receivedAt', 'complaint.'),
+    },
+    actions: actions(o.actions, 'actions'),
+    terminationReview: o.terminationReview,
+    migrationDays: o.migrationDays,
+    bmcCheckedAt: optDate(o, 'bmcCheckedAt', ''),
+  };
+}

@@ -1,0 +1,225 @@
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import type { MailTemplate } from '../incidents/lifecycle.js';
+import type { Action, Incident } from '../incidents/model.js';
+import { describeAction, describeCategory } from './describeAction.js';
+import { blocks, bullets, oneLine, paragraph, utc } from './plainText.js';
+
+/** Everything one customer mail is made of. Plain data, JSON-friendly apart from the dates. */
+export interface MailInput {
+  template: MailTemplate;
+  incident: Incident;
+  host: { id: string; publicPrefixes: string[]; bmc?: { address: string; protocol: string } | undefined };
+  customer: { id: string; name: string; email: string };
+  /** The original complaint, for 'notice' (required there): it travels unmodified. */
+  complaint?: { id: string; raw: string; reporter: string; category: string; receivedAt: Date } | undefined;
+  /** What is (or will be) enforced, for 'escalated' and 'enforced'; what was lifted, for 'released'. */
+  actions: Action[];
+  /** Recidivism: the notice states the termination review and its migration period. */
+  terminationReview: boolean;
+  migrationDays: number;
+  /** The abuse desk's identity as the text names it. */
+  desk: { from: string; replyTo: string; name: string };
+  /** When the BMC last answered a check; the line is left out when absent. */
+  bmcCheckedAt?: Date | undefined;
+}
+
+export interface MailAttachment {
+  filename: string;
+  /** The exact content; the sender must deliver these bytes (UTF-8) unchanged. */
+  content: string;
+  contentType: string;
+}
+
+export interface RenderedMail {
+  subject: string;
+  /** Plain text, LF line ends. Never HTML. */
+  text: string;
+  attachments: MailAttachment[];
+  headers: Record<string, string>;
+}
+
+/**
+ * Renders one customer mail. Pure: the same input gives the same bytes, so a
+ * resend after a crash is the same message. Dates are UTC ISO 8601. Throws a
+ * CordonError('invalid') when the input lacks what the template must state
+ * (a notice without its complaint or its deadlines): a mail that cannot say
+ * what the customer must do by when is not sent.
+ */
+export function renderMail(input: MailInput): RenderedMail {
+  const { incident, host } = input;
+  const tag = `[Cordon #${incident.id}]`;
+  const [title, body, attachments] = TEMPLATES[input.template](input, tag);
+  return {
+    subject: oneLine(`${tag} ${title}`),
+    text: blocks(`Dear ${input.customer.name},`, ...body, signature(input, tag)),
+    attachments,
+    headers: {
+      'X-Cordon-Incident': oneLine(incident.id),
+      'X-Cordon-Host': oneLine(host.id),
+      'X-Cordon-Template': input.template,
+      // RFC 3834: vacation responders and ticket auto-acknowledgements stay quiet; people can still reply.
+      'Auto-Submitted': 'auto-generated',
+    },
+  };
+}
+
+type Template = (input: MailInput, tag: string) => [title: string, body: (string | false)[], attachments: MailAttachment[]];
+
+const TEMPLATES: Record<MailTemplate, Template> = {
+  notice(input, tag) {
+    const { incident: i, complaint: c } = input;
+    if (!c) throw new CordonError('invalid', 'a notice carries the original complaint', { field: 'complaint' });
+    if (!i.ackDueAt || !i.resolveDueAt) {
+      throw new CordonError('invalid', 'a notice states both deadlines; set them before rendering', { field: 'incident.ackDueAt' });
+    }
+    const filename = `complaint-${c.id}.eml`;
+    return [
+      `Abuse complaint about server ${input.host.id}: ${describeCategory(i.category)}`,
+      [
+        paragraph(
+          `We received a complaint about ${describeCategory(i.category)} from your ${server(input)}. ` +
+            `Reporter: ${c.reporter}; received ${utc(c.receivedAt)}. The original complaint is attached unmodified as ${filename}.`,
+        ),
+        `Deadlines (UTC):\n${bullets([
+          `acknowledge by ${utc(i.ackDueAt)}`,
+          `fix it, show it is a false positive, or send a plan by ${utc(i.resolveDueAt)}`,
+        ])}`,
+        answerBlock(tag),
+        paragraph(
+          i.escalatedAt
+            ? `Complaints about ${describeCategory(i.category)} are acted on at once: a separate mail says what we apply to this server, ` +
+                `and only this server; its management network and IPMI console stay reachable so that you can repair it.`
+            : `Without an answer by these deadlines we will restrict the network access of this server, and only this server: ` +
+                `its management network and IPMI console stay reachable so that you can repair it.`,
+        ),
+        consoleBlock(input),
+        input.terminationReview &&
+          paragraph(
+            `Your account is under termination review because of repeated abuse incidents. If the contract is terminated, ` +
+              `you have a ${input.migrationDays}-day migration period to move your services and data.`,
+          ),
+      ],
+      [{ filename, content: c.raw, contentType: 'message/rfc822' }],
+    ];
+  },
+
+  escalated(input, tag) {
+    const i = input.incident;
+    const missed = missedDeadline(i);
+    const why = missed
+      ? `The deadline to ${missed.what} for incident ${i.id} passed at ${utc(missed.at)} without an answer.`
+      : `Complaints about ${describeCategory(i.category)} are handled at once, without waiting for a deadline.`;
+    const action =
+      input.actions.length > 0
+        ? `${paragraph(
+            `Because ${describeCategory(i.category)} from your ${server(input)} threatens our network ` +
+              `(${i.complaintCount} complaint${i.complaintCount === 1 ? '' : 's'} so far), we will apply the following to this server:`,
+          )}\n${bullets(input.actions.map(describeAction))}`
+        : paragraph(`An operator of the abuse desk decides which action to take on your ${server(input)}.`);
+    return [
+      `Deadline passed: action on server ${input.host.id}`,
+      [
+        paragraph(why),
+        action,
+        paragraph(`Your other servers are not affected.`),
+        consoleBlock(input),
+        paragraph(`You can still answer: reply to this mail keeping ${tag} in the subject with "fixed", "false positive" (with evidence) or a plan with a date.`),
+      ],
+      [],
+    ];
+  },
+
+  enforced(input, tag) {
+    return [
+      `Restrictions applied to server ${input.host.id}`,
+      [
+        `${paragraph(`The following is now in place on your ${server(input)}:`)}\n${bullets(input.actions.map(describeAction))}`,
+        paragraph(`Your other servers are not affected.`),
+        paragraph(
+          `How to get released: remove the cause (the ${describeCategory(input.incident.category)}), then reply to this mail ` +
+            `with "fixed" and what you did, keeping ${tag} in the subject. An operator checks it and lifts the restrictions.`,
+        ),
+        consoleBlock(input),
+      ],
+      [],
+    ];
+  },
+
+  released(input) {
+    return [
+      `Restrictions lifted on server ${input.host.id}`,
+      [
+        paragraph(`We lifted the restrictions of incident ${input.incident.id} on your ${server(input)}.`),
+        input.actions.length > 0 && `Lifted:\n${bullets(input.actions.map(describeAction))}`,
+      ],
+      [],
+    ];
+  },
+
+  closed(input) {
+    const i = input.incident;
+    return [
+      `Incident closed for server ${input.host.id}`,
+      [paragraph(`Incident ${i.id} (${describeCategory(i.category)}) about your ${server(input)} is closed${i.closedAt ? ` as of ${utc(i.closedAt)}` : ''}. Thank you.`)],
+      [],
+    ];
+  },
+
+  dismissed(input) {
+    const i = input.incident;
+    return [
+      `Complaint dismissed for server ${input.host.id}`,
+      [
+        paragraph(
+          `We dismissed incident ${i.id} (${describeCategory(i.category)}) about your ${server(input)}. ` +
+            `Nothing more is needed from you, and nothing from this incident remains in place on the server.`,
+        ),
+      ],
+      [],
+    ];
+  },
+};
+
+function server(input: MailInput): string {
+  const prefixes = input.host.publicPrefixes;
+  return prefixes.length > 0 ? `server ${input.host.id} (public prefixes ${prefixes.join(', ')})` : `server ${input.host.id}`;
+}
+
+function answerBlock(tag: string): string {
+  return `${paragraph(`How to answer: reply to this mail and keep ${tag} in the subject. Tell us one of:`)}\n${bullets([
+    'fixed: the cause is removed (say what you did)',
+    'false positive: the complaint is wrong, with evidence (logs, configuration)',
+    'plan: what you will do, and the date by which it is done',
+  ])}`;
+}
+
+/** How to reach the console: the one path that always stays open, whatever Cordon does to the server. */
+function consoleBlock(input: MailInput): string {
+  const bmc = input.host.bmc;
+  if (!bmc) {
+    return paragraph(`Console: no IPMI console (BMC) is on record for server ${input.host.id}; reply to this mail if you need console access.`);
+  }
+  const web = bmc.address.includes(':') ? `[${bmc.address}]` : bmc.address;
+  const lines = [
+    paragraph(
+      `Console: the IPMI console (BMC) of server ${input.host.id} is at ${bmc.address} (${bmc.protocol}). ` +
+        `Log in to the BMC web interface (https://${web}/) or use ipmitool sol activate:`,
+    ),
+    `    ipmitool -I lanplus -H ${bmc.address} -U <your BMC user> sol activate`,
+  ];
+  if (input.bmcCheckedAt) lines.push(`It answered our check at ${utc(input.bmcCheckedAt)}.`);
+  return lines.join('\n');
+}
+
+/** Which deadline the escalation followed, if any (an immediate category escalates at intake without one). */
+function missedDeadline(i: Incident): { what: string; at: Date } | undefined {
+  const at = i.escalatedAt?.getTime();
+  if (at === undefined) return undefined;
+  if (i.resolveDueAt && at >= i.resolveDueAt.getTime()) return { what: 'fix the problem, show a false positive or send a plan', at: i.resolveDueAt };
+  if (i.ackDueAt && !i.acknowledgedAt && at >= i.ackDueAt.getTime()) return { what: 'acknowledge the complaint', at: i.ackDueAt };
+  return undefined;
+}
+
+function signature(input: MailInput, tag: string): string {
+  return `-- \n${input.desk.name}\n${input.desk.replyTo}\n${paragraph(`Incident ${input.incident.id}, server ${input.host.id}. Replies keep ${tag} in the subject.`)}`;
+}

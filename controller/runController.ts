@@ -1,0 +1,134 @@
+import { asCordonError } from '../proto/runtime/CordonError.js';
+import type { Logger } from '../proto/runtime/logger.js';
+import type { TlsMaterial } from '../proto/runtime/tls.js';
+import { systemClock, type Clock } from './clock.js';
+import { startController, type RunningController } from './createController.js';
+import { createIncidentDesk } from './desk/incidentDesk.js';
+import { ReportTracker } from './dispatch/ReportTracker.js';
+import { StoreDesiredStates } from './dispatch/StoreDesiredStates.js';
+import { DeadlineScheduler } from './incidents/DeadlineScheduler.js';
+import { IncidentService } from './incidents/IncidentService.js';
+import type { PolicyConfig } from './incidents/policy.js';
+import type { MailTransport } from './mail/MailSender.js';
+import { OutboxWorker } from './mail/OutboxWorker.js';
+import { StoreOutbox } from './mail/StoreOutbox.js';
+import { CachedInventory } from './store/CachedInventory.js';
+import type { Store } from './store/Store.js';
+
+export interface ControllerSettings {
+  listen: string;
+  tls: TlsMaterial;
+  revokedSerialsFile: string;
+  staleAfterMissedHeartbeats: number;
+  pingIntervalMs: number;
+  helloTimeoutMs: number;
+  store: Store;
+  policy: PolicyConfig;
+  smtpRelays: string[];
+  /** Customer mail; without it mail stays queued in the outbox. */
+  mail: { transport: MailTransport; desk: { from: string; replyTo: string; name: string }; maxAttempts: number } | undefined;
+  clock?: Clock;
+  log: Logger;
+}
+
+export interface Controller {
+  server: RunningController;
+  service: IncidentService;
+  store: Store;
+  reports: ReportTracker;
+  scheduler: DeadlineScheduler;
+  outbox: OutboxWorker | undefined;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Wires the whole controller in one place: the store, the incident service,
+ * the deadline scheduler, desired-state dispatch with report tracking, the
+ * mail outbox worker and the gRPC server. Overdue deadlines are processed
+ * before the server accepts agents.
+ */
+export async function runController(s: ControllerSettings): Promise<Controller> {
+  const clock = s.clock ?? systemClock;
+  const log = s.log;
+  const inventory = await CachedInventory.load(s.store.hosts);
+  const desired = new StoreDesiredStates(s.store, s.smtpRelays);
+  let scheduler: DeadlineScheduler | undefined;
+  let outbox: OutboxWorker | undefined;
+  const service = new IncidentService({
+    store: s.store,
+    policy: s.policy,
+    clock,
+    log: log.child({ component: 'incidents' }),
+    onHostChanged: (hostId) => void desired.changed(hostId).catch((err: unknown) => log.error({ host: hostId, err: asCordonError(err).message }, 'push failed')),
+    onOutbox: () => outbox?.kick(),
+    onDeadlinesChanged: () => void scheduler?.kick(),
+  });
+  scheduler = new DeadlineScheduler(
+    s.store.incidents,
+    async (incidentId, dueAt) => {
+      await service.apply(incidentId, { type: 'deadline', dueAt }, 'clock');
+    },
+    clock,
+    log.child({ component: 'deadlines' }),
+  );
+  const reports = new ReportTracker(s.store, service, () => clock.now(), log.child({ component: 'dispatch' }));
+  if (s.mail) {
+    const source = new StoreOutbox(s.store.outbox, async (incidentId, payload) => {
+      if (incidentId && (payload as { template?: string }).template === 'notice') {
+        await service.apply(incidentId, { type: 'notice_sent' }, 'mail').catch((err: unknown) =>
+          log.error({ incident: incidentId, err: asCordonError(err).message }, 'cannot record the notice'),
+        );
+      }
+    });
+    outbox = new OutboxWorker({
+      source,
+      transport: s.mail.transport,
+      desk: s.mail.desk,
+      clock,
+      log: log.child({ component: 'mail' }),
+      config: { maxAttempts: s.mail.maxAttempts },
+    });
+  }
+
+  await scheduler.start();
+  const server = await startController({
+    listen: s.listen,
+    tls: s.tls,
+    revokedSerialsFile: s.revokedSerialsFile,
+    inventory,
+    desired,
+    onReport: (hostId, report) => reports.onReport(hostId, report),
+    staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
+    pingIntervalMs: s.pingIntervalMs,
+    helloTimeoutMs: s.helloTimeoutMs,
+    log,
+    clock: () => clock.now(),
+    incidentDesk: createIncidentDesk({
+      store: s.store,
+      service,
+      policy: s.policy,
+      clock: () => clock.now(),
+      onHostsChanged: () => inventory.refresh(),
+      agentConnected: (hostId) => {
+        const st = server.sessions.get(hostId)?.state;
+        return st === 'connected' || st === 'stale';
+      },
+    }),
+  });
+  outbox?.start();
+
+  return {
+    server,
+    service,
+    store: s.store,
+    reports,
+    scheduler,
+    outbox,
+    async stop(graceMs = 5_000) {
+      scheduler?.stop();
+      await outbox?.stop();
+      await server.stop(graceMs);
+      await reports.idle();
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, toJson, type Json } from './canonicalJson.js';
+import type { Database } from './Database.js';
+import { toEpochMs } from './epochMs.js';
+import { nonEmpty } from './validate.js';
+
+/** The chain's start: the prev_hash of row 1. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface AuditInput {
+  at: Date;
+  /** Who: an operator, `policy`, `scheduler`, `system`. */
+  actor: string;
+  /** What, as a dotted verb: `incident.open`, `host.desired_state`. */
+  action: string;
+  /** On what: an incident, host or customer id. */
+  subject: string;
+  /** Anything JSON.stringify takes (Dates become ISO strings). */
+  detail: unknown;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: Date;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: Json;
+  prevHash: string;
+  hash: string;
+}
+
+export type AuditVerification = { ok: true; rows: number } | { ok: false; rows: number; firstBroken: { id: number; reason: string } };
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  detail_json: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * The hash of row `id`: sha256 over the previous row's hash followed by the
+ * canonical JSON of the row's own fields, the id included (so a row cannot
+ * move). Anyone can recompute it from an export with no Cordon code.
+ */
+export function auditHash(prevHash: string, row: { id: number; at: number; actor: string; action: string; subject: string; detail: Json }): string {
+  const body = canonicalJson({ id: row.id, at: row.at, actor: row.actor, action: row.action, subject: row.subject, detail: row.detail });
+  return createHash('sha256').update(prevHash + body).digest('hex');
+}
+
+const PAGE = 1000;
+
+/**
+ * Who did what, append-only and hash-chained: triggers refuse UPDATE and
+ * DELETE, and verify() catches what the triggers cannot (someone who
+ * dropped them, or edited the file). What a chain alone cannot show is the
+ * loss of its newest rows; anchoring the latest hash elsewhere (a log line,
+ * a mail) covers that.
+ */
+export class AuditLog {
+  constructor(private readonly db: Database) {}
+
+  /** Appends one entry after the current last one; returns its id and hash. */
+  async append(input: AuditInput): Promise<{ id: number; hash: string }> {
+    const fields = {
+      at: toEpochMs(input.at, 'at'),
+      actor: nonEmpty(input.actor, 'actor'),
+      action: nonEmpty(input.action, 'action'),
+      subject: nonEmpty(input.subject, 'subject'),
+      detail: toJson(input.detail, 'detail'),
+    };
+    // In a transaction: reading the last hash and appending after it must not interleave with another append.
+    return this.db.transaction(async () => {
+      const last = await this.db.get<{ id: number; hash: string }>('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1');
+      const id = (last?.id ?? 0) + 1;
+      const prevHash = last?.hash ?? GENESIS_HASH;
+      const hash = auditHash(prevHash, { id, ...fields });
+      await this.db.run('INSERT INTO audit_log (id, at, actor, action, subject, detail_json, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+        id,
+        fields.at,
+        fields.actor,
+        fields.action,
+        fields.subject,
+        canonicalJson(fields.detail),
+        prevHash,
+        hash,
+      ]);
+      return { id, hash };
+    });
+  }
+
+  /** Entries in order, optionally about one subject; at most `limit` (default 1000) from `afterId`. */
+  async list(filter: { subject?: string; afterId?: number; limit?: number } = {}): Promise<AuditEntry[]> {
+    const rows = await this.db.all<AuditRow>(
+      `SELECT * FROM audit_log WHERE id > ? ${filter.subject === undefined ? '' : 'AND subject = ?'} ORDER BY id LIMIT ?`,
+      [filter.afterId ?? 0, ...(filter.subject === undefined ? [] : [filter.subject]), filter.limit ?? 1000],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      at: new Date(r.at),
+      actor: r.actor,
+      action: r.action,
+      subject: r.subject,
+      detail: JSON.parse(r.detail_json) as Json,
+      prevHash: r.prev_hash,
+      hash: r.hash,
+    }));
+  }
+
+  /**
+   * Recomputes the whole chain, reading it in pages. Names the first row
+   * that does not hold: its content no longer matches its hash (a field was
+   * edited), or its prev_hash is not the previous row's hash (a row before
+   * it was deleted or rewritten).
+   */
+  async verify(): Promise<AuditVerification> {
+    let rows = 0;
+    let prev = { id: 0, hash: GENESIS_HASH };
+    for (;;) {
+      const page = await this.db.all<AuditRow>('SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?', [prev.id, PAGE]);
+      for (const r of page) {
+        const broken = (reason: string): AuditVerification => ({ ok: false, rows, firstBroken: { id: r.id, reason } });
+        if (r.prev_hash !== prev.hash) {
+          return broken(
+            prev.id === 0
+              ? 'prev_hash is not the start of the chain: earlier rows were deleted'
+              : `prev_hash does not match row ${prev.id}'s hash: a row between them was deleted, or row ${prev.id} was rewritten`,
+          );
+        }
+        let detail: Json;
+        try {
+          detail = JSON.parse(r.detail_json) as Json;
+        } catch {
+          return broken('detail_json is not JSON: the row was edited');
+        }
+        if (auditHash(r.prev_hash, { id: r.id, at: r.at, actor: r.actor, action: r.action, subject: r.subject, detail }) !== r.hash) {
+          return broken('hash does not match the row: a field was edited');
+        }
+        rows++;
+        prev = { id: r.id, hash: r.hash };
+      }
+      if (page.length < PAGE) return { ok: true, rows };
+    }
+  }
+}

@@ -1,0 +1,219 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import sqlite3 from 'sqlite3';
+import { CordonError, type ErrorKind } from '../../proto/runtime/CordonError.js';
+import { migrate } from './migrate.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+import { Mutex } from './Mutex.js';
+
+/** What a column holds as node-sqlite3 sees it. Dates are INTEGER epoch milliseconds. */
+export type SqlValue = string | number | null | Buffer;
+/** Positional (`?`) or named (`$name`, keys include the `$`) parameters. */
+export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
+export type Row = Record<string, SqlValue>;
+
+export interface RunResult {
+  changes: number;
+  lastId: number;
+}
+
+/**
+ * Who may talk to the connection now. The root scope is the whole database;
+ * every transaction opens a child scope. A statement takes the lock of the
+ * innermost scope still open in its async context, so statements issued
+ * inside a transaction run in it, and everything else waits for it to end.
+ */
+interface Scope {
+  readonly lock: Mutex;
+  readonly parent: Scope | undefined;
+  readonly depth: number;
+  open: boolean;
+}
+
+/**
+ * A promise wrapper over one sqlite3 connection.
+ *
+ * node-sqlite3 multiplexes every caller onto that one connection, so a
+ * `BEGIN` from one caller would silently swallow another caller's writes.
+ * Here every statement and transaction is serialised: `transaction(fn)` holds
+ * the database until `fn` settles; statements issued from within `fn` (through
+ * this object or any repository holding it; AsyncLocalStorage tells them
+ * apart) run inside the transaction, all others wait their turn. A
+ * `transaction` inside a transaction becomes a SAVEPOINT: its failure rolls
+ * back only its own work.
+ *
+ * Rules for callers: await everything you start inside `fn`; don't await,
+ * inside `fn`, a promise for database work begun outside it (it waits for
+ * `fn`: deadlock); don't call `close()` inside a transaction.
+ *
+ * SQLite errors become CordonErrors: constraint violations (unique, foreign
+ * key, CHECK, the append-only triggers) `conflict`, busy or locked
+ * `transient`, everything else `internal`.
+ */
+export class Database {
+  private readonly root: Scope = { lock: new Mutex(), parent: undefined, depth: 0, open: true };
+  private readonly scopes = new AsyncLocalStorage<Scope>();
+  private closed = false;
+
+  private constructor(
+    private readonly handle: sqlite3.Database,
+    /** The file, or ':memory:'. */
+    readonly path: string,
+  ) {}
+
+  /**
+   * Opens (creating if needed) the database file, sets WAL, foreign keys,
+   * a 5 s busy timeout and synchronous=NORMAL (durable across a process
+   * crash; WAL makes a power loss lose at most the last commits, never
+   * corrupt), then applies pending migrations. Fails with `unsupported` when
+   * SQLite cannot honour WAL or foreign keys, rather than run without them.
+   */
+  static async open(path: string, migrations: readonly Migration[] = MIGRATIONS): Promise<Database> {
+    const handle = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const h = new sqlite3.Database(path, (err) =>
+        err ? reject(new CordonError('invalid', `cannot open ${path}: ${err.message}`, { cause: err })) : resolve(h),
+      );
+    });
+    const db = new Database(handle, path);
+    try {
+      const mode = await db.get<{ journal_mode: string }>('PRAGMA journal_mode = WAL');
+      const expected = path === ':memory:' ? 'memory' : 'wal';
+      if (mode?.journal_mode !== expected) {
+        throw new CordonError('unsupported', `${path}: SQLite runs in journal mode ${mode?.journal_mode}, not WAL; use a local filesystem`);
+      }
+      await db.exec('PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
+      const fk = await db.get<{ foreign_keys: number }>('PRAGMA foreign_keys');
+      if (fk?.foreign_keys !== 1) throw new CordonError('unsupported', 'this SQLite build does not enforce foreign keys');
+      await migrate(db, migrations);
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+    return db;
+  }
+
+  /** A private in-memory database, migrated: for unit tests of code above the store. */
+  static openMemory(): Promise<Database> {
+    return Database.open(':memory:');
+  }
+
+  run(sql: string, params: SqlParams = []): Promise<RunResult> {
+    return this.inScope(() =>
+      this.call<RunResult>(sql, (done) =>
+        this.handle.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+          done(err, { changes: this.changes, lastId: this.lastID });
+        }),
+      ),
+    );
+  }
+
+  /** The first row, or undefined. The caller names the row's shape; nothing checks it. */
+  get<T = Row>(sql: string, params: SqlParams = []): Promise<T | undefined> {
+    return this.inScope(() => this.call<T | undefined>(sql, (done) => this.handle.get(sql, params, (err: Error | null, row: T | undefined) => done(err, row))));
+  }
+
+  all<T = Row>(sql: string, params: SqlParams = []): Promise<T[]> {
+    return this.inScope(() => this.call<T[]>(sql, (done) => this.handle.all(sql, params, (err: Error | null, rows: T[]) => done(err, rows))));
+  }
+
+  /** Runs several `;`-separated statements without parameters (schema, pragmas). */
+  exec(sql: string): Promise<void> {
+    return this.inScope(() => this.call<void>(sql, (done) => this.handle.exec(sql, (err: Error | null) => done(err, undefined))));
+  }
+
+  /**
+   * Runs `fn` in a transaction (BEGIN IMMEDIATE: the write lock is taken at
+   * once, so two processes fail fast or wait busy_timeout instead of
+   * deadlocking on upgrade). Commits when `fn` resolves, rolls back and
+   * rethrows when it throws. Nested calls use savepoints.
+   */
+  transaction<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+    const scope = this.currentScope();
+    return scope.lock.lock(async () => {
+      this.assertOpen('BEGIN');
+      const child: Scope = { lock: new Mutex(), parent: scope, depth: scope.depth + 1, open: true };
+      const outermost = child.depth === 1;
+      const name = `cordon_sp${child.depth}`;
+      await this.direct(outermost ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${name}`);
+      const end = async (ok: boolean) => {
+        child.open = false;
+        // Let statements `fn` started but did not await finish before ending.
+        await child.lock.lock(async () => undefined);
+        if (ok) return this.direct(outermost ? 'COMMIT' : `RELEASE ${name}`);
+        // A failed ROLLBACK means SQLite already rolled back (e.g. after a disk
+        // full error); the error worth reporting is the one that got us here.
+        await this.direct(outermost ? 'ROLLBACK' : `ROLLBACK TO ${name}; RELEASE ${name}`).catch(() => undefined);
+      };
+      let result: T;
+      try {
+        result = await this.scopes.run(child, () => fn(this));
+      } catch (err) {
+        await end(false);
+        throw err;
+      }
+      try {
+        await end(true);
+      } catch (err) {
+        await end(false);
+        throw err;
+      }
+      return result;
+    });
+  }
+
+  /** Waits for running work, then closes. Later calls fail with `internal`. */
+  close(): Promise<void> {
+    return this.root.lock.lock(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      await new Promise<void>((resolve, reject) => this.handle.close((err) => (err ? reject(toCordonError(err, 'close')) : resolve())));
+    });
+  }
+
+  private currentScope(): Scope {
+    let scope = this.scopes.getStore() ?? this.root;
+    // A straggler from a finished transaction belongs to the enclosing one.
+    while (!scope.open && scope.parent) scope = scope.parent;
+    return scope;
+  }
+
+  private inScope<T>(fn: () => Promise<T>): Promise<T> {
+    return this.currentScope().lock.lock(fn);
+  }
+
+  /** A statement sent by the transaction machinery itself, which already holds the lock. */
+  private direct(sql: string): Promise<void> {
+    return this.call<void>(sql, (done) => this.handle.exec(sql, (err: Error | null) => done(err, undefined)));
+  }
+
+  private call<T>(sql: string, send: (done: (err: Error | null, value: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.assertOpen(sql);
+      send((err, value) => (err ? reject(toCordonError(err, sql)) : resolve(value)));
+    });
+  }
+
+  private assertOpen(sql: string): void {
+    if (this.closed) throw new CordonError('internal', `the database ${this.path} is closed (${summary(sql)})`);
+  }
+}
+
+function kindOf(code: string | undefined): ErrorKind {
+  switch (code) {
+    case 'SQLITE_CONSTRAINT':
+      return 'conflict';
+    case 'SQLITE_BUSY':
+    case 'SQLITE_LOCKED':
+      return 'transient';
+    default:
+      return 'internal';
+  }
+}
+
+function toCordonError(err: Error & { code?: string }, sql: string): CordonError {
+  return new CordonError(kindOf(err.code), `${err.message} (in ${summary(sql)})`, { cause: err });
+}
+
+function summary(sql: string): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length > 60 ? `${flat.slice(0, 57)}...` : flat;
+}

@@ -1,0 +1,179 @@
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import type { Action } from '../incidents/model.js';
+import { checkAction } from './checkAction.js';
+import type { Database } from './Database.js';
+import { fromEpochMs, toEpochMs } from './epochMs.js';
+import { nonEmpty, oneOf } from './validate.js';
+
+/** One action an incident holds on its host; `id` is `${incidentId}:${kind}`, stable while it holds it. */
+export interface StoredEnforcement {
+  id: string;
+  incidentId: string;
+  reason: string;
+  action: Action;
+}
+
+/** A host's desired state: every action its incidents hold, and the generation that names this snapshot. */
+export interface HostDesiredState {
+  /** 0 until the host's first change; then grows by one per change. */
+  generation: number;
+  /** When the current generation was set. */
+  issuedAt: Date | undefined;
+  /** Ordered by incident id, then kind. */
+  enforcements: StoredEnforcement[];
+}
+
+export const AGENT_STATUSES = ['pending', 'applied', 'failed', 'unreachable'] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+export interface AgentStatusReport {
+  status: AgentStatus;
+  appliedGeneration?: number | undefined;
+  error?: string | undefined;
+  at: Date;
+}
+
+export interface HostAgentStatus {
+  status: AgentStatus;
+  appliedGeneration: number | undefined;
+  error: string | undefined;
+  reportedAt: Date;
+}
+
+export interface SetActionsOptions {
+  at: Date;
+  /** Started by the policy rather than an operator: counts against the hourly cap. */
+  automatic: boolean;
+}
+
+/**
+ * Per host: the enforcements its incidents hold (table enforcements, keyed by
+ * incident and kind), the generation of that set (host_desired), and what
+ * its agent last reported (host_status). Each action kind an incident newly
+ * takes on is also recorded in enforcement_starts, flagged automatic or not,
+ * for the fleet-wide cap on automatic enforcements.
+ */
+export class DesiredStateRepo {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Replaces what `incidentId` holds on `hostId` with `actions` (at most one
+   * per kind; empty removes them all) and returns the host's generation:
+   * one more than before when anything changed (an action, its parameters,
+   * or the reason), the same when nothing did, so a retried call does not
+   * push a new snapshot. `refused` when the incident belongs to another host,
+   * `not_found` when it does not exist, `invalid` names a bad field.
+   */
+  async setIncidentActions(hostId: string, incidentId: string, actions: Action[], reason: string, options: SetActionsOptions): Promise<number> {
+    const at = toEpochMs(options.at, 'at');
+    const wanted = new Map<string, string>();
+    actions.forEach((a, i) => {
+      const action = checkAction(a, `actions[${i}]`);
+      if (wanted.has(action.kind)) throw new CordonError('invalid', `two ${action.kind} actions`, { field: `actions[${i}]` });
+      wanted.set(action.kind, JSON.stringify(action));
+    });
+    if (actions.length > 0) nonEmpty(reason, 'reason');
+    return this.db.transaction(async () => {
+      const incident = await this.db.get<{ host_id: string }>('SELECT host_id FROM incidents WHERE id = ?', [incidentId]);
+      if (!incident) throw new CordonError('not_found', `no incident ${incidentId}`, { field: 'incidentId' });
+      if (incident.host_id !== hostId) {
+        throw new CordonError('refused', `incident ${incidentId} belongs to host ${incident.host_id}, not ${hostId}`, { field: 'hostId' });
+      }
+      const held = await this.db.all<{ kind: string; action_json: string; reason: string }>(
+        'SELECT kind, action_json, reason FROM enforcements WHERE incident_id = ?',
+        [incidentId],
+      );
+      const same = held.length === wanted.size && held.every((h) => wanted.get(h.kind) === h.action_json && h.reason === reason);
+      if (same) return this.generation(hostId);
+
+      await this.db.run(`DELETE FROM enforcements WHERE incident_id = ? AND kind NOT IN (${[...wanted.keys()].map(() => '?').join(', ')})`, [
+        incidentId,
+        ...wanted.keys(),
+      ]);
+      for (const [kind, json] of wanted) {
+        // `since` keeps the first time the incident took this kind on.
+        await this.db.run(
+          `INSERT INTO enforcements (incident_id, host_id, kind, action_json, reason, since) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (incident_id, kind) DO UPDATE SET action_json = excluded.action_json, reason = excluded.reason`,
+          [incidentId, hostId, kind, json, reason, at],
+        );
+        if (!held.some((h) => h.kind === kind)) {
+          await this.db.run('INSERT INTO enforcement_starts (at, host_id, incident_id, kind, automatic) VALUES (?, ?, ?, ?, ?)', [
+            at,
+            hostId,
+            incidentId,
+            kind,
+            options.automatic ? 1 : 0,
+          ]);
+        }
+      }
+      const row = await this.db.get<{ generation: number }>(
+        `INSERT INTO host_desired (host_id, generation, issued_at) VALUES (?, 1, ?)
+         ON CONFLICT (host_id) DO UPDATE SET generation = generation + 1, issued_at = excluded.issued_at
+         RETURNING generation`,
+        [hostId, at],
+      );
+      return row!.generation;
+    });
+  }
+
+  /** The host's desired state; generation 0 and nothing held for a host never changed. */
+  get(hostId: string): Promise<HostDesiredState> {
+    // One transaction, so the generation and the rows belong together.
+    return this.db.transaction(async () => {
+      const head = await this.db.get<{ generation: number; issued_at: number }>('SELECT generation, issued_at FROM host_desired WHERE host_id = ?', [hostId]);
+      const rows = await this.db.all<{ incident_id: string; kind: string; action_json: string; reason: string }>(
+        'SELECT incident_id, kind, action_json, reason FROM enforcements WHERE host_id = ? ORDER BY incident_id, kind',
+        [hostId],
+      );
+      return {
+        generation: head?.generation ?? 0,
+        issuedAt: fromEpochMs(head?.issued_at ?? null),
+        enforcements: rows.map((r) => ({
+          id: `${r.incident_id}:${r.kind}`,
+          incidentId: r.incident_id,
+          reason: r.reason,
+          action: checkAction(JSON.parse(r.action_json), `enforcements[${r.incident_id}:${r.kind}]`, 'internal'),
+        })),
+      };
+    });
+  }
+
+  /** Records the agent's latest report for the host (replacing the previous one). */
+  async recordStatus(hostId: string, report: AgentStatusReport): Promise<void> {
+    const g = report.appliedGeneration;
+    if (g !== undefined && (!Number.isSafeInteger(g) || g < 0)) throw new CordonError('invalid', 'must be a non-negative integer', { field: 'appliedGeneration' });
+    await this.db.run(
+      `INSERT INTO host_status (host_id, status, applied_generation, error, reported_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (host_id) DO UPDATE SET status = excluded.status, applied_generation = excluded.applied_generation,
+         error = excluded.error, reported_at = excluded.reported_at`,
+      [hostId, oneOf(report.status, AGENT_STATUSES, 'status'), g ?? null, report.error ?? null, toEpochMs(report.at, 'at')],
+    );
+  }
+
+  /** The agent's last report, or undefined if none was recorded. */
+  async status(hostId: string): Promise<HostAgentStatus | undefined> {
+    const r = await this.db.get<{ status: string; applied_generation: number | null; error: string | null; reported_at: number }>(
+      'SELECT status, applied_generation, error, reported_at FROM host_status WHERE host_id = ?',
+      [hostId],
+    );
+    if (!r) return undefined;
+    return {
+      status: oneOf(r.status, AGENT_STATUSES, `host_status[${hostId}].status`, 'internal'),
+      appliedGeneration: r.applied_generation ?? undefined,
+      error: r.error ?? undefined,
+      reportedAt: new Date(r.reported_at),
+    };
+  }
+
+  /** Automatic enforcement starts (one per action kind an incident newly took on) at or after `t`, fleet-wide. */
+  async countAutomaticSince(t: Date): Promise<number> {
+    const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM enforcement_starts WHERE automatic = 1 AND at >= ?', [toEpochMs(t, 't')]);
+    return row?.n ?? 0;
+  }
+
+  private async generation(hostId: string): Promise<number> {
+    const row = await this.db.get<{ generation: number }>('SELECT generation FROM host_desired WHERE host_id = ?', [hostId]);
+    return row?.generation ?? 0;
+  }
+}

@@ -1,0 +1,149 @@
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import { INCIDENT_STATES, type Category, type Incident, type IncidentState } from '../incidents/model.js';
+import type { Database, SqlValue } from './Database.js';
+import { toEpochMs } from './epochMs.js';
+import { INCIDENT_COLUMNS, incidentFromRow, incidentParams, type IncidentRow } from './incidentRow.js';
+import { oneOf } from './validate.js';
+
+/** Must read exactly as the WHERE of the `incidents_one_open` index, so SQLite uses it. */
+const OPEN = "state NOT IN ('closed', 'dismissed', 'released')";
+
+/** An incident's next deadline, for the scheduler. */
+export interface DueIncident {
+  id: string;
+  dueAt: Date;
+}
+
+export interface IncidentQuery {
+  state?: IncidentState;
+  hostId?: string;
+  customerId?: string;
+  /** At most this many, newest opened first; default 100, at most 1000. */
+  limit?: number;
+}
+
+/**
+ * Incidents, one row each, mapped to and from the model's `Incident` exactly
+ * (Dates, the actions list, undefined for NULL). Beside each incident the row
+ * keeps `next_due_at`, the time its clock next fires (lifecycle.nextDueAt),
+ * which the caller passes on every write: the scheduler reads only that.
+ *
+ * At most one incident per host and category is open (not closed, dismissed
+ * or released): a unique partial index guarantees it even against a caller
+ * that skips findOpen.
+ */
+export class IncidentsRepo {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Stores a new incident. `conflict` if the id exists or the host already
+   * has an open incident of that category (named); `not_found` if the host
+   * does not exist; `invalid` names a bad field.
+   */
+  async insert(incident: Incident, nextDueAt: Date | undefined): Promise<void> {
+    const params = incidentParams(incident, nextDueAt);
+    await this.db.transaction(async () => {
+      if (await this.db.get('SELECT 1 FROM incidents WHERE id = ?', [incident.id])) {
+        throw new CordonError('conflict', `incident ${incident.id} already exists`, { field: 'id' });
+      }
+      if (!(await this.db.get('SELECT 1 FROM hosts WHERE id = ?', [incident.hostId]))) {
+        throw new CordonError('not_found', `no host ${incident.hostId}`, { field: 'hostId' });
+      }
+      const open = await this.findOpen(incident.hostId, incident.category);
+      if (open && !['closed', 'dismissed', 'released'].includes(incident.state)) {
+        throw new CordonError('conflict', `host ${incident.hostId} already has open ${incident.category} incident ${open.id}`, {
+          field: 'category',
+        });
+      }
+      const names = INCIDENT_COLUMNS.split(', ');
+      await this.db.run(`INSERT INTO incidents (${INCIDENT_COLUMNS}) VALUES (${names.map((n) => `$${n}`).join(', ')})`, params);
+    });
+  }
+
+  /**
+   * Writes an incident's changed fields. Host, customer, category and
+   * openedAt never change: a write that changes them is `invalid`;
+   * an unknown id is `not_found`.
+   */
+  async update(incident: Incident, nextDueAt: Date | undefined): Promise<void> {
+    const params = incidentParams(incident, nextDueAt);
+    const mutable = INCIDENT_COLUMNS.split(', ').filter((c) => !['id', 'host_id', 'customer_id', 'category', 'opened_at'].includes(c));
+    const { changes } = await this.db.run(
+      `UPDATE incidents SET ${mutable.map((c) => `${c} = $${c}`).join(', ')}
+       WHERE id = $id AND host_id = $host_id AND customer_id = $customer_id AND category = $category AND opened_at = $opened_at`,
+      params,
+    );
+    if (changes === 1) return;
+    if (await this.get(incident.id)) {
+      throw new CordonError('invalid', `incident ${incident.id}: host, customer, category and openedAt never change`, { field: 'id' });
+    }
+    throw new CordonError('not_found', `no incident ${incident.id}`, { field: 'id' });
+  }
+
+  async get(id: string): Promise<Incident | undefined> {
+    const row = await this.db.get<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ?`, [id]);
+    return row && incidentFromRow(row);
+  }
+
+  /** The host's open incident of this category, if any: where a new complaint goes. */
+  async findOpen(hostId: string, category: Category): Promise<Incident | undefined> {
+    const row = await this.db.get<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE host_id = ? AND category = ? AND ${OPEN}`, [
+      hostId,
+      category,
+    ]);
+    return row && incidentFromRow(row);
+  }
+
+  /** Incidents matching every given filter, newest opened first. */
+  async list(query: IncidentQuery = {}): Promise<Incident[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (query.state !== undefined) {
+      where.push('state = ?');
+      params.push(oneOf(query.state, INCIDENT_STATES, 'state'));
+    }
+    if (query.hostId !== undefined) {
+      where.push('host_id = ?');
+      params.push(query.hostId);
+    }
+    if (query.customerId !== undefined) {
+      where.push('customer_id = ?');
+      params.push(query.customerId);
+    }
+    const limit = query.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CordonError('invalid', 'must be an integer from 1 to 1000', { field: 'limit' });
+    const rows = await this.db.all<IncidentRow>(
+      `SELECT ${INCIDENT_COLUMNS} FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY opened_at DESC, id DESC LIMIT ?`,
+      [...params, limit],
+    );
+    return rows.map(incidentFromRow);
+  }
+
+  /** How many incidents were opened for the customer at or after `since` (the recidivism window). */
+  async countOpenedForCustomerSince(customerId: string, since: Date): Promise<number> {
+    const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM incidents WHERE customer_id = ? AND opened_at >= ?', [
+      customerId,
+      toEpochMs(since, 'since'),
+    ]);
+    return row?.n ?? 0;
+  }
+
+  /** The incident whose clock fires first (ties: lowest id), or undefined when no clock runs. */
+  async earliestDue(): Promise<DueIncident | undefined> {
+    return (await this.due('', [], 1))[0];
+  }
+
+  /** Incidents due at or before `t`, earliest first, at most `limit`. */
+  dueUpTo(t: Date, limit: number): Promise<DueIncident[]> {
+    return this.due('AND next_due_at <= ?', [toEpochMs(t, 't')], limit);
+  }
+
+  private async due(extra: string, params: SqlValue[], limit: number): Promise<DueIncident[]> {
+    const rows = await this.db.all<{ id: string; next_due_at: number }>(
+      `SELECT id, next_due_at FROM incidents WHERE next_due_at IS NOT NULL ${extra} ORDER BY next_due_at, id LIMIT ?`,
+      [...params, limit],
+    );
+    return rows.map((r) => ({ id: r.id, dueAt: new Date(r.next_due_at) }));
+  }
+}

@@ -1,0 +1,54 @@
+import { ApprovalsRepo } from './ApprovalsRepo.js';
+import { AuditLog } from './AuditLog.js';
+import { ComplaintsRepo } from './ComplaintsRepo.js';
+import { CustomersRepo } from './CustomersRepo.js';
+import { Database } from './Database.js';
+import { DesiredStateRepo } from './DesiredStateRepo.js';
+import { EventsRepo } from './EventsRepo.js';
+import { HostsRepo } from './HostsRepo.js';
+import { IncidentsRepo } from './IncidentsRepo.js';
+import { OutboxRepo } from './OutboxRepo.js';
+
+/**
+ * The controller's SQLite store: one Database and a repository per table
+ * group, all sharing it. To change several things atomically, call them
+ * inside `store.db.transaction(async () => …)`: repositories' statements
+ * issued there join that transaction.
+ */
+export class Store {
+  readonly hosts: HostsRepo;
+  readonly customers: CustomersRepo;
+  readonly complaints: ComplaintsRepo;
+  readonly incidents: IncidentsRepo;
+  readonly events: EventsRepo;
+  readonly desired: DesiredStateRepo;
+  readonly approvals: ApprovalsRepo;
+  readonly outbox: OutboxRepo;
+  readonly audit: AuditLog;
+
+  constructor(readonly db: Database) {
+    this.hosts = new HostsRepo(db);
+    this.customers = new CustomersRepo(db);
+    this.complaints = new ComplaintsRepo(db);
+    this.incidents = new IncidentsRepo(db);
+    this.events = new EventsRepo(db);
+    this.desired = new DesiredStateRepo(db);
+    this.approvals = new ApprovalsRepo(db);
+    this.outbox = new OutboxRepo(db);
+    this.audit = new AuditLog(db);
+  }
+
+  /** Opens (creating and migrating) the store file; see Database.open. */
+  static async open(path: string): Promise<Store> {
+    return new Store(await Database.open(path));
+  }
+
+  /** An in-memory store, for unit tests of the code above it. */
+  static async openMemory(): Promise<Store> {
+    return new Store(await Database.openMemory());
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}

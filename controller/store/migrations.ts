@@ -1,0 +1,227 @@
+/**
+ * The store's schema, as numbered migrations applied in order at start, each
+ * in its own transaction (migrate.ts). They live here as strings, not .sql
+ * files, so `tsc` carries them into dist/ with no copy step.
+ *
+ * A migration that has shipped is never edited: migrate() keeps each one's
+ * checksum and refuses to start when the text changed. Change the schema by
+ * appending a migration. PRAGMA foreign_keys cannot change inside a
+ * transaction, so a table rebuild must keep its references valid as it goes.
+ *
+ * Conventions: STRICT tables (a Date or a boolean of the wrong type is
+ * refused instead of stored); times are INTEGER epoch milliseconds (`*_at`);
+ * JSON columns end in `_json` and hold canonical JSON. Domain enums from
+ * incidents/model.ts (state, category, hold, action kind) are not CHECKed
+ * here, since SQLite cannot alter a CHECK without rebuilding the table; the
+ * repositories validate them on the way in and on the way out.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const INIT = `
+CREATE TABLE customers (
+  id    TEXT PRIMARY KEY,
+  name  TEXT NOT NULL,
+  email TEXT NOT NULL
+) STRICT;
+
+-- customer_id is not a foreign key: the inventory and the customers' contact
+-- details come from different sources and need not arrive in order.
+CREATE TABLE hosts (
+  id                 TEXT PRIMARY KEY,
+  customer_id        TEXT NOT NULL,
+  management_address TEXT NOT NULL
+) STRICT;
+CREATE INDEX hosts_by_customer ON hosts (customer_id, id);
+
+-- One row per public prefix. first_addr/last_addr are 16-byte big-endian
+-- addresses, IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), so BLOB comparison
+-- (memcmp) orders them numerically and one range query serves both families.
+-- prefix_len is the length in that 128-bit space (an IPv4 /24 is 120).
+CREATE TABLE host_prefixes (
+  prefix     TEXT PRIMARY KEY,
+  host_id    TEXT NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL,
+  prefix_len INTEGER NOT NULL CHECK (prefix_len BETWEEN 0 AND 128),
+  first_addr BLOB NOT NULL CHECK (length(first_addr) = 16),
+  last_addr  BLOB NOT NULL CHECK (length(last_addr) = 16),
+  CHECK (first_addr <= last_addr)
+) STRICT;
+CREATE INDEX host_prefixes_by_range ON host_prefixes (first_addr, last_addr, prefix_len, host_id);
+CREATE INDEX host_prefixes_by_host ON host_prefixes (host_id, position);
+
+CREATE TABLE incidents (
+  id              TEXT PRIMARY KEY,
+  host_id         TEXT NOT NULL REFERENCES hosts (id),
+  customer_id     TEXT NOT NULL,
+  category        TEXT NOT NULL,
+  state           TEXT NOT NULL,
+  trusted         INTEGER NOT NULL CHECK (trusted IN (0, 1)),
+  opened_at       INTEGER NOT NULL,
+  notified_at     INTEGER,
+  ack_due_at      INTEGER,
+  resolve_due_at  INTEGER,
+  acknowledged_at INTEGER,
+  answered_at     INTEGER,
+  escalated_at    INTEGER,
+  step            INTEGER NOT NULL CHECK (step >= -1),
+  actions_json    TEXT NOT NULL,
+  hold            TEXT,
+  closed_at       INTEGER,
+  complaint_count INTEGER NOT NULL CHECK (complaint_count >= 0),
+  next_due_at     INTEGER
+) STRICT;
+-- Complaints about one host and category merge into its one open incident.
+CREATE UNIQUE INDEX incidents_one_open ON incidents (host_id, category)
+  WHERE state NOT IN ('closed', 'dismissed', 'released');
+-- The target of enforcements' (incident_id, host_id) foreign key.
+CREATE UNIQUE INDEX incidents_id_host ON incidents (id, host_id);
+-- The scheduler's one timer asks for the earliest.
+CREATE INDEX incidents_by_next_due ON incidents (next_due_at, id) WHERE next_due_at IS NOT NULL;
+CREATE INDEX incidents_by_customer ON incidents (customer_id, opened_at);
+CREATE INDEX incidents_by_host ON incidents (host_id, opened_at);
+CREATE INDEX incidents_by_state ON incidents (state, opened_at);
+CREATE INDEX incidents_by_opened ON incidents (opened_at);
+
+CREATE TABLE complaints (
+  id            TEXT PRIMARY KEY,
+  received_at   INTEGER NOT NULL,
+  event_time    INTEGER,
+  ip            TEXT NOT NULL,
+  category      TEXT NOT NULL,
+  reporter      TEXT NOT NULL,
+  reporter_kind TEXT NOT NULL,
+  raw           TEXT NOT NULL,
+  evidence      TEXT NOT NULL,
+  incident_id   TEXT REFERENCES incidents (id),
+  status        TEXT NOT NULL CHECK (status IN ('linked', 'rejected', 'needs_info')),
+  reason        TEXT,
+  CHECK ((status = 'linked') = (incident_id IS NOT NULL))
+) STRICT;
+CREATE INDEX complaints_by_incident ON complaints (incident_id, received_at) WHERE incident_id IS NOT NULL;
+CREATE INDEX complaints_by_status ON complaints (status, received_at);
+-- The report as received travels unmodified to the customer.
+CREATE TRIGGER complaints_raw_immutable BEFORE UPDATE OF raw ON complaints
+BEGIN SELECT RAISE(ABORT, 'complaints.raw never changes'); END;
+
+CREATE TABLE incident_events (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  incident_id TEXT NOT NULL REFERENCES incidents (id),
+  at          INTEGER NOT NULL,
+  type        TEXT NOT NULL,
+  from_state  TEXT,
+  to_state    TEXT,
+  actor       TEXT NOT NULL,
+  detail_json TEXT NOT NULL
+) STRICT;
+CREATE INDEX incident_events_by_incident ON incident_events (incident_id, id);
+CREATE TRIGGER incident_events_no_update BEFORE UPDATE ON incident_events
+BEGIN SELECT RAISE(ABORT, 'incident_events is append-only'); END;
+CREATE TRIGGER incident_events_no_delete BEFORE DELETE ON incident_events
+BEGIN SELECT RAISE(ABORT, 'incident_events is append-only'); END;
+
+-- What each incident holds on its own host, one row per action kind. The
+-- composite foreign key makes "an incident acts only on its own host" a
+-- property of the data, not just of the code.
+CREATE TABLE enforcements (
+  incident_id TEXT NOT NULL,
+  host_id     TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  action_json TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  since       INTEGER NOT NULL,
+  PRIMARY KEY (incident_id, kind),
+  FOREIGN KEY (incident_id, host_id) REFERENCES incidents (id, host_id)
+) STRICT;
+CREATE INDEX enforcements_by_host ON enforcements (host_id, incident_id, kind);
+
+-- Each action kind an incident newly took on, for the fleet-wide hourly cap.
+CREATE TABLE enforcement_starts (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  at          INTEGER NOT NULL,
+  host_id     TEXT NOT NULL REFERENCES hosts (id),
+  incident_id TEXT NOT NULL REFERENCES incidents (id),
+  kind        TEXT NOT NULL,
+  automatic   INTEGER NOT NULL CHECK (automatic IN (0, 1))
+) STRICT;
+CREATE INDEX enforcement_starts_automatic ON enforcement_starts (at) WHERE automatic = 1;
+
+CREATE TABLE host_desired (
+  host_id    TEXT PRIMARY KEY REFERENCES hosts (id),
+  generation INTEGER NOT NULL CHECK (generation >= 0),
+  issued_at  INTEGER NOT NULL
+) STRICT;
+-- Agents refuse an older generation: going back would strand them.
+CREATE TRIGGER host_desired_generation_grows BEFORE UPDATE OF generation ON host_desired
+WHEN NEW.generation <= OLD.generation
+BEGIN SELECT RAISE(ABORT, 'host_desired.generation only grows'); END;
+
+CREATE TABLE host_status (
+  host_id            TEXT PRIMARY KEY REFERENCES hosts (id),
+  status             TEXT NOT NULL CHECK (status IN ('pending', 'applied', 'failed', 'unreachable')),
+  applied_generation INTEGER CHECK (applied_generation >= 0),
+  error              TEXT,
+  reported_at        INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE approvals (
+  id           TEXT PRIMARY KEY,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  action_json  TEXT NOT NULL,
+  reason       TEXT NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+  decided_by   TEXT,
+  decided_at   INTEGER,
+  CHECK ((status = 'pending') = (decided_by IS NULL)),
+  -- Four eyes: nobody approves their own request.
+  CHECK (status <> 'approved' OR decided_by <> requested_by)
+) STRICT;
+CREATE INDEX approvals_pending ON approvals (requested_at) WHERE status = 'pending';
+CREATE TABLE approval_targets (
+  approval_id TEXT NOT NULL REFERENCES approvals (id),
+  host_id     TEXT NOT NULL REFERENCES hosts (id),
+  PRIMARY KEY (approval_id, host_id)
+) STRICT;
+
+-- Work a commit causes (mail, pushes, BMC checks), delivered after it.
+-- due_at: when a pending row may be sent, or when an in-flight row's lease
+-- ends (then it is due again); one index serves both.
+CREATE TABLE outbox (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind         TEXT NOT NULL,
+  incident_id  TEXT REFERENCES incidents (id),
+  payload_json TEXT NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('pending', 'in_flight', 'done', 'dead')),
+  due_at       INTEGER NOT NULL,
+  lease        TEXT,
+  attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  last_error   TEXT,
+  CHECK ((status = 'in_flight') = (lease IS NOT NULL))
+) STRICT;
+CREATE INDEX outbox_due ON outbox (due_at, id) WHERE status IN ('pending', 'in_flight');
+
+-- hash = sha256(prev_hash || canonical JSON of id, at, actor, action,
+-- subject, detail); the first row's prev_hash is 64 zeros (AuditLog.ts).
+CREATE TABLE audit_log (
+  id          INTEGER PRIMARY KEY,
+  at          INTEGER NOT NULL,
+  actor       TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  detail_json TEXT NOT NULL,
+  prev_hash   TEXT NOT NULL CHECK (length(prev_hash) = 64),
+  hash        TEXT NOT NULL UNIQUE CHECK (length(hash) = 64)
+) STRICT;
+CREATE INDEX audit_log_by_subject ON audit_log (subject, id);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+`;
+
+/** Every migration, in order; versions start at 1 and have no gaps. */
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'init', sql: INIT }];
