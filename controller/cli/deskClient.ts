@@ -26,6 +26,12 @@ export class DeskClient {
     return callUnary(this.desk.listAgents.bind(this.desk), {}, this.callOptions);
   }
 
+  /** Any unary DeskService method by name, as a promise. */
+  call<Req, Res>(method: keyof DeskServiceClient & string, request: Req): Promise<Res> {
+    const fn = (this.desk[method] as unknown as (...a: unknown[]) => never).bind(this.desk);
+    return callUnary<Req, Res>(fn as never, request, this.callOptions);
+  }
+
   /** grpc.health.v1 Check for the whole server ('') or one service. */
   async checkHealth(serviceName = ''): Promise<string> {
     const res = await callUnary<{ service: string }, { status: string | number }>(

@@ -6,14 +6,26 @@ import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
 import { cordonVersion } from '../../proto/runtime/version.js';
 import { resolveConnection } from './connection.js';
 import { DeskClient } from './deskClient.js';
+import { runIncidentCommand, type Flags } from './incidentCommands.js';
 import { age, renderTable } from './table.js';
 
 const USAGE = `usage: cordonctl [connection options] COMMAND [--json]
 
-commands:
-  agents     agent sessions: state, version, last heartbeat, generation held
-  hosts      hosts in the inventory with their agent's state
-  health     the controller's gRPC health status
+commands (--json on every read command):
+  agents                         agent sessions: state, version, last heartbeat, generation held
+  hosts | host list              hosts with their agent's state
+  host add --id H --customer C --prefix CIDR [--prefix …] --management IP [--customer-name N --customer-email E]
+  host show H                    desired state, generation, dispatch status
+  health                         the controller's gRPC health status
+  complaint submit --ip IP --category C --reporter-kind K [--reporter R] [--event-time T] [--evidence E] [--raw FILE|-]
+  incident list [--state S] [--host H] [--customer C]
+  incident show ID               the incident with its event history
+  incident answer ID --ack | --fixed | --false-positive | --plan DATE
+  incident verify ID | reject-dispute ID | dismiss ID --reason R | release ID
+  enforce (--incident ID | --host H [--host …] | --customer C) --action smtp_block|throttle|isolate|nic_down [--rate BPS] --reason R
+  approvals                      approval requests for mass actions
+  approve APPROVAL               grant another operator's request (four eyes)
+  audit verify                   recompute the audit log's hash chain
 
 connection options (or environment):
   --controller HOST:PORT     controller address ($CORDON_CONTROLLER, default 127.0.0.1:7443)
@@ -50,6 +62,30 @@ async function main(argv: string[]): Promise<number> {
       timeout: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      id: { type: 'string' },
+      customer: { type: 'string' },
+      'customer-name': { type: 'string' },
+      'customer-email': { type: 'string' },
+      prefix: { type: 'string', multiple: true },
+      management: { type: 'string' },
+      ip: { type: 'string' },
+      category: { type: 'string' },
+      reporter: { type: 'string' },
+      'reporter-kind': { type: 'string' },
+      'event-time': { type: 'string' },
+      evidence: { type: 'string' },
+      raw: { type: 'string' },
+      state: { type: 'string' },
+      host: { type: 'string', multiple: true },
+      ack: { type: 'boolean' },
+      fixed: { type: 'boolean' },
+      'false-positive': { type: 'boolean' },
+      plan: { type: 'string' },
+      note: { type: 'string' },
+      reason: { type: 'string' },
+      incident: { type: 'string' },
+      action: { type: 'string' },
+      rate: { type: 'string' },
       version: { type: 'boolean' },
     },
   });
@@ -62,15 +98,18 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return values.help ? 0 : 2;
   }
-  if (!['agents', 'hosts', 'health'].includes(command)) {
-    throw new CordonError('invalid', `unknown command ${JSON.stringify(command)}; see cordonctl --help`, { field: 'command' });
-  }
+  const simple = ['agents', 'hosts', 'health'].includes(command) || (command === 'host' && positionals[1] === 'list');
   const timeoutMs = values.timeout === undefined ? 10_000 : Number(values.timeout);
   if (!(timeoutMs > 0)) throw new CordonError('invalid', 'must be a positive number of milliseconds', { field: '--timeout' });
   const client = new DeskClient(resolveConnection(values, process.env), { timeoutMs });
   const now = new Date();
   try {
-    switch (command) {
+    if (!simple) {
+      // `incident list --host H` filters by one host; --host repeats only for enforce.
+      const flags = { ...values, host: command === 'enforce' ? values.host : values.host?.[0] } as Flags;
+      return await runIncidentCommand(client, positionals, flags, (t) => process.stdout.write(t));
+    }
+    switch (command === 'host' ? 'hosts' : command) {
       case 'agents': {
         const { agents } = await client.listAgents();
         if (values.json) {

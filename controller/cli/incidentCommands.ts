@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import type { Enforcement } from '../../proto/gen/cordon/v1/agent.js';
+import {
+  Answer,
+  Approval,
+  Decision,
+  EnforceResponse,
+  HostDetail,
+  Incident,
+  IncidentDetail,
+  SubmitComplaintResponse,
+  VerifyAuditResponse,
+  type ListApprovalsResponse,
+  type ListIncidentsResponse,
+} from '../../proto/gen/cordon/v1/desk.js';
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import type { DeskClient } from './deskClient.js';
+import { age, renderTable } from './table.js';
+
+export type Flags = Record<string, string | boolean | string[] | undefined>;
+type Out = (text: string) => void;
+
+const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+const str = (f: Flags, name: string): string | undefined => (typeof f[name] === 'string' ? (f[name] as string) : undefined);
+function need(f: Flags, name: string): string {
+  const v = str(f, name);
+  if (!v) throw new CordonError('invalid', 'is required', { field: `--${name}` });
+  return v;
+}
+function date(f: Flags, name: string): Date | undefined {
+  const v = str(f, name);
+  if (v === undefined) return undefined;
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new CordonError('invalid', `${JSON.stringify(v)} is not an ISO 8601 time`, { field: `--${name}` });
+  return d;
+}
+
+function actionFrom(f: Flags): Enforcement {
+  const kind = need(f, 'action');
+  const base = { id: '', incidentId: '', reason: '' };
+  switch (kind) {
+    case 'smtp_block':
+      return { ...base, action: { $case: 'smtpBlock', value: { ports: [], allowedRelays: [] } } };
+    case 'throttle': {
+      const rate = Number(need(f, 'rate'));
+      if (!Number.isInteger(rate) || rate <= 0) throw new CordonError('invalid', 'must be bits per second, e.g. 10000000', { field: '--rate' });
+      return { ...base, action: { $case: 'throttle', value: { rateBps: BigInt(rate) } } };
+    }
+    case 'isolate':
+      return { ...base, action: { $case: 'isolate', value: {} } };
+    case 'nic_down':
+      return { ...base, action: { $case: 'nicDown', value: {} } };
+    default:
+      throw new CordonError('invalid', 'one of smtp_block, throttle, isolate, nic_down', { field: '--action' });
+  }
+}
+
+function incidentTable(list: Incident[]): string {
+  const now = new Date();
+  return renderTable(
+    ['INCIDENT', 'HOST', 'CATEGORY', 'STATE', 'HOLD', 'ACTIONS', 'NEXT DUE', 'OPENED'],
+    list.map((i) => [i.id, i.hostId, i.category, i.state, i.hold || '-', i.actions.join(',') || '-', i.nextDueAt?.toISOString() ?? '-', age(i.openedAt, now)]),
+  );
+}
+
+/** `cordonctl host|complaint|incident|enforce|approve|approvals|audit …`; returns the exit code. */
+export async function runIncidentCommand(client: DeskClient, words: string[], f: Flags, out: Out): Promise<number> {
+  const [noun, verb, arg] = words;
+  const asJson = f.json === true;
+  switch (`${noun} ${verb ?? ''}`.trim()) {
+    case 'host add': {
+      const host = {
+        id: need(f, 'id'),
+        customerId: need(f, 'customer'),
+        publicPrefixes: (f.prefix as string[] | undefined) ?? [],
+        managementAddress: need(f, 'management'),
+        agentState: 0,
+        customerName: str(f, 'customer-name') ?? '',
+        customerEmail: str(f, 'customer-email') ?? '',
+      };
+      await client.call('addHost', { host });
+      out(asJson ? json({ added: host.id }) : `host ${host.id} added\n`);
+      return 0;
+    }
+    case 'host show': {
+      const d = await client.call<unknown, HostDetail>('getHost', { id: arg ?? need(f, 'id') });
+      out(json(HostDetail.toJSON(d)));
+      return 0;
+    }
+    case 'complaint submit': {
+      const rawFile = str(f, 'raw');
+      const raw = rawFile === undefined ? '' : readFileSync(rawFile === '-' ? 0 : rawFile, 'utf8');
+      const r = await client.call<unknown, SubmitComplaintResponse>('submitComplaint', {
+        ip: need(f, 'ip'),
+        category: need(f, 'category'),
+        reporter: str(f, 'reporter') ?? '',
+        reporterKind: need(f, 'reporter-kind'),
+        eventTime: date(f, 'event-time'),
+        evidence: str(f, 'evidence') ?? '',
+        raw,
+      });
+      out(asJson ? json(SubmitComplaintResponse.toJSON(r)) : `${r.outcome}: ${r.reason}\n`);
+      return r.outcome === 'rejected' ? 1 : 0;
+    }
+    case 'incident list': {
+      const r = await client.call<unknown, ListIncidentsResponse>('listIncidents', {
+        state: str(f, 'state') ?? '',
+        hostId: str(f, 'host') ?? '',
+        customerId: str(f, 'customer') ?? '',
+        limit: 0,
+      });
+      out(asJson ? json(r.incidents.map((i) => Incident.toJSON(i))) : incidentTable(r.incidents));
+      return 0;
+    }
+    case 'incident show': {
+      const d = await client.call<unknown, IncidentDetail>('getIncident', { id: arg ?? need(f, 'id') });
+      if (asJson) {
+        out(json(IncidentDetail.toJSON(d)));
+        return 0;
+      }
+      out(incidentTable(d.incident ? [d.incident] : []));
+      out('\nhistory:\n');
+      out(renderTable(['AT', 'EVENT', 'FROM', 'TO', 'ACTOR', 'DETAIL'], d.events.map((e) => [e.at?.toISOString() ?? '', e.type, e.fromState || '-', e.toState, e.actor, e.detail])));
+      return 0;
+    }
+    case 'incident answer': {
+      const id = arg ?? need(f, 'id');
+      const answers = (['ack', 'fixed', 'false-positive', 'plan'] as const).filter((a) => f[a] !== undefined && f[a] !== false);
+      if (answers.length !== 1) throw new CordonError('invalid', 'give exactly one of --ack, --fixed, --false-positive, --plan DATE', { field: 'answer' });
+      const answer = { ack: Answer.ANSWER_ACK, fixed: Answer.ANSWER_FIXED, 'false-positive': Answer.ANSWER_FALSE_POSITIVE, plan: Answer.ANSWER_PLAN }[answers[0]!];
+      const i = await client.call<unknown, Incident>('answerIncident', { incidentId: id, answer, planDueAt: date(f, 'plan'), note: str(f, 'note') ?? '' });
+      out(asJson ? json(Incident.toJSON(i)) : `${i.id}: ${i.state}\n`);
+      return 0;
+    }
+    case 'incident verify':
+    case 'incident reject-dispute':
+    case 'incident dismiss':
+    case 'incident release': {
+      const decision = {
+        verify: Decision.DECISION_VERIFY,
+        'reject-dispute': Decision.DECISION_REJECT_DISPUTE,
+        dismiss: Decision.DECISION_DISMISS,
+        release: Decision.DECISION_RELEASE,
+      }[verb as 'verify' | 'reject-dispute' | 'dismiss' | 'release'];
+      const i = await client.call<unknown, Incident>('decideIncident', { incidentId: arg ?? need(f, 'id'), decision, reason: str(f, 'reason') ?? '' });
+      out(asJson ? json(Incident.toJSON(i)) : `${i.id}: ${i.state}\n`);
+      return 0;
+    }
+    case 'enforce': {
+      const r = await client.call<unknown, EnforceResponse>('enforce', {
+        incidentId: str(f, 'incident') ?? '',
+        hostIds: (f.host as string[] | undefined) ?? [],
+        customerId: str(f, 'customer') ?? '',
+        action: actionFrom(f),
+        reason: need(f, 'reason'),
+      });
+      out(asJson ? json(EnforceResponse.toJSON(r)) : r.approvalId ? `approval ${r.approvalId} requested: a second operator must run cordonctl approve ${r.approvalId}\n` : `enforcing: ${r.incidentIds.join(', ')}\n`);
+      return 0;
+    }
+    case 'approve': {
+      const r = await client.call<unknown, EnforceResponse>('approve', { approvalId: verb ?? need(f, 'id') });
+      out(asJson ? json(EnforceResponse.toJSON(r)) : `approved ${r.approvalId}: enforcing ${r.incidentIds.join(', ')}\n`);
+      return 0;
+    }
+    case 'approvals': {
+      const r = await client.call<unknown, ListApprovalsResponse>('listApprovals', {});
+      out(
+        asJson
+          ? json(r.approvals.map((a) => Approval.toJSON(a)))
+          : renderTable(['APPROVAL', 'STATE', 'REQUESTED BY', 'HOSTS', 'ACTION', 'REASON'], r.approvals.map((a) => [a.id, a.state, a.requestedBy, a.hostIds.join(','), a.action, a.reason])),
+      );
+      return 0;
+    }
+    case 'audit verify': {
+      const r = await client.call<unknown, VerifyAuditResponse>('verifyAudit', {});
+      out(asJson ? json(VerifyAuditResponse.toJSON(r)) : r.ok ? `audit chain OK (${r.rows} rows)\n` : `audit chain BROKEN at row ${r.firstBrokenId}: ${r.reason}\n`);
+      return r.ok ? 0 : 1;
+    }
+    default:
+      throw new CordonError('invalid', `unknown command ${JSON.stringify(words.join(' '))}; see cordonctl --help`, { field: 'command' });
+  }
+}
