@@ -67,7 +67,9 @@ function incidentTable(list: Incident[]): string {
 export async function runIncidentCommand(client: DeskClient, words: string[], f: Flags, out: Out): Promise<number> {
   const [noun, verb, arg] = words;
   const asJson = f.json === true;
-  switch (`${noun} ${verb ?? ''}`.trim()) {
+  // enforce, approve and approvals are single words; the rest are noun verb.
+  const single = noun === 'enforce' || noun === 'approve' || noun === 'approvals';
+  switch (single ? noun : `${noun} ${verb ?? ''}`.trim()) {
     case 'host add': {
       const host = {
         id: need(f, 'id'),
