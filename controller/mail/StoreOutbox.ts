@@ -9,9 +9,7 @@ const MAIL_LEASE_MS = 180_000;
  * lease (the repo settles by lease, the worker by id), maps the worker's
  * "never" to the repo's dead status, and tells the caller when a row was
  * delivered, so the incident can record that its notice went out.
- *
- * Mail is the only kind the controller queues today; a row of another kind
- * would be leased here and released at once.
+ * Only rows of kind 'mail' are claimed.
  */
 export class StoreOutbox implements OutboxSource {
   private readonly leases = new Map<number, { lease: string; payload: unknown; incidentId: string | undefined }>();
@@ -22,13 +20,9 @@ export class StoreOutbox implements OutboxSource {
   ) {}
 
   async claimDue(now: Date, limit: number): Promise<OutboxItem[]> {
-    const claimed = await this.repo.claimDue(now, limit, MAIL_LEASE_MS);
+    const claimed = await this.repo.claimDue(now, limit, MAIL_LEASE_MS, ['mail']);
     const items: OutboxItem[] = [];
     for (const m of claimed) {
-      if (m.kind !== 'mail') {
-        await this.repo.markFailed({ id: m.id, lease: m.lease }, 'not a mail row', now);
-        continue;
-      }
       this.leases.set(m.id, { lease: m.lease, payload: m.payload, incidentId: m.incidentId });
       items.push({ id: m.id, kind: 'mail', incidentId: m.incidentId, payload: m.payload, attempts: m.attempts });
     }

@@ -77,16 +77,18 @@ export class OutboxRepo {
   /**
    * Claims up to `limit` messages due at `now` (pending ones whose time has
    * come, and in-flight ones whose lease ran out), oldest due first, for
-   * `leaseMs`; each claim counts as an attempt.
+   * `leaseMs`; each claim counts as an attempt. With `kinds`, only messages
+   * of those kinds, so each worker claims only what it can deliver.
    */
-  claimDue(now: Date, limit: number, leaseMs = 60_000): Promise<ClaimedMessage[]> {
+  claimDue(now: Date, limit: number, leaseMs = 60_000, kinds?: readonly string[]): Promise<ClaimedMessage[]> {
     const at = toEpochMs(now, 'now');
     if (!Number.isInteger(limit) || limit < 1) throw new CordonError('invalid', 'must be a positive integer', { field: 'limit' });
     if (!Number.isInteger(leaseMs) || leaseMs < 1) throw new CordonError('invalid', 'must be a positive integer', { field: 'leaseMs' });
     return this.db.transaction(async () => {
+      const byKind = kinds === undefined ? '' : `AND kind IN (${kinds.map(() => '?').join(', ')})`;
       const due = await this.db.all<{ id: number }>(
-        "SELECT id FROM outbox WHERE status IN ('pending', 'in_flight') AND due_at <= ? ORDER BY due_at, id LIMIT ?",
-        [at, limit],
+        `SELECT id FROM outbox WHERE status IN ('pending', 'in_flight') AND due_at <= ? ${byKind} ORDER BY due_at, id LIMIT ?`,
+        [at, ...(kinds ?? []), limit],
       );
       const claimed: ClaimedMessage[] = [];
       for (const { id } of due) {
