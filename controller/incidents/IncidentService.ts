@@ -95,7 +95,7 @@ export class IncidentService {
       const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
       const previous = await s.incidents.countOpenedForCustomerSince(host.customerId, since);
       const event: IncidentEvent = { type: 'open', id: incidentId, hostId: host.id, customerId: host.customerId, category, trusted };
-      const t = transition(undefined, event, await this.context(now, previous + 1));
+      const t = transition(undefined, event, await this.context(now, previous + 1, host.id));
       await s.incidents.insert(t.incident, nextDueAt(t.incident, this.deps.policy));
       await s.complaints.insert(complaint, { incidentId, status: 'linked' });
       await s.events.append({ incidentId, at: now, type: 'open', fromState: null, toState: t.incident.state, actor, detail: { complaintId, reporterKind: kind } });
@@ -125,7 +125,7 @@ export class IncidentService {
         const id = `inc-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
         const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
         const previous = await s.incidents.countOpenedForCustomerSince(host.customerId, since);
-        const t = transition(undefined, { type: 'open', id, hostId, customerId: host.customerId, category: 'other', trusted: true }, await this.context(now, previous + 1));
+        const t = transition(undefined, { type: 'open', id, hostId, customerId: host.customerId, category: 'other', trusted: true }, await this.context(now, previous + 1, hostId));
         await s.incidents.insert(t.incident, nextDueAt(t.incident, this.deps.policy));
         await s.events.append({ incidentId: id, at: now, type: 'open', fromState: null, toState: t.incident.state, actor: operator, detail: { manual: true, reason } });
         await this.effectsInTx(t.incident, t.effects, operator, now, touched, { eventType: 'open' });
@@ -152,7 +152,7 @@ export class IncidentService {
 
   private async applyInTx(current: Incident, event: IncidentEvent, actor: string, now: Date, touched: Set<string>): Promise<Incident> {
     const s = this.deps.store;
-    const t = transition(current, event, await this.context(now, 0));
+    const t = transition(current, event, await this.context(now, 0, current.hostId));
     if (!t.changed) return current;
     await s.incidents.update(t.incident, nextDueAt(t.incident, this.deps.policy));
     const { type, ...detail } = event as IncidentEvent & Record<string, unknown>;
@@ -177,6 +177,7 @@ export class IncidentService {
           // A snapshot of everything the mail says, taken now: a retry sends the same text.
           const host = await s.hosts.get(i.hostId);
           const customer = (await s.customers.get(i.customerId)) ?? { id: i.customerId, name: i.customerId, email: '' };
+          const bmc = await s.bmcs.get(i.hostId);
           const complaint = cause.complaint ?? (e.template === 'notice' ? (await s.complaints.listByIncident(i.id))[0] : undefined);
           // The notice goes out before the clock starts (notice_sent): it states
           // deadlines counted from now, which the real ones never precede.
@@ -188,12 +189,13 @@ export class IncidentService {
           const payload: MailPayload = {
             template: e.template,
             incident: stated,
-            host: { id: i.hostId, publicPrefixes: host?.publicPrefixes ?? [] },
+            host: { id: i.hostId, publicPrefixes: host?.publicPrefixes ?? [], bmc: bmc ? { address: bmc.address, protocol: 'IPMI' } : undefined },
             customer,
             complaint: complaint ? { id: complaint.id, raw: complaint.raw, reporter: complaint.reporter, category: complaint.category, receivedAt: complaint.receivedAt } : undefined,
             actions: e.template === 'released' ? (await s.desired.get(i.hostId)).enforcements.filter((x) => x.incidentId === i.id).map((x) => x.action) : i.actions,
             terminationReview: e.terminationReview,
             migrationDays: this.deps.policy.recidivism.migrationDays,
+            bmcCheckedAt: i.bmcVerifiedAt,
           };
           await s.outbox.enqueue({ kind: 'mail', incidentId: i.id, payload, availableAt: now });
           break;
@@ -210,6 +212,15 @@ export class IncidentService {
           await s.events.append({ incidentId: i.id, at: now, type: 'held', fromState: i.state, toState: i.state, actor: 'policy', detail: { hold: e.hold, reason: e.reason } });
           this.deps.log.info({ incident: i.id, hold: e.hold, reason: e.reason }, 'incident waits for an operator');
           break;
+        case 'bmc_check':
+          // Durable like mail: the BMC worker runs it outside the transaction and reports back as bmc_result.
+          await s.outbox.enqueue({ kind: 'bmc_check', incidentId: i.id, payload: { hostId: i.hostId, phase: e.phase }, availableAt: now });
+          break;
+        case 'alert':
+          await s.events.append({ incidentId: i.id, at: now, type: 'alert', fromState: i.state, toState: i.state, actor: 'policy', detail: { reason: e.reason } });
+          await s.audit.append({ at: now, actor: 'policy', action: 'alert', subject: i.hostId, detail: { incident: i.id, reason: e.reason } });
+          this.deps.log.error({ incident: i.id, host: i.hostId, reason: e.reason }, 'ALERT');
+          break;
         case 'termination_review':
           await s.events.append({ incidentId: i.id, at: now, type: 'termination_review', fromState: i.state, toState: i.state, actor: 'policy', detail: { customer: i.customerId } });
           await s.audit.append({ at: now, actor: 'policy', action: 'customer.termination_review', subject: i.customerId, detail: { incident: i.id } });
@@ -218,9 +229,10 @@ export class IncidentService {
     }
   }
 
-  private async context(now: Date, customerIncidentsInWindow: number): Promise<Context> {
+  private async context(now: Date, customerIncidentsInWindow: number, hostId: string): Promise<Context> {
     const automaticInLastHour = await this.deps.store.desired.countAutomaticSince(new Date(now.getTime() - HOUR));
-    return { now, policy: this.deps.policy, automaticInLastHour, customerIncidentsInWindow };
+    const bmc = await this.deps.store.bmcs.latest(hostId);
+    return { now, policy: this.deps.policy, automaticInLastHour, customerIncidentsInWindow, bmc };
   }
 
   private afterCommit(touched: Set<string>): void {

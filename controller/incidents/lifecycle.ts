@@ -3,7 +3,9 @@ import {
   ENFORCING_STATES,
   TERMINAL_STATES,
   WAITING_STATES,
+  CUT_ACTIONS,
   type Action,
+  type BmcFact,
   type Category,
   type Hold,
   type Incident,
@@ -19,7 +21,11 @@ export type Effect =
   /** Set this incident's actions on its own host (empty: remove them). */
   | { type: 'host_actions'; actions: Action[]; reason: string }
   | { type: 'operator_queue'; hold: Hold; reason: string }
-  | { type: 'termination_review' };
+  | { type: 'termination_review' }
+  /** Check the host's BMC now: before a held cut, or after a cut took effect. */
+  | { type: 'bmc_check'; phase: 'before' | 'after' }
+  /** The BMC stopped answering after a cut: operators must know at once. */
+  | { type: 'alert'; reason: string };
 
 export type IncidentEvent =
   | { type: 'open'; id: string; hostId: string; customerId: string; category: Category; trusted: boolean }
@@ -37,7 +43,11 @@ export type IncidentEvent =
   | { type: 'operator_enforce'; operator: string; action: Action; reason: string }
   | { type: 'operator_release'; operator: string }
   | { type: 'host_applied' }
-  | { type: 'host_failed'; error: string };
+  | { type: 'host_failed'; error: string }
+  /** A BMC check of the incident's host finished. */
+  | { type: 'bmc_result'; phase: 'before' | 'after'; reachable: boolean; checkedAt: Date; error?: string | undefined }
+  /** An operator allows a cut although the BMC could not be verified. */
+  | { type: 'operator_override_bmc'; operator: string; reason: string };
 
 /** Facts the pure function needs from outside, gathered by the caller. */
 export interface Context {
@@ -47,6 +57,8 @@ export interface Context {
   automaticInLastHour: number;
   /** Incidents opened for this customer within the recidivism window, this one included (for 'open'). */
   customerIncidentsInWindow: number;
+  /** The latest check of the incident's host's BMC; undefined when it was never checked (or it has none). */
+  bmc: BmcFact | undefined;
 }
 
 export interface Transition {
@@ -238,6 +250,8 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
         // The next rung waits ladderStepHours from now, reusing resolveDueAt as the step clock.
         i.resolveDueAt = addHours(now, ctx.policy.ladderStepHours);
         effects.push({ type: 'mail', template: 'enforced', terminationReview: false });
+        // A cut is in place: make sure the console still answers.
+        if (i.actions.some((a) => CUT_ACTIONS.includes(a.kind))) effects.push({ type: 'bmc_check', phase: 'after' });
         return done();
       }
       if (i.state === 'released') {
@@ -249,6 +263,29 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
     case 'host_failed':
       if (i.state !== 'enforcing') return done(false);
       effects.push({ type: 'operator_queue', hold: 'operator_decision', reason: `the host could not apply: ${event.error}` });
+      return done();
+
+    case 'bmc_result': {
+      const fact: BmcFact = { reachable: event.reachable, checkedAt: event.checkedAt, error: event.error };
+      if (event.phase === 'before') {
+        // Only a cut held for its BMC moves on; anything else ignores the result.
+        if (i.hold !== 'bmc_unreachable' || !isOpen(i.state)) return done(false);
+        if (!event.reachable) return done(false);
+        decide(i, effects, { ...ctx, bmc: fact });
+        return done();
+      }
+      if (!ENFORCING_STATES.includes(i.state) || !i.actions.some((a) => CUT_ACTIONS.includes(a.kind))) return done(false);
+      if (event.reachable) {
+        i.bmcVerifiedAt = event.checkedAt;
+        return done();
+      }
+      effects.push({ type: 'alert', reason: `the BMC of ${i.hostId} stopped answering after the cut: ${event.error ?? 'no answer'}` });
+      return done();
+    }
+
+    case 'operator_override_bmc':
+      if (i.hold !== 'bmc_unreachable' || !isOpen(i.state)) refuse(i, event);
+      decide(i, effects, ctx, { bmcOverride: `${event.operator}: ${event.reason}` });
       return done();
   }
 }
@@ -297,8 +334,18 @@ function escalate(i: Incident, effects: Effect[], ctx: Context): void {
   decide(i, effects, ctx);
 }
 
+/** Whether the host's console answered recently enough to cut its public network. */
+function bmcVerified(ctx: Context): string | undefined {
+  const b = ctx.bmc;
+  if (!b) return 'the BMC was never checked';
+  if (!b.reachable) return `the BMC did not answer (${b.error ?? 'no reply'})`;
+  const ageMin = (ctx.now.getTime() - b.checkedAt.getTime()) / 60_000;
+  if (ageMin > ctx.policy.bmcFreshMinutes) return `the last BMC check is ${Math.round(ageMin)} min old`;
+  return undefined;
+}
+
 /** The policy's decision for an escalated (or enforced, unanswered) incident: the next rung, or a hold. */
-function decide(i: Incident, effects: Effect[], ctx: Context): void {
+function decide(i: Incident, effects: Effect[], ctx: Context, opts: { bmcOverride?: string } = {}): void {
   const ladder = ctx.policy.categories[i.category].ladder;
   const next = ladder[i.step + 1];
   const hold = (h: Hold, reason: string) => {
@@ -309,6 +356,17 @@ function decide(i: Incident, effects: Effect[], ctx: Context): void {
   if (!i.trusted) return hold('untrusted_reporter', 'only untrusted reporters: an operator decides');
   if (ctx.automaticInLastHour >= ctx.policy.maxAutomaticPerHour) {
     return hold('rate_limit', `${ctx.automaticInLastHour} automatic enforcements in the last hour (limit ${ctx.policy.maxAutomaticPerHour})`);
+  }
+  if (CUT_ACTIONS.includes(next.kind) && !opts.bmcOverride) {
+    const why = bmcVerified(ctx);
+    if (why) {
+      // The customer could not repair the server without its console: ask for
+      // a check now; the cut waits for a good answer or an operator's override.
+      hold('bmc_unreachable', `${next.kind} waits: ${why}`);
+      effects.push({ type: 'bmc_check', phase: 'before' });
+      return;
+    }
+    i.bmcVerifiedAt = ctx.bmc!.checkedAt;
   }
   i.hold = undefined;
   i.step++;

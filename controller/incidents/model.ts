@@ -59,6 +59,16 @@ export const ENFORCING_STATES: readonly IncidentState[] = ['enforcing', 'enforce
 /** Why an escalated incident is not enforcing yet. */
 export type Hold = 'operator_decision' | 'untrusted_reporter' | 'approval' | 'rate_limit' | 'bmc_unreachable';
 
+/** Actions that cut the public network: allowed only while the host's console (BMC) answers. */
+export const CUT_ACTIONS: readonly Action['kind'][] = ['isolate', 'nic_down'];
+
+/** The latest check of a host's BMC, as the controller stored it. */
+export interface BmcFact {
+  reachable: boolean;
+  checkedAt: Date;
+  error?: string | undefined;
+}
+
 export interface Incident {
   id: string;
   hostId: string;
@@ -83,6 +93,8 @@ export interface Incident {
   hold: Hold | undefined;
   closedAt: Date | undefined;
   complaintCount: number;
+  /** When the host's BMC was last seen answering by a check around a cut (for the customer's notice). */
+  bmcVerifiedAt?: Date | undefined;
 }
 
 export interface Complaint {

@@ -21,6 +21,8 @@ export interface PolicyConfig {
   /** Hours an enforced, still unanswered incident waits before the next rung of its ladder. */
   ladderStepHours: number;
   recidivism: { incidents: number; windowDays: number; migrationDays: number };
+  /** A BMC check older than this does not count as "the console answers" before a cut. */
+  bmcFreshMinutes: number;
 }
 
 const THROTTLE_10M: Action = { kind: 'throttle', rateBps: 10_000_000 };
@@ -48,6 +50,7 @@ export const DEFAULT_POLICY: PolicyConfig = {
   maxAutomaticPerHour: 20,
   ladderStepHours: 24,
   recidivism: { incidents: 3, windowDays: 90, migrationDays: 30 },
+  bmcFreshMinutes: 15,
 };
 
 export function isTrusted(kind: ReporterKind, policy: PolicyConfig): boolean {

@@ -8,6 +8,7 @@ interface PolicySettings {
   ladderStepHours: number;
   recidivism: { incidents: number; windowDays: number; migrationDays: number };
   categories: Record<string, unknown>;
+  bmcFreshMinutes?: number;
 }
 
 function fail(field: string, message: string): never {
@@ -63,5 +64,6 @@ export function policyFromConfig(settings: PolicySettings): PolicyConfig {
     maxAutomaticPerHour: settings.maxAutomaticPerHour,
     ladderStepHours: settings.ladderStepHours,
     recidivism: settings.recidivism,
+    bmcFreshMinutes: settings.bmcFreshMinutes ?? DEFAULT_POLICY.bmcFreshMinutes,
   };
 }

@@ -1,5 +1,6 @@
 import { ApprovalsRepo } from './ApprovalsRepo.js';
 import { AuditLog } from './AuditLog.js';
+import { BmcRepo } from './BmcRepo.js';
 import { ComplaintsRepo } from './ComplaintsRepo.js';
 import { CustomersRepo } from './CustomersRepo.js';
 import { Database } from './Database.js';
@@ -25,6 +26,7 @@ export class Store {
   readonly approvals: ApprovalsRepo;
   readonly outbox: OutboxRepo;
   readonly audit: AuditLog;
+  readonly bmcs: BmcRepo;
 
   constructor(readonly db: Database) {
     this.hosts = new HostsRepo(db);
@@ -36,6 +38,7 @@ export class Store {
     this.approvals = new ApprovalsRepo(db);
     this.outbox = new OutboxRepo(db);
     this.audit = new AuditLog(db);
+    this.bmcs = new BmcRepo(db);
   }
 
   /** Opens (creating and migrating) the store file; see Database.open. */

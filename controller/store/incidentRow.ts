@@ -31,11 +31,12 @@ export interface IncidentRow {
   closed_at: number | null;
   complaint_count: number;
   next_due_at: number | null;
+  bmc_verified_at: number | null;
 }
 
 export const INCIDENT_COLUMNS =
   'id, host_id, customer_id, category, state, trusted, opened_at, notified_at, ack_due_at, resolve_due_at, acknowledged_at, ' +
-  'answered_at, escalated_at, step, actions_json, hold, closed_at, complaint_count, next_due_at';
+  'answered_at, escalated_at, step, actions_json, hold, closed_at, complaint_count, next_due_at, bmc_verified_at';
 
 /**
  * An Incident (plus the scheduler's next due time) as named parameters
@@ -71,6 +72,7 @@ export function incidentParams(i: Incident, nextDueAt: Date | undefined): Record
     $closed_at: toEpochMs(i.closedAt, 'closedAt'),
     $complaint_count: i.complaintCount,
     $next_due_at: toEpochMs(nextDueAt, 'nextDueAt'),
+    $bmc_verified_at: toEpochMs(i.bmcVerifiedAt, 'bmcVerifiedAt'),
   };
 }
 
@@ -103,5 +105,6 @@ export function incidentFromRow(r: IncidentRow): Incident {
     hold: r.hold === null ? undefined : oneOf(r.hold, HOLDS, where('hold'), 'internal'),
     closedAt: fromEpochMs(r.closed_at),
     complaintCount: r.complaint_count,
+    ...(r.bmc_verified_at === null ? {} : { bmcVerifiedAt: new Date(r.bmc_verified_at) }),
   };
 }

@@ -223,5 +223,38 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 `;
 
+/**
+ * The BMC (out-of-band console) of each host, and every check of it. The
+ * password itself is never stored: only the path of a file holding it, which
+ * ipmitool reads with -f.
+ */
+const BMC = `
+CREATE TABLE host_bmcs (
+  host_id       TEXT PRIMARY KEY REFERENCES hosts (id) ON DELETE CASCADE,
+  protocol      TEXT NOT NULL DEFAULT 'ipmi',
+  address       TEXT NOT NULL,
+  port          INTEGER NOT NULL DEFAULT 623,
+  user          TEXT NOT NULL,
+  password_file TEXT NOT NULL,
+  sol           INTEGER NOT NULL DEFAULT 0,
+  cipher_suite  INTEGER
+) STRICT;
+CREATE TABLE bmc_checks (
+  id          INTEGER PRIMARY KEY,
+  host_id     TEXT NOT NULL,
+  at          INTEGER NOT NULL,
+  reachable   INTEGER NOT NULL,
+  sol         TEXT NOT NULL,
+  error       TEXT,
+  duration_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX bmc_checks_by_host ON bmc_checks (host_id, at);
+-- When the host's console last answered a check around this incident's cut.
+ALTER TABLE incidents ADD COLUMN bmc_verified_at INTEGER;
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'init', sql: INIT }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'init', sql: INIT },
+  { version: 2, name: 'bmc', sql: BMC },
+];

@@ -238,6 +238,8 @@ class World {
         policy: this.s.policy,
         automaticInLastHour: this.automaticInLastHour(),
         customerIncidentsInWindow,
+        // Every simulated BMC answers: the console gate is tested in the lifecycle tables.
+        bmc: { reachable: true, checkedAt: new Date(this.now) },
       });
     } catch (err) {
       if (!(err instanceof CordonError)) throw err;

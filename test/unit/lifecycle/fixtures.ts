@@ -11,7 +11,8 @@ export const T0 = new Date('2025-03-03T08:00:00.000Z');
 export const at = (ms: number) => new Date(T0.getTime() + ms);
 
 export function ctxAt(now: Date, over: Partial<Context> = {}): Context {
-  return { now, policy: DEFAULT_POLICY, automaticInLastHour: 0, customerIncidentsInWindow: 1, ...over };
+  // The host's console answered just now, unless a test says otherwise.
+  return { now, policy: DEFAULT_POLICY, automaticInLastHour: 0, customerIncidentsInWindow: 1, bmc: { reachable: true, checkedAt: now }, ...over };
 }
 
 export function openEvent(category: Category = 'spam', trusted = true, id = 'inc-1'): Extract<IncidentEvent, { type: 'open' }> {
@@ -39,6 +40,10 @@ export function sig(e: Effect): string {
       return `queue:${e.hold}`;
     case 'termination_review':
       return 'termination_review';
+    case 'bmc_check':
+      return `bmc_check:${e.phase}`;
+    case 'alert':
+      return 'alert';
   }
 }
 

@@ -121,7 +121,7 @@ function applyStep(i: Incident, step: Step, prevNow: Date, previousDue?: number)
     event = typeof step.spec.event === 'function' ? step.spec.event(new Date(nowMs)) : step.spec.event;
   }
   const now = new Date(nowMs);
-  return { event, ctx: { now, policy: POLICY, automaticInLastHour: step.automaticInLastHour, customerIncidentsInWindow: 1 } };
+  return { event, ctx: { now, policy: POLICY, automaticInLastHour: step.automaticInLastHour, customerIncidentsInWindow: 1, bmc: { reachable: true, checkedAt: now } } };
 }
 
 const identity = (i: Incident) => ({ id: i.id, hostId: i.hostId, customerId: i.customerId, category: i.category });
@@ -134,7 +134,7 @@ describe('lifecycle properties over random histories', () => {
         const opened = transition(
           undefined,
           { type: 'open', id: 'inc-p', hostId: 'host-7', customerId: 'cust-3', category, trusted },
-          { now: T0, policy: POLICY, automaticInLastHour: 0, customerIncidentsInWindow },
+          { now: T0, policy: POLICY, automaticInLastHour: 0, customerIncidentsInWindow, bmc: { reachable: true, checkedAt: T0 } },
         );
         let i = opened.incident;
         // The open itself (an immediate category acts at once): actions only in an enforcing state.
@@ -284,5 +284,5 @@ describe('lifecycle properties over random histories', () => {
 });
 
 function ctxAt0(): Context {
-  return { now: T0, policy: POLICY, automaticInLastHour: 0, customerIncidentsInWindow: 1 };
+  return { now: T0, policy: POLICY, automaticInLastHour: 0, customerIncidentsInWindow: 1, bmc: { reachable: true, checkedAt: T0 } };
 }

@@ -35,7 +35,9 @@ type EventName =
   | 'operator_enforce'
   | 'operator_release'
   | 'host_applied'
-  | 'host_failed';
+  | 'host_failed'
+  | 'bmc_result'
+  | 'operator_override_bmc';
 
 type Cell = 'R' | 'U' | { to: IncidentState; effects: string[] };
 const R = 'R' as const;
@@ -73,6 +75,8 @@ const EVENTS: Record<EventName, (i: Incident, now: Date) => { event: IncidentEve
   operator_release: (_i, now) => ({ event: { type: 'operator_release', operator: 'alice' }, now: plusHour(now) }),
   host_applied: (_i, now) => ({ event: { type: 'host_applied' }, now: plusHour(now) }),
   host_failed: (_i, now) => ({ event: { type: 'host_failed', error: 'nft: permission denied' }, now: plusHour(now) }),
+  bmc_result: (_i, now) => ({ event: { type: 'bmc_result', phase: 'before', reachable: true, checkedAt: plusHour(now) }, now: plusHour(now) }),
+  operator_override_bmc: (_i, now) => ({ event: { type: 'operator_override_bmc', operator: 'alice', reason: 'console checked by phone' }, now: plusHour(now) }),
 };
 
 function plusHour(d: Date): Date {
@@ -90,6 +94,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: to('dismissed', 'mail:dismissed'),
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   notified: {
     open: R, complaint: to('notified'), complaint_trusted: to('notified'),
@@ -103,6 +108,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: to('dismissed', 'mail:dismissed'),
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   acknowledged: {
     open: R, complaint: to('acknowledged'), complaint_trusted: to('acknowledged'),
@@ -116,6 +122,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: to('dismissed', 'mail:dismissed'),
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   customer_resolved: {
     open: R, complaint: to('customer_resolved'), complaint_trusted: to('customer_resolved'),
@@ -127,6 +134,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: to('dismissed', 'mail:dismissed'),
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   disputed: {
     open: R, complaint: to('disputed'), complaint_trusted: to('disputed'),
@@ -141,6 +149,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: to('dismissed', 'mail:dismissed'),
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   plan_accepted: {
     open: R, complaint: to('plan_accepted'), complaint_trusted: to('plan_accepted'),
@@ -154,6 +163,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: to('dismissed', 'mail:dismissed'),
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   escalated: { // untrusted, held for an operator
     open: R, complaint: to('escalated'),
@@ -168,6 +178,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: to('dismissed', 'mail:dismissed'),
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   enforcing: {
     open: R, complaint: to('enforcing'), complaint_trusted: to('enforcing'),
@@ -182,6 +193,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_release: R, // "record the customer's confirmation first"
     host_applied: to('enforced', 'mail:enforced'),
     host_failed: to('enforcing', 'queue:operator_decision'),
+    bmc_result: U, operator_override_bmc: R,
   },
   enforced: {
     open: R, complaint: to('enforced'), complaint_trusted: to('enforced'),
@@ -195,6 +207,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_enforce: to('enforcing', 'host:smtp_block+isolate'),
     operator_release: R, // "record the customer's confirmation first"
     host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   release_requested: {
     open: R, complaint: to('release_requested'), complaint_trusted: to('release_requested'),
@@ -206,6 +219,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_enforce: R, // the customer says fixed: release or dismiss, not harder
     operator_release: to('released', 'host:none', 'mail:released'),
     host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   released: { // no longer takes complaints: a new one opens a new incident
     open: R, complaint: R, complaint_trusted: R,
@@ -216,6 +230,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: R, operator_enforce: R, operator_release: R,
     host_applied: to('closed', 'mail:closed'), // the host confirmed the removal
     host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   closed: {
     open: R, complaint: R, complaint_trusted: R,
@@ -225,6 +240,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
     operator_dismiss: R, operator_enforce: R, operator_release: R,
     host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
   dismissed: {
     open: R, complaint: R, complaint_trusted: R,
@@ -234,6 +250,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
     operator_dismiss: R, operator_enforce: R, operator_release: R,
     host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
   },
 };
 
@@ -255,6 +272,8 @@ const EVENT_TYPES: Record<IncidentEvent['type'], true> = {
   operator_release: true,
   host_applied: true,
   host_failed: true,
+  bmc_result: true,
+  operator_override_bmc: true,
 };
 
 describe('lifecycle table: every state × every event', () => {

@@ -1,0 +1,84 @@
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import type { BmcFact } from '../incidents/model.js';
+import type { Database } from './Database.js';
+
+/** How to reach one host's BMC. The password stays in a file; only its path is stored. */
+export interface HostBmc {
+  hostId: string;
+  protocol: 'ipmi';
+  address: string;
+  port: number;
+  user: string;
+  passwordFile: string;
+  /** Serial-over-LAN must be available (the inventory says the customer uses it). */
+  sol: boolean;
+  cipherSuite: number | undefined;
+}
+
+export interface StoredBmcCheck extends BmcFact {
+  sol: string;
+  durationMs: number;
+}
+
+interface BmcRow {
+  host_id: string;
+  protocol: string;
+  address: string;
+  port: number;
+  user: string;
+  password_file: string;
+  sol: number;
+  cipher_suite: number | null;
+}
+
+/** Each host's BMC and the history of its checks. */
+export class BmcRepo {
+  constructor(private readonly db: Database) {}
+
+  async set(b: HostBmc): Promise<void> {
+    if (!b.address) throw new CordonError('invalid', 'is required', { field: 'bmc.address' });
+    if (!b.user) throw new CordonError('invalid', 'is required', { field: 'bmc.user' });
+    if (!b.passwordFile) throw new CordonError('invalid', 'is required (a file holding the password)', { field: 'bmc.passwordFile' });
+    if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) throw new CordonError('invalid', 'must be a UDP port', { field: 'bmc.port' });
+    await this.db.run(
+      `INSERT INTO host_bmcs (host_id, protocol, address, port, user, password_file, sol, cipher_suite) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (host_id) DO UPDATE SET protocol = excluded.protocol, address = excluded.address, port = excluded.port,
+         user = excluded.user, password_file = excluded.password_file, sol = excluded.sol, cipher_suite = excluded.cipher_suite`,
+      [b.hostId, b.protocol, b.address, b.port, b.user, b.passwordFile, b.sol ? 1 : 0, b.cipherSuite ?? null],
+    );
+  }
+
+  async get(hostId: string): Promise<HostBmc | undefined> {
+    const r = await this.db.get<BmcRow>('SELECT * FROM host_bmcs WHERE host_id = ?', [hostId]);
+    if (!r) return undefined;
+    return {
+      hostId: r.host_id,
+      protocol: 'ipmi',
+      address: r.address,
+      port: r.port,
+      user: r.user,
+      passwordFile: r.password_file,
+      sol: r.sol === 1,
+      cipherSuite: r.cipher_suite ?? undefined,
+    };
+  }
+
+  async recordCheck(hostId: string, c: StoredBmcCheck): Promise<void> {
+    await this.db.run('INSERT INTO bmc_checks (host_id, at, reachable, sol, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)', [
+      hostId,
+      c.checkedAt.getTime(),
+      c.reachable ? 1 : 0,
+      c.sol,
+      c.error ?? null,
+      Math.round(c.durationMs),
+    ]);
+  }
+
+  async latest(hostId: string): Promise<StoredBmcCheck | undefined> {
+    const r = await this.db.get<{ at: number; reachable: number; sol: string; error: string | null; duration_ms: number }>(
+      'SELECT at, reachable, sol, error, duration_ms FROM bmc_checks WHERE host_id = ? ORDER BY at DESC, id DESC LIMIT 1',
+      [hostId],
+    );
+    return r ? { checkedAt: new Date(r.at), reachable: r.reachable === 1, sol: r.sol, error: r.error ?? undefined, durationMs: r.duration_ms } : undefined;
+  }
+}
