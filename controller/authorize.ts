@@ -12,6 +12,7 @@ const DESK_ROLES: Record<string, OperatorRole> = {
   'DeskService/ListApprovals': 'viewer',
   'DeskService/VerifyAudit': 'viewer',
   'DeskService/AddHost': 'technician',
+  'DeskService/CheckBmc': 'technician',
   'DeskService/SubmitComplaint': 'abuse_operator',
   'DeskService/AnswerIncident': 'abuse_operator',
   'DeskService/DecideIncident': 'abuse_operator',

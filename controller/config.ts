@@ -83,6 +83,15 @@ export const controllerSchema = {
     deskName: { doc: 'The desk as the mail names it.', format: String, default: 'Abuse desk' },
     maxAttempts: { doc: 'Delivery attempts before a mail is given up (kept, logged).', format: 'positive-int', default: 20 },
   },
+  bmc: {
+    cipherSuite: { doc: 'IPMI 2.0 (lanplus) cipher suite: 3 works almost everywhere, 17 where supported.', format: 'positive-int', default: 3 },
+    timeoutSeconds: { doc: 'ipmitool -N: seconds to wait for a BMC reply.', format: 'positive-int', default: 1 },
+    retries: { doc: 'ipmitool -R: retransmissions per command.', format: 'positive-int', default: 1 },
+    attempts: { doc: 'Commands tried before a BMC is declared unreachable.', format: 'positive-int', default: 2 },
+    concurrency: { doc: 'BMCs checked at once.', format: 'positive-int', default: 4 },
+    minIntervalSeconds: { doc: 'At least this long between two commands to the same BMC (faster polling can crash a BMC).', format: 'positive-int', default: 5 },
+    freshMinutes: { doc: 'A check older than this does not count before a cut.', format: 'positive-int', default: 15 },
+  },
   enforcement: {
     smtpRelays: {
       doc: "The provider's own smarthosts, which an SMTP block still lets the host reach.",
@@ -140,6 +149,7 @@ export type ControllerConfig = convict.Config<{
     deskName: string;
     maxAttempts: number;
   };
+  bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number };
   enforcement: { smtpRelays: string[] };
   policy: {
     trustedReporterKinds: string[];

@@ -100,6 +100,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     approve: u('Approve', incidents?.approve),
     listApprovals: u('ListApprovals', incidents?.listApprovals),
     verifyAudit: u('VerifyAudit', incidents?.verifyAudit),
+    checkBmc: u('CheckBmc', incidents?.checkBmc),
   });
   const health = new HealthImplementation({
     '': 'SERVING',

@@ -11,6 +11,8 @@ import { loadControllerConfig } from './config.js';
 import { policyFromConfig } from './incidents/policyFromConfig.js';
 import { MailSender } from './mail/MailSender.js';
 import { runController } from './runController.js';
+import { IpmitoolDriver } from './bmc/IpmitoolDriver.js';
+import { ExecRunner } from '../agent/runner/CommandRunner.js';
 import { Store } from './store/Store.js';
 import { loadInventoryFile } from './inventory/Inventory.js';
 
@@ -20,6 +22,12 @@ const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --prin
   --check-config   validate the config and the files it names, exit 0 if usable, 1 if not
   --print-config   print the effective config (secrets redacted) and exit
 `;
+
+/** What an inventory file may hold beyond hosts' addresses: customers' contacts and BMCs. */
+interface InventoryExtras {
+  customers?: { id: string; name?: string; email?: string }[];
+  hosts?: { id: string; bmc?: { address: string; port?: number; user: string; passwordFile: string; sol?: boolean; cipherSuite?: number } }[];
+}
 
 async function main(argv: string[]): Promise<number> {
   const args = parseDaemonArgs(argv, { envVar: 'CORDON_CONTROLLER_CONFIG', env: process.env });
@@ -41,7 +49,19 @@ async function main(argv: string[]): Promise<number> {
   // Everything the daemon needs from disk is read now, so a bad path fails
   // here (and in --check-config) rather than at the first agent.
   const tls = loadTlsMaterial(config.get('tls'));
-  const policy = policyFromConfig(config.get('policy'));
+  const policy = policyFromConfig({ ...config.get('policy'), bmcFreshMinutes: config.get('bmc.freshMinutes') });
+  const bmcConfig = config.get('bmc');
+  const bmcDriver = new IpmitoolDriver(
+    {
+      cipherSuite: bmcConfig.cipherSuite,
+      timeoutSeconds: bmcConfig.timeoutSeconds,
+      retries: bmcConfig.retries,
+      attempts: bmcConfig.attempts,
+      concurrency: bmcConfig.concurrency,
+      minIntervalMs: bmcConfig.minIntervalSeconds * 1000,
+    },
+    { runner: new ExecRunner() },
+  );
   const inventoryFile = config.get('inventory.file');
   if (inventoryFile) loadInventoryFile(inventoryFile); // validates; imported below
   if (args.checkConfig) {
@@ -54,8 +74,12 @@ async function main(argv: string[]): Promise<number> {
   const store = await Store.open(config.get('store.path'));
   if (inventoryFile) {
     const count = await store.hosts.importFile(inventoryFile);
-    const customers = (JSON.parse(readFileSync(inventoryFile, 'utf8')) as { customers?: { id: string; name?: string; email?: string }[] }).customers ?? [];
+    const extra = JSON.parse(readFileSync(inventoryFile, 'utf8')) as InventoryExtras;
+    const customers = extra.customers ?? [];
     for (const c of customers) await store.customers.upsert({ id: c.id, name: c.name ?? c.id, email: c.email ?? '' });
+    for (const h of extra.hosts ?? []) {
+      if (h.bmc) await store.bmcs.set({ hostId: h.id, protocol: 'ipmi', port: 623, sol: false, cipherSuite: undefined, ...h.bmc });
+    }
     log.info({ file: inventoryFile, hosts: count, customers: customers.length }, 'inventory imported');
   }
   const mail = config.get('mail');
@@ -69,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
     store,
     policy,
     smtpRelays: config.get('enforcement.smtpRelays'),
+    bmcDriver,
     mail: {
       transport: new MailSender({
         host: mail.smtp.host,

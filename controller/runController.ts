@@ -4,6 +4,8 @@ import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { systemClock, type Clock } from './clock.js';
 import { startController, type RunningController } from './createController.js';
 import { createIncidentDesk } from './desk/incidentDesk.js';
+import type { BmcDriver } from './bmc/BmcDriver.js';
+import { BmcCheckWorker } from './dispatch/BmcCheckWorker.js';
 import { ReportTracker } from './dispatch/ReportTracker.js';
 import { StoreDesiredStates } from './dispatch/StoreDesiredStates.js';
 import { DeadlineScheduler } from './incidents/DeadlineScheduler.js';
@@ -25,6 +27,8 @@ export interface ControllerSettings {
   store: Store;
   policy: PolicyConfig;
   smtpRelays: string[];
+  /** Checks BMCs around cuts; without it cuts wait for an operator's override. */
+  bmcDriver?: BmcDriver | undefined;
   /** Customer mail; without it mail stays queued in the outbox. */
   mail: { transport: MailTransport; desk: { from: string; replyTo: string; name: string }; maxAttempts: number } | undefined;
   clock?: Clock;
@@ -38,6 +42,7 @@ export interface Controller {
   reports: ReportTracker;
   scheduler: DeadlineScheduler;
   outbox: OutboxWorker | undefined;
+  bmc: BmcCheckWorker | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -54,13 +59,17 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   const desired = new StoreDesiredStates(s.store, s.smtpRelays);
   let scheduler: DeadlineScheduler | undefined;
   let outbox: OutboxWorker | undefined;
+  let bmc: BmcCheckWorker | undefined;
   const service = new IncidentService({
     store: s.store,
     policy: s.policy,
     clock,
     log: log.child({ component: 'incidents' }),
     onHostChanged: (hostId) => void desired.changed(hostId).catch((err: unknown) => log.error({ host: hostId, err: asCordonError(err).message }, 'push failed')),
-    onOutbox: () => outbox?.kick(),
+    onOutbox: () => {
+      outbox?.kick();
+      bmc?.kick();
+    },
     onDeadlinesChanged: () => void scheduler?.kick(),
   });
   scheduler = new DeadlineScheduler(
@@ -90,6 +99,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     });
   }
 
+  if (s.bmcDriver) bmc = new BmcCheckWorker(s.store, service, s.bmcDriver, clock, log.child({ component: 'bmc' }));
   await scheduler.start();
   const server = await startController({
     listen: s.listen,
@@ -113,9 +123,11 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         const st = server.sessions.get(hostId)?.state;
         return st === 'connected' || st === 'stale';
       },
+      ...(bmc ? { checkBmc: (hostId: string) => bmc!.checkHost(hostId) } : {}),
     }),
   });
   outbox?.start();
+  bmc?.start();
 
   return {
     server,
@@ -124,9 +136,11 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     reports,
     scheduler,
     outbox,
+    bmc,
     async stop(graceMs = 5_000) {
       scheduler?.stop();
       await outbox?.stop();
+      await bmc?.stop();
       await server.stop(graceMs);
       await reports.idle();
     },

@@ -3,6 +3,7 @@ import type { Enforcement } from '../../proto/gen/cordon/v1/agent.js';
 import {
   Answer,
   Approval,
+  BmcCheckResult,
   Decision,
   EnforceResponse,
   HostDetail,
@@ -79,6 +80,9 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
         agentState: 0,
         customerName: str(f, 'customer-name') ?? '',
         customerEmail: str(f, 'customer-email') ?? '',
+        bmc: str(f, 'bmc-address')
+          ? { address: need(f, 'bmc-address'), port: 623, user: need(f, 'bmc-user'), passwordFile: need(f, 'bmc-password-file'), sol: f['bmc-sol'] === true, cipherSuite: 0 }
+          : undefined,
       };
       await client.call('addHost', { host });
       out(asJson ? json({ added: host.id }) : `host ${host.id} added\n`);
@@ -88,6 +92,15 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
       const d = await client.call<unknown, HostDetail>('getHost', { id: arg ?? need(f, 'id') });
       out(json(HostDetail.toJSON(d)));
       return 0;
+    }
+    case 'host bmc-check': {
+      const r = await client.call<unknown, BmcCheckResult>('checkBmc', { id: arg ?? need(f, 'id') });
+      out(
+        asJson
+          ? json(BmcCheckResult.toJSON(r))
+          : `${r.hostId}: BMC ${r.reachable ? 'answers' : 'does NOT answer'} (SOL ${r.sol}, ${r.durationMs} ms, ${r.attempts} command${r.attempts === 1 ? '' : 's'})${r.error ? `: ${r.error}` : ''}\n`,
+      );
+      return r.reachable ? 0 : 1;
     }
     case 'complaint submit': {
       const rawFile = str(f, 'raw');
@@ -137,13 +150,15 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
     case 'incident verify':
     case 'incident reject-dispute':
     case 'incident dismiss':
-    case 'incident release': {
+    case 'incident release':
+    case 'incident override-bmc': {
       const decision = {
         verify: Decision.DECISION_VERIFY,
         'reject-dispute': Decision.DECISION_REJECT_DISPUTE,
         dismiss: Decision.DECISION_DISMISS,
         release: Decision.DECISION_RELEASE,
-      }[verb as 'verify' | 'reject-dispute' | 'dismiss' | 'release'];
+        'override-bmc': Decision.DECISION_OVERRIDE_BMC,
+      }[verb as 'verify' | 'reject-dispute' | 'dismiss' | 'release' | 'override-bmc'];
       const i = await client.call<unknown, Incident>('decideIncident', { incidentId: arg ?? need(f, 'id'), decision, reason: str(f, 'reason') ?? '' });
       out(asJson ? json(Incident.toJSON(i)) : `${i.id}: ${i.state}\n`);
       return 0;

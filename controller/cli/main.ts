@@ -15,13 +15,16 @@ commands (--json on every read command):
   agents                         agent sessions: state, version, last heartbeat, generation held
   hosts | host list              hosts with their agent's state
   host add --id H --customer C --prefix CIDR [--prefix …] --management IP [--customer-name N --customer-email E]
+           [--bmc-address A --bmc-user U --bmc-password-file F [--bmc-sol]]
   host show H                    desired state, generation, dispatch status
+  host bmc-check H               check the host's BMC (IPMI) now; exit 1 when it does not answer
   health                         the controller's gRPC health status
   complaint submit --ip IP --category C --reporter-kind K [--reporter R] [--event-time T] [--evidence E] [--raw FILE|-]
   incident list [--state S] [--host H] [--customer C]
   incident show ID               the incident with its event history
   incident answer ID --ack | --fixed | --false-positive | --plan DATE
   incident verify ID | reject-dispute ID | dismiss ID --reason R | release ID
+  incident override-bmc ID --reason R   let a cut held for an unanswering BMC proceed
   enforce (--incident ID | --host H [--host …] | --customer C) --action smtp_block|throttle|isolate|nic_down [--rate BPS] --reason R
   approvals                      approval requests for mass actions
   approve APPROVAL               grant another operator's request (four eyes)
@@ -68,6 +71,10 @@ async function main(argv: string[]): Promise<number> {
       'customer-email': { type: 'string' },
       prefix: { type: 'string', multiple: true },
       management: { type: 'string' },
+      'bmc-address': { type: 'string' },
+      'bmc-user': { type: 'string' },
+      'bmc-password-file': { type: 'string' },
+      'bmc-sol': { type: 'boolean' },
       ip: { type: 'string' },
       category: { type: 'string' },
       reporter: { type: 'string' },

@@ -5,6 +5,7 @@ import {
   Decision,
   DispatchStatus,
   type AddHostRequest,
+  type BmcCheckResult,
   type GetHostRequest,
   type Host as HostMsg,
   type HostDetail,
@@ -25,6 +26,7 @@ import {
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { roleAtLeast } from '../../proto/runtime/peerIdentity.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
+import type { BmcCheck } from '../bmc/BmcDriver.js';
 import { describeAction, toProtoEnforcement } from '../dispatch/toProtoState.js';
 import { parseInventory } from '../inventory/Inventory.js';
 import type { IncidentService } from '../incidents/IncidentService.js';
@@ -44,6 +46,8 @@ export interface IncidentDeskDeps {
   onHostsChanged: () => Promise<void>;
   /** Whether the host's agent is connected now (for the dispatch status). */
   agentConnected: (hostId: string) => boolean;
+  /** Checks a host's BMC now; absent when the controller has no BMC driver. */
+  checkBmc?: (hostId: string) => Promise<BmcCheck>;
 }
 
 function operatorOf(ctx: CallContext): { name: string; role: string } {
@@ -106,6 +110,18 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
           await deps.store.customers.upsert({ id: h.customerId, name: h.customerName || h.customerId, email: h.customerEmail });
         }
         await deps.store.hosts.add(host!);
+        if (h.bmc?.address) {
+          await deps.store.bmcs.set({
+            hostId: host!.id,
+            protocol: 'ipmi',
+            address: h.bmc.address,
+            port: h.bmc.port || 623,
+            user: h.bmc.user,
+            passwordFile: h.bmc.passwordFile,
+            sol: h.bmc.sol,
+            cipherSuite: h.bmc.cipherSuite || undefined,
+          });
+        }
         await deps.store.audit.append({ at: deps.clock(), actor: op.name, action: 'host.add', subject: host!.id, detail: { ...host } });
       });
       await deps.onHostsChanged();
@@ -209,6 +225,10 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
         case Decision.DECISION_RELEASE:
           event = { type: 'operator_release', operator: op.name };
           break;
+        case Decision.DECISION_OVERRIDE_BMC:
+          if (!req.reason.trim()) throw new CordonError('invalid', 'an override of the BMC check needs a reason', { field: 'reason' });
+          event = { type: 'operator_override_bmc', operator: op.name, reason: req.reason };
+          break;
         default:
           throw new CordonError('invalid', 'one of verify, reject-dispute, dismiss or release', { field: 'decision' });
       }
@@ -271,6 +291,25 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
           approvedBy: a.decidedBy ?? '',
           requestedAt: a.requestedAt,
         })),
+      };
+    },
+
+    async checkBmc(req: GetHostRequest, ctx: CallContext): Promise<BmcCheckResult> {
+      const op = operatorOf(ctx);
+      if (!deps.checkBmc) throw new CordonError('unsupported', 'this controller has no BMC driver');
+      if (!(await deps.store.hosts.get(req.id))) throw new CordonError('not_found', `no host ${req.id}`, { field: 'id' });
+      const c = await deps.checkBmc(req.id);
+      await deps.store.audit.append({ at: deps.clock(), actor: op.name, action: 'bmc.check', subject: req.id, detail: { reachable: c.reachable, sol: c.sol, error: c.error ?? null } });
+      return {
+        hostId: c.hostId,
+        reachable: c.reachable,
+        sol: c.sol,
+        checkedAt: c.checkedAt,
+        durationMs: Math.round(c.durationMs),
+        error: c.error ?? '',
+        errorKind: c.errorKind ?? '',
+        attempts: c.attempts,
+        details: c.details ?? {},
       };
     },
 

@@ -145,6 +145,8 @@ export enum Decision {
   DECISION_DISMISS = 3,
   /** DECISION_RELEASE - release_requested -> released (the host's enforcement is removed). */
   DECISION_RELEASE = 4,
+  /** DECISION_OVERRIDE_BMC - A cut held because the BMC did not answer proceeds anyway (reason required). */
+  DECISION_OVERRIDE_BMC = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -165,6 +167,9 @@ export function decisionFromJSON(object: any): Decision {
     case 4:
     case "DECISION_RELEASE":
       return Decision.DECISION_RELEASE;
+    case 5:
+    case "DECISION_OVERRIDE_BMC":
+      return Decision.DECISION_OVERRIDE_BMC;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -184,6 +189,8 @@ export function decisionToJSON(object: Decision): string {
       return "DECISION_DISMISS";
     case Decision.DECISION_RELEASE:
       return "DECISION_RELEASE";
+    case Decision.DECISION_OVERRIDE_BMC:
+      return "DECISION_OVERRIDE_BMC";
     case Decision.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -260,6 +267,36 @@ export interface Host {
   /** Customer contact, used when the host is added with a new customer. */
   customerName: string;
   customerEmail: string;
+  /** The out-of-band console; cuts (isolate, NIC down) need it to answer. */
+  bmc?: Bmc | undefined;
+}
+
+export interface Bmc {
+  address: string;
+  port: number;
+  user: string;
+  /** A file on the controller holding the password; the password is never sent. */
+  passwordFile: string;
+  /** Serial-over-LAN must be available. */
+  sol: boolean;
+  cipherSuite: number;
+}
+
+export interface BmcCheckResult {
+  hostId: string;
+  reachable: boolean;
+  sol: string;
+  checkedAt?: Date | undefined;
+  durationMs: number;
+  error: string;
+  errorKind: string;
+  attempts: number;
+  details: { [key: string]: string };
+}
+
+export interface BmcCheckResult_DetailsEntry {
+  key: string;
+  value: string;
 }
 
 export interface AddHostRequest {
@@ -600,6 +637,7 @@ function createBaseHost(): Host {
     agentState: 0,
     customerName: "",
     customerEmail: "",
+    bmc: undefined,
   };
 }
 
@@ -625,6 +663,9 @@ export const Host: MessageFns<Host> = {
     }
     if (message.customerEmail !== "") {
       writer.uint32(58).string(message.customerEmail);
+    }
+    if (message.bmc !== undefined) {
+      Bmc.encode(message.bmc, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -698,6 +739,14 @@ export const Host: MessageFns<Host> = {
             message.customerEmail = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.bmc = Bmc.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -743,6 +792,7 @@ export const Host: MessageFns<Host> = {
         : isSet(object.customer_email)
         ? globalThis.String(object.customer_email)
         : "",
+      bmc: isSet(object.bmc) ? Bmc.fromJSON(object.bmc) : undefined,
     };
   },
 
@@ -769,6 +819,9 @@ export const Host: MessageFns<Host> = {
     if (message.customerEmail !== "") {
       obj.customerEmail = message.customerEmail;
     }
+    if (message.bmc !== undefined) {
+      obj.bmc = Bmc.toJSON(message.bmc);
+    }
     return obj;
   },
 
@@ -784,6 +837,502 @@ export const Host: MessageFns<Host> = {
     message.agentState = object.agentState ?? 0;
     message.customerName = object.customerName ?? "";
     message.customerEmail = object.customerEmail ?? "";
+    message.bmc = (object.bmc !== undefined && object.bmc !== null) ? Bmc.fromPartial(object.bmc) : undefined;
+    return message;
+  },
+};
+
+function createBaseBmc(): Bmc {
+  return { address: "", port: 0, user: "", passwordFile: "", sol: false, cipherSuite: 0 };
+}
+
+export const Bmc: MessageFns<Bmc> = {
+  encode(message: Bmc, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.port !== 0) {
+      writer.uint32(16).uint32(message.port);
+    }
+    if (message.user !== "") {
+      writer.uint32(26).string(message.user);
+    }
+    if (message.passwordFile !== "") {
+      writer.uint32(34).string(message.passwordFile);
+    }
+    if (message.sol !== false) {
+      writer.uint32(40).bool(message.sol);
+    }
+    if (message.cipherSuite !== 0) {
+      writer.uint32(48).uint32(message.cipherSuite);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Bmc {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBmc();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.passwordFile = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sol = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.cipherSuite = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Bmc {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      passwordFile: isSet(object.passwordFile)
+        ? globalThis.String(object.passwordFile)
+        : isSet(object.password_file)
+        ? globalThis.String(object.password_file)
+        : "",
+      sol: isSet(object.sol) ? globalThis.Boolean(object.sol) : false,
+      cipherSuite: isSet(object.cipherSuite)
+        ? globalThis.Number(object.cipherSuite)
+        : isSet(object.cipher_suite)
+        ? globalThis.Number(object.cipher_suite)
+        : 0,
+    };
+  },
+
+  toJSON(message: Bmc): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.passwordFile !== "") {
+      obj.passwordFile = message.passwordFile;
+    }
+    if (message.sol !== false) {
+      obj.sol = message.sol;
+    }
+    if (message.cipherSuite !== 0) {
+      obj.cipherSuite = Math.round(message.cipherSuite);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Bmc>, I>>(base?: I): Bmc {
+    return Bmc.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Bmc>, I>>(object: I): Bmc {
+    const message = createBaseBmc();
+    message.address = object.address ?? "";
+    message.port = object.port ?? 0;
+    message.user = object.user ?? "";
+    message.passwordFile = object.passwordFile ?? "";
+    message.sol = object.sol ?? false;
+    message.cipherSuite = object.cipherSuite ?? 0;
+    return message;
+  },
+};
+
+function createBaseBmcCheckResult(): BmcCheckResult {
+  return {
+    hostId: "",
+    reachable: false,
+    sol: "",
+    checkedAt: undefined,
+    durationMs: 0,
+    error: "",
+    errorKind: "",
+    attempts: 0,
+    details: {},
+  };
+}
+
+export const BmcCheckResult: MessageFns<BmcCheckResult> = {
+  encode(message: BmcCheckResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostId !== "") {
+      writer.uint32(10).string(message.hostId);
+    }
+    if (message.reachable !== false) {
+      writer.uint32(16).bool(message.reachable);
+    }
+    if (message.sol !== "") {
+      writer.uint32(26).string(message.sol);
+    }
+    if (message.checkedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.checkedAt), writer.uint32(34).fork()).join();
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(40).uint32(message.durationMs);
+    }
+    if (message.error !== "") {
+      writer.uint32(50).string(message.error);
+    }
+    if (message.errorKind !== "") {
+      writer.uint32(58).string(message.errorKind);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(64).uint32(message.attempts);
+    }
+    globalThis.Object.entries(message.details).forEach(([key, value]: [string, string]) => {
+      BmcCheckResult_DetailsEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BmcCheckResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBmcCheckResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reachable = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sol = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.checkedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.durationMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.errorKind = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = BmcCheckResult_DetailsEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.details[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BmcCheckResult {
+    return {
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      reachable: isSet(object.reachable) ? globalThis.Boolean(object.reachable) : false,
+      sol: isSet(object.sol) ? globalThis.String(object.sol) : "",
+      checkedAt: isSet(object.checkedAt)
+        ? fromJsonTimestamp(object.checkedAt)
+        : isSet(object.checked_at)
+        ? fromJsonTimestamp(object.checked_at)
+        : undefined,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      errorKind: isSet(object.errorKind)
+        ? globalThis.String(object.errorKind)
+        : isSet(object.error_kind)
+        ? globalThis.String(object.error_kind)
+        : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      details: isObject(object.details)
+        ? (globalThis.Object.entries(object.details) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: BmcCheckResult): unknown {
+    const obj: any = {};
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.reachable !== false) {
+      obj.reachable = message.reachable;
+    }
+    if (message.sol !== "") {
+      obj.sol = message.sol;
+    }
+    if (message.checkedAt !== undefined) {
+      obj.checkedAt = message.checkedAt.toISOString();
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.errorKind !== "") {
+      obj.errorKind = message.errorKind;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.details) {
+      const entries = globalThis.Object.entries(message.details) as [string, string][];
+      if (entries.length > 0) {
+        obj.details = {};
+        entries.forEach(([k, v]) => {
+          obj.details[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BmcCheckResult>, I>>(base?: I): BmcCheckResult {
+    return BmcCheckResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BmcCheckResult>, I>>(object: I): BmcCheckResult {
+    const message = createBaseBmcCheckResult();
+    message.hostId = object.hostId ?? "";
+    message.reachable = object.reachable ?? false;
+    message.sol = object.sol ?? "";
+    message.checkedAt = object.checkedAt ?? undefined;
+    message.durationMs = object.durationMs ?? 0;
+    message.error = object.error ?? "";
+    message.errorKind = object.errorKind ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.details = (globalThis.Object.entries(object.details ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseBmcCheckResult_DetailsEntry(): BmcCheckResult_DetailsEntry {
+  return { key: "", value: "" };
+}
+
+export const BmcCheckResult_DetailsEntry: MessageFns<BmcCheckResult_DetailsEntry> = {
+  encode(message: BmcCheckResult_DetailsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BmcCheckResult_DetailsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBmcCheckResult_DetailsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BmcCheckResult_DetailsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: BmcCheckResult_DetailsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BmcCheckResult_DetailsEntry>, I>>(base?: I): BmcCheckResult_DetailsEntry {
+    return BmcCheckResult_DetailsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BmcCheckResult_DetailsEntry>, I>>(object: I): BmcCheckResult_DetailsEntry {
+    const message = createBaseBmcCheckResult_DetailsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -4059,6 +4608,16 @@ export const DeskServiceService = {
     responseSerialize: (value: VerifyAuditResponse): Buffer => Buffer.from(VerifyAuditResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyAuditResponse => VerifyAuditResponse.decode(value),
   },
+  /** Checks a host's BMC now (technician and above); a cut held for it proceeds when it answers. */
+  checkBmc: {
+    path: "/cordon.v1.DeskService/CheckBmc" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetHostRequest): Buffer => Buffer.from(GetHostRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetHostRequest => GetHostRequest.decode(value),
+    responseSerialize: (value: BmcCheckResult): Buffer => Buffer.from(BmcCheckResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BmcCheckResult => BmcCheckResult.decode(value),
+  },
 } as const;
 
 export interface DeskServiceServer extends UntypedServiceImplementation {
@@ -4089,6 +4648,8 @@ export interface DeskServiceServer extends UntypedServiceImplementation {
   listApprovals: handleUnaryCall<ListApprovalsRequest, ListApprovalsResponse>;
   /** Recomputes the audit log's hash chain. */
   verifyAudit: handleUnaryCall<VerifyAuditRequest, VerifyAuditResponse>;
+  /** Checks a host's BMC now (technician and above); a cut held for it proceeds when it answers. */
+  checkBmc: handleUnaryCall<GetHostRequest, BmcCheckResult>;
 }
 
 export interface DeskServiceClient extends Client {
@@ -4298,6 +4859,22 @@ export interface DeskServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyAuditResponse) => void,
   ): ClientUnaryCall;
+  /** Checks a host's BMC now (technician and above); a cut held for it proceeds when it answers. */
+  checkBmc(
+    request: GetHostRequest,
+    callback: (error: ServiceError | null, response: BmcCheckResult) => void,
+  ): ClientUnaryCall;
+  checkBmc(
+    request: GetHostRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BmcCheckResult) => void,
+  ): ClientUnaryCall;
+  checkBmc(
+    request: GetHostRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BmcCheckResult) => void,
+  ): ClientUnaryCall;
 }
 
 export const DeskServiceClient = makeGenericClientConstructor(
@@ -4342,6 +4919,10 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
