@@ -89,7 +89,7 @@ export const controllerSchema = {
     retries: { doc: 'ipmitool -R: retransmissions per command.', format: 'positive-int', default: 1 },
     attempts: { doc: 'Commands tried before a BMC is declared unreachable.', format: 'positive-int', default: 2 },
     concurrency: { doc: 'BMCs checked at once.', format: 'positive-int', default: 4 },
-    minIntervalSeconds: { doc: 'At least this long between two commands to the same BMC (faster polling can crash a BMC).', format: 'positive-int', default: 5 },
+    minIntervalSeconds: { doc: 'At least this long between two checks of the same BMC (faster polling can crash a BMC).', format: 'positive-int', default: 5 },
     freshMinutes: { doc: 'A check older than this does not count before a cut.', format: 'positive-int', default: 15 },
   },
   enforcement: {

@@ -18,7 +18,8 @@ interface Rule {
  * "Unable to establish IPMI v2 / RMCP+ session"). First match wins, so the
  * order matters: local problems, then refusals, then silence. Every line here
  * was either captured from the real tool (see test/unit/bmc/ipmitoolCaptures.ts)
- * or taken from ipmitool's lanplus.c for cases a simulator cannot produce.
+ * or taken from the messages built into ipmitool 1.8.19 (`strings` of the
+ * binary) for cases a simulator cannot produce.
  */
 const RULES: readonly Rule[] = [
   // Nothing meaningful was sent: local configuration.
