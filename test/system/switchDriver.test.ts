@@ -1,0 +1,165 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SshSwitchDriver } from '../../controller/switch/SshSwitchDriver.js';
+import type { SwitchTarget } from '../../controller/switch/SwitchDriver.js';
+import { SwitchPortError } from '../../controller/switch/SwitchPortError.js';
+import { isCordonError } from '../../proto/runtime/CordonError.js';
+import { silentLogger } from '../../proto/runtime/logger.js';
+import { removeStaleNamespaces } from '../helpers/netns.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { NamespaceDialer, startSshd, type Sshd } from '../helpers/sshd.js';
+import { explainSkip, systemTestGate } from '../helpers/systemGate.js';
+import { waitFor } from '../helpers/waitFor.js';
+
+const gate = systemTestGate(['ip', 'sshd', 'ssh-keygen']);
+explainSkip('switchDriver.test.ts', gate);
+
+/**
+ * A server behind a real (Linux bridge) access switch, all in namespaces
+ * this file creates:
+ *
+ *   host  pub0 203.0.113.10/24 ─veth─ swp1 ┐
+ *                                          br0   switch (sshd on eth0 10.250.1.2:22)
+ *   internet inet0 203.0.113.1/24 ─veth─ swp2 ┘
+ *   host  mgmt0 10.250.0.10/24 ─veth─ m0 10.250.0.1/24 ┐ mgmt
+ *   switch eth0 10.250.1.2/24 ─veth─ m1 10.250.1.1/24 ┘
+ *
+ * sshd runs inside the switch namespace, so `ip link set dev swp1 down` sent
+ * by the driver shuts the bridge port, as on a Cumulus switch. The test
+ * process lives in the root namespace, where none of these addresses exist;
+ * the driver reaches sshd through a ProxyCommand-like pipe started in the
+ * mgmt namespace (NamespaceDialer), so the SSH bytes really cross the
+ * management network.
+ */
+const base = `cdt-${process.pid}-sw`;
+const ns = { host: `${base}-h`, sw: `${base}-s`, inet: `${base}-i`, mgmt: `${base}-m` };
+const SWITCH_MGMT = '10.250.1.2';
+
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+const inNs = (n: string, ...cmd: string[]) => execFileSync('ip', ['netns', 'exec', n, ...cmd], { encoding: 'utf8' });
+const probe = (from: string, host: string, port: number) =>
+  inNs(from, process.execPath, join(REPO_ROOT, 'test/helpers/bin/tcp-probe.mjs'), host, String(port), '800').trim();
+/** What the switch's kernel says, read without the driver. */
+const kernelLink = (port: string) => (JSON.parse(inNs(ns.sw, 'ip', '-j', 'link', 'show', 'dev', port)) as { flags: string[]; operstate: string }[])[0]!;
+const kernelAdminUp = (port: string) => kernelLink(port).flags.includes('UP');
+/** Carrier reaches a veth's peer through linkwatch, up to a second late: wait for it before probing. */
+const bridgePortsUp = () => waitFor('switch ports with carrier', () => ['swp1', 'swp2'].every((p) => kernelLink(p).operstate === 'UP'), 5_000, 50);
+
+function buildLab(): void {
+  for (const n of Object.values(ns)) {
+    ip('netns', 'add', n);
+    ip('-n', n, 'link', 'set', 'lo', 'up');
+  }
+  ip('-n', ns.host, 'link', 'add', 'pub0', 'type', 'veth', 'peer', 'name', 'swp1', 'netns', ns.sw);
+  ip('-n', ns.inet, 'link', 'add', 'inet0', 'type', 'veth', 'peer', 'name', 'swp2', 'netns', ns.sw);
+  ip('-n', ns.host, 'link', 'add', 'mgmt0', 'type', 'veth', 'peer', 'name', 'm0', 'netns', ns.mgmt);
+  ip('-n', ns.sw, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'm1', 'netns', ns.mgmt);
+  // No STP: a port that comes up forwards at once.
+  ip('-n', ns.sw, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0');
+  for (const p of ['swp1', 'swp2']) ip('-n', ns.sw, 'link', 'set', p, 'master', 'br0');
+  const addrs: [string, string, string][] = [
+    [ns.host, 'pub0', '203.0.113.10/24'],
+    [ns.inet, 'inet0', '203.0.113.1/24'],
+    [ns.host, 'mgmt0', '10.250.0.10/24'],
+    [ns.mgmt, 'm0', '10.250.0.1/24'],
+    [ns.sw, 'eth0', `${SWITCH_MGMT}/24`],
+    [ns.mgmt, 'm1', '10.250.1.1/24'],
+  ];
+  for (const [n, dev, cidr] of addrs) ip('-n', n, 'addr', 'add', cidr, 'dev', dev);
+  for (const [n, dev] of [[ns.host, 'pub0'], [ns.host, 'mgmt0'], [ns.inet, 'inet0'], [ns.mgmt, 'm0'], [ns.mgmt, 'm1'], [ns.sw, 'eth0'], [ns.sw, 'br0'], [ns.sw, 'swp1'], [ns.sw, 'swp2']]) {
+    ip('-n', n!, 'link', 'set', dev!, 'up');
+  }
+}
+
+describe.skipIf(!gate.ok)('SshSwitchDriver against a Linux bridge switch in namespaces (real sshd)', () => {
+  let sshd: Sshd | undefined;
+  let dialer: NamespaceDialer | undefined;
+  let driver: SshSwitchDriver;
+  let target: SwitchTarget;
+  const listeners: ChildProcess[] = [];
+
+  const listen = async (n: string, port: number) => {
+    const child = spawn('ip', ['netns', 'exec', n, process.execPath, join(REPO_ROOT, 'test/helpers/bin/tcp-listen.mjs'), String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    listeners.push(child);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`listener in ${n} exited with ${code}`)));
+    });
+  };
+
+  beforeAll(async () => {
+    removeStaleNamespaces();
+    buildLab();
+    await listen(ns.inet, 80);
+    await listen(ns.mgmt, 7443);
+    await bridgePortsUp();
+    sshd = await startSshd({ netns: ns.sw, listenAddress: SWITCH_MGMT, port: 22 });
+    const d = (dialer = new NamespaceDialer(ns.mgmt));
+    driver = new SshSwitchDriver({ log: silentLogger(), connectTimeoutMs: 5_000, commandTimeoutMs: 5_000, dial: (t) => d.dial(t.address, t.port ?? 22) });
+    target = {
+      switchId: 'lab-sw-1', address: SWITCH_MGMT, port: 22, user: sshd.user, privateKeyFile: sshd.clientKeyFile,
+      hostKeySha256: sshd.hostKeySha256, vendor: 'linux', hostPort: 'swp1', protectedPorts: ['swp2', 'eth0'],
+    };
+  });
+
+  afterAll(() => {
+    dialer?.close();
+    sshd?.stop();
+    for (const child of listeners) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const n of Object.values(ns)) spawnSync('ip', ['netns', 'del', n]);
+  });
+
+  it('starts with the host reaching the internet through the switch and the management network beside it', async () => {
+    expect(probe(ns.host, '203.0.113.1', 80)).toBe('connected');
+    expect(probe(ns.host, '10.250.0.1', 7443)).toBe('connected');
+    await expect(driver.readPort(target)).resolves.toEqual({ port: 'swp1', adminUp: true });
+  });
+
+  it('shuts the host port: the host loses the internet but keeps its management side', async () => {
+    const started = Date.now();
+    await expect(driver.setPort(target, false)).resolves.toEqual({ port: 'swp1', adminUp: false });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(kernelAdminUp('swp1')).toBe(false);
+    expect(kernelAdminUp('swp2')).toBe(true);
+    expect(probe(ns.host, '203.0.113.1', 80)).not.toBe('connected');
+    expect(probe(ns.host, '10.250.0.1', 7443)).toBe('connected');
+    // Idempotent: shutting a shut port changes nothing and reports the same.
+    await expect(driver.setPort(target, false)).resolves.toEqual({ port: 'swp1', adminUp: false });
+  });
+
+  it('reopens the host port and the internet comes back', async () => {
+    await expect(driver.setPort(target, true)).resolves.toEqual({ port: 'swp1', adminUp: true });
+    expect(kernelAdminUp('swp1')).toBe(true);
+    await bridgePortsUp();
+    expect(probe(ns.host, '203.0.113.1', 80)).toBe('connected');
+  });
+
+  it('refuses a switch whose host key is not the pinned one, and changes nothing', async () => {
+    const stranger = `SHA256:${Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')}`;
+    const err = await driver.setPort({ ...target, hostKeySha256: stranger }, false).catch((e: unknown) => e as Error);
+    expect(isCordonError(err, 'permission')).toBe(true);
+    expect((err as Error).message).toContain(`presented host key ${sshd!.hostKeySha256}, but ${stranger} is pinned`);
+    expect(kernelAdminUp('swp1')).toBe(true);
+  });
+
+  it('refuses a client key the switch does not authorise', async () => {
+    const err = await driver.readPort({ ...target, privateKeyFile: sshd!.strangerKeyFile }).catch((e: unknown) => e as Error);
+    expect(isCordonError(err, 'unauthenticated')).toBe(true);
+  });
+
+  it('refuses to address a protected port (the uplink), before connecting', async () => {
+    const err = await driver.setPort({ ...target, hostPort: 'swp2' }, false).catch((e: unknown) => e as Error);
+    expect(isCordonError(err, 'refused')).toBe(true);
+    expect(kernelAdminUp('swp2')).toBe(true);
+  });
+
+  it('reports the observed state when the command fails (a port the switch does not have)', async () => {
+    const err = await driver.setPort({ ...target, hostPort: 'swp9' }, false).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(SwitchPortError);
+    expect(isCordonError(err, 'transient')).toBe(true);
+    expect((err as SwitchPortError).observed).toEqual({ port: 'swp9', adminUp: undefined });
+    expect((err as Error).message).toMatch(/"ip link set dev swp9 down" failed \(exit 1\): Cannot find device "swp9".*read back afterwards: unknown \(.*does not exist/);
+    expect(kernelAdminUp('swp1')).toBe(true);
+  });
+});
