@@ -92,6 +92,13 @@ export const controllerSchema = {
     minIntervalSeconds: { doc: 'At least this long between two checks of the same BMC (faster polling can crash a BMC).', format: 'positive-int', default: 5 },
     freshMinutes: { doc: 'A check older than this does not count before a cut.', format: 'positive-int', default: 15 },
   },
+  switchFallback: {
+    enabled: { doc: 'Shut a host\'s switch port (inventory "switchPorts") when it should be cut and its agent is silent or tampered with.', format: Boolean, default: true },
+    silentSeconds: { doc: 'Agent silence, while its host should be cut, after which the switch port is shut.', format: 'positive-int', default: 90 },
+    tamperThreshold: { doc: 'Tamper reports within the window that also hand the cut to the switch.', format: 'positive-int', default: 3 },
+    tamperWindowSeconds: { doc: 'The tamper window.', format: 'positive-int', default: 600 },
+    sweepSeconds: { doc: 'How often the fallback compares what should be with what is.', format: 'positive-int', default: 5 },
+  },
   enforcement: {
     smtpRelays: {
       doc: "The provider's own smarthosts, which an SMTP block still lets the host reach.",
@@ -150,6 +157,7 @@ export type ControllerConfig = convict.Config<{
     maxAttempts: number;
   };
   bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number };
+  switchFallback: { enabled: boolean; silentSeconds: number; tamperThreshold: number; tamperWindowSeconds: number; sweepSeconds: number };
   enforcement: { smtpRelays: string[] };
   policy: {
     trustedReporterKinds: string[];

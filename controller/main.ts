@@ -12,6 +12,8 @@ import { policyFromConfig } from './incidents/policyFromConfig.js';
 import { MailSender } from './mail/MailSender.js';
 import { runController } from './runController.js';
 import { IpmitoolDriver } from './bmc/IpmitoolDriver.js';
+import { SshSwitchDriver } from './switch/SshSwitchDriver.js';
+import { validateSwitchInventory, type SwitchInventoryEntry } from './switch/validateSwitchInventory.js';
 import { ExecRunner } from '../agent/runner/CommandRunner.js';
 import { Store } from './store/Store.js';
 import { loadInventoryFile } from './inventory/Inventory.js';
@@ -63,7 +65,12 @@ async function main(argv: string[]): Promise<number> {
     { runner: new ExecRunner() },
   );
   const inventoryFile = config.get('inventory.file');
-  if (inventoryFile) loadInventoryFile(inventoryFile); // validates; imported below
+  let switchPorts: SwitchInventoryEntry[] = [];
+  if (inventoryFile) {
+    loadInventoryFile(inventoryFile); // validates; imported below
+    const raw = JSON.parse(readFileSync(inventoryFile, 'utf8')) as { switchPorts?: unknown };
+    if (raw.switchPorts !== undefined) switchPorts = validateSwitchInventory(raw.switchPorts);
+  }
   if (args.checkConfig) {
     process.stdout.write('config OK\n');
     return 0;
@@ -80,7 +87,8 @@ async function main(argv: string[]): Promise<number> {
     for (const h of extra.hosts ?? []) {
       if (h.bmc) await store.bmcs.set({ hostId: h.id, protocol: 'ipmi', port: 623, sol: false, cipherSuite: undefined, ...h.bmc });
     }
-    log.info({ file: inventoryFile, hosts: count, customers: customers.length }, 'inventory imported');
+    for (const p of switchPorts) await store.switches.set(p.hostId, p.target);
+    log.info({ file: inventoryFile, hosts: count, customers: customers.length, switchPorts: switchPorts.length }, 'inventory imported');
   }
   const mail = config.get('mail');
   const controller = await runController({
@@ -94,6 +102,12 @@ async function main(argv: string[]): Promise<number> {
     policy,
     smtpRelays: config.get('enforcement.smtpRelays'),
     bmcDriver,
+    switchFallback: config.get('switchFallback.enabled')
+      ? {
+          driver: new SshSwitchDriver({ log: log.child({ component: 'switch' }) }),
+          settings: { ...config.get('switchFallback'), sweepMs: config.get('switchFallback.sweepSeconds') * 1000 },
+        }
+      : undefined,
     mail: {
       transport: new MailSender({
         host: mail.smtp.host,

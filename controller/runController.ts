@@ -6,6 +6,8 @@ import { startController, type RunningController } from './createController.js';
 import { createIncidentDesk } from './desk/incidentDesk.js';
 import type { BmcDriver } from './bmc/BmcDriver.js';
 import { BmcCheckWorker } from './dispatch/BmcCheckWorker.js';
+import { SwitchFallback, type SwitchFallbackSettings } from './dispatch/SwitchFallback.js';
+import type { SwitchDriver } from './switch/SwitchDriver.js';
 import { ReportTracker } from './dispatch/ReportTracker.js';
 import { StoreDesiredStates } from './dispatch/StoreDesiredStates.js';
 import { DeadlineScheduler } from './incidents/DeadlineScheduler.js';
@@ -29,6 +31,8 @@ export interface ControllerSettings {
   smtpRelays: string[];
   /** Checks BMCs around cuts; without it cuts wait for an operator's override. */
   bmcDriver?: BmcDriver | undefined;
+  /** The network-side fallback; without it a silent agent's cut stays with the agent. */
+  switchFallback?: { driver: SwitchDriver; settings: SwitchFallbackSettings } | undefined;
   /** Customer mail; without it mail stays queued in the outbox. */
   mail: { transport: MailTransport; desk: { from: string; replyTo: string; name: string }; maxAttempts: number } | undefined;
   clock?: Clock;
@@ -43,6 +47,7 @@ export interface Controller {
   scheduler: DeadlineScheduler;
   outbox: OutboxWorker | undefined;
   bmc: BmcCheckWorker | undefined;
+  switches: SwitchFallback | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -108,6 +113,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     inventory,
     desired,
     onReport: (hostId, report) => reports.onReport(hostId, report),
+    onTamper: (hostId) => switches?.onTamper(hostId),
     staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
     pingIntervalMs: s.pingIntervalMs,
     helloTimeoutMs: s.helloTimeoutMs,
@@ -128,6 +134,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   });
   outbox?.start();
   bmc?.start();
+  const switches = s.switchFallback
+    ? new SwitchFallback(s.store, s.switchFallback.driver, server.sessions, clock, log.child({ component: 'switch-fallback' }), s.switchFallback.settings)
+    : undefined;
+  switches?.start();
 
   return {
     server,
@@ -137,8 +147,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     scheduler,
     outbox,
     bmc,
+    switches,
     async stop(graceMs = 5_000) {
       scheduler?.stop();
+      await switches?.stop();
       await outbox?.stop();
       await bmc?.stop();
       await server.stop(graceMs);

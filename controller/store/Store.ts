@@ -1,6 +1,7 @@
 import { ApprovalsRepo } from './ApprovalsRepo.js';
 import { AuditLog } from './AuditLog.js';
 import { BmcRepo } from './BmcRepo.js';
+import { SwitchesRepo } from './SwitchesRepo.js';
 import { ComplaintsRepo } from './ComplaintsRepo.js';
 import { CustomersRepo } from './CustomersRepo.js';
 import { Database } from './Database.js';
@@ -27,6 +28,7 @@ export class Store {
   readonly outbox: OutboxRepo;
   readonly audit: AuditLog;
   readonly bmcs: BmcRepo;
+  readonly switches: SwitchesRepo;
 
   constructor(readonly db: Database) {
     this.hosts = new HostsRepo(db);
@@ -39,6 +41,7 @@ export class Store {
     this.outbox = new OutboxRepo(db);
     this.audit = new AuditLog(db);
     this.bmcs = new BmcRepo(db);
+    this.switches = new SwitchesRepo(db);
   }
 
   /** Opens (creating and migrating) the store file; see Database.open. */

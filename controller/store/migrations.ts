@@ -253,8 +253,23 @@ CREATE INDEX bmc_checks_by_host ON bmc_checks (host_id, at);
 ALTER TABLE incidents ADD COLUMN bmc_verified_at INTEGER;
 `;
 
+/**
+ * Each host's access-switch port (the network-side fallback) and whether
+ * Cordon holds it down. The SSH key stays in a file; only its path is stored.
+ */
+const SWITCHES = `
+CREATE TABLE host_switches (
+  host_id     TEXT PRIMARY KEY REFERENCES hosts (id) ON DELETE CASCADE,
+  target_json TEXT NOT NULL,
+  port_down   INTEGER NOT NULL DEFAULT 0,
+  reason      TEXT,
+  changed_at  INTEGER
+) STRICT;
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
   { version: 2, name: 'bmc', sql: BMC },
+  { version: 3, name: 'switches', sql: SWITCHES },
 ];

@@ -12,6 +12,22 @@ export function inNs(ns: string, command: string, ...args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** Starts TCP listeners (test/helpers/bin/tcp-listen.mjs) in a namespace; resolves once they listen. The caller stops it. */
+export async function startListener(ns: string, ports: number[]): Promise<ChildProcess> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(REPO_ROOT, 'test/helpers/bin/tcp-listen.mjs'), ...ports.map(String)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`listeners on ${ports.join(',')} in ${ns} did not start`)), 5_000);
+    child.stdout!.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`listener exited with ${code}`)));
+  });
+  return child;
+}
+
 /** Removes namespaces left by test runs whose process is gone (a crash, a kill -9). */
 export function removeStaleNamespaces(): void {
   const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
@@ -131,19 +147,7 @@ export class NetLab {
 
   /** Starts TCP listeners in a namespace on the given ports; resolves once they listen. */
   async listen(ns: string, ports: number[]): Promise<ChildProcess> {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(REPO_ROOT, 'test/helpers/bin/tcp-listen.mjs'), ...ports.map(String)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    this.children.push(child);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`listeners on ${ports.join(',')} in ${ns} did not start`)), 5_000);
-      child.stdout!.once('data', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`listener exited with ${code}`)));
-    });
-    return child;
+    return this.track(await startListener(ns, ports));
   }
 
   /** One TCP connect attempt from a namespace: connected, refused, unreachable or timeout. */

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshSwitchDriver } from '../../controller/switch/SshSwitchDriver.js';
@@ -6,71 +6,20 @@ import type { SwitchTarget } from '../../controller/switch/SwitchDriver.js';
 import { SwitchPortError } from '../../controller/switch/SwitchPortError.js';
 import { isCordonError } from '../../proto/runtime/CordonError.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
-import { removeStaleNamespaces } from '../helpers/netns.js';
+import { SwitchLab } from '../helpers/switchLab.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { NamespaceDialer, startSshd, type Sshd } from '../helpers/sshd.js';
 import { explainSkip, systemTestGate } from '../helpers/systemGate.js';
-import { waitFor } from '../helpers/waitFor.js';
 
 const gate = systemTestGate(['ip', 'sshd', 'ssh-keygen']);
 explainSkip('switchDriver.test.ts', gate);
 
-/**
- * A server behind a real (Linux bridge) access switch, all in namespaces
- * this file creates:
- *
- *   host  pub0 203.0.113.10/24 ─veth─ swp1 ┐
- *                                          br0   switch (sshd on eth0 10.250.1.2:22)
- *   internet inet0 203.0.113.1/24 ─veth─ swp2 ┘
- *   host  mgmt0 10.250.0.10/24 ─veth─ m0 10.250.0.1/24 ┐ mgmt
- *   switch eth0 10.250.1.2/24 ─veth─ m1 10.250.1.1/24 ┘
- *
- * sshd runs inside the switch namespace, so `ip link set dev swp1 down` sent
- * by the driver shuts the bridge port, as on a Cumulus switch. The test
- * process lives in the root namespace, where none of these addresses exist;
- * the driver reaches sshd through a ProxyCommand-like pipe started in the
- * mgmt namespace (NamespaceDialer), so the SSH bytes really cross the
- * management network.
- */
-const base = `cdt-${process.pid}-sw`;
-const ns = { host: `${base}-h`, sw: `${base}-s`, inet: `${base}-i`, mgmt: `${base}-m` };
-const SWITCH_MGMT = '10.250.1.2';
-
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-const inNs = (n: string, ...cmd: string[]) => execFileSync('ip', ['netns', 'exec', n, ...cmd], { encoding: 'utf8' });
-const probe = (from: string, host: string, port: number) =>
-  inNs(from, process.execPath, join(REPO_ROOT, 'test/helpers/bin/tcp-probe.mjs'), host, String(port), '800').trim();
-/** What the switch's kernel says, read without the driver. */
-const kernelLink = (port: string) => (JSON.parse(inNs(ns.sw, 'ip', '-j', 'link', 'show', 'dev', port)) as { flags: string[]; operstate: string }[])[0]!;
-const kernelAdminUp = (port: string) => kernelLink(port).flags.includes('UP');
-/** Carrier reaches a veth's peer through linkwatch, up to a second late: wait for it before probing. */
-const bridgePortsUp = () => waitFor('switch ports with carrier', () => ['swp1', 'swp2'].every((p) => kernelLink(p).operstate === 'UP'), 5_000, 50);
-
-function buildLab(): void {
-  for (const n of Object.values(ns)) {
-    ip('netns', 'add', n);
-    ip('-n', n, 'link', 'set', 'lo', 'up');
-  }
-  ip('-n', ns.host, 'link', 'add', 'pub0', 'type', 'veth', 'peer', 'name', 'swp1', 'netns', ns.sw);
-  ip('-n', ns.inet, 'link', 'add', 'inet0', 'type', 'veth', 'peer', 'name', 'swp2', 'netns', ns.sw);
-  ip('-n', ns.host, 'link', 'add', 'mgmt0', 'type', 'veth', 'peer', 'name', 'm0', 'netns', ns.mgmt);
-  ip('-n', ns.sw, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'm1', 'netns', ns.mgmt);
-  // No STP: a port that comes up forwards at once.
-  ip('-n', ns.sw, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0');
-  for (const p of ['swp1', 'swp2']) ip('-n', ns.sw, 'link', 'set', p, 'master', 'br0');
-  const addrs: [string, string, string][] = [
-    [ns.host, 'pub0', '203.0.113.10/24'],
-    [ns.inet, 'inet0', '203.0.113.1/24'],
-    [ns.host, 'mgmt0', '10.250.0.10/24'],
-    [ns.mgmt, 'm0', '10.250.0.1/24'],
-    [ns.sw, 'eth0', `${SWITCH_MGMT}/24`],
-    [ns.mgmt, 'm1', '10.250.1.1/24'],
-  ];
-  for (const [n, dev, cidr] of addrs) ip('-n', n, 'addr', 'add', cidr, 'dev', dev);
-  for (const [n, dev] of [[ns.host, 'pub0'], [ns.host, 'mgmt0'], [ns.inet, 'inet0'], [ns.mgmt, 'm0'], [ns.mgmt, 'm1'], [ns.sw, 'eth0'], [ns.sw, 'br0'], [ns.sw, 'swp1'], [ns.sw, 'swp2']]) {
-    ip('-n', n!, 'link', 'set', dev!, 'up');
-  }
-}
+const lab = new SwitchLab();
+const ns = lab.ns;
+const SWITCH_MGMT = SwitchLab.SWITCH_MGMT;
+const probe = (from: string, host: string, port: number) => lab.probe(from, host, port);
+const kernelAdminUp = (port: string) => lab.kernelAdminUp(port);
+const bridgePortsUp = () => lab.bridgePortsUp();
 
 describe.skipIf(!gate.ok)('SshSwitchDriver against a Linux bridge switch in namespaces (real sshd)', () => {
   let sshd: Sshd | undefined;
@@ -89,8 +38,7 @@ describe.skipIf(!gate.ok)('SshSwitchDriver against a Linux bridge switch in name
   };
 
   beforeAll(async () => {
-    removeStaleNamespaces();
-    buildLab();
+    lab.build();
     await listen(ns.inet, 80);
     await listen(ns.mgmt, 7443);
     await bridgePortsUp();
@@ -107,7 +55,7 @@ describe.skipIf(!gate.ok)('SshSwitchDriver against a Linux bridge switch in name
     dialer?.close();
     sshd?.stop();
     for (const child of listeners) if (child.exitCode === null) child.kill('SIGKILL');
-    for (const n of Object.values(ns)) spawnSync('ip', ['netns', 'del', n]);
+    lab.destroy();
   });
 
   it('starts with the host reaching the internet through the switch and the management network beside it', async () => {

@@ -1,0 +1,56 @@
+import type { SwitchTarget } from '../switch/SwitchDriver.js';
+import type { Database } from './Database.js';
+
+export interface HostSwitch {
+  hostId: string;
+  target: SwitchTarget;
+  /** Cordon shut this port and has not reopened it. */
+  portDown: boolean;
+  reason: string | undefined;
+  changedAt: Date | undefined;
+}
+
+interface Row {
+  host_id: string;
+  target_json: string;
+  port_down: number;
+  reason: string | null;
+  changed_at: number | null;
+}
+
+/** Each host's switch port (validated at import by validateSwitchInventory) and whether Cordon holds it down. */
+export class SwitchesRepo {
+  constructor(private readonly db: Database) {}
+
+  /** Sets the host's switch; a port Cordon holds down stays recorded as down. */
+  async set(hostId: string, target: SwitchTarget): Promise<void> {
+    await this.db.run(
+      `INSERT INTO host_switches (host_id, target_json) VALUES (?, ?)
+       ON CONFLICT (host_id) DO UPDATE SET target_json = excluded.target_json`,
+      [hostId, JSON.stringify(target)],
+    );
+  }
+
+  async list(): Promise<HostSwitch[]> {
+    return (await this.db.all<Row>('SELECT * FROM host_switches ORDER BY host_id')).map(fromRow);
+  }
+
+  async get(hostId: string): Promise<HostSwitch | undefined> {
+    const r = await this.db.get<Row>('SELECT * FROM host_switches WHERE host_id = ?', [hostId]);
+    return r ? fromRow(r) : undefined;
+  }
+
+  async markPort(hostId: string, down: boolean, reason: string, at: Date): Promise<void> {
+    await this.db.run('UPDATE host_switches SET port_down = ?, reason = ?, changed_at = ? WHERE host_id = ?', [down ? 1 : 0, reason, at.getTime(), hostId]);
+  }
+}
+
+function fromRow(r: Row): HostSwitch {
+  return {
+    hostId: r.host_id,
+    target: JSON.parse(r.target_json) as SwitchTarget,
+    portDown: r.port_down === 1,
+    reason: r.reason ?? undefined,
+    changedAt: r.changed_at === null ? undefined : new Date(r.changed_at),
+  };
+}
