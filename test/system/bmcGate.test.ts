@@ -43,12 +43,14 @@ describe.skipIf(!gate.ok)('BMC checks around cuts', () => {
     const good = await IpmiSim.start();
     const silent = await IpmiSim.start();
     const locked = await IpmiSim.start();
-    sims.push(good, silent, locked);
+    const slow = await IpmiSim.start();
+    sims.push(good, silent, locked, slow);
     await silent.kill(); // a BMC that no longer answers
     const hosts: [string, string, IpmiSim, string | undefined][] = [
       ['web-01', '203.0.113.1', good, undefined],
       ['web-02', '203.0.113.2', silent, undefined],
       ['web-03', '203.0.113.3', locked, locked.writeFile('wrong-password', 'not-the-password')],
+      ['web-04', '203.0.113.4', slow, undefined],
     ];
     for (const [id, ip, sim, passwordFile] of hosts) {
       await store.hosts.add({ id, customerId: 'acme', publicPrefixes: [`${ip}/32`], managementAddress: '10.255.0.10' });
@@ -120,6 +122,18 @@ describe.skipIf(!gate.ok)('BMC checks around cuts', () => {
     // SMTP block and throttle never wait for the BMC.
     const spam = await controller.service.submitComplaint({ ip: '203.0.113.3', category: 'ddos', reporter: 'up', reporterKind: 'upstream', eventTime: undefined, evidence: '', raw: 'x' }, 'olga');
     expect(await incident(spam.incidentId!)).toMatchObject({ state: 'enforcing', actions: [{ kind: 'throttle', rateBps: 10_000_000 }] });
+  });
+
+  it('holds the cut when the BMC hangs (timeout)', async () => {
+    sims[3]!.pause(); // SIGSTOP: the process is there but answers nothing
+    try {
+      const id = await malware('203.0.113.4');
+      await waitFor('the timed-out check', async () => (await controller.store.bmcs.latest('web-04')) !== undefined, 15_000);
+      expect(await controller.store.bmcs.latest('web-04')).toMatchObject({ reachable: false });
+      expect(await incident(id)).toMatchObject({ state: 'escalated', hold: 'bmc_unreachable', actions: [] });
+    } finally {
+      sims[3]!.resume();
+    }
   });
 
   it('answers `cordonctl host bmc-check` with the result and the exit status', async () => {
