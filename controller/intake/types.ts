@@ -1,0 +1,58 @@
+import type { Category, ReporterKind } from '../incidents/model.js';
+
+/**
+ * One complaint as read from a report: one offender IP (the provider's
+ * customer), never a reporter relay, honeypot, sinkhole, victim, C&C server
+ * or an address quoted inside evidence.
+ */
+export interface ParsedComplaint {
+  ip: string;
+  category: Exclude<Category, 'child_abuse' | 'terrorism'> | 'child_abuse' | 'terrorism';
+  /** When the abuse happened, UTC; undefined when the report does not say. */
+  eventTime: Date | undefined;
+  /** Name and/or address of who reported. */
+  reporter: string;
+  reporterKind: ReporterKind;
+  /** Which parser read it: arf, xarf-yaml, xarf-json, shadowserver-csv, acns, plain. */
+  format: string;
+  /** A short pointer to the evidence: a URL, a report id, a CSV row, a title. */
+  evidence: string;
+}
+
+export interface ParseResult {
+  complaints: ParsedComplaint[];
+  /** Why an operator must look at it, when no complaint could be read with confidence. */
+  needsInfo: string | null;
+}
+
+/** A part of a message (or a bare file) as the format parsers see it. */
+export interface MessagePart {
+  contentType: string;
+  filename: string | undefined;
+  content: Buffer;
+}
+
+/**
+ * A message parsed once (RFC 822/MIME via mailparser), handed to every format
+ * parser. A bare file (JSON, CSV, XML, text) becomes a message with no headers
+ * and one part.
+ */
+export interface ParsedMessage {
+  /** Lower-case header names; the first value of each. */
+  headers: Map<string, string>;
+  from: string | undefined;
+  /** The Date: header, when present and valid. */
+  date: Date | undefined;
+  subject: string;
+  /** The text body (text/plain, or text/html reduced to text). */
+  text: string;
+  /** Every part, including attachments and message/rfc822 and message/feedback-report parts. */
+  parts: MessagePart[];
+  raw: Buffer;
+}
+
+/** One report format. `parse` returns undefined when the message is not in its format. */
+export interface FormatParser {
+  readonly name: string;
+  parse(message: ParsedMessage): ParsedComplaint[] | undefined;
+}
