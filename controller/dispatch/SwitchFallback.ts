@@ -7,6 +7,9 @@ import type { Store } from '../store/Store.js';
 import type { HostSwitch } from '../store/SwitchesRepo.js';
 import type { SwitchDriver } from '../switch/SwitchDriver.js';
 
+/** How often a port Cordon holds down is read back from the switch. */
+const VERIFY_EVERY_MS = 60_000;
+
 export interface SwitchFallbackSettings {
   /** An agent silent this long while its host should be cut loses its switch port. */
   silentSeconds: number;
@@ -30,6 +33,7 @@ export class SwitchFallback {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private readonly tampers = new Map<string, number[]>();
+  private readonly verified = new Map<string, number>();
   private readonly startedAt: Date;
 
   constructor(
@@ -74,7 +78,26 @@ export class SwitchFallback {
         if (why) await this.setPort(sw, false, why);
       } else if (!cut && sw.portDown) {
         await this.setPort(sw, true, 'the host no longer should be cut');
+      } else if (cut && sw.portDown) {
+        await this.verifyStillDown(sw);
       }
+    }
+  }
+
+  /**
+   * A port Cordon shut can come back up (a switch reboot drops the running
+   * configuration, someone typed `no shutdown`): read it back now and then,
+   * not on every sweep, and shut it again.
+   */
+  private async verifyStillDown(sw: HostSwitch): Promise<void> {
+    const now = this.clock.now().getTime();
+    if (now - (this.verified.get(sw.hostId) ?? 0) < VERIFY_EVERY_MS) return;
+    this.verified.set(sw.hostId, now);
+    try {
+      const state = await this.driver.readPort(sw.target);
+      if (state.adminUp === true) await this.setPort(sw, false, 'the port Cordon shut was found up again');
+    } catch (err) {
+      this.log.warn({ host: sw.hostId, err: asCordonError(err).message }, 'cannot read back the switch port');
     }
   }
 
