@@ -7,6 +7,7 @@ import { cordonVersion } from '../../proto/runtime/version.js';
 import { resolveConnection } from './connection.js';
 import { DeskClient } from './deskClient.js';
 import { runIncidentCommand, type Flags } from './incidentCommands.js';
+import { ingestDryRun, ingestMaildir, ingestOne } from './ingestCommand.js';
 import { age, renderTable } from './table.js';
 
 const USAGE = `usage: cordonctl [connection options] COMMAND [--json]
@@ -19,6 +20,9 @@ commands (--json on every read command):
   host show H                    desired state, generation, dispatch status
   host bmc-check H               check the host's BMC (IPMI) now; exit 1 when it does not answer
   health                         the controller's gRPC health status
+  ingest [FILE|-]                a raw report (ARF, X-ARF, Shadowserver CSV, ACNS, plain text) to the controller
+  ingest --dry-run [--json] [FILE|-]   what Cordon would make of it, without a controller
+  ingest --maildir DIR           every message in DIR/new, moved to DIR/cur once committed
   complaint submit --ip IP --category C --reporter-kind K [--reporter R] [--event-time T] [--evidence E] [--raw FILE|-]
   incident list [--state S] [--host H] [--customer C]
   incident show ID               the incident with its event history
@@ -93,6 +97,8 @@ async function main(argv: string[]): Promise<number> {
       incident: { type: 'string' },
       action: { type: 'string' },
       rate: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      maildir: { type: 'string' },
       version: { type: 'boolean' },
     },
   });
@@ -106,11 +112,17 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const simple = ['agents', 'hosts', 'health'].includes(command) || (command === 'host' && positionals[1] === 'list');
+  const out = (t: string) => process.stdout.write(t);
+  // Parsing alone needs no controller and no certificate.
+  if (command === 'ingest' && values['dry-run']) return ingestDryRun(positionals[1], values.json === true, out);
   const timeoutMs = values.timeout === undefined ? 10_000 : Number(values.timeout);
   if (!(timeoutMs > 0)) throw new CordonError('invalid', 'must be a positive number of milliseconds', { field: '--timeout' });
   const client = new DeskClient(resolveConnection(values, process.env), { timeoutMs });
   const now = new Date();
   try {
+    if (command === 'ingest') {
+      return values.maildir ? await ingestMaildir(client, values.maildir, out) : await ingestOne(client, positionals[1], values.json === true, out);
+    }
     if (!simple) {
       // `incident list --host H` filters by one host; --host repeats only for enforce.
       const flags = { ...values, host: command === 'enforce' ? values.host : values.host?.[0] } as Flags;

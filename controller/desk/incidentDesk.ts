@@ -154,11 +154,18 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
 
     async submitComplaint(req: SubmitComplaintRequest, ctx: CallContext): Promise<SubmitComplaintResponse> {
       const op = operatorOf(ctx);
+      if (!req.ip && (req.raw || req.report.length > 0)) {
+        const bytes = req.report.length > 0 ? Buffer.from(req.report) : Buffer.from(req.raw, 'utf8');
+        const ingested = await deps.service.ingestReport(bytes, op.name, req.filename || undefined);
+        const parsed = ingested.results.map((r) => ({ complaintId: r.complaintId, incidentId: r.incidentId ?? '', outcome: r.outcome, reason: r.reason, parsed: [], needsInfo: '' }));
+        const first = parsed[0]!;
+        return { ...first, parsed, needsInfo: ingested.needsInfo ?? '' };
+      }
       const r = await deps.service.submitComplaint(
         { ip: req.ip, category: req.category, reporter: req.reporter, reporterKind: req.reporterKind, eventTime: req.eventTime, evidence: req.evidence, raw: req.raw },
         op.name,
       );
-      return { complaintId: r.complaintId, incidentId: r.incidentId ?? '', outcome: r.outcome, reason: r.reason };
+      return { complaintId: r.complaintId, incidentId: r.incidentId ?? '', outcome: r.outcome, reason: r.reason, parsed: [], needsInfo: '' };
     },
 
     async listIncidents(req: ListIncidentsRequest): Promise<ListIncidentsResponse> {

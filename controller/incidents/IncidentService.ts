@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import type { Store } from '../store/Store.js';
 import { nextDueAt, transition, type Context, type Effect, type IncidentEvent } from './lifecycle.js';
 import type { MailPayload } from '../mail/OutboxSource.js';
+import { parseReport } from '../intake/parseReport.js';
 import { CATEGORIES, REPORTER_KINDS, type Action, type Category, type Complaint, type Incident, type ReporterKind } from './model.js';
 import { isTrusted, type PolicyConfig } from './policy.js';
 
@@ -22,7 +23,7 @@ export interface ComplaintInput {
 export interface SubmitResult {
   complaintId: string;
   incidentId: string | undefined;
-  outcome: 'opened' | 'merged' | 'rejected';
+  outcome: 'opened' | 'merged' | 'rejected' | 'needs_info';
   reason: string;
 }
 
@@ -41,6 +42,12 @@ export interface IncidentServiceDeps {
 }
 
 const HOUR = 3_600_000;
+
+/** The report as text, byte for byte when it is UTF-8; a binary upload (a bare zip) is kept as base64. */
+function rawText(raw: Buffer): string {
+  const text = raw.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(raw) ? text : `base64:${raw.toString('base64')}`;
+}
 const DAY = 24 * HOUR;
 
 /**
@@ -105,6 +112,38 @@ export class IncidentService {
     });
     this.afterCommit(touched);
     return result;
+  }
+
+  /**
+   * Reads a raw report (any supported format) and submits one complaint per
+   * offender IP; a report nobody can read with confidence is kept, whole, as
+   * needs_info for an operator — never dropped.
+   */
+  async ingestReport(raw: Buffer, actor: string, filename?: string): Promise<{ results: SubmitResult[]; needsInfo: string | null }> {
+    const parsed = await parseReport(raw, filename);
+    const text = rawText(raw);
+    if (parsed.needsInfo !== null) {
+      const now = this.deps.clock.now();
+      const complaintId = `c-${randomUUID()}`;
+      await this.deps.store.db.transaction(async () => {
+        await this.deps.store.complaints.insert(
+          { id: complaintId, receivedAt: now, eventTime: undefined, ip: 'unknown', category: 'other', reporter: '', reporterKind: 'anonymous', raw: text, evidence: filename ?? '' },
+          { incidentId: null, status: 'needs_info', reason: parsed.needsInfo! },
+        );
+        await this.deps.store.audit.append({ at: now, actor, action: 'complaint.needs_info', subject: complaintId, detail: { reason: parsed.needsInfo } });
+      });
+      return { results: [{ complaintId, incidentId: undefined, outcome: 'needs_info', reason: parsed.needsInfo }], needsInfo: parsed.needsInfo };
+    }
+    const results: SubmitResult[] = [];
+    for (const c of parsed.complaints) {
+      results.push(
+        await this.submitComplaint(
+          { ip: c.ip, category: c.category, reporter: c.reporter, reporterKind: c.reporterKind, eventTime: c.eventTime, evidence: `${c.format}: ${c.evidence}`, raw: text },
+          actor,
+        ),
+      );
+    }
+    return { results, needsInfo: null };
   }
 
   /**

@@ -326,16 +326,29 @@ export interface SubmitComplaintRequest {
   reporterKind: string;
   eventTime?: Date | undefined;
   evidence: string;
-  /** The report as received, kept byte for byte. */
+  /**
+   * The report as received, kept byte for byte. With no ip, the controller
+   * parses it (ARF, X-ARF, Shadowserver, ACNS, plain text) into complaints.
+   */
   raw: string;
+  /** The report's file name, when it came as a file (helps recognise formats). */
+  filename: string;
+  /** The raw report as bytes (a zip or a non-UTF-8 message); preferred over raw. */
+  report: Buffer;
 }
 
 export interface SubmitComplaintResponse {
   complaintId: string;
   incidentId: string;
-  /** "opened", "merged" (an open incident existed) or "rejected". */
+  /**
+   * "opened", "merged" (an open incident existed), "rejected" (not our IP)
+   * or "needs_info" (kept for an operator).
+   */
   outcome: string;
   reason: string;
+  /** For a parsed raw report: one result per offender IP. */
+  parsed: SubmitComplaintResponse[];
+  needsInfo: string;
 }
 
 export interface ListIncidentsRequest {
@@ -1641,7 +1654,17 @@ export const HostDetail: MessageFns<HostDetail> = {
 };
 
 function createBaseSubmitComplaintRequest(): SubmitComplaintRequest {
-  return { ip: "", category: "", reporter: "", reporterKind: "", eventTime: undefined, evidence: "", raw: "" };
+  return {
+    ip: "",
+    category: "",
+    reporter: "",
+    reporterKind: "",
+    eventTime: undefined,
+    evidence: "",
+    raw: "",
+    filename: "",
+    report: Buffer.alloc(0),
+  };
 }
 
 export const SubmitComplaintRequest: MessageFns<SubmitComplaintRequest> = {
@@ -1666,6 +1689,12 @@ export const SubmitComplaintRequest: MessageFns<SubmitComplaintRequest> = {
     }
     if (message.raw !== "") {
       writer.uint32(58).string(message.raw);
+    }
+    if (message.filename !== "") {
+      writer.uint32(66).string(message.filename);
+    }
+    if (message.report.length !== 0) {
+      writer.uint32(74).bytes(message.report);
     }
     return writer;
   },
@@ -1739,6 +1768,22 @@ export const SubmitComplaintRequest: MessageFns<SubmitComplaintRequest> = {
             message.raw = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.filename = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.report = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1768,6 +1813,8 @@ export const SubmitComplaintRequest: MessageFns<SubmitComplaintRequest> = {
         : undefined,
       evidence: isSet(object.evidence) ? globalThis.String(object.evidence) : "",
       raw: isSet(object.raw) ? globalThis.String(object.raw) : "",
+      filename: isSet(object.filename) ? globalThis.String(object.filename) : "",
+      report: isSet(object.report) ? Buffer.from(bytesFromBase64(object.report)) : Buffer.alloc(0),
     };
   },
 
@@ -1794,6 +1841,12 @@ export const SubmitComplaintRequest: MessageFns<SubmitComplaintRequest> = {
     if (message.raw !== "") {
       obj.raw = message.raw;
     }
+    if (message.filename !== "") {
+      obj.filename = message.filename;
+    }
+    if (message.report.length !== 0) {
+      obj.report = base64FromBytes(message.report);
+    }
     return obj;
   },
 
@@ -1809,12 +1862,14 @@ export const SubmitComplaintRequest: MessageFns<SubmitComplaintRequest> = {
     message.eventTime = object.eventTime ?? undefined;
     message.evidence = object.evidence ?? "";
     message.raw = object.raw ?? "";
+    message.filename = object.filename ?? "";
+    message.report = object.report ?? Buffer.alloc(0);
     return message;
   },
 };
 
 function createBaseSubmitComplaintResponse(): SubmitComplaintResponse {
-  return { complaintId: "", incidentId: "", outcome: "", reason: "" };
+  return { complaintId: "", incidentId: "", outcome: "", reason: "", parsed: [], needsInfo: "" };
 }
 
 export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
@@ -1830,6 +1885,12 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
     }
     if (message.reason !== "") {
       writer.uint32(34).string(message.reason);
+    }
+    for (const v of message.parsed) {
+      SubmitComplaintResponse.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.needsInfo !== "") {
+      writer.uint32(50).string(message.needsInfo);
     }
     return writer;
   },
@@ -1879,6 +1940,22 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
             message.reason = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parsed.push(SubmitComplaintResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.needsInfo = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1905,6 +1982,14 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
         : "",
       outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      parsed: globalThis.Array.isArray(object?.parsed)
+        ? object.parsed.map((e: any) => SubmitComplaintResponse.fromJSON(e))
+        : [],
+      needsInfo: isSet(object.needsInfo)
+        ? globalThis.String(object.needsInfo)
+        : isSet(object.needs_info)
+        ? globalThis.String(object.needs_info)
+        : "",
     };
   },
 
@@ -1922,6 +2007,12 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.parsed?.length) {
+      obj.parsed = message.parsed.map((e) => SubmitComplaintResponse.toJSON(e));
+    }
+    if (message.needsInfo !== "") {
+      obj.needsInfo = message.needsInfo;
+    }
     return obj;
   },
 
@@ -1934,6 +2025,8 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
     message.incidentId = object.incidentId ?? "";
     message.outcome = object.outcome ?? "";
     message.reason = object.reason ?? "";
+    message.parsed = object.parsed?.map((e) => SubmitComplaintResponse.fromPartial(e)) || [];
+    message.needsInfo = object.needsInfo ?? "";
     return message;
   },
 };
@@ -4885,6 +4978,14 @@ export const DeskServiceClient = makeGenericClientConstructor(
   service: typeof DeskServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

@@ -1,0 +1,85 @@
+/**
+ * A small RFC 4180 CSV reader, enough for Shadowserver reports: fields
+ * separated by commas, records by CRLF (LF and a lone CR are accepted too,
+ * since reports pass through tools that rewrite line ends), fields optionally
+ * enclosed in double quotes, and a quote inside a quoted field written as two
+ * quotes (RFC 4180 §2, rules 5–7). A quoted field may hold commas and line
+ * breaks.
+ *
+ * Lenient where RFC 4180 is silent or the input is broken, because a report
+ * must never make intake throw: a missing closing quote takes the rest of the
+ * input as the field, characters after a closing quote are kept, a leading
+ * UTF-8 BOM is dropped, blank lines are skipped. Never throws.
+ */
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** Index of the next comma, CR or LF at or after `from`, or text.length. */
+function nextDelimiter(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === COMMA || c === CR || c === LF) return i;
+  }
+  return text.length;
+}
+
+/** Reads every record of `text`; each record is its list of field values. */
+export function readCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  const n = text.length;
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  if (i >= n) return rows;
+  let row: string[] = [];
+  const endRow = (): void => {
+    // A blank line reads as one empty field: RFC 4180 has no empty records, so drop it.
+    if (!(row.length === 1 && row[0] === '')) rows.push(row);
+    row = [];
+  };
+  for (;;) {
+    let value: string;
+    if (text.charCodeAt(i) === QUOTE) {
+      value = '';
+      let j = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (q < 0) {
+          value += text.slice(j); // unterminated quote: the rest is the field
+          i = n;
+          break;
+        }
+        value += text.slice(j, q);
+        if (text.charCodeAt(q + 1) === QUOTE) {
+          value += '"'; // RFC 4180 §2.7: "" inside a quoted field is one quote
+          j = q + 2;
+        } else {
+          i = q + 1;
+          break;
+        }
+      }
+      const end = nextDelimiter(text, i); // stray text after the closing quote: keep it
+      value += text.slice(i, end);
+      i = end;
+    } else {
+      const end = nextDelimiter(text, i);
+      value = text.slice(i, end);
+      i = end;
+    }
+    row.push(value);
+    if (i >= n) {
+      endRow();
+      break;
+    }
+    const c = text.charCodeAt(i);
+    if (c === COMMA) {
+      i++;
+      continue;
+    }
+    i += c === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
+    endRow();
+    if (i >= n) break;
+  }
+  return rows;
+}

@@ -1,0 +1,55 @@
+// Intake throughput: a generated Shadowserver-style CSV of N rows is parsed,
+// matched to hosts (longest-prefix match in SQLite) and stored (complaint +
+// incident routing, one transaction per complaint) on a real SQLite file.
+//   npm run build && node test/bench/intake-throughput.mjs [--rows 100000] [--hosts 2000]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { systemClock } from '../../dist/controller/clock.js';
+import { IncidentService } from '../../dist/controller/incidents/IncidentService.js';
+import { DEFAULT_POLICY } from '../../dist/controller/incidents/policy.js';
+import { parseReport } from '../../dist/controller/intake/parseReport.js';
+import { Store } from '../../dist/controller/store/Store.js';
+
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' }, hosts: { type: 'string', default: '2000' } } });
+const ROWS = Number(values.rows);
+const HOSTS = Number(values.hosts);
+const work = mkdtempSync(join(tmpdir(), 'cordon-intake-bench-'));
+try {
+  const store = await Store.open(join(work, 'bench.db'));
+  // Hosts own one /28 each inside 10.0.0.0/8 (addresses only as data here; no traffic).
+  const unique = Array.from({ length: HOSTS }, (_, i) => ({ id: `h${i}`, customerId: `c${i % 500}`, publicPrefixes: [`10.${(i >> 8) & 255}.${i & 255}.0/28`], managementAddress: '10.255.0.1' }));
+  await store.hosts.upsertMany(unique);
+  const header = 'timestamp,ip,protocol,port,hostname,tag,asn,geo,region,city';
+  const lines = [header];
+  for (let r = 0; r < ROWS; r++) {
+    const h = unique[r % unique.length];
+    const [a, b, c] = h.publicPrefixes[0].split('/')[0].split('.').map(Number);
+    const host = `${a}.${b}.${c}.${(r % 14) + 1}`;
+    lines.push(`2026-11-0${(r % 9) + 1} 0${r % 10}:00:00,${host},udp,1900,,ssdp,64500,NL,"Noord-Holland","Amsterdam, NL"`);
+  }
+  const csv = Buffer.from(lines.join('\r\n'));
+  const service = new IncidentService({ store, policy: DEFAULT_POLICY, clock: systemClock, log: pino({ level: 'silent' }), onHostChanged() {}, onOutbox() {}, onDeadlinesChanged() {} });
+
+  let t0 = performance.now();
+  const parsed = await parseReport(csv, 'scan_ssdp-2026-11-02.csv');
+  const parseMs = performance.now() - t0;
+  t0 = performance.now();
+  let opened = 0, merged = 0;
+  for (const c of parsed.complaints) {
+    const r = await service.submitComplaint({ ip: c.ip, category: c.category, reporter: c.reporter, reporterKind: c.reporterKind, eventTime: c.eventTime, evidence: c.evidence, raw: 'bench' }, 'bench');
+    if (r.outcome === 'opened') opened++;
+    else if (r.outcome === 'merged') merged++;
+  }
+  const storeMs = performance.now() - t0;
+  const n = parsed.complaints.length;
+  console.log(`intake: ${ROWS} CSV rows (${(csv.length / 1e6).toFixed(1)} MB) -> ${n} complaints (distinct ip+category) over ${unique.length} hosts`);
+  console.log(`  parse: ${parseMs.toFixed(0)} ms = ${Math.round(ROWS / (parseMs / 1000))} rows/s`);
+  console.log(`  match + store: ${storeMs.toFixed(0)} ms = ${Math.round(n / (storeMs / 1000))} complaints/s (${opened} incidents opened, ${merged} merged)`);
+  console.log(`  end to end: ${Math.round(n / ((parseMs + storeMs) / 1000))} complaints/s`);
+  await store.close();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

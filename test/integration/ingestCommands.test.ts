@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY } from '../../controller/incidents/policy.js';
+import { runController, type Controller } from '../../controller/runController.js';
+import { Store } from '../../controller/store/Store.js';
+import { silentLogger } from '../../proto/runtime/logger.js';
+import { DIST } from '../helpers/paths.js';
+import { TestPki } from '../helpers/pki.js';
+
+const run = promisify(execFile);
+
+const ARF = [
+  'From: "FBL" <fbl@mailbox.example>',
+  'To: abuse@provider.example',
+  'Subject: FW: abuse report',
+  'Date: Mon, 2 Nov 2026 10:00:00 +0000',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/report; report-type=feedback-report; boundary="b1"',
+  '',
+  '--b1',
+  'Content-Type: text/plain',
+  '',
+  'This is an email abuse report for an email message received from IP 203.0.113.10.',
+  '--b1',
+  'Content-Type: message/feedback-report',
+  '',
+  'Feedback-Type: abuse',
+  'User-Agent: Example-FBL/1.0',
+  'Version: 1',
+  'Source-IP: 203.0.113.10',
+  'Arrival-Date: Mon, 2 Nov 2026 09:58:04 -0700 (PDT)',
+  '',
+  '--b1',
+  'Content-Type: text/rfc822-headers',
+  '',
+  'Received: from mail.customer.example (mail.customer.example [203.0.113.10]) by mx.mailbox.example',
+  'From: offers@customer.example',
+  'Subject: cheap',
+  '',
+  '--b1--',
+  '',
+].join('\r\n');
+
+describe('cordonctl ingest', () => {
+  let pki: TestPki;
+  let work: string;
+  let controller: Controller;
+
+  const ctl = async (...args: string[]) => {
+    try {
+      const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'olga', ...args]);
+      return { code: 0, out: r.stdout, err: r.stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, out: e.stdout, err: e.stderr };
+    }
+  };
+
+  beforeAll(async () => {
+    pki = new TestPki();
+    pki.operator('olga', 'abuse_operator');
+    work = mkdtempSync(join(tmpdir(), 'cordon-ingest-'));
+    const store = await Store.open(join(work, 'cordon.db'));
+    await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.10/32'], managementAddress: '10.255.0.10' });
+    controller = await runController({
+      listen: '127.0.0.1:0', tls: pki.controller(), revokedSerialsFile: pki.revokedFile, staleAfterMissedHeartbeats: 3, pingIntervalMs: 30_000, helloTimeoutMs: 2_000,
+      store, policy: DEFAULT_POLICY, smtpRelays: [], mail: undefined, log: silentLogger(),
+    });
+    writeFileSync(join(work, 'arf.eml'), ARF);
+    writeFileSync(join(work, 'nothing.txt'), 'Hello, your server is bad. Please fix it.\n');
+  });
+  afterAll(async () => {
+    await controller?.stop(500);
+    await controller?.store.close();
+    pki?.cleanup();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('shows what it would make of a report, without a controller', async () => {
+    const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), 'ingest', '--dry-run', '--json', join(work, 'arf.eml')]);
+    expect(JSON.parse(r.stdout)).toEqual({
+      complaints: [
+        { ip: '203.0.113.10', category: 'spam', eventTime: '2026-11-02T16:58:04.000Z', reporter: expect.stringContaining('fbl@mailbox.example'), reporterKind: 'upstream', format: 'arf', evidence: expect.any(String) },
+      ],
+      needsInfo: null,
+    });
+    const none = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), 'ingest', '--dry-run', '--json', join(work, 'nothing.txt')]);
+    expect(JSON.parse(none.stdout)).toMatchObject({ complaints: [], needsInfo: expect.any(String) });
+  });
+
+  it('submits a report: the controller parses, routes and stores it; an unreadable one is kept as needs_info', async () => {
+    const r = await ctl('ingest', join(work, 'arf.eml'));
+    expect(r).toMatchObject({ code: 0, out: expect.stringMatching(/^opened: opened incident inc-/) });
+    const kept = await ctl('ingest', join(work, 'nothing.txt'));
+    expect(kept.out).toMatch(/^needs_info: /);
+    const all = await controller.store.db.all<{ status: string; raw: string }>('SELECT status, raw FROM complaints ORDER BY received_at');
+    expect(all.map((c) => c.status)).toEqual(['linked', 'needs_info']);
+    expect(all[0]!.raw).toBe(ARF); // byte for byte
+  });
+
+  it('processes a maildir: new/ to cur/ once committed', async () => {
+    const md = join(work, 'Maildir');
+    for (const d of ['new', 'cur', 'tmp']) mkdirSync(join(md, d), { recursive: true });
+    writeFileSync(join(md, 'new', '1700000000.1.host'), ARF);
+    writeFileSync(join(md, 'new', '1700000000.2.host'), 'no offender here\n');
+    const r = await ctl('ingest', '--maildir', md);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/2 processed, 0 kept/);
+    expect(readdirSync(join(md, 'new'))).toEqual([]);
+    expect(readdirSync(join(md, 'cur')).sort()).toEqual(['1700000000.1.host:2,', '1700000000.2.host:2,']);
+  });
+});
