@@ -113,6 +113,8 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
         eventTime: date(f, 'event-time'),
         evidence: str(f, 'evidence') ?? '',
         raw,
+        filename: '',
+        report: Buffer.alloc(0),
       });
       out(asJson ? json(SubmitComplaintResponse.toJSON(r)) : `${r.outcome}: ${r.reason}\n`);
       return r.outcome === 'rejected' ? 1 : 0;

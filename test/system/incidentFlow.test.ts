@@ -134,7 +134,7 @@ describe.skipIf(!gate.ok)('complaint to enforcement to release, for real', () =>
 
   it('opens an incident for the complaint and mails the customer the original', async () => {
     const r = await desk.call<unknown, SubmitComplaintResponse>('submitComplaint', {
-      ip: lab.addr.hostPub4, category: 'spam', reporter: 'fbl@mailbox.example', reporterKind: 'upstream', evidence: 'ARF report', raw: RAW,
+      ip: lab.addr.hostPub4, category: 'spam', reporter: 'fbl@mailbox.example', reporterKind: 'upstream', evidence: 'ARF report', raw: RAW, filename: '', report: Buffer.alloc(0),
     });
     expect(r.outcome).toBe('opened');
     incidentId = r.incidentId;
@@ -149,7 +149,7 @@ describe.skipIf(!gate.ok)('complaint to enforcement to release, for real', () =>
 
   it('refuses a complaint about an IP that is not ours, and keeps it', async () => {
     const r = await desk.call<unknown, SubmitComplaintResponse>('submitComplaint', {
-      ip: '198.51.100.99', category: 'spam', reporter: 'x', reporterKind: 'upstream', evidence: '', raw: 'x',
+      ip: '198.51.100.99', category: 'spam', reporter: 'x', reporterKind: 'upstream', evidence: '', raw: 'x', filename: '', report: Buffer.alloc(0),
     });
     expect(r).toMatchObject({ outcome: 'rejected', reason: expect.stringMatching(/not in any of our public prefixes/) });
   });
@@ -188,7 +188,7 @@ describe.skipIf(!gate.ok)('complaint to enforcement to release, for real', () =>
     agent = undefined;
     // A DDoS report from a CERT: an immediate category, escalated at intake.
     const r = await desk.call<unknown, SubmitComplaintResponse>('submitComplaint', {
-      ip: lab.addr.hostPub4, category: 'ddos', reporter: 'cert@cert.example', reporterKind: 'cert', evidence: 'attack traffic', raw: 'ddos report',
+      ip: lab.addr.hostPub4, category: 'ddos', reporter: 'cert@cert.example', reporterKind: 'cert', evidence: 'attack traffic', raw: 'ddos report', filename: '', report: Buffer.alloc(0),
     });
     const ddos = await incident(r.incidentId);
     expect(ddos.state).toBe('enforcing');
