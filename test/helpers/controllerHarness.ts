@@ -5,6 +5,9 @@ import { StaticInventory, type Host } from '../../controller/inventory/Inventory
 import { ControllerLink, type ControllerLinkOptions } from '../../agent/link/ControllerLink.js';
 import { ResultStatus, type DesiredState, type Report } from '../../proto/gen/cordon/v1/agent.js';
 import type { TestPki } from './pki.js';
+import type { ControllerSettings } from '../../controller/runController.js';
+import type { Store } from '../../controller/store/Store.js';
+import { DEFAULT_POLICY } from '../../controller/incidents/policy.js';
 
 export function host(id: string, n: number): Host {
   return { id, customerId: `cust-${n}`, publicPrefixes: [`203.0.113.${n}/32`], managementAddress: `10.255.0.${n}` };
@@ -58,4 +61,26 @@ export function testLink(
     ...overrides,
   });
   return { link, received };
+}
+
+/**
+ * The settings every test of the whole controller shares (loopback, the test
+ * PKI, the default policy, no mail, no BMC, no switch); a test overrides what
+ * it is about.
+ */
+export function controllerSettings(pki: TestPki, store: Store, overrides: Partial<ControllerSettings> = {}): ControllerSettings {
+  return {
+    listen: '127.0.0.1:0',
+    tls: pki.controller(),
+    revokedSerialsFile: pki.revokedFile,
+    staleAfterMissedHeartbeats: 3,
+    pingIntervalMs: 30_000,
+    helloTimeoutMs: 2_000,
+    store,
+    policy: DEFAULT_POLICY,
+    smtpRelays: [],
+    mail: undefined,
+    log: silentLogger(),
+    ...overrides,
+  };
 }

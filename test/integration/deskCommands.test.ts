@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../controller/clock.js';
-import { DEFAULT_POLICY } from '../../controller/incidents/policy.js';
 import { runController, type Controller } from '../../controller/runController.js';
+import { controllerSettings } from '../helpers/controllerHarness.js';
 import { Store } from '../../controller/store/Store.js';
-import { silentLogger } from '../../proto/runtime/logger.js';
 import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
 
@@ -42,20 +41,7 @@ describe('cordonctl against a controller with a store', () => {
     pki.operator('tess', 'technician');
     pki.operator('vic', 'viewer');
     work = mkdtempSync(join(tmpdir(), 'cordon-desk-'));
-    controller = await runController({
-      listen: '127.0.0.1:0',
-      tls: pki.controller(),
-      revokedSerialsFile: pki.revokedFile,
-      staleAfterMissedHeartbeats: 3,
-      pingIntervalMs: 30_000,
-      helloTimeoutMs: 2_000,
-      store: await Store.open(join(work, 'cordon.db')),
-      policy: DEFAULT_POLICY,
-      smtpRelays: [],
-      mail: undefined,
-      clock,
-      log: silentLogger(),
-    });
+    controller = await runController(controllerSettings(pki, await Store.open(join(work, 'cordon.db')), { clock }));
   });
   afterAll(async () => {
     await controller?.stop(500);

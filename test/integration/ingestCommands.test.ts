@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY } from '../../controller/incidents/policy.js';
 import { runController, type Controller } from '../../controller/runController.js';
+import { controllerSettings } from '../helpers/controllerHarness.js';
 import { Store } from '../../controller/store/Store.js';
-import { silentLogger } from '../../proto/runtime/logger.js';
 import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
 
@@ -66,10 +65,7 @@ describe('cordonctl ingest', () => {
     work = mkdtempSync(join(tmpdir(), 'cordon-ingest-'));
     const store = await Store.open(join(work, 'cordon.db'));
     await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.10/32'], managementAddress: '10.255.0.10' });
-    controller = await runController({
-      listen: '127.0.0.1:0', tls: pki.controller(), revokedSerialsFile: pki.revokedFile, staleAfterMissedHeartbeats: 3, pingIntervalMs: 30_000, helloTimeoutMs: 2_000,
-      store, policy: DEFAULT_POLICY, smtpRelays: [], mail: undefined, log: silentLogger(),
-    });
+    controller = await runController(controllerSettings(pki, store));
     writeFileSync(join(work, 'arf.eml'), ARF);
     writeFileSync(join(work, 'nothing.txt'), 'Hello, your server is bad. Please fix it.\n');
   });

@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecRunner } from '../../agent/runner/CommandRunner.js';
 import { IpmitoolDriver } from '../../controller/bmc/IpmitoolDriver.js';
-import { DEFAULT_POLICY } from '../../controller/incidents/policy.js';
 import { runController, type Controller } from '../../controller/runController.js';
+import { controllerSettings } from '../helpers/controllerHarness.js';
 import { Store } from '../../controller/store/Store.js';
-import { silentLogger } from '../../proto/runtime/logger.js';
 import { IpmiSim } from '../helpers/ipmiSim.js';
 import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
@@ -57,20 +56,9 @@ describe.skipIf(!gate.ok)('BMC checks around cuts', () => {
       const t = sim.target();
       await store.bmcs.set({ hostId: id, protocol: 'ipmi', address: t.address, port: t.port ?? 623, user: t.user, passwordFile: passwordFile ?? t.passwordFile, sol: false, cipherSuite: undefined });
     }
-    controller = await runController({
-      listen: '127.0.0.1:0',
-      tls: pki.controller(),
-      revokedSerialsFile: pki.revokedFile,
-      staleAfterMissedHeartbeats: 3,
-      pingIntervalMs: 30_000,
-      helloTimeoutMs: 2_000,
-      store,
-      policy: DEFAULT_POLICY,
-      smtpRelays: [],
-      mail: undefined,
-      bmcDriver: new IpmitoolDriver({ minIntervalMs: 200 }, { runner: new ExecRunner() }),
-      log: silentLogger(),
-    });
+    controller = await runController(
+      controllerSettings(pki, store, { bmcDriver: new IpmitoolDriver({ minIntervalMs: 200 }, { runner: new ExecRunner() }) }),
+    );
   });
   afterAll(async () => {
     await controller?.stop(500);

@@ -7,8 +7,8 @@ import { loadAgentConfig } from '../../agent/config.js';
 import { createEngine } from '../../agent/createEngine.js';
 import { ExecRunner } from '../../agent/runner/CommandRunner.js';
 import { runDaemon, type RunningAgent } from '../../agent/runDaemon.js';
-import { DEFAULT_POLICY } from '../../controller/incidents/policy.js';
 import { runController, type Controller } from '../../controller/runController.js';
+import { controllerSettings } from '../helpers/controllerHarness.js';
 import { Store } from '../../controller/store/Store.js';
 import { SshSwitchDriver } from '../../controller/switch/SshSwitchDriver.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
@@ -57,23 +57,14 @@ describe.skipIf(!gate.ok)('switch fallback when the agent is gone', () => {
       switchId: 'lab-sw-1', address: SwitchLab.SWITCH_MGMT, port: 22, user: sshd.user, privateKeyFile: sshd.clientKeyFile,
       hostKeySha256: sshd.hostKeySha256, vendor: 'linux', hostPort: 'swp1', protectedPorts: ['swp2', 'eth0'],
     });
-    controller = await runController({
-      listen: '127.0.0.1:0',
-      tls: pki.controller(),
-      revokedSerialsFile: pki.revokedFile,
-      staleAfterMissedHeartbeats: 3,
-      pingIntervalMs: 30_000,
-      helloTimeoutMs: 2_000,
-      store,
-      policy: DEFAULT_POLICY,
-      smtpRelays: [],
-      mail: undefined,
-      switchFallback: {
-        driver: new SshSwitchDriver({ log: silentLogger(), connectTimeoutMs: 5_000, commandTimeoutMs: 5_000, dial: (t) => d.dial(t.address, t.port ?? 22) }),
-        settings: { silentSeconds: 2, tamperThreshold: 3, tamperWindowSeconds: 600, sweepMs: 300 },
-      },
-      log: silentLogger(),
-    });
+    controller = await runController(
+      controllerSettings(pki, store, {
+        switchFallback: {
+          driver: new SshSwitchDriver({ log: silentLogger(), connectTimeoutMs: 5_000, commandTimeoutMs: 5_000, dial: (t) => d.dial(t.address, t.port ?? 22) }),
+          settings: { silentSeconds: 2, tamperThreshold: 3, tamperWindowSeconds: 600, sweepMs: 300 },
+        },
+      }),
+    );
     const file = join(work, 'agent.json');
     writeFileSync(file, JSON.stringify({
       hostId: 'web-01',
