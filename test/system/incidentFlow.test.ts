@@ -8,9 +8,9 @@ import { ExecRunner } from '../../agent/runner/CommandRunner.js';
 import { runDaemon, type RunningAgent } from '../../agent/runDaemon.js';
 import { DeskClient } from '../../controller/cli/deskClient.js';
 import { ManualClock } from '../../controller/clock.js';
-import { DEFAULT_POLICY } from '../../controller/incidents/policy.js';
 import { MailSender } from '../../controller/mail/MailSender.js';
 import { runController, type Controller } from '../../controller/runController.js';
+import { controllerSettings } from '../helpers/controllerHarness.js';
 import { Store } from '../../controller/store/Store.js';
 import { Answer, Decision, type Incident, type SubmitComplaintResponse, type VerifyAuditResponse } from '../../proto/gen/cordon/v1/desk.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
@@ -47,24 +47,17 @@ describe.skipIf(!gate.ok)('complaint to enforcement to release, for real', () =>
   const startController = async (seed?: (store: Store) => Promise<void>) => {
     const store = await Store.open(join(work, 'cordon.db'));
     await seed?.(store);
-    controller = await runController({
-      listen: `127.0.0.1:${port}`,
-      tls: pki.controller(),
-      revokedSerialsFile: pki.revokedFile,
-      staleAfterMissedHeartbeats: 3,
-      pingIntervalMs: 30_000,
-      helloTimeoutMs: 2_000,
-      store,
-      policy: DEFAULT_POLICY,
-      smtpRelays: [],
-      mail: {
-        transport: new MailSender({ host: '127.0.0.1', port: sink.port, secure: false, from: 'abuse@provider.example', replyTo: 'abuse@provider.example' }),
-        desk: { from: 'abuse@provider.example', replyTo: 'abuse@provider.example', name: 'Provider abuse desk' },
-        maxAttempts: 5,
-      },
-      clock,
-      log: silentLogger(),
-    });
+    controller = await runController(
+      controllerSettings(pki, store, {
+        listen: `127.0.0.1:${port}`,
+        mail: {
+          transport: new MailSender({ host: '127.0.0.1', port: sink.port, secure: false, from: 'abuse@provider.example', replyTo: 'abuse@provider.example' }),
+          desk: { from: 'abuse@provider.example', replyTo: 'abuse@provider.example', name: 'Provider abuse desk' },
+          maxAttempts: 5,
+        },
+        clock,
+      }),
+    );
     port = controller.server.port;
   };
   const startAgent = async () => {
