@@ -31,13 +31,25 @@ export interface FakeSshSwitch {
 
 export async function startFakeSshSwitch(model: () => CliModel): Promise<FakeSshSwitch> {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-fake-switch-'));
-  const hostKey = utils.generateKeyPairSync('ed25519');
-  const clientKey = utils.generateKeyPairSync('ed25519');
+  // ssh2's generateKeyPairSync now and then emits an ed25519 key its own
+  // parseKey rejects (seen in CI, about one run in a few hundred): draw again.
+  const pair = () => {
+    for (let tries = 0; tries < 20; tries++) {
+      const k = utils.generateKeyPairSync('ed25519');
+      const pub = utils.parseKey(k.public);
+      const priv = utils.parseKey(k.private);
+      if (!(pub instanceof Error) && !(priv instanceof Error)) return { key: k, pub };
+    }
+    throw new Error('cannot generate a parsable ed25519 key');
+  };
+  const host = pair();
+  const client = pair();
+  const hostKey = host.key;
+  const clientKey = client.key;
   const keyFile = join(dir, 'client_ed25519');
   writeFileSync(keyFile, clientKey.private, { mode: 0o600 });
-  const allowed = utils.parseKey(clientKey.public);
-  const hostPub = utils.parseKey(hostKey.public);
-  if (allowed instanceof Error || hostPub instanceof Error) throw new Error('cannot parse generated keys');
+  const allowed = client.pub;
+  const hostPub = host.pub;
   let open = 0;
   const fake: FakeSshSwitch = {
     typed: [],
