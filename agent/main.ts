@@ -2,14 +2,14 @@
 // cordon-agent: converges this dedicated server to the enforcement the controller decides.
 import { existsSync } from 'node:fs';
 import { CordonError, asCordonError } from '../proto/runtime/CordonError.js';
-import { printableConfig } from '../proto/runtime/config.js';
+import { describeSchema, printableConfig } from '../proto/runtime/config.js';
 import { onShutdownSignals, parseDaemonArgs } from '../proto/runtime/daemonArgs.js';
 import { createRootLogger } from '../proto/runtime/logger.js';
 import { loadTlsMaterial } from '../proto/runtime/tls.js';
 import { cordonVersion } from '../proto/runtime/version.js';
 import { checkCertificateHostId } from './certificateHostId.js';
 import { applyCommand, applySavedCommand, releaseAllCommand, statusCommand } from './commands/oneShot.js';
-import { loadAgentConfig } from './config.js';
+import { agentSchema, loadAgentConfig } from './config.js';
 import { createEngine } from './createEngine.js';
 import { runDaemon } from './runDaemon.js';
 
@@ -24,6 +24,7 @@ const USAGE = `usage: cordon-agent [--config FILE] [COMMAND]
   --config FILE    JSON config (default: $CORDON_AGENT_CONFIG, else /etc/cordon/agent.json if present)
   --check-config   validate the config and the files it names, exit 0 if usable, 1 if not
   --print-config   print the effective config (secrets redacted) and exit
+  --print-config-schema   print every key with its doc, default, format and environment variable
 
 Exit status: 0 when every enforcement is in place (apply, apply-saved), 1 otherwise or on error.
 `;
@@ -34,10 +35,14 @@ async function main(argv: string[]): Promise<number> {
   const args = parseDaemonArgs(argv, {
     envVar: 'CORDON_AGENT_CONFIG',
     env: process.env,
-    extra: { state: { type: 'string' }, json: { type: 'boolean' } },
+    extra: { state: { type: 'string' }, json: { type: 'boolean' }, 'print-config-schema': { type: 'boolean' } },
   });
   if (args.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (args.extra['print-config-schema']) {
+    process.stdout.write(JSON.stringify(describeSchema(agentSchema), null, 2) + '\n');
     return 0;
   }
   if (args.version) {

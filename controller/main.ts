@@ -2,12 +2,12 @@
 // cordon-controller: the abuse desk's daemon on the management network.
 import { existsSync, readFileSync } from 'node:fs';
 import { asCordonError } from '../proto/runtime/CordonError.js';
-import { printableConfig } from '../proto/runtime/config.js';
+import { describeSchema, printableConfig } from '../proto/runtime/config.js';
 import { onShutdownSignals, parseDaemonArgs } from '../proto/runtime/daemonArgs.js';
 import { createRootLogger } from '../proto/runtime/logger.js';
 import { loadTlsMaterial } from '../proto/runtime/tls.js';
 import { cordonVersion } from '../proto/runtime/version.js';
-import { loadControllerConfig } from './config.js';
+import { controllerSchema, loadControllerConfig } from './config.js';
 import { policyFromConfig } from './incidents/policyFromConfig.js';
 import { MailSender } from './mail/MailSender.js';
 import { runController } from './runController.js';
@@ -23,6 +23,7 @@ const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --prin
   --config FILE    JSON config (default: $CORDON_CONTROLLER_CONFIG, else /etc/cordon/controller.json if present)
   --check-config   validate the config and the files it names, exit 0 if usable, 1 if not
   --print-config   print the effective config (secrets redacted) and exit
+  --print-config-schema   print every key with its doc, default, format and environment variable
 `;
 
 /** What an inventory file may hold beyond hosts' addresses: customers' contacts and BMCs. */
@@ -32,9 +33,13 @@ interface InventoryExtras {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseDaemonArgs(argv, { envVar: 'CORDON_CONTROLLER_CONFIG', env: process.env });
+  const args = parseDaemonArgs(argv, { envVar: 'CORDON_CONTROLLER_CONFIG', env: process.env, extra: { 'print-config-schema': { type: 'boolean' } } });
   if (args.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (args.extra['print-config-schema']) {
+    process.stdout.write(JSON.stringify(describeSchema(controllerSchema), null, 2) + '\n');
     return 0;
   }
   if (args.version) {

@@ -108,6 +108,27 @@ export function loadConfig<T>(schema: convict.Schema<T>, opts: LoadOptions): con
   return config;
 }
 
+/**
+ * Every key of a schema with its doc, default, format and environment
+ * variable, flattened to dotted paths: the reference `--print-config-schema`
+ * prints, generated from the one place defaults live.
+ */
+export function describeSchema(schema: Record<string, unknown>, prefix = ''): Record<string, { doc: string; default: unknown; format: string; env?: string; sensitive?: boolean }> {
+  const out: Record<string, { doc: string; default: unknown; format: string; env?: string; sensitive?: boolean }> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const v = value as Record<string, unknown>;
+    if (v && typeof v === 'object' && 'doc' in v && 'default' in v) {
+      const f = v.format;
+      const format = typeof f === 'string' ? f : Array.isArray(f) ? f.join('|') : typeof f === 'function' ? (f as { name: string }).name.toLowerCase() : 'any';
+      out[path] = { doc: String(v.doc), default: v.sensitive ? '[redacted]' : v.default, format, ...(v.env ? { env: String(v.env) } : {}), ...(v.sensitive ? { sensitive: true } : {}) };
+    } else if (v && typeof v === 'object') {
+      Object.assign(out, describeSchema(v, path));
+    }
+  }
+  return out;
+}
+
 /** The effective config as JSON with `sensitive` values redacted. */
 export function printableConfig<T>(config: convict.Config<T>): string {
   return JSON.stringify(JSON.parse(config.toString()), null, 2);

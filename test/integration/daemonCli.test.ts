@@ -66,4 +66,16 @@ describe('daemon command lines', () => {
     const printed = JSON.parse(r.stdout) as { hostId: string; stateDir: string; heartbeatSeconds: number };
     expect(printed).toMatchObject({ hostId: 'web-01', stateDir: '/srv/state', heartbeatSeconds: 10 });
   });
+
+  it('--print-config-schema documents every key and redacts the defaults of secrets', () => {
+    const r = runBin('controller/main.js', ['--print-config-schema']);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.stdout) as Record<string, { doc: string; default: unknown; env?: string }>;
+    expect(schema['store.path']).toMatchObject({ default: '/var/lib/cordon/cordon.db', env: 'CORDON_STORE' });
+    expect(schema['mail.smtp.password']).toMatchObject({ default: '[redacted]', env: 'CORDON_SMTP_PASSWORD' });
+    for (const [key, entry] of Object.entries(schema)) expect(entry.doc, key).not.toBe('');
+    const agent = JSON.parse(runBin('agent/main.js', ['--print-config-schema']).stdout) as Record<string, unknown>;
+    expect(agent).toHaveProperty('stateDir');
+    expect(agent).toHaveProperty('driftCheckSeconds');
+  });
 });
