@@ -133,6 +133,14 @@ export const controllerSchema = {
       default: {} as Record<string, unknown>,
     },
   },
+  metrics: {
+    listen: {
+      doc: 'host:port for Prometheus metrics (GET /metrics); empty disables them.',
+      format: 'optional-address',
+      default: '127.0.0.1:9477',
+      env: 'CORDON_METRICS_LISTEN',
+    },
+  },
   log: {
     level: {
       doc: 'Log level.',
@@ -166,6 +174,7 @@ export type ControllerConfig = convict.Config<{
     recidivism: { incidents: number; windowDays: number; migrationDays: number };
     categories: Record<string, unknown>;
   };
+  metrics: { listen: string };
   log: { level: string };
 }>;
 

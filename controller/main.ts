@@ -107,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
     policy,
     smtpRelays: config.get('enforcement.smtpRelays'),
     bmcDriver,
+    metricsListen: config.get('metrics.listen'),
     switchFallback: config.get('switchFallback.enabled')
       ? {
           driver: new SshSwitchDriver({ log: log.child({ component: 'switch' }) }),

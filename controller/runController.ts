@@ -4,7 +4,9 @@ import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { systemClock, type Clock } from './clock.js';
 import { startController, type RunningController } from './createController.js';
 import { createIncidentDesk } from './desk/incidentDesk.js';
+import type { Server } from 'node:http';
 import type { BmcDriver } from './bmc/BmcDriver.js';
+import { createMetrics, serveMetrics, type Metrics } from './metrics/createMetrics.js';
 import { BmcCheckWorker } from './dispatch/BmcCheckWorker.js';
 import { SwitchFallback, type SwitchFallbackSettings } from './dispatch/SwitchFallback.js';
 import type { SwitchDriver } from './switch/SwitchDriver.js';
@@ -33,6 +35,8 @@ export interface ControllerSettings {
   bmcDriver?: BmcDriver | undefined;
   /** The network-side fallback; without it a silent agent's cut stays with the agent. */
   switchFallback?: { driver: SwitchDriver; settings: SwitchFallbackSettings } | undefined;
+  /** host:port for GET /metrics (Prometheus); absent or empty: no metrics endpoint. */
+  metricsListen?: string | undefined;
   /** Customer mail; without it mail stays queued in the outbox. */
   mail: { transport: MailTransport; desk: { from: string; replyTo: string; name: string }; maxAttempts: number } | undefined;
   clock?: Clock;
@@ -48,6 +52,8 @@ export interface Controller {
   outbox: OutboxWorker | undefined;
   bmc: BmcCheckWorker | undefined;
   switches: SwitchFallback | undefined;
+  /** The port of GET /metrics, when served. */
+  metricsPort: number | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -85,7 +91,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     clock,
     log.child({ component: 'deadlines' }),
   );
-  const reports = new ReportTracker(s.store, service, () => clock.now(), log.child({ component: 'dispatch' }));
+  let metrics: Metrics | undefined;
+  const reports = new ReportTracker(s.store, service, () => clock.now(), log.child({ component: 'dispatch' }), (seconds) => metrics?.dispatch.observe(seconds));
   if (s.mail) {
     const source = new StoreOutbox(s.store.outbox, async (incidentId, payload) => {
       if (incidentId && (payload as { template?: string }).template === 'notice') {
@@ -134,6 +141,12 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   });
   outbox?.start();
   bmc?.start();
+  let metricsServer: { port: number; server: Server } | undefined;
+  if (s.metricsListen) {
+    metrics = createMetrics(s.store, server.sessions, () => clock.now());
+    metricsServer = await serveMetrics(metrics, s.metricsListen);
+    log.info({ port: metricsServer.port }, 'metrics on /metrics');
+  }
   const switches = s.switchFallback
     ? new SwitchFallback(s.store, s.switchFallback.driver, server.sessions, clock, log.child({ component: 'switch-fallback' }), s.switchFallback.settings)
     : undefined;
@@ -148,7 +161,9 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     outbox,
     bmc,
     switches,
+    metricsPort: metricsServer?.port,
     async stop(graceMs = 5_000) {
+      metricsServer?.server.close();
       scheduler?.stop();
       await switches?.stop();
       await outbox?.stop();

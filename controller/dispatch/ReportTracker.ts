@@ -18,6 +18,8 @@ export class ReportTracker {
     private readonly service: IncidentService,
     private readonly clock: () => Date,
     private readonly log: Logger,
+    /** Told how long a generation took from decision to applied (for the dispatch histogram). */
+    private readonly onApplied: (seconds: number) => void = () => {},
   ) {}
 
   /** Serialised per controller: reports are small and ordering matters for one host. */
@@ -50,7 +52,10 @@ export class ReportTracker {
       }
       return;
     }
+    const before = await this.store.desired.status(hostId);
     await this.store.desired.recordStatus(hostId, { status: 'applied', appliedGeneration: generation, at: now });
+    // Only the first report of a generation measures its dispatch; later heartbeat reports repeat it.
+    if (desired.issuedAt && before?.appliedGeneration !== generation) this.onApplied((now.getTime() - desired.issuedAt.getTime()) / 1000);
     const incidents = await this.store.incidents.list({ hostId, limit: 1000 });
     for (const i of incidents) {
       if (i.state === 'enforcing' || i.state === 'released') {

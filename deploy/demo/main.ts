@@ -69,6 +69,7 @@ async function main(): Promise<number> {
         tls: { ca: join(pkiDir, 'ca.crt'), cert: join(pkiDir, 'controller.crt'), key: join(pkiDir, 'controller.key'), revokedSerialsFile: join(pkiDir, 'revoked-serials') },
         inventory: { file: inventory },
         store: { path: join(work, 'cordon.db') },
+        metrics: { listen: '' },
       }),
     );
     const agentConfig = join(work, 'agent.json');

@@ -31,6 +31,13 @@ export function addCordonFormats(): void {
     },
   });
   convict.addFormat({
+    name: 'optional-address',
+    validate: (value: unknown) => {
+      if (typeof value !== 'string') throw new Error('must be a string host:port, or empty');
+      if (value !== '') parseAddress(value);
+    },
+  });
+  convict.addFormat({
     name: 'cidr-list',
     validate: (value: unknown) => {
       if (!Array.isArray(value)) throw new Error('must be a list of CIDRs');

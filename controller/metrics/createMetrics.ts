@@ -1,0 +1,121 @@
+import { createServer, type Server } from 'node:http';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import { parseAddress } from '../../proto/runtime/config.js';
+import type { SessionRegistry } from '../agents/SessionRegistry.js';
+import type { Store } from '../store/Store.js';
+
+export interface Metrics {
+  registry: Registry;
+  /** Seconds from a desired state's generation to the agent reporting it applied. */
+  dispatch: Histogram<string>;
+}
+
+/**
+ * The controller's Prometheus metrics. Gauges are read from the store and the
+ * session table at scrape time, so they are never stale and cost nothing
+ * between scrapes; only dispatch latency is observed as it happens.
+ */
+export function createMetrics(store: Store, sessions: SessionRegistry, now: () => Date): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'cordon_controller_' });
+  const rows = <T>(sql: string, params: (string | number)[] = []) => store.db.all<T>(sql, params);
+
+  new Gauge({
+    name: 'cordon_agents',
+    help: 'Agent sessions by state.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const counts = { connected: 0, stale: 0, disconnected: 0 };
+      for (const s of sessions.list()) counts[s.state]++;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'cordon_incidents',
+    help: 'Incidents by state.',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await rows<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM incidents GROUP BY state')) this.set({ state: r.state }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'cordon_deadlines_due_next_hour',
+    help: 'Incidents whose next deadline falls within the next hour.',
+    registers: [registry],
+    async collect() {
+      const t = now().getTime();
+      const [r] = await rows<{ n: number }>('SELECT COUNT(*) AS n FROM incidents WHERE next_due_at IS NOT NULL AND next_due_at <= ?', [t + 3_600_000]);
+      this.set(r?.n ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cordon_enforcements',
+    help: 'Actions in force by kind and path (agent, or the switch port when the agent is gone).',
+    labelNames: ['kind', 'path'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await rows<{ kind: string; n: number }>('SELECT kind, COUNT(*) AS n FROM enforcements GROUP BY kind')) this.set({ kind: r.kind, path: 'agent' }, r.n);
+      const [sw] = await rows<{ n: number }>('SELECT COUNT(*) AS n FROM host_switches WHERE port_down = 1');
+      this.set({ kind: 'switch_port_down', path: 'switch' }, sw?.n ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cordon_bmc_last_check',
+    help: "Hosts by the result of their BMC's latest check.",
+    labelNames: ['result'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const latest = await rows<{ reachable: number; n: number }>(
+        `SELECT reachable, COUNT(*) AS n FROM bmc_checks c
+         WHERE c.id = (SELECT id FROM bmc_checks d WHERE d.host_id = c.host_id ORDER BY at DESC, id DESC LIMIT 1)
+         GROUP BY reachable`,
+      );
+      for (const r of latest) this.set({ result: r.reachable ? 'reachable' : 'unreachable' }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'cordon_outbox_backlog',
+    help: 'Outbox rows not yet delivered, by kind (mail, bmc_check) and status.',
+    labelNames: ['kind', 'status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await rows<{ kind: string; status: string; n: number }>("SELECT kind, status, COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'in_flight', 'dead') GROUP BY kind, status")) {
+        this.set({ kind: r.kind, status: r.status }, r.n);
+      }
+    },
+  });
+  const dispatch = new Histogram({
+    name: 'cordon_dispatch_seconds',
+    help: 'From a new desired state to the agent reporting it applied.',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  return { registry, dispatch };
+}
+
+/** Serves GET /metrics on `listen` (host:port); resolves with the bound port. */
+export async function serveMetrics(metrics: Metrics, listen: string): Promise<{ port: number; server: Server }> {
+  const { host, port } = parseAddress(listen);
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(`metrics failed: ${(err as Error).message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new CordonError('transient', `cannot listen on ${listen}: ${err.message}`, { field: 'metrics.listen' })));
+    server.listen(port, host, () => resolve());
+  });
+  return { port: (server.address() as { port: number }).port, server };
+}
