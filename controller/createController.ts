@@ -14,6 +14,7 @@ import { handleAgentConnect } from './agents/handleAgentConnect.js';
 import { RevocationList } from './agents/RevocationList.js';
 import { SessionRegistry } from './agents/SessionRegistry.js';
 import { createAuthorize } from './authorize.js';
+import { addReflection } from './reflection.js';
 import { createDeskHandlers } from './desk/deskService.js';
 import type { Inventory } from './inventory/Inventory.js';
 
@@ -108,6 +109,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     'cordon.v1.DeskService': 'SERVING',
   });
   health.addToServer(server);
+  addReflection(server);
 
   const credentials = ServerCredentials.createSsl(
     opts.tls.ca,

@@ -172,6 +172,8 @@ deps=$(cd "$repo" && npm ls --omit=dev --all --parseable 2>/dev/null) ||
 files=$(
   cd "$repo"
   find dist \( -type f -o -type l \) -print
+  # The .proto files: the controller serves them through gRPC reflection.
+  find proto/cordon -name '*.proto' -print
   printf '%s\n' package.json package-lock.json deploy/pki/cordon-pki deploy/controller.example.json \
     deploy/agent.example.json systemd/README.md systemd/cordon.sysusers systemd/*.service
   while IFS= read -r d; do
