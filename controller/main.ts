@@ -96,7 +96,15 @@ async function main(argv: string[]): Promise<number> {
     log.info({ file: inventoryFile, hosts: count, customers: customers.length, switchPorts: switchPorts.length }, 'inventory imported');
   }
   const mail = config.get('mail');
-  const controller = await runController({
+  let starting: ReturnType<typeof runController>;
+  onShutdownSignals(async () => {
+    const controller = await starting;
+    await controller.stop();
+    await store.close();
+  }, log);
+  // Signals are handled from before the first listener: a SIGTERM during
+  // start-up waits for it and then stops cleanly instead of killing mid-way.
+  starting = runController({
     listen: config.get('listen'),
     tls,
     revokedSerialsFile: config.get('tls.revokedSerialsFile'),
@@ -130,10 +138,7 @@ async function main(argv: string[]): Promise<number> {
     },
     log,
   });
-  onShutdownSignals(async () => {
-    await controller.stop();
-    await store.close();
-  }, log);
+  await starting;
   return -1; // keep running
 }
 
