@@ -6,17 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { acnsParser } from '../../../controller/intake/formats/acns.js';
 import { infringementBlocks, undoDashEscaping } from '../../../controller/intake/formats/acnsExtract.js';
 import { readMessage } from '../../../controller/intake/readMessage.js';
+import { SHARED_REPORTS, type ExpectedFixture } from '../../helpers/intakeFixtures.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/intake/acns/', import.meta.url));
-const DEV = '/work/shared/fixtures/abuse-reports';
+const DEV = SHARED_REPORTS;
 
-interface Expected {
-  ip: string[];
-  category: string | null;
-  eventTime: string | null;
-  reporterKind: string;
-  traps: string[];
-}
+type Expected = ExpectedFixture;
 
 async function parseFile(path: string) {
   return acnsParser.parse(await readMessage(readFileSync(path)));

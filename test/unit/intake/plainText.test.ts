@@ -7,17 +7,12 @@ import { plainTextParser } from '../../../controller/intake/formats/plainText.js
 import { categoryFromKeywords } from '../../../controller/intake/formats/plainTextRules.js';
 import { readMessage } from '../../../controller/intake/readMessage.js';
 import type { ParsedMessage } from '../../../controller/intake/types.js';
+import { SHARED_REPORTS, type ExpectedFixture } from '../../helpers/intakeFixtures.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/intake/plain/', import.meta.url));
-const DEV = '/work/shared/fixtures/abuse-reports';
+const DEV = SHARED_REPORTS;
 
-interface Expected {
-  ip: string[];
-  category: string | null;
-  eventTime: string | null;
-  reporterKind: string;
-  traps: string[];
-}
+type Expected = ExpectedFixture;
 
 async function parseFile(path: string) {
   return plainTextParser.parse(await readMessage(readFileSync(path)));

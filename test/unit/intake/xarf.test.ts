@@ -6,18 +6,13 @@ import { arfParser } from '../../../controller/intake/formats/arf.js';
 import { xarfParser } from '../../../controller/intake/formats/xarf.js';
 import { readMessage } from '../../../controller/intake/readMessage.js';
 import type { ParsedMessage } from '../../../controller/intake/types.js';
+import { SHARED_REPORTS, type ExpectedFixture } from '../../helpers/intakeFixtures.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/intake/xarf');
 const ARF_FIXTURES = join(import.meta.dirname, '../../fixtures/intake/arf');
-const REAL = '/work/shared/fixtures/abuse-reports';
+const REAL = SHARED_REPORTS;
 
-interface Expected {
-  ip: string[];
-  category: string;
-  eventTime: string;
-  reporterKind: string;
-  traps: string[];
-}
+type Expected = ExpectedFixture;
 
 async function read(path: string): Promise<ParsedMessage> {
   return readMessage(readFileSync(path));
