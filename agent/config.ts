@@ -79,6 +79,7 @@ export const agentSchema = {
   },
   log: {
     level: { doc: 'Log level.', format: LOG_LEVELS as string[], default: 'info', env: 'CORDON_LOG_LEVEL' },
+    pretty: { doc: 'Human-readable log lines for a terminal instead of JSON (also --log-pretty).', format: Boolean, default: false },
   },
 };
 
@@ -94,7 +95,7 @@ export interface AgentSettings {
   smtpPorts: number[];
   driftCheckSeconds: number;
   stateDir: string;
-  log: { level: string };
+  log: { level: string; pretty: boolean };
 }
 
 export type AgentConfig = convict.Config<AgentSettings>;

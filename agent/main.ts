@@ -25,6 +25,7 @@ const USAGE = `usage: cordon-agent [--config FILE] [COMMAND]
   --check-config   validate the config and the files it names, exit 0 if usable, 1 if not
   --print-config   print the effective config (secrets redacted) and exit
   --print-config-schema   print every key with its doc, default, format and environment variable
+  --log-pretty     human-readable log lines for a terminal (default: JSON lines, for journald)
 
 Exit status: 0 when every enforcement is in place (apply, apply-saved), 1 otherwise or on error.
 `;
@@ -62,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const settings = config.getProperties();
   // One-shot commands act on this host only: they need no certificate.
-  const log = createRootLogger({ name: 'cordon-agent', level: command ? 'warn' : settings.log.level, fd: command ? 2 : 1 });
+  const log = createRootLogger({ name: 'cordon-agent', level: command ? 'warn' : settings.log.level, fd: command ? 2 : 1, pretty: args.logPretty || settings.log.pretty });
   const engine = createEngine(settings, log);
   switch (command) {
     case 'apply':

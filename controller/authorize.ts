@@ -18,6 +18,7 @@ const DESK_ROLES: Record<string, OperatorRole> = {
   'DeskService/DecideIncident': 'abuse_operator',
   'DeskService/Enforce': 'abuse_operator',
   'DeskService/Approve': 'abuse_operator',
+  'DeskService/AdvanceClock': 'admin',
 };
 
 /**

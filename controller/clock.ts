@@ -64,3 +64,54 @@ export class ManualClock implements Clock {
     for (const t of due) t.fn();
   }
 }
+
+/**
+ * The wall clock plus an offset that only grows: `advance(ms)` moves it
+ * forward and runs every callback that came due. A controller in drill mode
+ * (`clock.drill`) runs on one, so a lab can let days of deadlines pass in
+ * seconds while everything between the jumps runs in real time.
+ */
+export class DrillClock implements Clock {
+  private offset = 0;
+  private timers = new Map<number, { at: number; fn: () => void; timer: NodeJS.Timeout | undefined }>();
+  private nextId = 1;
+
+  constructor(private readonly wall: () => number = Date.now) {}
+
+  now(): Date {
+    return new Date(this.wall() + this.offset);
+  }
+
+  get offsetMs(): number {
+    return this.offset;
+  }
+
+  schedule(at: Date, fn: () => void): () => void {
+    const id = this.nextId++;
+    const entry = { at: at.getTime(), fn, timer: undefined as NodeJS.Timeout | undefined };
+    this.timers.set(id, entry);
+    this.arm(id);
+    return () => {
+      clearTimeout(this.timers.get(id)?.timer);
+      this.timers.delete(id);
+    };
+  }
+
+  advance(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`the clock only moves forward (asked ${ms} ms)`);
+    this.offset += ms;
+    for (const id of [...this.timers.keys()]) this.arm(id);
+  }
+
+  private arm(id: number): void {
+    const entry = this.timers.get(id);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    const wait = entry.at - this.now().getTime();
+    const fire = () => {
+      if (!this.timers.delete(id)) return;
+      entry.fn();
+    };
+    entry.timer = setTimeout(wait > MAX_TIMEOUT ? () => this.arm(id) : fire, Math.max(0, Math.min(wait, MAX_TIMEOUT)));
+  }
+}

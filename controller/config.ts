@@ -141,7 +141,19 @@ export const controllerSchema = {
       env: 'CORDON_METRICS_LISTEN',
     },
   },
+  clock: {
+    drill: {
+      doc: 'Drill mode, for labs and exercises only: an admin may move the incident clock forward (`cordonctl clock advance`) so deadlines pass in seconds. Every move is audited. Never enable it in production.',
+      format: Boolean,
+      default: false,
+    },
+  },
   log: {
+    pretty: {
+      doc: 'Human-readable coloured log lines instead of JSON, for a terminal (also --log-pretty). journald wants JSON.',
+      format: Boolean,
+      default: false,
+    },
     level: {
       doc: 'Log level.',
       format: LOG_LEVELS as string[],
@@ -157,6 +169,7 @@ export type ControllerConfig = convict.Config<{
   agents: { staleAfterMissedHeartbeats: number; pingIntervalSeconds: number; helloTimeoutSeconds: number };
   inventory: { file: string };
   store: { path: string };
+  clock: { drill: boolean };
   mail: {
     smtp: { host: string; port: number; secure: boolean; requireTLS: boolean; user: string; password: string };
     from: string;
@@ -175,7 +188,7 @@ export type ControllerConfig = convict.Config<{
     categories: Record<string, unknown>;
   };
   metrics: { listen: string };
-  log: { level: string };
+  log: { level: string; pretty: boolean };
 }>;
 
 export function loadControllerConfig(opts: LoadOptions): ControllerConfig {

@@ -102,6 +102,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     listApprovals: u('ListApprovals', incidents?.listApprovals),
     verifyAudit: u('VerifyAudit', incidents?.verifyAudit),
     checkBmc: u('CheckBmc', incidents?.checkBmc),
+    advanceClock: u('AdvanceClock', incidents?.advanceClock),
   });
   const health = new HealthImplementation({
     '': 'SERVING',

@@ -11,6 +11,7 @@ import { controllerSchema, loadControllerConfig } from './config.js';
 import { policyFromConfig } from './incidents/policyFromConfig.js';
 import { MailSender } from './mail/MailSender.js';
 import { runController } from './runController.js';
+import { DrillClock } from './clock.js';
 import { IpmitoolDriver } from './bmc/IpmitoolDriver.js';
 import { SshSwitchDriver } from './switch/SshSwitchDriver.js';
 import { validateSwitchInventory, type SwitchInventoryEntry } from './switch/validateSwitchInventory.js';
@@ -24,6 +25,7 @@ const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --prin
   --check-config   validate the config and the files it names, exit 0 if usable, 1 if not
   --print-config   print the effective config (secrets redacted) and exit
   --print-config-schema   print every key with its doc, default, format and environment variable
+  --log-pretty     human-readable log lines for a terminal (default: JSON lines, for journald)
 `;
 
 /** What an inventory file may hold beyond hosts' addresses: customers' contacts and BMCs. */
@@ -81,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const log = createRootLogger({ name: 'cordon-controller', level: config.get('log.level') });
+  const log = createRootLogger({ name: 'cordon-controller', level: config.get('log.level'), pretty: args.logPretty || config.get('log.pretty') });
   log.info({ version: cordonVersion(), config: file ?? '(defaults and environment)' }, 'starting');
   const store = await Store.open(config.get('store.path'));
   if (inventoryFile) {
@@ -136,8 +138,10 @@ async function main(argv: string[]): Promise<number> {
       desk: { from: mail.from, replyTo: mail.replyTo, name: mail.deskName },
       maxAttempts: mail.maxAttempts,
     },
+    ...(config.get('clock.drill') ? { clock: new DrillClock() } : {}),
     log,
   });
+  if (config.get('clock.drill')) log.warn('drill mode: admins can move the incident clock forward (clock.drill); never run production like this');
   await starting;
   return -1; // keep running
 }

@@ -1,7 +1,7 @@
 import { asCordonError } from '../proto/runtime/CordonError.js';
 import type { Logger } from '../proto/runtime/logger.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
-import { systemClock, type Clock } from './clock.js';
+import { DrillClock, systemClock, type Clock } from './clock.js';
 import { startController, type RunningController } from './createController.js';
 import { createIncidentDesk } from './desk/incidentDesk.js';
 import type { Server } from 'node:http';
@@ -39,7 +39,10 @@ export interface ControllerSettings {
   metricsListen?: string | undefined;
   /** Customer mail; without it mail stays queued in the outbox. */
   mail: { transport: MailTransport; desk: { from: string; replyTo: string; name: string }; maxAttempts: number } | undefined;
+  /** The incident clock (deadlines, lifecycle, mail, BMC freshness); a DrillClock lets `AdvanceClock` move it. */
   clock?: Clock;
+  /** The wall clock for agent liveness; the system clock unless a test injects one. */
+  wallClock?: Clock;
   log: Logger;
 }
 
@@ -65,6 +68,10 @@ export interface Controller {
  */
 export async function runController(s: ControllerSettings): Promise<Controller> {
   const clock = s.clock ?? systemClock;
+  // Agent liveness (heartbeats, pings, the switch fallback's silence) is a
+  // fact of the wire and runs on the wall clock, even when the incident
+  // clock is a test's or a drill's.
+  const wall = s.wallClock ?? systemClock;
   const log = s.log;
   const inventory = await CachedInventory.load(s.store.hosts);
   const desired = new StoreDesiredStates(s.store, s.smtpRelays);
@@ -125,7 +132,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     pingIntervalMs: s.pingIntervalMs,
     helloTimeoutMs: s.helloTimeoutMs,
     log,
-    clock: () => clock.now(),
+    clock: () => wall.now(),
     incidentDesk: createIncidentDesk({
       store: s.store,
       service,
@@ -137,6 +144,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         return st === 'connected' || st === 'stale';
       },
       ...(bmc ? { checkBmc: (hostId: string) => bmc!.checkHost(hostId) } : {}),
+      ...(clock instanceof DrillClock ? { drillClock: clock } : {}),
     }),
   });
   outbox?.start();
@@ -148,7 +156,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     log.info({ port: metricsServer.port }, 'metrics on /metrics');
   }
   const switches = s.switchFallback
-    ? new SwitchFallback(s.store, s.switchFallback.driver, server.sessions, clock, log.child({ component: 'switch-fallback' }), s.switchFallback.settings)
+    ? new SwitchFallback(s.store, s.switchFallback.driver, server.sessions, wall, log.child({ component: 'switch-fallback' }), s.switchFallback.settings)
     : undefined;
   switches?.start();
 

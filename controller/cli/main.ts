@@ -7,6 +7,7 @@ import { cordonVersion } from '../../proto/runtime/version.js';
 import { resolveConnection } from './connection.js';
 import { DeskClient } from './deskClient.js';
 import { runIncidentCommand, type Flags } from './incidentCommands.js';
+import { clockCommand } from './clockCommand.js';
 import { ingestDryRun, ingestMaildir, ingestOne } from './ingestCommand.js';
 import { age, renderTable } from './table.js';
 
@@ -33,6 +34,7 @@ commands (--json on every read command):
   approvals                      approval requests for mass actions
   approve APPROVAL               grant another operator's request (four eyes)
   audit verify                   recompute the audit log's hash chain
+  clock advance DURATION [--reason R]   move the incident clock forward (25h, 1d2h, 90m; admin; drill mode only)
 
 connection options (or environment):
   --controller HOST:PORT     controller address ($CORDON_CONTROLLER, default 127.0.0.1:7443)
@@ -120,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
   const client = new DeskClient(resolveConnection(values, process.env), { timeoutMs });
   const now = new Date();
   try {
+    if (command === 'clock') return await clockCommand(client, positionals, values.reason, values.json === true, out);
     if (command === 'ingest') {
       return values.maildir ? await ingestMaildir(client, values.maildir, out) : await ingestOne(client, positionals[1], values.json === true, out);
     }

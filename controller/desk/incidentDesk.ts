@@ -22,6 +22,8 @@ import {
   type SubmitComplaintRequest,
   type SubmitComplaintResponse,
   type VerifyAuditResponse,
+  type AdvanceClockRequest,
+  type AdvanceClockResponse,
 } from '../../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { roleAtLeast } from '../../proto/runtime/peerIdentity.js';
@@ -36,6 +38,7 @@ import type { Action, Incident } from '../incidents/model.js';
 import type { PolicyConfig } from '../incidents/policy.js';
 import type { Store } from '../store/Store.js';
 import { randomUUID } from 'node:crypto';
+import type { DrillClock } from '../clock.js';
 
 export interface IncidentDeskDeps {
   store: Store;
@@ -48,7 +51,12 @@ export interface IncidentDeskDeps {
   agentConnected: (hostId: string) => boolean;
   /** Checks a host's BMC now; absent when the controller has no BMC driver. */
   checkBmc?: (hostId: string) => Promise<BmcCheck>;
+  /** The drill clock (clock.drill); absent in production, where the clock cannot be moved. */
+  drillClock?: DrillClock;
 }
+
+/** A year: a drill that needs more is a mistake, not a drill. */
+const MAX_ADVANCE_SECONDS = 366 * 86_400;
 
 function operatorOf(ctx: CallContext): { name: string; role: string } {
   if (ctx.peer.kind !== 'operator') throw new CordonError('permission', 'operator certificates only');
@@ -318,6 +326,20 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
         attempts: c.attempts,
         details: c.details ?? {},
       };
+    },
+
+    async advanceClock(req: AdvanceClockRequest, ctx: CallContext): Promise<AdvanceClockResponse> {
+      const op = operatorOf(ctx);
+      if (!deps.drillClock) throw new CordonError('refused', 'the clock can only be moved on a controller in drill mode (clock.drill = true)');
+      const seconds = Number(req.seconds);
+      if (seconds <= 0 || seconds > MAX_ADVANCE_SECONDS) {
+        throw new CordonError('invalid', `seconds must be between 1 and ${MAX_ADVANCE_SECONDS}, got ${req.seconds}`, { field: 'seconds' });
+      }
+      const from = deps.clock();
+      // Audited before the move, at the time it was asked: the chain records who moved time, from when, by how much.
+      await deps.store.audit.append({ at: from, actor: op.name, action: 'clock.advance', subject: 'controller', detail: { seconds, reason: req.reason } });
+      deps.drillClock.advance(seconds * 1000);
+      return { now: deps.clock(), offsetSeconds: BigInt(Math.round(deps.drillClock.offsetMs / 1000)) };
     },
 
     async verifyAudit(): Promise<VerifyAuditResponse> {

@@ -7,6 +7,8 @@ export interface DaemonArgs {
   printConfig: boolean;
   help: boolean;
   version: boolean;
+  /** `--log-pretty`: human-readable log lines for a terminal. */
+  logPretty: boolean;
   /** Words after the options (agent subcommands). */
   positionals: string[];
   /** Options a subcommand defines, as given. */
@@ -33,6 +35,7 @@ export function parseDaemonArgs(
         'print-config': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
+        'log-pretty': { type: 'boolean' },
         ...(opts.extra ?? {}),
       },
     });
@@ -48,6 +51,7 @@ export function parseDaemonArgs(
     printConfig: v['print-config'] === true,
     help: v.help === true,
     version: v.version === true,
+    logPretty: v['log-pretty'] === true,
     positionals: parsed.positionals,
     extra,
   };

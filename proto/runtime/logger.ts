@@ -1,4 +1,5 @@
 import { pino, type Logger, type Level } from 'pino';
+import { prettyDestination } from './prettyLog.js';
 
 export type { Logger };
 
@@ -7,9 +8,11 @@ export const LOG_LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', '
 /**
  * The process's one root logger, created by main and passed down; components
  * take `log.child({ component })`. JSON lines, for journald and log shippers.
- * `fd` 1 for daemons, 2 for CLIs whose stdout is their output.
+ * `fd` 1 for daemons, 2 for CLIs whose stdout is their output. `pretty`
+ * renders lines for a person at a terminal instead (`--log-pretty`).
  */
-export function createRootLogger(opts: { name: string; level: string; fd?: 1 | 2 }): Logger {
+export function createRootLogger(opts: { name: string; level: string; fd?: 1 | 2; pretty?: boolean }): Logger {
+  const fd = opts.fd ?? 1;
   return pino(
     {
       name: opts.name,
@@ -19,7 +22,7 @@ export function createRootLogger(opts: { name: string; level: string; fd?: 1 | 2
       // Cordon never logs secrets on purpose; this catches the obvious slips.
       redact: { paths: ['password', '*.password', 'secret', '*.secret'], censor: '[redacted]' },
     },
-    pino.destination({ fd: opts.fd ?? 1, sync: true }),
+    opts.pretty ? prettyDestination(fd === 1 ? process.stdout : process.stderr) : pino.destination({ fd, sync: true }),
   );
 }
 

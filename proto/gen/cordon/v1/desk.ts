@@ -473,6 +473,22 @@ export interface VerifyAuditResponse {
   reason: string;
 }
 
+export interface AdvanceClockRequest {
+  /** How far to move the clock forward; at most 366 days. */
+  seconds: bigint;
+  /** Why, for the audit log. */
+  reason: string;
+}
+
+export interface AdvanceClockResponse {
+  /** The controller's clock after the move. */
+  now?:
+    | Date
+    | undefined;
+  /** How far ahead of the wall clock it now runs. */
+  offsetSeconds: bigint;
+}
+
 export interface ListAgentsRequest {
 }
 
@@ -4115,6 +4131,188 @@ export const VerifyAuditResponse: MessageFns<VerifyAuditResponse> = {
   },
 };
 
+function createBaseAdvanceClockRequest(): AdvanceClockRequest {
+  return { seconds: 0n, reason: "" };
+}
+
+export const AdvanceClockRequest: MessageFns<AdvanceClockRequest> = {
+  encode(message: AdvanceClockRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seconds !== 0n) {
+      if (BigInt.asUintN(64, message.seconds) !== message.seconds) {
+        throw new globalThis.Error("value provided for field message.seconds of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.seconds);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdvanceClockRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdvanceClockRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seconds = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdvanceClockRequest {
+    return {
+      seconds: isSet(object.seconds) ? BigInt(object.seconds) : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: AdvanceClockRequest): unknown {
+    const obj: any = {};
+    if (message.seconds !== 0n) {
+      obj.seconds = message.seconds.toString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AdvanceClockRequest>, I>>(base?: I): AdvanceClockRequest {
+    return AdvanceClockRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdvanceClockRequest>, I>>(object: I): AdvanceClockRequest {
+    const message = createBaseAdvanceClockRequest();
+    message.seconds = (object.seconds !== undefined && object.seconds !== null) ? BigInt(object.seconds) : 0n;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseAdvanceClockResponse(): AdvanceClockResponse {
+  return { now: undefined, offsetSeconds: 0n };
+}
+
+export const AdvanceClockResponse: MessageFns<AdvanceClockResponse> = {
+  encode(message: AdvanceClockResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.now !== undefined) {
+      Timestamp.encode(toTimestamp(message.now), writer.uint32(10).fork()).join();
+    }
+    if (message.offsetSeconds !== 0n) {
+      if (BigInt.asUintN(64, message.offsetSeconds) !== message.offsetSeconds) {
+        throw new globalThis.Error("value provided for field message.offsetSeconds of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.offsetSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdvanceClockResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdvanceClockResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.now = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.offsetSeconds = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdvanceClockResponse {
+    return {
+      now: isSet(object.now) ? fromJsonTimestamp(object.now) : undefined,
+      offsetSeconds: isSet(object.offsetSeconds)
+        ? BigInt(object.offsetSeconds)
+        : isSet(object.offset_seconds)
+        ? BigInt(object.offset_seconds)
+        : 0n,
+    };
+  },
+
+  toJSON(message: AdvanceClockResponse): unknown {
+    const obj: any = {};
+    if (message.now !== undefined) {
+      obj.now = message.now.toISOString();
+    }
+    if (message.offsetSeconds !== 0n) {
+      obj.offsetSeconds = message.offsetSeconds.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AdvanceClockResponse>, I>>(base?: I): AdvanceClockResponse {
+    return AdvanceClockResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdvanceClockResponse>, I>>(object: I): AdvanceClockResponse {
+    const message = createBaseAdvanceClockResponse();
+    message.now = object.now ?? undefined;
+    message.offsetSeconds = (object.offsetSeconds !== undefined && object.offsetSeconds !== null)
+      ? BigInt(object.offsetSeconds)
+      : 0n;
+    return message;
+  },
+};
+
 function createBaseListAgentsRequest(): ListAgentsRequest {
   return {};
 }
@@ -4711,6 +4909,21 @@ export const DeskServiceService = {
     responseSerialize: (value: BmcCheckResult): Buffer => Buffer.from(BmcCheckResult.encode(value).finish()),
     responseDeserialize: (value: Buffer): BmcCheckResult => BmcCheckResult.decode(value),
   },
+  /**
+   * Moves the controller's incident clock forward (admin only). Refused
+   * unless the controller runs with clock.drill = true: it exists for labs
+   * and drills, where days of deadlines pass in seconds.
+   */
+  advanceClock: {
+    path: "/cordon.v1.DeskService/AdvanceClock" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AdvanceClockRequest): Buffer => Buffer.from(AdvanceClockRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AdvanceClockRequest => AdvanceClockRequest.decode(value),
+    responseSerialize: (value: AdvanceClockResponse): Buffer =>
+      Buffer.from(AdvanceClockResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdvanceClockResponse => AdvanceClockResponse.decode(value),
+  },
 } as const;
 
 export interface DeskServiceServer extends UntypedServiceImplementation {
@@ -4743,6 +4956,12 @@ export interface DeskServiceServer extends UntypedServiceImplementation {
   verifyAudit: handleUnaryCall<VerifyAuditRequest, VerifyAuditResponse>;
   /** Checks a host's BMC now (technician and above); a cut held for it proceeds when it answers. */
   checkBmc: handleUnaryCall<GetHostRequest, BmcCheckResult>;
+  /**
+   * Moves the controller's incident clock forward (admin only). Refused
+   * unless the controller runs with clock.drill = true: it exists for labs
+   * and drills, where days of deadlines pass in seconds.
+   */
+  advanceClock: handleUnaryCall<AdvanceClockRequest, AdvanceClockResponse>;
 }
 
 export interface DeskServiceClient extends Client {
@@ -4967,6 +5186,26 @@ export interface DeskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BmcCheckResult) => void,
+  ): ClientUnaryCall;
+  /**
+   * Moves the controller's incident clock forward (admin only). Refused
+   * unless the controller runs with clock.drill = true: it exists for labs
+   * and drills, where days of deadlines pass in seconds.
+   */
+  advanceClock(
+    request: AdvanceClockRequest,
+    callback: (error: ServiceError | null, response: AdvanceClockResponse) => void,
+  ): ClientUnaryCall;
+  advanceClock(
+    request: AdvanceClockRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdvanceClockResponse) => void,
+  ): ClientUnaryCall;
+  advanceClock(
+    request: AdvanceClockRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdvanceClockResponse) => void,
   ): ClientUnaryCall;
 }
 
