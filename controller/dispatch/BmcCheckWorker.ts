@@ -75,9 +75,14 @@ export class BmcCheckWorker {
 
   private async run(hostId: string): Promise<BmcCheck> {
     const bmc = await this.store.bmcs.get(hostId);
-    const check: BmcCheck = bmc
+    // Freshness is judged on the incident clock, so the check is stamped by
+    // it: a driver stamps wall time, which differs when that clock is a
+    // drill's (or a test's), and a cut would wait for a "stale" check forever.
+    const checkedAt = this.clock.now();
+    const measured: BmcCheck = bmc
       ? await this.driver.check({ hostId, address: bmc.address, port: bmc.port, user: bmc.user, passwordFile: bmc.passwordFile, sol: bmc.sol, ...(bmc.cipherSuite !== undefined ? { cipherSuite: bmc.cipherSuite } : {}) })
-      : { hostId, reachable: false, sol: 'unavailable', checkedAt: this.clock.now(), durationMs: 0, error: 'no BMC in the inventory for this host', errorKind: 'other', attempts: 0 };
+      : { hostId, reachable: false, sol: 'unavailable', checkedAt, durationMs: 0, error: 'no BMC in the inventory for this host', errorKind: 'other', attempts: 0 };
+    const check = { ...measured, checkedAt };
     // A console that answers but lacks the SOL the customer relies on does not count as reachable.
     const usable = check.reachable && check.sol !== 'unavailable';
     await this.store.bmcs.recordCheck(hostId, { reachable: usable, checkedAt: check.checkedAt, error: check.error, sol: check.sol, durationMs: check.durationMs });
