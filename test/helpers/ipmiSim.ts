@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BmcTarget } from '../../controller/bmc/BmcDriver.js';
+import { IPMI_SIM_EMU, ipmiSimLanConf } from '../../deploy/lab/ipmiSimConfig.js';
 
 export interface IpmiSimOptions {
   /** Add a `sol` line pointing at a TCP listener this helper runs, so `sol info` answers. */
@@ -56,8 +57,8 @@ export class IpmiSim {
       // A free port can be taken between our probe and ipmi_sim's bind; try again then.
       for (let tries = 1; ; tries++) {
         const port = await freeUdpPort();
-        writeFileSync(join(dir, 'lan.conf'), lanConf(port, user, password, solPort), { mode: 0o600 });
-        writeFileSync(join(dir, 'sim.emu'), EMU);
+        writeFileSync(join(dir, 'lan.conf'), ipmiSimLanConf({ name: `cordon-sim-${port}`, address: '127.0.0.1', port, user, password, solTcp: solPort ? `127.0.0.1:${solPort}` : undefined }), { mode: 0o600 });
+        writeFileSync(join(dir, 'sim.emu'), IPMI_SIM_EMU);
         const child = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'sim.emu'), '-s', dir, '-n'], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -128,28 +129,6 @@ export class IpmiSim {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
-}
-
-/** One BMC (IPMB 0x20) that answers Get Device ID as "MontaVista, firmware 9.08". */
-const EMU = ['mc_setbmc 0x20', 'mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02', 'mc_enable 0x20', ''].join('\n');
-
-function lanConf(port: number, user: string, password: string, solPort: number | undefined): string {
-  return [
-    `name "cordon-sim-${port}"`,
-    'set_working_mc 0x20',
-    'startlan 1',
-    `  addr 127.0.0.1 ${port}`,
-    '  priv_limit admin',
-    '  allowed_auths_callback md5',
-    '  allowed_auths_user md5',
-    '  allowed_auths_operator md5',
-    '  allowed_auths_admin md5',
-    '  guid a123456789abcdefa123456789abcdef',
-    'endlan',
-    `user 2 true "${user}" "${password}" admin 10 md5`,
-    ...(solPort ? [`sol "tcp:127.0.0.1:${solPort}" 115200`] : []),
-    '',
-  ].join('\n');
 }
 
 async function freeUdpPort(): Promise<number> {

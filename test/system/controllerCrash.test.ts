@@ -10,7 +10,7 @@ import { createEngine } from '../../agent/createEngine.js';
 import { ExecRunner } from '../../agent/runner/CommandRunner.js';
 import { runDaemon, type RunningAgent } from '../../agent/runDaemon.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
-import { freePort } from '../../deploy/demo/processes.js';
+import { freePort } from '../helpers/freePort.js';
 import { NetLab, inNs } from '../helpers/netns.js';
 import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';

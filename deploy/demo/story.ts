@@ -1,0 +1,129 @@
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../proto/runtime/version.js';
+import { LAB_OPERATORS, labCtl, labProbe, type LabInfo } from '../lab/lab.js';
+import { poll } from '../lab/processes.js';
+import { readLabMail, type LabMail } from './labMail.js';
+import { Checks, say, setLabClockOffset, show } from './narrate.js';
+
+interface IncidentJson {
+  id: string;
+  hostId: string;
+  state: string;
+  hold?: string;
+  actions?: string[];
+  ackDueAt?: string;
+  nextDueAt?: string;
+}
+interface DetailJson {
+  incident: IncidentJson;
+  events?: { at: string; type: string; toState: string; actor: string; detail: string }[];
+}
+
+const REPORT = 'deploy/lab/reports/spam-arf-web-01.eml';
+
+/**
+ * The demo's story on a running lab: one spam complaint about web-01, from
+ * intake to release, with every claim checked by a probe, the store or the
+ * delivered mail. Returns the checks; the caller decides the exit code.
+ */
+export async function runStory(info: LabInfo): Promise<Checks> {
+  const checks = new Checks();
+  const t = info.topology;
+  const [web1, web2] = t.hosts;
+  if (!web1) throw new Error('the story needs at least one host');
+  const op = (...args: string[]) => labCtl(info, LAB_OPERATORS.operator, ...args);
+  const admin = (...args: string[]) => labCtl(info, LAB_OPERATORS.admin, ...args);
+  const detail = (id: string) => JSON.parse(op('incident', 'show', id, '--json')) as DetailJson;
+  const waitIncident = async (id: string, what: string, ok: (i: IncidentJson) => boolean) => {
+    const seen = await poll(() => {
+      const d = detail(id);
+      return ok(d.incident) ? d : undefined;
+    }, 20_000);
+    return seen ?? detail(id);
+  };
+  const mailDir = join(info.dir, 'mail');
+  const waitMail = async (incident: string, template: string): Promise<LabMail | undefined> =>
+    poll(() => readLabMail(mailDir).find((m) => m.incident === incident && m.template === template), 15_000);
+  const probe = (from: string, host: string, port: number) => labProbe(from, host, port);
+  const advance = (duration: string, why: string) => {
+    const r = JSON.parse(admin('clock', 'advance', duration, '--reason', why, '--json')) as { now: string; offsetSeconds: string };
+    setLabClockOffset(Number(r.offsetSeconds) * 1000);
+    say(`drill clock: ${LAB_OPERATORS.admin} moves the controller's incident clock forward ${duration} (${why})`);
+  };
+
+  setLabClockOffset(0);
+  say(`the lab: ${t.hosts.map((h) => `${h.id} (public ${h.pub4}, management ${h.mgmt4}, BMC ${h.bmc4})`).join('; ')}; customer ${info.customer.name} <${info.customer.email}>`);
+  show(op('agents'));
+  checks.ok(`${web1.id} reaches the internet: SMTP and HTTP`, probe(web1.ns, t.inet4, 25) === 'connected' && probe(web1.ns, t.inet4, 80) === 'connected');
+  const bmcFirst = op('host', 'bmc-check', web1.id).trim();
+  checks.ok(`${web1.id}'s BMC answers IPMI from the management network`, /BMC answers/.test(bmcFirst), bmcFirst);
+
+  // 1. The complaint, in a real format, through the real intake.
+  const report = join(info.dir, 'spam-arf-web-01.eml');
+  copyFileSync(join(packageRoot(), REPORT), report);
+  say(`a feedback-loop report arrives (ARF, RFC 5965; ${REPORT}): spam from ${web1.pub4}`);
+  const ingested = op('ingest', report).trim();
+  show(`${ingested}\n`);
+  const id = /incident (\S+) for host/.exec(ingested)?.[1] ?? '';
+  checks.ok(`the complaint opened an incident for ${web1.id} alone`, id !== '' && ingested.includes(`for host ${web1.id}`), id);
+  if (!id) return checks;
+
+  const notice = await waitMail(id, 'notice');
+  checks.ok(`the customer's notice was delivered by SMTP`, notice?.to === info.customer.email, notice ? `to ${notice.to}: "${notice.subject}"` : 'no mail');
+  const notified = await waitIncident(id, 'notified', (i) => i.state === 'notified');
+  checks.ok('the acknowledge deadline runs from the delivered notice', notified.incident.state === 'notified', `ack due ${notified.incident.ackDueAt ?? '?'}`);
+
+  // 2. No answer within 24 h: escalation, SMTP block on that server only.
+  say('the customer does not answer');
+  advance('24h1m', 'demo: the acknowledge deadline passes');
+  const blocked = await waitIncident(id, 'smtp block', (i) => i.state === 'enforced' && (i.actions ?? []).includes('smtp_block'));
+  checks.ok('the incident escalated and the agent reports the SMTP block in place', blocked.incident.state === 'enforced', `actions ${(blocked.incident.actions ?? []).join(', ')}`);
+  const p25 = probe(web1.ns, t.inet4, 25);
+  const p80 = probe(web1.ns, t.inet4, 80);
+  checks.ok(`from ${web1.id}: port 25 refused, port 80 still fine`, p25 === 'refused' && p80 === 'connected', `25 ${p25}, 80 ${p80}`);
+  if (web2) {
+    const other = probe(web2.ns, t.inet4, 25);
+    checks.ok(`${web2.id}, same customer, is untouched: its port 25 still connects`, other === 'connected', other);
+  }
+  const escalated = await waitMail(id, 'enforced');
+  checks.ok('the customer was told what was done and why', escalated !== undefined, escalated ? `"${escalated.subject}"` : 'no mail');
+
+  // 3. Still no answer a day later: the next rung cuts the public network, after the BMC answers.
+  say('still no answer a day later');
+  advance('24h1m', 'demo: the next step of the ladder is due');
+  const cut = await waitIncident(id, 'isolate', (i) => (i.actions ?? []).includes('isolate') && i.state === 'enforced' && !i.hold);
+  const bmcEvent = cut.events?.filter((e) => e.type === 'bmc_result').at(-1);
+  checks.ok(`the controller checked ${web1.id}'s BMC before cutting`, bmcEvent !== undefined && /"reachable":true/.test(bmcEvent.detail), bmcEvent?.detail ?? 'no BMC check recorded');
+  checks.ok('the agent reports the public interfaces isolated', cut.incident.state === 'enforced' && (cut.incident.actions ?? []).includes('isolate'), `actions ${(cut.incident.actions ?? []).join(', ')}`);
+  const out80 = probe(web1.ns, t.inet4, 80);
+  const in22 = probe(t.inetNs, web1.pub4, 22);
+  checks.ok(`${web1.id}'s public side is cut: out to port 80 and in from the internet both fail`, out80 !== 'connected' && in22 !== 'connected', `out ${out80}, in ${in22}`);
+  const mgmt22 = probe(t.mgmtNs, web1.mgmt4, 22);
+  checks.ok(`the management network still reaches ${web1.id}`, mgmt22 === 'connected', `${web1.mgmt4}:22 ${mgmt22}`);
+  const bmcAfter = op('host', 'bmc-check', web1.id).trim();
+  checks.ok(`${web1.id}'s BMC still answers, so the customer can log in and repair`, /BMC answers/.test(bmcAfter), bmcAfter);
+  const agentRow = (JSON.parse(op('agents', '--json')) as { hostId: string; state: string }[]).find((a) => a.hostId === web1.id);
+  checks.ok(`${web1.id}'s agent is still connected over the management network`, agentRow?.state === 'connected');
+
+  // 4. The customer fixes it; an operator verifies and releases.
+  say(`the customer answers: fixed (the operator records it)`);
+  show(op('incident', 'answer', id, '--fixed'));
+  say(`${LAB_OPERATORS.operator} releases ${web1.id}`);
+  show(op('incident', 'release', id));
+  const closed = await waitIncident(id, 'closed', (i) => i.state === 'closed');
+  checks.ok('the agent removed every enforcement and the incident closed', closed.incident.state === 'closed');
+  const after = [probe(web1.ns, t.inet4, 25), probe(web1.ns, t.inet4, 80), probe(t.inetNs, web1.pub4, 22)];
+  checks.ok(`${web1.id} works again: SMTP out, HTTP out, reachable from the internet`, after.every((p) => p === 'connected'), after.join(', '));
+  const closing = await waitMail(id, 'closed');
+  checks.ok('the customer got the closing mail', closing !== undefined, closing ? `"${closing.subject}"` : 'no mail');
+  say('every mail the customer received:');
+  show(readLabMail(mailDir).filter((m) => m.incident === id).map((m) => `${m.template.padEnd(10)} ${m.subject}\n`).join(''));
+
+  // 5. The record.
+  say(`the incident's history (cordonctl incident show ${id}):`);
+  show(op('incident', 'show', id));
+  const audit = op('audit', 'verify').trim();
+  checks.ok('the hash-chained audit log verifies', /^audit chain OK/.test(audit), audit);
+  return checks;
+}

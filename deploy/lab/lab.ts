@@ -1,0 +1,216 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { packageRoot } from '../../proto/runtime/version.js';
+import { IPMI_SIM_EMU, ipmiSimLanConf } from './ipmiSimConfig.js';
+import { buildLabNetwork, existingLabNamespaces, removeLabNetwork } from './network.js';
+import { namespacePids, poll, runInNamespace, startInNamespace, stopPids, waitListening } from './processes.js';
+import { labTopology, type LabHost, type LabTopology } from './topology.js';
+
+const root = packageRoot();
+const dist = join(root, 'dist');
+
+/** Where the lab keeps its PKI, configs, store, mail and logs: tmpfs, gone at reboot. */
+export function labDir(): string {
+  return process.env.CORDON_LAB_DIR || '/run/cordon-lab';
+}
+
+/** The operators the lab's PKI issues: one desk operator and one admin. */
+export const LAB_OPERATORS = { operator: 'olga', admin: 'ada' } as const;
+
+export interface LabInfo {
+  dir: string;
+  topology: LabTopology;
+  customer: { id: string; name: string; email: string };
+  startedAt: string;
+}
+
+type Say = (line: string) => void;
+
+/**
+ * Builds the whole lab and starts its processes; returns once every agent
+ * is connected. Anything left by an earlier run (also a crashed one) is
+ * removed first. On failure it tears down what it made and rethrows.
+ */
+export async function labUp(opts: { hosts: number; say: Say }): Promise<LabInfo> {
+  const t = labTopology(opts.hosts);
+  await labDown(() => {});
+  const dir = labDir();
+  const info: LabInfo = { dir, topology: t, customer: { id: 'acme', name: 'ACME Hosting Ltd', email: 'ops@acme.example' }, startedAt: new Date().toISOString() };
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const sub of ['logs', 'mail', 'bin']) mkdirSync(join(dir, sub), { recursive: true });
+    const logs = join(dir, 'logs');
+    opts.say(`making the lab's PKI in ${dir}/pki: a CA, the controller (${t.controllerName}), ${t.hosts.length} agents, operators ${LAB_OPERATORS.operator} (abuse_operator) and ${LAB_OPERATORS.admin} (admin)`);
+    makePki(dir, t);
+    opts.say(`building namespaces: ${t.mgmtNs} (management ${t.mgmtNet4}), ${t.switchNs}, ${t.inetNs} (${t.inet4}), ${t.hosts.map((h) => h.ns).join(', ')}`);
+    buildLabNetwork(t);
+
+    const node = process.execPath;
+    const sink = startInNamespace(t.inetNs, 'internet-sink', logs, node, [join(dist, 'deploy/lab/servers/sink.js'), '25', '587', '80']);
+    await waitListening(t.inetNs, 'tcp', 80, 'the internet sink', sink);
+    const mail = startInNamespace(t.mgmtNs, 'mail-receiver', logs, node, [join(dist, 'deploy/lab/servers/mailReceiver.js'), t.controller4, String(t.mailPort), join(dir, 'mail')]);
+    await waitListening(t.mgmtNs, 'tcp', t.mailPort, 'the mail receiver', mail);
+    for (const h of t.hosts) {
+      const pid = startInNamespace(h.ns, `${h.id}-sshd-standin`, logs, node, [join(dist, 'deploy/lab/servers/sink.js'), '22']);
+      await waitListening(h.ns, 'tcp', 22, `${h.id}'s management listener`, pid);
+    }
+    opts.say(`starting ${t.hosts.length} ipmi_sim BMCs on the management network (${t.hosts.map((h) => `${h.bmc4}:623`).join(', ')})`);
+    for (const h of t.hosts) {
+      const pid = startBmc(dir, t, h);
+      await waitListening(t.mgmtNs, 'udp', 623, `${h.id}'s BMC`, pid, 10_000, h.bmc4);
+    }
+    writeInventory(dir, info);
+    writeControllerConfig(dir, t);
+    opts.say(`starting cordon-controller on ${t.controller4}:${t.controllerPort} (mutual TLS, drill clock, mail to ${t.controller4}:${t.mailPort})`);
+    const controller = startInNamespace(t.mgmtNs, 'controller', logs, node, ['--disable-warning=DEP0123', join(dist, 'controller/main.js'), '--config', join(dir, 'controller.json')]);
+    await waitListening(t.mgmtNs, 'tcp', t.controllerPort, 'cordon-controller', controller, 20_000);
+    opts.say(`starting cordon-agent on ${t.hosts.map((h) => h.id).join(', ')} (each in its own namespace, enforcing with nft, tc and ip)`);
+    for (const h of t.hosts) {
+      writeAgentConfig(dir, t, h);
+      startInNamespace(h.ns, `agent-${h.id}`, logs, node, ['--disable-warning=DEP0123', join(dist, 'agent/main.js'), '--config', join(dir, 'hosts', h.id, 'agent.json')]);
+    }
+    writeCtlWrapper(dir, t);
+    writeFileSync(join(dir, 'lab.json'), JSON.stringify(info, null, 2) + '\n');
+    const connected = await poll(() => {
+      const agents = JSON.parse(labCtl(info, LAB_OPERATORS.operator, 'agents', '--json')) as { hostId: string; state: string }[];
+      return t.hosts.every((h) => agents.some((a) => a.hostId === h.id && a.state === 'connected')) ? true : undefined;
+    }, 30_000);
+    if (!connected) throw new Error(`not every agent connected within 30 s; see ${logs}/agent-*.log`);
+    return info;
+  } catch (err) {
+    const logs = join(dir, 'logs');
+    const keepLogs = process.env.CORDON_LAB_KEEP_LOGS_ON_FAILURE === '1';
+    await labDown(() => {}, { keepDir: keepLogs });
+    throw new Error(`${(err as Error).message}${keepLogs ? ` (logs kept in ${logs})` : ''}`);
+  }
+}
+
+/**
+ * Stops every process in the lab's namespaces, deletes the namespaces and
+ * the lab's folder. Idempotent, and works after a crashed run: it finds the
+ * lab by its namespace names, not by a record a crash could have lost.
+ */
+export async function labDown(say: Say, opts: { keepDir?: boolean } = {}): Promise<{ namespaces: number; processes: number }> {
+  const namespaces = existingLabNamespaces();
+  const pids = [...new Set(namespaces.flatMap(namespacePids))].filter((p) => p !== process.pid);
+  if (pids.length > 0) say(`stopping ${pids.length} lab processes`);
+  await stopPids(pids);
+  const gone = removeLabNetwork();
+  if (gone.length > 0) say(`deleted namespaces ${gone.join(', ')}`);
+  if (!opts.keepDir) rmSync(labDir(), { recursive: true, force: true });
+  return { namespaces: gone.length, processes: pids.length };
+}
+
+/** The running lab's description, or undefined when none is up. */
+export function labInfo(): LabInfo | undefined {
+  const file = join(labDir(), 'lab.json');
+  if (!existsSync(file) || existingLabNamespaces().length === 0) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as LabInfo;
+}
+
+/** Runs cordonctl as `operator` from the management namespace; returns stdout, throws with stderr. */
+export function labCtl(info: LabInfo, operator: string, ...args: string[]): string {
+  const t = info.topology;
+  return runInNamespace(t.mgmtNs, process.execPath, [
+    '--disable-warning=DEP0123',
+    join(dist, 'controller/cli/main.js'),
+    '--controller', `${t.controller4}:${t.controllerPort}`,
+    '--server-name', t.controllerName,
+    '--pki', join(info.dir, 'pki'),
+    '--operator', operator,
+    ...args,
+  ]);
+}
+
+/** One TCP connection attempt from inside a namespace: connected, refused, timeout, unreachable. */
+export function labProbe(ns: string, host: string, port: number, timeoutMs = 1_500): string {
+  return runInNamespace(ns, process.execPath, [join(dist, 'deploy/lab/servers/probe.js'), host, String(port), String(timeoutMs)]).trim();
+}
+
+function makePki(dir: string, t: LabTopology): void {
+  const pki = (...args: string[]) => execFileSync(join(root, 'deploy/pki/cordon-pki'), ['--dir', join(dir, 'pki'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  pki('init');
+  pki('issue-controller', t.controllerName, t.controller4);
+  for (const h of t.hosts) pki('issue-agent', h.id);
+  pki('issue-operator', LAB_OPERATORS.operator, 'abuse_operator');
+  pki('issue-operator', LAB_OPERATORS.admin, 'admin');
+}
+
+function startBmc(dir: string, t: LabTopology, h: LabHost): number {
+  const bmcDir = join(dir, 'bmc', h.id);
+  mkdirSync(bmcDir, { recursive: true, mode: 0o700 });
+  const password = randomBytes(8).toString('hex');
+  writeFileSync(join(bmcDir, 'password'), password, { mode: 0o600 });
+  writeFileSync(join(bmcDir, 'lan.conf'), ipmiSimLanConf({ name: `${h.id}-bmc`, address: h.bmc4, port: 623, user: 'cordon', password }), { mode: 0o600 });
+  writeFileSync(join(bmcDir, 'sim.emu'), IPMI_SIM_EMU);
+  return startInNamespace(t.mgmtNs, `${h.id}-bmc`, join(dir, 'logs'), 'ipmi_sim', ['-c', join(bmcDir, 'lan.conf'), '-f', join(bmcDir, 'sim.emu'), '-s', bmcDir, '-n']);
+}
+
+function writeInventory(dir: string, info: LabInfo): void {
+  const t = info.topology;
+  const inventory = {
+    customers: [info.customer],
+    hosts: t.hosts.map((h) => ({
+      id: h.id,
+      customerId: info.customer.id,
+      publicPrefixes: [`${h.pub4}/32`, `${h.pub6}/128`],
+      managementAddress: h.mgmt4,
+      bmc: { address: h.bmc4, port: 623, user: 'cordon', passwordFile: join(dir, 'bmc', h.id, 'password') },
+    })),
+  };
+  writeFileSync(join(dir, 'inventory.json'), JSON.stringify(inventory, null, 2) + '\n');
+}
+
+function writeControllerConfig(dir: string, t: LabTopology): void {
+  const pki = join(dir, 'pki');
+  const config = {
+    listen: `${t.controller4}:${t.controllerPort}`,
+    tls: { ca: join(pki, 'ca.crt'), cert: join(pki, 'controller.crt'), key: join(pki, 'controller.key'), revokedSerialsFile: join(pki, 'revoked-serials') },
+    inventory: { file: join(dir, 'inventory.json') },
+    store: { path: join(dir, 'cordon.db') },
+    mail: { smtp: { host: t.controller4, port: t.mailPort }, from: 'abuse@provider.example', replyTo: 'abuse@provider.example', deskName: 'Provider abuse desk' },
+    // BMC checks in a lab answer in milliseconds; the production pacing (5 s) would only slow the story.
+    bmc: { minIntervalSeconds: 1 },
+    switchFallback: { enabled: false },
+    clock: { drill: true },
+    metrics: { listen: `${t.controller4}:${t.metricsPort}` },
+  };
+  writeFileSync(join(dir, 'controller.json'), JSON.stringify(config, null, 2) + '\n');
+}
+
+function writeAgentConfig(dir: string, t: LabTopology, h: LabHost): void {
+  const hostDir = join(dir, 'hosts', h.id);
+  mkdirSync(hostDir, { recursive: true, mode: 0o700 });
+  const pki = join(dir, 'pki');
+  const config = {
+    hostId: h.id,
+    controller: { address: `${t.controller4}:${t.controllerPort}`, serverName: t.controllerName },
+    tls: { ca: join(pki, 'ca.crt'), cert: join(pki, `agent-${h.id}.crt`), key: join(pki, `agent-${h.id}.key`) },
+    heartbeatSeconds: 2,
+    reconnect: { initialMs: 200, maxMs: 2_000 },
+    interfaces: { public: ['pub0'], management: ['mgmt0'] },
+    managementNetworks: [t.mgmtNet4],
+    driftCheckSeconds: 5,
+    stateDir: join(hostDir, 'state'),
+  };
+  writeFileSync(join(hostDir, 'agent.json'), JSON.stringify(config, null, 2) + '\n');
+}
+
+/** `<lab>/bin/cordonctl`: cordonctl from the management network, as $CORDON_OPERATOR (default olga). */
+function writeCtlWrapper(dir: string, t: LabTopology): void {
+  const file = join(dir, 'bin', 'cordonctl');
+  writeFileSync(
+    file,
+    [
+      '#!/bin/sh',
+      '# cordonctl against the lab controller, from the management namespace.',
+      `exec ip netns exec ${t.mgmtNs} ${process.execPath} --disable-warning=DEP0123 ${join(dist, 'controller/cli/main.js')} \\`,
+      `  --controller ${t.controller4}:${t.controllerPort} --server-name ${t.controllerName} --pki ${join(dir, 'pki')} \\`,
+      `  --operator "\${CORDON_OPERATOR:-${LAB_OPERATORS.operator}}" "$@"`,
+      '',
+    ].join('\n'),
+  );
+  chmodSync(file, 0o755);
+}

@@ -1,0 +1,77 @@
+// `npm run lab -- up [--hosts N] | down | status`: the namespace lab on its
+// own, for trying Cordon by hand (the demo builds and removes it itself).
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { say } from '../demo/narrate.js';
+import { LAB_OPERATORS, labCtl, labDown, labInfo, labUp } from './lab.js';
+import { ensureLabRequirements } from './requirements.js';
+
+const USAGE = `usage: lab up [--hosts N] | down | status
+
+  up       build the lab (default 3 servers) and start the controller, agents,
+           BMCs and mail receiver; replaces a lab left from an earlier run
+  down     stop every lab process, delete its namespaces and files (idempotent)
+  status   the running lab's agents
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { hosts: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } } });
+  const [command] = positionals;
+  if (values.help || !command || positionals.length > 1) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  switch (command) {
+    case 'up': {
+      ensureLabRequirements(say);
+      const info = await labUp({ hosts: Number(values.hosts), say });
+      say(`lab up: ${info.topology.hosts.map((h) => `${h.id} ${h.pub4}`).join(', ')}`);
+      printTryIt(info.dir);
+      return 0;
+    }
+    case 'down': {
+      ensureLabRequirements(say);
+      const r = await labDown(say);
+      say(r.namespaces === 0 && r.processes === 0 ? 'no lab was up' : 'lab down');
+      return 0;
+    }
+    case 'status': {
+      const info = labInfo();
+      if (!info) {
+        say('no lab is up');
+        return 1;
+      }
+      process.stdout.write(labCtl(info, LAB_OPERATORS.operator, 'agents'));
+      return 0;
+    }
+    default:
+      process.stdout.write(USAGE);
+      return 2;
+  }
+}
+
+export function printTryIt(dir: string): void {
+  const ctl = join(dir, 'bin', 'cordonctl');
+  process.stdout.write(
+    [
+      '',
+      `  try:  ${ctl} agents`,
+      `        ${ctl} incident list`,
+      `        CORDON_OPERATOR=${LAB_OPERATORS.admin} ${ctl} clock advance 25h`,
+      `        ip netns exec cordon-lab-h1 nft list table inet cordon`,
+      `  logs: ${join(dir, 'logs')}   customer mail: ${join(dir, 'mail')}`,
+      '  stop: npm run lab -- down',
+      '',
+    ].join('\n'),
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`lab: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}
