@@ -23,10 +23,12 @@ export function reportOf(result: ConvergeResult): Report {
     observedAt: new Date(),
     error: '',
     results: result.outcomes.map((o) => ({ enforcementId: o.id, kind: KIND[o.kind], status: STATUS[o.status], error: o.error })),
+    applyMs: result.applyMs,
+    driftRepairs: BigInt(result.driftRepairs),
   };
 }
 
 /** A report for a desired state the engine would not take at all (older generation, invalid message). */
 export function refusalReport(generation: bigint, digest: string, error: string): Report {
-  return { appliedGeneration: generation, observedDigest: digest, observedAt: new Date(), error, results: [] };
+  return { appliedGeneration: generation, observedDigest: digest, observedAt: new Date(), error, results: [], applyMs: 0, driftRepairs: 0n };
 }

@@ -126,7 +126,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     revokedSerialsFile: s.revokedSerialsFile,
     inventory,
     desired,
-    onReport: (hostId, report) => reports.onReport(hostId, report),
+    onReport: (hostId, report) => {
+      metrics?.observeReport(hostId, report);
+      return reports.onReport(hostId, report);
+    },
     onTamper: (hostId) => switches?.onTamper(hostId),
     staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
     pingIntervalMs: s.pingIntervalMs,

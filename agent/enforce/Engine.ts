@@ -46,6 +46,10 @@ export interface ConvergeResult {
   digest: string;
   /** True when nothing had to change (same state, nothing drifted). */
   unchanged: boolean;
+  /** Milliseconds the converge behind this result took; 0 for a status read. */
+  applyMs: number;
+  /** Drift repairs since the engine started. */
+  driftRepairs: number;
 }
 
 export interface TamperReport {
@@ -68,6 +72,7 @@ export class Engine {
   private lastObserved: Observed | undefined;
   private nftReference: string | undefined;
   private lock: Promise<unknown> = Promise.resolve();
+  private driftRepairs = 0;
 
   constructor(
     private readonly backends: HostBackends,
@@ -115,6 +120,14 @@ export class Engine {
    */
   async converge(desired: Desired): Promise<ConvergeResult> {
     return this.exclusive(async () => {
+      const started = performance.now();
+      const result = await this.convergeHeld(desired);
+      return { ...result, applyMs: Math.round(performance.now() - started) };
+    });
+  }
+
+  private async convergeHeld(desired: Desired): Promise<ConvergeResult> {
+    {
       const held = this.saved?.desired;
       if (held && desired.generation < held.generation) {
         throw new CordonError('conflict', `generation ${desired.generation} is older than generation ${held.generation} which this host holds`, {
@@ -132,7 +145,7 @@ export class Engine {
       this.saved = { desired, releasedLocally: false };
       this.persist();
       return this.applyHeld();
-    });
+    }
   }
 
   /** Re-reads the host; when what Cordon enforces has changed, re-applies it and says what it found. */
@@ -159,6 +172,7 @@ export class Engine {
         return undefined;
       }
       this.log.warn({ found }, 'enforcement drifted; re-applying');
+      this.driftRepairs++;
       await this.applyHeld();
       const after = this.differences(this.lastObserved!);
       const restored = found.filter((f) => !after.includes(f)).map((f) => `restored: ${f}`);
@@ -196,6 +210,7 @@ export class Engine {
       this.lastObserved = observed;
       return this.result(observed, true);
     }
+    if (this.lastObserved !== undefined) this.driftRepairs++;
     return this.applyHeld();
   }
 
@@ -301,7 +316,7 @@ export class Engine {
         }
       }
     });
-    return { generation: this.generation(), outcomes, observed, digest: digestOf(observed), unchanged };
+    return { generation: this.generation(), outcomes, observed, digest: digestOf(observed), unchanged, applyMs: 0, driftRepairs: this.driftRepairs };
   }
 
   private persist(alsoDowned: string[] = []): void {

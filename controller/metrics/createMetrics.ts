@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Report } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { parseAddress } from '../../proto/runtime/config.js';
 import type { SessionRegistry } from '../agents/SessionRegistry.js';
@@ -9,6 +10,8 @@ export interface Metrics {
   registry: Registry;
   /** Seconds from a desired state's generation to the agent reporting it applied. */
   dispatch: Histogram<string>;
+  /** Takes what an agent says about itself in a report: apply latency, drift repairs. */
+  observeReport(hostId: string, report: Report): void;
 }
 
 /**
@@ -97,7 +100,29 @@ export function createMetrics(store: Store, sessions: SessionRegistry, now: () =
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  return { registry, dispatch };
+  const agentApply = new Histogram({
+    name: 'cordon_agent_apply_seconds',
+    help: 'How long agents took to converge to a desired state (nft, tc, ip link, verified), as they report it.',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const driftRepairs = new Counter({
+    name: 'cordon_agent_drift_repairs_total',
+    help: 'Times an agent found what Cordon enforces changed on its host and put it back (per host: cordonctl agents, logs).',
+    registers: [registry],
+  });
+  // Agents report a count since their own start: the counter takes the
+  // increase, and a count that went down means the agent restarted.
+  const lastRepairs = new Map<string, bigint>();
+  const observeReport = (hostId: string, report: Report) => {
+    if (report.applyMs) agentApply.observe(report.applyMs / 1000);
+    if (report.driftRepairs === undefined) return;
+    const before = lastRepairs.get(hostId);
+    const delta = before === undefined || report.driftRepairs < before ? (before === undefined ? 0n : report.driftRepairs) : report.driftRepairs - before;
+    lastRepairs.set(hostId, report.driftRepairs);
+    if (delta > 0n) driftRepairs.inc(Number(delta));
+  };
+  return { registry, dispatch, observeReport };
 }
 
 /** Serves GET /metrics on `listen` (host:port); resolves with the bound port. */

@@ -129,6 +129,14 @@ describe('Engine', () => {
     expect(tamper!.restored).toHaveLength(2);
     expect(host.nft).toBeDefined();
     expect(host.down.has('pub0')).toBe(true);
+    // Reports carry the count, for the controller's metrics.
+    expect((await e.status()).driftRepairs).toBe(1);
+    host.nft = undefined;
+    // The controller re-sending the same generation also repairs, and counts.
+    const resent = await e.converge(state(1, { smtpBlock: {} }, { nicDown: {} }));
+    expect(resent.driftRepairs).toBe(2);
+    expect(resent.applyMs).toBeGreaterThanOrEqual(0);
+    expect((await e.status()).applyMs).toBe(0);
   });
 
   it('refuses NIC_DOWN on the management path and changes no link', async () => {

@@ -229,6 +229,19 @@ export interface Report {
     | undefined;
   /** Set when the whole state was refused (e.g. an older generation). */
   error: string;
+  /**
+   * Absent from agents older than these fields.
+   * How long the converge behind this report took, in milliseconds (0 when
+   * the report only describes the host, e.g. after a drift check).
+   */
+  applyMs?:
+    | number
+    | undefined;
+  /**
+   * Drift repairs since the agent started: times it found what Cordon
+   * enforces changed on the host and put it back.
+   */
+  driftRepairs?: bigint | undefined;
 }
 
 /** Something other than Cordon changed what Cordon enforces on the host. */
@@ -1000,7 +1013,15 @@ export const EnforcementResult: MessageFns<EnforcementResult> = {
 };
 
 function createBaseReport(): Report {
-  return { appliedGeneration: 0n, results: [], observedDigest: "", observedAt: undefined, error: "" };
+  return {
+    appliedGeneration: 0n,
+    results: [],
+    observedDigest: "",
+    observedAt: undefined,
+    error: "",
+    applyMs: undefined,
+    driftRepairs: undefined,
+  };
 }
 
 export const Report: MessageFns<Report> = {
@@ -1022,6 +1043,15 @@ export const Report: MessageFns<Report> = {
     }
     if (message.error !== "") {
       writer.uint32(42).string(message.error);
+    }
+    if (message.applyMs !== undefined) {
+      writer.uint32(48).uint32(message.applyMs);
+    }
+    if (message.driftRepairs !== undefined) {
+      if (BigInt.asUintN(64, message.driftRepairs) !== message.driftRepairs) {
+        throw new globalThis.Error("value provided for field message.driftRepairs of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.driftRepairs);
     }
     return writer;
   },
@@ -1079,6 +1109,22 @@ export const Report: MessageFns<Report> = {
             message.error = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.applyMs = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.driftRepairs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1112,6 +1158,16 @@ export const Report: MessageFns<Report> = {
         ? fromJsonTimestamp(object.observed_at)
         : undefined,
       error: isSet(object.error) ? globalThis.String(object.error) : "",
+      applyMs: isSet(object.applyMs)
+        ? globalThis.Number(object.applyMs)
+        : isSet(object.apply_ms)
+        ? globalThis.Number(object.apply_ms)
+        : undefined,
+      driftRepairs: isSet(object.driftRepairs)
+        ? BigInt(object.driftRepairs)
+        : isSet(object.drift_repairs)
+        ? BigInt(object.drift_repairs)
+        : undefined,
     };
   },
 
@@ -1132,6 +1188,12 @@ export const Report: MessageFns<Report> = {
     if (message.error !== "") {
       obj.error = message.error;
     }
+    if (message.applyMs !== undefined) {
+      obj.applyMs = Math.round(message.applyMs);
+    }
+    if (message.driftRepairs !== undefined) {
+      obj.driftRepairs = message.driftRepairs.toString();
+    }
     return obj;
   },
 
@@ -1147,6 +1209,10 @@ export const Report: MessageFns<Report> = {
     message.observedDigest = object.observedDigest ?? "";
     message.observedAt = object.observedAt ?? undefined;
     message.error = object.error ?? "";
+    message.applyMs = object.applyMs ?? undefined;
+    message.driftRepairs = (object.driftRepairs !== undefined && object.driftRepairs !== null)
+      ? BigInt(object.driftRepairs)
+      : undefined;
     return message;
   },
 };
