@@ -14,3 +14,11 @@ describe('formatPrettyLine (--log-pretty)', () => {
     expect(formatPrettyLine('42', false)).toBe('42\n');
   });
 });
+
+describe('--log-pretty on the daemons', () => {
+  it('is a common daemon flag, off by default', async () => {
+    const { parseDaemonArgs } = await import('../../proto/runtime/daemonArgs.js');
+    expect(parseDaemonArgs(['--log-pretty', '--config', 'x.json'], { envVar: 'X', env: {} })).toMatchObject({ logPretty: true, configFile: 'x.json' });
+    expect(parseDaemonArgs([], { envVar: 'X', env: {} }).logPretty).toBe(false);
+  });
+});
