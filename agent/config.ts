@@ -23,6 +23,16 @@ export const agentSchema = {
       format: String,
       default: '',
     },
+    pollSeconds: {
+      doc:
+        '0: hold one stream open and take each desired state the moment the controller decides (push). ' +
+        'N > 0: poll instead, like a pull-based firewall bouncer: every N seconds connect, say Hello, take the ' +
+        'desired state, converge, report and disconnect; decisions then wait for the next poll (N/2 on average) ' +
+        'and the controller shows the agent as disconnected between polls.',
+      format: 'nat',
+      default: 0,
+      env: 'CORDON_AGENT_POLL_SECONDS',
+    },
   },
   tls: {
     ca: { doc: 'Cordon CA certificate (PEM).', format: String, default: '/etc/cordon/pki/ca.crt' },
@@ -85,7 +95,7 @@ export const agentSchema = {
 
 export interface AgentSettings {
   hostId: string;
-  controller: { address: string; serverName: string };
+  controller: { address: string; serverName: string; pollSeconds: number };
   tls: { ca: string; cert: string; key: string };
   heartbeatSeconds: number;
   reconnect: { initialMs: number; maxMs: number };

@@ -7,11 +7,12 @@ import type { AgentSettings } from './config.js';
 import type { Engine } from './enforce/Engine.js';
 import { parseDesired } from './enforce/parseDesired.js';
 import { describeInterfaces } from './hostInterfaces.js';
-import { ControllerLink } from './link/ControllerLink.js';
+import { ControllerLink, type AgentLink, type ControllerLinkOptions } from './link/ControllerLink.js';
+import { PollingLink } from './link/PollingLink.js';
 import { refusalReport, reportOf } from './reportOf.js';
 
 export interface RunningAgent {
-  link: ControllerLink;
+  link: AgentLink;
   stop(): Promise<void>;
 }
 
@@ -19,6 +20,8 @@ export interface RunningAgent {
  * The agent daemon: re-applies the saved state before it even dials the
  * controller, then converges to every desired state the controller sends and
  * repairs drift on a timer. The controller link never gates enforcement.
+ * The link holds one stream open (push), or with `controller.pollSeconds`
+ * polls the controller on that interval (PollingLink).
  */
 export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engine: Engine, log: Logger): Promise<RunningAgent> {
   let digest = '';
@@ -34,7 +37,7 @@ export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engin
     log.error({ err: asCordonError(err).message }, 'cannot re-apply the saved state');
   }
 
-  const link = new ControllerLink({
+  const linkOptions: ControllerLinkOptions = {
     hostId: settings.hostId,
     agentVersion: cordonVersion(),
     address: settings.controller.address,
@@ -55,7 +58,11 @@ export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engin
         return refusalReport(engine.generation(), digest, e.message);
       }
     },
-  });
+  };
+  // Settings built in code (tests, benches) may predate the key: absent means push.
+  const pollMs = (settings.controller.pollSeconds ?? 0) * 1000;
+  const link: AgentLink = pollMs > 0 ? new PollingLink({ ...linkOptions, pollMs }) : new ControllerLink(linkOptions);
+  if (pollMs > 0) log.info({ pollSeconds: settings.controller.pollSeconds }, 'poll mode: the controller is polled, not held open');
   link.start();
 
   const drift = setInterval(() => {

@@ -39,6 +39,21 @@ export interface ControllerLinkOptions {
   onDesiredState: (state: DesiredState) => Promise<Report>;
 }
 
+/**
+ * What the daemon needs of its link to the controller, whichever way it talks:
+ * a held stream (ControllerLink) or periodic polls (PollingLink).
+ */
+export interface AgentLink {
+  start(): void;
+  /** Stops talking to the controller; resolves once the last exchange is over. */
+  stop(): Promise<void>;
+  status(): LinkStatus;
+  /** Sends (or, between polls, queues) a tamper event. */
+  sendTamper(event: TamperEvent): Promise<void>;
+  /** Sends (or, between polls, queues) a report made outside a desired-state exchange. */
+  sendReport(report: Report): Promise<void>;
+}
+
 export interface LinkStatus {
   connected: boolean;
   /** Streams opened since start. */
@@ -55,7 +70,7 @@ export interface LinkStatus {
  * depends on this link: when the controller is away the host keeps what it
  * holds.
  */
-export class ControllerLink {
+export class ControllerLink implements AgentLink {
   private readonly stopper = new AbortController();
   private running: Promise<void> | undefined;
   private current: BidiCall<AgentMessage, ControllerMessage> | undefined;

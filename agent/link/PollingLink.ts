@@ -1,0 +1,205 @@
+import {
+  AgentServiceClient,
+  type AgentMessage,
+  type ControllerMessage,
+  type DesiredState,
+  type Report,
+  type TamperEvent,
+} from '../../proto/gen/cordon/v1/agent.js';
+import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
+import { sleep } from '../../proto/runtime/iterate.js';
+import { clientChannel, openBidi } from '../../proto/runtime/rpcClient.js';
+import type { AgentLink, ControllerLinkOptions, LinkStatus } from './ControllerLink.js';
+
+export interface PollingLinkOptions extends ControllerLinkOptions {
+  /** Time from the start of one poll to the start of the next. */
+  pollMs: number;
+  /**
+   * After the controller accepts the Hello it sends the host's desired state
+   * at once, or nothing when the host has never had one. This long without a
+   * state means "nothing"; the poll then ends. Default 2 s.
+   */
+  settleMs?: number;
+  /** A poll still running after this long is abandoned (the next one starts on time). Default: pollMs, at least 10 s. */
+  pollTimeoutMs?: number;
+}
+
+/** Tamper events kept between polls; older ones are dropped (the report's digest still tells). */
+const MAX_QUEUED_TAMPERS = 32;
+/** How long a finished poll waits for the controller to close the stream, so it records a clean disconnect. */
+const CLOSE_GRACE_MS = 2_000;
+
+type Next = IteratorResult<ControllerMessage>;
+
+/**
+ * The agent's link in poll mode (`controller.pollSeconds` > 0), the way
+ * CrowdSec's firewall bouncer pulls its decisions: every `pollMs` it opens a
+ * Connect stream, says Hello, takes the desired state the controller sends
+ * after accepting it, converges, reports, sends what it queued meanwhile
+ * (tamper events, a drift report), and closes. Between polls the controller
+ * shows the agent as disconnected; a decision waits for the next poll, on
+ * average half an interval. Polls keep a fixed cadence from the start of the
+ * first; a failed poll is retried at the next tick, not sooner.
+ */
+export class PollingLink implements AgentLink {
+  private readonly stopper = new AbortController();
+  private running: Promise<void> | undefined;
+  private readonly state: LinkStatus = { connected: false, sessions: 0, failedAttempts: 0, lastError: undefined };
+  private queue: Promise<unknown> = Promise.resolve();
+  private tampers: TamperEvent[] = [];
+  private pendingReport: Report | undefined;
+  private stopping = false;
+
+  constructor(private readonly opts: PollingLinkOptions) {}
+
+  status(): LinkStatus {
+    return { ...this.state };
+  }
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Lets a poll in progress finish (up to 2 s), then stops polling. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopper.abort(new CordonError('transient', 'agent stopping'));
+    await this.running;
+    await this.queue;
+  }
+
+  /** Queued for the next poll (a poll in progress has already sent its messages). */
+  async sendTamper(event: TamperEvent): Promise<void> {
+    this.tampers.push(event);
+    if (this.tampers.length > MAX_QUEUED_TAMPERS) this.tampers.splice(0, this.tampers.length - MAX_QUEUED_TAMPERS);
+  }
+
+  /** Kept for the next poll; a newer report replaces it. */
+  async sendReport(report: Report): Promise<void> {
+    this.pendingReport = report;
+  }
+
+  private async loop(): Promise<void> {
+    const log = this.opts.log;
+    while (!this.stopping) {
+      const started = performance.now();
+      try {
+        await this.poll();
+        this.state.failedAttempts = 0;
+        this.state.lastError = undefined;
+      } catch (err) {
+        const e = asCordonError(err);
+        if (this.stopping) break;
+        this.state.failedAttempts++;
+        this.state.lastError = e.message;
+        const level = e.kind === 'permission' || e.kind === 'unauthenticated' || e.kind === 'invalid' ? 'error' : 'warn';
+        log[level]({ kind: e.kind, err: e.message }, 'poll failed');
+      } finally {
+        this.state.connected = false;
+      }
+      if (this.stopping) break;
+      const wait = Math.max(0, this.opts.pollMs - (performance.now() - started));
+      await sleep(wait, this.stopper.signal).catch(() => {});
+    }
+  }
+
+  /** One poll: dial, Hello, take the state (if any), converge, report, close. */
+  private async poll(): Promise<void> {
+    const timeoutMs = this.opts.pollTimeoutMs ?? Math.max(this.opts.pollMs, 10_000);
+    const aborter = new AbortController();
+    const onStop = () => aborter.abort(this.stopper.signal.reason);
+    this.stopper.signal.addEventListener('abort', onStop, { once: true });
+    const timer = setTimeout(() => aborter.abort(new CordonError('transient', `poll took longer than ${timeoutMs} ms`)), timeoutMs);
+    const { credentials, options } = clientChannel(this.opts.tls, this.opts.serverName || undefined);
+    const client = new AgentServiceClient(this.opts.address, credentials, options);
+    const call = openBidi<AgentMessage, ControllerMessage>((o) => client.connect(o), { signal: aborter.signal });
+    this.state.sessions++;
+    const responses = call.responses[Symbol.asyncIterator]();
+    // One read outstanding at a time: a read that lost a race with a timer is kept for the next wait.
+    let pending: Promise<Next> | undefined;
+    const next = (withinMs: number): Promise<Next | 'timeout'> => {
+      pending ??= responses.next();
+      const read = pending;
+      let t: NodeJS.Timeout | undefined;
+      return Promise.race([
+        read.then((r) => {
+          pending = undefined;
+          return r;
+        }),
+        new Promise<'timeout'>((resolve) => (t = setTimeout(() => resolve('timeout'), withinMs))),
+      ]).finally(() => clearTimeout(t));
+    };
+    const send = (body: AgentMessage['body']) => call.send({ body });
+    const heartbeat = (pingNonce: bigint) => {
+      const held = this.opts.held();
+      return send({ $case: 'heartbeat', value: { sentAt: new Date(), generation: held.generation, observedDigest: held.observedDigest, pingNonce } });
+    };
+    try {
+      const held = this.opts.held();
+      await send({
+        $case: 'hello',
+        value: {
+          hostId: this.opts.hostId,
+          agentVersion: this.opts.agentVersion,
+          interfaces: held.interfaces,
+          generation: held.generation,
+          observedDigest: held.observedDigest,
+          heartbeatIntervalMs: this.opts.heartbeatMs,
+        },
+      });
+      let state: DesiredState | undefined;
+      let accepted = false;
+      const settleMs = this.opts.settleMs ?? 2_000;
+      let settleBy = Number.POSITIVE_INFINITY;
+      while (state === undefined) {
+        // Before acceptance the whole poll timeout applies (aborting the call ends the read).
+        const r = await next(accepted ? settleBy - performance.now() : timeoutMs);
+        if (r === 'timeout') {
+          if (!accepted) throw new CordonError('transient', 'no answer to the Hello');
+          break;
+        }
+        if (r.done) throw new CordonError('transient', 'the controller ended the stream during the poll');
+        const body = r.value.body;
+        if (!accepted) {
+          // The controller answers only an accepted Hello, with a ping first.
+          accepted = true;
+          this.state.connected = true;
+          settleBy = performance.now() + settleMs;
+          this.opts.log.debug({ address: this.opts.address }, 'poll accepted');
+          for (const value of this.tampers.splice(0)) await send({ $case: 'tamper', value });
+        }
+        if (body?.$case === 'ping') await heartbeat(body.value.nonce);
+        else if (body?.$case === 'desiredState') state = body.value;
+      }
+      let report: Report | undefined;
+      if (state) {
+        const s = state;
+        // Serialised with any converge a timed-out earlier poll left running.
+        const applied = this.queue.then(() => this.opts.onDesiredState(s));
+        this.queue = applied.catch(() => {});
+        report = await applied;
+      } else {
+        report = this.pendingReport;
+      }
+      this.pendingReport = undefined;
+      if (report) await send({ $case: 'report', value: report });
+      // Half-close and let the controller end the stream with OK: a clean disconnect.
+      call.end();
+      const deadline = performance.now() + CLOSE_GRACE_MS;
+      try {
+        for (;;) {
+          const r = await next(deadline - performance.now());
+          if (r === 'timeout' || r.done) break;
+        }
+      } catch {
+        // The report is out; how the controller ends the stream changes nothing here.
+      }
+    } finally {
+      pending?.catch(() => {});
+      clearTimeout(timer);
+      this.stopper.signal.removeEventListener('abort', onStop);
+      call.cancel();
+      client.close();
+    }
+  }
+}
