@@ -4,8 +4,12 @@ import type { Clock } from '../clock.js';
 
 export interface DueSource {
   earliestDue(): Promise<{ id: string; dueAt: Date } | undefined>;
-  dueUpTo(t: Date, limit: number): Promise<{ id: string; dueAt: Date }[]>;
+  /** Due at or before `t`, earliest first (ties by id); with `after`, only those ordered after it. */
+  dueUpTo(t: Date, limit: number, after?: { id: string; dueAt: Date }): Promise<{ id: string; dueAt: Date }[]>;
 }
+
+/** Deadlines read per query while catching up. */
+const PAGE = 500;
 
 /**
  * One timer for the earliest deadline in the store. It fires 1 ms after the
@@ -17,6 +21,8 @@ export interface DueSource {
 export class DeadlineScheduler {
   private cancel: (() => void) | undefined;
   private running: Promise<void> = Promise.resolve();
+  /** A run queued behind the current one and not started yet: later kicks share it. */
+  private queued: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -31,9 +37,20 @@ export class DeadlineScheduler {
     return this.kick();
   }
 
-  /** Re-plans the timer; resolves once everything already due has been processed. */
+  /**
+   * Re-plans the timer; resolves once everything already due has been
+   * processed. Kicks while a run waits to start share that run (it reads
+   * the store when it starts, so it sees what they announced): a burst of
+   * commits costs one run, not one each.
+   */
   kick(): Promise<void> {
-    this.running = this.running.then(() => this.run()).catch((err: unknown) => {
+    if (this.queued) return this.queued;
+    const queued = this.running.then(() => {
+      this.queued = undefined;
+      return this.run();
+    });
+    this.queued = queued;
+    this.running = queued.catch((err: unknown) => {
       this.log.error({ err: asCordonError(err).message }, 'deadline processing failed');
     });
     return this.running;
@@ -49,11 +66,16 @@ export class DeadlineScheduler {
     // Each incident is tried once per run: one whose event keeps failing must
     // not spin the loop; it is retried at the next kick or timer.
     const tried = new Set<string>();
+    // Pages go forward from the last deadline tried, so one that fails (and stays due) is not read again,
+    // however many there are; one that becomes due behind the cursor meanwhile is announced by a kick.
+    let after: { id: string; dueAt: Date } | undefined;
     for (;;) {
       const now = this.clock.now();
-      const due = (await this.source.dueUpTo(new Date(now.getTime() - 1), 500)).filter((d) => !tried.has(d.id));
+      const due = await this.source.dueUpTo(new Date(now.getTime() - 1), PAGE, after);
       if (due.length === 0) break;
       for (const d of due) {
+        after = d;
+        if (tried.has(d.id)) continue; // fired already in this run and due again: the next run takes it
         tried.add(d.id);
         await this.fire(d.id, d.dueAt).catch((err: unknown) =>
           this.log.error({ incident: d.id, err: asCordonError(err).message }, 'deadline event failed'),
@@ -64,8 +86,13 @@ export class DeadlineScheduler {
     this.cancel?.();
     this.cancel = undefined;
     if (next && !this.stopped) {
-      // A due time already tried (its event failed) is retried in a minute, not in a busy loop.
-      const at = Math.max(next.dueAt.getTime() + 1, tried.has(next.id) ? this.clock.now().getTime() + 60_000 : 0);
+      // A due time already tried (its event failed) is retried in a minute, not in a busy loop;
+      // a deadline not yet tried that falls before then still fires on time.
+      let at = Math.max(next.dueAt.getTime() + 1, tried.has(next.id) ? this.clock.now().getTime() + 60_000 : 0);
+      if (tried.has(next.id) && after) {
+        const [untried] = await this.source.dueUpTo(new Date(8.64e15), 1, after);
+        if (untried) at = Math.min(at, untried.dueAt.getTime() + 1);
+      }
       this.cancel = this.clock.schedule(new Date(at), () => void this.kick());
     }
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, toJson, type Json } from './canonicalJson.js';
-import type { Database } from './Database.js';
+import type { Database, SqlValue } from './Database.js';
 import { toEpochMs } from './epochMs.js';
 import { nonEmpty } from './validate.js';
 
@@ -54,6 +54,10 @@ export function auditHash(prevHash: string, row: { id: number; at: number; actor
 }
 
 const PAGE = 1000;
+/** Rows per INSERT statement: 8 parameters each, well under SQLite's 32,766. */
+const ROWS_PER_INSERT = 1000;
+/** How many INSERT statements `n` entries take. */
+const rows = (n: number) => Math.ceil(n / ROWS_PER_INSERT);
 
 /**
  * Who did what, append-only and hash-chained: triggers refuse UPDATE and
@@ -67,31 +71,49 @@ export class AuditLog {
 
   /** Appends one entry after the current last one; returns its id and hash. */
   async append(input: AuditInput): Promise<{ id: number; hash: string }> {
-    const fields = {
+    return (await this.appendMany([input]))[0]!;
+  }
+
+  /**
+   * Appends entries in order after the current last one, all or none, in
+   * one read of the chain's head and as few INSERTs as it can; returns each
+   * one's id and hash. Inside a transaction that already holds the write
+   * lock nothing can append in between, so no savepoint is needed for a
+   * single INSERT.
+   */
+  async appendMany(inputs: readonly AuditInput[]): Promise<{ id: number; hash: string }[]> {
+    const entries = inputs.map((input) => ({
       at: toEpochMs(input.at, 'at'),
       actor: nonEmpty(input.actor, 'actor'),
       action: nonEmpty(input.action, 'action'),
       subject: nonEmpty(input.subject, 'subject'),
       detail: toJson(input.detail, 'detail'),
-    };
-    // In a transaction: reading the last hash and appending after it must not interleave with another append.
-    return this.db.transaction(async () => {
+    }));
+    if (entries.length === 0) return [];
+    const write = async () => {
+      // Reading the last hash and appending after it must not interleave with another append: the caller's transaction or ours.
       const last = await this.db.get<{ id: number; hash: string }>('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1');
-      const id = (last?.id ?? 0) + 1;
-      const prevHash = last?.hash ?? GENESIS_HASH;
-      const hash = auditHash(prevHash, { id, ...fields });
-      await this.db.run('INSERT INTO audit_log (id, at, actor, action, subject, detail_json, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-        id,
-        fields.at,
-        fields.actor,
-        fields.action,
-        fields.subject,
-        canonicalJson(fields.detail),
-        prevHash,
-        hash,
-      ]);
-      return { id, hash };
-    });
+      let id = last?.id ?? 0;
+      let prevHash = last?.hash ?? GENESIS_HASH;
+      const rows: SqlValue[][] = [];
+      const out: { id: number; hash: string }[] = [];
+      for (const fields of entries) {
+        id++;
+        const hash = auditHash(prevHash, { id, ...fields });
+        rows.push([id, fields.at, fields.actor, fields.action, fields.subject, canonicalJson(fields.detail), prevHash, hash]);
+        out.push({ id, hash });
+        prevHash = hash;
+      }
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        const slice = rows.slice(i, i + ROWS_PER_INSERT);
+        await this.db.run(
+          `INSERT INTO audit_log (id, at, actor, action, subject, detail_json, prev_hash, hash) VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+          slice.flat(),
+        );
+      }
+      return out;
+    };
+    return this.db.inTransaction && rows(entries.length) === 1 ? write() : this.db.transaction(write);
   }
 
   /** Entries in order, optionally about one subject; at most `limit` (default 1000) from `afterId`. */

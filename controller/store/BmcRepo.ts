@@ -50,17 +50,22 @@ export class BmcRepo {
 
   async get(hostId: string): Promise<HostBmc | undefined> {
     const r = await this.db.get<BmcRow>('SELECT * FROM host_bmcs WHERE host_id = ?', [hostId]);
-    if (!r) return undefined;
-    return {
-      hostId: r.host_id,
-      protocol: 'ipmi',
-      address: r.address,
-      port: r.port,
-      user: r.user,
-      passwordFile: r.password_file,
-      sol: r.sol === 1,
-      cipherSuite: r.cipher_suite ?? undefined,
-    };
+    return r && fromRow(r);
+  }
+
+  /** The BMCs of these hosts (those that have one), in one query per 1,000 hosts. */
+  async getMany(hostIds: readonly string[]): Promise<HostBmc[]> {
+    const out: HostBmc[] = [];
+    for (let i = 0; i < hostIds.length; i += 1000) {
+      const slice = hostIds.slice(i, i + 1000);
+      const size = Math.max(16, 2 ** Math.ceil(Math.log2(slice.length)));
+      const rows = await this.db.all<BmcRow>(`SELECT * FROM host_bmcs WHERE host_id IN (${Array(size).fill('?').join(', ')})`, [
+        ...slice,
+        ...Array<string>(size - slice.length).fill(slice[0]!),
+      ]);
+      out.push(...rows.map(fromRow));
+    }
+    return out;
   }
 
   async recordCheck(hostId: string, c: StoredBmcCheck): Promise<void> {
@@ -74,6 +79,25 @@ export class BmcRepo {
     ]);
   }
 
+  /** The latest check of each of these hosts that has one, in one query per 1,000 hosts. */
+  async latestForHosts(hostIds: readonly string[]): Promise<Map<string, StoredBmcCheck>> {
+    const out = new Map<string, StoredBmcCheck>();
+    for (let i = 0; i < hostIds.length; i += 1000) {
+      const slice = hostIds.slice(i, i + 1000);
+      const size = Math.max(16, 2 ** Math.ceil(Math.log2(slice.length)));
+      const rows = await this.db.all<{ host_id: string; at: number; reachable: number; sol: string; error: string | null; duration_ms: number }>(
+        `SELECT host_id, at, reachable, sol, error, duration_ms FROM (
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY host_id ORDER BY at DESC, id DESC) AS n FROM bmc_checks
+           WHERE host_id IN (${Array(size).fill('?').join(', ')})) WHERE n = 1`,
+        [...slice, ...Array<string>(size - slice.length).fill(slice[0]!)],
+      );
+      for (const r of rows) {
+        out.set(r.host_id, { checkedAt: new Date(r.at), reachable: r.reachable === 1, sol: r.sol, error: r.error ?? undefined, durationMs: r.duration_ms });
+      }
+    }
+    return out;
+  }
+
   async latest(hostId: string): Promise<StoredBmcCheck | undefined> {
     const r = await this.db.get<{ at: number; reachable: number; sol: string; error: string | null; duration_ms: number }>(
       'SELECT at, reachable, sol, error, duration_ms FROM bmc_checks WHERE host_id = ? ORDER BY at DESC, id DESC LIMIT 1',
@@ -81,4 +105,17 @@ export class BmcRepo {
     );
     return r ? { checkedAt: new Date(r.at), reachable: r.reachable === 1, sol: r.sol, error: r.error ?? undefined, durationMs: r.duration_ms } : undefined;
   }
+}
+
+function fromRow(r: BmcRow): HostBmc {
+  return {
+    hostId: r.host_id,
+    protocol: 'ipmi',
+    address: r.address,
+    port: r.port,
+    user: r.user,
+    passwordFile: r.password_file,
+    sol: r.sol === 1,
+    cipherSuite: r.cipher_suite ?? undefined,
+  };
 }

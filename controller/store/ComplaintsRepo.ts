@@ -1,6 +1,7 @@
-import { CordonError } from '../../proto/runtime/CordonError.js';
+import { CordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import { CATEGORIES, REPORTER_KINDS, type Complaint } from '../incidents/model.js';
-import type { Database } from './Database.js';
+import { BLOB_MIN_CHARS, Blobs } from './Blobs.js';
+import type { Database, SqlValue } from './Database.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
@@ -36,62 +37,118 @@ interface ComplaintRow {
   reason: string | null;
 }
 
-const COLUMNS = 'id, received_at, event_time, ip, category, reporter, reporter_kind, raw, evidence, incident_id, status, reason';
+const INSERT_COLUMNS = 'id, received_at, event_time, ip, category, reporter, reporter_kind, raw, raw_sha256, evidence, incident_id, status, reason';
+/** A raw text stored as a blob reads back through the join. */
+const SELECT_COLUMNS =
+  'c.id, c.received_at, c.event_time, c.ip, c.category, c.reporter, c.reporter_kind, COALESCE(b.text, c.raw) AS raw, c.evidence, c.incident_id, c.status, c.reason';
+const FROM = 'complaints c LEFT JOIN blobs b ON b.sha256 = c.raw_sha256';
+/** Rows per INSERT statement: 13 parameters each, well under SQLite's 32,766. */
+const ROWS_PER_INSERT = 500;
 
 /**
- * Received complaints. `raw` is stored as TEXT exactly as given (line
- * endings, trailing spaces, any Unicode) and a trigger forbids changing it.
+ * Received complaints. `raw` is kept exactly as given (line endings,
+ * trailing spaces, any Unicode) and triggers forbid changing it; a raw text
+ * of BLOB_MIN_CHARS or more is stored once in `blobs` however many
+ * complaints share it (one report, many offenders), and reads back the same.
  * Being a JS string, it is already decoded: intake must decode the bytes it
  * received (or keep a binary report base64-encoded) before it gets here.
  */
 export class ComplaintsRepo {
-  constructor(private readonly db: Database) {}
+  private readonly blobs: Blobs;
+
+  constructor(private readonly db: Database) {
+    this.blobs = new Blobs(db);
+  }
 
   /** Stores a complaint. `conflict` for a known id, `not_found` for a missing incident, `invalid` names a bad field. */
   async insert(complaint: Complaint, link: ComplaintLink): Promise<void> {
-    const status = oneOf(link.status, COMPLAINT_STATUSES, 'status');
-    if ((status === 'linked') !== (link.incidentId !== null)) {
-      throw new CordonError('invalid', status === 'linked' ? 'a linked complaint names its incident' : `a ${status} complaint has no incident`, {
-        field: 'incidentId',
-      });
-    }
-    if (status !== 'linked') nonEmpty(link.reason, 'reason');
-    if (typeof complaint.raw !== 'string') throw new CordonError('invalid', 'must be a string', { field: 'raw' });
-    const params = [
-      nonEmpty(complaint.id, 'id'),
-      toEpochMs(complaint.receivedAt, 'receivedAt'),
-      toEpochMs(complaint.eventTime, 'eventTime'),
-      nonEmpty(complaint.ip, 'ip'),
-      oneOf(complaint.category, CATEGORIES, 'category'),
-      String(complaint.reporter),
-      oneOf(complaint.reporterKind, REPORTER_KINDS, 'reporterKind'),
-      complaint.raw,
-      String(complaint.evidence),
-      link.incidentId,
-      status,
-      link.reason ?? null,
-    ];
-    await this.db.transaction(async () => {
-      if (await this.db.get('SELECT 1 FROM complaints WHERE id = ?', [complaint.id])) {
-        throw new CordonError('conflict', `complaint ${complaint.id} already exists`, { field: 'id' });
+    await this.insertMany([{ complaint, link }]);
+  }
+
+  /**
+   * Stores complaints, all or none, with as few statements as it can: the
+   * intake path of a report with thousands of offenders. Errors as `insert`,
+   * for the first complaint at fault; fields are named as in `insert`.
+   */
+  async insertMany(list: readonly { complaint: Complaint; link: ComplaintLink }[]): Promise<void> {
+    const rows = list.map(({ complaint, link }) => checked(complaint, link));
+    if (rows.length === 0) return;
+    // One INSERT is atomic by itself; a blob stored for a refused row is harmless (shared, append-only).
+    const atomically = rows.length > ROWS_PER_INSERT ? <T>(fn: () => Promise<T>) => this.db.transaction(fn) : <T>(fn: () => Promise<T>) => fn();
+    await atomically(async () => {
+      for (const row of rows) {
+        const raw = row[7] as string;
+        if (raw.length >= BLOB_MIN_CHARS) {
+          row[8] = await this.blobs.put(raw);
+          row[7] = '';
+        }
       }
-      if (link.incidentId !== null && !(await this.db.get('SELECT 1 FROM incidents WHERE id = ?', [link.incidentId]))) {
-        throw new CordonError('not_found', `no incident ${link.incidentId}`, { field: 'incidentId' });
+      try {
+        for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+          const slice = rows.slice(i, i + ROWS_PER_INSERT);
+          const one = `(${Array(13).fill('?').join(', ')})`;
+          await this.db.run(`INSERT INTO complaints (${INSERT_COLUMNS}) VALUES ${Array(slice.length).fill(one).join(', ')}`, slice.flat());
+        }
+      } catch (err) {
+        // The constraints refused something: say what, in the words `insert` always used.
+        if (!isCordonError(err, 'conflict')) throw err;
+        throw (await this.diagnose(list)) ?? err;
       }
-      await this.db.run(`INSERT INTO complaints (${COLUMNS}) VALUES (${params.map(() => '?').join(', ')})`, params);
     });
   }
 
   async get(id: string): Promise<StoredComplaint | undefined> {
-    const row = await this.db.get<ComplaintRow>(`SELECT ${COLUMNS} FROM complaints WHERE id = ?`, [id]);
+    const row = await this.db.get<ComplaintRow>(`SELECT ${SELECT_COLUMNS} FROM ${FROM} WHERE c.id = ?`, [id]);
     return row && fromRow(row);
   }
 
   /** The incident's complaints, oldest first. */
   async listByIncident(incidentId: string): Promise<StoredComplaint[]> {
-    const rows = await this.db.all<ComplaintRow>(`SELECT ${COLUMNS} FROM complaints WHERE incident_id = ? ORDER BY received_at, id`, [incidentId]);
+    const rows = await this.db.all<ComplaintRow>(`SELECT ${SELECT_COLUMNS} FROM ${FROM} WHERE c.incident_id = ? ORDER BY c.received_at, c.id`, [incidentId]);
     return rows.map(fromRow);
   }
+
+  /** The first complaint the store refused, as a named error (the batch's own duplicates included); undefined if none explains it. */
+  private async diagnose(list: readonly { complaint: Complaint; link: ComplaintLink }[]): Promise<CordonError | undefined> {
+    const ids = new Set<string>();
+    for (const { complaint, link } of list) {
+      if (ids.has(complaint.id) || (await this.db.get('SELECT 1 FROM complaints WHERE id = ?', [complaint.id]))) {
+        return new CordonError('conflict', `complaint ${complaint.id} already exists`, { field: 'id' });
+      }
+      ids.add(complaint.id);
+      if (link.incidentId !== null && !(await this.db.get('SELECT 1 FROM incidents WHERE id = ?', [link.incidentId]))) {
+        return new CordonError('not_found', `no incident ${link.incidentId}`, { field: 'incidentId' });
+      }
+    }
+    return undefined;
+  }
+}
+
+/** The INSERT parameters of one complaint (raw_sha256 still null), validated. */
+function checked(complaint: Complaint, link: ComplaintLink): SqlValue[] {
+  const status = oneOf(link.status, COMPLAINT_STATUSES, 'status');
+  if ((status === 'linked') !== (link.incidentId !== null)) {
+    throw new CordonError('invalid', status === 'linked' ? 'a linked complaint names its incident' : `a ${status} complaint has no incident`, {
+      field: 'incidentId',
+    });
+  }
+  if (status !== 'linked') nonEmpty(link.reason, 'reason');
+  if (typeof complaint.raw !== 'string') throw new CordonError('invalid', 'must be a string', { field: 'raw' });
+  return [
+    nonEmpty(complaint.id, 'id'),
+    toEpochMs(complaint.receivedAt, 'receivedAt'),
+    toEpochMs(complaint.eventTime, 'eventTime'),
+    nonEmpty(complaint.ip, 'ip'),
+    oneOf(complaint.category, CATEGORIES, 'category'),
+    String(complaint.reporter),
+    oneOf(complaint.reporterKind, REPORTER_KINDS, 'reporterKind'),
+    complaint.raw,
+    null,
+    String(complaint.evidence),
+    link.incidentId,
+    status,
+    link.reason ?? null,
+  ];
 }
 
 function fromRow(r: ComplaintRow): StoredComplaint {

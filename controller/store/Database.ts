@@ -27,7 +27,12 @@ interface Scope {
   readonly parent: Scope | undefined;
   readonly depth: number;
   open: boolean;
+  /** Facts a repository learned inside this transaction (see `memo`); dropped on rollback, handed up on release. */
+  memo: Map<string, unknown> | undefined;
 }
+
+/** Prepared statements kept for reuse; beyond this many, the least recently used is finalized. */
+const STATEMENT_CACHE_SIZE = 200;
 
 /**
  * A promise wrapper over one sqlite3 connection.
@@ -50,8 +55,10 @@ interface Scope {
  * `transient`, everything else `internal`.
  */
 export class Database {
-  private readonly root: Scope = { lock: new Mutex(), parent: undefined, depth: 0, open: true };
+  private readonly root: Scope = { lock: new Mutex(), parent: undefined, depth: 0, open: true, memo: undefined };
   private readonly scopes = new AsyncLocalStorage<Scope>();
+  /** SQL text → its prepared statement, in least-recently-used order (a Map keeps insertion order). */
+  private readonly statements = new Map<string, sqlite3.Statement>();
   private closed = false;
 
   private constructor(
@@ -62,10 +69,16 @@ export class Database {
 
   /**
    * Opens (creating if needed) the database file, sets WAL, foreign keys,
-   * a 5 s busy timeout and synchronous=NORMAL (durable across a process
-   * crash; WAL makes a power loss lose at most the last commits, never
-   * corrupt), then applies pending migrations. Fails with `unsupported` when
-   * SQLite cannot honour WAL or foreign keys, rather than run without them.
+   * a 5 s busy timeout and synchronous=FULL, then applies pending
+   * migrations. Fails with `unsupported` when SQLite cannot honour WAL or
+   * foreign keys, rather than run without them.
+   *
+   * FULL, not NORMAL: in WAL mode NORMAL skips the fsync at COMMIT, so a
+   * committed transaction survives a crash of the process but a power loss
+   * or kernel crash may take the last commits back (never corrupting the
+   * file). FULL fsyncs the WAL at every COMMIT: when a transaction's promise
+   * resolves, it is on disk. That costs one fsync per commit, which intake
+   * amortises by committing a report's complaints in chunks (IncidentService).
    */
   static async open(path: string, migrations: readonly Migration[] = MIGRATIONS): Promise<Database> {
     const handle = await new Promise<sqlite3.Database>((resolve, reject) => {
@@ -80,7 +93,7 @@ export class Database {
       if (mode?.journal_mode !== expected) {
         throw new CordonError('unsupported', `${path}: SQLite runs in journal mode ${mode?.journal_mode}, not WAL; use a local filesystem`);
       }
-      await db.exec('PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
+      await db.exec('PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;');
       const fk = await db.get<{ foreign_keys: number }>('PRAGMA foreign_keys');
       if (fk?.foreign_keys !== 1) throw new CordonError('unsupported', 'this SQLite build does not enforce foreign keys');
       await migrate(db, migrations);
@@ -96,10 +109,15 @@ export class Database {
     return Database.open(':memory:');
   }
 
+  /**
+   * Statements are prepared once per SQL text and reused (up to
+   * STATEMENT_CACHE_SIZE texts), so pass values as parameters, never spliced
+   * into the text.
+   */
   run(sql: string, params: SqlParams = []): Promise<RunResult> {
     return this.inScope(() =>
-      this.call<RunResult>(sql, (done) =>
-        this.handle.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+      this.prepared<RunResult>(sql, (statement, done) =>
+        statement.run(params, function (this: sqlite3.RunResult, err: Error | null) {
           done(err, { changes: this.changes, lastId: this.lastID });
         }),
       ),
@@ -108,16 +126,40 @@ export class Database {
 
   /** The first row, or undefined. The caller names the row's shape; nothing checks it. */
   get<T = Row>(sql: string, params: SqlParams = []): Promise<T | undefined> {
-    return this.inScope(() => this.call<T | undefined>(sql, (done) => this.handle.get(sql, params, (err: Error | null, row: T | undefined) => done(err, row))));
+    return this.inScope(() =>
+      this.prepared<T | undefined>(sql, (statement, done) => {
+        // A statement stepped once but not to its end keeps a read open: reset it before anyone goes on.
+        statement.get(params, (err: Error | null, row: T | undefined) => (err ? done(err, undefined) : statement.reset(() => done(null, row))));
+      }),
+    );
   }
 
   all<T = Row>(sql: string, params: SqlParams = []): Promise<T[]> {
-    return this.inScope(() => this.call<T[]>(sql, (done) => this.handle.all(sql, params, (err: Error | null, rows: T[]) => done(err, rows))));
+    return this.inScope(() => this.prepared<T[]>(sql, (statement, done) => statement.all(params, (err: Error | null, rows: T[]) => done(err, rows))));
   }
 
   /** Runs several `;`-separated statements without parameters (schema, pragmas). */
   exec(sql: string): Promise<void> {
     return this.inScope(() => this.call<void>(sql, (done) => this.handle.exec(sql, (err: Error | null) => done(err, undefined))));
+  }
+
+  /** Whether the caller runs inside a transaction (its async context has one open). */
+  get inTransaction(): boolean {
+    return this.currentScope() !== this.root;
+  }
+
+  /**
+   * A map for facts a repository learned inside the current transaction
+   * and that hold until it ends (e.g. "this blob is stored"): what a nested
+   * transaction adds reaches its parent on release and is forgotten when it
+   * rolls back, and everything is forgotten at the outermost commit or
+   * rollback. Undefined outside a transaction. Keys are namespaced by the
+   * caller (`blob:…`).
+   */
+  memo(): Map<string, unknown> | undefined {
+    const scope = this.currentScope();
+    if (scope === this.root) return undefined;
+    return (scope.memo ??= new Map());
   }
 
   /**
@@ -130,7 +172,7 @@ export class Database {
     const scope = this.currentScope();
     return scope.lock.lock(async () => {
       this.assertOpen('BEGIN');
-      const child: Scope = { lock: new Mutex(), parent: scope, depth: scope.depth + 1, open: true };
+      const child: Scope = { lock: new Mutex(), parent: scope, depth: scope.depth + 1, open: true, memo: undefined };
       const outermost = child.depth === 1;
       const name = `cordon_sp${child.depth}`;
       await this.direct(outermost ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${name}`);
@@ -138,7 +180,11 @@ export class Database {
         child.open = false;
         // Let statements `fn` started but did not await finish before ending.
         await child.lock.lock(async () => undefined);
-        if (ok) return this.direct(outermost ? 'COMMIT' : `RELEASE ${name}`);
+        if (ok) {
+          await this.direct(outermost ? 'COMMIT' : `RELEASE ${name}`);
+          if (!outermost && child.memo) for (const [k, v] of child.memo) (scope.memo ??= new Map()).set(k, v);
+          return;
+        }
         // A failed ROLLBACK means SQLite already rolled back (e.g. after a disk
         // full error); the error worth reporting is the one that got us here.
         await this.direct(outermost ? 'ROLLBACK' : `ROLLBACK TO ${name}; RELEASE ${name}`).catch(() => undefined);
@@ -165,8 +211,39 @@ export class Database {
     return this.root.lock.lock(async () => {
       if (this.closed) return;
       this.closed = true;
+      const statements = [...this.statements.values()];
+      this.statements.clear();
+      await Promise.all(statements.map((st) => new Promise<void>((resolve) => st.finalize(() => resolve()))));
       await new Promise<void>((resolve, reject) => this.handle.close((err) => (err ? reject(toCordonError(err, 'close')) : resolve())));
     });
+  }
+
+  /** Runs `send` with the prepared statement for `sql`, from the cache or prepared now (a failed prepare is the call's error). */
+  private async prepared<T>(sql: string, send: (statement: sqlite3.Statement, done: (err: Error | null, value: T) => void) => void): Promise<T> {
+    this.assertOpen(sql);
+    let statement = this.statements.get(sql);
+    if (statement) {
+      this.statements.delete(sql); // re-inserted below: most recently used last
+    } else {
+      statement = await new Promise<sqlite3.Statement>((resolve, reject) => {
+        const st: sqlite3.Statement = this.handle.prepare(sql, (err: Error | null) => (err ? reject(toCordonError(err, sql)) : resolve(st)));
+      });
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) {
+        const [oldest, old] = this.statements.entries().next().value as [string, sqlite3.Statement];
+        this.statements.delete(oldest);
+        old.finalize();
+      }
+    }
+    this.statements.set(sql, statement);
+    return this.call<T>(sql, (done) => send(statement, done));
+  }
+
+  /** Drops a statement whose call failed: a failed prepare must not be reused, and a reused one starts clean. */
+  private forget(sql: string): void {
+    const statement = this.statements.get(sql);
+    if (!statement) return;
+    this.statements.delete(sql);
+    statement.finalize();
   }
 
   private currentScope(): Scope {
@@ -188,7 +265,11 @@ export class Database {
   private call<T>(sql: string, send: (done: (err: Error | null, value: T) => void) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.assertOpen(sql);
-      send((err, value) => (err ? reject(toCordonError(err, sql)) : resolve(value)));
+      send((err, value) => {
+        if (!err) return resolve(value);
+        this.forget(sql);
+        reject(toCordonError(err, sql));
+      });
     });
   }
 

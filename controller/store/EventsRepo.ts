@@ -40,6 +40,9 @@ interface EventRow {
   detail_json: string;
 }
 
+/** Rows per INSERT statement: 7 parameters each, well under SQLite's 32,766. */
+const ROWS_PER_INSERT = 1000;
+
 const state = (s: IncidentState | null | undefined, field: string) => (s === null || s === undefined ? null : oneOf(s, INCIDENT_STATES, field));
 
 /**
@@ -52,19 +55,35 @@ export class EventsRepo {
 
   /** Appends one event; returns its id. `conflict` if the incident does not exist (foreign key). */
   async append(e: IncidentEventInput): Promise<number> {
-    const { lastId } = await this.db.run(
-      'INSERT INTO incident_events (incident_id, at, type, from_state, to_state, actor, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      [
-        nonEmpty(e.incidentId, 'incidentId'),
-        toEpochMs(e.at, 'at'),
-        nonEmpty(e.type, 'type'),
-        state(e.fromState, 'fromState'),
-        state(e.toState, 'toState'),
-        nonEmpty(e.actor, 'actor'),
-        storeJson(e.detail, 'detail'),
-      ],
-    );
-    return lastId;
+    return (await this.appendMany([e]))[0]!;
+  }
+
+  /** Appends events in order, all or none, in as few INSERTs as it can; returns their ids. Errors as `append`. */
+  async appendMany(list: readonly IncidentEventInput[]): Promise<number[]> {
+    const rows = list.map((e) => [
+      nonEmpty(e.incidentId, 'incidentId'),
+      toEpochMs(e.at, 'at'),
+      nonEmpty(e.type, 'type'),
+      state(e.fromState, 'fromState'),
+      state(e.toState, 'toState'),
+      nonEmpty(e.actor, 'actor'),
+      storeJson(e.detail, 'detail'),
+    ]);
+    if (rows.length === 0) return [];
+    const write = async () => {
+      const ids: number[] = [];
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        const slice = rows.slice(i, i + ROWS_PER_INSERT);
+        const { lastId } = await this.db.run(
+          `INSERT INTO incident_events (incident_id, at, type, from_state, to_state, actor, detail_json) VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+          slice.flat(),
+        );
+        // AUTOINCREMENT numbers a multi-row INSERT's rows consecutively, in order.
+        for (let k = slice.length - 1; k >= 0; k--) ids.push(lastId - k);
+      }
+      return ids;
+    };
+    return rows.length <= ROWS_PER_INSERT ? write() : this.db.transaction(write);
   }
 
   /** The incident's events in the order they were appended. */

@@ -14,8 +14,30 @@ interface HostPrefixRow {
 
 /** The longest-prefix match over `candidates` first keys; exported so a test can check its query plan. */
 export const lookupSql = (candidates: number) =>
-  `SELECT host_id FROM host_prefixes WHERE first_addr IN (${Array(candidates).fill('?').join(', ')}) AND last_addr >= ?
-   ORDER BY prefix_len DESC LIMIT 1`;
+  `SELECT host_prefixes.host_id, hosts.customer_id, host_prefixes.first_addr, host_prefixes.last_addr
+   FROM host_prefixes JOIN hosts ON hosts.id = host_prefixes.host_id
+   WHERE host_prefixes.first_addr IN (${Array(candidates).fill('?').join(', ')}) AND host_prefixes.last_addr >= ?
+   ORDER BY host_prefixes.prefix_len DESC LIMIT 1`;
+
+/** At most this many first keys can hold an address (candidateFirstKeys); lists are padded to it so one prepared statement serves all. */
+const MAX_CANDIDATES = 129;
+
+/** Candidate keys per batched lookup: under SQLite's 32,766 parameters. */
+const MAX_BATCH_KEYS = 16_384;
+
+/** `keys` padded to MAX_CANDIDATES by repeating its first (IN ignores repeats). */
+function padded(keys: Buffer[]): Buffer[] {
+  return keys.length >= MAX_CANDIDATES ? keys : [...keys, ...Array<Buffer>(MAX_CANDIDATES - keys.length).fill(keys[0]!)];
+}
+
+/** The prefix that holds an address, and its host: what HostMatcher caches. */
+export interface PrefixMatch {
+  hostId: string;
+  customerId: string;
+  /** The prefix's first and last address keys (addressKey.ts). */
+  first: Buffer;
+  last: Buffer;
+}
 
 const SELECT_HOSTS = `SELECT h.id, h.customer_id, h.management_address, p.prefix
   FROM hosts h LEFT JOIN host_prefixes p ON p.host_id = h.id`;
@@ -98,6 +120,17 @@ export class HostsRepo {
     return (await this.select(`${SELECT_HOSTS} WHERE h.id = ?`, [id]))[0];
   }
 
+  /** These hosts (those that exist), in one query per 1,000 ids. */
+  async getMany(ids: readonly string[]): Promise<Host[]> {
+    const out: Host[] = [];
+    for (let i = 0; i < ids.length; i += 1000) {
+      const slice = ids.slice(i, i + 1000);
+      const size = Math.max(16, 2 ** Math.ceil(Math.log2(slice.length)));
+      out.push(...(await this.select(`${SELECT_HOSTS} WHERE h.id IN (${Array(size).fill('?').join(', ')})`, [...slice, ...Array<string>(size - slice.length).fill(slice[0]!)])));
+    }
+    return out;
+  }
+
   /** Every host, ordered by id. */
   list(): Promise<Host[]> {
     return this.select(SELECT_HOSTS, []);
@@ -114,10 +147,75 @@ export class HostsRepo {
    * of prefixes. `invalid` if `ip` is not an address.
    */
   async findByIp(ip: string): Promise<Host | undefined> {
-    const key = ipKey(ip);
-    const firsts = candidateFirstKeys(key);
-    const row = await this.db.get<{ host_id: string }>(lookupSql(firsts.length), [...firsts, key]);
-    return row ? this.get(row.host_id) : undefined;
+    const match = await this.matchKey(ipKey(ip));
+    return match ? this.get(match.hostId) : undefined;
+  }
+
+  /**
+   * The longest-prefix match for an address key (ipKey): the prefix's range
+   * and its host, in one query; undefined when the address is not ours.
+   */
+  async matchKey(key: Buffer): Promise<PrefixMatch | undefined> {
+    const row = await this.db.get<{ host_id: string; customer_id: string; first_addr: Buffer; last_addr: Buffer }>(lookupSql(MAX_CANDIDATES), [
+      ...padded(candidateFirstKeys(key)),
+      key,
+    ]);
+    return row && { hostId: row.host_id, customerId: row.customer_id, first: row.first_addr, last: row.last_addr };
+  }
+
+  /**
+   * Longest-prefix matches for many address keys in one query per ~30,000
+   * candidate keys; a map from each key (hex) to its match, or null when
+   * the address is not ours. Each match says whether another prefix is
+   * nested inside it (then not every address in its range is its host's).
+   */
+  async matchKeys(keys: readonly Buffer[]): Promise<Map<string, (PrefixMatch & { nested: boolean }) | null>> {
+    const candidatesOf = new Map<string, Buffer[]>();
+    const all = new Map<string, Buffer>();
+    for (const key of keys) {
+      const c = candidateFirstKeys(key);
+      candidatesOf.set(key.toString('hex'), c);
+      for (const k of c) all.set(k.toString('hex'), k);
+    }
+    const starting = new Map<string, { hostId: string; customerId: string; first: Buffer; last: Buffer; length: number; nested: boolean }[]>();
+    const list = [...all.values()];
+    for (let i = 0; i < list.length; i += MAX_BATCH_KEYS) {
+      const slice = list.slice(i, i + MAX_BATCH_KEYS);
+      // Padded to a power of two, so a few prepared statements serve every batch.
+      const size = Math.max(64, 2 ** Math.ceil(Math.log2(slice.length)));
+      const rows = await this.db.all<{ host_id: string; customer_id: string; first_addr: Buffer; last_addr: Buffer; prefix_len: number; nested: number }>(
+        `SELECT p.host_id, h.customer_id, p.first_addr, p.last_addr, p.prefix_len,
+           EXISTS (SELECT 1 FROM host_prefixes n WHERE n.first_addr BETWEEN p.first_addr AND p.last_addr AND n.prefix <> p.prefix) AS nested
+         FROM host_prefixes p JOIN hosts h ON h.id = p.host_id WHERE p.first_addr IN (${Array(size).fill('?').join(', ')})`,
+        [...slice, ...Array<Buffer>(size - slice.length).fill(slice[0]!)],
+      );
+      for (const r of rows) {
+        const hex = r.first_addr.toString('hex');
+        const at = starting.get(hex) ?? [];
+        at.push({ hostId: r.host_id, customerId: r.customer_id, first: r.first_addr, last: r.last_addr, length: r.prefix_len, nested: r.nested === 1 });
+        starting.set(hex, at);
+      }
+    }
+    const out = new Map<string, (PrefixMatch & { nested: boolean }) | null>();
+    for (const key of keys) {
+      let best: { hostId: string; customerId: string; first: Buffer; last: Buffer; length: number; nested: boolean } | undefined;
+      for (const c of candidatesOf.get(key.toString('hex'))!) {
+        for (const p of starting.get(c.toString('hex')) ?? []) {
+          if (Buffer.compare(p.last, key) >= 0 && (!best || p.length > best.length)) best = p;
+        }
+      }
+      out.set(key.toString('hex'), best ? { hostId: best.hostId, customerId: best.customerId, first: best.first, last: best.last, nested: best.nested } : null);
+    }
+    return out;
+  }
+
+  /** Whether another prefix starts inside [first, last]: then not every address there belongs to the match (a nested prefix). */
+  async hasNested(match: PrefixMatch): Promise<boolean> {
+    const row = await this.db.get(
+      'SELECT 1 FROM host_prefixes WHERE first_addr BETWEEN ? AND ? AND NOT (first_addr = ? AND last_addr = ?) LIMIT 1',
+      [match.first, match.last, match.first, match.last],
+    );
+    return row !== undefined;
   }
 
   /** Upserts the host row and inserts its prefixes, each checked against every stored prefix. */
@@ -131,7 +229,7 @@ export class HostsRepo {
       const { first, last, length } = prefixKeys(parseCidr(text));
       // Prefixes are nested or disjoint: a stored one overlaps this one when
       // it holds this one's first address, or starts inside this one.
-      const firsts = candidateFirstKeys(first);
+      const firsts = padded(candidateFirstKeys(first));
       const clash = await this.db.get<{ prefix: string; host_id: string }>(
         `SELECT prefix, host_id FROM host_prefixes WHERE first_addr IN (${firsts.map(() => '?').join(', ')}) AND last_addr >= ?
          UNION ALL

@@ -1,4 +1,4 @@
-import { CordonError } from '../../proto/runtime/CordonError.js';
+import { CordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import { INCIDENT_STATES, type Category, type Incident, type IncidentState } from '../incidents/model.js';
 import type { Database, SqlValue } from './Database.js';
 import { toEpochMs } from './epochMs.js';
@@ -42,7 +42,12 @@ export class IncidentsRepo {
    */
   async insert(incident: Incident, nextDueAt: Date | undefined): Promise<void> {
     const params = incidentParams(incident, nextDueAt);
-    await this.db.transaction(async () => {
+    const names = INCIDENT_COLUMNS.split(', ');
+    try {
+      await this.db.run(`INSERT INTO incidents (${INCIDENT_COLUMNS}) VALUES (${names.map((n) => `$${n}`).join(', ')})`, params);
+    } catch (err) {
+      // The constraints (primary key, the host's foreign key, incidents_one_open) refused it: say which, by name.
+      if (!isCordonError(err, 'conflict')) throw err;
       if (await this.db.get('SELECT 1 FROM incidents WHERE id = ?', [incident.id])) {
         throw new CordonError('conflict', `incident ${incident.id} already exists`, { field: 'id' });
       }
@@ -50,14 +55,11 @@ export class IncidentsRepo {
         throw new CordonError('not_found', `no host ${incident.hostId}`, { field: 'hostId' });
       }
       const open = await this.findOpen(incident.hostId, incident.category);
-      if (open && !['closed', 'dismissed', 'released'].includes(incident.state)) {
-        throw new CordonError('conflict', `host ${incident.hostId} already has open ${incident.category} incident ${open.id}`, {
-          field: 'category',
-        });
+      if (open) {
+        throw new CordonError('conflict', `host ${incident.hostId} already has open ${incident.category} incident ${open.id}`, { field: 'category' });
       }
-      const names = INCIDENT_COLUMNS.split(', ');
-      await this.db.run(`INSERT INTO incidents (${INCIDENT_COLUMNS}) VALUES (${names.map((n) => `$${n}`).join(', ')})`, params);
-    });
+      throw err;
+    }
   }
 
   /**
@@ -92,6 +94,21 @@ export class IncidentsRepo {
       category,
     ]);
     return row && incidentFromRow(row);
+  }
+
+  /** The open incidents of these hosts, any category, in one query per 1,000 hosts. */
+  async findOpenForHosts(hostIds: readonly string[]): Promise<Incident[]> {
+    const out: Incident[] = [];
+    for (let i = 0; i < hostIds.length; i += 1000) {
+      const slice = hostIds.slice(i, i + 1000);
+      const size = Math.max(16, 2 ** Math.ceil(Math.log2(slice.length)));
+      const rows = await this.db.all<IncidentRow>(
+        `SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE host_id IN (${Array(size).fill('?').join(', ')}) AND ${OPEN}`,
+        [...slice, ...Array<string>(size - slice.length).fill(slice[0]!)],
+      );
+      out.push(...rows.map(incidentFromRow));
+    }
+    return out;
   }
 
   /** Incidents matching every given filter, newest opened first. */
@@ -129,14 +146,35 @@ export class IncidentsRepo {
     return row?.n ?? 0;
   }
 
+  /** countOpenedForCustomerSince for many customers, in one query per 1,000. */
+  async countOpenedForCustomersSince(customerIds: readonly string[], since: Date): Promise<Map<string, number>> {
+    const out = new Map<string, number>(customerIds.map((id) => [id, 0]));
+    for (let i = 0; i < customerIds.length; i += 1000) {
+      const slice = customerIds.slice(i, i + 1000);
+      const size = Math.max(16, 2 ** Math.ceil(Math.log2(slice.length)));
+      const rows = await this.db.all<{ customer_id: string; n: number }>(
+        `SELECT customer_id, COUNT(*) AS n FROM incidents WHERE customer_id IN (${Array(size).fill('?').join(', ')}) AND opened_at >= ? GROUP BY customer_id`,
+        [...slice, ...Array<string>(size - slice.length).fill(slice[0]!), toEpochMs(since, 'since')],
+      );
+      for (const r of rows) out.set(r.customer_id, r.n);
+    }
+    return out;
+  }
+
   /** The incident whose clock fires first (ties: lowest id), or undefined when no clock runs. */
   async earliestDue(): Promise<DueIncident | undefined> {
     return (await this.due('', [], 1))[0];
   }
 
-  /** Incidents due at or before `t`, earliest first, at most `limit`. */
-  dueUpTo(t: Date, limit: number): Promise<DueIncident[]> {
-    return this.due('AND next_due_at <= ?', [toEpochMs(t, 't')], limit);
+  /**
+   * Incidents due at or before `t`, earliest first (ties: lowest id), at
+   * most `limit`; with `after`, only those ordered after it (a cursor for
+   * paging). One range scan of incidents_by_next_due, whatever the table's size.
+   */
+  dueUpTo(t: Date, limit: number, after?: DueIncident): Promise<DueIncident[]> {
+    if (!after) return this.due('AND next_due_at <= ?', [toEpochMs(t, 't')], limit);
+    const at = toEpochMs(after.dueAt, 'after.dueAt');
+    return this.due('AND next_due_at <= ? AND (next_due_at > ? OR (next_due_at = ? AND id > ?))', [toEpochMs(t, 't'), at, at, after.id], limit);
   }
 
   private async due(extra: string, params: SqlValue[], limit: number): Promise<DueIncident[]> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { storeJson, type Json } from './canonicalJson.js';
+import { BLOB_MIN_CHARS, Blobs } from './Blobs.js';
 import type { Database, SqlValue } from './Database.js';
 import { toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
@@ -38,6 +39,7 @@ export type ClaimedMessage = OutboxMessage & { status: 'in_flight'; lease: strin
 type Claim = Pick<ClaimedMessage, 'id' | 'lease'>;
 
 interface OutboxRow {
+  blob_refs_json: string | null;
   id: number;
   kind: string;
   incident_id: string | null;
@@ -49,7 +51,10 @@ interface OutboxRow {
   last_error: string | null;
 }
 
-const COLUMNS = 'id, kind, incident_id, payload_json, status, due_at, lease, attempts, last_error';
+const COLUMNS = 'id, kind, incident_id, payload_json, status, due_at, lease, attempts, last_error, blob_refs_json';
+
+/** Where in a payload a string goes: object keys and array indexes, from the top. */
+type Path = (string | number)[];
 
 /**
  * Work caused by a commit, written in the same transaction and delivered
@@ -61,16 +66,27 @@ const COLUMNS = 'id, kind, incident_id, payload_json, status, due_at, lease, att
  * markDone or markFailed is refused with `conflict` and changes nothing.
  */
 export class OutboxRepo {
-  constructor(private readonly db: Database) {}
+  private readonly blobs: Blobs;
 
-  /** Queues a message; returns its id. */
+  constructor(private readonly db: Database) {
+    this.blobs = new Blobs(db);
+  }
+
+  /**
+   * Queues a message; returns its id. A string of BLOB_MIN_CHARS or more
+   * reachable through the payload's plain objects and arrays (a report
+   * quoted in a notice) is stored once in `blobs` and put back on reading:
+   * callers see the payload they queued.
+   */
   async enqueue(input: OutboxInput): Promise<number> {
-    const { lastId } = await this.db.run("INSERT INTO outbox (kind, incident_id, payload_json, status, due_at) VALUES (?, ?, ?, 'pending', ?)", [
-      nonEmpty(input.kind, 'kind'),
-      input.incidentId ?? null,
-      storeJson(input.payload, 'payload'),
-      toEpochMs(input.availableAt, 'availableAt'),
-    ]);
+    const kind = nonEmpty(input.kind, 'kind');
+    const availableAt = toEpochMs(input.availableAt, 'availableAt');
+    const refs: [Path, string][] = [];
+    const payload = await this.lift(input.payload, [], refs);
+    const { lastId } = await this.db.run(
+      "INSERT INTO outbox (kind, incident_id, payload_json, status, due_at, blob_refs_json) VALUES (?, ?, ?, 'pending', ?, ?)",
+      [kind, input.incidentId ?? null, storeJson(payload, 'payload'), availableAt, refs.length > 0 ? JSON.stringify(refs) : null],
+    );
     return lastId;
   }
 
@@ -126,7 +142,7 @@ export class OutboxRepo {
 
   async get(id: number): Promise<OutboxMessage | undefined> {
     const row = await this.db.get<OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE id = ?`, [id]);
-    return row && fromRow(row);
+    return row && this.fromRow(row);
   }
 
   /** Messages in id order, optionally of one status; at most `limit` (default 1000). */
@@ -138,7 +154,44 @@ export class OutboxRepo {
       params.push(oneOf(filter.status, OUTBOX_STATUSES, 'status'));
     }
     const rows = await this.db.all<OutboxRow>(`SELECT ${COLUMNS} FROM outbox ${where} ORDER BY id LIMIT ?`, [...params, filter.limit ?? 1000]);
-    return rows.map(fromRow);
+    return Promise.all(rows.map((r) => this.fromRow(r)));
+  }
+
+  /** A copy of `value` with each large string (through plain objects and arrays) stored as a blob and replaced by its hash, listed in `refs`. */
+  private async lift(value: unknown, path: Path, refs: [Path, string][]): Promise<unknown> {
+    if (typeof value === 'string') {
+      if (value.length < BLOB_MIN_CHARS) return value;
+      const sha256 = await this.blobs.put(value);
+      refs.push([path, sha256]);
+      return sha256;
+    }
+    if (Array.isArray(value)) {
+      const out: unknown[] = [];
+      for (const [i, v] of value.entries()) out.push(await this.lift(v, [...path, i], refs));
+      return out;
+    }
+    if (value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = await this.lift(v, [...path, k], refs);
+      return out;
+    }
+    return value;
+  }
+
+  private async fromRow(r: OutboxRow): Promise<OutboxMessage> {
+    const message = fromRow(r);
+    if (r.blob_refs_json === null) return message;
+    for (const [path, sha256] of JSON.parse(r.blob_refs_json) as [Path, string][]) {
+      const text = await this.blobs.get(sha256);
+      if (path.length === 0) {
+        message.payload = text;
+        continue;
+      }
+      let at = message.payload as Record<string | number, Json>;
+      for (const key of path.slice(0, -1)) at = at[key] as Record<string | number, Json>;
+      at[path.at(-1)!] = text;
+    }
+    return message;
   }
 
   private async settle(claim: Claim, set: string, params: SqlValue[]): Promise<void> {

@@ -267,9 +267,38 @@ CREATE TABLE host_switches (
 ) STRICT;
 `;
 
+/**
+ * Large texts stored once. A Shadowserver CSV of 100,000 rows is about 8 MB
+ * and becomes tens of thousands of complaints, each of which keeps the report
+ * as received, and each new incident's notice carries it too: stored inline
+ * that was gigabytes per report. A text of BLOB_MIN_CHARS (Blobs.ts) or more
+ * now lives once in `blobs`, keyed by its SHA-256; a complaint names it in
+ * raw_sha256 (with raw left empty), an outbox row lists in blob_refs_json
+ * where in its payload each one goes. Blobs are append-only like the audit
+ * log: the report travels unmodified.
+ */
+const BLOBS = `
+CREATE TABLE blobs (
+  sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+  text   TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER blobs_no_update BEFORE UPDATE ON blobs
+BEGIN SELECT RAISE(ABORT, 'blobs are append-only'); END;
+CREATE TRIGGER blobs_no_delete BEFORE DELETE ON blobs
+BEGIN SELECT RAISE(ABORT, 'blobs are append-only'); END;
+
+ALTER TABLE complaints ADD COLUMN raw_sha256 TEXT REFERENCES blobs (sha256);
+CREATE TRIGGER complaints_raw_sha256_immutable BEFORE UPDATE OF raw_sha256 ON complaints
+BEGIN SELECT RAISE(ABORT, 'complaints.raw never changes'); END;
+
+-- A JSON list of [path, sha256] pairs: the payload's string at path (a list of keys and indexes) is that blob's text.
+ALTER TABLE outbox ADD COLUMN blob_refs_json TEXT;
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
   { version: 2, name: 'bmc', sql: BMC },
   { version: 3, name: 'switches', sql: SWITCHES },
+  { version: 4, name: 'blobs', sql: BLOBS },
 ];

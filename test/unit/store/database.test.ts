@@ -23,13 +23,13 @@ const readCounter = async (db: Database) => (await db.get<{ n: number }>('SELECT
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Database.open', () => {
-  it('runs a real file in WAL with foreign keys, a busy timeout and synchronous NORMAL', async () => {
+  it('runs a real file in WAL with foreign keys, a busy timeout and synchronous FULL (a commit is fsynced before it resolves)', async () => {
     const path = join(tempDir(), 'cordon.db');
     const db = await openFile(path);
     expect(await db.get('PRAGMA journal_mode')).toEqual({ journal_mode: 'wal' });
     expect(await db.get('PRAGMA foreign_keys')).toEqual({ foreign_keys: 1 });
     expect(await db.get('PRAGMA busy_timeout')).toEqual({ timeout: 5000 });
-    expect(await db.get('PRAGMA synchronous')).toEqual({ synchronous: 1 });
+    expect(await db.get('PRAGMA synchronous')).toEqual({ synchronous: 2 });
     await db.run("INSERT INTO customers VALUES ('c', 'C', 'c@example.net')");
     expect(existsSync(`${path}-wal`)).toBe(true);
   });
@@ -166,5 +166,35 @@ describe('Database.transaction', () => {
     await expect(db.get('SELECT nope FROM customers')).rejects.toMatchObject({ kind: 'internal' });
     await db.close();
     await expect(db.get('SELECT 1')).rejects.toMatchObject({ kind: 'internal', message: expect.stringMatching(/closed/) });
+  });
+
+  it('keeps what a transaction memoised until it ends: a released savepoint hands it up, a rolled-back one drops it', async () => {
+    const db = await counterDb();
+    expect(db.memo()).toBeUndefined();
+    await db.transaction(async () => {
+      expect(db.inTransaction).toBe(true);
+      db.memo()!.set('outer', 1);
+      await db.transaction(async () => db.memo()!.set('kept', 2));
+      await db
+        .transaction(async () => {
+          db.memo()!.set('dropped', 3);
+          throw new Error('inner');
+        })
+        .catch(() => undefined);
+      expect([...db.memo()!.keys()].sort()).toEqual(['kept', 'outer']);
+    });
+    expect(db.inTransaction).toBe(false);
+    await db.transaction(async () => expect(db.memo()!.size).toBe(0));
+  });
+
+  it('reuses prepared statements across a schema change and after a failed statement', async () => {
+    const db = await counterDb();
+    const read = () => db.all('SELECT * FROM counter ORDER BY id');
+    expect(await read()).toEqual([{ id: 1, n: 0 }]);
+    await db.exec('ALTER TABLE counter ADD COLUMN note TEXT');
+    expect(await read()).toEqual([{ id: 1, n: 0, note: null }]);
+    await expect(db.run('INSERT INTO counter (id, n) VALUES (?, ?)', [1, 5])).rejects.toMatchObject({ kind: 'conflict' });
+    await db.run('INSERT INTO counter (id, n) VALUES (?, ?)', [2, 5]);
+    expect(await db.get('SELECT n FROM counter WHERE id = ?', [2])).toEqual({ n: 5 });
   });
 });

@@ -82,3 +82,19 @@ describe('OutboxRepo', () => {
     expect(new Set(ids).size).toBe(50);
   });
 });
+
+describe('OutboxRepo with large texts', () => {
+  it('stores a large string of the payload once, as a blob, and gives the payload back whole', async () => {
+    const store = await seededStore();
+    const report = `Received: from somewhere\r\n\r\n${'x'.repeat(40_000)} trailing  \r\n`;
+    const payload = { complaint: { id: 'c-1', raw: report }, list: ['short', report], n: 3 };
+    const a = await store.outbox.enqueue({ kind: 'mail', payload, availableAt: new Date(0) });
+    const b = await store.outbox.enqueue({ kind: 'mail', payload, availableAt: new Date(0) });
+    expect((await store.outbox.get(a))!.payload).toEqual(payload);
+    expect((await store.outbox.list()).map((m) => m.id)).toEqual([a, b]);
+    expect((await store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM blobs'))!.n).toBe(1);
+    expect((await store.db.get<{ len: number }>('SELECT length(payload_json) AS len FROM outbox WHERE id = ?', [a]))!.len).toBeLessThan(500);
+    const [claimed] = await store.outbox.claimDue(new Date(1), 1);
+    expect(claimed!.payload).toEqual(payload);
+  });
+});

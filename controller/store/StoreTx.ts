@@ -1,0 +1,197 @@
+import type { Category, Incident } from '../incidents/model.js';
+import type { Host } from '../inventory/Inventory.js';
+import type { AuditInput } from './AuditLog.js';
+import type { HostBmc, StoredBmcCheck } from './BmcRepo.js';
+import type { ComplaintLink } from './ComplaintsRepo.js';
+import type { Customer } from './CustomersRepo.js';
+import type { IncidentEventInput } from './EventsRepo.js';
+import { HostMatcher } from './HostMatcher.js';
+import type { Store } from './Store.js';
+import type { Complaint } from '../incidents/model.js';
+
+/**
+ * One transaction's unit of work over the Store, for code that makes many
+ * changes in it (intake of a report with thousands of complaints).
+ *
+ * Reads: what it read once it remembers, because inside a transaction that
+ * holds SQLite's write lock nothing else changes the rows, except what this
+ * transaction writes, which it records as it goes (noteIncident,
+ * noteIncidentOpened, noteEnforcementStarted). Writes: complaints, incident
+ * updates, events and audit entries are queued and written by `flush()` in
+ * bulk (multi-row INSERTs, one UPDATE per incident however often it
+ * changed), in the order they were queued; the audit chain comes out as if
+ * appended one by one.
+ *
+ * Rules: create it inside the transaction, call `flush()` before the
+ * transaction's function returns (its errors then roll everything back),
+ * and before reading back a queued table (complaints, incident_events,
+ * audit_log) through the repositories. Throw it away with its transaction.
+ */
+export class StoreTx {
+  readonly hosts: HostMatcher;
+  private readonly open = new Map<string, Incident | undefined>();
+  private readonly customerCounts = new Map<string, number>();
+  private automatic: { sinceMs: number; n: number } | undefined;
+  private readonly bmcChecks = new Map<string, StoredBmcCheck | undefined>();
+  private readonly hostRows = new Map<string, Host | undefined>();
+  private readonly customerRows = new Map<string, Customer | undefined>();
+  private readonly bmcRows = new Map<string, HostBmc | undefined>();
+
+  private complaints: { complaint: Complaint; link: ComplaintLink }[] = [];
+  private events: IncidentEventInput[] = [];
+  private audits: AuditInput[] = [];
+  private updates = new Map<string, { incident: Incident; nextDueAt: Date | undefined }>();
+
+  constructor(private readonly store: Store) {
+    this.hosts = new HostMatcher(store.hosts);
+  }
+
+  /**
+   * Reads ahead, in a few queries, what routing these complaints will ask:
+   * each address's host, those hosts' open incidents, latest BMC check,
+   * host row and BMC, their customers, and (given `since`) how many
+   * incidents each customer opened since then. Call it before the
+   * transaction's first change.
+   */
+  async prefetch(complaints: readonly { ip: string; category: string }[], since?: Date): Promise<void> {
+    await this.hosts.prefetch(complaints.map((c) => c.ip));
+    const hostIds = new Set<string>();
+    const customerIds = new Set<string>();
+    for (const c of complaints) {
+      const m = await this.hosts.match(c.ip).catch(() => undefined);
+      if (m) hostIds.add(m.hostId);
+      if (m) customerIds.add(m.customerId);
+    }
+    if (hostIds.size === 0) return;
+    // What a new incident's notice and the recidivism window will ask.
+    const newHosts = [...hostIds].filter((h) => !this.hostRows.has(h));
+    const hosts = new Map((await this.store.hosts.getMany(newHosts)).map((h) => [h.id, h]));
+    const bmcs = new Map((await this.store.bmcs.getMany(newHosts)).map((b) => [b.hostId, b]));
+    for (const h of newHosts) {
+      this.hostRows.set(h, hosts.get(h));
+      this.bmcRows.set(h, bmcs.get(h));
+    }
+    const newCustomers = [...customerIds].filter((c) => !this.customerRows.has(c));
+    const customers = new Map((await this.store.customers.getMany(newCustomers)).map((c) => [c.id, c]));
+    for (const c of newCustomers) this.customerRows.set(c, customers.get(c));
+    if (since) {
+      const uncounted = [...customerIds].filter((c) => !this.customerCounts.has(`${c}\u0000${since.getTime()}`));
+      for (const [c, n] of await this.store.incidents.countOpenedForCustomersSince(uncounted, since)) this.customerCounts.set(`${c}\u0000${since.getTime()}`, n);
+    }
+    const fresh = [...hostIds].filter((h) => !this.bmcChecks.has(h));
+    if (this.updates.size > 0) await this.flushUpdates(); // the table must show what this transaction changed
+    const found = new Map((await this.store.incidents.findOpenForHosts(fresh)).map((i) => [`${i.hostId}\u0000${i.category}`, i]));
+    for (const hostId of fresh) {
+      for (const category of new Set(complaints.map((c) => c.category))) {
+        const key = `${hostId}\u0000${category}`;
+        if (!this.open.has(key)) this.open.set(key, found.get(key));
+      }
+    }
+    const checks = await this.store.bmcs.latestForHosts(fresh);
+    for (const hostId of fresh) this.bmcChecks.set(hostId, checks.get(hostId));
+  }
+
+  /** The host's open incident of this category, as this transaction last left it. */
+  async findOpen(hostId: string, category: Category): Promise<Incident | undefined> {
+    const key = `${hostId}\u0000${category}`;
+    if (!this.open.has(key)) {
+      // A queued update may have closed the incident the table still shows open.
+      if ([...this.updates.values()].some((u) => u.incident.hostId === hostId && u.incident.category === category)) await this.flushUpdates();
+      this.open.set(key, await this.store.incidents.findOpen(hostId, category));
+    }
+    const i = this.open.get(key);
+    return i && !['closed', 'dismissed', 'released'].includes(i.state) ? i : undefined;
+  }
+
+  /** Incidents opened for the customer at or after `since`, this transaction's included. */
+  async countOpenedForCustomerSince(customerId: string, since: Date): Promise<number> {
+    const key = `${customerId}\u0000${since.getTime()}`;
+    let n = this.customerCounts.get(key);
+    if (n === undefined) this.customerCounts.set(key, (n = await this.store.incidents.countOpenedForCustomerSince(customerId, since)));
+    return n;
+  }
+
+  /** Automatic enforcement starts at or after `since`, fleet-wide. */
+  async countAutomaticSince(since: Date): Promise<number> {
+    if (this.automatic?.sinceMs !== since.getTime()) this.automatic = { sinceMs: since.getTime(), n: await this.store.desired.countAutomaticSince(since) };
+    return this.automatic.n;
+  }
+
+  latestBmcCheck(hostId: string): Promise<StoredBmcCheck | undefined> {
+    return this.cached(this.bmcChecks, hostId, () => this.store.bmcs.latest(hostId));
+  }
+
+  host(hostId: string): Promise<Host | undefined> {
+    return this.cached(this.hostRows, hostId, () => this.store.hosts.get(hostId));
+  }
+
+  customer(customerId: string): Promise<Customer | undefined> {
+    return this.cached(this.customerRows, customerId, () => this.store.customers.get(customerId));
+  }
+
+  bmc(hostId: string): Promise<HostBmc | undefined> {
+    return this.cached(this.bmcRows, hostId, () => this.store.bmcs.get(hostId));
+  }
+
+  /** Inserts a new incident now (later rows refer to it) and remembers it; `opened` counts it for its customer's window. */
+  async insertIncident(incident: Incident, nextDueAt: Date | undefined, since: Date): Promise<void> {
+    await this.store.incidents.insert(incident, nextDueAt);
+    this.open.set(`${incident.hostId}\u0000${incident.category}`, incident);
+    const key = `${incident.customerId}\u0000${since.getTime()}`;
+    const n = this.customerCounts.get(key);
+    if (n !== undefined && incident.openedAt.getTime() >= since.getTime()) this.customerCounts.set(key, n + 1);
+  }
+
+  /** Queues an incident's new fields (the last one queued per incident is written). */
+  updateIncident(incident: Incident, nextDueAt: Date | undefined): void {
+    // Re-queued last, so updates are written in the order of their last change.
+    this.updates.delete(incident.id);
+    this.updates.set(incident.id, { incident, nextDueAt });
+    const key = `${incident.hostId}\u0000${incident.category}`;
+    const open = !['closed', 'dismissed', 'released'].includes(incident.state);
+    // An open incident is the one open for its host and category; a closed one replaces only itself in what we know.
+    if (open || this.open.get(key)?.id === incident.id) this.open.set(key, incident);
+  }
+
+  /** Something changed the enforcement starts (DesiredStateRepo.setIncidentActions): the count is read again. */
+  noteEnforcementChanged(): void {
+    this.automatic = undefined;
+  }
+
+  insertComplaint(complaint: Complaint, link: ComplaintLink): void {
+    this.complaints.push({ complaint, link });
+  }
+
+  appendEvent(e: IncidentEventInput): void {
+    this.events.push(e);
+  }
+
+  appendAudit(a: AuditInput): void {
+    this.audits.push(a);
+  }
+
+  /** Writes everything queued. Inside the transaction; an error leaves the queue emptied and the transaction to roll back. */
+  async flush(): Promise<void> {
+    const complaints = this.complaints;
+    const events = this.events;
+    const audits = this.audits;
+    this.complaints = [];
+    this.events = [];
+    this.audits = [];
+    await this.store.complaints.insertMany(complaints);
+    await this.flushUpdates();
+    await this.store.events.appendMany(events);
+    await this.store.audit.appendMany(audits);
+  }
+
+  private async flushUpdates(): Promise<void> {
+    const updates = [...this.updates.values()];
+    this.updates = new Map();
+    for (const u of updates) await this.store.incidents.update(u.incident, u.nextDueAt);
+  }
+
+  private async cached<T>(map: Map<string, T | undefined>, key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {
+    if (!map.has(key)) map.set(key, await read());
+    return map.get(key);
+  }
+}

@@ -1,0 +1,125 @@
+// Deadline scheduler lateness with a large store: N open incidents ("notified",
+// each with its acknowledge deadline as next_due_at), of which --due fall due
+// evenly within a short window starting --lead seconds after seeding; the real
+// DeadlineScheduler (systemClock) then runs, and each firing records how late
+// it came (wall time at the handler minus the due time).
+//   npm run build && node test/bench/scheduler-lateness.mjs [--incidents 100000] [--due 2000|all] [--window 20] [--lead 3] [--handler clear|apply]
+// --handler clear (default): records the lateness and clears the incident's
+//   next_due_at with one UPDATE through the store (the least the real handler
+//   writes), so it measures the scheduler itself: its queries and its timer.
+// --handler apply: the real path, IncidentService.apply(deadline) as
+//   runController wires it (escalation, events, audit, outbox in a transaction);
+//   use a --due the machine can process inside the window (about 1,000/s).
+// Seeding is a direct bulk INSERT in one transaction (not the intake path).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { systemClock } from '../../dist/controller/clock.js';
+import { DeadlineScheduler } from '../../dist/controller/incidents/DeadlineScheduler.js';
+import { IncidentService } from '../../dist/controller/incidents/IncidentService.js';
+import { CATEGORIES } from '../../dist/controller/incidents/model.js';
+import { DEFAULT_POLICY } from '../../dist/controller/incidents/policy.js';
+import { Store } from '../../dist/controller/store/Store.js';
+
+const { values } = parseArgs({
+  options: {
+    incidents: { type: 'string', default: '100000' },
+    due: { type: 'string', default: '2000' },
+    window: { type: 'string', default: '20' },
+    lead: { type: 'string', default: '3' },
+    handler: { type: 'string', default: 'clear' },
+  },
+});
+const N = Number(values.incidents);
+const DUE = values.due === 'all' ? N : Math.min(N, Number(values.due));
+const WINDOW_MS = Number(values.window) * 1000;
+const LEAD_MS = Number(values.lead) * 1000;
+const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const log = pino({ level: 'silent' });
+
+const work = mkdtempSync(join(tmpdir(), 'cordon-sched-bench-'));
+try {
+  const store = await Store.open(join(work, 'bench.db'));
+  const db = store.db;
+  let t0 = performance.now();
+  // One host per category-full of incidents: one open incident per host and category (incidents_one_open).
+  const hosts = Math.ceil(N / CATEGORIES.length);
+  const FAR = Date.now() + 30 * 24 * 3_600_000; // incidents not in the window are due in 30 days
+  await db.transaction(async () => {
+    for (let i = 0; i < hosts; i += 5000) {
+      const n = Math.min(5000, hosts - i);
+      await db.run(`INSERT INTO hosts (id, customer_id, management_address) VALUES ${Array(n).fill('(?, ?, ?)').join(', ')}`,
+        Array.from({ length: n }, (_, k) => [`h${i + k}`, `c${(i + k) % 10000}`, '10.255.0.1']).flat());
+    }
+    const opened = Date.now() - 3_600_000;
+    for (let i = 0; i < N; i += 1000) {
+      const n = Math.min(1000, N - i);
+      const rows = [];
+      for (let k = 0; k < n; k++) {
+        const j = i + k;
+        // Placeholder due times: the window is laid over them once seeding is done.
+        const due = j < DUE ? j : FAR + j;
+        rows.push(`inc-${j}`, `h${Math.floor(j / CATEGORIES.length)}`, `c${Math.floor(j / CATEGORIES.length) % 10000}`, CATEGORIES[j % CATEGORIES.length], opened, opened, due, due);
+      }
+      await db.run(
+        `INSERT INTO incidents (id, host_id, customer_id, category, state, trusted, opened_at, notified_at, ack_due_at, resolve_due_at,
+           step, actions_json, complaint_count, next_due_at)
+         VALUES ${Array(n).fill("(?, ?, ?, ?, 'notified', 0, ?, ?, ?, NULL, -1, '[]', 1, ?)").join(', ')}`,
+        rows,
+      );
+    }
+  });
+  const seedMs = performance.now() - t0;
+  // The window: DUE deadlines spread evenly over [start, start + WINDOW_MS].
+  const start = Date.now() + LEAD_MS;
+  t0 = performance.now();
+  await db.run(`UPDATE incidents SET ack_due_at = ? + CAST(next_due_at * ? AS INTEGER), next_due_at = ? + CAST(next_due_at * ? AS INTEGER) WHERE next_due_at < ?`, [
+    start, WINDOW_MS / Math.max(1, DUE - 1), start, WINDOW_MS / Math.max(1, DUE - 1), DUE,
+  ]);
+  await db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  const windowMs = performance.now() - t0;
+  const rssSeeded = process.memoryUsage().rss;
+  console.log(`scheduler: ${N} open incidents (${hosts} hosts), ${DUE} due within ${WINDOW_MS / 1000} s from ${LEAD_MS / 1000} s after seeding; handler ${values.handler}`);
+  console.log(`  seed (one bulk transaction): ${(seedMs / 1000).toFixed(1)} s; lay the window: ${(windowMs / 1000).toFixed(1)} s; RSS after seeding ${mb(rssSeeded)}`);
+  if (Date.now() > start) console.log('  WARNING: the window opened before the scheduler started; raise --lead');
+
+  t0 = performance.now();
+  const earliest = await store.incidents.earliestDue();
+  const probeMs = performance.now() - t0;
+
+  const lateness = [];
+  let scheduler;
+  let handler;
+  if (values.handler === 'apply') {
+    const service = new IncidentService({ store, policy: DEFAULT_POLICY, clock: systemClock, log, onHostChanged() {}, onOutbox() {}, onDeadlinesChanged: () => void scheduler?.kick() });
+    handler = async (id, dueAt) => {
+      lateness.push(Date.now() - dueAt.getTime());
+      await service.apply(id, { type: 'deadline', dueAt }, 'clock');
+    };
+  } else {
+    handler = async (id, dueAt) => {
+      lateness.push(Date.now() - dueAt.getTime());
+      await db.run('UPDATE incidents SET next_due_at = NULL WHERE id = ?', [id]);
+    };
+  }
+  let rssMax = process.memoryUsage().rss;
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 200);
+  scheduler = new DeadlineScheduler(store.incidents, handler, systemClock, log);
+  await scheduler.start();
+  const deadline = start + WINDOW_MS + 120_000;
+  while (lateness.length < DUE && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  scheduler.stop();
+  clearInterval(sampler);
+  await scheduler.kick().catch(() => undefined);
+
+  const sorted = [...lateness].sort((a, b) => a - b);
+  const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+  console.log(`  earliestDue() with ${N} rows: ${probeMs.toFixed(1)} ms (first due ${earliest?.id})`);
+  console.log(`  fired ${lateness.length} of ${DUE}; lateness ms: p50 ${pct(50)}, p99 ${pct(99)}, max ${sorted.at(-1)}`);
+  console.log(`  RSS: max ${mb(rssMax)} while firing (heap used ${mb(process.memoryUsage().heapUsed)})`);
+  await store.close();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

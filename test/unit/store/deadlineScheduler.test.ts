@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../controller/clock.js';
+import { DeadlineScheduler } from '../../../controller/incidents/DeadlineScheduler.js';
+import { silentLogger } from '../../../proto/runtime/logger.js';
+import { incident, seededStore, T0 } from './storeFixtures.js';
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('DeadlineScheduler over IncidentsRepo', () => {
+  it('pages past deadlines whose events keep failing, so the ones behind them still fire in the same run', async () => {
+    const store = await seededStore();
+    // 700 due deadlines (more than a page of 500): the first 600 fail, the last 100 succeed.
+    await store.db.transaction(async () => {
+      for (let n = 0; n < 700; n++) {
+        await store.incidents.insert(incident({ id: `i${String(n).padStart(3, '0')}`, hostId: n % 2 ? 'web-01' : 'web-02', state: 'closed' }), new Date(T0.getTime() + n));
+      }
+    });
+    const clock = new ManualClock(new Date(T0.getTime() + 10_000));
+    const fired: string[] = [];
+    const scheduler = new DeadlineScheduler(
+      store.incidents,
+      async (id) => {
+        fired.push(id);
+        if (id < 'i600') throw new Error('keeps failing');
+        await store.db.run('UPDATE incidents SET next_due_at = NULL WHERE id = ?', [id]);
+      },
+      clock,
+      silentLogger(),
+    );
+    await scheduler.start();
+    expect(fired).toHaveLength(700);
+    expect(new Set(fired).size).toBe(700);
+    expect((await store.incidents.earliestDue())?.id).toBe('i000');
+    // The failures are retried a minute later, not in a busy loop.
+    clock.advance(59_000);
+    await flush();
+    expect(fired).toHaveLength(700);
+    scheduler.stop();
+  });
+
+  it('answers a burst of kicks with one run', async () => {
+    const store = await seededStore();
+    let reads = 0;
+    const source = {
+      earliestDue: () => store.incidents.earliestDue(),
+      dueUpTo: async (...args: Parameters<typeof store.incidents.dueUpTo>) => {
+        reads++;
+        return store.incidents.dueUpTo(...args);
+      },
+    };
+    const scheduler = new DeadlineScheduler(source, async () => undefined, new ManualClock(T0), silentLogger());
+    await scheduler.start();
+    reads = 0;
+    await Promise.all(Array.from({ length: 100 }, () => scheduler.kick()));
+    expect(reads).toBeLessThanOrEqual(2);
+    scheduler.stop();
+  });
+});
