@@ -9,6 +9,7 @@ import { ipKey } from '../store/addressKey.js';
 import { nextDueAt, transition, type Context, type Effect, type IncidentEvent } from './lifecycle.js';
 import type { MailPayload } from '../mail/OutboxSource.js';
 import { parseReport } from '../intake/parseReport.js';
+import type { ParsedComplaint } from '../intake/types.js';
 import { CATEGORIES, REPORTER_KINDS, type Action, type Category, type Complaint, type Incident, type ReporterKind } from './model.js';
 import { isTrusted, type PolicyConfig } from './policy.js';
 
@@ -20,6 +21,8 @@ export interface ComplaintInput {
   eventTime: Date | undefined;
   evidence: string;
   raw: string;
+  /** See Complaint.excerpt. */
+  excerpt?: string | undefined;
 }
 
 export interface SubmitResult {
@@ -48,6 +51,25 @@ const HOUR = 3_600_000;
 export const INGEST_CHUNK = 500;
 
 /** The report as text, byte for byte when it is UTF-8; a binary upload (a bare zip) is kept as base64. */
+/**
+ * For a report about several addresses whose format cannot cut out the part
+ * about one (a prose list, a multi-address X-ARF): what the parser read about
+ * this one, so a customer never receives other networks' addresses.
+ */
+function summaryExcerpt(c: ParsedComplaint): string {
+  return [
+    `Reporter: ${c.reporter}`,
+    `Format: ${c.format}`,
+    `Address: ${c.ip}`,
+    `Category: ${c.category}`,
+    ...(c.eventTime ? [`Event time (UTC): ${c.eventTime.toISOString()}`] : []),
+    `Evidence: ${c.evidence}`,
+    '',
+    'The report also concerns other addresses; that part is not shown.',
+    '',
+  ].join('\n');
+}
+
 function rawText(raw: Buffer): string {
   const text = raw.toString('utf8');
   return Buffer.from(text, 'utf8').equals(raw) ? text : `base64:${raw.toString('base64')}`;
@@ -111,6 +133,8 @@ export class IncidentService {
       return { results: [{ complaintId, incidentId: undefined, outcome: 'needs_info', reason: parsed.needsInfo }], needsInfo: parsed.needsInfo };
     }
     const now = this.deps.clock.now();
+    // Several addresses in one report may belong to several customers: none may see another's.
+    const severalAddresses = new Set(parsed.complaints.map((c) => c.ip)).size > 1;
     const inputs: ComplaintInput[] = parsed.complaints.map((c) => ({
       ip: c.ip,
       category: c.category,
@@ -119,6 +143,7 @@ export class IncidentService {
       eventTime: c.eventTime,
       evidence: `${c.format}: ${c.evidence}`,
       raw: text,
+      excerpt: c.excerpt ?? (severalAddresses ? summaryExcerpt(c) : undefined),
     }));
     // Routed in address order, so one host's addresses fall in one chunk and its lookups are made once
     // (StoreTx caches by transaction). The order within one report means nothing: all were received together.
@@ -215,6 +240,7 @@ export class IncidentService {
       reporterKind: kind,
       raw: input.raw,
       evidence: input.evidence,
+      excerpt: input.excerpt || undefined,
     };
     return { complaint, trusted: isTrusted(kind, this.deps.policy) };
   }
@@ -337,7 +363,9 @@ export class IncidentService {
             incident: stated,
             host: { id: i.hostId, publicPrefixes: host?.publicPrefixes ?? [], bmc: bmc ? { address: bmc.address, protocol: 'IPMI' } : undefined },
             customer,
-            complaint: complaint ? { id: complaint.id, raw: complaint.raw, reporter: complaint.reporter, category: complaint.category, receivedAt: complaint.receivedAt } : undefined,
+            complaint: complaint
+              ? { id: complaint.id, raw: complaint.excerpt ?? complaint.raw, partial: complaint.excerpt !== undefined, reporter: complaint.reporter, category: complaint.category, receivedAt: complaint.receivedAt }
+              : undefined,
             actions: e.template === 'released' ? (await s.desired.get(i.hostId)).enforcements.filter((x) => x.incidentId === i.id).map((x) => x.action) : i.actions,
             terminationReview: e.terminationReview,
             migrationDays: this.deps.policy.recidivism.migrationDays,

@@ -109,4 +109,6 @@ export interface Complaint {
   /** The report as received, byte for byte. */
   raw: string;
   evidence: string;
+  /** The part of a many-network report about this complaint alone; what the customer is sent. */
+  excerpt?: string | undefined;
 }

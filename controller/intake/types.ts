@@ -17,6 +17,13 @@ export interface ParsedComplaint {
   format: string;
   /** A short pointer to the evidence: a URL, a report id, a CSV row, a title. */
   evidence: string;
+  /**
+   * When the report also concerns other networks (a feed, a list of
+   * addresses): the part about this complaint alone. Its customer is sent
+   * this instead of the whole report, which names other customers and other
+   * providers' addresses. The whole report is still stored.
+   */
+  excerpt?: string;
 }
 
 export interface ParseResult {

@@ -11,7 +11,8 @@ export interface MailInput {
   host: { id: string; publicPrefixes: string[]; bmc?: { address: string; protocol: string } | undefined };
   customer: { id: string; name: string; email: string };
   /** The original complaint, for 'notice' (required there): it travels unmodified. */
-  complaint?: { id: string; raw: string; reporter: string; category: string; receivedAt: Date } | undefined;
+  /** `partial`: `raw` is the part of a many-network report about this server only. */
+  complaint?: { id: string; raw: string; partial?: boolean; reporter: string; category: string; receivedAt: Date } | undefined;
   /** What is (or will be) enforced, for 'escalated' and 'enforced'; what was lifted, for 'released'. */
   actions: Action[];
   /** Recidivism: the notice states the termination review and its migration period. */
@@ -63,6 +64,17 @@ export function renderMail(input: MailInput): RenderedMail {
   };
 }
 
+/**
+ * Whether a text starts like an RFC 5322 message: header fields (name, colon;
+ * folded lines allowed) up to an empty line. A bare CSV or JSON file does not.
+ */
+export function looksLikeMessage(text: string): boolean {
+  const end = text.search(/\r?\n\r?\n/);
+  if (end <= 0) return false;
+  const lines = text.slice(0, end).split(/\r?\n/);
+  return lines.every((l, k) => /^[\x21-\x39\x3b-\x7e]+:/.test(l) || (k > 0 && /^[ \t]/.test(l)));
+}
+
 type Template = (input: MailInput, tag: string) => [title: string, body: (string | false)[], attachments: MailAttachment[]];
 
 const TEMPLATES: Record<MailTemplate, Template> = {
@@ -72,13 +84,19 @@ const TEMPLATES: Record<MailTemplate, Template> = {
     if (!i.ackDueAt || !i.resolveDueAt) {
       throw new CordonError('invalid', 'a notice states both deadlines; set them before rendering', { field: 'incident.ackDueAt' });
     }
-    const filename = `complaint-${c.id}.eml`;
+    // A mail as received travels as message/rfc822 (RFC 2046 5.2.1); a file
+    // (a CSV, JSON) or an excerpt is no RFC 822 message and goes as text.
+    const asMessage = !c.partial && looksLikeMessage(c.raw);
+    const filename = `complaint-${c.id}.${asMessage ? 'eml' : 'txt'}`;
+    const what = c.partial
+      ? `The part of the report about your server is attached as ${filename}; the report also concerns other networks, which are not shown.`
+      : `The original complaint is attached unmodified as ${filename}.`;
     return [
       `Abuse complaint about server ${input.host.id}: ${describeCategory(i.category)}`,
       [
         paragraph(
           `We received a complaint about ${describeCategory(i.category)} from your ${server(input)}. ` +
-            `Reporter: ${c.reporter}; received ${utc(c.receivedAt)}. The original complaint is attached unmodified as ${filename}.`,
+            `Reporter: ${c.reporter}; received ${utc(c.receivedAt)}. ${what}`,
         ),
         `Deadlines (UTC):\n${bullets([
           `acknowledge by ${utc(i.ackDueAt)}`,
@@ -99,7 +117,7 @@ const TEMPLATES: Record<MailTemplate, Template> = {
               `you have a ${input.migrationDays}-day migration period to move your services and data.`,
           ),
       ],
-      [{ filename, content: c.raw, contentType: 'message/rfc822' }],
+      [{ filename, content: c.raw, contentType: asMessage ? 'message/rfc822' : 'text/plain; charset=utf-8' }],
     ];
   },
 

@@ -35,14 +35,16 @@ interface ComplaintRow {
   incident_id: string | null;
   status: string;
   reason: string | null;
+  excerpt: string | null;
 }
 
-const INSERT_COLUMNS = 'id, received_at, event_time, ip, category, reporter, reporter_kind, raw, raw_sha256, evidence, incident_id, status, reason';
+const INSERT_COLUMNS = 'id, received_at, event_time, ip, category, reporter, reporter_kind, raw, raw_sha256, evidence, incident_id, status, reason, excerpt';
+const INSERT_PARAMS = INSERT_COLUMNS.split(',').length;
 /** A raw text stored as a blob reads back through the join. */
 const SELECT_COLUMNS =
-  'c.id, c.received_at, c.event_time, c.ip, c.category, c.reporter, c.reporter_kind, COALESCE(b.text, c.raw) AS raw, c.evidence, c.incident_id, c.status, c.reason';
+  'c.id, c.received_at, c.event_time, c.ip, c.category, c.reporter, c.reporter_kind, COALESCE(b.text, c.raw) AS raw, c.evidence, c.incident_id, c.status, c.reason, c.excerpt';
 const FROM = 'complaints c LEFT JOIN blobs b ON b.sha256 = c.raw_sha256';
-/** Rows per INSERT statement: 13 parameters each, well under SQLite's 32,766. */
+/** Rows per INSERT statement: 14 parameters each, well under SQLite's 32,766. */
 const ROWS_PER_INSERT = 500;
 
 /**
@@ -86,7 +88,7 @@ export class ComplaintsRepo {
       try {
         for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
           const slice = rows.slice(i, i + ROWS_PER_INSERT);
-          const one = `(${Array(13).fill('?').join(', ')})`;
+          const one = `(${Array(INSERT_PARAMS).fill('?').join(', ')})`;
           await this.db.run(`INSERT INTO complaints (${INSERT_COLUMNS}) VALUES ${Array(slice.length).fill(one).join(', ')}`, slice.flat());
         }
       } catch (err) {
@@ -134,6 +136,7 @@ function checked(complaint: Complaint, link: ComplaintLink): SqlValue[] {
   }
   if (status !== 'linked') nonEmpty(link.reason, 'reason');
   if (typeof complaint.raw !== 'string') throw new CordonError('invalid', 'must be a string', { field: 'raw' });
+  if (complaint.excerpt !== undefined && typeof complaint.excerpt !== 'string') throw new CordonError('invalid', 'must be a string', { field: 'excerpt' });
   return [
     nonEmpty(complaint.id, 'id'),
     toEpochMs(complaint.receivedAt, 'receivedAt'),
@@ -148,6 +151,7 @@ function checked(complaint: Complaint, link: ComplaintLink): SqlValue[] {
     link.incidentId,
     status,
     link.reason ?? null,
+    complaint.excerpt ?? null,
   ];
 }
 
@@ -166,5 +170,6 @@ function fromRow(r: ComplaintRow): StoredComplaint {
     incidentId: r.incident_id ?? undefined,
     status: oneOf(r.status, COMPLAINT_STATUSES, where('status'), 'internal'),
     reason: r.reason ?? undefined,
+    excerpt: r.excerpt ?? undefined,
   };
 }

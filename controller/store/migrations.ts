@@ -295,10 +295,22 @@ BEGIN SELECT RAISE(ABORT, 'complaints.raw never changes'); END;
 ALTER TABLE outbox ADD COLUMN blob_refs_json TEXT;
 `;
 
+/**
+ * The part of a many-network report (a Shadowserver feed, a list of
+ * addresses) about one complaint: what its customer is sent, so no customer
+ * receives another's addresses. The whole report stays in `raw`.
+ */
+const EXCERPTS = `
+ALTER TABLE complaints ADD COLUMN excerpt TEXT;
+CREATE TRIGGER complaints_excerpt_immutable BEFORE UPDATE OF excerpt ON complaints
+BEGIN SELECT RAISE(ABORT, 'complaints.excerpt never changes'); END;
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
   { version: 2, name: 'bmc', sql: BMC },
   { version: 3, name: 'switches', sql: SWITCHES },
   { version: 4, name: 'blobs', sql: BLOBS },
+  { version: 5, name: 'excerpts', sql: EXCERPTS },
 ];

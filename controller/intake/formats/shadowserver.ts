@@ -57,6 +57,11 @@ function validIp(text: string): string | undefined {
   }
 }
 
+/** One CSV record (RFC 4180): fields with a comma, quote or line break are quoted, quotes doubled. */
+function csvRecord(fields: readonly string[]): string {
+  return fields.map((f) => (/[",\r\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',');
+}
+
 function complaintsOf(file: CsvFile, message: ParsedMessage): ParsedComplaint[] {
   const [headerRow, ...rows] = readCsv(file.text);
   const header = (headerRow ?? []).map((h) => h.trim().toLowerCase());
@@ -83,6 +88,8 @@ function complaintsOf(file: CsvFile, message: ParsedMessage): ParsedComplaint[] 
       reporterKind: 'cert',
       format: 'shadowserver-csv',
       evidence: `${type ?? 'shadowserver'} ${file.filename ?? 'csv'} row ${index + 1}: ${keys.map(([k, v]) => `${k}=${v}`).join(' ')}`.trim(),
+      // A feed lists a whole country's or network's offenders: the customer gets the header and their own row.
+      excerpt: `${csvRecord(headerRow ?? [])}\r\n${csvRecord(row)}\r\n`,
     });
   });
   return out;

@@ -50,6 +50,22 @@ describe('notice', () => {
     }
   });
 
+  it('sends a file that is no mail (a CSV, JSON) as text, not as message/rfc822', () => {
+    const input = sampleInput();
+    const raw = '{"Category":"spam","Source":"203.0.113.10"}\n';
+    const m = renderMail({ ...input, complaint: { ...input.complaint!, raw } });
+    expect(m.attachments[0]).toMatchObject({ filename: 'complaint-c-1.txt', contentType: 'text/plain; charset=utf-8', content: raw });
+    expect(flat(m.text)).toContain('The original complaint is attached unmodified as complaint-c-1.txt.');
+  });
+
+  it("says so when it quotes only the customer's part of a many-network report", () => {
+    const input = sampleInput();
+    const raw = 'timestamp,ip,tag\r\n2026-03-01 01:00:00,203.0.113.10,ssdp\r\n';
+    const m = renderMail({ ...input, complaint: { ...input.complaint!, raw, partial: true } });
+    expect(m.attachments[0]).toMatchObject({ filename: 'complaint-c-1.txt', content: raw });
+    expect(flat(m.text)).toContain('The part of the report about your server is attached as complaint-c-1.txt; the report also concerns other networks, which are not shown.');
+  });
+
   it('says how to answer: reply keeping the tag, and the three answers', () => {
     const t = flat(renderMail(sampleInput()).text);
     expect(t).toContain('reply to this mail and keep [Cordon #inc-20260301-a1b2c3d4] in the subject');

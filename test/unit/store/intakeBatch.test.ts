@@ -50,9 +50,17 @@ describe('IncidentService.ingestReport in bulk', () => {
       const complaints = await other.complaints.listByIncident(incident.id);
       expect(complaints).toHaveLength(30);
       expect(complaints.every((c) => c.raw === csv.toString('utf8'))).toBe(true);
-      // Each new incident's notice quotes the report, which reads back whole from the outbox.
+      // Each new incident's notice quotes only the header and the customer's own row: the feed names
+      // every other customer's addresses too. The whole report stays with the complaint.
       const mail = (await other.outbox.list()).find((m) => m.incidentId === incident.id && m.kind === 'mail')!;
-      expect((mail.payload as { complaint: { raw: string } }).complaint.raw).toBe(csv.toString('utf8'));
+      const quoted = (mail.payload as { complaint: { raw: string; partial: boolean } }).complaint;
+      const lines = csv.toString('utf8').split('\r\n');
+      const [header, row, rest] = quoted.raw.split('\r\n');
+      expect(quoted.partial).toBe(true);
+      expect([header, rest]).toEqual([lines[0], '']);
+      expect(lines).toContain(row);
+      expect(complaints.map((c) => c.ip)).toContain(row!.split(',')[1]);
+      expect(complaints.map((c) => c.excerpt)).toContain(quoted.raw);
       // The events tell each incident's story in order: opened, then one complaint after another; h7's
       // customer (cust-1) already had incidents opened earlier in the same report, so it is flagged too.
       const events = await other.events.list(incident.id);
@@ -87,5 +95,44 @@ describe('IncidentService.ingestReport in bulk', () => {
     expect((await store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM complaints'))!.n).toBe(results.length);
     expect((await store.complaints.get(kept[0]!.complaintId))).toMatchObject({ status: 'needs_info', ip: expect.stringMatching(/^10\.0\.3\./) });
     expect(await store.audit.verify()).toMatchObject({ ok: true });
+  });
+});
+
+describe('what each customer is sent of a report about several networks', () => {
+  it("quotes a summary of their own address only when the format cannot cut out their part", async () => {
+    const { store, service } = await world(2);
+    try {
+      const xarf = JSON.stringify({
+        Version: '2',
+        ReporterInfo: { ReporterOrg: 'Example CERT', ReporterOrgEmail: 'cert@cert.example' },
+        Report: { ReportClass: 'Activity', ReportType: 'Spam', Date: '2026-03-01T10:00:00Z', SourceIp: ['10.0.0.5', '10.0.1.5', '192.0.2.99'] },
+      });
+      const { results } = await service.ingestReport(Buffer.from(xarf), 'olga', 'report.json');
+      expect(results.map((r) => r.outcome)).toEqual(['opened', 'opened', 'rejected']);
+      for (const [k, mine, others] of [[0, '10.0.0.5', ['10.0.1.5', '192.0.2.99']], [1, '10.0.1.5', ['10.0.0.5', '192.0.2.99']]] as const) {
+        const mail = (await store.outbox.list()).find((m) => m.incidentId === results[k]!.incidentId && m.kind === 'mail')!;
+        const quoted = (mail.payload as { complaint: { raw: string; partial: boolean } }).complaint;
+        expect(quoted.partial).toBe(true);
+        expect(quoted.raw).toContain(`Address: ${mine}`);
+        expect(quoted.raw).toContain('The report also concerns other addresses; that part is not shown.');
+        for (const other of others) expect(quoted.raw).not.toContain(other);
+        // The complaint itself keeps the report as received.
+        expect((await store.complaints.get(results[k]!.complaintId))!.raw).toBe(xarf);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('sends a single-address report whole', async () => {
+    const { store, service } = await world(1);
+    try {
+      const arf = 'From: fbl@mailbox.example\r\nSubject: spam\r\n\r\nReceived: from [10.0.0.5]\r\n';
+      const r = await service.submitComplaint({ ip: '10.0.0.5', category: 'spam', reporter: 'fbl', reporterKind: 'upstream', eventTime: undefined, evidence: '', raw: arf }, 'olga');
+      const mail = (await store.outbox.list()).find((m) => m.incidentId === r.incidentId && m.kind === 'mail')!;
+      expect((mail.payload as { complaint: { raw: string; partial: boolean } }).complaint).toMatchObject({ raw: arf, partial: false });
+    } finally {
+      await store.close();
+    }
   });
 });
