@@ -5,17 +5,29 @@ import { CordonError } from './CordonError.js';
  * throws the abort reason instead of waiting for the next message forever.
  * The source's iterator is not returned early: for a gRPC stream that would
  * destroy the call, and the caller ends the call itself.
+ *
+ * Each wait races the next message against its own abort listener, removed
+ * once the message is in. Racing every message against one long-lived
+ * "aborted" promise would leave a reaction on it per message, each holding
+ * that message, for as long as the stream lives (an agent stream lives for
+ * weeks: ~350 bytes per heartbeat, measured in test/bench/fleet.mjs).
  */
 export async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
-  const aborted = new Promise<never>((_, reject) => {
-    const fail = () => reject(signal.reason ?? new CordonError('transient', 'aborted'));
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
-  });
-  aborted.catch(() => {});
+  const reason = () => signal.reason ?? new CordonError('transient', 'aborted');
   for (;;) {
-    const next = await Promise.race([it.next(), aborted]);
+    if (signal.aborted) throw reason();
+    let onAbort: () => void = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(reason());
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    let next: IteratorResult<T>;
+    try {
+      next = await Promise.race([it.next(), aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
     if (next.done) return;
     yield next.value;
   }
