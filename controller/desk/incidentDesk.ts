@@ -286,10 +286,8 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
       const op = operatorOf(ctx);
       const approval = await deps.store.approvals.approve(req.approvalId, op.name, deps.clock());
       await deps.store.audit.append({ at: deps.clock(), actor: op.name, action: 'approval.granted', subject: approval.id, detail: { requestedBy: approval.requestedBy } });
-      const ids: string[] = [];
-      for (const hostId of approval.targets) {
-        ids.push(await deps.service.enforceHost(hostId, approval.action as unknown as Action, `${approval.reason} (approved by ${op.name}, requested by ${approval.requestedBy})`, op.name));
-      }
+      const reason = `${approval.reason} (approved by ${op.name}, requested by ${approval.requestedBy})`;
+      const ids = await deps.service.enforceHosts(approval.targets, approval.action as unknown as Action, reason, op.name);
       return { approvalId: approval.id, incidentIds: ids };
     },
 

@@ -83,6 +83,9 @@ const DAY = 24 * HOUR;
  * crash loses nothing and repeats nothing. Side effects outside SQLite (push
  * to the agent, sending mail) happen after the commit, from what was stored.
  */
+/** Hosts per transaction of a mass action: each chunk is pushed as soon as it commits. */
+export const ENFORCE_CHUNK = 100;
+
 export class IncidentService {
   constructor(private readonly deps: IncidentServiceDeps) {}
 
@@ -281,29 +284,53 @@ export class IncidentService {
    * action carries an incident and a reason like every other, then enforces.
    */
   async enforceHost(hostId: string, action: Action, reason: string, operator: string): Promise<string> {
-    const touched = new Set<string>();
-    const incidentId = await this.deps.store.db.transaction(async () => {
-      const tx = new StoreTx(this.deps.store);
-      const host = await tx.host(hostId);
-      if (!host) throw new CordonError('not_found', `no host ${hostId}`, { field: 'hostId' });
-      const now = this.deps.clock.now();
-      let incident = await tx.findOpen(hostId, 'other');
-      if (!incident) {
-        const id = `inc-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
-        const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
-        const previous = await tx.countOpenedForCustomerSince(host.customerId, since);
-        const t = transition(undefined, { type: 'open', id, hostId, customerId: host.customerId, category: 'other', trusted: true }, await this.context(tx, now, previous + 1, hostId));
-        await tx.insertIncident(t.incident, nextDueAt(t.incident, this.deps.policy), since);
-        tx.appendEvent({ incidentId: id, at: now, type: 'open', fromState: null, toState: t.incident.state, actor: operator, detail: { manual: true, reason } });
-        await this.effectsInTx(tx, t.incident, t.effects, operator, now, touched, { eventType: 'open' });
-        incident = t.incident;
-      }
-      const after = await this.applyInTx(tx, incident, { type: 'operator_enforce', operator, action, reason }, operator, now, touched);
-      await tx.flush();
-      return after.id;
-    });
-    this.afterCommit(touched);
-    return incidentId;
+    return (await this.enforceHosts([hostId], action, reason, operator))[0]!;
+  }
+
+  /**
+   * The same action on several hosts (an approved mass action), in chunks
+   * of ENFORCE_CHUNK hosts per transaction with their rows read ahead: each
+   * chunk's desired states are pushed as soon as it commits, so the first
+   * hosts are enforced while the last are still being written. A failing
+   * host fails the call; the chunks before it stay committed.
+   */
+  async enforceHosts(hostIds: readonly string[], action: Action, reason: string, operator: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (let at = 0; at < hostIds.length; at += ENFORCE_CHUNK) {
+      const chunk = hostIds.slice(at, at + ENFORCE_CHUNK);
+      const touched = new Set<string>();
+      ids.push(
+        ...(await this.deps.store.db.transaction(async () => {
+          const tx = new StoreTx(this.deps.store);
+          const now = this.deps.clock.now();
+          const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
+          await tx.prefetchHosts(chunk, ['other'], since);
+          const out: string[] = [];
+          for (const hostId of chunk) out.push(await this.enforceInTx(tx, hostId, action, reason, operator, now, since, touched));
+          await tx.flush();
+          return out;
+        })),
+      );
+      this.afterCommit(touched);
+    }
+    return ids;
+  }
+
+  private async enforceInTx(tx: StoreTx, hostId: string, action: Action, reason: string, operator: string, now: Date, since: Date, touched: Set<string>): Promise<string> {
+    const host = await tx.host(hostId);
+    if (!host) throw new CordonError('not_found', `no host ${hostId}`, { field: 'hostId' });
+    let incident = await tx.findOpen(hostId, 'other');
+    if (!incident) {
+      const id = `inc-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
+      const previous = await tx.countOpenedForCustomerSince(host.customerId, since);
+      const t = transition(undefined, { type: 'open', id, hostId, customerId: host.customerId, category: 'other', trusted: true }, await this.context(tx, now, previous + 1, hostId));
+      await tx.insertIncident(t.incident, nextDueAt(t.incident, this.deps.policy), since);
+      tx.appendEvent({ incidentId: id, at: now, type: 'open', fromState: null, toState: t.incident.state, actor: operator, detail: { manual: true, reason } });
+      await this.effectsInTx(tx, t.incident, t.effects, operator, now, touched, { eventType: 'open' });
+      incident = t.incident;
+    }
+    const after = await this.applyInTx(tx, incident, { type: 'operator_enforce', operator, action, reason }, operator, now, touched);
+    return after.id;
   }
 
   /** Applies one event to one incident; refused events throw and change nothing. */

@@ -56,21 +56,30 @@ export class StoreTx {
   async prefetch(complaints: readonly { ip: string; category: string }[], since?: Date): Promise<void> {
     await this.hosts.prefetch(complaints.map((c) => c.ip));
     const hostIds = new Set<string>();
-    const customerIds = new Set<string>();
     for (const c of complaints) {
       const m = await this.hosts.match(c.ip).catch(() => undefined);
       if (m) hostIds.add(m.hostId);
-      if (m) customerIds.add(m.customerId);
     }
-    if (hostIds.size === 0) return;
-    // What a new incident's notice and the recidivism window will ask.
-    const newHosts = [...hostIds].filter((h) => !this.hostRows.has(h));
+    await this.prefetchHosts([...hostIds], [...new Set(complaints.map((c) => c.category))], since);
+  }
+
+  /**
+   * Reads ahead what acting on these hosts will ask: their rows, BMCs,
+   * customers, open incidents of these categories, latest BMC checks, and
+   * (given `since`) how many incidents each customer opened since then. For
+   * intake, and for an approved action on many hosts. Call it before the
+   * transaction's first change.
+   */
+  async prefetchHosts(hostIds: readonly string[], categories: readonly string[], since?: Date): Promise<void> {
+    if (hostIds.length === 0) return;
+    const newHosts = hostIds.filter((h) => !this.hostRows.has(h));
     const hosts = new Map((await this.store.hosts.getMany(newHosts)).map((h) => [h.id, h]));
     const bmcs = new Map((await this.store.bmcs.getMany(newHosts)).map((b) => [b.hostId, b]));
     for (const h of newHosts) {
       this.hostRows.set(h, hosts.get(h));
       this.bmcRows.set(h, bmcs.get(h));
     }
+    const customerIds = new Set(hostIds.map((h) => this.hostRows.get(h)?.customerId).filter((c): c is string => c !== undefined));
     const newCustomers = [...customerIds].filter((c) => !this.customerRows.has(c));
     const customers = new Map((await this.store.customers.getMany(newCustomers)).map((c) => [c.id, c]));
     for (const c of newCustomers) this.customerRows.set(c, customers.get(c));
@@ -78,11 +87,11 @@ export class StoreTx {
       const uncounted = [...customerIds].filter((c) => !this.customerCounts.has(`${c}\u0000${since.getTime()}`));
       for (const [c, n] of await this.store.incidents.countOpenedForCustomersSince(uncounted, since)) this.customerCounts.set(`${c}\u0000${since.getTime()}`, n);
     }
-    const fresh = [...hostIds].filter((h) => !this.bmcChecks.has(h));
+    const fresh = hostIds.filter((h) => !this.bmcChecks.has(h));
     if (this.updates.size > 0) await this.flushUpdates(); // the table must show what this transaction changed
     const found = new Map((await this.store.incidents.findOpenForHosts(fresh)).map((i) => [`${i.hostId}\u0000${i.category}`, i]));
     for (const hostId of fresh) {
-      for (const category of new Set(complaints.map((c) => c.category))) {
+      for (const category of categories) {
         const key = `${hostId}\u0000${category}`;
         if (!this.open.has(key)) this.open.set(key, found.get(key));
       }
