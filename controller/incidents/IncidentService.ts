@@ -326,7 +326,7 @@ export class IncidentService {
       const t = transition(undefined, { type: 'open', id, hostId, customerId: host.customerId, category: 'other', trusted: true }, await this.context(tx, now, previous + 1, hostId));
       await tx.insertIncident(t.incident, nextDueAt(t.incident, this.deps.policy), since);
       tx.appendEvent({ incidentId: id, at: now, type: 'open', fromState: null, toState: t.incident.state, actor: operator, detail: { manual: true, reason } });
-      await this.effectsInTx(tx, t.incident, t.effects, operator, now, touched, { eventType: 'open' });
+      await this.effectsInTx(tx, t.incident, t.effects, operator, now, touched, { eventType: 'open', openedBy: { operator, reason } });
       incident = t.incident;
     }
     const after = await this.applyInTx(tx, incident, { type: 'operator_enforce', operator, action, reason }, operator, now, touched);
@@ -366,7 +366,7 @@ export class IncidentService {
     actor: string,
     now: Date,
     touched: Set<string>,
-    cause: { eventType: IncidentEvent['type']; complaint?: Complaint },
+    cause: { eventType: IncidentEvent['type']; complaint?: Complaint; openedBy?: { operator: string; reason: string } },
   ): Promise<void> {
     const s = this.deps.store;
     for (const e of effects) {
@@ -376,8 +376,10 @@ export class IncidentService {
           const host = await tx.host(i.hostId);
           const customer = (await tx.customer(i.customerId)) ?? { id: i.customerId, name: i.customerId, email: '' };
           const bmc = await tx.bmc(i.hostId);
-          if (!cause.complaint && e.template === 'notice') await tx.flush(); // the incident's complaints may still be queued
-          const complaint = cause.complaint ?? (e.template === 'notice' ? (await s.complaints.listByIncident(i.id))[0] : undefined);
+          // An incident an operator opened has no complaint to quote; otherwise its complaints may still be queued.
+          const lookUp = !cause.complaint && !cause.openedBy && e.template === 'notice';
+          if (lookUp) await tx.flush();
+          const complaint = cause.complaint ?? (lookUp ? (await s.complaints.listByIncident(i.id))[0] : undefined);
           // The notice goes out before the clock starts (notice_sent): it states
           // deadlines counted from now, which the real ones never precede.
           const cat = this.deps.policy.categories[i.category];
@@ -390,6 +392,7 @@ export class IncidentService {
             incident: stated,
             host: { id: i.hostId, publicPrefixes: host?.publicPrefixes ?? [], bmc: bmc ? { address: bmc.address, protocol: 'IPMI' } : undefined },
             customer,
+            ...(cause.openedBy && e.template === 'notice' ? { openedBy: cause.openedBy } : {}),
             complaint: complaint
               ? { id: complaint.id, raw: complaint.excerpt ?? complaint.raw, partial: complaint.excerpt !== undefined, reporter: complaint.reporter, category: complaint.category, receivedAt: complaint.receivedAt }
               : undefined,
@@ -405,7 +408,7 @@ export class IncidentService {
           // Counted against the hourly cap: actions the policy started, not an operator.
           const automatic = e.actions.length > 0 && !cause.eventType.startsWith('operator_');
           const generation = await s.desired.setIncidentActions(i.hostId, i.id, e.actions, e.reason, { automatic, at: now });
-          tx.noteEnforcementChanged();
+          tx.noteEnforcementChanged(automatic);
           tx.appendAudit({ at: now, actor, action: 'host.desired_state', subject: i.hostId, detail: { incident: i.id, generation, actions: e.actions, reason: e.reason } });
           touched.add(i.hostId);
           break;

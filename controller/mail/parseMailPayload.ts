@@ -76,6 +76,7 @@ export function parseMailPayload(raw: unknown): MailPayload {
   const bmc = host.bmc === undefined || host.bmc === null ? undefined : obj(host.bmc, 'host.bmc');
   const customer = obj(o.customer, 'customer');
   const complaint = o.complaint === undefined || o.complaint === null ? undefined : obj(o.complaint, 'complaint');
+  const openedBy = o.openedBy === undefined || o.openedBy === null ? undefined : obj(o.openedBy, 'openedBy');
   if (typeof o.terminationReview !== 'boolean') throw invalid('terminationReview', 'not a boolean');
   if (typeof o.migrationDays !== 'number') throw invalid('migrationDays', 'not a number');
   return {
@@ -90,10 +91,12 @@ export function parseMailPayload(raw: unknown): MailPayload {
     complaint: complaint && {
       id: str(complaint, 'id', 'complaint.'),
       raw: str(complaint, 'raw', 'complaint.'),
+      ...(complaint.partial === true ? { partial: true } : {}),
       reporter: str(complaint, 'reporter', 'complaint.'),
       category: str(complaint, 'category', 'complaint.'),
       receivedAt: date(complaint, 'receivedAt', 'complaint.'),
     },
+    openedBy: openedBy && { operator: str(openedBy, 'operator', 'openedBy.'), reason: str(openedBy, 'reason', 'openedBy.') },
     actions: actions(o.actions, 'actions'),
     terminationReview: o.terminationReview,
     migrationDays: o.migrationDays,

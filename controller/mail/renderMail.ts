@@ -13,6 +13,8 @@ export interface MailInput {
   /** The original complaint, for 'notice' (required there): it travels unmodified. */
   /** `partial`: `raw` is the part of a many-network report about this server only. */
   complaint?: { id: string; raw: string; partial?: boolean; reporter: string; category: string; receivedAt: Date } | undefined;
+  /** For a 'notice' of an incident an operator opened (no complaint): who, and the reason they gave. */
+  openedBy?: { operator: string; reason: string } | undefined;
   /** What is (or will be) enforced, for 'escalated' and 'enforced'; what was lifted, for 'released'. */
   actions: Action[];
   /** Recidivism: the notice states the termination review and its migration period. */
@@ -80,31 +82,39 @@ type Template = (input: MailInput, tag: string) => [title: string, body: (string
 const TEMPLATES: Record<MailTemplate, Template> = {
   notice(input, tag) {
     const { incident: i, complaint: c } = input;
-    if (!c) throw new CordonError('invalid', 'a notice carries the original complaint', { field: 'complaint' });
+    if (!c && !input.openedBy) throw new CordonError('invalid', 'a notice carries the original complaint, or the reason an operator opened it', { field: 'complaint' });
     if (!i.ackDueAt || !i.resolveDueAt) {
       throw new CordonError('invalid', 'a notice states both deadlines; set them before rendering', { field: 'incident.ackDueAt' });
     }
-    // A mail as received travels as message/rfc822 (RFC 2046 5.2.1); a file
-    // (a CSV, JSON) or an excerpt is no RFC 822 message and goes as text.
-    const asMessage = !c.partial && looksLikeMessage(c.raw);
-    const filename = `complaint-${c.id}.${asMessage ? 'eml' : 'txt'}`;
-    const what = c.partial
-      ? `The part of the report about your server is attached as ${filename}; the report also concerns other networks, which are not shown.`
-      : `The original complaint is attached unmodified as ${filename}.`;
+    let intro: string;
+    let attachments: MailAttachment[] = [];
+    if (c) {
+      // A mail as received travels as message/rfc822 (RFC 2046 5.2.1); a file
+      // (a CSV, JSON) or an excerpt is no RFC 822 message and goes as text.
+      const asMessage = !c.partial && looksLikeMessage(c.raw);
+      const filename = `complaint-${c.id}.${asMessage ? 'eml' : 'txt'}`;
+      const what = c.partial
+        ? `The part of the report about your server is attached as ${filename}; the report also concerns other networks, which are not shown.`
+        : `The original complaint is attached unmodified as ${filename}.`;
+      intro = `We received a complaint about ${describeCategory(i.category)} from your ${server(input)}. Reporter: ${c.reporter}; received ${utc(c.receivedAt)}. ${what}`;
+      attachments = [{ filename, content: c.raw, contentType: asMessage ? 'message/rfc822' : 'text/plain; charset=utf-8' }];
+    } else {
+      intro = `Our abuse desk opened this incident about your ${server(input)} itself, without a complaint from outside. The reason given: ${input.openedBy!.reason}`;
+    }
     return [
-      `Abuse complaint about server ${input.host.id}: ${describeCategory(i.category)}`,
+      c ? `Abuse complaint about server ${input.host.id}: ${describeCategory(i.category)}` : `Abuse incident about server ${input.host.id}`,
       [
-        paragraph(
-          `We received a complaint about ${describeCategory(i.category)} from your ${server(input)}. ` +
-            `Reporter: ${c.reporter}; received ${utc(c.receivedAt)}. ${what}`,
-        ),
+        paragraph(intro),
         `Deadlines (UTC):\n${bullets([
           `acknowledge by ${utc(i.ackDueAt)}`,
           `fix it, show it is a false positive, or send a plan by ${utc(i.resolveDueAt)}`,
         ])}`,
         answerBlock(tag),
         paragraph(
-          i.escalatedAt
+          input.openedBy
+            ? `An operator of the abuse desk acts on this server now: a separate mail says what we apply to this server, ` +
+                `and only this server; its management network and IPMI console stay reachable so that you can repair it.`
+            : i.escalatedAt
             ? `Complaints about ${describeCategory(i.category)} are acted on at once: a separate mail says what we apply to this server, ` +
                 `and only this server; its management network and IPMI console stay reachable so that you can repair it.`
             : `Without an answer by these deadlines we will restrict the network access of this server, and only this server: ` +
@@ -117,7 +127,7 @@ const TEMPLATES: Record<MailTemplate, Template> = {
               `you have a ${input.migrationDays}-day migration period to move your services and data.`,
           ),
       ],
-      [{ filename, content: c.raw, contentType: asMessage ? 'message/rfc822' : 'text/plain; charset=utf-8' }],
+      attachments,
     ];
   },
 

@@ -163,8 +163,9 @@ export class StoreTx {
   }
 
   /** Something changed the enforcement starts (DesiredStateRepo.setIncidentActions): the count is read again. */
-  noteEnforcementChanged(): void {
-    this.automatic = undefined;
+  /** An enforcement changed; only an automatic one can change the hourly count of automatic starts. */
+  noteEnforcementChanged(automatic: boolean): void {
+    if (automatic) this.automatic = undefined;
   }
 
   insertComplaint(complaint: Complaint, link: ComplaintLink): void {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MailTemplate } from '../../../controller/incidents/lifecycle.js';
 import { describeAction, formatRate } from '../../../controller/mail/describeAction.js';
 import { renderMail } from '../../../controller/mail/renderMail.js';
+import { parseMailPayload } from '../../../controller/mail/parseMailPayload.js';
 import { isCordonError } from '../../../proto/runtime/CordonError.js';
 import { RAW_CRLF, RAW_LF, sampleIncident, sampleInput } from './fixtures.js';
 
@@ -64,6 +65,20 @@ describe('notice', () => {
     const m = renderMail({ ...input, complaint: { ...input.complaint!, raw, partial: true } });
     expect(m.attachments[0]).toMatchObject({ filename: 'complaint-c-1.txt', content: raw });
     expect(flat(m.text)).toContain('The part of the report about your server is attached as complaint-c-1.txt; the report also concerns other networks, which are not shown.');
+    // The flag survives the outbox: stored as JSON, read back by parseMailPayload.
+    const stored = JSON.parse(JSON.stringify({ ...input, complaint: { ...input.complaint!, raw, partial: true } }));
+    expect(flat(renderMail({ ...parseMailPayload(stored), desk: input.desk }).text)).toContain('the report also concerns other networks');
+  });
+
+  it('explains an incident an operator opened without a complaint, with their reason and no attachment', () => {
+    const input = sampleInput();
+    const m = renderMail({ ...input, complaint: undefined, openedBy: { operator: 'olga', reason: 'outbound DDoS seen by our NetFlow, 2 Gbit/s to 198.51.100.7' } });
+    expect(m.subject).toBe('[Cordon #inc-20260301-a1b2c3d4] Abuse incident about server web-01');
+    expect(flat(m.text)).toContain('opened this incident about your server web-01');
+    expect(flat(m.text)).toContain('The reason given: outbound DDoS seen by our NetFlow, 2 Gbit/s to 198.51.100.7');
+    expect(flat(m.text)).toContain('An operator of the abuse desk acts on this server now');
+    expect(m.attachments).toEqual([]);
+    expect(() => renderMail({ ...input, complaint: undefined })).toThrow(/carries the original complaint, or the reason an operator opened it/);
   });
 
   it('says how to answer: reply keeping the tag, and the three answers', () => {
