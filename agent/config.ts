@@ -47,6 +47,13 @@ export const agentSchema = {
   reconnect: {
     initialMs: { doc: 'First reconnect delay ceiling (doubles per failed attempt).', format: 'positive-int', default: 500 },
     maxMs: { doc: 'Cap of the reconnect delay.', format: 'positive-int', default: 30_000 },
+    spreadMs: {
+      doc:
+        'After an established stream ends (a controller restart), the first redial waits a uniform random time up to this (capped by maxMs), ' +
+        'so a fleet spreads its reconnects instead of arriving in one burst; enforcement on the host never waits for the link.',
+      format: 'positive-int',
+      default: 10_000,
+    },
   },
   interfaces: {
     public: {
@@ -98,7 +105,7 @@ export interface AgentSettings {
   controller: { address: string; serverName: string; pollSeconds: number };
   tls: { ca: string; cert: string; key: string };
   heartbeatSeconds: number;
-  reconnect: { initialMs: number; maxMs: number };
+  reconnect: { initialMs: number; maxMs: number; spreadMs?: number };
   interfaces: { public: string[]; management: string[] };
   managementNetworks: string[];
   backend: 'linux' | 'dry-run';

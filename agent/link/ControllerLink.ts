@@ -12,7 +12,7 @@ import { sleep } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import { clientChannel, openBidi, type BidiCall } from '../../proto/runtime/rpcClient.js';
 import type { TlsMaterial } from '../../proto/runtime/tls.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, firstRedialDelay, type BackoffPolicy } from './backoff.js';
 
 /** What the agent holds right now, for Hello and heartbeats. */
 export interface HeldState {
@@ -115,6 +115,7 @@ export class ControllerLink implements AgentLink {
   private async loop(): Promise<void> {
     const log = this.opts.log;
     while (!this.stopping) {
+      let established = false;
       try {
         await this.session();
         log.info('controller ended the stream');
@@ -125,11 +126,12 @@ export class ControllerLink implements AgentLink {
         const level = e.kind === 'permission' || e.kind === 'unauthenticated' || e.kind === 'invalid' ? 'error' : 'warn';
         log[level]({ kind: e.kind, err: e.message }, 'controller link down');
       } finally {
+        established = this.state.connected;
         this.state.connected = false;
         this.current = undefined;
       }
       if (this.stopping) break;
-      const delay = backoffDelay(this.state.failedAttempts++, this.opts.backoff);
+      const delay = established ? firstRedialDelay(this.opts.backoff) : backoffDelay(this.state.failedAttempts++, this.opts.backoff);
       log.debug({ delayMs: delay, attempt: this.state.failedAttempts }, 'reconnecting');
       await sleep(delay, this.stopper.signal).catch(() => {});
     }

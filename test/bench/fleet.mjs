@@ -223,7 +223,7 @@ async function drive() {
   const CONNECT_TIMEOUT_MS = Number(flags['connect-timeout']) * 1000;
   const STORM_TIMEOUT_MS = Number(flags['storm-timeout']) * 1000;
   const HEARTBEAT_MS = agentSchema.heartbeatSeconds.default * 1000;
-  const BACKOFF = { initialMs: agentSchema.reconnect.initialMs.default, maxMs: agentSchema.reconnect.maxMs.default };
+  const BACKOFF = { initialMs: agentSchema.reconnect.initialMs.default, maxMs: agentSchema.reconnect.maxMs.default, spreadMs: agentSchema.reconnect.spreadMs.default };
   for (const [k, v] of Object.entries({ N, PER, IDLE_S, PUSH })) if (!(Number.isInteger(v) && v > 0)) throw new Error(`bad ${k}: ${v}`);
   const profileDir = flags.profile ? resolve(flags.profile) : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
@@ -434,7 +434,7 @@ async function drive() {
   let ok = false;
   try {
     say(`fleet bench: ${N} agents in ${Math.ceil(N / PER)} worker processes, one controller; ${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), ${mib(totalmem())} RAM, node ${process.version}, ${new Date().toISOString()}`);
-    say(`  heartbeat ${HEARTBEAT_MS / 1000} s and reconnect backoff ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms (agent defaults, agent/config.ts); controller defaults of controller/config.ts; log level ${flags['log-level']} to a file`);
+    say(`  heartbeat ${HEARTBEAT_MS / 1000} s and reconnect backoff ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms, first redial after a lost stream spread over ${BACKOFF.spreadMs} ms (agent defaults, agent/config.ts); controller defaults of controller/config.ts; log level ${flags['log-level']} to a file`);
 
     // PKI (cached) -------------------------------------------------------------
     let t0 = now();

@@ -15,3 +15,13 @@ describe('backoffDelay', () => {
     expect(backoffDelay(5, policy, () => 0.5)).toBe(8_000);
   });
 });
+
+describe('firstRedialDelay', () => {
+  it('spreads the first redial after a lost stream over spreadMs, capped by maxMs', async () => {
+    const { firstRedialDelay } = await import('../../agent/link/backoff.js');
+    expect(firstRedialDelay({ initialMs: 500, maxMs: 30_000, spreadMs: 10_000 }, () => 0.999)).toBe(9_990);
+    expect(firstRedialDelay({ initialMs: 500, maxMs: 2_000, spreadMs: 10_000 }, () => 0.999)).toBe(1_998);
+    expect(firstRedialDelay({ initialMs: 500, maxMs: 30_000 }, () => 0.5)).toBe(250);
+    expect(firstRedialDelay({ initialMs: 500, maxMs: 30_000, spreadMs: 10_000 }, () => 0)).toBe(0);
+  });
+});
