@@ -63,6 +63,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    // Nothing reads channelz here; with it on, grpc-js keeps trace and counters per connection and per call,
+    // which a fleet of long-lived agent streams pays for in memory.
+    'grpc.enable_channelz': 0,
   });
   const linkDeps = {
     log: log.child({ component: 'agent-link' }),
