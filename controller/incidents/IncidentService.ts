@@ -407,7 +407,9 @@ export class IncidentService {
         case 'host_actions': {
           // Counted against the hourly cap: actions the policy started, not an operator.
           const automatic = e.actions.length > 0 && !cause.eventType.startsWith('operator_');
-          const generation = await s.desired.setIncidentActions(i.hostId, i.id, e.actions, e.reason, { automatic, at: now });
+          const freshIncident = tx.isNewIncident(i.id) && !tx.hasEnforced(i.id);
+          const generation = await s.desired.setIncidentActions(i.hostId, i.id, e.actions, e.reason, { automatic, at: now, freshIncident });
+          tx.noteEnforced(i.id);
           tx.noteEnforcementChanged(automatic);
           tx.appendAudit({ at: now, actor, action: 'host.desired_state', subject: i.hostId, detail: { incident: i.id, generation, actions: e.actions, reason: e.reason } });
           touched.add(i.hostId);

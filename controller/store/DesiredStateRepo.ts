@@ -44,6 +44,13 @@ export interface SetActionsOptions {
   at: Date;
   /** Started by the policy rather than an operator: counts against the hourly cap. */
   automatic: boolean;
+  /**
+   * The caller inserted this incident, for this host, in the same
+   * transaction: it holds nothing yet, so the reads that check its host and
+   * what it holds are skipped (the (incident, host) foreign key still
+   * refuses a mismatch). Mass actions open one incident per host.
+   */
+  freshIncident?: boolean;
 }
 
 /**
@@ -74,22 +81,24 @@ export class DesiredStateRepo {
     });
     if (actions.length > 0) nonEmpty(reason, 'reason');
     return this.db.transaction(async () => {
-      const incident = await this.db.get<{ host_id: string }>('SELECT host_id FROM incidents WHERE id = ?', [incidentId]);
-      if (!incident) throw new CordonError('not_found', `no incident ${incidentId}`, { field: 'incidentId' });
-      if (incident.host_id !== hostId) {
-        throw new CordonError('refused', `incident ${incidentId} belongs to host ${incident.host_id}, not ${hostId}`, { field: 'hostId' });
+      let held: { kind: string; action_json: string; reason: string }[] = [];
+      if (!options.freshIncident) {
+        const incident = await this.db.get<{ host_id: string }>('SELECT host_id FROM incidents WHERE id = ?', [incidentId]);
+        if (!incident) throw new CordonError('not_found', `no incident ${incidentId}`, { field: 'incidentId' });
+        if (incident.host_id !== hostId) {
+          throw new CordonError('refused', `incident ${incidentId} belongs to host ${incident.host_id}, not ${hostId}`, { field: 'hostId' });
+        }
+        held = await this.db.all<{ kind: string; action_json: string; reason: string }>('SELECT kind, action_json, reason FROM enforcements WHERE incident_id = ?', [incidentId]);
       }
-      const held = await this.db.all<{ kind: string; action_json: string; reason: string }>(
-        'SELECT kind, action_json, reason FROM enforcements WHERE incident_id = ?',
-        [incidentId],
-      );
       const same = held.length === wanted.size && held.every((h) => wanted.get(h.kind) === h.action_json && h.reason === reason);
       if (same) return this.generation(hostId);
 
-      await this.db.run(`DELETE FROM enforcements WHERE incident_id = ? AND kind NOT IN (${[...wanted.keys()].map(() => '?').join(', ')})`, [
-        incidentId,
-        ...wanted.keys(),
-      ]);
+      if (held.length > 0) {
+        await this.db.run(`DELETE FROM enforcements WHERE incident_id = ? AND kind NOT IN (${[...wanted.keys()].map(() => '?').join(', ')})`, [
+          incidentId,
+          ...wanted.keys(),
+        ]);
+      }
       for (const [kind, json] of wanted) {
         // `since` keeps the first time the incident took this kind on.
         await this.db.run(

@@ -36,6 +36,10 @@ export class StoreTx {
   private readonly hostRows = new Map<string, Host | undefined>();
   private readonly customerRows = new Map<string, Customer | undefined>();
   private readonly bmcRows = new Map<string, HostBmc | undefined>();
+  /** Incidents this transaction inserted; their enforcements are this transaction's too. */
+  private readonly inserted = new Set<string>();
+  /** Incidents of `inserted` that took enforcements in this transaction (then they hold some). */
+  private readonly enforced = new Set<string>();
 
   private complaints: { complaint: Complaint; link: ComplaintLink }[] = [];
   private events: IncidentEventInput[] = [];
@@ -143,8 +147,23 @@ export class StoreTx {
   }
 
   /** Inserts a new incident now (later rows refer to it) and remembers it; `opened` counts it for its customer's window. */
+  /** Whether this transaction inserted the incident (it then holds only what this transaction gave it). */
+  isNewIncident(incidentId: string): boolean {
+    return this.inserted.has(incidentId);
+  }
+
+  /** Whether this transaction already set enforcements for the incident. */
+  hasEnforced(incidentId: string): boolean {
+    return this.enforced.has(incidentId);
+  }
+
+  noteEnforced(incidentId: string): void {
+    this.enforced.add(incidentId);
+  }
+
   async insertIncident(incident: Incident, nextDueAt: Date | undefined, since: Date): Promise<void> {
     await this.store.incidents.insert(incident, nextDueAt);
+    this.inserted.add(incident.id);
     this.open.set(`${incident.hostId}\u0000${incident.category}`, incident);
     const key = `${incident.customerId}\u0000${since.getTime()}`;
     const n = this.customerCounts.get(key);

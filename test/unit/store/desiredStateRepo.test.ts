@@ -54,6 +54,9 @@ describe('DesiredStateRepo', () => {
     await expect(desired.setIncidentActions('web-01', 'inc-a', [{ kind: 'isolate' }, { kind: 'isolate' }], 'x', auto)).rejects.toMatchObject({ field: 'actions[1]' });
     await expect(desired.setIncidentActions('web-01', 'inc-a', [{ kind: 'isolate' }], ' ', auto)).rejects.toMatchObject({ field: 'reason' });
     expect((await desired.get('web-02')).generation).toBe(0);
+    // A caller that vouches for a fresh incident skips the reads, but not the rule: the key refuses it.
+    await expect(desired.setIncidentActions('web-02', 'inc-a', [{ kind: 'isolate' }], 'x', { ...auto, freshIncident: true })).rejects.toMatchObject({ kind: 'conflict' });
+    expect((await desired.get('web-02')).generation).toBe(0);
     // The composite foreign key holds the same rule against raw SQL.
     await expect(store.db.run("INSERT INTO enforcements VALUES ('inc-a', 'web-02', 'isolate', '{}', 'x', 0)")).rejects.toMatchObject({ kind: 'conflict' });
   });
