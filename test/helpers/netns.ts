@@ -1,6 +1,9 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from './paths.js';
+import { DIST, REPO_ROOT } from './paths.js';
+
+/** The lab's probe (built), so tests and the demo judge a connection attempt the same way. */
+const PROBE = join(DIST, 'deploy/lab/servers/probe.js');
 
 const PREFIX = 'cdt';
 
@@ -152,7 +155,7 @@ export class NetLab {
 
   /** One TCP connect attempt from a namespace: connected, refused, unreachable or timeout. */
   probe(ns: string, host: string, port: number, timeoutMs = 1_500): string {
-    return inNs(ns, process.execPath, join(REPO_ROOT, 'test/helpers/bin/tcp-probe.mjs'), host, String(port), String(timeoutMs)).trim();
+    return inNs(ns, process.execPath, PROBE, host, String(port), String(timeoutMs)).trim();
   }
 
   /** Tracks a process started by a test so destroy() stops it. */

@@ -1,7 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { removeStaleNamespaces } from './netns.js';
-import { REPO_ROOT } from './paths.js';
+import { DIST } from './paths.js';
+
+/** The lab's probe (built), so tests and the demo judge a connection attempt the same way. */
+const PROBE = join(DIST, 'deploy/lab/servers/probe.js');
 import { waitFor } from './waitFor.js';
 
 /**
@@ -58,7 +61,7 @@ export class SwitchLab {
   }
 
   probe(from: string, host: string, port: number): string {
-    return this.inNs(from, process.execPath, join(REPO_ROOT, 'test/helpers/bin/tcp-probe.mjs'), host, String(port), '800').trim();
+    return this.inNs(from, process.execPath, PROBE, host, String(port), '800').trim();
   }
 
   /** What the switch's kernel says about a port, read without any driver. */
