@@ -115,3 +115,21 @@ export class DrillClock implements Clock {
     entry.timer = setTimeout(wait > MAX_TIMEOUT ? () => this.arm(id) : fire, Math.max(0, Math.min(wait, MAX_TIMEOUT)));
   }
 }
+
+/**
+ * A drill clock's offset after a restart: the sum of the moves the audit log
+ * records (`clock.advance`, detail.seconds), so a restarted drill controller
+ * does not fall back to wall time behind the deadlines and events it wrote.
+ */
+export async function drillOffsetFromAudit(audit: { list(f: { subject?: string; afterId?: number; limit?: number }): Promise<{ id: number; action: string; detail: unknown }[]> }): Promise<number> {
+  let seconds = 0;
+  for (let afterId = 0; ; ) {
+    const page = await audit.list({ subject: 'controller', afterId, limit: 1000 });
+    for (const e of page) {
+      const s = (e.detail as { seconds?: unknown } | null)?.seconds;
+      if (e.action === 'clock.advance' && typeof s === 'number' && Number.isFinite(s) && s > 0) seconds += s;
+    }
+    if (page.length < 1000) return seconds * 1000;
+    afterId = page.at(-1)!.id;
+  }
+}

@@ -11,7 +11,7 @@ import { controllerSchema, loadControllerConfig } from './config.js';
 import { policyFromConfig } from './incidents/policyFromConfig.js';
 import { MailSender } from './mail/MailSender.js';
 import { runController } from './runController.js';
-import { DrillClock } from './clock.js';
+import { DrillClock, drillOffsetFromAudit } from './clock.js';
 import { IpmitoolDriver } from './bmc/IpmitoolDriver.js';
 import { SshSwitchDriver } from './switch/SshSwitchDriver.js';
 import { validateSwitchInventory, type SwitchInventoryEntry } from './switch/validateSwitchInventory.js';
@@ -98,6 +98,12 @@ async function main(argv: string[]): Promise<number> {
     log.info({ file: inventoryFile, hosts: count, customers: customers.length, switchPorts: switchPorts.length }, 'inventory imported');
   }
   const mail = config.get('mail');
+  const drillClock = config.get('clock.drill') ? new DrillClock() : undefined;
+  if (drillClock) {
+    // Where the drill had moved the clock before this start, so time never runs backwards over stored deadlines.
+    drillClock.advance(await drillOffsetFromAudit(store.audit));
+    log.warn({ offsetSeconds: drillClock.offsetMs / 1000 }, 'drill mode: admins can move the incident clock forward (clock.drill); never run production like this');
+  }
   let starting: ReturnType<typeof runController>;
   onShutdownSignals(async () => {
     const controller = await starting;
@@ -138,10 +144,9 @@ async function main(argv: string[]): Promise<number> {
       desk: { from: mail.from, replyTo: mail.replyTo, name: mail.deskName },
       maxAttempts: mail.maxAttempts,
     },
-    ...(config.get('clock.drill') ? { clock: new DrillClock() } : {}),
+    ...(drillClock ? { clock: drillClock } : {}),
     log,
   });
-  if (config.get('clock.drill')) log.warn('drill mode: admins can move the incident clock forward (clock.drill); never run production like this');
   await starting;
   return -1; // keep running
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DrillClock } from '../../controller/clock.js';
+import { DrillClock, drillOffsetFromAudit } from '../../controller/clock.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { Store } from '../../controller/store/Store.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
@@ -85,5 +85,8 @@ describe('cordonctl clock advance', () => {
     const moves = (await c.store.audit.list({ subject: 'controller', limit: 100 })).filter((a) => a.action === 'clock.advance');
     expect(moves).toMatchObject([{ actor: 'ada', detail: { seconds: 90_000, reason: 'drill' } }]);
     expect((await c.store.audit.verify()).ok).toBe(true);
+    // A restarted drill controller picks up where the drill left its clock (cordon-controller's main does this).
+    await ctl(c.server.port, 'ada', 'clock', 'advance', '1h');
+    expect(await drillOffsetFromAudit(c.store.audit)).toBe((90_000 + 3_600) * 1000);
   });
 });
