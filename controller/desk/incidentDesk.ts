@@ -24,7 +24,9 @@ import {
   type VerifyAuditResponse,
   type AdvanceClockRequest,
   type AdvanceClockResponse,
+  type ComplaintRecord,
 } from '../../proto/gen/cordon/v1/desk.js';
+import type { StoredComplaint } from '../store/ComplaintsRepo.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { roleAtLeast } from '../../proto/runtime/peerIdentity.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
@@ -80,6 +82,31 @@ export function toIncidentMsg(i: Incident, policy: PolicyConfig): IncidentMsg {
     actions: i.actions.map(describeAction),
     complaintCount: i.complaintCount,
     nextDueAt: nextDueAt(i, policy),
+    established: i.established,
+    overdue: i.overdue,
+    openedBy: i.openedBy,
+    approvalId: i.approvalId ?? '',
+    pendingAction: i.pendingAction ? describeAction(i.pendingAction) : '',
+  };
+}
+
+export function toComplaintRecord(c: StoredComplaint): ComplaintRecord {
+  return {
+    id: c.id,
+    receivedAt: c.receivedAt,
+    ip: c.ip,
+    reporter: c.reporter,
+    reporterKind: c.reporterKind,
+    evidence: c.evidence,
+    status: c.status,
+    reason: c.reason ?? '',
+    trusted: c.trusted ?? false,
+    authentication: JSON.stringify(c.authentication ?? {}),
+    duplicateOf: c.duplicateOf ?? '',
+    category: c.category,
+    eventTime: c.eventTime,
+    incidentId: c.incidentId ?? '',
+    messageId: c.messageId ?? '',
   };
 }
 
@@ -194,7 +221,7 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
       return {
         incident: msg(i),
         events: events.map((e) => ({ at: e.at, type: e.type, fromState: e.fromState ?? '', toState: e.toState ?? '', actor: e.actor, detail: JSON.stringify(e.detail ?? {}) })),
-        complaints: complaints.map((c) => ({ id: c.id, receivedAt: c.receivedAt, ip: c.ip, reporter: c.reporter, reporterKind: c.reporterKind, evidence: c.evidence })),
+        complaints: complaints.map(toComplaintRecord),
       };
     },
 
@@ -303,6 +330,10 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
           state: a.status,
           approvedBy: a.decidedBy ?? '',
           requestedAt: a.requestedAt,
+          expiresAt: a.expiresAt,
+          incidentId: a.incidentId ?? '',
+          why: a.why ?? '',
+          decidedAt: a.decidedAt,
         })),
       };
     },

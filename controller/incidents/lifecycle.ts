@@ -28,7 +28,7 @@ export type Effect =
   | { type: 'alert'; reason: string };
 
 export type IncidentEvent =
-  | { type: 'open'; id: string; hostId: string; customerId: string; category: Category; trusted: boolean }
+  | { type: 'open'; id: string; hostId: string; customerId: string; category: Category; trusted: boolean; openedBy?: 'complaint' | 'operator' }
   | { type: 'complaint'; trusted: boolean }
   | { type: 'notice_sent' }
   | { type: 'customer_ack' }
@@ -311,6 +311,9 @@ function open(event: Extract<IncidentEvent, { type: 'open' }>, ctx: Context): Tr
     hold: undefined,
     closedAt: undefined,
     complaintCount: 1,
+    established: false,
+    overdue: false,
+    openedBy: event.openedBy ?? 'complaint',
   };
   const effects: Effect[] = [];
   const review = ctx.customerIncidentsInWindow >= ctx.policy.recidivism.incidents;

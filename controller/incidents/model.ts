@@ -95,6 +95,20 @@ export interface Incident {
   complaintCount: number;
   /** When the host's BMC was last seen answering by a check around a cut (for the customer's notice). */
   bmcVerifiedAt?: Date | undefined;
+  /**
+   * Counts toward the customer's termination review: enforced after an
+   * unanswered deadline on a trusted complaint, or acknowledged or fixed by
+   * the customer (and never dismissed). Set by the lifecycle.
+   */
+  established: boolean;
+  /** A deadline passed with no qualifying answer. */
+  overdue: boolean;
+  /** Who opened it: a complaint, or an operator acting on a host without one. */
+  openedBy: 'complaint' | 'operator';
+  /** The approval a second operator granted for this incident's action, when one was needed. */
+  approvalId?: string | undefined;
+  /** An operator's cut that waits for the host's BMC to answer (hold bmc_unreachable). */
+  pendingAction?: Action | undefined;
 }
 
 export interface Complaint {
@@ -111,4 +125,15 @@ export interface Complaint {
   evidence: string;
   /** The part of a many-network report about this complaint alone; what the customer is sent. */
   excerpt?: string | undefined;
+  /** Authenticated as a registered reporter the policy trusts (see intake/trust). */
+  trusted?: boolean | undefined;
+  /** The registered reporter it was authenticated as. */
+  reporterId?: string | undefined;
+  /** How it was authenticated, check by check (intake/trust/Authentication), as stored JSON. */
+  authentication?: unknown;
+  /** The report's Message-ID, and the quoted original's (an ARF or forwarded report). */
+  messageId?: string | undefined;
+  originalMessageId?: string | undefined;
+  /** A hash of reporter, address, category, event time and normalised evidence (see intake/fingerprint). */
+  fingerprint?: string | undefined;
 }

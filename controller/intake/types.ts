@@ -30,6 +30,10 @@ export interface ParseResult {
   complaints: ParsedComplaint[];
   /** Why an operator must look at it, when no complaint could be read with confidence. */
   needsInfo: string | null;
+  /** The report's Message-ID (angle brackets removed), when it is a mail that has one. */
+  messageId?: string | undefined;
+  /** The Message-ID of the original message a report quotes (ARF's message/rfc822 part, a forward), when any. */
+  originalMessageId?: string | undefined;
 }
 
 /** A part of a message (or a bare file) as the format parsers see it. */

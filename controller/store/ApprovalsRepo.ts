@@ -16,6 +16,12 @@ export interface ApprovalRequest {
   /** The hosts it would touch; each must exist. */
   targets: string[];
   reason: string;
+  /** When it lapses unless decided. */
+  expiresAt?: Date | undefined;
+  /** The one incident whose action it allows, when it is for one. */
+  incidentId?: string | undefined;
+  /** Why a second operator is needed. */
+  why?: string | undefined;
 }
 
 export interface Approval {
@@ -29,6 +35,9 @@ export interface Approval {
   status: ApprovalStatus;
   decidedBy: string | undefined;
   decidedAt: Date | undefined;
+  expiresAt: Date | undefined;
+  incidentId: string | undefined;
+  why: string | undefined;
 }
 
 interface ApprovalRow {
@@ -40,9 +49,12 @@ interface ApprovalRow {
   status: string;
   decided_by: string | null;
   decided_at: number | null;
+  expires_at: number | null;
+  incident_id: string | null;
+  why: string | null;
 }
 
-const COLUMNS = 'id, requested_by, requested_at, action_json, reason, status, decided_by, decided_at';
+const COLUMNS = 'id, requested_by, requested_at, action_json, reason, status, decided_by, decided_at, expires_at, incident_id, why';
 
 /**
  * Actions that need a second operator (more than N hosts, a whole customer).
@@ -55,7 +67,16 @@ export class ApprovalsRepo {
   /** Stores a pending request. `conflict` for a known id, `not_found` names a missing target host. */
   async create(request: ApprovalRequest): Promise<Approval> {
     const id = nonEmpty(request.id, 'id');
-    const params = [id, nonEmpty(request.requestedBy, 'requestedBy'), toEpochMs(request.at, 'at'), storeJson(request.action, 'action'), nonEmpty(request.reason, 'reason')];
+    const params = [
+      id,
+      nonEmpty(request.requestedBy, 'requestedBy'),
+      toEpochMs(request.at, 'at'),
+      storeJson(request.action, 'action'),
+      nonEmpty(request.reason, 'reason'),
+      toEpochMs(request.expiresAt, 'expiresAt'),
+      request.incidentId ?? null,
+      request.why ?? null,
+    ];
     if (!Array.isArray(request.targets) || request.targets.length === 0) throw new CordonError('invalid', 'must name at least one host', { field: 'targets' });
     const targets = [...new Set(request.targets)].sort();
     return this.db.transaction(async () => {
@@ -63,7 +84,7 @@ export class ApprovalsRepo {
       for (const [i, host] of request.targets.entries()) {
         if (!(await this.db.get('SELECT 1 FROM hosts WHERE id = ?', [host]))) throw new CordonError('not_found', `no host ${host}`, { field: `targets[${i}]` });
       }
-      await this.db.run(`INSERT INTO approvals (${COLUMNS}) VALUES (?, ?, ?, ?, ?, 'pending', NULL, NULL)`, params);
+      await this.db.run(`INSERT INTO approvals (${COLUMNS}) VALUES (?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, ?, ?)`, params);
       for (const host of targets) await this.db.run('INSERT INTO approval_targets (approval_id, host_id) VALUES (?, ?)', [id, host]);
       return (await this.get(id))!;
     });
@@ -124,6 +145,9 @@ export class ApprovalsRepo {
       status: oneOf(r.status, APPROVAL_STATUSES, `approvals[${r.id}].status`, 'internal'),
       decidedBy: r.decided_by ?? undefined,
       decidedAt: fromEpochMs(r.decided_at),
+      expiresAt: fromEpochMs(r.expires_at),
+      incidentId: r.incident_id ?? undefined,
+      why: r.why ?? undefined,
     };
   }
 }

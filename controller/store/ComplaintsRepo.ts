@@ -5,8 +5,12 @@ import type { Database, SqlValue } from './Database.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
-export const COMPLAINT_STATUSES = ['linked', 'rejected', 'needs_info'] as const;
-/** linked: part of an incident; rejected: not ours or unusable; needs_info: waits for an operator. */
+export const COMPLAINT_STATUSES = ['linked', 'rejected', 'needs_info', 'duplicate', 'held'] as const;
+/**
+ * linked: part of an incident; rejected: not ours or unusable; needs_info: waits for an operator;
+ * duplicate: a re-sent copy of an earlier complaint (duplicateOf), which opens nothing;
+ * held: about an event older than the host's last closed incident of its category, waits for an operator.
+ */
 export type ComplaintStatus = (typeof COMPLAINT_STATUSES)[number];
 
 /** Where a complaint went. `incidentId` is set exactly when `status` is linked; the others need a reason. */
@@ -14,12 +18,24 @@ export interface ComplaintLink {
   incidentId: string | null;
   status: ComplaintStatus;
   reason?: string | undefined;
+  /** For a duplicate: the complaint it repeats (its incident, if any, is incidentId). */
+  duplicateOf?: string | undefined;
 }
 
 export interface StoredComplaint extends Complaint {
   incidentId: string | undefined;
   status: ComplaintStatus;
   reason: string | undefined;
+  duplicateOf: string | undefined;
+}
+
+/** What identifies a re-sent complaint (see IncidentService: any one match is enough). */
+export interface DuplicateKey {
+  ip: string;
+  category: string;
+  messageId?: string | undefined;
+  originalMessageId?: string | undefined;
+  fingerprint?: string | undefined;
 }
 
 interface ComplaintRow {
@@ -36,15 +52,25 @@ interface ComplaintRow {
   status: string;
   reason: string | null;
   excerpt: string | null;
+  trusted: number;
+  reporter_id: string | null;
+  auth_json: string;
+  message_id: string | null;
+  original_message_id: string | null;
+  fingerprint: string | null;
+  duplicate_of: string | null;
 }
 
-const INSERT_COLUMNS = 'id, received_at, event_time, ip, category, reporter, reporter_kind, raw, raw_sha256, evidence, incident_id, status, reason, excerpt';
+const INSERT_COLUMNS =
+  'id, received_at, event_time, ip, category, reporter, reporter_kind, raw, raw_sha256, evidence, incident_id, status, reason, excerpt, ' +
+  'trusted, reporter_id, auth_json, message_id, original_message_id, fingerprint, duplicate_of';
 const INSERT_PARAMS = INSERT_COLUMNS.split(',').length;
 /** A raw text stored as a blob reads back through the join. */
 const SELECT_COLUMNS =
-  'c.id, c.received_at, c.event_time, c.ip, c.category, c.reporter, c.reporter_kind, COALESCE(b.text, c.raw) AS raw, c.evidence, c.incident_id, c.status, c.reason, c.excerpt';
+  'c.id, c.received_at, c.event_time, c.ip, c.category, c.reporter, c.reporter_kind, COALESCE(b.text, c.raw) AS raw, c.evidence, c.incident_id, c.status, c.reason, c.excerpt, ' +
+  'c.trusted, c.reporter_id, c.auth_json, c.message_id, c.original_message_id, c.fingerprint, c.duplicate_of';
 const FROM = 'complaints c LEFT JOIN blobs b ON b.sha256 = c.raw_sha256';
-/** Rows per INSERT statement: 14 parameters each, well under SQLite's 32,766. */
+/** Rows per INSERT statement: 21 parameters each, well under SQLite's 32,766. */
 const ROWS_PER_INSERT = 500;
 
 /**
@@ -110,6 +136,45 @@ export class ComplaintsRepo {
     return rows.map(fromRow);
   }
 
+  /**
+   * The earliest complaint this one repeats: the same report (Message-ID) or
+   * the same quoted original about the same address and category, or the
+   * same fingerprint. Duplicates themselves are never returned: a copy links
+   * to the first.
+   */
+  async findDuplicate(key: DuplicateKey): Promise<StoredComplaint | undefined> {
+    const tries: [string, SqlValue[]][] = [];
+    if (key.messageId) tries.push(['c.message_id = ? AND c.ip = ? AND c.category = ?', [key.messageId, key.ip, key.category]]);
+    if (key.originalMessageId) tries.push(['c.original_message_id = ? AND c.ip = ? AND c.category = ?', [key.originalMessageId, key.ip, key.category]]);
+    if (key.fingerprint) tries.push(['c.fingerprint = ?', [key.fingerprint]]);
+    for (const [where, params] of tries) {
+      const row = await this.db.get<ComplaintRow>(
+        `SELECT ${SELECT_COLUMNS} FROM ${FROM} WHERE ${where} AND c.status NOT IN ('duplicate', 'rejected', 'needs_info') ORDER BY c.received_at, c.id LIMIT 1`,
+        params,
+      );
+      if (row) return fromRow(row);
+    }
+    return undefined;
+  }
+
+  /** Complaints by status (and host, through its incident or its address's match), newest first. */
+  async listByStatus(status: ComplaintStatus, limit = 200): Promise<StoredComplaint[]> {
+    oneOf(status, COMPLAINT_STATUSES, 'status');
+    const rows = await this.db.all<ComplaintRow>(`SELECT ${SELECT_COLUMNS} FROM ${FROM} WHERE c.status = ? ORDER BY c.received_at DESC, c.id LIMIT ?`, [status, limit]);
+    return rows.map(fromRow);
+  }
+
+  /** Moves a held complaint on, once an operator decided: linked to an incident, or rejected with the reason. */
+  async resolveHeld(id: string, link: { incidentId: string | null; status: 'linked' | 'rejected'; reason?: string }): Promise<void> {
+    const done = await this.db.run("UPDATE complaints SET status = ?, incident_id = ?, reason = ? WHERE id = ? AND status = 'held'", [
+      link.status,
+      link.incidentId,
+      link.reason ?? null,
+      id,
+    ]);
+    if (done.changes !== 1) throw new CordonError('conflict', `complaint ${id} is not held`, { field: 'complaintId' });
+  }
+
   /** The first complaint the store refused, as a named error (the batch's own duplicates included); undefined if none explains it. */
   private async diagnose(list: readonly { complaint: Complaint; link: ComplaintLink }[]): Promise<CordonError | undefined> {
     const ids = new Set<string>();
@@ -129,7 +194,8 @@ export class ComplaintsRepo {
 /** The INSERT parameters of one complaint (raw_sha256 still null), validated. */
 function checked(complaint: Complaint, link: ComplaintLink): SqlValue[] {
   const status = oneOf(link.status, COMPLAINT_STATUSES, 'status');
-  if ((status === 'linked') !== (link.incidentId !== null)) {
+  if (status === 'duplicate') nonEmpty(link.duplicateOf, 'duplicateOf');
+  else if ((status === 'linked') !== (link.incidentId !== null)) {
     throw new CordonError('invalid', status === 'linked' ? 'a linked complaint names its incident' : `a ${status} complaint has no incident`, {
       field: 'incidentId',
     });
@@ -152,6 +218,13 @@ function checked(complaint: Complaint, link: ComplaintLink): SqlValue[] {
     status,
     link.reason ?? null,
     complaint.excerpt ?? null,
+    complaint.trusted ? 1 : 0,
+    complaint.reporterId ?? null,
+    JSON.stringify(complaint.authentication ?? {}),
+    complaint.messageId ?? null,
+    complaint.originalMessageId ?? null,
+    complaint.fingerprint ?? null,
+    status === 'duplicate' ? link.duplicateOf! : null,
   ];
 }
 
@@ -171,5 +244,12 @@ function fromRow(r: ComplaintRow): StoredComplaint {
     status: oneOf(r.status, COMPLAINT_STATUSES, where('status'), 'internal'),
     reason: r.reason ?? undefined,
     excerpt: r.excerpt ?? undefined,
+    trusted: r.trusted === 1,
+    reporterId: r.reporter_id ?? undefined,
+    authentication: JSON.parse(r.auth_json) as unknown,
+    messageId: r.message_id ?? undefined,
+    originalMessageId: r.original_message_id ?? undefined,
+    fingerprint: r.fingerprint ?? undefined,
+    duplicateOf: r.duplicate_of ?? undefined,
   };
 }

@@ -10,6 +10,16 @@ export const HOLDS = ['operator_decision', 'untrusted_reporter', 'approval', 'ra
 const complete: Hold extends (typeof HOLDS)[number] ? true : never = true;
 void complete;
 
+const OPENED_BY = ['complaint', 'operator'] as const;
+
+function parseJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CordonError('internal', 'is not JSON', { field });
+  }
+}
+
 /** One row of `incidents`, as node-sqlite3 returns it. */
 export interface IncidentRow {
   id: string;
@@ -32,11 +42,17 @@ export interface IncidentRow {
   complaint_count: number;
   next_due_at: number | null;
   bmc_verified_at: number | null;
+  established: number;
+  overdue: number;
+  opened_by: string;
+  approval_id: string | null;
+  pending_action_json: string | null;
 }
 
 export const INCIDENT_COLUMNS =
   'id, host_id, customer_id, category, state, trusted, opened_at, notified_at, ack_due_at, resolve_due_at, acknowledged_at, ' +
-  'answered_at, escalated_at, step, actions_json, hold, closed_at, complaint_count, next_due_at, bmc_verified_at';
+  'answered_at, escalated_at, step, actions_json, hold, closed_at, complaint_count, next_due_at, bmc_verified_at, ' +
+  'established, overdue, opened_by, approval_id, pending_action_json';
 
 /**
  * An Incident (plus the scheduler's next due time) as named parameters
@@ -73,6 +89,11 @@ export function incidentParams(i: Incident, nextDueAt: Date | undefined): Record
     $complaint_count: i.complaintCount,
     $next_due_at: toEpochMs(nextDueAt, 'nextDueAt'),
     $bmc_verified_at: toEpochMs(i.bmcVerifiedAt, 'bmcVerifiedAt'),
+    $established: i.established ? 1 : 0,
+    $overdue: i.overdue ? 1 : 0,
+    $opened_by: oneOf(i.openedBy, OPENED_BY, 'openedBy'),
+    $approval_id: i.approvalId ?? null,
+    $pending_action_json: i.pendingAction === undefined ? null : JSON.stringify(checkAction(i.pendingAction, 'pendingAction')),
   };
 }
 
@@ -106,5 +127,10 @@ export function incidentFromRow(r: IncidentRow): Incident {
     closedAt: fromEpochMs(r.closed_at),
     complaintCount: r.complaint_count,
     ...(r.bmc_verified_at === null ? {} : { bmcVerifiedAt: new Date(r.bmc_verified_at) }),
+    established: r.established === 1,
+    overdue: r.overdue === 1,
+    openedBy: oneOf(r.opened_by, OPENED_BY, where('opened_by'), 'internal'),
+    ...(r.approval_id === null ? {} : { approvalId: r.approval_id }),
+    ...(r.pending_action_json === null ? {} : { pendingAction: checkAction(parseJson(r.pending_action_json, where('pending_action_json')), where('pending_action_json'), 'internal') }),
   };
 }

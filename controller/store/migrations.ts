@@ -306,6 +306,112 @@ CREATE TRIGGER complaints_excerpt_immutable BEFORE UPDATE OF excerpt ON complain
 BEGIN SELECT RAISE(ABORT, 'complaints.excerpt never changes'); END;
 `;
 
+/**
+ * Due process (issue 12). Who Cordon believes: a registry of reporters and,
+ * on each complaint, how it was authenticated and whether that made it
+ * trusted. Replays: a complaint keeps its report's Message-ID, the quoted
+ * original's, and a fingerprint, and a re-sent one is a `duplicate` linked
+ * to the first; one about an event older than the host's last closed
+ * incident of that category is `held` for an operator. The complaints
+ * table is rebuilt for the new statuses (SQLite cannot alter a CHECK);
+ * nothing references it, so the rebuild keeps every row and trigger.
+ *
+ * Recidivism counts only established incidents (`established`: enforced
+ * after an unanswered deadline on a trusted complaint, or acknowledged or
+ * fixed by the customer), never operator-opened ones (`opened_by`); a
+ * termination review is a row an operator confirms or declines. Operator
+ * cuts wait for the BMC like automatic ones (`pending_action_json`), and an
+ * incident names the approval that allowed its action. Approvals expire and
+ * may be bound to one incident.
+ */
+const DUE_PROCESS = `
+CREATE TABLE reporters (
+  id            TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  kind          TEXT NOT NULL,
+  domains_json  TEXT NOT NULL,
+  arc_forwarder INTEGER NOT NULL DEFAULT 0 CHECK (arc_forwarder IN (0, 1)),
+  feed          TEXT,
+  source        TEXT NOT NULL CHECK (source IN ('config', 'desk')),
+  added_by      TEXT NOT NULL,
+  added_at      INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX reporters_by_feed ON reporters (feed) WHERE feed IS NOT NULL;
+
+CREATE TABLE complaints_v6 (
+  id                  TEXT PRIMARY KEY,
+  received_at         INTEGER NOT NULL,
+  event_time          INTEGER,
+  ip                  TEXT NOT NULL,
+  category            TEXT NOT NULL,
+  reporter            TEXT NOT NULL,
+  reporter_kind       TEXT NOT NULL,
+  raw                 TEXT NOT NULL,
+  evidence            TEXT NOT NULL,
+  incident_id         TEXT REFERENCES incidents (id),
+  status              TEXT NOT NULL CHECK (status IN ('linked', 'rejected', 'needs_info', 'duplicate', 'held')),
+  reason              TEXT,
+  raw_sha256          TEXT REFERENCES blobs (sha256),
+  excerpt             TEXT,
+  trusted             INTEGER NOT NULL DEFAULT 0 CHECK (trusted IN (0, 1)),
+  reporter_id         TEXT,
+  auth_json           TEXT NOT NULL DEFAULT '{}',
+  message_id          TEXT,
+  original_message_id TEXT,
+  fingerprint         TEXT,
+  duplicate_of        TEXT REFERENCES complaints_v6 (id),
+  CHECK (CASE status
+    WHEN 'linked' THEN incident_id IS NOT NULL
+    WHEN 'duplicate' THEN duplicate_of IS NOT NULL
+    ELSE incident_id IS NULL END)
+) STRICT;
+INSERT INTO complaints_v6 (id, received_at, event_time, ip, category, reporter, reporter_kind, raw, evidence, incident_id, status, reason, raw_sha256, excerpt, trusted)
+  SELECT id, received_at, event_time, ip, category, reporter, reporter_kind, raw, evidence, incident_id, status, reason, raw_sha256, excerpt,
+         CASE WHEN reporter_kind IN ('own_monitoring', 'upstream', 'cert') THEN 1 ELSE 0 END
+  FROM complaints;
+DROP TABLE complaints;
+ALTER TABLE complaints_v6 RENAME TO complaints;
+CREATE INDEX complaints_by_incident ON complaints (incident_id, received_at) WHERE incident_id IS NOT NULL;
+CREATE INDEX complaints_by_status ON complaints (status, received_at);
+CREATE INDEX complaints_by_message_id ON complaints (message_id, ip, category) WHERE message_id IS NOT NULL;
+CREATE INDEX complaints_by_original_message_id ON complaints (original_message_id, ip, category) WHERE original_message_id IS NOT NULL;
+CREATE INDEX complaints_by_fingerprint ON complaints (fingerprint) WHERE fingerprint IS NOT NULL;
+CREATE TRIGGER complaints_raw_immutable BEFORE UPDATE OF raw ON complaints
+BEGIN SELECT RAISE(ABORT, 'complaints.raw never changes'); END;
+CREATE TRIGGER complaints_raw_sha256_immutable BEFORE UPDATE OF raw_sha256 ON complaints
+BEGIN SELECT RAISE(ABORT, 'complaints.raw never changes'); END;
+CREATE TRIGGER complaints_excerpt_immutable BEFORE UPDATE OF excerpt ON complaints
+BEGIN SELECT RAISE(ABORT, 'complaints.excerpt never changes'); END;
+CREATE TRIGGER complaints_auth_immutable BEFORE UPDATE OF auth_json, trusted, reporter_id, fingerprint ON complaints
+BEGIN SELECT RAISE(ABORT, 'how a complaint was authenticated never changes'); END;
+
+ALTER TABLE incidents ADD COLUMN established INTEGER NOT NULL DEFAULT 0 CHECK (established IN (0, 1));
+ALTER TABLE incidents ADD COLUMN overdue INTEGER NOT NULL DEFAULT 0 CHECK (overdue IN (0, 1));
+ALTER TABLE incidents ADD COLUMN opened_by TEXT NOT NULL DEFAULT 'complaint' CHECK (opened_by IN ('complaint', 'operator'));
+ALTER TABLE incidents ADD COLUMN approval_id TEXT;
+ALTER TABLE incidents ADD COLUMN pending_action_json TEXT;
+-- Incidents that escalated before this migration passed a deadline (or were immediate): overdue as far as we know.
+UPDATE incidents SET overdue = 1 WHERE escalated_at IS NOT NULL;
+CREATE INDEX incidents_established ON incidents (customer_id, opened_at) WHERE established = 1;
+
+CREATE TABLE termination_reviews (
+  id             TEXT PRIMARY KEY,
+  customer_id    TEXT NOT NULL,
+  flagged_at     INTEGER NOT NULL,
+  incidents_json TEXT NOT NULL,
+  status         TEXT NOT NULL CHECK (status IN ('open', 'confirmed', 'declined')),
+  decided_by     TEXT,
+  decided_at     INTEGER,
+  reason         TEXT,
+  CHECK ((status = 'open') = (decided_by IS NULL))
+) STRICT;
+CREATE UNIQUE INDEX termination_reviews_one_open ON termination_reviews (customer_id) WHERE status = 'open';
+
+ALTER TABLE approvals ADD COLUMN incident_id TEXT REFERENCES incidents (id);
+ALTER TABLE approvals ADD COLUMN expires_at INTEGER;
+ALTER TABLE approvals ADD COLUMN why TEXT;
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -313,4 +419,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'switches', sql: SWITCHES },
   { version: 4, name: 'blobs', sql: BLOBS },
   { version: 5, name: 'excerpts', sql: EXCERPTS },
+  { version: 6, name: 'due_process', sql: DUE_PROCESS },
 ];

@@ -46,6 +46,9 @@ export function sampleIncident(over: Partial<Incident> = {}): Incident {
     hold: undefined,
     closedAt: undefined,
     complaintCount: 1,
+    established: false,
+    overdue: false,
+    openedBy: 'complaint',
     ...over,
   };
 }

@@ -40,7 +40,7 @@ describe('ComplaintsRepo', () => {
     await store.complaints.insert(complaint({ id: 'c-3', ip: '192.0.2.1' }), { incidentId: null, status: 'rejected', reason: 'not ours' });
     const linked = await store.complaints.listByIncident('inc-1');
     expect(linked.map((c) => c.id)).toEqual(['c-1', 'c-2']);
-    expect(linked[1]).toEqual({ ...complaint({ id: 'c-2', receivedAt: at(2), eventTime: at(1) }), incidentId: 'inc-1', status: 'linked', reason: undefined });
+    expect(linked[1]).toMatchObject({ ...complaint({ id: 'c-2', receivedAt: at(2), eventTime: at(1) }), incidentId: 'inc-1', status: 'linked', reason: undefined, trusted: false, duplicateOf: undefined });
     expect(await store.complaints.get('c-3')).toMatchObject({ status: 'rejected', reason: 'not ours', incidentId: undefined });
   });
 

@@ -51,6 +51,9 @@ export const incident = (over: Partial<Incident> = {}): Incident => ({
   hold: undefined,
   closedAt: undefined,
   complaintCount: 1,
+  established: false,
+  overdue: false,
+  openedBy: 'complaint',
   ...over,
 });
 

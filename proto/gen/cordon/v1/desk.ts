@@ -384,7 +384,22 @@ export interface Incident {
   hold: string;
   actions: string[];
   complaintCount: number;
-  nextDueAt?: Date | undefined;
+  nextDueAt?:
+    | Date
+    | undefined;
+  /**
+   * Counts toward the termination review: enforced after an unanswered
+   * deadline on a trusted complaint, or acknowledged or fixed by the customer.
+   */
+  established: boolean;
+  /** A deadline passed unanswered. */
+  overdue: boolean;
+  /** "complaint" or "operator". */
+  openedBy: string;
+  /** The approval that allowed this incident's action, if one was needed. */
+  approvalId: string;
+  /** The action an operator asked for, waiting for the BMC to answer. */
+  pendingAction: string;
 }
 
 export interface IncidentEventRecord {
@@ -403,6 +418,18 @@ export interface ComplaintRecord {
   reporter: string;
   reporterKind: string;
   evidence: string;
+  /** linked, rejected, needs_info, duplicate, held. */
+  status: string;
+  reason: string;
+  trusted: boolean;
+  /** How the report was authenticated: which check gave which result (JSON). */
+  authentication: string;
+  /** For a duplicate: the complaint it repeats. */
+  duplicateOf: string;
+  category: string;
+  eventTime?: Date | undefined;
+  incidentId: string;
+  messageId: string;
 }
 
 export interface IncidentDetail {
@@ -457,6 +484,14 @@ export interface Approval {
   state: string;
   approvedBy: string;
   requestedAt?: Date | undefined;
+  expiresAt?:
+    | Date
+    | undefined;
+  /** Set when the approval is for one incident's action. */
+  incidentId: string;
+  /** Why a second operator is needed. */
+  why: string;
+  decidedAt?: Date | undefined;
 }
 
 export interface ListApprovalsResponse {
@@ -515,6 +550,109 @@ export interface AgentSession {
   certificateSerial: string;
   /** Why the last stream ended: "closed by the agent", or the error. */
   disconnectReason: string;
+}
+
+export interface Reporter {
+  /** A short id, e.g. "spamcop" or "cert-bund". */
+  id: string;
+  name: string;
+  /** own_monitoring, upstream, cert, rights_holder, individual. */
+  kind: string;
+  /** Mail domains whose aligned DKIM signature authenticates this reporter. */
+  domains: string[];
+  /** A forwarder whose ARC seal is believed (its recorded DMARC pass counts). */
+  arcForwarder: boolean;
+  /** A feed name: submissions with that feed's client certificate are this reporter's. */
+  feed: string;
+  /** "config" (from the controller's config file) or "desk". */
+  source: string;
+  addedBy: string;
+  addedAt?: Date | undefined;
+}
+
+export interface AddReporterRequest {
+  reporter?: Reporter | undefined;
+}
+
+export interface ListReportersRequest {
+}
+
+export interface ListReportersResponse {
+  reporters: Reporter[];
+}
+
+export interface RemoveReporterRequest {
+  id: string;
+}
+
+export interface ListComplaintsRequest {
+  status: string;
+  hostId: string;
+  limit: number;
+}
+
+export interface ListComplaintsResponse {
+  complaints: ComplaintRecord[];
+}
+
+export interface DecideComplaintRequest {
+  complaintId: string;
+  /** "admit" (route it now) or "dismiss". */
+  decision: string;
+  reason: string;
+}
+
+export interface RejectApprovalRequest {
+  approvalId: string;
+  reason: string;
+}
+
+export interface TerminationReview {
+  id: string;
+  customerId: string;
+  flaggedAt?:
+    | Date
+    | undefined;
+  /** The established incidents that made it. */
+  incidentIds: string[];
+  /** open, confirmed, declined. */
+  status: string;
+  decidedBy: string;
+  decidedAt?: Date | undefined;
+  reason: string;
+}
+
+export interface ListTerminationReviewsRequest {
+  status: string;
+}
+
+export interface ListTerminationReviewsResponse {
+  reviews: TerminationReview[];
+}
+
+export interface DecideTerminationReviewRequest {
+  id: string;
+  /** true: confirm (the customer is sent the migration notice); false: decline. */
+  confirm: boolean;
+  reason: string;
+}
+
+export interface Customer {
+  id: string;
+  name: string;
+  email: string;
+}
+
+export interface SetCustomerContactRequest {
+  customerId: string;
+  email: string;
+  name: string;
+  reason: string;
+}
+
+export interface SetHostBmcRequest {
+  hostId: string;
+  bmc?: Bmc | undefined;
 }
 
 function createBaseListHostsRequest(): ListHostsRequest {
@@ -2327,6 +2465,11 @@ function createBaseIncident(): Incident {
     actions: [],
     complaintCount: 0,
     nextDueAt: undefined,
+    established: false,
+    overdue: false,
+    openedBy: "",
+    approvalId: "",
+    pendingAction: "",
   };
 }
 
@@ -2376,6 +2519,21 @@ export const Incident: MessageFns<Incident> = {
     }
     if (message.nextDueAt !== undefined) {
       Timestamp.encode(toTimestamp(message.nextDueAt), writer.uint32(122).fork()).join();
+    }
+    if (message.established !== false) {
+      writer.uint32(128).bool(message.established);
+    }
+    if (message.overdue !== false) {
+      writer.uint32(136).bool(message.overdue);
+    }
+    if (message.openedBy !== "") {
+      writer.uint32(146).string(message.openedBy);
+    }
+    if (message.approvalId !== "") {
+      writer.uint32(154).string(message.approvalId);
+    }
+    if (message.pendingAction !== "") {
+      writer.uint32(162).string(message.pendingAction);
     }
     return writer;
   },
@@ -2513,6 +2671,46 @@ export const Incident: MessageFns<Incident> = {
             message.nextDueAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.established = reader.bool();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.overdue = reader.bool();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.openedBy = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.approvalId = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.pendingAction = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2580,6 +2778,23 @@ export const Incident: MessageFns<Incident> = {
         : isSet(object.next_due_at)
         ? fromJsonTimestamp(object.next_due_at)
         : undefined,
+      established: isSet(object.established) ? globalThis.Boolean(object.established) : false,
+      overdue: isSet(object.overdue) ? globalThis.Boolean(object.overdue) : false,
+      openedBy: isSet(object.openedBy)
+        ? globalThis.String(object.openedBy)
+        : isSet(object.opened_by)
+        ? globalThis.String(object.opened_by)
+        : "",
+      approvalId: isSet(object.approvalId)
+        ? globalThis.String(object.approvalId)
+        : isSet(object.approval_id)
+        ? globalThis.String(object.approval_id)
+        : "",
+      pendingAction: isSet(object.pendingAction)
+        ? globalThis.String(object.pendingAction)
+        : isSet(object.pending_action)
+        ? globalThis.String(object.pending_action)
+        : "",
     };
   },
 
@@ -2630,6 +2845,21 @@ export const Incident: MessageFns<Incident> = {
     if (message.nextDueAt !== undefined) {
       obj.nextDueAt = message.nextDueAt.toISOString();
     }
+    if (message.established !== false) {
+      obj.established = message.established;
+    }
+    if (message.overdue !== false) {
+      obj.overdue = message.overdue;
+    }
+    if (message.openedBy !== "") {
+      obj.openedBy = message.openedBy;
+    }
+    if (message.approvalId !== "") {
+      obj.approvalId = message.approvalId;
+    }
+    if (message.pendingAction !== "") {
+      obj.pendingAction = message.pendingAction;
+    }
     return obj;
   },
 
@@ -2653,6 +2883,11 @@ export const Incident: MessageFns<Incident> = {
     message.actions = object.actions?.map((e) => e) || [];
     message.complaintCount = object.complaintCount ?? 0;
     message.nextDueAt = object.nextDueAt ?? undefined;
+    message.established = object.established ?? false;
+    message.overdue = object.overdue ?? false;
+    message.openedBy = object.openedBy ?? "";
+    message.approvalId = object.approvalId ?? "";
+    message.pendingAction = object.pendingAction ?? "";
     return message;
   },
 };
@@ -2815,7 +3050,23 @@ export const IncidentEventRecord: MessageFns<IncidentEventRecord> = {
 };
 
 function createBaseComplaintRecord(): ComplaintRecord {
-  return { id: "", receivedAt: undefined, ip: "", reporter: "", reporterKind: "", evidence: "" };
+  return {
+    id: "",
+    receivedAt: undefined,
+    ip: "",
+    reporter: "",
+    reporterKind: "",
+    evidence: "",
+    status: "",
+    reason: "",
+    trusted: false,
+    authentication: "",
+    duplicateOf: "",
+    category: "",
+    eventTime: undefined,
+    incidentId: "",
+    messageId: "",
+  };
 }
 
 export const ComplaintRecord: MessageFns<ComplaintRecord> = {
@@ -2837,6 +3088,33 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
     }
     if (message.evidence !== "") {
       writer.uint32(50).string(message.evidence);
+    }
+    if (message.status !== "") {
+      writer.uint32(58).string(message.status);
+    }
+    if (message.reason !== "") {
+      writer.uint32(66).string(message.reason);
+    }
+    if (message.trusted !== false) {
+      writer.uint32(72).bool(message.trusted);
+    }
+    if (message.authentication !== "") {
+      writer.uint32(82).string(message.authentication);
+    }
+    if (message.duplicateOf !== "") {
+      writer.uint32(90).string(message.duplicateOf);
+    }
+    if (message.category !== "") {
+      writer.uint32(98).string(message.category);
+    }
+    if (message.eventTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.eventTime), writer.uint32(106).fork()).join();
+    }
+    if (message.incidentId !== "") {
+      writer.uint32(114).string(message.incidentId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(122).string(message.messageId);
     }
     return writer;
   },
@@ -2902,6 +3180,78 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
             message.evidence = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.trusted = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.authentication = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.duplicateOf = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.eventTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2930,6 +3280,31 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
         ? globalThis.String(object.reporter_kind)
         : "",
       evidence: isSet(object.evidence) ? globalThis.String(object.evidence) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      trusted: isSet(object.trusted) ? globalThis.Boolean(object.trusted) : false,
+      authentication: isSet(object.authentication) ? globalThis.String(object.authentication) : "",
+      duplicateOf: isSet(object.duplicateOf)
+        ? globalThis.String(object.duplicateOf)
+        : isSet(object.duplicate_of)
+        ? globalThis.String(object.duplicate_of)
+        : "",
+      category: isSet(object.category) ? globalThis.String(object.category) : "",
+      eventTime: isSet(object.eventTime)
+        ? fromJsonTimestamp(object.eventTime)
+        : isSet(object.event_time)
+        ? fromJsonTimestamp(object.event_time)
+        : undefined,
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
     };
   },
 
@@ -2953,6 +3328,33 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
     if (message.evidence !== "") {
       obj.evidence = message.evidence;
     }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.trusted !== false) {
+      obj.trusted = message.trusted;
+    }
+    if (message.authentication !== "") {
+      obj.authentication = message.authentication;
+    }
+    if (message.duplicateOf !== "") {
+      obj.duplicateOf = message.duplicateOf;
+    }
+    if (message.category !== "") {
+      obj.category = message.category;
+    }
+    if (message.eventTime !== undefined) {
+      obj.eventTime = message.eventTime.toISOString();
+    }
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
     return obj;
   },
 
@@ -2967,6 +3369,15 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
     message.reporter = object.reporter ?? "";
     message.reporterKind = object.reporterKind ?? "";
     message.evidence = object.evidence ?? "";
+    message.status = object.status ?? "";
+    message.reason = object.reason ?? "";
+    message.trusted = object.trusted ?? false;
+    message.authentication = object.authentication ?? "";
+    message.duplicateOf = object.duplicateOf ?? "";
+    message.category = object.category ?? "";
+    message.eventTime = object.eventTime ?? undefined;
+    message.incidentId = object.incidentId ?? "";
+    message.messageId = object.messageId ?? "";
     return message;
   },
 };
@@ -3683,6 +4094,10 @@ function createBaseApproval(): Approval {
     state: "",
     approvedBy: "",
     requestedAt: undefined,
+    expiresAt: undefined,
+    incidentId: "",
+    why: "",
+    decidedAt: undefined,
   };
 }
 
@@ -3711,6 +4126,18 @@ export const Approval: MessageFns<Approval> = {
     }
     if (message.requestedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.requestedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(74).fork()).join();
+    }
+    if (message.incidentId !== "") {
+      writer.uint32(82).string(message.incidentId);
+    }
+    if (message.why !== "") {
+      writer.uint32(90).string(message.why);
+    }
+    if (message.decidedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.decidedAt), writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -3792,6 +4219,38 @@ export const Approval: MessageFns<Approval> = {
             message.requestedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.why = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.decidedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3830,6 +4289,22 @@ export const Approval: MessageFns<Approval> = {
         : isSet(object.requested_at)
         ? fromJsonTimestamp(object.requested_at)
         : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      why: isSet(object.why) ? globalThis.String(object.why) : "",
+      decidedAt: isSet(object.decidedAt)
+        ? fromJsonTimestamp(object.decidedAt)
+        : isSet(object.decided_at)
+        ? fromJsonTimestamp(object.decided_at)
+        : undefined,
     };
   },
 
@@ -3859,6 +4334,18 @@ export const Approval: MessageFns<Approval> = {
     if (message.requestedAt !== undefined) {
       obj.requestedAt = message.requestedAt.toISOString();
     }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.why !== "") {
+      obj.why = message.why;
+    }
+    if (message.decidedAt !== undefined) {
+      obj.decidedAt = message.decidedAt.toISOString();
+    }
     return obj;
   },
 
@@ -3875,6 +4362,10 @@ export const Approval: MessageFns<Approval> = {
     message.state = object.state ?? "";
     message.approvedBy = object.approvedBy ?? "";
     message.requestedAt = object.requestedAt ?? undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.incidentId = object.incidentId ?? "";
+    message.why = object.why ?? "";
+    message.decidedAt = object.decidedAt ?? undefined;
     return message;
   },
 };
@@ -4760,6 +5251,1620 @@ export const AgentSession: MessageFns<AgentSession> = {
   },
 };
 
+function createBaseReporter(): Reporter {
+  return {
+    id: "",
+    name: "",
+    kind: "",
+    domains: [],
+    arcForwarder: false,
+    feed: "",
+    source: "",
+    addedBy: "",
+    addedAt: undefined,
+  };
+}
+
+export const Reporter: MessageFns<Reporter> = {
+  encode(message: Reporter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
+    }
+    for (const v of message.domains) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.arcForwarder !== false) {
+      writer.uint32(40).bool(message.arcForwarder);
+    }
+    if (message.feed !== "") {
+      writer.uint32(50).string(message.feed);
+    }
+    if (message.source !== "") {
+      writer.uint32(58).string(message.source);
+    }
+    if (message.addedBy !== "") {
+      writer.uint32(66).string(message.addedBy);
+    }
+    if (message.addedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.addedAt), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Reporter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReporter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.domains.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.arcForwarder = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.feed = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.addedBy = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.addedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Reporter {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      domains: globalThis.Array.isArray(object?.domains) ? object.domains.map((e: any) => globalThis.String(e)) : [],
+      arcForwarder: isSet(object.arcForwarder)
+        ? globalThis.Boolean(object.arcForwarder)
+        : isSet(object.arc_forwarder)
+        ? globalThis.Boolean(object.arc_forwarder)
+        : false,
+      feed: isSet(object.feed) ? globalThis.String(object.feed) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      addedBy: isSet(object.addedBy)
+        ? globalThis.String(object.addedBy)
+        : isSet(object.added_by)
+        ? globalThis.String(object.added_by)
+        : "",
+      addedAt: isSet(object.addedAt)
+        ? fromJsonTimestamp(object.addedAt)
+        : isSet(object.added_at)
+        ? fromJsonTimestamp(object.added_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Reporter): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.domains?.length) {
+      obj.domains = message.domains;
+    }
+    if (message.arcForwarder !== false) {
+      obj.arcForwarder = message.arcForwarder;
+    }
+    if (message.feed !== "") {
+      obj.feed = message.feed;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.addedBy !== "") {
+      obj.addedBy = message.addedBy;
+    }
+    if (message.addedAt !== undefined) {
+      obj.addedAt = message.addedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Reporter>, I>>(base?: I): Reporter {
+    return Reporter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Reporter>, I>>(object: I): Reporter {
+    const message = createBaseReporter();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.kind = object.kind ?? "";
+    message.domains = object.domains?.map((e) => e) || [];
+    message.arcForwarder = object.arcForwarder ?? false;
+    message.feed = object.feed ?? "";
+    message.source = object.source ?? "";
+    message.addedBy = object.addedBy ?? "";
+    message.addedAt = object.addedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseAddReporterRequest(): AddReporterRequest {
+  return { reporter: undefined };
+}
+
+export const AddReporterRequest: MessageFns<AddReporterRequest> = {
+  encode(message: AddReporterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reporter !== undefined) {
+      Reporter.encode(message.reporter, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddReporterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddReporterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reporter = Reporter.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddReporterRequest {
+    return { reporter: isSet(object.reporter) ? Reporter.fromJSON(object.reporter) : undefined };
+  },
+
+  toJSON(message: AddReporterRequest): unknown {
+    const obj: any = {};
+    if (message.reporter !== undefined) {
+      obj.reporter = Reporter.toJSON(message.reporter);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddReporterRequest>, I>>(base?: I): AddReporterRequest {
+    return AddReporterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddReporterRequest>, I>>(object: I): AddReporterRequest {
+    const message = createBaseAddReporterRequest();
+    message.reporter = (object.reporter !== undefined && object.reporter !== null)
+      ? Reporter.fromPartial(object.reporter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListReportersRequest(): ListReportersRequest {
+  return {};
+}
+
+export const ListReportersRequest: MessageFns<ListReportersRequest> = {
+  encode(_: ListReportersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListReportersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListReportersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListReportersRequest {
+    return {};
+  },
+
+  toJSON(_: ListReportersRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListReportersRequest>, I>>(base?: I): ListReportersRequest {
+    return ListReportersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListReportersRequest>, I>>(_: I): ListReportersRequest {
+    const message = createBaseListReportersRequest();
+    return message;
+  },
+};
+
+function createBaseListReportersResponse(): ListReportersResponse {
+  return { reporters: [] };
+}
+
+export const ListReportersResponse: MessageFns<ListReportersResponse> = {
+  encode(message: ListReportersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.reporters) {
+      Reporter.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListReportersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListReportersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reporters.push(Reporter.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListReportersResponse {
+    return {
+      reporters: globalThis.Array.isArray(object?.reporters)
+        ? object.reporters.map((e: any) => Reporter.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListReportersResponse): unknown {
+    const obj: any = {};
+    if (message.reporters?.length) {
+      obj.reporters = message.reporters.map((e) => Reporter.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListReportersResponse>, I>>(base?: I): ListReportersResponse {
+    return ListReportersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListReportersResponse>, I>>(object: I): ListReportersResponse {
+    const message = createBaseListReportersResponse();
+    message.reporters = object.reporters?.map((e) => Reporter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveReporterRequest(): RemoveReporterRequest {
+  return { id: "" };
+}
+
+export const RemoveReporterRequest: MessageFns<RemoveReporterRequest> = {
+  encode(message: RemoveReporterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveReporterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveReporterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveReporterRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RemoveReporterRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveReporterRequest>, I>>(base?: I): RemoveReporterRequest {
+    return RemoveReporterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveReporterRequest>, I>>(object: I): RemoveReporterRequest {
+    const message = createBaseRemoveReporterRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseListComplaintsRequest(): ListComplaintsRequest {
+  return { status: "", hostId: "", limit: 0 };
+}
+
+export const ListComplaintsRequest: MessageFns<ListComplaintsRequest> = {
+  encode(message: ListComplaintsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== "") {
+      writer.uint32(10).string(message.status);
+    }
+    if (message.hostId !== "") {
+      writer.uint32(18).string(message.hostId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListComplaintsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListComplaintsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListComplaintsRequest {
+    return {
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListComplaintsRequest): unknown {
+    const obj: any = {};
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListComplaintsRequest>, I>>(base?: I): ListComplaintsRequest {
+    return ListComplaintsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListComplaintsRequest>, I>>(object: I): ListComplaintsRequest {
+    const message = createBaseListComplaintsRequest();
+    message.status = object.status ?? "";
+    message.hostId = object.hostId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListComplaintsResponse(): ListComplaintsResponse {
+  return { complaints: [] };
+}
+
+export const ListComplaintsResponse: MessageFns<ListComplaintsResponse> = {
+  encode(message: ListComplaintsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.complaints) {
+      ComplaintRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListComplaintsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListComplaintsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.complaints.push(ComplaintRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListComplaintsResponse {
+    return {
+      complaints: globalThis.Array.isArray(object?.complaints)
+        ? object.complaints.map((e: any) => ComplaintRecord.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListComplaintsResponse): unknown {
+    const obj: any = {};
+    if (message.complaints?.length) {
+      obj.complaints = message.complaints.map((e) => ComplaintRecord.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListComplaintsResponse>, I>>(base?: I): ListComplaintsResponse {
+    return ListComplaintsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListComplaintsResponse>, I>>(object: I): ListComplaintsResponse {
+    const message = createBaseListComplaintsResponse();
+    message.complaints = object.complaints?.map((e) => ComplaintRecord.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDecideComplaintRequest(): DecideComplaintRequest {
+  return { complaintId: "", decision: "", reason: "" };
+}
+
+export const DecideComplaintRequest: MessageFns<DecideComplaintRequest> = {
+  encode(message: DecideComplaintRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.complaintId !== "") {
+      writer.uint32(10).string(message.complaintId);
+    }
+    if (message.decision !== "") {
+      writer.uint32(18).string(message.decision);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideComplaintRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideComplaintRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.complaintId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.decision = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideComplaintRequest {
+    return {
+      complaintId: isSet(object.complaintId)
+        ? globalThis.String(object.complaintId)
+        : isSet(object.complaint_id)
+        ? globalThis.String(object.complaint_id)
+        : "",
+      decision: isSet(object.decision) ? globalThis.String(object.decision) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: DecideComplaintRequest): unknown {
+    const obj: any = {};
+    if (message.complaintId !== "") {
+      obj.complaintId = message.complaintId;
+    }
+    if (message.decision !== "") {
+      obj.decision = message.decision;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DecideComplaintRequest>, I>>(base?: I): DecideComplaintRequest {
+    return DecideComplaintRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DecideComplaintRequest>, I>>(object: I): DecideComplaintRequest {
+    const message = createBaseDecideComplaintRequest();
+    message.complaintId = object.complaintId ?? "";
+    message.decision = object.decision ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRejectApprovalRequest(): RejectApprovalRequest {
+  return { approvalId: "", reason: "" };
+}
+
+export const RejectApprovalRequest: MessageFns<RejectApprovalRequest> = {
+  encode(message: RejectApprovalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.approvalId !== "") {
+      writer.uint32(10).string(message.approvalId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RejectApprovalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRejectApprovalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.approvalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RejectApprovalRequest {
+    return {
+      approvalId: isSet(object.approvalId)
+        ? globalThis.String(object.approvalId)
+        : isSet(object.approval_id)
+        ? globalThis.String(object.approval_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RejectApprovalRequest): unknown {
+    const obj: any = {};
+    if (message.approvalId !== "") {
+      obj.approvalId = message.approvalId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RejectApprovalRequest>, I>>(base?: I): RejectApprovalRequest {
+    return RejectApprovalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RejectApprovalRequest>, I>>(object: I): RejectApprovalRequest {
+    const message = createBaseRejectApprovalRequest();
+    message.approvalId = object.approvalId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseTerminationReview(): TerminationReview {
+  return {
+    id: "",
+    customerId: "",
+    flaggedAt: undefined,
+    incidentIds: [],
+    status: "",
+    decidedBy: "",
+    decidedAt: undefined,
+    reason: "",
+  };
+}
+
+export const TerminationReview: MessageFns<TerminationReview> = {
+  encode(message: TerminationReview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(18).string(message.customerId);
+    }
+    if (message.flaggedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.flaggedAt), writer.uint32(26).fork()).join();
+    }
+    for (const v of message.incidentIds) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.status !== "") {
+      writer.uint32(42).string(message.status);
+    }
+    if (message.decidedBy !== "") {
+      writer.uint32(50).string(message.decidedBy);
+    }
+    if (message.decidedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.decidedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(66).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminationReview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminationReview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.flaggedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.incidentIds.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.decidedBy = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.decidedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminationReview {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      flaggedAt: isSet(object.flaggedAt)
+        ? fromJsonTimestamp(object.flaggedAt)
+        : isSet(object.flagged_at)
+        ? fromJsonTimestamp(object.flagged_at)
+        : undefined,
+      incidentIds: globalThis.Array.isArray(object?.incidentIds)
+        ? object.incidentIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.incident_ids)
+        ? object.incident_ids.map((e: any) => globalThis.String(e))
+        : [],
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      decidedBy: isSet(object.decidedBy)
+        ? globalThis.String(object.decidedBy)
+        : isSet(object.decided_by)
+        ? globalThis.String(object.decided_by)
+        : "",
+      decidedAt: isSet(object.decidedAt)
+        ? fromJsonTimestamp(object.decidedAt)
+        : isSet(object.decided_at)
+        ? fromJsonTimestamp(object.decided_at)
+        : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: TerminationReview): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.flaggedAt !== undefined) {
+      obj.flaggedAt = message.flaggedAt.toISOString();
+    }
+    if (message.incidentIds?.length) {
+      obj.incidentIds = message.incidentIds;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.decidedBy !== "") {
+      obj.decidedBy = message.decidedBy;
+    }
+    if (message.decidedAt !== undefined) {
+      obj.decidedAt = message.decidedAt.toISOString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TerminationReview>, I>>(base?: I): TerminationReview {
+    return TerminationReview.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TerminationReview>, I>>(object: I): TerminationReview {
+    const message = createBaseTerminationReview();
+    message.id = object.id ?? "";
+    message.customerId = object.customerId ?? "";
+    message.flaggedAt = object.flaggedAt ?? undefined;
+    message.incidentIds = object.incidentIds?.map((e) => e) || [];
+    message.status = object.status ?? "";
+    message.decidedBy = object.decidedBy ?? "";
+    message.decidedAt = object.decidedAt ?? undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseListTerminationReviewsRequest(): ListTerminationReviewsRequest {
+  return { status: "" };
+}
+
+export const ListTerminationReviewsRequest: MessageFns<ListTerminationReviewsRequest> = {
+  encode(message: ListTerminationReviewsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== "") {
+      writer.uint32(10).string(message.status);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTerminationReviewsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTerminationReviewsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTerminationReviewsRequest {
+    return { status: isSet(object.status) ? globalThis.String(object.status) : "" };
+  },
+
+  toJSON(message: ListTerminationReviewsRequest): unknown {
+    const obj: any = {};
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTerminationReviewsRequest>, I>>(base?: I): ListTerminationReviewsRequest {
+    return ListTerminationReviewsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTerminationReviewsRequest>, I>>(
+    object: I,
+  ): ListTerminationReviewsRequest {
+    const message = createBaseListTerminationReviewsRequest();
+    message.status = object.status ?? "";
+    return message;
+  },
+};
+
+function createBaseListTerminationReviewsResponse(): ListTerminationReviewsResponse {
+  return { reviews: [] };
+}
+
+export const ListTerminationReviewsResponse: MessageFns<ListTerminationReviewsResponse> = {
+  encode(message: ListTerminationReviewsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.reviews) {
+      TerminationReview.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTerminationReviewsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTerminationReviewsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reviews.push(TerminationReview.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTerminationReviewsResponse {
+    return {
+      reviews: globalThis.Array.isArray(object?.reviews)
+        ? object.reviews.map((e: any) => TerminationReview.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListTerminationReviewsResponse): unknown {
+    const obj: any = {};
+    if (message.reviews?.length) {
+      obj.reviews = message.reviews.map((e) => TerminationReview.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTerminationReviewsResponse>, I>>(base?: I): ListTerminationReviewsResponse {
+    return ListTerminationReviewsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTerminationReviewsResponse>, I>>(
+    object: I,
+  ): ListTerminationReviewsResponse {
+    const message = createBaseListTerminationReviewsResponse();
+    message.reviews = object.reviews?.map((e) => TerminationReview.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDecideTerminationReviewRequest(): DecideTerminationReviewRequest {
+  return { id: "", confirm: false, reason: "" };
+}
+
+export const DecideTerminationReviewRequest: MessageFns<DecideTerminationReviewRequest> = {
+  encode(message: DecideTerminationReviewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.confirm !== false) {
+      writer.uint32(16).bool(message.confirm);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideTerminationReviewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideTerminationReviewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.confirm = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideTerminationReviewRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      confirm: isSet(object.confirm) ? globalThis.Boolean(object.confirm) : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: DecideTerminationReviewRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.confirm !== false) {
+      obj.confirm = message.confirm;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DecideTerminationReviewRequest>, I>>(base?: I): DecideTerminationReviewRequest {
+    return DecideTerminationReviewRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DecideTerminationReviewRequest>, I>>(
+    object: I,
+  ): DecideTerminationReviewRequest {
+    const message = createBaseDecideTerminationReviewRequest();
+    message.id = object.id ?? "";
+    message.confirm = object.confirm ?? false;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseCustomer(): Customer {
+  return { id: "", name: "", email: "" };
+}
+
+export const Customer: MessageFns<Customer> = {
+  encode(message: Customer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.email !== "") {
+      writer.uint32(26).string(message.email);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Customer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Customer {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+    };
+  },
+
+  toJSON(message: Customer): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Customer>, I>>(base?: I): Customer {
+    return Customer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Customer>, I>>(object: I): Customer {
+    const message = createBaseCustomer();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.email = object.email ?? "";
+    return message;
+  },
+};
+
+function createBaseSetCustomerContactRequest(): SetCustomerContactRequest {
+  return { customerId: "", email: "", name: "", reason: "" };
+}
+
+export const SetCustomerContactRequest: MessageFns<SetCustomerContactRequest> = {
+  encode(message: SetCustomerContactRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.email !== "") {
+      writer.uint32(18).string(message.email);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCustomerContactRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCustomerContactRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetCustomerContactRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: SetCustomerContactRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetCustomerContactRequest>, I>>(base?: I): SetCustomerContactRequest {
+    return SetCustomerContactRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetCustomerContactRequest>, I>>(object: I): SetCustomerContactRequest {
+    const message = createBaseSetCustomerContactRequest();
+    message.customerId = object.customerId ?? "";
+    message.email = object.email ?? "";
+    message.name = object.name ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseSetHostBmcRequest(): SetHostBmcRequest {
+  return { hostId: "", bmc: undefined };
+}
+
+export const SetHostBmcRequest: MessageFns<SetHostBmcRequest> = {
+  encode(message: SetHostBmcRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostId !== "") {
+      writer.uint32(10).string(message.hostId);
+    }
+    if (message.bmc !== undefined) {
+      Bmc.encode(message.bmc, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetHostBmcRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetHostBmcRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bmc = Bmc.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetHostBmcRequest {
+    return {
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      bmc: isSet(object.bmc) ? Bmc.fromJSON(object.bmc) : undefined,
+    };
+  },
+
+  toJSON(message: SetHostBmcRequest): unknown {
+    const obj: any = {};
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.bmc !== undefined) {
+      obj.bmc = Bmc.toJSON(message.bmc);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetHostBmcRequest>, I>>(base?: I): SetHostBmcRequest {
+    return SetHostBmcRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetHostBmcRequest>, I>>(object: I): SetHostBmcRequest {
+    const message = createBaseSetHostBmcRequest();
+    message.hostId = object.hostId ?? "";
+    message.bmc = (object.bmc !== undefined && object.bmc !== null) ? Bmc.fromPartial(object.bmc) : undefined;
+    return message;
+  },
+};
+
 export type DeskServiceService = typeof DeskServiceService;
 export const DeskServiceService = {
   /** Hosts in the inventory, each with its agent's connection state. */
@@ -4924,6 +7029,130 @@ export const DeskServiceService = {
       Buffer.from(AdvanceClockResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AdvanceClockResponse => AdvanceClockResponse.decode(value),
   },
+  /**
+   * The reporter registry: whose authenticated reports are believed.
+   * Listing is open to viewers; adding and removing is for admins.
+   */
+  addReporter: {
+    path: "/cordon.v1.DeskService/AddReporter" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddReporterRequest): Buffer => Buffer.from(AddReporterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddReporterRequest => AddReporterRequest.decode(value),
+    responseSerialize: (value: Reporter): Buffer => Buffer.from(Reporter.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Reporter => Reporter.decode(value),
+  },
+  listReporters: {
+    path: "/cordon.v1.DeskService/ListReporters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListReportersRequest): Buffer => Buffer.from(ListReportersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListReportersRequest => ListReportersRequest.decode(value),
+    responseSerialize: (value: ListReportersResponse): Buffer =>
+      Buffer.from(ListReportersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListReportersResponse => ListReportersResponse.decode(value),
+  },
+  removeReporter: {
+    path: "/cordon.v1.DeskService/RemoveReporter" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveReporterRequest): Buffer =>
+      Buffer.from(RemoveReporterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveReporterRequest => RemoveReporterRequest.decode(value),
+    responseSerialize: (value: Reporter): Buffer => Buffer.from(Reporter.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Reporter => Reporter.decode(value),
+  },
+  /**
+   * Complaints by status: needs_info, held (older than the last closed
+   * incident), duplicate (a re-sent report), rejected (viewer and above).
+   */
+  listComplaints: {
+    path: "/cordon.v1.DeskService/ListComplaints" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListComplaintsRequest): Buffer =>
+      Buffer.from(ListComplaintsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListComplaintsRequest => ListComplaintsRequest.decode(value),
+    responseSerialize: (value: ListComplaintsResponse): Buffer =>
+      Buffer.from(ListComplaintsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListComplaintsResponse => ListComplaintsResponse.decode(value),
+  },
+  /**
+   * Routes a held complaint as if it had just arrived, or dismisses it
+   * (abuse_operator and above).
+   */
+  decideComplaint: {
+    path: "/cordon.v1.DeskService/DecideComplaint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DecideComplaintRequest): Buffer =>
+      Buffer.from(DecideComplaintRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DecideComplaintRequest => DecideComplaintRequest.decode(value),
+    responseSerialize: (value: SubmitComplaintResponse): Buffer =>
+      Buffer.from(SubmitComplaintResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitComplaintResponse => SubmitComplaintResponse.decode(value),
+  },
+  /** Refuses a pending approval (abuse_operator and above; the requester may withdraw it). */
+  rejectApproval: {
+    path: "/cordon.v1.DeskService/RejectApproval" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RejectApprovalRequest): Buffer =>
+      Buffer.from(RejectApprovalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RejectApprovalRequest => RejectApprovalRequest.decode(value),
+    responseSerialize: (value: Approval): Buffer => Buffer.from(Approval.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Approval => Approval.decode(value),
+  },
+  /**
+   * Termination reviews flagged by recidivism; the migration notice goes
+   * only when an operator confirms one (abuse_operator and above).
+   */
+  listTerminationReviews: {
+    path: "/cordon.v1.DeskService/ListTerminationReviews" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTerminationReviewsRequest): Buffer =>
+      Buffer.from(ListTerminationReviewsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTerminationReviewsRequest => ListTerminationReviewsRequest.decode(value),
+    responseSerialize: (value: ListTerminationReviewsResponse): Buffer =>
+      Buffer.from(ListTerminationReviewsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTerminationReviewsResponse =>
+      ListTerminationReviewsResponse.decode(value),
+  },
+  decideTerminationReview: {
+    path: "/cordon.v1.DeskService/DecideTerminationReview" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DecideTerminationReviewRequest): Buffer =>
+      Buffer.from(DecideTerminationReviewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DecideTerminationReviewRequest => DecideTerminationReviewRequest.decode(value),
+    responseSerialize: (value: TerminationReview): Buffer => Buffer.from(TerminationReview.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TerminationReview => TerminationReview.decode(value),
+  },
+  /**
+   * Changes a customer's notice address (abuse_operator and above); audited
+   * with the old and new values, and the old address is told.
+   */
+  setCustomerContact: {
+    path: "/cordon.v1.DeskService/SetCustomerContact" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetCustomerContactRequest): Buffer =>
+      Buffer.from(SetCustomerContactRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetCustomerContactRequest => SetCustomerContactRequest.decode(value),
+    responseSerialize: (value: Customer): Buffer => Buffer.from(Customer.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Customer => Customer.decode(value),
+  },
+  /** Sets a host's BMC and its credential file (admin only). */
+  setHostBmc: {
+    path: "/cordon.v1.DeskService/SetHostBmc" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetHostBmcRequest): Buffer => Buffer.from(SetHostBmcRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetHostBmcRequest => SetHostBmcRequest.decode(value),
+    responseSerialize: (value: Host): Buffer => Buffer.from(Host.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Host => Host.decode(value),
+  },
 } as const;
 
 export interface DeskServiceServer extends UntypedServiceImplementation {
@@ -4962,6 +7191,38 @@ export interface DeskServiceServer extends UntypedServiceImplementation {
    * and drills, where days of deadlines pass in seconds.
    */
   advanceClock: handleUnaryCall<AdvanceClockRequest, AdvanceClockResponse>;
+  /**
+   * The reporter registry: whose authenticated reports are believed.
+   * Listing is open to viewers; adding and removing is for admins.
+   */
+  addReporter: handleUnaryCall<AddReporterRequest, Reporter>;
+  listReporters: handleUnaryCall<ListReportersRequest, ListReportersResponse>;
+  removeReporter: handleUnaryCall<RemoveReporterRequest, Reporter>;
+  /**
+   * Complaints by status: needs_info, held (older than the last closed
+   * incident), duplicate (a re-sent report), rejected (viewer and above).
+   */
+  listComplaints: handleUnaryCall<ListComplaintsRequest, ListComplaintsResponse>;
+  /**
+   * Routes a held complaint as if it had just arrived, or dismisses it
+   * (abuse_operator and above).
+   */
+  decideComplaint: handleUnaryCall<DecideComplaintRequest, SubmitComplaintResponse>;
+  /** Refuses a pending approval (abuse_operator and above; the requester may withdraw it). */
+  rejectApproval: handleUnaryCall<RejectApprovalRequest, Approval>;
+  /**
+   * Termination reviews flagged by recidivism; the migration notice goes
+   * only when an operator confirms one (abuse_operator and above).
+   */
+  listTerminationReviews: handleUnaryCall<ListTerminationReviewsRequest, ListTerminationReviewsResponse>;
+  decideTerminationReview: handleUnaryCall<DecideTerminationReviewRequest, TerminationReview>;
+  /**
+   * Changes a customer's notice address (abuse_operator and above); audited
+   * with the old and new values, and the old address is told.
+   */
+  setCustomerContact: handleUnaryCall<SetCustomerContactRequest, Customer>;
+  /** Sets a host's BMC and its credential file (admin only). */
+  setHostBmc: handleUnaryCall<SetHostBmcRequest, Host>;
 }
 
 export interface DeskServiceClient extends Client {
@@ -5206,6 +7467,178 @@ export interface DeskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AdvanceClockResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The reporter registry: whose authenticated reports are believed.
+   * Listing is open to viewers; adding and removing is for admins.
+   */
+  addReporter(
+    request: AddReporterRequest,
+    callback: (error: ServiceError | null, response: Reporter) => void,
+  ): ClientUnaryCall;
+  addReporter(
+    request: AddReporterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Reporter) => void,
+  ): ClientUnaryCall;
+  addReporter(
+    request: AddReporterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Reporter) => void,
+  ): ClientUnaryCall;
+  listReporters(
+    request: ListReportersRequest,
+    callback: (error: ServiceError | null, response: ListReportersResponse) => void,
+  ): ClientUnaryCall;
+  listReporters(
+    request: ListReportersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListReportersResponse) => void,
+  ): ClientUnaryCall;
+  listReporters(
+    request: ListReportersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListReportersResponse) => void,
+  ): ClientUnaryCall;
+  removeReporter(
+    request: RemoveReporterRequest,
+    callback: (error: ServiceError | null, response: Reporter) => void,
+  ): ClientUnaryCall;
+  removeReporter(
+    request: RemoveReporterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Reporter) => void,
+  ): ClientUnaryCall;
+  removeReporter(
+    request: RemoveReporterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Reporter) => void,
+  ): ClientUnaryCall;
+  /**
+   * Complaints by status: needs_info, held (older than the last closed
+   * incident), duplicate (a re-sent report), rejected (viewer and above).
+   */
+  listComplaints(
+    request: ListComplaintsRequest,
+    callback: (error: ServiceError | null, response: ListComplaintsResponse) => void,
+  ): ClientUnaryCall;
+  listComplaints(
+    request: ListComplaintsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListComplaintsResponse) => void,
+  ): ClientUnaryCall;
+  listComplaints(
+    request: ListComplaintsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListComplaintsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Routes a held complaint as if it had just arrived, or dismisses it
+   * (abuse_operator and above).
+   */
+  decideComplaint(
+    request: DecideComplaintRequest,
+    callback: (error: ServiceError | null, response: SubmitComplaintResponse) => void,
+  ): ClientUnaryCall;
+  decideComplaint(
+    request: DecideComplaintRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitComplaintResponse) => void,
+  ): ClientUnaryCall;
+  decideComplaint(
+    request: DecideComplaintRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitComplaintResponse) => void,
+  ): ClientUnaryCall;
+  /** Refuses a pending approval (abuse_operator and above; the requester may withdraw it). */
+  rejectApproval(
+    request: RejectApprovalRequest,
+    callback: (error: ServiceError | null, response: Approval) => void,
+  ): ClientUnaryCall;
+  rejectApproval(
+    request: RejectApprovalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Approval) => void,
+  ): ClientUnaryCall;
+  rejectApproval(
+    request: RejectApprovalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Approval) => void,
+  ): ClientUnaryCall;
+  /**
+   * Termination reviews flagged by recidivism; the migration notice goes
+   * only when an operator confirms one (abuse_operator and above).
+   */
+  listTerminationReviews(
+    request: ListTerminationReviewsRequest,
+    callback: (error: ServiceError | null, response: ListTerminationReviewsResponse) => void,
+  ): ClientUnaryCall;
+  listTerminationReviews(
+    request: ListTerminationReviewsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTerminationReviewsResponse) => void,
+  ): ClientUnaryCall;
+  listTerminationReviews(
+    request: ListTerminationReviewsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTerminationReviewsResponse) => void,
+  ): ClientUnaryCall;
+  decideTerminationReview(
+    request: DecideTerminationReviewRequest,
+    callback: (error: ServiceError | null, response: TerminationReview) => void,
+  ): ClientUnaryCall;
+  decideTerminationReview(
+    request: DecideTerminationReviewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TerminationReview) => void,
+  ): ClientUnaryCall;
+  decideTerminationReview(
+    request: DecideTerminationReviewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TerminationReview) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes a customer's notice address (abuse_operator and above); audited
+   * with the old and new values, and the old address is told.
+   */
+  setCustomerContact(
+    request: SetCustomerContactRequest,
+    callback: (error: ServiceError | null, response: Customer) => void,
+  ): ClientUnaryCall;
+  setCustomerContact(
+    request: SetCustomerContactRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Customer) => void,
+  ): ClientUnaryCall;
+  setCustomerContact(
+    request: SetCustomerContactRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Customer) => void,
+  ): ClientUnaryCall;
+  /** Sets a host's BMC and its credential file (admin only). */
+  setHostBmc(
+    request: SetHostBmcRequest,
+    callback: (error: ServiceError | null, response: Host) => void,
+  ): ClientUnaryCall;
+  setHostBmc(
+    request: SetHostBmcRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Host) => void,
+  ): ClientUnaryCall;
+  setHostBmc(
+    request: SetHostBmcRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Host) => void,
   ): ClientUnaryCall;
 }
 
