@@ -19,6 +19,18 @@ const DESK_ROLES: Record<string, OperatorRole> = {
   'DeskService/Enforce': 'abuse_operator',
   'DeskService/Approve': 'abuse_operator',
   'DeskService/AdvanceClock': 'admin',
+  'DeskService/ListReporters': 'viewer',
+  'DeskService/ListComplaints': 'viewer',
+  'DeskService/ListTerminationReviews': 'viewer',
+  'DeskService/DecideComplaint': 'abuse_operator',
+  'DeskService/RejectApproval': 'abuse_operator',
+  'DeskService/DecideTerminationReview': 'abuse_operator',
+  // A customer's notice address decides who hears of deadlines: not a technician's to change.
+  'DeskService/SetCustomerContact': 'abuse_operator',
+  'DeskService/AddReporter': 'admin',
+  'DeskService/RemoveReporter': 'admin',
+  // BMC credentials are bound to their host by an admin: a technician could otherwise aim a password at an address of their choosing.
+  'DeskService/SetHostBmc': 'admin',
 };
 
 /**

@@ -89,6 +89,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   // The generated service type pins each method's messages; the incident desk's
   // handlers are typed there, so the loose signature here loses nothing.
   type Loose = (req: never, ctx: CallContext) => Promise<unknown>;
+  // Handlers the desk's parts add (reporters, complaints, approvals, customers, BMCs); unsupported until one does.
+  const part = (name: string): Loose | undefined => (incidents as unknown as Record<string, Loose | undefined> | undefined)?.[name];
   const u = (method: string, fn: Loose | undefined) => unaryHandler(`DeskService/${method}`, (fn ?? absent) as Loose, deps) as UntypedHandleCall;
   server.addService(DeskServiceService, {
     listHosts: u('ListHosts', desk.listHosts),
@@ -106,6 +108,16 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     verifyAudit: u('VerifyAudit', incidents?.verifyAudit),
     checkBmc: u('CheckBmc', incidents?.checkBmc),
     advanceClock: u('AdvanceClock', incidents?.advanceClock),
+    addReporter: u('AddReporter', part('addReporter')),
+    listReporters: u('ListReporters', part('listReporters')),
+    removeReporter: u('RemoveReporter', part('removeReporter')),
+    listComplaints: u('ListComplaints', part('listComplaints')),
+    decideComplaint: u('DecideComplaint', part('decideComplaint')),
+    rejectApproval: u('RejectApproval', part('rejectApproval')),
+    listTerminationReviews: u('ListTerminationReviews', part('listTerminationReviews')),
+    decideTerminationReview: u('DecideTerminationReview', part('decideTerminationReview')),
+    setCustomerContact: u('SetCustomerContact', part('setCustomerContact')),
+    setHostBmc: u('SetHostBmc', part('setHostBmc')),
   });
   const health = new HealthImplementation({
     '': 'SERVING',
