@@ -12,6 +12,9 @@ import { parseReport } from '../intake/parseReport.js';
 import type { ParsedComplaint } from '../intake/types.js';
 import { CATEGORIES, REPORTER_KINDS, type Action, type Category, type Complaint, type Incident, type ReporterKind } from './model.js';
 import { isTrusted, type PolicyConfig } from './policy.js';
+import { unauthenticated, type AuthenticateReport, type Authentication, type IntakeChannel } from '../intake/trust/Authentication.js';
+import { fingerprintOf } from '../intake/fingerprint.js';
+import type { DuplicateRef } from '../store/ComplaintsRepo.js';
 
 export interface ComplaintInput {
   ip: string;
@@ -23,13 +26,21 @@ export interface ComplaintInput {
   raw: string;
   /** See Complaint.excerpt. */
   excerpt?: string | undefined;
+  /** How the report was authenticated; decides trust. Absent for an operator's hand-entered complaint. */
+  authentication?: Authentication | undefined;
+  messageId?: string | undefined;
+  originalMessageId?: string | undefined;
 }
 
 export interface SubmitResult {
   complaintId: string;
   incidentId: string | undefined;
-  outcome: 'opened' | 'merged' | 'rejected' | 'needs_info';
+  /** duplicate: a re-sent copy of an earlier complaint; held: about an event older than the last resolution, for an operator. */
+  outcome: 'opened' | 'merged' | 'rejected' | 'needs_info' | 'duplicate' | 'held';
   reason: string;
+  /** Whether the complaint counts as from a trusted, authenticated reporter. */
+  trusted?: boolean;
+  authentication?: Authentication | undefined;
 }
 
 export interface IncidentServiceDeps {
@@ -43,7 +54,10 @@ export interface IncidentServiceDeps {
   onOutbox: () => void;
   /** Called after a commit that may have moved the earliest deadline. */
   onDeadlinesChanged: () => void;
-  /** The desk's identity in mail. */
+  /** Authenticates a raw report against the reporter registry; without it every raw report is untrusted. */
+  authenticate?: AuthenticateReport;
+  /** A registered reporter by id (an operator's hand-entered complaint is trusted only as one). */
+  findReporter?: (id: string) => Promise<{ id: string; name: string; kind: ReporterKind } | undefined>;
 }
 
 const HOUR = 3_600_000;
@@ -89,18 +103,48 @@ export const ENFORCE_CHUNK = 100;
 export class IncidentService {
   constructor(private readonly deps: IncidentServiceDeps) {}
 
-  /** Routes a complaint to its host's open incident of that category, or opens one. */
+  /**
+   * Routes a complaint an operator entered by hand to its host's open
+   * incident of that category, or opens one. The operator's certificate
+   * authenticates who entered it, not who reported it: it is trusted only
+   * as a registered reporter of a trusted kind (`reporter` names its id) or
+   * as the provider's own monitoring.
+   */
   async submitComplaint(input: ComplaintInput, actor: string): Promise<SubmitResult> {
-    const { complaint, trusted } = this.complaintOf(input, this.deps.clock.now());
+    const now = this.deps.clock.now();
+    const withAuth = input.authentication ? input : { ...input, authentication: await this.manualAuthentication(input, actor) };
+    const { complaint, trusted } = this.complaintOf(withAuth, now);
     const touched = new Set<string>();
     const result = await this.deps.store.db.transaction(async () => {
       const tx = new StoreTx(this.deps.store);
-      const r = await this.routeInTx(tx, complaint, trusted, actor, touched);
+      const [duplicate] = await tx.findDuplicates([complaint]);
+      const r = await this.routeInTx(tx, complaint, trusted, actor, touched, duplicate);
       await tx.flush();
       return r;
     });
     this.afterCommit(touched);
     return result;
+  }
+
+  private async manualAuthentication(input: ComplaintInput, actor: string): Promise<Authentication> {
+    const checks = [{ method: 'channel', result: 'operator', detail: `entered by ${actor} over mutual TLS` }];
+    if (input.reporterKind === 'own_monitoring') {
+      const trusted = isTrusted('own_monitoring', this.deps.policy);
+      return { trusted, via: 'operator', reporterKind: 'own_monitoring', reason: `the provider's own monitoring, entered by ${actor}`, checks };
+    }
+    const registered = input.reporter ? await this.deps.findReporter?.(input.reporter) : undefined;
+    if (!registered) return { ...unauthenticated(`entered by ${actor}; ${JSON.stringify(input.reporter)} is not a registered reporter`, checks), via: 'operator' };
+    const trusted = isTrusted(registered.kind, this.deps.policy);
+    checks.push({ method: 'registry', result: trusted ? 'trusted' : 'not_trusted', detail: `${registered.id} (${registered.kind})` });
+    return {
+      trusted,
+      via: 'operator',
+      reporterId: registered.id,
+      reporterName: registered.name,
+      reporterKind: registered.kind,
+      reason: `entered by ${actor} as registered reporter ${registered.id} (${registered.kind}${trusted ? '' : ', a kind the policy does not trust'})`,
+      checks,
+    };
   }
 
   /**
@@ -120,33 +164,61 @@ export class IncidentService {
    * error is transient (the database is busy or failing), which is thrown:
    * the chunks before it stay committed.
    */
-  async ingestReport(raw: Buffer, actor: string, filename?: string): Promise<{ results: SubmitResult[]; needsInfo: string | null }> {
+  async ingestReport(
+    raw: Buffer,
+    actor: string,
+    filename?: string,
+    channel: IntakeChannel = { kind: 'relay', actor },
+  ): Promise<{ results: SubmitResult[]; needsInfo: string | null; authentication: Authentication }> {
     const parsed = await parseReport(raw, filename);
+    const authentication = this.deps.authenticate
+      ? await this.deps.authenticate(raw, channel).catch((err: unknown) => unauthenticated(`authentication failed: ${asCordonError(err).message}`))
+      : unauthenticated('no reporter registry on this controller');
     const text = rawText(raw);
     if (parsed.needsInfo !== null) {
       const now = this.deps.clock.now();
       const complaintId = `c-${randomUUID()}`;
       await this.deps.store.db.transaction(async () => {
         await this.deps.store.complaints.insert(
-          { id: complaintId, receivedAt: now, eventTime: undefined, ip: 'unknown', category: 'other', reporter: '', reporterKind: 'anonymous', raw: text, evidence: filename ?? '' },
+          {
+            id: complaintId,
+            receivedAt: now,
+            eventTime: undefined,
+            ip: 'unknown',
+            category: 'other',
+            reporter: authentication.reporterName ?? '',
+            reporterKind: authentication.reporterKind ?? 'anonymous',
+            raw: text,
+            evidence: filename ?? '',
+            trusted: authentication.trusted,
+            reporterId: authentication.reporterId,
+            authentication,
+            messageId: parsed.messageId,
+            originalMessageId: parsed.originalMessageId,
+          },
           { incidentId: null, status: 'needs_info', reason: parsed.needsInfo! },
         );
         await this.deps.store.audit.append({ at: now, actor, action: 'complaint.needs_info', subject: complaintId, detail: { reason: parsed.needsInfo } });
       });
-      return { results: [{ complaintId, incidentId: undefined, outcome: 'needs_info', reason: parsed.needsInfo }], needsInfo: parsed.needsInfo };
+      return { results: [{ complaintId, incidentId: undefined, outcome: 'needs_info', reason: parsed.needsInfo, trusted: false, authentication }], needsInfo: parsed.needsInfo, authentication };
     }
     const now = this.deps.clock.now();
     // Several addresses in one report may belong to several customers: none may see another's.
     const severalAddresses = new Set(parsed.complaints.map((c) => c.ip)).size > 1;
+    // Trust comes from who sent it, never from its format: the format's guess of the reporter's kind stands
+    // only until the report is authenticated as a registered reporter, and never makes it trusted.
     const inputs: ComplaintInput[] = parsed.complaints.map((c) => ({
       ip: c.ip,
       category: c.category,
-      reporter: c.reporter,
-      reporterKind: c.reporterKind,
+      reporter: authentication.reporterName ? `${authentication.reporterName} (${c.reporter})` : c.reporter,
+      reporterKind: authentication.reporterKind ?? c.reporterKind,
       eventTime: c.eventTime,
       evidence: `${c.format}: ${c.evidence}`,
       raw: text,
       excerpt: c.excerpt ?? (severalAddresses ? summaryExcerpt(c) : undefined),
+      authentication,
+      messageId: parsed.messageId,
+      originalMessageId: parsed.originalMessageId,
     }));
     // Routed in address order, so one host's addresses fall in one chunk and its lookups are made once
     // (StoreTx caches by transaction). The order within one report means nothing: all were received together.
@@ -179,7 +251,7 @@ export class IncidentService {
     }
     const results: SubmitResult[] = Array(inputs.length);
     order.forEach((i, k) => (results[i] = routed[k]!));
-    return { results, needsInfo: null };
+    return { results, needsInfo: null, authentication };
   }
 
   /** Routes complaints received at `now` in one transaction; after the commit, tells the workers. */
@@ -188,10 +260,11 @@ export class IncidentService {
     const results = await this.deps.store.db.transaction(async () => {
       const tx = new StoreTx(this.deps.store);
       await tx.prefetch(inputs, new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY));
+      const made = inputs.map((input) => this.complaintOf(input, now));
+      const duplicates = await tx.findDuplicates(made.map((m) => m.complaint));
       const out: SubmitResult[] = [];
-      for (const input of inputs) {
-        const { complaint, trusted } = this.complaintOf(input, now);
-        out.push(await this.routeInTx(tx, complaint, trusted, actor, touched));
+      for (const [k, { complaint, trusted }] of made.entries()) {
+        out.push(await this.routeInTx(tx, complaint, trusted, actor, touched, duplicates[k]));
       }
       await tx.flush();
       return out;
@@ -209,7 +282,21 @@ export class IncidentService {
     const reporterKind = (REPORTER_KINDS as readonly string[]).includes(input.reporterKind) ? (input.reporterKind as ReporterKind) : 'anonymous';
     await this.deps.store.db.transaction(async () => {
       await this.deps.store.complaints.insert(
-        { id: complaintId, receivedAt: now, eventTime: input.eventTime, ip: input.ip || 'unknown', category, reporter: input.reporter, reporterKind, raw: input.raw, evidence: input.evidence },
+        {
+          id: complaintId,
+          receivedAt: now,
+          eventTime: input.eventTime,
+          ip: input.ip || 'unknown',
+          category,
+          reporter: input.reporter,
+          reporterKind,
+          raw: input.raw,
+          evidence: input.evidence,
+          trusted: input.authentication?.trusted ?? false,
+          authentication: input.authentication,
+          messageId: input.messageId,
+          originalMessageId: input.originalMessageId,
+        },
         { incidentId: null, status: 'needs_info', reason },
       );
       await this.deps.store.audit.append({ at: now, actor, action: 'complaint.needs_info', subject: complaintId, detail: { ip: input.ip, reason } });
@@ -245,37 +332,80 @@ export class IncidentService {
       evidence: input.evidence,
       excerpt: input.excerpt || undefined,
     };
-    return { complaint, trusted: isTrusted(kind, this.deps.policy) };
+    const auth = input.authentication ?? unauthenticated('no authentication recorded');
+    complaint.trusted = auth.trusted;
+    complaint.reporterId = auth.reporterId;
+    complaint.authentication = auth;
+    complaint.messageId = input.messageId;
+    complaint.originalMessageId = input.originalMessageId;
+    complaint.fingerprint = fingerprintOf({
+      reporter: auth.reporterId ?? input.reporter,
+      ip: input.ip,
+      category: input.category,
+      eventTime: input.eventTime,
+      evidence: input.excerpt || input.evidence,
+      raw: input.raw,
+    });
+    return { complaint, trusted: auth.trusted };
   }
 
   /** One complaint into its host's open incident of its category, or a new one; inside the caller's transaction. */
-  private async routeInTx(tx: StoreTx, complaint: Complaint, trusted: boolean, actor: string, touched: Set<string>): Promise<SubmitResult> {
+  private async routeInTx(
+    tx: StoreTx,
+    complaint: Complaint,
+    trusted: boolean,
+    actor: string,
+    touched: Set<string>,
+    duplicate: DuplicateRef | undefined,
+  ): Promise<SubmitResult> {
     const now = complaint.receivedAt;
     const { id: complaintId, category } = complaint;
+    const said = { trusted, authentication: complaint.authentication as Authentication | undefined };
+    if (duplicate) {
+      // A re-sent copy (a redelivery, a replay, a forward) of a complaint already counted: it is
+      // kept and shown, linked to the first, and opens, merges and restarts nothing.
+      const reason = `repeats complaint ${duplicate.id} (same ${duplicate.by.replace(/_/g, '-')})${duplicate.incidentId ? ` of incident ${duplicate.incidentId}` : ''}`;
+      tx.insertComplaint(complaint, { incidentId: duplicate.incidentId ?? null, status: 'duplicate', duplicateOf: duplicate.id, reason });
+      if (duplicate.incidentId) {
+        const state = (await this.deps.store.incidents.get(duplicate.incidentId))?.state ?? null;
+        tx.appendEvent({ incidentId: duplicate.incidentId, at: now, type: 'duplicate', fromState: state, toState: state, actor, detail: { complaintId, duplicateOf: duplicate.id, by: duplicate.by } });
+      }
+      tx.appendAudit({ at: now, actor, action: 'complaint.duplicate', subject: complaintId, detail: { duplicateOf: duplicate.id, by: duplicate.by, incident: duplicate.incidentId ?? null } });
+      return { complaintId, incidentId: duplicate.incidentId, outcome: 'duplicate', reason, ...said };
+    }
     const host = await tx.hosts.match(complaint.ip);
     if (!host) {
       const reason = `${complaint.ip} is not in any of our public prefixes`;
       tx.insertComplaint(complaint, { incidentId: null, status: 'rejected', reason });
       tx.appendAudit({ at: now, actor, action: 'complaint.rejected', subject: complaintId, detail: { ip: complaint.ip, reason } });
-      return { complaintId, incidentId: undefined, outcome: 'rejected', reason };
+      return { complaintId, incidentId: undefined, outcome: 'rejected', reason, ...said };
+    }
+    if (complaint.eventTime) {
+      // About an event from before the last time this problem was resolved: what it reports was handled
+      // (or is a stale copy). An operator decides; nothing opens, merges or restarts a deadline by itself.
+      const resolved = await tx.lastResolution(host.hostId, category);
+      if (resolved && complaint.eventTime.getTime() < resolved.at.getTime()) {
+        const reason = `its event (${complaint.eventTime.toISOString()}) precedes the resolution of ${resolved.incidentId} (${resolved.at.toISOString()}): held for an operator`;
+        tx.insertComplaint(complaint, { incidentId: null, status: 'held', reason });
+        tx.appendAudit({ at: now, actor, action: 'complaint.held', subject: complaintId, detail: { host: host.hostId, resolved: resolved.incidentId, reason } });
+        return { complaintId, incidentId: undefined, outcome: 'held', reason, ...said };
+      }
     }
     const open = await tx.findOpen(host.hostId, category);
     if (open) {
       tx.insertComplaint(complaint, { incidentId: open.id, status: 'linked' });
       await this.applyInTx(tx, open, { type: 'complaint', trusted }, actor, now, touched);
-      return { complaintId, incidentId: open.id, outcome: 'merged', reason: `added to open incident ${open.id}` };
+      return { complaintId, incidentId: open.id, outcome: 'merged', reason: `added to open incident ${open.id}`, ...said };
     }
     const incidentId = `inc-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
-    const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
-    const previous = await tx.countOpenedForCustomerSince(host.customerId, since);
-    const event: IncidentEvent = { type: 'open', id: incidentId, hostId: host.hostId, customerId: host.customerId, category, trusted };
-    const t = transition(undefined, event, await this.context(tx, now, previous + 1, host.hostId));
-    await tx.insertIncident(t.incident, nextDueAt(t.incident, this.deps.policy), since);
+    const event: IncidentEvent = { type: 'open', id: incidentId, hostId: host.hostId, customerId: host.customerId, category, trusted, openedBy: 'complaint' };
+    const t = transition(undefined, event, await this.context(tx, now, host.customerId, host.hostId));
+    await tx.insertIncident(t.incident, nextDueAt(t.incident, this.deps.policy));
     tx.insertComplaint(complaint, { incidentId, status: 'linked' });
     tx.appendEvent({ incidentId, at: now, type: 'open', fromState: null, toState: t.incident.state, actor, detail: { complaintId, reporterKind: complaint.reporterKind } });
     await this.effectsInTx(tx, t.incident, t.effects, actor, now, touched, { eventType: 'open', complaint });
     tx.appendAudit({ at: now, actor, action: 'incident.open', subject: incidentId, detail: { host: host.hostId, category, complaintId } });
-    return { complaintId, incidentId, outcome: 'opened', reason: `opened incident ${incidentId} for host ${host.hostId}` };
+    return { complaintId, incidentId, outcome: 'opened', reason: `opened incident ${incidentId} for host ${host.hostId}`, ...said };
   }
 
   /**
@@ -288,49 +418,78 @@ export class IncidentService {
   }
 
   /**
-   * The same action on several hosts (an approved mass action), in chunks
-   * of ENFORCE_CHUNK hosts per transaction with their rows read ahead: each
-   * chunk's desired states are pushed as soon as it commits, so the first
-   * hosts are enforced while the last are still being written. A failing
-   * host fails the call; the chunks before it stay committed.
+   * The same action on several hosts (an approved mass action), all in ONE
+   * transaction: every host or none, so a crash half way leaves the
+   * approval pending and the hosts untouched, and a retry starts over.
+   * `within` runs first inside that transaction (granting the approval).
+   * Rows are read ahead in chunks of ENFORCE_CHUNK hosts; desired states are
+   * pushed after the commit.
    */
-  async enforceHosts(hostIds: readonly string[], action: Action, reason: string, operator: string): Promise<string[]> {
-    const ids: string[] = [];
-    for (let at = 0; at < hostIds.length; at += ENFORCE_CHUNK) {
-      const chunk = hostIds.slice(at, at + ENFORCE_CHUNK);
-      const touched = new Set<string>();
-      ids.push(
-        ...(await this.deps.store.db.transaction(async () => {
-          const tx = new StoreTx(this.deps.store);
-          const now = this.deps.clock.now();
-          const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
-          await tx.prefetchHosts(chunk, ['other'], since);
-          const out: string[] = [];
-          for (const hostId of chunk) out.push(await this.enforceInTx(tx, hostId, action, reason, operator, now, since, touched));
-          await tx.flush();
-          return out;
-        })),
-      );
-      this.afterCommit(touched);
-    }
+  async enforceHosts(
+    hostIds: readonly string[],
+    action: Action,
+    reason: string,
+    operator: string,
+    opts: { approvalId?: string; within?: () => Promise<void> } = {},
+  ): Promise<string[]> {
+    const touched = new Set<string>();
+    const ids = await this.deps.store.db.transaction(async () => {
+      await opts.within?.();
+      const now = this.deps.clock.now();
+      const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
+      const out: string[] = [];
+      for (let at = 0; at < hostIds.length; at += ENFORCE_CHUNK) {
+        const chunk = hostIds.slice(at, at + ENFORCE_CHUNK);
+        const tx = new StoreTx(this.deps.store);
+        await tx.prefetchHosts(chunk, ['other'], since);
+        for (const hostId of chunk) out.push(await this.enforceInTx(tx, hostId, action, reason, operator, now, touched, opts.approvalId));
+        await tx.flush();
+      }
+      return out;
+    });
+    this.afterCommit(touched);
     return ids;
   }
 
-  private async enforceInTx(tx: StoreTx, hostId: string, action: Action, reason: string, operator: string, now: Date, since: Date, touched: Set<string>): Promise<string> {
+  private async enforceInTx(
+    tx: StoreTx,
+    hostId: string,
+    action: Action,
+    reason: string,
+    operator: string,
+    now: Date,
+    touched: Set<string>,
+    approvalId: string | undefined,
+  ): Promise<string> {
     const host = await tx.host(hostId);
     if (!host) throw new CordonError('not_found', `no host ${hostId}`, { field: 'hostId' });
     let incident = await tx.findOpen(hostId, 'other');
     if (!incident) {
+      // No complaint stands behind it: an operator-opened incident is never trusted and never counts toward a termination review.
       const id = `inc-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
-      const previous = await tx.countOpenedForCustomerSince(host.customerId, since);
-      const t = transition(undefined, { type: 'open', id, hostId, customerId: host.customerId, category: 'other', trusted: true }, await this.context(tx, now, previous + 1, hostId));
-      await tx.insertIncident(t.incident, nextDueAt(t.incident, this.deps.policy), since);
+      const open: IncidentEvent = { type: 'open', id, hostId, customerId: host.customerId, category: 'other', trusted: false, openedBy: 'operator' };
+      const t = transition(undefined, open, await this.context(tx, now, host.customerId, hostId));
+      await tx.insertIncident(t.incident, nextDueAt(t.incident, this.deps.policy));
       tx.appendEvent({ incidentId: id, at: now, type: 'open', fromState: null, toState: t.incident.state, actor: operator, detail: { manual: true, reason } });
       await this.effectsInTx(tx, t.incident, t.effects, operator, now, touched, { eventType: 'open', openedBy: { operator, reason } });
       incident = t.incident;
     }
-    const after = await this.applyInTx(tx, incident, { type: 'operator_enforce', operator, action, reason }, operator, now, touched);
+    const after = await this.applyInTx(tx, incident, { type: 'operator_enforce', operator, action, reason, approvalId }, operator, now, touched);
     return after.id;
+  }
+
+  /**
+   * Distinct hosts this operator acted on by themselves (no approval) since
+   * `since`: the four-eyes budget counts what an operator does, however it
+   * was asked.
+   */
+  async operatorHostsSince(operator: string, since: Date): Promise<number> {
+    const row = await this.deps.store.db.get<{ n: number }>(
+      `SELECT COUNT(DISTINCT i.host_id) AS n FROM incident_events e JOIN incidents i ON i.id = e.incident_id
+       WHERE e.type = 'operator_enforce' AND e.actor = ? AND e.at >= ? AND json_extract(e.detail_json, '$.approvalId') IS NULL`,
+      [operator, since.getTime()],
+    );
+    return row?.n ?? 0;
   }
 
   /** Applies one event to one incident; refused events throw and change nothing. */
@@ -349,10 +508,12 @@ export class IncidentService {
   }
 
   private async applyInTx(tx: StoreTx, current: Incident, event: IncidentEvent, actor: string, now: Date, touched: Set<string>): Promise<Incident> {
-    const t = transition(current, event, await this.context(tx, now, 0, current.hostId));
+    const t = transition(current, event, await this.context(tx, now, current.customerId, current.hostId));
     if (!t.changed) return current;
     tx.updateIncident(t.incident, nextDueAt(t.incident, this.deps.policy));
-    const { type, ...detail } = event as IncidentEvent & Record<string, unknown>;
+    if (t.incident.established !== current.established) tx.noteEstablished(t.incident, t.incident.established ? 1 : -1);
+    const { type, ...withUndefined } = event as IncidentEvent & Record<string, unknown>;
+    const detail = Object.fromEntries(Object.entries(withUndefined).filter(([, v]) => v !== undefined));
     tx.appendEvent({ incidentId: current.id, at: now, type, fromState: current.state, toState: t.incident.state, actor, detail });
     await this.effectsInTx(tx, t.incident, t.effects, actor, now, touched, { eventType: event.type });
     tx.appendAudit({ at: now, actor, action: `incident.${type}`, subject: current.id, detail: { from: current.state, to: t.incident.state, ...detail } });
@@ -428,18 +589,26 @@ export class IncidentService {
           tx.appendAudit({ at: now, actor: 'policy', action: 'alert', subject: i.hostId, detail: { incident: i.id, reason: e.reason } });
           this.deps.log.error({ incident: i.id, host: i.hostId, reason: e.reason }, 'ALERT');
           break;
-        case 'termination_review':
-          tx.appendEvent({ incidentId: i.id, at: now, type: 'termination_review', fromState: i.state, toState: i.state, actor: 'policy', detail: { customer: i.customerId } });
-          tx.appendAudit({ at: now, actor: 'policy', action: 'customer.termination_review', subject: i.customerId, detail: { incident: i.id } });
+        case 'termination_review': {
+          // A flag for an operator, never a message to the customer: the migration notice waits for a confirmation.
+          await tx.flush();
+          const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
+          const established = [...new Set([...(await s.incidents.establishedForCustomerSince(i.customerId, since)), i.id])];
+          const review = await s.terminationReviews.flag(`tr-${randomUUID().slice(0, 8)}`, i.customerId, established, now);
+          tx.appendEvent({ incidentId: i.id, at: now, type: 'termination_review', fromState: i.state, toState: i.state, actor: 'policy', detail: { customer: i.customerId, review: review.id } });
+          tx.appendAudit({ at: now, actor: 'policy', action: 'customer.termination_review', subject: i.customerId, detail: { incident: i.id, review: review.id, incidents: established } });
           break;
+        }
       }
     }
   }
 
-  private async context(tx: StoreTx, now: Date, customerIncidentsInWindow: number, hostId: string): Promise<Context> {
+  private async context(tx: StoreTx, now: Date, customerId: string, hostId: string): Promise<Context> {
     const automaticInLastHour = await tx.countAutomaticSince(new Date(now.getTime() - HOUR));
     const bmc = await tx.latestBmcCheck(hostId);
-    return { now, policy: this.deps.policy, automaticInLastHour, customerIncidentsInWindow, bmc };
+    const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
+    const customerEstablishedInWindow = await tx.countEstablishedForCustomerSince(customerId, since);
+    return { now, policy: this.deps.policy, automaticInLastHour, customerEstablishedInWindow, bmc };
   }
 
   private afterCommit(touched: Set<string>): void {

@@ -40,7 +40,8 @@ export type IncidentEvent =
   | { type: 'operator_accept_dispute'; operator: string }
   | { type: 'operator_reject_dispute'; operator: string }
   | { type: 'operator_dismiss'; operator: string; reason: string }
-  | { type: 'operator_enforce'; operator: string; action: Action; reason: string }
+  /** An operator's action; `approvalId` names the second operator's grant when policy needed one. */
+  | { type: 'operator_enforce'; operator: string; action: Action; reason: string; approvalId?: string | undefined }
   | { type: 'operator_release'; operator: string }
   | { type: 'host_applied' }
   | { type: 'host_failed'; error: string }
@@ -55,8 +56,8 @@ export interface Context {
   policy: PolicyConfig;
   /** Automatic enforcements started fleet-wide in the last hour. */
   automaticInLastHour: number;
-  /** Incidents opened for this customer within the recidivism window, this one included (for 'open'). */
-  customerIncidentsInWindow: number;
+  /** The customer's other established incidents within the recidivism window (this one excluded). */
+  customerEstablishedInWindow: number;
   /** The latest check of the incident's host's BMC; undefined when it was never checked (or it has none). */
   bmc: BmcFact | undefined;
 }
@@ -112,7 +113,10 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
   const i: Incident = { ...current, actions: [...current.actions] };
   const effects: Effect[] = [];
   const now = ctx.now;
-  const done = (changed = true): Transition => ({ incident: i, effects, changed });
+  const done = (changed = true): Transition => {
+    if (changed) settleEstablished(i, effects, ctx);
+    return { incident: i, effects, changed };
+  };
 
   switch (event.type) {
     case 'complaint':
@@ -155,7 +159,7 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       if (['notified', 'acknowledged', 'plan_accepted', 'escalated', 'disputed'].includes(i.state)) {
         i.state = 'customer_resolved';
         i.answeredAt = now;
-        i.hold = undefined;
+        clearHold(i);
         return done();
       }
       if (i.state === 'enforcing' || i.state === 'enforced') {
@@ -169,7 +173,7 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       if (!['notified', 'acknowledged', 'plan_accepted', 'escalated'].includes(i.state)) refuse(i, event);
       i.state = 'disputed';
       i.answeredAt = now;
-      i.hold = undefined;
+      clearHold(i);
       return done();
 
     case 'customer_plan':
@@ -180,7 +184,7 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       i.state = 'plan_accepted';
       i.answeredAt = now;
       i.resolveDueAt = event.dueAt;
-      i.hold = undefined;
+      clearHold(i);
       return done();
 
     case 'deadline': {
@@ -191,6 +195,8 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
         decide(i, effects, ctx); // next rung of the ladder
         return done();
       }
+      // The customer let a deadline pass: the incident is overdue, which is what makes an enforcement established.
+      i.overdue = true;
       escalate(i, effects, ctx);
       return done();
     }
@@ -219,14 +225,25 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       close(i, effects, now, 'dismissed');
       return done();
 
-    case 'operator_enforce':
+    case 'operator_enforce': {
       if (!isOpen(i.state) || i.state === 'release_requested') refuse(i, event);
       i.escalatedAt ??= now;
-      i.hold = undefined;
-      i.actions = mergeAction(i.actions, event.action);
-      i.state = 'enforcing';
-      effects.push({ type: 'host_actions', actions: i.actions, reason: `by ${event.operator}: ${event.reason}` });
+      if (event.approvalId) i.approvalId = event.approvalId;
+      // An operator's cut passes the same gate as the policy's: the console must answer first.
+      const why = CUT_ACTIONS.includes(event.action.kind) ? bmcVerified(ctx) : undefined;
+      if (why) {
+        i.pendingAction = event.action;
+        i.pendingReason = `by ${event.operator}: ${event.reason}`;
+        if (!ENFORCING_STATES.includes(i.state)) i.state = 'escalated';
+        i.hold = 'bmc_unreachable';
+        effects.push({ type: 'operator_queue', hold: 'bmc_unreachable', reason: `${event.action.kind} by ${event.operator} waits: ${why}` });
+        effects.push({ type: 'bmc_check', phase: 'before' });
+        return done();
+      }
+      if (CUT_ACTIONS.includes(event.action.kind)) i.bmcVerifiedAt = ctx.bmc!.checkedAt;
+      operatorAct(i, effects, event.action, `by ${event.operator}: ${event.reason}`);
       return done();
+    }
 
     case 'operator_release':
       if (i.state !== 'release_requested') {
@@ -271,7 +288,10 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
         // Only a cut held for its BMC moves on; anything else ignores the result.
         if (i.hold !== 'bmc_unreachable' || !isOpen(i.state)) return done(false);
         if (!event.reachable) return done(false);
-        decide(i, effects, { ...ctx, bmc: fact });
+        if (i.pendingAction) {
+          i.bmcVerifiedAt = event.checkedAt;
+          operatorAct(i, effects, i.pendingAction, i.pendingReason ?? 'by an operator');
+        } else decide(i, effects, { ...ctx, bmc: fact });
         return done();
       }
       if (!ENFORCING_STATES.includes(i.state) || !i.actions.some((a) => CUT_ACTIONS.includes(a.kind))) return done(false);
@@ -285,7 +305,8 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
 
     case 'operator_override_bmc':
       if (i.hold !== 'bmc_unreachable' || !isOpen(i.state)) refuse(i, event);
-      decide(i, effects, ctx, { bmcOverride: `${event.operator}: ${event.reason}` });
+      if (i.pendingAction) operatorAct(i, effects, i.pendingAction, `${i.pendingReason ?? 'by an operator'}; BMC check overridden by ${event.operator}: ${event.reason}`);
+      else decide(i, effects, ctx, { bmcOverride: `${event.operator}: ${event.reason}` });
       return done();
   }
 }
@@ -316,9 +337,8 @@ function open(event: Extract<IncidentEvent, { type: 'open' }>, ctx: Context): Tr
     openedBy: event.openedBy ?? 'complaint',
   };
   const effects: Effect[] = [];
-  const review = ctx.customerIncidentsInWindow >= ctx.policy.recidivism.incidents;
-  if (review) effects.push({ type: 'termination_review' });
-  effects.push({ type: 'mail', template: 'notice', terminationReview: review });
+  // Opening counts for nothing: an incident counts toward a termination review only once established.
+  effects.push({ type: 'mail', template: 'notice', terminationReview: false });
   if (policy.immediate && event.trusted) escalate(i, effects, ctx);
   return { incident: i, effects, changed: true };
 }
@@ -378,6 +398,41 @@ function decide(i: Incident, effects: Effect[], ctx: Context, opts: { bmcOverrid
   effects.push({ type: 'host_actions', actions: i.actions, reason: `${i.category} unanswered: ladder step ${i.step + 1} (${next.kind})` });
 }
 
+/** An operator's action takes effect on the incident's own host. */
+function operatorAct(i: Incident, effects: Effect[], action: Action, reason: string): void {
+  clearHold(i);
+  i.actions = mergeAction(i.actions, action);
+  i.state = 'enforcing';
+  effects.push({ type: 'host_actions', actions: i.actions, reason });
+}
+
+function clearHold(i: Incident): void {
+  i.hold = undefined;
+  i.pendingAction = undefined;
+  i.pendingReason = undefined;
+}
+
+/**
+ * Whether the incident counts toward the customer's termination review:
+ * a trusted complaint (not an operator's own incident) that the customer
+ * acknowledged, said fixed, or left unanswered past a deadline until an
+ * enforcement took effect. Dismissed never counts. Becoming established
+ * flags a review when the customer's other established incidents in the
+ * window reach the threshold; the review is an operator's to confirm.
+ */
+function settleEstablished(i: Incident, effects: Effect[], ctx: Context): void {
+  if (i.state === 'dismissed') {
+    i.established = false;
+    return;
+  }
+  if (i.established || !i.trusted || i.openedBy !== 'complaint') return;
+  const answered = i.acknowledgedAt !== undefined || i.state === 'customer_resolved' || i.state === 'release_requested';
+  const enforcedOverdue = i.overdue && i.state === 'enforced';
+  if (!answered && !enforcedOverdue) return;
+  i.established = true;
+  if (ctx.customerEstablishedInWindow + 1 >= ctx.policy.recidivism.incidents) effects.push({ type: 'termination_review' });
+}
+
 function mergeAction(actions: Action[], add: Action): Action[] {
   return [...actions.filter((a) => a.kind !== add.kind), add];
 }
@@ -385,7 +440,7 @@ function mergeAction(actions: Action[], add: Action): Action[] {
 function close(i: Incident, effects: Effect[], now: Date, state: 'closed' | 'dismissed'): void {
   i.state = state;
   i.closedAt = now;
-  i.hold = undefined;
+  clearHold(i);
   i.actions = [];
   effects.push({ type: 'mail', template: state, terminationReview: false });
 }

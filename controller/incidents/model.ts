@@ -107,8 +107,9 @@ export interface Incident {
   openedBy: 'complaint' | 'operator';
   /** The approval a second operator granted for this incident's action, when one was needed. */
   approvalId?: string | undefined;
-  /** An operator's cut that waits for the host's BMC to answer (hold bmc_unreachable). */
+  /** An operator's cut that waits for the host's BMC to answer (hold bmc_unreachable), and its reason. */
   pendingAction?: Action | undefined;
+  pendingReason?: string | undefined;
 }
 
 export interface Complaint {

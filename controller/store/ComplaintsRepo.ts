@@ -29,6 +29,23 @@ export interface StoredComplaint extends Complaint {
   duplicateOf: string | undefined;
 }
 
+/** The complaint a re-sent one repeats, and what matched. */
+export interface DuplicateRef {
+  id: string;
+  incidentId: string | undefined;
+  by: 'message_id' | 'original_message_id' | 'fingerprint';
+}
+
+interface DuplicateRow {
+  id: string;
+  incident_id: string | null;
+  ip: string;
+  category: string;
+  message_id: string | null;
+  original_message_id: string | null;
+  fingerprint: string | null;
+}
+
 /** What identifies a re-sent complaint (see IncidentService: any one match is enough). */
 export interface DuplicateKey {
   ip: string;
@@ -137,24 +154,48 @@ export class ComplaintsRepo {
   }
 
   /**
-   * The earliest complaint this one repeats: the same report (Message-ID) or
-   * the same quoted original about the same address and category, or the
-   * same fingerprint. Duplicates themselves are never returned: a copy links
-   * to the first.
+   * For each key, the earliest complaint it repeats, if any: the same report
+   * (Message-ID) or the same quoted original about the same address and
+   * category, or the same fingerprint. Duplicates, rejected and needs_info
+   * complaints are never returned: a copy links to the first that counted.
+   * One query for the whole list (a report's chunk), reading only keys.
    */
-  async findDuplicate(key: DuplicateKey): Promise<StoredComplaint | undefined> {
-    const tries: [string, SqlValue[]][] = [];
-    if (key.messageId) tries.push(['c.message_id = ? AND c.ip = ? AND c.category = ?', [key.messageId, key.ip, key.category]]);
-    if (key.originalMessageId) tries.push(['c.original_message_id = ? AND c.ip = ? AND c.category = ?', [key.originalMessageId, key.ip, key.category]]);
-    if (key.fingerprint) tries.push(['c.fingerprint = ?', [key.fingerprint]]);
-    for (const [where, params] of tries) {
-      const row = await this.db.get<ComplaintRow>(
-        `SELECT ${SELECT_COLUMNS} FROM ${FROM} WHERE ${where} AND c.status NOT IN ('duplicate', 'rejected', 'needs_info') ORDER BY c.received_at, c.id LIMIT 1`,
-        params,
-      );
-      if (row) return fromRow(row);
+  async findDuplicates(keys: readonly DuplicateKey[]): Promise<(DuplicateRef | undefined)[]> {
+    const ids = [...new Set(keys.map((k) => k.messageId).filter((x): x is string => !!x))];
+    const originals = [...new Set(keys.map((k) => k.originalMessageId).filter((x): x is string => !!x))];
+    const prints = [...new Set(keys.map((k) => k.fingerprint).filter((x): x is string => !!x))];
+    const ips = [...new Set(keys.map((k) => k.ip))];
+    const or: string[] = [];
+    const params: SqlValue[] = [];
+    const list = (n: number) => Array(n).fill('?').join(', ');
+    if (ids.length) {
+      or.push(`(message_id IN (${list(ids.length)}) AND ip IN (${list(ips.length)}))`);
+      params.push(...ids, ...ips);
     }
-    return undefined;
+    if (originals.length) {
+      or.push(`(original_message_id IN (${list(originals.length)}) AND ip IN (${list(ips.length)}))`);
+      params.push(...originals, ...ips);
+    }
+    if (prints.length) {
+      or.push(`fingerprint IN (${list(prints.length)})`);
+      params.push(...prints);
+    }
+    if (or.length === 0) return keys.map(() => undefined);
+    const rows = await this.db.all<DuplicateRow>(
+      `SELECT id, incident_id, ip, category, message_id, original_message_id, fingerprint FROM complaints
+       WHERE status NOT IN ('duplicate', 'rejected', 'needs_info') AND (${or.join(' OR ')}) ORDER BY received_at, id`,
+      params,
+    );
+    return keys.map((k) => {
+      const same = (r: DuplicateRow) => r.ip === k.ip && r.category === k.category;
+      const hit =
+        (k.messageId && rows.find((r) => r.message_id === k.messageId && same(r))) ||
+        (k.originalMessageId && rows.find((r) => r.original_message_id === k.originalMessageId && same(r))) ||
+        (k.fingerprint && rows.find((r) => r.fingerprint === k.fingerprint));
+      if (!hit) return undefined;
+      const by = k.messageId && hit.message_id === k.messageId ? 'message_id' : k.originalMessageId && hit.original_message_id === k.originalMessageId ? 'original_message_id' : 'fingerprint';
+      return { id: hit.id, incidentId: hit.incident_id ?? undefined, by };
+    });
   }
 
   /** Complaints by status (and host, through its incident or its address's match), newest first. */

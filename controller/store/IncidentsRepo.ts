@@ -6,6 +6,8 @@ import { INCIDENT_COLUMNS, incidentFromRow, incidentParams, type IncidentRow } f
 import { oneOf } from './validate.js';
 
 /** Must read exactly as the WHERE of the `incidents_one_open` index, so SQLite uses it. */
+/** What counts toward a termination review. */
+const ESTABLISHED = "established = 1 AND state <> 'dismissed' AND opened_by = 'complaint'";
 const OPEN = "state NOT IN ('closed', 'dismissed', 'released')";
 
 /** An incident's next deadline, for the scheduler. */
@@ -137,28 +139,47 @@ export class IncidentsRepo {
     return rows.map(incidentFromRow);
   }
 
-  /** How many incidents were opened for the customer at or after `since` (the recidivism window). */
-  async countOpenedForCustomerSince(customerId: string, since: Date): Promise<number> {
-    const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM incidents WHERE customer_id = ? AND opened_at >= ?', [
-      customerId,
-      toEpochMs(since, 'since'),
-    ]);
-    return row?.n ?? 0;
+  /**
+   * The customer's established incidents opened at or after `since` (the
+   * recidivism window): only these count toward a termination review
+   * (see lifecycle settleEstablished). Dismissed and operator-opened never count.
+   */
+  async establishedForCustomerSince(customerId: string, since: Date): Promise<string[]> {
+    const rows = await this.db.all<{ id: string }>(
+      `SELECT id FROM incidents WHERE customer_id = ? AND opened_at >= ? AND ${ESTABLISHED} ORDER BY opened_at, id`,
+      [customerId, toEpochMs(since, 'since')],
+    );
+    return rows.map((r) => r.id);
   }
 
-  /** countOpenedForCustomerSince for many customers, in one query per 1,000. */
-  async countOpenedForCustomersSince(customerIds: readonly string[], since: Date): Promise<Map<string, number>> {
+  /** How many established incidents each customer has since `since`, in one query per 1,000. */
+  async countEstablishedForCustomersSince(customerIds: readonly string[], since: Date): Promise<Map<string, number>> {
     const out = new Map<string, number>(customerIds.map((id) => [id, 0]));
     for (let i = 0; i < customerIds.length; i += 1000) {
       const slice = customerIds.slice(i, i + 1000);
       const size = Math.max(16, 2 ** Math.ceil(Math.log2(slice.length)));
       const rows = await this.db.all<{ customer_id: string; n: number }>(
-        `SELECT customer_id, COUNT(*) AS n FROM incidents WHERE customer_id IN (${Array(size).fill('?').join(', ')}) AND opened_at >= ? GROUP BY customer_id`,
+        `SELECT customer_id, COUNT(*) AS n FROM incidents WHERE customer_id IN (${Array(size).fill('?').join(', ')}) AND opened_at >= ? AND ${ESTABLISHED} GROUP BY customer_id`,
         [...slice, ...Array<string>(size - slice.length).fill(slice[0]!), toEpochMs(since, 'since')],
       );
       for (const r of rows) out.set(r.customer_id, r.n);
     }
     return out;
+  }
+
+  /**
+   * When the host's last finished incident of this category was resolved
+   * (closed, dismissed, or released after the customer's fix), and which;
+   * undefined when none finished. A complaint about an earlier event is
+   * about what was already handled.
+   */
+  async lastResolution(hostId: string, category: string): Promise<{ incidentId: string; at: Date } | undefined> {
+    const row = await this.db.get<{ id: string; at: number }>(
+      `SELECT id, COALESCE(closed_at, answered_at, opened_at) AS at FROM incidents
+       WHERE host_id = ? AND category = ? AND state IN ('closed', 'dismissed', 'released') ORDER BY at DESC, id DESC LIMIT 1`,
+      [hostId, category],
+    );
+    return row && { incidentId: row.id, at: new Date(row.at) };
   }
 
   /** The incident whose clock fires first (ties: lowest id), or undefined when no clock runs. */

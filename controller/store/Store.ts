@@ -10,6 +10,8 @@ import { EventsRepo } from './EventsRepo.js';
 import { HostsRepo } from './HostsRepo.js';
 import { IncidentsRepo } from './IncidentsRepo.js';
 import { OutboxRepo } from './OutboxRepo.js';
+import { ReportersRepo } from './ReportersRepo.js';
+import { TerminationReviewsRepo } from './TerminationReviewsRepo.js';
 
 /**
  * The controller's SQLite store: one Database and a repository per table
@@ -29,6 +31,8 @@ export class Store {
   readonly audit: AuditLog;
   readonly bmcs: BmcRepo;
   readonly switches: SwitchesRepo;
+  readonly reporters: ReportersRepo;
+  readonly terminationReviews: TerminationReviewsRepo;
 
   constructor(readonly db: Database) {
     this.hosts = new HostsRepo(db);
@@ -42,6 +46,8 @@ export class Store {
     this.audit = new AuditLog(db);
     this.bmcs = new BmcRepo(db);
     this.switches = new SwitchesRepo(db);
+    this.reporters = new ReportersRepo(db);
+    this.terminationReviews = new TerminationReviewsRepo(db);
   }
 
   /** Opens (creating and migrating) the store file; see Database.open. */

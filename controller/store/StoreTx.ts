@@ -2,7 +2,7 @@ import type { Category, Incident } from '../incidents/model.js';
 import type { Host } from '../inventory/Inventory.js';
 import type { AuditInput } from './AuditLog.js';
 import type { HostBmc, StoredBmcCheck } from './BmcRepo.js';
-import type { ComplaintLink } from './ComplaintsRepo.js';
+import type { ComplaintLink, DuplicateKey, DuplicateRef } from './ComplaintsRepo.js';
 import type { Customer } from './CustomersRepo.js';
 import type { IncidentEventInput } from './EventsRepo.js';
 import { HostMatcher } from './HostMatcher.js';
@@ -89,7 +89,7 @@ export class StoreTx {
     for (const c of newCustomers) this.customerRows.set(c, customers.get(c));
     if (since) {
       const uncounted = [...customerIds].filter((c) => !this.customerCounts.has(`${c}\u0000${since.getTime()}`));
-      for (const [c, n] of await this.store.incidents.countOpenedForCustomersSince(uncounted, since)) this.customerCounts.set(`${c}\u0000${since.getTime()}`, n);
+      for (const [c, n] of await this.store.incidents.countEstablishedForCustomersSince(uncounted, since)) this.customerCounts.set(`${c}\u0000${since.getTime()}`, n);
     }
     const fresh = hostIds.filter((h) => !this.bmcChecks.has(h));
     if (this.updates.size > 0) await this.flushUpdates(); // the table must show what this transaction changed
@@ -116,12 +116,39 @@ export class StoreTx {
     return i && !['closed', 'dismissed', 'released'].includes(i.state) ? i : undefined;
   }
 
-  /** Incidents opened for the customer at or after `since`, this transaction's included. */
-  async countOpenedForCustomerSince(customerId: string, since: Date): Promise<number> {
+  /** The customer's established incidents opened at or after `since`, this transaction's changes included. */
+  async countEstablishedForCustomerSince(customerId: string, since: Date): Promise<number> {
     const key = `${customerId}\u0000${since.getTime()}`;
     let n = this.customerCounts.get(key);
-    if (n === undefined) this.customerCounts.set(key, (n = await this.store.incidents.countOpenedForCustomerSince(customerId, since)));
+    if (n === undefined) {
+      if (this.updates.size > 0) await this.flushUpdates();
+      this.customerCounts.set(key, (n = (await this.store.incidents.countEstablishedForCustomersSince([customerId], since)).get(customerId) ?? 0));
+    }
     return n;
+  }
+
+  /** An incident became established (+1) or stopped counting (-1): the customer's counts follow. */
+  noteEstablished(incident: Incident, delta: 1 | -1): void {
+    for (const [key, n] of this.customerCounts) {
+      const [customerId, sinceMs] = key.split('\u0000');
+      if (customerId === incident.customerId && incident.openedAt.getTime() >= Number(sinceMs)) this.customerCounts.set(key, n + delta);
+    }
+  }
+
+  /**
+   * For each complaint, the earlier one it repeats (ComplaintsRepo.findDuplicates),
+   * this transaction's queued complaints included: a report whose complaints
+   * were queued here is compared with them too.
+   */
+  async findDuplicates(keys: readonly DuplicateKey[]): Promise<(DuplicateRef | undefined)[]> {
+    if (this.complaints.length > 0) await this.flushComplaints();
+    return this.store.complaints.findDuplicates(keys);
+  }
+
+  /** The host's last resolved incident of this category (IncidentsRepo.lastResolution), this transaction's updates included. */
+  async lastResolution(hostId: string, category: Category): Promise<{ incidentId: string; at: Date } | undefined> {
+    if ([...this.updates.values()].some((u) => u.incident.hostId === hostId && u.incident.category === category)) await this.flushUpdates();
+    return this.store.incidents.lastResolution(hostId, category);
   }
 
   /** Automatic enforcement starts at or after `since`, fleet-wide. */
@@ -161,13 +188,10 @@ export class StoreTx {
     this.enforced.add(incidentId);
   }
 
-  async insertIncident(incident: Incident, nextDueAt: Date | undefined, since: Date): Promise<void> {
+  async insertIncident(incident: Incident, nextDueAt: Date | undefined): Promise<void> {
     await this.store.incidents.insert(incident, nextDueAt);
     this.inserted.add(incident.id);
     this.open.set(`${incident.hostId}\u0000${incident.category}`, incident);
-    const key = `${incident.customerId}\u0000${since.getTime()}`;
-    const n = this.customerCounts.get(key);
-    if (n !== undefined && incident.openedAt.getTime() >= since.getTime()) this.customerCounts.set(key, n + 1);
   }
 
   /** Queues an incident's new fields (the last one queued per incident is written). */
@@ -201,16 +225,20 @@ export class StoreTx {
 
   /** Writes everything queued. Inside the transaction; an error leaves the queue emptied and the transaction to roll back. */
   async flush(): Promise<void> {
-    const complaints = this.complaints;
     const events = this.events;
     const audits = this.audits;
-    this.complaints = [];
     this.events = [];
     this.audits = [];
-    await this.store.complaints.insertMany(complaints);
+    await this.flushComplaints();
     await this.flushUpdates();
     await this.store.events.appendMany(events);
     await this.store.audit.appendMany(audits);
+  }
+
+  private async flushComplaints(): Promise<void> {
+    const complaints = this.complaints;
+    this.complaints = [];
+    await this.store.complaints.insertMany(complaints);
   }
 
   private async flushUpdates(): Promise<void> {

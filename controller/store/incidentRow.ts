@@ -20,6 +20,13 @@ function parseJson(text: string, field: string): unknown {
   }
 }
 
+/** An operator's cut waiting for the BMC, as stored: `{ action, reason }`. */
+function pendingFromJson(text: string, field: string): { pendingAction: Incident['pendingAction']; pendingReason: string } {
+  const v = parseJson(text, field) as { action?: unknown; reason?: unknown } | null;
+  if (typeof v !== 'object' || v === null || typeof v.reason !== 'string') throw new CordonError('internal', 'is not { action, reason }', { field });
+  return { pendingAction: checkAction(v.action, `${field}.action`, 'internal'), pendingReason: v.reason };
+}
+
 /** One row of `incidents`, as node-sqlite3 returns it. */
 export interface IncidentRow {
   id: string;
@@ -93,7 +100,8 @@ export function incidentParams(i: Incident, nextDueAt: Date | undefined): Record
     $overdue: i.overdue ? 1 : 0,
     $opened_by: oneOf(i.openedBy, OPENED_BY, 'openedBy'),
     $approval_id: i.approvalId ?? null,
-    $pending_action_json: i.pendingAction === undefined ? null : JSON.stringify(checkAction(i.pendingAction, 'pendingAction')),
+    $pending_action_json:
+      i.pendingAction === undefined ? null : JSON.stringify({ action: checkAction(i.pendingAction, 'pendingAction'), reason: String(i.pendingReason ?? '') }),
   };
 }
 
@@ -131,6 +139,6 @@ export function incidentFromRow(r: IncidentRow): Incident {
     overdue: r.overdue === 1,
     openedBy: oneOf(r.opened_by, OPENED_BY, where('opened_by'), 'internal'),
     ...(r.approval_id === null ? {} : { approvalId: r.approval_id }),
-    ...(r.pending_action_json === null ? {} : { pendingAction: checkAction(parseJson(r.pending_action_json, where('pending_action_json')), where('pending_action_json'), 'internal') }),
+    ...(r.pending_action_json === null ? {} : pendingFromJson(r.pending_action_json, where('pending_action_json'))),
   };
 }

@@ -156,15 +156,20 @@ export function judge(s: Scenario, r: WorldResult): Verdict {
   }
 
   check = 'termination review';
-  // 8. Termination review exactly for a customer's 3rd (and later) incident within 90 days.
+  // 8. Termination review exactly when an incident becomes established (a trusted complaint the customer
+  //    acknowledged or fixed, or left unanswered until enforced) while the customer already has
+  //    incidents - 1 other established ones opened within 90 days; opening counts for nothing.
   const windowMs = s.policy.recidivism.windowDays * DAY;
   const expectedReviews = new Set<string>();
-  const byCustomer = groupBy(s.episodes, (e) => e.customerId);
-  for (const eps of byCustomer.values()) {
-    for (const e of eps) {
-      const inWindow = eps.filter((o) => o.start > e.start - windowMs && o.start <= e.start).length;
-      if (inWindow >= s.policy.recidivism.incidents) expectedReviews.add(incidentOfEpisode.get(e.id) ?? `missing-${e.id}`);
-    }
+  for (const [id, t] of r.establishedAt) {
+    const i = r.incidents.get(id)!;
+    const others = [...r.establishedAt].filter(([o, ot]) => {
+      const other = r.incidents.get(o)!;
+      const dropped = r.unestablishedAt.get(o);
+      return o !== id && other.customerId === i.customerId && ot <= t && (dropped === undefined || dropped > t) && other.openedAt.getTime() >= t - windowMs;
+    }).length;
+    if (!i.trusted) fail(`${id}: established though untrusted`);
+    if (others + 1 >= s.policy.recidivism.incidents) expectedReviews.add(id);
   }
   for (const id of expectedReviews) if (!r.reviews.has(id)) fail(`${id} (${episodeOfIncident.get(id)?.id}): no termination review`);
   for (const id of r.reviews) if (!expectedReviews.has(id)) fail(`${id} (${episodeOfIncident.get(id)?.id}): unexpected termination review`);

@@ -58,6 +58,9 @@ export interface WorldResult {
   terminalAt: Map<string, number>;
   releasedAt: Map<string, number>;
   reviews: Set<string>;
+  /** When each incident became established (counts toward a termination review), and when it stopped (dismissed). */
+  establishedAt: Map<string, number>;
+  unestablishedAt: Map<string, number>;
   holds: Record<Hold, number>;
   refusals: Map<string, number>;
   early: { fired: number; changed: number };
@@ -97,7 +100,6 @@ class World {
   private readonly heap = new Heap();
   private readonly inventory = new Map<string, { hostId: string; customerId: string }>();
   private readonly lanes = new Map<string, string>();
-  private readonly opensByCustomer = new Map<string, number[]>();
   private readonly hostStates = new Map<string, HostState>();
   private readonly armed = new Map<string, Set<number>>();
   private automaticWindowStart = 0;
@@ -114,6 +116,8 @@ class World {
     terminalAt: new Map(),
     releasedAt: new Map(),
     reviews: new Set(),
+    establishedAt: new Map(),
+    unestablishedAt: new Map(),
     holds: { operator_decision: 0, untrusted_reporter: 0, approval: 0, rate_limit: 0, bmc_unreachable: 0 },
     refusals: new Map(),
     early: { fired: 0, changed: 0 },
@@ -184,13 +188,9 @@ class World {
       return;
     }
     const id = `inc-${++this.incidentSeq}`;
-    const opens = this.opensByCustomer.get(owner.customerId) ?? [];
-    opens.push(this.now);
-    this.opensByCustomer.set(owner.customerId, opens);
-    const inWindow = opens.filter((t) => t > this.now - RECIDIVISM_MS(this.s)).length;
     this.lanes.set(lane, id);
     this.r.complaintIncident.set(complaintId, id);
-    this.apply(undefined, { type: 'open', id, hostId: owner.hostId, customerId: owner.customerId, category, trusted }, inWindow);
+    this.apply(undefined, { type: 'open', id, hostId: owner.hostId, customerId: owner.customerId, category, trusted });
     this.push(this.now + this.s.mailLatencyMs, PRIO.notice, () => this.apply(id, { type: 'notice_sent' }));
   }
 
@@ -228,8 +228,18 @@ class World {
   }
 
   /** One lifecycle transition and its effects; refusals are counted and change nothing. */
-  private apply(id: string | undefined, event: IncidentEvent, customerIncidentsInWindow = 0): Transition | undefined {
+  /** The customer's other established incidents opened within the recidivism window. */
+  private establishedInWindow(customerId: string, except: string | undefined): number {
+    let n = 0;
+    for (const [id, i] of this.r.incidents) {
+      if (id !== except && i.customerId === customerId && i.established && i.openedAt.getTime() >= this.now - RECIDIVISM_MS(this.s)) n++;
+    }
+    return n;
+  }
+
+  private apply(id: string | undefined, event: IncidentEvent): Transition | undefined {
     const before = id ? this.r.incidents.get(id) : undefined;
+    const customerId = before?.customerId ?? (event.type === 'open' ? event.customerId : '');
     if (id && !before) throw new Error(`unknown incident ${id}`);
     let result: Transition;
     try {
@@ -237,7 +247,7 @@ class World {
         now: new Date(this.now),
         policy: this.s.policy,
         automaticInLastHour: this.automaticInLastHour(),
-        customerIncidentsInWindow,
+        customerEstablishedInWindow: this.establishedInWindow(customerId, id),
         // Every simulated BMC answers: the console gate is tested in the lifecycle tables.
         bmc: { reachable: true, checkedAt: new Date(this.now) },
       });
@@ -250,6 +260,8 @@ class World {
     if (!result.changed) return result;
     const i = result.incident;
     this.r.incidents.set(i.id, i);
+    if (i.established && !before?.established) this.r.establishedAt.set(i.id, this.now);
+    if (!i.established && before?.established) this.r.unestablishedAt.set(i.id, this.now);
     for (const e of result.effects) {
       if (e.type === 'host_actions') this.hostActions(i, e.actions, !event.type.startsWith('operator_'));
       else if (e.type === 'operator_queue') this.r.holds[e.hold]++;

@@ -12,7 +12,7 @@ export const at = (ms: number) => new Date(T0.getTime() + ms);
 
 export function ctxAt(now: Date, over: Partial<Context> = {}): Context {
   // The host's console answered just now, unless a test says otherwise.
-  return { now, policy: DEFAULT_POLICY, automaticInLastHour: 0, customerIncidentsInWindow: 1, bmc: { reachable: true, checkedAt: now }, ...over };
+  return { now, policy: DEFAULT_POLICY, automaticInLastHour: 0, customerEstablishedInWindow: 0, bmc: { reachable: true, checkedAt: now }, ...over };
 }
 
 export function openEvent(category: Category = 'spam', trusted = true, id = 'inc-1'): Extract<IncidentEvent, { type: 'open' }> {

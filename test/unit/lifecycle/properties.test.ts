@@ -85,7 +85,7 @@ const historyArbOf = (minLength: number, maxLength: number) =>
   fc.record({
     category: fc.constantFrom(...CATEGORIES),
     trusted: fc.boolean(),
-    customerIncidentsInWindow: fc.integer({ min: 1, max: 5 }),
+    customerEstablishedInWindow: fc.integer({ min: 0, max: 4 }),
     // Most real incidents get their notice first; without it nothing runs a clock.
     steps: fc
       .tuple(fc.boolean(), fc.array(stepArb, { minLength, maxLength, size: 'max' }))
@@ -121,7 +121,7 @@ function applyStep(i: Incident, step: Step, prevNow: Date, previousDue?: number)
     event = typeof step.spec.event === 'function' ? step.spec.event(new Date(nowMs)) : step.spec.event;
   }
   const now = new Date(nowMs);
-  return { event, ctx: { now, policy: POLICY, automaticInLastHour: step.automaticInLastHour, customerIncidentsInWindow: 1, bmc: { reachable: true, checkedAt: now } } };
+  return { event, ctx: { now, policy: POLICY, automaticInLastHour: step.automaticInLastHour, customerEstablishedInWindow: 0, bmc: { reachable: true, checkedAt: now } } };
 }
 
 const identity = (i: Incident) => ({ id: i.id, hostId: i.hostId, customerId: i.customerId, category: i.category });
@@ -130,11 +130,11 @@ const isTerminal = (i: Incident) => TERMINAL_STATES.includes(i.state);
 describe('lifecycle properties over random histories', () => {
   it('hold after every accepted event', () => {
     fc.assert(
-      fc.property(historyArb, ({ category, trusted, customerIncidentsInWindow, steps }) => {
+      fc.property(historyArb, ({ category, trusted, customerEstablishedInWindow, steps }) => {
         const opened = transition(
           undefined,
           { type: 'open', id: 'inc-p', hostId: 'host-7', customerId: 'cust-3', category, trusted },
-          { now: T0, policy: POLICY, automaticInLastHour: 0, customerIncidentsInWindow, bmc: { reachable: true, checkedAt: T0 } },
+          { now: T0, policy: POLICY, automaticInLastHour: 0, customerEstablishedInWindow, bmc: { reachable: true, checkedAt: T0 } },
         );
         let i = opened.incident;
         // The open itself (an immediate category acts at once): actions only in an enforcing state.
@@ -284,5 +284,5 @@ describe('lifecycle properties over random histories', () => {
 });
 
 function ctxAt0(): Context {
-  return { now: T0, policy: POLICY, automaticInLastHour: 0, customerIncidentsInWindow: 1, bmc: { reachable: true, checkedAt: T0 } };
+  return { now: T0, policy: POLICY, automaticInLastHour: 0, customerEstablishedInWindow: 0, bmc: { reachable: true, checkedAt: T0 } };
 }

@@ -484,11 +484,11 @@ describe('intake', () => {
     expect((err as CordonError).kind).toBe('not_found');
   });
 
-  it('flags a termination review when the customer reaches three incidents in the window', () => {
-    for (const [count, review] of [[1, false], [2, false], [3, true], [7, true]] as const) {
-      const r = transition(undefined, openEvent(), ctxAt(T0, { customerIncidentsInWindow: count }));
-      expect(r.effects.some((e) => e.type === 'termination_review'), `count ${count}`).toBe(review);
-      expect(r.effects.find((e) => e.type === 'mail'), `count ${count}`).toEqual({ type: 'mail', template: 'notice', terminationReview: review });
+  it('opening an incident never flags a termination review nor tells the customer of one, however many came before', () => {
+    for (const count of [0, 2, 7]) {
+      const r = transition(undefined, openEvent(), ctxAt(T0, { customerEstablishedInWindow: count }));
+      expect(r.effects.some((e) => e.type === 'termination_review'), `count ${count}`).toBe(false);
+      expect(r.effects.find((e) => e.type === 'mail'), `count ${count}`).toEqual({ type: 'mail', template: 'notice', terminationReview: false });
     }
   });
 });

@@ -91,9 +91,15 @@ describe('IncidentsRepo', () => {
     expect(ids(await store.incidents.list({ hostId: 'web-01', limit: 2 }))).toEqual(['c', 'b']);
     expect(ids(await store.incidents.list({ state: 'received', customerId: 'cust-1' }))).toEqual(['b']);
     await expect(store.incidents.list({ limit: 0 })).rejects.toMatchObject({ field: 'limit' });
-    expect(await store.incidents.countOpenedForCustomerSince('cust-1', at(10))).toBe(2);
-    expect(await store.incidents.countOpenedForCustomerSince('cust-1', at(-1))).toBe(3);
-    expect(await store.incidents.countOpenedForCustomerSince('cust-3', at(-1))).toBe(0);
+    // Only established incidents count toward a termination review: none of these is.
+    expect((await store.incidents.countEstablishedForCustomersSince(['cust-1'], at(-1))).get('cust-1')).toBe(0);
+    await store.incidents.update(incident({ id: 'b', openedAt: at(10), category: 'ddos', established: true }), undefined);
+    await store.incidents.update(incident({ id: 'c', openedAt: at(20), category: 'scan', state: 'notified', established: true }), undefined);
+    await store.incidents.insert(incident({ id: 'e', openedAt: at(25), category: 'malware', established: true, openedBy: 'operator' }), undefined);
+    await store.incidents.insert(incident({ id: 'f', openedAt: at(26), category: 'phishing', established: true, state: 'dismissed', closedAt: at(27) }), undefined);
+    expect((await store.incidents.countEstablishedForCustomersSince(['cust-1', 'cust-3'], at(-1)))).toEqual(new Map([['cust-1', 2], ['cust-3', 0]]));
+    expect((await store.incidents.countEstablishedForCustomersSince(['cust-1'], at(15))).get('cust-1')).toBe(1);
+    expect(await store.incidents.establishedForCustomerSince('cust-1', at(-1))).toEqual(['b', 'c']);
   });
 
   it('answers the scheduler: the earliest due, and everything due up to a time', async () => {
