@@ -1,6 +1,9 @@
 import type convict from 'convict';
 import { loadConfig, type LoadOptions } from '../proto/runtime/config.js';
 import { LOG_LEVELS } from '../proto/runtime/logger.js';
+import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from './intake/limits.js';
+import { validateDnsServers } from './intake/trust/createDnsResolver.js';
+import { validateReporterList, type RegisteredReporter } from './intake/trust/RegisteredReporter.js';
 
 /** Every controller setting, its default and its meaning, in one place. */
 export const controllerSchema = {
@@ -52,6 +55,14 @@ export const controllerSchema = {
       format: 'positive-int',
       default: 10,
     },
+    maxHeartbeatSeconds: {
+      doc:
+        'The longest heartbeat interval an agent may ask for in its Hello. A longer one is clamped, not refused: the agent stays ' +
+        'connected, but its staleness is computed from min(asked, this), so it shows as stale (and can trigger the switch fallback) ' +
+        'after staleAfterMissedHeartbeats × this of silence however long an interval it claims. Logged when it happens.',
+      format: 'positive-int',
+      default: 30,
+    },
   },
   inventory: {
     file: {
@@ -71,15 +82,15 @@ export const controllerSchema = {
   },
   mail: {
     smtp: {
-      host: { doc: 'SMTP relay for customer mail.', format: String, default: '127.0.0.1', env: 'CORDON_SMTP_HOST' },
+      host: { doc: 'SMTP relay for customer mail (a host name or an IP address; the daemon always sends mail, so it may not be empty).', format: 'hostname', default: '127.0.0.1', env: 'CORDON_SMTP_HOST' },
       port: { doc: 'SMTP relay port.', format: 'port', default: 25, env: 'CORDON_SMTP_PORT' },
       secure: { doc: 'TLS from the first byte (port 465).', format: Boolean, default: false },
       requireTLS: { doc: 'Refuse to send unless the relay offers STARTTLS.', format: Boolean, default: false },
       user: { doc: 'SMTP AUTH user; empty: no AUTH.', format: String, default: '' },
       password: { doc: 'SMTP AUTH password.', format: String, default: '', sensitive: true, env: 'CORDON_SMTP_PASSWORD' },
     },
-    from: { doc: 'From address of customer mail.', format: String, default: 'abuse@localhost' },
-    replyTo: { doc: 'Where customers answer.', format: String, default: 'abuse@localhost' },
+    from: { doc: 'From address of customer mail, also the SMTP envelope sender: a bare address (local@domain).', format: 'mail-address', default: 'abuse@localhost' },
+    replyTo: { doc: 'Where customers answer: a bare address (local@domain).', format: 'mail-address', default: 'abuse@localhost' },
     deskName: { doc: 'The desk as the mail names it.', format: String, default: 'Abuse desk' },
     maxAttempts: { doc: 'Delivery attempts before a mail is given up (kept, logged).', format: 'positive-int', default: 20 },
   },
@@ -91,6 +102,12 @@ export const controllerSchema = {
     concurrency: { doc: 'BMCs checked at once.', format: 'positive-int', default: 4 },
     minIntervalSeconds: { doc: 'At least this long between two checks of the same BMC (faster polling can crash a BMC).', format: 'positive-int', default: 5 },
     freshMinutes: { doc: 'A check older than this does not count before a cut.', format: 'positive-int', default: 15 },
+    credentialsDir: {
+      doc: 'The directory BMC password files must lie in, after symlinks are resolved: `cordonctl host set-bmc` (admin) refuses a file elsewhere. Keep it root-owned, mode 0750 or tighter.',
+      format: String,
+      default: '/etc/cordon/bmc',
+      env: 'CORDON_BMC_CREDENTIALS_DIR',
+    },
   },
   switchFallback: {
     enabled: { doc: 'Shut a host\'s switch port (inventory "switchPorts") when it should be cut and its agent is silent or tampered with.', format: Boolean, default: true },
@@ -127,10 +144,65 @@ export const controllerSchema = {
       windowDays: { doc: 'The recidivism window.', format: 'positive-int', default: 90 },
       migrationDays: { doc: 'The migration period the termination notice states.', format: 'positive-int', default: 30 },
     },
+    fourEyes: {
+      maxHostsPerAction: {
+        doc: 'Hosts one operator action may touch alone; beyond this (or a whole customer) a second operator must approve.',
+        format: 'positive-int',
+        default: 1,
+      },
+      operatorHostsPerHour: {
+        doc: 'Hosts one operator may act on alone per rolling hour, however the actions were asked; beyond it each needs a second operator.',
+        format: 'positive-int',
+        default: 5,
+      },
+      approvalTtlHours: { doc: 'Hours a pending approval stays grantable; after that it expires and must be asked again.', format: 'positive-int', default: 24 },
+    },
     categories: {
       doc: 'Per-category overrides: {"spam": {"ackHours": 12, "resolveHours": 48, "immediate": false, "ladder": [{"kind": "smtp_block"}, {"kind": "isolate"}]}}.',
       format: Object,
       default: {} as Record<string, unknown>,
+    },
+  },
+  reporters: {
+    doc:
+      'Registered reporters this file owns (who Cordon believes): [{"id": "cert-example", "name": "Example CERT", "kind": "cert", "domains": ["cert.example"], ' +
+      '"arcForwarder": false, "feed": "NAME"}]. kind: own_monitoring, upstream, cert, rights_holder, individual; each needs a domain or a feed; no domain or feed twice. ' +
+      'Seeded into the store at start (source "config"); one deleted here is removed at the next start; `cordonctl reporter add` entries are kept.',
+    format: function reporterList(value: unknown) {
+      validateReporterList(value, 'reporters');
+    },
+    default: [] as RegisteredReporter[],
+  },
+  intake: {
+    dnsServers: {
+      doc: 'DNS servers mail authentication asks (DKIM keys, DMARC and SPF records): ["127.0.0.1:5353", "[::1]:53", "192.0.2.53"]. Empty: the system resolver.',
+      format: function dnsServerList(value: unknown) {
+        validateDnsServers(value, 'intake.dnsServers');
+      },
+      default: [] as string[],
+    },
+    limits: {
+      maxReportBytes: {
+        doc: 'The largest report accepted (bytes, as submitted). A larger one is refused, naming this limit, and not stored; the gRPC receive limit of the desk is this plus 1 MiB.',
+        format: 'positive-int',
+        default: DEFAULT_INTAKE_LIMITS.maxReportBytes,
+      },
+      decompressedBytes: { doc: 'All archive (zip) members of one report together, once decompressed.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.decompressedBytes },
+      zipMembers: { doc: 'Entries in one zip archive.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.zipMembers },
+      zipMemberBytes: { doc: 'One zip member, decompressed: checked against the declared size and counted as it inflates.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.zipMemberBytes },
+      rows: { doc: 'CSV records in one file.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.rows },
+      lineLength: { doc: 'One line of a text part, or one CSV record (characters).', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.lineLength },
+      mimeDepth: { doc: 'MIME nesting depth (the message is 1, its parts 2, a message/rfc822 inside one 3).', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.mimeDepth },
+      mimeParts: { doc: 'MIME parts in one message, embedded messages included.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.mimeParts },
+      parseSeconds: { doc: 'Time one report may take to parse; its worker is then stopped and replaced.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.parseSeconds },
+      workerHeapMb: { doc: "The parse worker's V8 heap (MiB); a report that needs more stops the worker, not the controller.", format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.workerHeapMb },
+    },
+    parseWorkers: {
+      doc: 'Parse worker threads at most (1 to 4), started when needed and reused; each may use intake.limits.workerHeapMb.',
+      format: function parseWorkerCount(value: unknown) {
+        if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 4) throw new Error('intake.parseWorkers: must be an integer from 1 to 4');
+      },
+      default: 1,
     },
   },
   metrics: {
@@ -166,7 +238,7 @@ export const controllerSchema = {
 export type ControllerConfig = convict.Config<{
   listen: string;
   tls: { ca: string; cert: string; key: string; revokedSerialsFile: string };
-  agents: { staleAfterMissedHeartbeats: number; pingIntervalSeconds: number; helloTimeoutSeconds: number };
+  agents: { staleAfterMissedHeartbeats: number; pingIntervalSeconds: number; helloTimeoutSeconds: number; maxHeartbeatSeconds: number };
   inventory: { file: string };
   store: { path: string };
   clock: { drill: boolean };
@@ -177,7 +249,7 @@ export type ControllerConfig = convict.Config<{
     deskName: string;
     maxAttempts: number;
   };
-  bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number };
+  bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number; credentialsDir: string };
   switchFallback: { enabled: boolean; silentSeconds: number; tamperThreshold: number; tamperWindowSeconds: number; sweepSeconds: number };
   enforcement: { smtpRelays: string[] };
   policy: {
@@ -185,8 +257,11 @@ export type ControllerConfig = convict.Config<{
     maxAutomaticPerHour: number;
     ladderStepHours: number;
     recidivism: { incidents: number; windowDays: number; migrationDays: number };
+    fourEyes: { maxHostsPerAction: number; operatorHostsPerHour: number; approvalTtlHours: number };
     categories: Record<string, unknown>;
   };
+  reporters: RegisteredReporter[];
+  intake: { dnsServers: string[]; limits: IntakeLimits; parseWorkers: number };
   metrics: { listen: string };
   log: { level: string; pretty: boolean };
 }>;

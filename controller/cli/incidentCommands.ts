@@ -116,7 +116,7 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
         filename: '',
         report: Buffer.alloc(0),
       });
-      out(asJson ? json(SubmitComplaintResponse.toJSON(r)) : `${r.outcome}: ${r.reason}\n`);
+      out(asJson ? json(SubmitComplaintResponse.toJSON(r)) : `${r.outcome}: ${r.reason} (${r.trusted ? 'trusted' : 'untrusted'})\n`);
       return r.outcome === 'rejected' ? 1 : 0;
     }
     case 'incident list': {
@@ -186,7 +186,10 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
       out(
         asJson
           ? json(r.approvals.map((a) => Approval.toJSON(a)))
-          : renderTable(['APPROVAL', 'STATE', 'REQUESTED BY', 'HOSTS', 'ACTION', 'REASON'], r.approvals.map((a) => [a.id, a.state, a.requestedBy, a.hostIds.join(','), a.action, a.reason])),
+          : renderTable(
+              ['APPROVAL', 'STATE', 'REQUESTED BY', 'DECIDED BY', 'HOSTS', 'ACTION', 'WHY', 'EXPIRES', 'REASON'],
+              r.approvals.map((a) => [a.id, a.state, a.requestedBy, a.approvedBy || '-', a.incidentId ? `${a.hostIds.join(',')} (${a.incidentId})` : a.hostIds.join(','), a.action, a.why || '-', a.expiresAt?.toISOString() ?? '-', a.reason]),
+            ),
       );
       return 0;
     }

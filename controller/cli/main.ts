@@ -7,7 +7,10 @@ import { cordonVersion } from '../../proto/runtime/version.js';
 import { resolveConnection } from './connection.js';
 import { DeskClient } from './deskClient.js';
 import { runIncidentCommand, type Flags } from './incidentCommands.js';
+import { HOST_COMMAND_OPTIONS, HOST_COMMAND_USAGE, isHostCommand, runHostCommand } from './hostCommands.js';
 import { clockCommand } from './clockCommand.js';
+import { INGEST_AUTH_USAGE, REPORTER_COMMAND_OPTIONS, REPORTER_COMMAND_USAGE, isReporterCommand, runReporterCommand } from './reporterCommands.js';
+import { isDueProcessCommand, runDueProcessCommand } from './dueProcessCommands.js';
 import { ingestDryRun, ingestMaildir, ingestOne } from './ingestCommand.js';
 import { age, renderTable } from './table.js';
 
@@ -17,22 +20,27 @@ commands (--json on every read command):
   agents                         agent sessions: state, version, last heartbeat, generation held
   hosts | host list              hosts with their agent's state
   host add --id H --customer C --prefix CIDR [--prefix …] --management IP [--customer-name N --customer-email E]
-           [--bmc-address A --bmc-user U --bmc-password-file F [--bmc-sol]]
+           [--bmc-address A --bmc-user U --bmc-password-file F [--bmc-sol]]   (the BMC flags: admin only)
   host show H                    desired state, generation, dispatch status
   host bmc-check H               check the host's BMC (IPMI) now; exit 1 when it does not answer
-  health                         the controller's gRPC health status
+${HOST_COMMAND_USAGE}  health                         the controller's gRPC health status
   ingest [FILE|-]                a raw report (ARF, X-ARF, Shadowserver CSV, ACNS, plain text) to the controller
   ingest --dry-run [--json] [FILE|-]   what Cordon would make of it, without a controller
   ingest --maildir DIR           every message in DIR/new, moved to DIR/cur once committed
-  complaint submit --ip IP --category C --reporter-kind K [--reporter R] [--event-time T] [--evidence E] [--raw FILE|-]
+${INGEST_AUTH_USAGE}${REPORTER_COMMAND_USAGE}  complaint submit --ip IP --category C --reporter-kind K [--reporter R] [--event-time T] [--evidence E] [--raw FILE|-]
   incident list [--state S] [--host H] [--customer C]
   incident show ID               the incident with its event history
   incident answer ID --ack | --fixed | --false-positive | --plan DATE
   incident verify ID | reject-dispute ID | dismiss ID --reason R | release ID
   incident override-bmc ID --reason R   let a cut held for an unanswering BMC proceed
   enforce (--incident ID | --host H [--host …] | --customer C) --action smtp_block|throttle|isolate|nic_down [--rate BPS] --reason R
-  approvals                      approval requests for mass actions
-  approve APPROVAL               grant another operator's request (four eyes)
+  approvals                      approval requests (four eyes), with why each needs a second operator and when it expires
+  approve APPROVAL               grant another operator's request (four eyes): the action happens in the same transaction
+  approvals reject APPROVAL --reason R   refuse a request (the requester may withdraw their own)
+  complaints [--status S]        complaints by status: held (default), duplicate, needs_info, rejected, linked
+  complaint admit|dismiss ID --reason R   route a held complaint now, or dismiss it
+  reviews [--status S]           termination reviews: open, confirmed, declined
+  review confirm|decline ID --reason R    decide a review; only a confirmation sends the migration notice
   audit verify                   recompute the audit log's hash chain
   clock advance DURATION [--reason R]   move the incident clock forward (25h, 1d2h, 90m; admin; drill mode only)
 
@@ -101,7 +109,10 @@ async function main(argv: string[]): Promise<number> {
       rate: { type: 'string' },
       'dry-run': { type: 'boolean' },
       maildir: { type: 'string' },
+      status: { type: 'string' },
       version: { type: 'boolean' },
+      ...REPORTER_COMMAND_OPTIONS,
+      ...HOST_COMMAND_OPTIONS,
     },
   });
   if (values.version) {
@@ -116,12 +127,15 @@ async function main(argv: string[]): Promise<number> {
   const simple = ['agents', 'hosts', 'health'].includes(command) || (command === 'host' && positionals[1] === 'list');
   const out = (t: string) => process.stdout.write(t);
   // Parsing alone needs no controller and no certificate.
-  if (command === 'ingest' && values['dry-run']) return ingestDryRun(positionals[1], values.json === true, out);
+  if (command === 'ingest' && values['dry-run']) return ingestDryRun(positionals[1], values.json === true, out, { reporters: values.reporters, dnsServers: values['dns-server'] });
   const timeoutMs = values.timeout === undefined ? 10_000 : Number(values.timeout);
   if (!(timeoutMs > 0)) throw new CordonError('invalid', 'must be a positive number of milliseconds', { field: '--timeout' });
   const client = new DeskClient(resolveConnection(values, process.env), { timeoutMs });
   const now = new Date();
   try {
+    if (isHostCommand(positionals)) return await runHostCommand(client, positionals, values as Flags, out);
+    if (isDueProcessCommand(positionals)) return await runDueProcessCommand(client, positionals, values as Flags, out);
+    if (isReporterCommand(positionals)) return await runReporterCommand(client, positionals, values as Flags, out);
     if (command === 'clock') return await clockCommand(client, positionals, values.reason, values.json === true, out);
     if (command === 'ingest') {
       return values.maildir ? await ingestMaildir(client, values.maildir, out) : await ingestOne(client, positionals[1], values.json === true, out);

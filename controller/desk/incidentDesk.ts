@@ -1,22 +1,15 @@
-import type { Enforcement } from '../../proto/gen/cordon/v1/agent.js';
 import {
   AgentState,
   Answer,
   Decision,
   DispatchStatus,
-  type AddHostRequest,
   type BmcCheckResult,
   type GetHostRequest,
-  type Host as HostMsg,
   type HostDetail,
   type AnswerIncidentRequest,
-  type ApproveRequest,
   type DecideIncidentRequest,
-  type EnforceRequest,
-  type EnforceResponse,
   type Incident as IncidentMsg,
   type IncidentDetail,
-  type ListApprovalsResponse,
   type ListIncidentsRequest,
   type ListIncidentsResponse,
   type SubmitComplaintRequest,
@@ -28,19 +21,20 @@ import {
 } from '../../proto/gen/cordon/v1/desk.js';
 import type { StoredComplaint } from '../store/ComplaintsRepo.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
-import { roleAtLeast } from '../../proto/runtime/peerIdentity.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import type { BmcCheck } from '../bmc/BmcDriver.js';
 import { describeAction, toProtoEnforcement } from '../dispatch/toProtoState.js';
-import { parseInventory } from '../inventory/Inventory.js';
 import type { IncidentService } from '../incidents/IncidentService.js';
 import type { IncidentEvent } from '../incidents/lifecycle.js';
 import { nextDueAt } from '../incidents/lifecycle.js';
-import type { Action, Incident } from '../incidents/model.js';
+import type { Incident } from '../incidents/model.js';
 import type { PolicyConfig } from '../incidents/policy.js';
 import type { Store } from '../store/Store.js';
-import { randomUUID } from 'node:crypto';
+import { createApprovalDesk } from './approvalDesk.js';
+import { createComplaintDesk } from './complaintDesk.js';
 import type { DrillClock } from '../clock.js';
+import { createHostDesk } from './hostDesk.js';
+import { createReporterDesk } from './reporterDesk.js';
 
 export interface IncidentDeskDeps {
   store: Store;
@@ -55,6 +49,8 @@ export interface IncidentDeskDeps {
   checkBmc?: (hostId: string) => Promise<BmcCheck>;
   /** The drill clock (clock.drill); absent in production, where the clock cannot be moved. */
   drillClock?: DrillClock;
+  /** `bmc.credentialsDir`, where BMC password files must lie (hostDesk.ts); absent: BMCs cannot be set over the desk. */
+  bmcCredentialsDir?: string | undefined;
 }
 
 /** A year: a drill that needs more is a mistake, not a drill. */
@@ -116,52 +112,11 @@ export type IncidentDesk = ReturnType<typeof createIncidentDesk>;
 export function createIncidentDesk(deps: IncidentDeskDeps) {
   const msg = (i: Incident) => toIncidentMsg(i, deps.policy);
 
-  const fromProtoAction = (e: Enforcement | undefined): Action => {
-    switch (e?.action?.$case) {
-      case 'smtpBlock':
-        return e.action.value.ports.length ? { kind: 'smtp_block', ports: e.action.value.ports } : { kind: 'smtp_block' };
-      case 'throttle': {
-        const rate = Number(e.action.value.rateBps);
-        if (!(rate >= 8_000)) throw new CordonError('invalid', 'must be at least 8000 bits per second', { field: 'action.throttle.rateBps' });
-        return { kind: 'throttle', rateBps: rate };
-      }
-      case 'isolate':
-        return { kind: 'isolate' };
-      case 'nicDown':
-        return { kind: 'nic_down' };
-      default:
-        throw new CordonError('invalid', 'an action is required (smtp_block, throttle, isolate or nic_down)', { field: 'action' });
-    }
-  };
-
   return {
-    async addHost(req: AddHostRequest, ctx: CallContext): Promise<HostMsg> {
-      const op = operatorOf(ctx);
-      const h = req.host;
-      if (!h) throw new CordonError('invalid', 'a host is required', { field: 'host' });
-      const [host] = parseInventory({ hosts: [{ id: h.id, customerId: h.customerId, publicPrefixes: h.publicPrefixes, managementAddress: h.managementAddress }] });
-      await deps.store.db.transaction(async () => {
-        if (h.customerEmail || h.customerName) {
-          await deps.store.customers.upsert({ id: h.customerId, name: h.customerName || h.customerId, email: h.customerEmail });
-        }
-        await deps.store.hosts.add(host!);
-        if (h.bmc?.address) {
-          await deps.store.bmcs.set({
-            hostId: host!.id,
-            protocol: 'ipmi',
-            address: h.bmc.address,
-            port: h.bmc.port || 623,
-            user: h.bmc.user,
-            passwordFile: h.bmc.passwordFile,
-            sol: h.bmc.sol,
-            cipherSuite: h.bmc.cipherSuite || undefined,
-          });
-        }
-        await deps.store.audit.append({ at: deps.clock(), actor: op.name, action: 'host.add', subject: host!.id, detail: { ...host } });
-      });
-      await deps.onHostsChanged();
-      return { ...host!, agentState: AgentState.AGENT_STATE_UNSPECIFIED, customerName: h.customerName, customerEmail: h.customerEmail };
-    },
+    ...createReporterDesk(deps),
+    ...createHostDesk(deps),
+    ...createApprovalDesk(deps),
+    ...createComplaintDesk(deps),
 
     async getHost(req: GetHostRequest): Promise<HostDetail> {
       const host = await deps.store.hosts.get(req.id);
@@ -188,19 +143,43 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
     },
 
     async submitComplaint(req: SubmitComplaintRequest, ctx: CallContext): Promise<SubmitComplaintResponse> {
-      const op = operatorOf(ctx);
+      // A feed's own certificate vouches for its reports; an operator only relays a raw report (its mail authentication decides).
+      const peer = ctx.peer as { kind: string; name?: string };
+      const feed = peer.kind === 'feed' ? String(peer.name) : undefined;
+      const actor = feed ? `feed:${feed}` : operatorOf(ctx).name;
       if (!req.ip && (req.raw || req.report.length > 0)) {
         const bytes = req.report.length > 0 ? Buffer.from(req.report) : Buffer.from(req.raw, 'utf8');
-        const ingested = await deps.service.ingestReport(bytes, op.name, req.filename || undefined);
-        const parsed = ingested.results.map((r) => ({ complaintId: r.complaintId, incidentId: r.incidentId ?? '', outcome: r.outcome, reason: r.reason, parsed: [], needsInfo: '' }));
+        const channel = feed ? { kind: 'feed' as const, feed, actor } : { kind: 'relay' as const, actor };
+        const ingested = await deps.service.ingestReport(bytes, actor, req.filename || undefined, channel);
+        const authentication = JSON.stringify(ingested.authentication);
+        const parsed = ingested.results.map((r) => ({
+          complaintId: r.complaintId,
+          incidentId: r.incidentId ?? '',
+          outcome: r.outcome,
+          reason: r.reason,
+          parsed: [],
+          needsInfo: '',
+          trusted: r.trusted ?? false,
+          authentication,
+        }));
         const first = parsed[0]!;
         return { ...first, parsed, needsInfo: ingested.needsInfo ?? '' };
       }
+      if (feed) throw new CordonError('permission', 'a feed submits raw reports only; the report is parsed and authenticated here', { field: 'ip' });
       const r = await deps.service.submitComplaint(
         { ip: req.ip, category: req.category, reporter: req.reporter, reporterKind: req.reporterKind, eventTime: req.eventTime, evidence: req.evidence, raw: req.raw },
-        op.name,
+        actor,
       );
-      return { complaintId: r.complaintId, incidentId: r.incidentId ?? '', outcome: r.outcome, reason: r.reason, parsed: [], needsInfo: '' };
+      return {
+        complaintId: r.complaintId,
+        incidentId: r.incidentId ?? '',
+        outcome: r.outcome,
+        reason: r.reason,
+        parsed: [],
+        needsInfo: '',
+        trusted: r.trusted ?? false,
+        authentication: JSON.stringify(r.authentication ?? {}),
+      };
     },
 
     async listIncidents(req: ListIncidentsRequest): Promise<ListIncidentsResponse> {
@@ -275,67 +254,6 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
           throw new CordonError('invalid', 'one of verify, reject-dispute, dismiss or release', { field: 'decision' });
       }
       return msg(await deps.service.apply(req.incidentId, event, op.name));
-    },
-
-    async enforce(req: EnforceRequest, ctx: CallContext): Promise<EnforceResponse> {
-      const op = operatorOf(ctx);
-      const targets = [req.incidentId ? 1 : 0, req.hostIds.length ? 1 : 0, req.customerId ? 1 : 0].reduce((a, b) => a + b, 0);
-      if (targets !== 1) throw new CordonError('invalid', 'name exactly one target: an incident, hosts, or a customer', { field: 'target' });
-      if (!req.reason.trim()) throw new CordonError('invalid', 'every enforcement needs a reason', { field: 'reason' });
-      const action = fromProtoAction(req.action);
-      if (req.incidentId) {
-        const i = await deps.service.apply(req.incidentId, { type: 'operator_enforce', operator: op.name, action, reason: req.reason }, op.name);
-        return { approvalId: '', incidentIds: [i.id] };
-      }
-      const hosts = req.customerId ? (await deps.store.hosts.byCustomer(req.customerId)).map((h) => h.id) : [...new Set(req.hostIds)];
-      if (hosts.length === 0) throw new CordonError('not_found', `customer ${req.customerId} has no hosts`, { field: 'customerId' });
-      for (const h of hosts) if (!(await deps.store.hosts.get(h))) throw new CordonError('not_found', `no host ${h}`, { field: 'hostIds' });
-      if (hosts.length === 1 && !req.customerId) {
-        return { approvalId: '', incidentIds: [await deps.service.enforceHost(hosts[0]!, action, req.reason, op.name)] };
-      }
-      // A mass action: several hosts or a whole customer. Four eyes.
-      if (!roleAtLeast(op.role as never, 'abuse_operator')) {
-        throw new CordonError('permission', `an action on ${hosts.length} hosts needs an abuse_operator; ${op.name} is ${op.role}`);
-      }
-      const approval = await deps.store.approvals.create({
-        id: `apr-${randomUUID().slice(0, 8)}`,
-        requestedBy: op.name,
-        at: deps.clock(),
-        action,
-        targets: hosts,
-        reason: req.reason,
-      });
-      await deps.store.audit.append({ at: deps.clock(), actor: op.name, action: 'approval.requested', subject: approval.id, detail: { hosts, action, reason: req.reason } });
-      return { approvalId: approval.id, incidentIds: [] };
-    },
-
-    async approve(req: ApproveRequest, ctx: CallContext): Promise<EnforceResponse> {
-      const op = operatorOf(ctx);
-      const approval = await deps.store.approvals.approve(req.approvalId, op.name, deps.clock());
-      await deps.store.audit.append({ at: deps.clock(), actor: op.name, action: 'approval.granted', subject: approval.id, detail: { requestedBy: approval.requestedBy } });
-      const reason = `${approval.reason} (approved by ${op.name}, requested by ${approval.requestedBy})`;
-      const ids = await deps.service.enforceHosts(approval.targets, approval.action as unknown as Action, reason, op.name);
-      return { approvalId: approval.id, incidentIds: ids };
-    },
-
-    async listApprovals(): Promise<ListApprovalsResponse> {
-      const list = await deps.store.approvals.list({});
-      return {
-        approvals: list.map((a) => ({
-          id: a.id,
-          requestedBy: a.requestedBy,
-          hostIds: a.targets,
-          action: JSON.stringify(a.action),
-          reason: a.reason,
-          state: a.status,
-          approvedBy: a.decidedBy ?? '',
-          requestedAt: a.requestedAt,
-          expiresAt: a.expiresAt,
-          incidentId: a.incidentId ?? '',
-          why: a.why ?? '',
-          decidedAt: a.decidedAt,
-        })),
-      };
     },
 
     async checkBmc(req: GetHostRequest, ctx: CallContext): Promise<BmcCheckResult> {

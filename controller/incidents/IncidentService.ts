@@ -15,6 +15,7 @@ import { isTrusted, type PolicyConfig } from './policy.js';
 import { unauthenticated, type AuthenticateReport, type Authentication, type IntakeChannel } from '../intake/trust/Authentication.js';
 import { fingerprintOf } from '../intake/fingerprint.js';
 import type { DuplicateRef } from '../store/ComplaintsRepo.js';
+import type { TerminationReview } from '../store/TerminationReviewsRepo.js';
 
 export interface ComplaintInput {
   ip: string;
@@ -105,10 +106,11 @@ export class IncidentService {
 
   /**
    * Routes a complaint an operator entered by hand to its host's open
-   * incident of that category, or opens one. The operator's certificate
-   * authenticates who entered it, not who reported it: it is trusted only
-   * as a registered reporter of a trusted kind (`reporter` names its id) or
-   * as the provider's own monitoring.
+   * incident of that category, or opens one. The operator's mutual-TLS
+   * certificate is the authenticated channel: the operator vouches for the
+   * reporter kind they state, and the complaint records who entered it. (A
+   * raw report an operator only relays goes through `ingestReport`, where
+   * the report's own authentication decides.)
    */
   async submitComplaint(input: ComplaintInput, actor: string): Promise<SubmitResult> {
     const now = this.deps.clock.now();
@@ -126,24 +128,72 @@ export class IncidentService {
     return result;
   }
 
+  /**
+   * An operator's decision on a held complaint (one about an event older
+   * than the host's last resolution): `admit` routes it now, as if it had
+   * just arrived (its trust is what its authentication said); `dismiss`
+   * rejects it with the reason. Audited with the operator.
+   */
+  async decideHeld(complaintId: string, decision: 'admit' | 'dismiss', reason: string, operator: string): Promise<SubmitResult> {
+    const touched = new Set<string>();
+    const result = await this.deps.store.db.transaction(async () => {
+      const c = await this.deps.store.complaints.get(complaintId);
+      if (!c) throw new CordonError('not_found', `no complaint ${complaintId}`, { field: 'complaintId' });
+      if (c.status !== 'held') throw new CordonError('conflict', `complaint ${complaintId} is ${c.status}, not held`, { field: 'complaintId' });
+      const now = this.deps.clock.now();
+      const auth = c.authentication as Authentication | undefined;
+      if (decision === 'dismiss') {
+        await this.deps.store.complaints.resolveHeld(c.id, { incidentId: null, status: 'rejected', reason: `dismissed by ${operator}: ${reason}` });
+        await this.deps.store.audit.append({ at: now, actor: operator, action: 'complaint.dismissed', subject: c.id, detail: { reason } });
+        return { complaintId: c.id, incidentId: undefined, outcome: 'rejected' as const, reason: `dismissed by ${operator}: ${reason}`, trusted: c.trusted ?? false, authentication: auth };
+      }
+      const tx = new StoreTx(this.deps.store);
+      const r = await this.routeInTx(tx, c, c.trusted ?? false, operator, touched, undefined, { operator, reason, now });
+      await tx.flush();
+      await this.deps.store.audit.append({ at: now, actor: operator, action: 'complaint.admitted', subject: c.id, detail: { reason, incident: r.incidentId ?? null } });
+      return r;
+    });
+    this.afterCommit(touched);
+    return result;
+  }
+
+  /**
+   * An operator's decision on a termination review. Confirming it sends the
+   * customer the migration notice (through the outbox, in the same
+   * transaction); declining sends nothing. A review is never announced
+   * before a person decided it.
+   */
+  async decideTerminationReview(id: string, confirm: boolean, reason: string, operator: string): Promise<TerminationReview> {
+    const touched = new Set<string>();
+    const review = await this.deps.store.db.transaction(async () => {
+      const now = this.deps.clock.now();
+      const r = await this.deps.store.terminationReviews.decide(id, confirm, operator, reason, now);
+      await this.deps.store.audit.append({ at: now, actor: operator, action: confirm ? 'customer.termination_confirmed' : 'customer.termination_declined', subject: r.customerId, detail: { review: r.id, reason, incidents: r.incidentIds } });
+      if (confirm) {
+        const latest = await this.deps.store.incidents.get(r.incidentIds.at(-1)!);
+        if (!latest) throw new CordonError('not_found', `review ${id} names no incident`, { field: 'id' });
+        const tx = new StoreTx(this.deps.store);
+        const review = { id: r.id, incidentIds: r.incidentIds, decidedAt: now };
+        await this.effectsInTx(tx, latest, [{ type: 'mail', template: 'termination', terminationReview: true }], operator, now, touched, { eventType: 'termination_confirmed', review });
+        await tx.flush();
+      }
+      return r;
+    });
+    this.afterCommit(touched);
+    return review;
+  }
+
   private async manualAuthentication(input: ComplaintInput, actor: string): Promise<Authentication> {
-    const checks = [{ method: 'channel', result: 'operator', detail: `entered by ${actor} over mutual TLS` }];
-    if (input.reporterKind === 'own_monitoring') {
-      const trusted = isTrusted('own_monitoring', this.deps.policy);
-      return { trusted, via: 'operator', reporterKind: 'own_monitoring', reason: `the provider's own monitoring, entered by ${actor}`, checks };
-    }
+    const kind = input.reporterKind as ReporterKind;
+    const trusted = (REPORTER_KINDS as readonly string[]).includes(kind) && isTrusted(kind, this.deps.policy);
     const registered = input.reporter ? await this.deps.findReporter?.(input.reporter) : undefined;
-    if (!registered) return { ...unauthenticated(`entered by ${actor}; ${JSON.stringify(input.reporter)} is not a registered reporter`, checks), via: 'operator' };
-    const trusted = isTrusted(registered.kind, this.deps.policy);
-    checks.push({ method: 'registry', result: trusted ? 'trusted' : 'not_trusted', detail: `${registered.id} (${registered.kind})` });
     return {
       trusted,
       via: 'operator',
-      reporterId: registered.id,
-      reporterName: registered.name,
-      reporterKind: registered.kind,
-      reason: `entered by ${actor} as registered reporter ${registered.id} (${registered.kind}${trusted ? '' : ', a kind the policy does not trust'})`,
-      checks,
+      reporterKind: kind,
+      ...(registered ? { reporterId: registered.id, reporterName: registered.name } : {}),
+      reason: `entered by ${actor} over mutual TLS as ${kind}${trusted ? '' : ', a kind the policy does not trust'}`,
+      checks: [{ method: 'channel', result: 'operator', detail: `entered by ${actor}` }],
     };
   }
 
@@ -357,8 +407,9 @@ export class IncidentService {
     actor: string,
     touched: Set<string>,
     duplicate: DuplicateRef | undefined,
+    admit?: { operator: string; reason: string; now: Date },
   ): Promise<SubmitResult> {
-    const now = complaint.receivedAt;
+    const now = admit?.now ?? complaint.receivedAt;
     const { id: complaintId, category } = complaint;
     const said = { trusted, authentication: complaint.authentication as Authentication | undefined };
     if (duplicate) {
@@ -380,7 +431,7 @@ export class IncidentService {
       tx.appendAudit({ at: now, actor, action: 'complaint.rejected', subject: complaintId, detail: { ip: complaint.ip, reason } });
       return { complaintId, incidentId: undefined, outcome: 'rejected', reason, ...said };
     }
-    if (complaint.eventTime) {
+    if (complaint.eventTime && !admit) {
       // About an event from before the last time this problem was resolved: what it reports was handled
       // (or is a stale copy). An operator decides; nothing opens, merges or restarts a deadline by itself.
       const resolved = await tx.lastResolution(host.hostId, category);
@@ -392,8 +443,11 @@ export class IncidentService {
       }
     }
     const open = await tx.findOpen(host.hostId, category);
+    // A held complaint an operator admits is already stored: it is linked where it now goes.
+    const link = (incidentId: string) =>
+      admit ? tx.linkHeld(complaint.id, incidentId, `admitted by ${admit.operator}: ${admit.reason}`) : tx.insertComplaint(complaint, { incidentId, status: 'linked' });
     if (open) {
-      tx.insertComplaint(complaint, { incidentId: open.id, status: 'linked' });
+      link(open.id);
       await this.applyInTx(tx, open, { type: 'complaint', trusted }, actor, now, touched);
       return { complaintId, incidentId: open.id, outcome: 'merged', reason: `added to open incident ${open.id}`, ...said };
     }
@@ -401,7 +455,7 @@ export class IncidentService {
     const event: IncidentEvent = { type: 'open', id: incidentId, hostId: host.hostId, customerId: host.customerId, category, trusted, openedBy: 'complaint' };
     const t = transition(undefined, event, await this.context(tx, now, host.customerId, host.hostId));
     await tx.insertIncident(t.incident, nextDueAt(t.incident, this.deps.policy));
-    tx.insertComplaint(complaint, { incidentId, status: 'linked' });
+    link(incidentId);
     tx.appendEvent({ incidentId, at: now, type: 'open', fromState: null, toState: t.incident.state, actor, detail: { complaintId, reporterKind: complaint.reporterKind } });
     await this.effectsInTx(tx, t.incident, t.effects, actor, now, touched, { eventType: 'open', complaint });
     tx.appendAudit({ at: now, actor, action: 'incident.open', subject: incidentId, detail: { host: host.hostId, category, complaintId } });
@@ -492,10 +546,11 @@ export class IncidentService {
     return row?.n ?? 0;
   }
 
-  /** Applies one event to one incident; refused events throw and change nothing. */
-  async apply(incidentId: string, event: IncidentEvent, actor: string): Promise<Incident> {
+  /** Applies one event to one incident; refused events throw and change nothing. `within` runs first in the same transaction (granting an approval). */
+  async apply(incidentId: string, event: IncidentEvent, actor: string, opts: { within?: () => Promise<void> } = {}): Promise<Incident> {
     const touched = new Set<string>();
     const incident = await this.deps.store.db.transaction(async () => {
+      await opts.within?.();
       const current = await this.deps.store.incidents.get(incidentId);
       if (!current) throw new CordonError('not_found', `no incident ${incidentId}`, { field: 'incidentId' });
       const tx = new StoreTx(this.deps.store);
@@ -527,7 +582,12 @@ export class IncidentService {
     actor: string,
     now: Date,
     touched: Set<string>,
-    cause: { eventType: IncidentEvent['type']; complaint?: Complaint; openedBy?: { operator: string; reason: string } },
+    cause: {
+      eventType: IncidentEvent['type'] | 'termination_confirmed';
+      complaint?: Complaint;
+      openedBy?: { operator: string; reason: string };
+      review?: { id: string; incidentIds: string[]; decidedAt: Date };
+    },
   ): Promise<void> {
     const s = this.deps.store;
     for (const e of effects) {
@@ -561,6 +621,9 @@ export class IncidentService {
             terminationReview: e.terminationReview,
             migrationDays: this.deps.policy.recidivism.migrationDays,
             bmcCheckedAt: i.bmcVerifiedAt,
+            ...(e.template === 'escalated' || e.template === 'enforced' ? { scope: await this.scopeOf(i) } : {}),
+            ...(cause.review ? { review: cause.review } : {}),
+            ...(e.template === 'enforced' && i.approvalId ? { approval: await this.approvalOf(i.approvalId) } : {}),
           };
           await s.outbox.enqueue({ kind: 'mail', incidentId: i.id, payload, availableAt: now });
           break;
@@ -601,6 +664,17 @@ export class IncidentService {
         }
       }
     }
+  }
+
+  /** The customer's other servers as they stand now, for a mail that must say truthfully whether they are affected. */
+  private async scopeOf(i: Incident): Promise<{ otherHosts: number; otherRestricted: string[] }> {
+    const others = (await this.deps.store.desired.customerHosts(i.customerId)).filter((h) => h.hostId !== i.hostId);
+    return { otherHosts: others.length, otherRestricted: others.filter((h) => h.restricted).map((h) => h.hostId) };
+  }
+
+  private async approvalOf(id: string): Promise<{ id: string; requestedBy: string; approvedBy: string } | undefined> {
+    const a = await this.deps.store.approvals.get(id);
+    return a?.decidedBy ? { id: a.id, requestedBy: a.requestedBy, approvedBy: a.decidedBy } : undefined;
   }
 
   private async context(tx: StoreTx, now: Date, customerId: string, hostId: string): Promise<Context> {

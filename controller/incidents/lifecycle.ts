@@ -13,7 +13,8 @@ import {
 } from './model.js';
 import type { PolicyConfig } from './policy.js';
 
-export type MailTemplate = 'notice' | 'escalated' | 'enforced' | 'released' | 'closed' | 'dismissed';
+/** `termination`: the migration notice, sent only when an operator confirms a termination review. */
+export type MailTemplate = 'notice' | 'escalated' | 'enforced' | 'released' | 'closed' | 'dismissed' | 'termination';
 
 /** What a transition asks the edges to do, written to the outbox in the same transaction. */
 export type Effect =

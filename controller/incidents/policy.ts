@@ -23,6 +23,17 @@ export interface PolicyConfig {
   recidivism: { incidents: number; windowDays: number; migrationDays: number };
   /** A BMC check older than this does not count as "the console answers" before a cut. */
   bmcFreshMinutes: number;
+  /** When an operator's action needs a second operator (see fourEyes.ts). */
+  fourEyes: FourEyesPolicy;
+}
+
+export interface FourEyesPolicy {
+  /** Hosts one action may touch without approval (a whole customer always needs one). */
+  maxHostsPerAction: number;
+  /** Hosts one operator may act on alone per rolling hour. */
+  operatorHostsPerHour: number;
+  /** Hours a pending approval stays grantable. */
+  approvalTtlHours: number;
 }
 
 const THROTTLE_10M: Action = { kind: 'throttle', rateBps: 10_000_000 };
@@ -51,6 +62,7 @@ export const DEFAULT_POLICY: PolicyConfig = {
   ladderStepHours: 24,
   recidivism: { incidents: 3, windowDays: 90, migrationDays: 30 },
   bmcFreshMinutes: 15,
+  fourEyes: { maxHostsPerAction: 1, operatorHostsPerHour: 5, approvalTtlHours: 24 },
 };
 
 export function isTrusted(kind: ReporterKind, policy: PolicyConfig): boolean {

@@ -1,12 +1,13 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { CATEGORIES, REPORTER_KINDS, type Action, type Category, type ReporterKind } from './model.js';
-import { DEFAULT_POLICY, type CategoryPolicy, type PolicyConfig } from './policy.js';
+import { DEFAULT_POLICY, type CategoryPolicy, type FourEyesPolicy, type PolicyConfig } from './policy.js';
 
 interface PolicySettings {
   trustedReporterKinds: string[];
   maxAutomaticPerHour: number;
   ladderStepHours: number;
   recidivism: { incidents: number; windowDays: number; migrationDays: number };
+  fourEyes?: FourEyesPolicy;
   categories: Record<string, unknown>;
   bmcFreshMinutes?: number;
 }
@@ -64,6 +65,7 @@ export function policyFromConfig(settings: PolicySettings): PolicyConfig {
     maxAutomaticPerHour: settings.maxAutomaticPerHour,
     ladderStepHours: settings.ladderStepHours,
     recidivism: settings.recidivism,
+    fourEyes: settings.fourEyes ?? DEFAULT_POLICY.fourEyes,
     bmcFreshMinutes: settings.bmcFreshMinutes ?? DEFAULT_POLICY.bmcFreshMinutes,
   };
 }

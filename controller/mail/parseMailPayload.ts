@@ -1,9 +1,10 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { MailTemplate } from '../incidents/lifecycle.js';
 import { CATEGORIES, INCIDENT_STATES, type Action, type Incident } from '../incidents/model.js';
-import type { MailPayload } from './OutboxSource.js';
+import type { MailPayload, OutboxMailPayload } from './OutboxSource.js';
+import { CONTACT_CHANGED, parseContactChangedPayload } from './renderContactChanged.js';
 
-const TEMPLATES: readonly MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'closed', 'dismissed'];
+const TEMPLATES: readonly MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'closed', 'dismissed', 'termination'];
 const INCIDENT_DATES = ['notifiedAt', 'ackDueAt', 'resolveDueAt', 'acknowledgedAt', 'answeredAt', 'escalatedAt', 'closedAt'] as const;
 
 type Obj = Record<string, unknown>;
@@ -101,5 +102,29 @@ export function parseMailPayload(raw: unknown): MailPayload {
     terminationReview: o.terminationReview,
     migrationDays: o.migrationDays,
     bmcCheckedAt: optDate(o, 'bmcCheckedAt', ''),
+    ...(o.scope === undefined || o.scope === null ? {} : { scope: scopeOf(obj(o.scope, 'scope')) }),
+    ...(o.approval === undefined || o.approval === null ? {} : { approval: approvalOf(obj(o.approval, 'approval')) }),
+    ...(o.review === undefined || o.review === null ? {} : { review: reviewOf(obj(o.review, 'review')) }),
   };
+}
+
+function scopeOf(s: Record<string, unknown>): { otherHosts: number; otherRestricted: string[] } {
+  if (typeof s.otherHosts !== 'number' || !Number.isInteger(s.otherHosts) || s.otherHosts < 0) throw invalid('scope.otherHosts', 'not a count');
+  if (!Array.isArray(s.otherRestricted) || !s.otherRestricted.every((h) => typeof h === 'string')) throw invalid('scope.otherRestricted', 'not a list of hosts');
+  return { otherHosts: s.otherHosts, otherRestricted: s.otherRestricted as string[] };
+}
+
+function reviewOf(r: Record<string, unknown>): { id: string; incidentIds: string[]; decidedAt: Date } {
+  if (!Array.isArray(r.incidentIds) || !r.incidentIds.every((x) => typeof x === 'string')) throw invalid('review.incidentIds', 'not a list of incidents');
+  return { id: str(r, 'id', 'review.'), incidentIds: r.incidentIds as string[], decidedAt: date(r, 'decidedAt', 'review.') };
+}
+
+function approvalOf(a: Record<string, unknown>): { id: string; requestedBy: string; approvedBy: string } {
+  return { id: str(a, 'id', 'approval.'), requestedBy: str(a, 'requestedBy', 'approval.'), approvedBy: str(a, 'approvedBy', 'approval.') };
+}
+
+/** Reads any outbox mail row back: a contact change (`renderContactChanged.ts`) or an incident's mail (`parseMailPayload`). */
+export function parseOutboxMail(raw: unknown): OutboxMailPayload {
+  const o = obj(raw, 'payload');
+  return o.template === CONTACT_CHANGED ? parseContactChangedPayload(o) : parseMailPayload(o);
 }

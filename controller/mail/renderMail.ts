@@ -2,7 +2,9 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { MailTemplate } from '../incidents/lifecycle.js';
 import type { Action, Incident } from '../incidents/model.js';
 import { describeAction, describeCategory } from './describeAction.js';
+import type { OutboxMailPayload } from './OutboxSource.js';
 import { blocks, bullets, oneLine, paragraph, utc } from './plainText.js';
+import { renderContactChanged } from './renderContactChanged.js';
 
 /** Everything one customer mail is made of. Plain data, JSON-friendly apart from the dates. */
 export interface MailInput {
@@ -24,6 +26,16 @@ export interface MailInput {
   desk: { from: string; replyTo: string; name: string };
   /** When the BMC last answered a check; the line is left out when absent. */
   bmcCheckedAt?: Date | undefined;
+  /**
+   * The customer's other servers, as they stood when the mail was written:
+   * how many, and which are restricted under other incidents. The mail says
+   * truthfully whether they are affected; absent, it says nothing of them.
+   */
+  scope?: { otherHosts: number; otherRestricted: string[] } | undefined;
+  /** For 'termination': the confirmed review, its incidents and when it was decided. */
+  review?: { id: string; incidentIds: string[]; decidedAt: Date } | undefined;
+  /** The second operator's grant that allowed the action, when one was needed. */
+  approval?: { id: string; requestedBy: string; approvedBy: string } | undefined;
 }
 
 export interface MailAttachment {
@@ -64,6 +76,11 @@ export function renderMail(input: MailInput): RenderedMail {
       'Auto-Submitted': 'auto-generated',
     },
   };
+}
+
+/** Renders any outbox mail row with the desk's identity: an incident's mail, or a changed notice address. */
+export function renderOutboxMail(payload: OutboxMailPayload, desk: MailInput['desk']): RenderedMail {
+  return payload.template === 'contact_changed' ? renderContactChanged({ ...payload, desk }) : renderMail({ ...payload, desk });
 }
 
 /**
@@ -149,7 +166,7 @@ const TEMPLATES: Record<MailTemplate, Template> = {
       [
         paragraph(why),
         action,
-        paragraph(`Your other servers are not affected.`),
+        scopeBlock(input),
         consoleBlock(input),
         paragraph(`You can still answer: reply to this mail keeping ${tag} in the subject with "fixed", "false positive" (with evidence) or a plan with a date.`),
       ],
@@ -162,7 +179,9 @@ const TEMPLATES: Record<MailTemplate, Template> = {
       `Restrictions applied to server ${input.host.id}`,
       [
         `${paragraph(`The following is now in place on your ${server(input)}:`)}\n${bullets(input.actions.map(describeAction))}`,
-        paragraph(`Your other servers are not affected.`),
+        !!input.approval &&
+          paragraph(`This action was requested by ${input.approval!.requestedBy} and approved by a second operator, ${input.approval!.approvedBy} (approval ${input.approval!.id}).`),
+        scopeBlock(input),
         paragraph(
           `How to get released: remove the cause (the ${describeCategory(input.incident.category)}), then reply to this mail ` +
             `with "fixed" and what you did, keeping ${tag} in the subject. An operator checks it and lifts the restrictions.`,
@@ -193,6 +212,27 @@ const TEMPLATES: Record<MailTemplate, Template> = {
     ];
   },
 
+  termination(input, tag) {
+    const i = input.incident;
+    const until = new Date((input.review?.decidedAt ?? i.openedAt).getTime() + input.migrationDays * 86_400_000);
+    return [
+      `Notice of termination: ${input.migrationDays}-day migration period`,
+      [
+        paragraph(
+          `After repeated abuse incidents on your servers that were established (acknowledged or fixed by you, or left unanswered ` +
+            `until we had to act), our abuse desk reviewed your account and decided to terminate the contract. ` +
+            `The incidents: ${(input.review?.incidentIds ?? [i.id]).join(', ')}.`,
+        ),
+        paragraph(
+          `You have a ${input.migrationDays}-day migration period, until ${utc(until)}, to move your services and data. ` +
+            `Your servers stay reachable during this period unless a new incident requires action on one of them.`,
+        ),
+        paragraph(`To contest this decision, reply to this mail keeping ${tag} in the subject, with your reasons.`),
+      ],
+      [],
+    ];
+  },
+
   dismissed(input) {
     const i = input.incident;
     return [
@@ -207,6 +247,22 @@ const TEMPLATES: Record<MailTemplate, Template> = {
     ];
   },
 };
+
+/** What the mail says of the customer's other servers: only what is true when it is written. */
+function scopeBlock(input: MailInput): string | false {
+  const scope = input.scope;
+  if (!scope) return false;
+  if (scope.otherHosts === 0) return paragraph(`This incident concerns this server only; you have no other servers with us.`);
+  if (scope.otherRestricted.length === 0) {
+    return paragraph(`This incident concerns this server only: your ${scope.otherHosts} other server${scope.otherHosts === 1 ? ' is' : 's are'} not affected.`);
+  }
+  const n = scope.otherRestricted.length;
+  return paragraph(
+    `This incident concerns this server only. Of your ${scope.otherHosts} other server${scope.otherHosts === 1 ? '' : 's'}, ` +
+      `${n === 1 ? 'one is' : `${n} are`} restricted under other incidents, each with its own mail: ${scope.otherRestricted.join(', ')}. ` +
+      `The others are not affected.`,
+  );
+}
 
 function server(input: MailInput): string {
   const prefixes = input.host.publicPrefixes;

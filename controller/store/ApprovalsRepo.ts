@@ -125,6 +125,9 @@ export class ApprovalsRepo {
       if (current.status !== 'pending') {
         throw new CordonError('conflict', `approval ${id} is already ${current.status} by ${current.decidedBy}`, { field: 'id' });
       }
+      if (status === 'approved' && current.expiresAt && when >= current.expiresAt.getTime()) {
+        throw new CordonError('conflict', `approval ${id} expired at ${current.expiresAt.toISOString()}; ask again`, { field: 'id' });
+      }
       if (status === 'approved' && by === current.requestedBy) {
         throw new CordonError('permission', `${by} requested approval ${id} and cannot approve it; a second operator must`, { field: 'by' });
       }

@@ -185,4 +185,13 @@ export class DesiredStateRepo {
     const row = await this.db.get<{ generation: number }>('SELECT generation FROM host_desired WHERE host_id = ?', [hostId]);
     return row?.generation ?? 0;
   }
+
+  /** The customer's hosts, each with whether any incident holds an enforcement on it now. */
+  async customerHosts(customerId: string): Promise<{ hostId: string; restricted: boolean }[]> {
+    const rows = await this.db.all<{ id: string; restricted: number }>(
+      'SELECT h.id, EXISTS (SELECT 1 FROM enforcements e WHERE e.host_id = h.id) AS restricted FROM hosts h WHERE h.customer_id = ? ORDER BY h.id',
+      [customerId],
+    );
+    return rows.map((r) => ({ hostId: r.id, restricted: r.restricted === 1 }));
+  }
 }

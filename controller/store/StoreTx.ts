@@ -42,6 +42,7 @@ export class StoreTx {
   private readonly enforced = new Set<string>();
 
   private complaints: { complaint: Complaint; link: ComplaintLink }[] = [];
+  private heldLinks: { complaintId: string; incidentId: string; reason: string }[] = [];
   private events: IncidentEventInput[] = [];
   private audits: AuditInput[] = [];
   private updates = new Map<string, { incident: Incident; nextDueAt: Date | undefined }>();
@@ -215,6 +216,11 @@ export class StoreTx {
     this.complaints.push({ complaint, link });
   }
 
+  /** Links a held complaint (already stored) to the incident an operator admitted it into; written by `flush()`. */
+  linkHeld(complaintId: string, incidentId: string, reason: string): void {
+    this.heldLinks.push({ complaintId, incidentId, reason });
+  }
+
   appendEvent(e: IncidentEventInput): void {
     this.events.push(e);
   }
@@ -237,8 +243,11 @@ export class StoreTx {
 
   private async flushComplaints(): Promise<void> {
     const complaints = this.complaints;
+    const held = this.heldLinks;
     this.complaints = [];
+    this.heldLinks = [];
     await this.store.complaints.insertMany(complaints);
+    for (const h of held) await this.store.complaints.resolveHeld(h.complaintId, { incidentId: h.incidentId, status: 'linked', reason: h.reason });
   }
 
   private async flushUpdates(): Promise<void> {

@@ -144,8 +144,26 @@ describe('escalated', () => {
     expect(t).toContain('The deadline to acknowledge the complaint for incident inc-20260301-a1b2c3d4 passed at 2026-03-02T09:30:00Z');
     expect(t).toContain('Because spam from your server web-01 (public prefixes 203.0.113.0/29, 2001:db8:7::/64) threatens our network');
     expect(t).toContain('we will apply the following to this server: - outbound SMTP (ports 25, 465, 587) blocked');
-    expect(t).toContain('Your other servers are not affected.');
+    expect(t).not.toContain('other server'); // nothing known of them: nothing claimed
     expect(t).toContain('ipmitool sol activate');
+  });
+
+  it('says truthfully whether the customer\'s other servers are affected', () => {
+    const scoped = (scope: { otherHosts: number; otherRestricted: string[] }) =>
+      flat(renderMail(sampleInput({ template: 'escalated', incident: sampleIncident({ state: 'enforcing' }), actions: [{ kind: 'smtp_block' }], scope })).text);
+    expect(scoped({ otherHosts: 14, otherRestricted: [] })).toContain('This incident concerns this server only: your 14 other servers are not affected.');
+    const some = scoped({ otherHosts: 14, otherRestricted: ['web-07', 'web-09'] });
+    expect(some).toContain('Of your 14 other servers, 2 are restricted under other incidents, each with its own mail: web-07, web-09.');
+    expect(some).not.toContain('other servers are not affected');
+    expect(scoped({ otherHosts: 0, otherRestricted: [] })).toContain('you have no other servers with us');
+  });
+
+  it('an enforcement approved by a second operator names both', () => {
+    const t = flat(
+      renderMail(sampleInput({ template: 'enforced', actions: [{ kind: 'isolate' }], approval: { id: 'apr-1', requestedBy: 'olga', approvedBy: 'ada' }, scope: { otherHosts: 1, otherRestricted: [] } })).text,
+    );
+    expect(t).toContain('This action was requested by olga and approved by a second operator, ada (approval apr-1).');
+    expect(t).toContain('your 1 other server is not affected');
   });
 
   it('names the resolve deadline when that one passed', () => {

@@ -341,14 +341,20 @@ export interface SubmitComplaintResponse {
   complaintId: string;
   incidentId: string;
   /**
-   * "opened", "merged" (an open incident existed), "rejected" (not our IP)
-   * or "needs_info" (kept for an operator).
+   * "opened", "merged" (an open incident existed), "rejected" (not our IP),
+   * "needs_info" (kept for an operator), "duplicate" (a re-sent copy of an
+   * earlier complaint: opens nothing) or "held" (about an event older than
+   * the host's last resolved incident of its category: an operator decides).
    */
   outcome: string;
   reason: string;
   /** For a parsed raw report: one result per offender IP. */
   parsed: SubmitComplaintResponse[];
   needsInfo: string;
+  /** Whether the complaint counts as from an authenticated, trusted reporter. */
+  trusted: boolean;
+  /** How the report was authenticated, check by check (JSON). */
+  authentication: string;
 }
 
 export interface ListIncidentsRequest {
@@ -2023,7 +2029,16 @@ export const SubmitComplaintRequest: MessageFns<SubmitComplaintRequest> = {
 };
 
 function createBaseSubmitComplaintResponse(): SubmitComplaintResponse {
-  return { complaintId: "", incidentId: "", outcome: "", reason: "", parsed: [], needsInfo: "" };
+  return {
+    complaintId: "",
+    incidentId: "",
+    outcome: "",
+    reason: "",
+    parsed: [],
+    needsInfo: "",
+    trusted: false,
+    authentication: "",
+  };
 }
 
 export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
@@ -2045,6 +2060,12 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
     }
     if (message.needsInfo !== "") {
       writer.uint32(50).string(message.needsInfo);
+    }
+    if (message.trusted !== false) {
+      writer.uint32(56).bool(message.trusted);
+    }
+    if (message.authentication !== "") {
+      writer.uint32(66).string(message.authentication);
     }
     return writer;
   },
@@ -2110,6 +2131,22 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
             message.needsInfo = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.trusted = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.authentication = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2144,6 +2181,8 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
         : isSet(object.needs_info)
         ? globalThis.String(object.needs_info)
         : "",
+      trusted: isSet(object.trusted) ? globalThis.Boolean(object.trusted) : false,
+      authentication: isSet(object.authentication) ? globalThis.String(object.authentication) : "",
     };
   },
 
@@ -2167,6 +2206,12 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
     if (message.needsInfo !== "") {
       obj.needsInfo = message.needsInfo;
     }
+    if (message.trusted !== false) {
+      obj.trusted = message.trusted;
+    }
+    if (message.authentication !== "") {
+      obj.authentication = message.authentication;
+    }
     return obj;
   },
 
@@ -2181,6 +2226,8 @@ export const SubmitComplaintResponse: MessageFns<SubmitComplaintResponse> = {
     message.reason = object.reason ?? "";
     message.parsed = object.parsed?.map((e) => SubmitComplaintResponse.fromPartial(e)) || [];
     message.needsInfo = object.needsInfo ?? "";
+    message.trusted = object.trusted ?? false;
+    message.authentication = object.authentication ?? "";
     return message;
   },
 };
