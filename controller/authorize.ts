@@ -35,12 +35,19 @@ const DESK_ROLES: Record<string, OperatorRole> = {
 
 /**
  * Authorises a call: refuses revoked certificates, keeps agent and operator
- * certificates to their own services, and checks operator roles.
+ * certificates to their own services, checks operator roles, and lets a
+ * feed certificate call SubmitComplaint only.
  */
 export function createAuthorize(revoked: RevocationList) {
+  const FEED_METHOD = 'DeskService/SubmitComplaint';
   return (peer: PeerIdentity, method: string): void => {
     const reason = revoked.check(peer.serial);
     if (reason) throw new CordonError('permission', reason);
+    // A feed's certificate is a reporter's API credential: it submits complaints and does nothing else.
+    if (peer.kind === 'feed') {
+      if (method !== FEED_METHOD) throw new CordonError('permission', `${method} is not open to feed certificates (a feed may only call ${FEED_METHOD})`);
+      return;
+    }
     if (method.startsWith('AgentService/')) {
       if (peer.kind !== 'agent') throw new CordonError('permission', `${method} is for agent certificates only`);
       return;

@@ -123,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
     policy,
     smtpRelays: config.get('enforcement.smtpRelays'),
     bmcDriver,
+    bmcCredentialsDir: config.get('bmc.credentialsDir'),
     metricsListen: config.get('metrics.listen'),
     switchFallback: config.get('switchFallback.enabled')
       ? {

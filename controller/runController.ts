@@ -33,6 +33,8 @@ export interface ControllerSettings {
   smtpRelays: string[];
   /** Checks BMCs around cuts; without it cuts wait for an operator's override. */
   bmcDriver?: BmcDriver | undefined;
+  /** `bmc.credentialsDir`: where BMC password files set over the desk must lie; without it the desk cannot set BMCs. */
+  bmcCredentialsDir?: string | undefined;
   /** The network-side fallback; without it a silent agent's cut stays with the agent. */
   switchFallback?: { driver: SwitchDriver; settings: SwitchFallbackSettings } | undefined;
   /** host:port for GET /metrics (Prometheus); absent or empty: no metrics endpoint. */
@@ -148,6 +150,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       },
       ...(bmc ? { checkBmc: (hostId: string) => bmc!.checkHost(hostId) } : {}),
       ...(clock instanceof DrillClock ? { drillClock: clock } : {}),
+      bmcCredentialsDir: s.bmcCredentialsDir,
     }),
   });
   outbox?.start();

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { SubmitComplaintResponse } from '../../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { parseReport, toDryRunJson } from '../intake/parseReport.js';
+import { dryRunAuthentication } from '../intake/trust/dryRunAuthentication.js';
 import type { DeskClient } from './deskClient.js';
 import { renderTable } from './table.js';
 
@@ -17,12 +18,16 @@ function readInput(source: string | undefined): { bytes: Buffer; filename: strin
   }
 }
 
-/** `cordonctl ingest --dry-run [--json] [FILE|-]`: what Cordon would make of a report, without a controller. */
-export async function ingestDryRun(source: string | undefined, json: boolean, out: Out): Promise<number> {
+/**
+ * `cordonctl ingest --dry-run [--json] [FILE|-]`: what Cordon would make of a report, without a controller.
+ * The JSON adds `authentication`: the mail checks for real, decided against `--reporters FILE` when given.
+ */
+export async function ingestDryRun(source: string | undefined, json: boolean, out: Out, auth: { reporters?: string | undefined; dnsServers?: string[] | undefined } = {}): Promise<number> {
   const { bytes, filename } = readInput(source);
   const result = await parseReport(bytes, filename);
   if (json) {
-    out(JSON.stringify(toDryRunJson(result), null, 2) + '\n');
+    const authentication = await dryRunAuthentication(bytes, { reportersFile: auth.reporters, dnsServers: auth.dnsServers });
+    out(JSON.stringify({ ...(toDryRunJson(result) as object), authentication }, null, 2) + '\n');
     return 0;
   }
   if (result.needsInfo) out(`needs info: ${result.needsInfo}\n`);

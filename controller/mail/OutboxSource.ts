@@ -1,3 +1,4 @@
+import type { ContactChangedPayload } from './renderContactChanged.js';
 import type { MailInput } from './renderMail.js';
 
 /**
@@ -11,6 +12,9 @@ import type { MailInput } from './renderMail.js';
  * `parseMailPayload` revives and checks it on the way out.
  */
 export type MailPayload = Omit<MailInput, 'desk'>;
+
+/** Any mail row of the outbox: an incident's mail, or a changed notice address (no incident; `renderContactChanged.ts`). */
+export type OutboxMailPayload = MailPayload | ContactChangedPayload;
 
 /** One mail the outbox hands to the worker. */
 export interface OutboxItem {

@@ -2,8 +2,8 @@ import { asCordonError, CordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import { outboxMessageId, type MailTransport } from './MailSender.js';
 import { NEVER, type OutboxItem, type OutboxSource } from './OutboxSource.js';
-import { parseMailPayload } from './parseMailPayload.js';
-import { renderMail, type MailInput } from './renderMail.js';
+import { parseOutboxMail } from './parseMailPayload.js';
+import { renderOutboxMail, type MailInput } from './renderMail.js';
 
 export interface OutboxWorkerConfig {
   /** How often to look for due mail when nobody kicks. */
@@ -143,9 +143,10 @@ export class OutboxWorker {
       if (item.kind !== 'mail') throw new CordonError('invalid', `outbox row of kind ${String(item.kind)} handed to the mail worker`);
       // Claims that never reached markDone/markFailed: something kills the worker on this row. Stop feeding it.
       if (item.attempts > this.config.maxAttempts) throw new CordonError('internal', `claimed ${item.attempts} times without an outcome`);
-      const payload = parseMailPayload(item.payload);
+      // An incident's mail, or a changed notice address (no incident): both go to payload.customer.
+      const payload = parseOutboxMail(item.payload);
       template = payload.template;
-      const mail = renderMail({ ...payload, desk: this.deps.desk });
+      const mail = renderOutboxMail(payload, this.deps.desk);
       messageId = await this.deps.transport.send({ name: payload.customer.name, address: payload.customer.email }, mail, {
         messageId: outboxMessageId(item.id),
       });

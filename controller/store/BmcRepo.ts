@@ -35,11 +35,33 @@ interface BmcRow {
 export class BmcRepo {
   constructor(private readonly db: Database) {}
 
+  /**
+   * Sets (or replaces) the host's BMC. A password file belongs to one host
+   * only: a file already bound to another host is refused with `conflict`
+   * naming `bmc.passwordFile` (paths compare as stored; the desk stores them
+   * with symlinks resolved). Checked and written in one transaction.
+   */
   async set(b: HostBmc): Promise<void> {
     if (!b.address) throw new CordonError('invalid', 'is required', { field: 'bmc.address' });
     if (!b.user) throw new CordonError('invalid', 'is required', { field: 'bmc.user' });
     if (!b.passwordFile) throw new CordonError('invalid', 'is required (a file holding the password)', { field: 'bmc.passwordFile' });
     if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) throw new CordonError('invalid', 'must be a UDP port', { field: 'bmc.port' });
+    await this.db.transaction(async () => {
+      const other = await this.boundTo(b.passwordFile);
+      if (other !== undefined && other !== b.hostId) {
+        throw new CordonError('conflict', `${b.passwordFile} is bound to host ${other}; a password file belongs to one host only`, { field: 'bmc.passwordFile' });
+      }
+      await this.write(b);
+    });
+  }
+
+  /** The host whose BMC uses this password file, if any. */
+  async boundTo(passwordFile: string): Promise<string | undefined> {
+    const r = await this.db.get<{ host_id: string }>('SELECT host_id FROM host_bmcs WHERE password_file = ? ORDER BY host_id LIMIT 1', [passwordFile]);
+    return r?.host_id;
+  }
+
+  private async write(b: HostBmc): Promise<void> {
     await this.db.run(
       `INSERT INTO host_bmcs (host_id, protocol, address, port, user, password_file, sol, cipher_suite) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (host_id) DO UPDATE SET protocol = excluded.protocol, address = excluded.address, port = excluded.port,

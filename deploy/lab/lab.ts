@@ -172,7 +172,8 @@ function writeControllerConfig(dir: string, t: LabTopology): void {
     store: { path: join(dir, 'cordon.db') },
     mail: { smtp: { host: t.controller4, port: t.mailPort }, from: 'abuse@provider.example', replyTo: 'abuse@provider.example', deskName: 'Provider abuse desk' },
     // BMC checks in a lab answer in milliseconds; the production pacing (5 s) would only slow the story.
-    bmc: { minIntervalSeconds: 1 },
+    // The lab's password files live under <lab>/bmc, so an admin can rebind them with `cordonctl host set-bmc`.
+    bmc: { minIntervalSeconds: 1, credentialsDir: join(dir, 'bmc') },
     switchFallback: { enabled: false },
     clock: { drill: true },
     metrics: { listen: `${t.controller4}:${t.metricsPort}` },

@@ -7,10 +7,12 @@ import { CordonError } from './CordonError.js';
  * URIs into the subjectAltName:
  *   agents:    urn:cordon:host:<host id>
  *   operators: urn:cordon:operator:<name> and urn:cordon:role:<role>
+ *   feeds:     urn:cordon:feed:<name> (a reporter's API credential; it may only submit complaints)
  */
 export type PeerIdentity =
   | { kind: 'agent'; hostId: string; serial: string; fingerprint: string }
-  | { kind: 'operator'; name: string; role: OperatorRole; serial: string; fingerprint: string };
+  | { kind: 'operator'; name: string; role: OperatorRole; serial: string; fingerprint: string }
+  | { kind: 'feed'; name: string; serial: string; fingerprint: string };
 
 export const OPERATOR_ROLES = ['viewer', 'technician', 'abuse_operator', 'admin'] as const;
 export type OperatorRole = (typeof OPERATOR_ROLES)[number];
@@ -50,12 +52,20 @@ export function identityFromCertificate(cert: PeerCertificate | undefined): Peer
     .filter((u) => u.startsWith('urn:cordon:operator:'))
     .map((u) => u.slice('urn:cordon:operator:'.length));
   const roles = uris.filter((u) => u.startsWith('urn:cordon:role:')).map((u) => u.slice('urn:cordon:role:'.length));
+  const feeds = uris.filter((u) => u.startsWith('urn:cordon:feed:')).map((u) => u.slice('urn:cordon:feed:'.length));
 
-  if (hosts.length + operators.length !== 1) {
+  if (hosts.length + operators.length + feeds.length !== 1) {
     throw new CordonError(
       'unauthenticated',
-      'the client certificate must name exactly one Cordon identity (urn:cordon:host:… or urn:cordon:operator:…)',
+      'the client certificate must name exactly one Cordon identity (urn:cordon:host:…, urn:cordon:operator:… or urn:cordon:feed:…)',
     );
+  }
+  if (feeds.length === 1) {
+    const name = feeds[0]!;
+    if (!HOST_ID_PATTERN.test(name)) throw new CordonError('unauthenticated', `the certificate's feed name ${JSON.stringify(name)} is malformed`);
+    // A role would suggest the feed may act as an operator: it may not, and a certificate saying otherwise is refused.
+    if (roles.length > 0) throw new CordonError('unauthenticated', `feed certificate for ${name} must not name a role`);
+    return { kind: 'feed', name, serial, fingerprint };
   }
   if (hosts.length === 1) {
     const hostId = hosts[0]!;
