@@ -17,6 +17,7 @@ import { SshSwitchDriver } from './switch/SshSwitchDriver.js';
 import { validateSwitchInventory, type SwitchInventoryEntry } from './switch/validateSwitchInventory.js';
 import { ExecRunner } from '../agent/runner/CommandRunner.js';
 import { Store } from './store/Store.js';
+import { seedConfiguredReporters } from './store/seedConfiguredReporters.js';
 import { loadInventoryFile } from './inventory/Inventory.js';
 
 const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --print-config]
@@ -97,6 +98,9 @@ async function main(argv: string[]): Promise<number> {
     for (const p of switchPorts) await store.switches.set(p.hostId, p.target);
     log.info({ file: inventoryFile, hosts: count, customers: customers.length, switchPorts: switchPorts.length }, 'inventory imported');
   }
+  // The registry entries the config owns; desk-added ones stay (audited as actor "config" when they change).
+  const seeded = await seedConfiguredReporters(store, config.get('reporters'), new Date());
+  log.info({ configured: config.get('reporters').length, added: seeded.added.length, updated: seeded.updated.length, removed: seeded.removed.length }, 'reporters from config');
   const mail = config.get('mail');
   const drillClock = config.get('clock.drill') ? new DrillClock() : undefined;
   if (drillClock) {
