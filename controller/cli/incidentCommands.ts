@@ -56,6 +56,15 @@ function actionFrom(f: Flags): Enforcement {
   }
 }
 
+/** How a complaint was authenticated, in a word (dkim, arc, operator, feed). */
+function authVia(json: string): string {
+  try {
+    return (JSON.parse(json) as { via?: string }).via ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
 function incidentTable(list: Incident[]): string {
   const now = new Date();
   return renderTable(
@@ -136,6 +145,13 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
         return 0;
       }
       out(incidentTable(d.incident ? [d.incident] : []));
+      out('\ncomplaints:\n');
+      out(
+        renderTable(
+          ['COMPLAINT', 'STATUS', 'IP', 'REPORTER', 'TRUST', 'RECEIVED'],
+          d.complaints.map((c) => [c.id, c.status || '-', c.ip, c.reporter || '-', c.trusted ? `trusted (${authVia(c.authentication)})` : 'untrusted', c.receivedAt?.toISOString() ?? '-']),
+        ),
+      );
       out('\nhistory:\n');
       out(renderTable(['AT', 'EVENT', 'FROM', 'TO', 'ACTOR', 'DETAIL'], d.events.map((e) => [e.at?.toISOString() ?? '', e.type, e.fromState || '-', e.toState, e.actor, e.detail])));
       return 0;

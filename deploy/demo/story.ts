@@ -1,7 +1,8 @@
-import { copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../proto/runtime/version.js';
 import { LAB_OPERATORS, labCtl, labProbe, type LabInfo } from '../lab/lab.js';
+import { LAB_ATTACKER, LAB_REPORTER, signLabReport } from '../lab/labReporters.js';
 import { poll } from '../lab/processes.js';
 import { readLabMail, type LabMail } from './labMail.js';
 import { Checks, say, setLabClockOffset, show } from './narrate.js';
@@ -15,12 +16,28 @@ interface IncidentJson {
   ackDueAt?: string;
   nextDueAt?: string;
 }
+interface IngestJson {
+  outcome: string;
+  reason: string;
+  incidentId?: string;
+  trusted?: boolean;
+  authentication?: string;
+}
 interface DetailJson {
   incident: IncidentJson;
   events?: { at: string; type: string; toState: string; actor: string; detail: string }[];
 }
 
 const REPORT = 'deploy/lab/reports/spam-arf-web-01.eml';
+
+/** The one-line reason the controller gave for trusting (or not) an ingested report. */
+function authReason(r: IngestJson): string {
+  try {
+    return (JSON.parse(r.authentication ?? '{}') as { reason?: string }).reason ?? '?';
+  } catch {
+    return '?';
+  }
+}
 
 /**
  * The demo's story on a running lab: one spam complaint about web-01, from
@@ -59,14 +76,16 @@ export async function runStory(info: LabInfo): Promise<Checks> {
   const bmcFirst = op('host', 'bmc-check', web1.id).trim();
   checks.ok(`${web1.id}'s BMC answers IPMI from the management network`, /BMC answers/.test(bmcFirst), bmcFirst);
 
-  // 1. The complaint, in a real format, through the real intake.
+  // 1. The complaint, in a real format, through the real intake: DKIM-signed by its reporter, whom the lab registers.
+  const template = readFileSync(join(packageRoot(), REPORT), 'utf8');
   const report = join(info.dir, 'spam-arf-web-01.eml');
-  copyFileSync(join(packageRoot(), REPORT), report);
-  say(`a feedback-loop report arrives (ARF, RFC 5965; ${REPORT}): spam from ${web1.pub4}`);
-  const ingested = op('ingest', report).trim();
-  show(`${ingested}\n`);
-  const id = /incident (\S+) for host/.exec(ingested)?.[1] ?? '';
-  checks.ok(`the complaint opened an incident for ${web1.id} alone`, id !== '' && ingested.includes(`for host ${web1.id}`), id);
+  writeFileSync(report, await signLabReport(info.dir, template, 'reporter'));
+  say(`a feedback-loop report arrives (ARF, RFC 5965; ${REPORT}), DKIM-signed by ${LAB_REPORTER.domain}: spam from ${web1.pub4}`);
+  const first = JSON.parse(op('ingest', report, '--json')) as IngestJson;
+  show(`${first.outcome}: ${first.reason} (${first.trusted ? 'trusted' : 'untrusted'}: ${authReason(first)})\n`);
+  const id = first.incidentId ?? '';
+  checks.ok(`the complaint opened an incident for ${web1.id} alone`, id !== '' && first.reason.includes(`for host ${web1.id}`), id);
+  checks.ok(`it is trusted because ${LAB_REPORTER.domain}'s DKIM signature verifies, aligned with its From, and the domain is a registered reporter`, first.trusted === true, authReason(first));
   if (!id) return checks;
 
   const notice = await waitMail(id, 'notice');
@@ -120,7 +139,32 @@ export async function runStory(info: LabInfo): Promise<Checks> {
   say('every mail the customer received:');
   show(readLabMail(mailDir).filter((m) => m.incident === id).map((m) => `${m.template.padEnd(10)} ${m.subject}\n`).join(''));
 
-  // 5. The record.
+  // 5. The same report again, weeks later: recognised, not reopened.
+  say(`17 days later the mail system delivers the very same report again`);
+  advance('408h', 'demo: a replay weeks after the incident closed');
+  const replay = JSON.parse(op('ingest', report, '--json')) as IngestJson;
+  show(`${replay.outcome}: ${replay.reason}\n`);
+  const incidentsOfWeb1 = (JSON.parse(op('incident', 'list', '--host', web1.id, '--json')) as IncidentJson[]).length;
+  checks.ok('the replay is recognised as a duplicate of the closed complaint: no new incident, no notice, no deadline', replay.outcome === 'duplicate' && incidentsOfWeb1 === 1, `${replay.outcome}; ${incidentsOfWeb1} incident(s) for ${web1.id}`);
+
+  // 6. A forged report: the reporter's From, the attacker's signature.
+  if (web2) {
+    const forged = join(info.dir, 'forged-arf-web-02.eml');
+    const text = template.replaceAll(web1.pub4, web2.pub4).replace(/Message-ID: <fbl-[^>]+>/, 'Message-ID: <fbl-forged-0001@mailbox.example>');
+    writeFileSync(forged, await signLabReport(info.dir, text, 'attacker'));
+    say(`a forged report about ${web2.id}: From ${LAB_REPORTER.domain}, but DKIM-signed by ${LAB_ATTACKER.domain}`);
+    const f = JSON.parse(op('ingest', forged, '--json')) as IngestJson;
+    show(`${f.outcome}: ${f.reason} (${f.trusted ? 'trusted' : 'untrusted'}: ${authReason(f)})\n`);
+    checks.ok('the forgery is recorded but untrusted: the signature is not aligned with the From domain', f.trusted !== true && f.outcome === 'opened', authReason(f));
+    say('nobody answers the forged complaint; its deadline passes');
+    advance('24h1m', 'demo: the forged complaint\'s deadline passes');
+    const held = await waitIncident(f.incidentId ?? '', 'held', (i) => i.hold === 'untrusted_reporter');
+    checks.ok('the forged complaint waits for an operator and enforces nothing', held.incident.hold === 'untrusted_reporter' && (held.incident.actions ?? []).length === 0, `state ${held.incident.state}, hold ${held.incident.hold ?? '-'}`);
+    const p = probe(web2.ns, t.inet4, 25);
+    checks.ok(`${web2.id} still sends mail: its port 25 connects`, p === 'connected', p);
+  }
+
+  // 7. The record.
   say(`the incident's history (cordonctl incident show ${id}):`);
   show(op('incident', 'show', id));
   const audit = op('audit', 'verify').trim();

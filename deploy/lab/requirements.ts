@@ -10,6 +10,7 @@ const TOOLS: Record<string, string> = {
   sysctl: 'procps',
   ipmi_sim: 'openipmi',
   ipmitool: 'ipmitool',
+  dnsmasq: 'dnsmasq-base',
 };
 
 function has(command: string): boolean {
