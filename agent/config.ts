@@ -40,7 +40,7 @@ export const agentSchema = {
     key: { doc: "This agent's private key (PEM).", format: String, default: '/etc/cordon/pki/agent.key' },
   },
   heartbeatSeconds: {
-    doc: 'Interval between heartbeats to the controller.',
+    doc: "Interval between heartbeats to the controller. The controller holds agents to at most its agents.maxHeartbeatSeconds (default 30): a longer interval is clamped there, and the agent shows as stale between beats.",
     format: 'positive-int',
     default: 10,
   },

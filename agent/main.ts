@@ -5,6 +5,7 @@ import { CordonError, asCordonError } from '../proto/runtime/CordonError.js';
 import { describeSchema, printableConfig } from '../proto/runtime/config.js';
 import { onShutdownSignals, parseDaemonArgs } from '../proto/runtime/daemonArgs.js';
 import { createRootLogger } from '../proto/runtime/logger.js';
+import { checkKeyPair } from '../proto/runtime/checkKeyPair.js';
 import { loadTlsMaterial } from '../proto/runtime/tls.js';
 import { cordonVersion } from '../proto/runtime/version.js';
 import { checkCertificateHostId } from './certificateHostId.js';
@@ -77,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const tls = loadTlsMaterial(settings.tls);
+  checkKeyPair(tls, settings.tls);
   checkCertificateHostId(tls.certificate, settings.hostId);
   if (args.checkConfig) {
     process.stdout.write('config OK\n');

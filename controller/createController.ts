@@ -5,7 +5,7 @@ import { DeskServiceService } from '../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../proto/runtime/CordonError.js';
 import { parseAddress } from '../proto/runtime/config.js';
 import type { Logger } from '../proto/runtime/logger.js';
-import { bidiHandler, unaryHandler, type CallContext } from '../proto/runtime/rpcServer.js';
+import { bidiHandler, guardedServices, unaryHandler, type CallContext } from '../proto/runtime/rpcServer.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { MemoryDesiredStates, type DesiredStateSource } from './agents/DesiredStates.js';
 import type { Report, TamperEvent } from '../proto/gen/cordon/v1/agent.js';
@@ -15,6 +15,8 @@ import { RevocationList } from './agents/RevocationList.js';
 import { SessionRegistry } from './agents/SessionRegistry.js';
 import { createAuthorize } from './authorize.js';
 import { addReflection } from './reflection.js';
+import { HandshakeRefusalLog } from './transport/HandshakeRefusalLog.js';
+import { listenMutualTls } from './transport/listenMutualTls.js';
 import { createDeskHandlers } from './desk/deskService.js';
 import type { Inventory } from './inventory/Inventory.js';
 
@@ -30,11 +32,17 @@ export interface ControllerOptions {
   /** The incident half of DeskService; its calls answer UNIMPLEMENTED when absent. */
   incidentDesk?: IncidentDesk;
   staleAfterMissedHeartbeats: number;
+  /** The longest heartbeat interval an agent may ask for; longer ones are clamped (default 30 s, `agents.maxHeartbeatSeconds`). */
+  maxHeartbeatMs?: number;
   pingIntervalMs: number;
   helloTimeoutMs: number;
+  /** How often open streams and connections are checked against the revocation list (default 1 s). */
+  revocationSweepMs?: number;
   log: Logger;
   clock?: () => Date;
 }
+
+export const DEFAULT_MAX_HEARTBEAT_MS = 30_000;
 
 export interface RunningController {
   /** The port actually bound (useful with port 0). */
@@ -53,7 +61,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const sessions = new SessionRegistry(clock, opts.staleAfterMissedHeartbeats);
   const desired = new MemoryDesiredStates(clock);
   const source: DesiredStateSource = opts.desired ?? desired;
-  const authorize = createAuthorize(new RevocationList(opts.revokedSerialsFile));
+  const revocations = new RevocationList(opts.revokedSerialsFile);
+  const authorize = createAuthorize(revocations);
   const rpcLog = log.child({ component: 'rpc' });
   const deps = { log: rpcLog, authorize };
 
@@ -75,6 +84,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     desired: source,
     pingIntervalMs: opts.pingIntervalMs,
     helloTimeoutMs: opts.helloTimeoutMs,
+    maxHeartbeatMs: opts.maxHeartbeatMs ?? DEFAULT_MAX_HEARTBEAT_MS,
+    refused: (serial: string) => revocations.revoked(serial),
     ...(opts.onReport ? { onReport: opts.onReport } : {}),
     ...(opts.onTamper ? { onTamper: opts.onTamper } : {}),
   };
@@ -124,23 +135,32 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     'cordon.v1.AgentService': 'SERVING',
     'cordon.v1.DeskService': 'SERVING',
   });
-  health.addToServer(server);
-  addReflection(server);
+  // Health and reflection are library code: they get the same certificate
+  // checks as Cordon's own services (any Cordon identity, not revoked).
+  const infra = guardedServices(server, {
+    log: rpcLog,
+    authorize: (peer) => {
+      const reason = revocations.check(peer.serial);
+      if (reason) throw new CordonError('permission', reason);
+    },
+  });
+  health.addToServer(infra as Server);
+  addReflection(infra);
 
-  const credentials = ServerCredentials.createSsl(
-    opts.tls.ca,
-    [{ private_key: opts.tls.key, cert_chain: opts.tls.cert }],
-    true,
-  );
+  // TLS is Cordon's own listener (so refused handshakes are logged); grpc-js
+  // serves HTTP/2 on the connections it admits. Credentials are "insecure"
+  // only to grpc-js, which gets sockets that are already mutual TLS.
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const refusals = new HandshakeRefusalLog(log.child({ component: 'tls' }));
   const { host, port } = parseAddress(opts.listen);
-  const bindTarget = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  const boundPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(bindTarget, credentials, (err, p) =>
-      err
-        ? reject(new CordonError('transient', `cannot listen on ${bindTarget}: ${err.message}`, { field: 'listen', cause: err }))
-        : resolve(p),
-    ),
-  );
+  const listener = await listenMutualTls({
+    host,
+    port,
+    tls: opts.tls,
+    refusals,
+    onConnection: (socket) => injector.injectConnection(socket),
+  });
+  const boundPort = listener.port;
   log.info({ listen: `${host}:${boundPort}` }, 'controller listening');
 
   const linkLog = linkDeps.log;
@@ -150,6 +170,18 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     for (const hostId of recovered) linkLog.info({ host: hostId }, 'agent heartbeats resumed');
   }, 1_000);
   sweeper.unref();
+  // Revocation reaches what is already open: agent streams end with
+  // PERMISSION_DENIED at once, then any connection still held by a revoked
+  // certificate (health watches, reflection, a stream that did not end) is cut.
+  const revocationSweepMs = opts.revocationSweepMs ?? 1_000;
+  const revocationSweeper = setInterval(() => {
+    const refused = (serial: string) => revocations.revoked(serial);
+    for (const { hostId, reason } of sessions.closeRefused(refused)) linkLog.warn({ host: hostId, reason }, 'agent stream closed: certificate revoked');
+    for (const c of listener.dropRefused(refused, revocationSweepMs)) rpcLog.warn({ peer: c.peer, serial: c.serial, reason: c.reason }, 'connection closed: certificate revoked');
+  }, revocationSweepMs);
+  revocationSweeper.unref();
+  const refusalSummary = setInterval(() => refusals.summarise(), 60_000);
+  refusalSummary.unref();
 
   return {
     port: boundPort,
@@ -157,7 +189,11 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     desired,
     async stop(graceMs = 5_000) {
       clearInterval(sweeper);
+      clearInterval(revocationSweeper);
+      clearInterval(refusalSummary);
+      refusals.summarise();
       health.setStatus('', 'NOT_SERVING');
+      void listener.close();
       // Agent streams never finish by themselves: end them with UNAVAILABLE,
       // which agents treat as "reconnect later", then let unary calls finish.
       sessions.closeAll('the controller is shutting down');
@@ -171,6 +207,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
           resolve();
         });
       });
+      // Connections grpc-js has not turned into sessions yet (mid-preface) go too.
+      await listener.close({ destroy: true });
       log.info('controller stopped');
     },
   };

@@ -5,6 +5,7 @@ import { asCordonError } from '../proto/runtime/CordonError.js';
 import { describeSchema, printableConfig } from '../proto/runtime/config.js';
 import { onShutdownSignals, parseDaemonArgs } from '../proto/runtime/daemonArgs.js';
 import { createRootLogger } from '../proto/runtime/logger.js';
+import { checkKeyPair } from '../proto/runtime/checkKeyPair.js';
 import { loadTlsMaterial } from '../proto/runtime/tls.js';
 import { cordonVersion } from '../proto/runtime/version.js';
 import { controllerSchema, loadControllerConfig } from './config.js';
@@ -19,6 +20,9 @@ import { ExecRunner } from '../agent/runner/CommandRunner.js';
 import { Store } from './store/Store.js';
 import { seedConfiguredReporters } from './store/seedConfiguredReporters.js';
 import { loadInventoryFile } from './inventory/Inventory.js';
+import { checkStorePath } from './checkStorePath.js';
+import { DEFAULT_MAX_HEARTBEAT_MS } from './createController.js';
+import { CordonError } from '../proto/runtime/CordonError.js';
 
 const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --print-config]
 
@@ -59,6 +63,13 @@ async function main(argv: string[]): Promise<number> {
   // Everything the daemon needs from disk is read now, so a bad path fails
   // here (and in --check-config) rather than at the first agent.
   const tls = loadTlsMaterial(config.get('tls'));
+  checkKeyPair(tls, config.get('tls'));
+  // --check-config may run before systemd's StateDirectory= exists; a start may not.
+  await checkStorePath(config.get('store.path'), { missingDirectory: args.checkConfig ? 'allow' : 'refuse' });
+  if (config.get('agents.maxHeartbeatSeconds') * 1000 !== DEFAULT_MAX_HEARTBEAT_MS) {
+    // runController does not pass the cap on to the server yet; a value it would ignore is refused, not dropped.
+    throw new CordonError('unsupported', `only ${DEFAULT_MAX_HEARTBEAT_MS / 1000} is supported for now`, { field: 'agents.maxHeartbeatSeconds' });
+  }
   const policy = policyFromConfig({ ...config.get('policy'), bmcFreshMinutes: config.get('bmc.freshMinutes') });
   const bmcConfig = config.get('bmc');
   const bmcDriver = new IpmitoolDriver(

@@ -24,7 +24,9 @@ export function loadCordonProtos() {
 /**
  * gRPC server reflection (v1 and v1alpha), so grpcurl and other generic
  * clients can list and call the controller's services from the .proto files
- * the package ships. Served behind the same mutual TLS as everything else.
+ * the package ships. Served behind the same mutual TLS as everything else;
+ * the controller adds it through `guardedServices` (proto/runtime/rpcServer),
+ * so a call also needs a Cordon identity whose certificate is not revoked.
  */
 export function addReflection(server: Pick<Server, 'addService'>): void {
   new ReflectionService(loadCordonProtos()).addToServer(server);

@@ -4,7 +4,9 @@ import { normaliseSerial } from '../../proto/runtime/peerIdentity.js';
 /**
  * Certificate serials the operators revoked (`cordon-pki revoke`), read from a
  * plain file and re-read whenever its mtime or size changes, so revoking takes
- * effect on the next connection without a restart. Checked on every call,
+ * effect on the next call without a restart. Checked on every call, on
+ * every message of an agent stream, and by the controller's revocation sweep
+ * (every second) that ends open streams and connections of revoked serials,
  * because grpc-js offers no CRL hook in the handshake.
  *
  * A file that cannot be read fails closed: every certificate counts as
@@ -23,6 +25,18 @@ export class RevocationList {
     if (!this.path) return undefined;
     this.refresh();
     if (this.unreadable) return `the revocation list ${this.path} cannot be read (${this.unreadable})`;
+    return this.serials.has(normaliseSerial(serial)) ? `certificate serial ${normaliseSerial(serial)} is revoked` : undefined;
+  }
+
+  /**
+   * The reason when `serial` itself is on the list, else undefined. Unlike
+   * `check`, an unreadable list is not a refusal here: this is for ending
+   * connections already admitted, which keep to the last list read rather
+   * than all dropping at once over a file that is briefly missing.
+   */
+  revoked(serial: string): string | undefined {
+    if (!this.path) return undefined;
+    this.refresh();
     return this.serials.has(normaliseSerial(serial)) ? `certificate serial ${normaliseSerial(serial)} is revoked` : undefined;
   }
 

@@ -102,6 +102,24 @@ export class SessionRegistry {
     s.disconnectReason = reason;
   }
 
+  /**
+   * Ends the stream of every open session whose certificate `refused` turns
+   * down (it returns the reason, e.g. a revoked serial), with a `permission`
+   * error naming it. Returns the hosts whose sessions it ended. Idempotent:
+   * an ended session is not ended twice.
+   */
+  closeRefused(refused: (certificateSerial: string) => string | undefined): { hostId: string; reason: string }[] {
+    const ended: { hostId: string; reason: string }[] = [];
+    for (const s of this.sessions.values()) {
+      if (s.disconnectedAt !== undefined) continue;
+      const reason = refused(s.certificateSerial);
+      if (!reason) continue;
+      s.close(new CordonError('permission', reason));
+      ended.push({ hostId: s.hostId, reason });
+    }
+    return ended;
+  }
+
   /** Ends every open session's stream, e.g. at shutdown. */
   closeAll(reason: string): void {
     for (const s of this.sessions.values()) if (s.disconnectedAt === undefined) s.close(new CordonError('transient', reason));

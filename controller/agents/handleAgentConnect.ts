@@ -16,6 +16,18 @@ export interface AgentLinkDeps {
   desired: DesiredStateSource;
   pingIntervalMs: number;
   helloTimeoutMs: number;
+  /**
+   * The longest heartbeat interval an agent may ask for in its Hello. A
+   * longer one is clamped to this: staleness is computed from
+   * min(asked, max), so an agent cannot keep itself from ever going stale.
+   */
+  maxHeartbeatMs: number;
+  /**
+   * Why the peer's certificate is no longer acceptable (a revoked serial),
+   * or undefined; asked before every message is taken, so nothing a revoked
+   * peer sends after its revocation is recorded.
+   */
+  refused?: (certificateSerial: string) => string | undefined;
   /** Called with every report an agent sends (dispatch tracking). */
   onReport?: (hostId: string, report: Report) => void;
   /** Called with every tamper event. */
@@ -25,6 +37,11 @@ export interface AgentLinkDeps {
 /** Heartbeats faster than this would let one agent flood the controller. */
 const MIN_HEARTBEAT_MS = 1_000;
 const DEFAULT_HEARTBEAT_MS = 10_000;
+
+/** The interval the controller holds an agent to: what it asked for, within [1 s, max]. */
+export function heartbeatIntervalFor(askedMs: number, maxMs: number): number {
+  return Math.min(Math.max(askedMs || DEFAULT_HEARTBEAT_MS, MIN_HEARTBEAT_MS), Math.max(maxMs, MIN_HEARTBEAT_MS));
+}
 
 async function firstMessage(
   requests: AsyncIterator<AgentMessage>,
@@ -89,7 +106,13 @@ export async function handleAgentConnect(
   const abortOnCall = () => ended.abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', abortOnCall, { once: true });
 
-  const heartbeatIntervalMs = Math.max(hello.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS, MIN_HEARTBEAT_MS);
+  const heartbeatIntervalMs = heartbeatIntervalFor(hello.heartbeatIntervalMs, deps.maxHeartbeatMs);
+  if (hello.heartbeatIntervalMs > heartbeatIntervalMs) {
+    log.warn(
+      { askedMs: hello.heartbeatIntervalMs, heldToMs: heartbeatIntervalMs },
+      'agent asks for a heartbeat interval above agents.maxHeartbeatSeconds: staleness counts from the cap',
+    );
+  }
   const token = deps.sessions.open({
     hostId: certHostId,
     agentVersion: hello.agentVersion,
@@ -131,6 +154,9 @@ export async function handleAgentConnect(
     // second iterator is not supported by Node's Readable.
     const rest: AsyncIterable<AgentMessage> = { [Symbol.asyncIterator]: () => requests };
     for await (const msg of untilAborted(rest, ended.signal)) {
+      // Revoked while connected: take nothing more from this peer.
+      const refusal = deps.refused?.(ctx.peer.serial);
+      if (refusal) throw new CordonError('permission', refusal);
       switch (msg.body?.$case) {
         case 'heartbeat': {
           const hb = msg.body.value;

@@ -1,7 +1,8 @@
-import { ResultStatus, type Report } from '../../proto/gen/cordon/v1/agent.js';
+import { ResultStatus, type EnforcementResult, type Report } from '../../proto/gen/cordon/v1/agent.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import type { IncidentService } from '../incidents/IncidentService.js';
+import type { StoredEnforcement } from '../store/DesiredStateRepo.js';
 import type { Store } from '../store/Store.js';
 
 /**
@@ -9,9 +10,18 @@ import type { Store } from '../store/Store.js';
  * the host's current generation with every result applied moves its
  * enforcing incidents to enforced (and released ones to closed); a failed
  * result puts its incident in front of an operator.
+ *
+ * A report speaks for its own host only. The enforcement and incident ids in
+ * it are the agent's words: a result counts only when it names an
+ * enforcement the controller holds for that host now, and the incident it
+ * touches is the one the controller stored with that enforcement. Any other
+ * result (another host's enforcement, an invented or a released one) is
+ * logged, counted in `ignoredResults` and otherwise dropped.
  */
 export class ReportTracker {
   private queue: Promise<void> = Promise.resolve();
+  /** Results dropped because they named no enforcement of the reporting host (for metrics and tests). */
+  ignoredResults = 0;
 
   constructor(
     private readonly store: Store,
@@ -38,16 +48,18 @@ export class ReportTracker {
     const now = this.clock();
     const desired = await this.store.desired.get(hostId);
     const generation = Number(report.appliedGeneration);
-    const failed = report.results.filter((r) => r.status !== ResultStatus.RESULT_STATUS_APPLIED);
     if (report.error || generation !== desired.generation) {
       const error = report.error || `agent holds generation ${generation}, controller is at ${desired.generation}`;
       await this.store.desired.recordStatus(hostId, { status: report.error ? 'failed' : 'pending', appliedGeneration: generation, error, at: now });
       return;
     }
+    // Checked only for the current generation: an older one may name enforcements since released.
+    const own = this.ownResults(hostId, report.results, desired.enforcements);
+    const failed = own.filter(({ result }) => result.status !== ResultStatus.RESULT_STATUS_APPLIED);
     if (failed.length > 0) {
-      const error = failed.map((f) => `${f.enforcementId}: ${f.error}`).join('; ');
+      const error = failed.map(({ result }) => `${result.enforcementId}: ${result.error}`).join('; ');
       await this.store.desired.recordStatus(hostId, { status: 'failed', appliedGeneration: generation, error, at: now });
-      for (const incidentId of new Set(failed.map((f) => f.enforcementId.split(':')[0]!))) {
+      for (const incidentId of new Set(failed.map(({ enforcement }) => enforcement.incidentId))) {
         await this.service.apply(incidentId, { type: 'host_failed', error }, `agent ${hostId}`).catch(() => {});
       }
       return;
@@ -62,5 +74,29 @@ export class ReportTracker {
         await this.service.apply(i.id, { type: 'host_applied' }, `agent ${hostId}`);
       }
     }
+  }
+
+  /** The results that name an enforcement the host holds, each with the stored enforcement; logs and counts the rest. */
+  private ownResults(
+    hostId: string,
+    results: readonly EnforcementResult[],
+    held: readonly StoredEnforcement[],
+  ): { result: EnforcementResult; enforcement: StoredEnforcement }[] {
+    const byId = new Map(held.map((e) => [e.id, e]));
+    const own: { result: EnforcementResult; enforcement: StoredEnforcement }[] = [];
+    const ignored: string[] = [];
+    for (const result of results) {
+      const enforcement = byId.get(result.enforcementId);
+      if (enforcement) own.push({ result, enforcement });
+      else ignored.push(result.enforcementId);
+    }
+    if (ignored.length > 0) {
+      this.ignoredResults += ignored.length;
+      this.log.warn(
+        { host: hostId, ignored: ignored.slice(0, 20).map((id) => id.slice(0, 200)), count: ignored.length },
+        'agent report names enforcements its host does not hold: ignored',
+      );
+    }
+    return own;
   }
 }

@@ -221,9 +221,8 @@ export class IncidentService {
     channel: IntakeChannel = { kind: 'relay', actor },
   ): Promise<{ results: SubmitResult[]; needsInfo: string | null; authentication: Authentication }> {
     const parsed = await parseReport(raw, filename);
-    const authentication = this.deps.authenticate
-      ? await this.deps.authenticate(raw, channel).catch((err: unknown) => unauthenticated(`authentication failed: ${asCordonError(err).message}`))
-      : unauthenticated('no reporter registry on this controller');
+    // A bad report never throws here (it ends untrusted); an unreadable registry does, so the report is retried, not mistrusted for good.
+    const authentication = this.deps.authenticate ? await this.deps.authenticate(raw, channel) : unauthenticated('no reporter registry on this controller');
     const text = rawText(raw);
     if (parsed.needsInfo !== null) {
       const now = this.deps.clock.now();

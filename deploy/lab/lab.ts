@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { packageRoot } from '../../proto/runtime/version.js';
 import { IPMI_SIM_EMU, ipmiSimLanConf } from './ipmiSimConfig.js';
+import { LAB_ATTACKER, LAB_DNS, LAB_REPORTER, startLabDns } from './labReporters.js';
 import { buildLabNetwork, existingLabNamespaces, removeLabNetwork } from './network.js';
 import { namespacePids, poll, runInNamespace, startInNamespace, stopPids, waitListening } from './processes.js';
 import { labTopology, type LabHost, type LabTopology } from './topology.js';
@@ -61,6 +62,8 @@ export async function labUp(opts: { hosts: number; say: Say }): Promise<LabInfo>
       const pid = startBmc(dir, t, h);
       await waitListening(t.mgmtNs, 'udp', 623, `${h.id}'s BMC`, pid, 10_000, h.bmc4);
     }
+    opts.say(`starting the lab DNS (dnsmasq, ${LAB_DNS.address}:${LAB_DNS.port} in ${t.mgmtNs}): DKIM keys and DMARC policies of ${LAB_REPORTER.domain} (a registered reporter) and ${LAB_ATTACKER.domain}`);
+    await startLabDns(dir, t);
     writeInventory(dir, info);
     writeControllerConfig(dir, t);
     opts.say(`starting cordon-controller on ${t.controller4}:${t.controllerPort} (mutual TLS, drill clock, mail to ${t.controller4}:${t.mailPort})`);
@@ -177,6 +180,9 @@ function writeControllerConfig(dir: string, t: LabTopology): void {
     switchFallback: { enabled: false },
     clock: { drill: true },
     metrics: { listen: `${t.controller4}:${t.metricsPort}` },
+    // Who the lab believes: reports DKIM-signed by mailbox.example (aligned with their From), checked against the lab DNS.
+    reporters: [{ id: LAB_REPORTER.id, name: LAB_REPORTER.name, kind: LAB_REPORTER.kind, domains: [LAB_REPORTER.domain] }],
+    intake: { dnsServers: [`${LAB_DNS.address}:${LAB_DNS.port}`] },
   };
   writeFileSync(join(dir, 'controller.json'), JSON.stringify(config, null, 2) + '\n');
 }

@@ -1,8 +1,11 @@
 import type {
   handleBidiStreamingCall,
   handleUnaryCall,
+  Server,
   ServerDuplexStream,
   ServerUnaryCall,
+  ServiceDefinition,
+  UntypedServiceImplementation,
   sendUnaryData,
 } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
@@ -36,9 +39,15 @@ function authenticate(call: ServerSurfaceCall): PeerIdentity {
   return identityFromCertificate(auth.sslPeerCertificate);
 }
 
-function contextFor(call: ServerSurfaceCall, method: string, deps: HandlerDeps): { ctx: CallContext; done: () => void } {
+/** Reads the peer's identity from its certificate and asks `authorize`; throws a CordonError when either refuses. */
+function checkPeer(call: ServerSurfaceCall, method: string, authorize: Authorize): PeerIdentity {
   const peer = authenticate(call);
-  deps.authorize(peer, method);
+  authorize(peer, method);
+  return peer;
+}
+
+function contextFor(call: ServerSurfaceCall, method: string, deps: HandlerDeps): { ctx: CallContext; done: () => void } {
+  const peer = checkPeer(call, method, deps.authorize);
   const controller = new AbortController();
   const abort = () => controller.abort(new CordonError('transient', 'the call was cancelled by the peer'));
   call.once('cancelled', abort);
@@ -130,5 +139,41 @@ export function bidiHandler<Req, Res>(
         if (!call.writableEnded) call.emit('error', toGrpcStatus(err));
       },
     );
+  };
+}
+
+type AnyHandler = (call: ServerSurfaceCall & { emit(event: 'error', err: unknown): boolean }, callback?: sendUnaryData<unknown>) => void;
+
+/**
+ * An `addService` for services Cordon does not write itself (gRPC health,
+ * server reflection): every call of a service added through it is
+ * authenticated like Cordon's own (mutual TLS, one Cordon identity in the
+ * certificate) and `deps.authorize` is asked with the method's full path
+ * before the library's handler runs. A refusal ends the call with the
+ * mapped status and the handler never sees it.
+ */
+export function guardedServices(server: Pick<Server, 'addService'>, deps: HandlerDeps): Pick<Server, 'addService'> {
+  return {
+    addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+      const guarded: UntypedServiceImplementation = {};
+      for (const [name, definition] of Object.entries(service)) {
+        const handler = (implementation[name] ?? implementation[definition.originalName ?? '']) as AnyHandler | undefined;
+        if (!handler) continue;
+        const method = definition.path.replace(/^\//, '');
+        const wrapped: AnyHandler = (call, callback) => {
+          try {
+            checkPeer(call, method, deps.authorize);
+          } catch (err) {
+            logFailure(deps.log, method, err);
+            if (!definition.responseStream) callback?.(toGrpcStatus(err));
+            else call.emit('error', toGrpcStatus(err));
+            return;
+          }
+          handler(call, callback);
+        };
+        guarded[name] = wrapped as never;
+      }
+      server.addService(service, guarded);
+    },
   };
 }
