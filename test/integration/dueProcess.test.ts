@@ -163,6 +163,24 @@ describe('due process at the desk', () => {
     });
   });
 
+  describe('a bare feed file vouches for nothing', () => {
+    it('a Shadowserver-style CSV about three hosts held for untrusted complaints lifts none of the holds', async () => {
+      const ids: string[] = [];
+      for (const n of [6, 7, 8]) {
+        const c = await submit(`203.0.113.${n}`, 'scan', 'individual', 'someone@freemail.example');
+        ids.push(c.incidentId);
+        await deadlinePasses(c.incidentId);
+        expect(await incident(c.incidentId)).toMatchObject({ state: 'escalated', hold: 'untrusted_reporter', actions: [] });
+      }
+      const csv = ['"timestamp","ip","protocol","port","hostname","tag","asn","geo"', ...[6, 7, 8].map((n) => `"2026-11-02 08:00:0${n}","203.0.113.${n}","tcp",22,,"ssh-scan",64500,"NL"`)].join('\n');
+      const r = await ingest(Buffer.from(csv), 'event4_honeypot_scan.csv');
+      expect(r.parsed.map((p) => p.outcome)).toEqual(['merged', 'merged', 'merged']);
+      expect(r.parsed.every((p) => !p.trusted)).toBe(true);
+      expect(JSON.parse(r.authentication)).toMatchObject({ trusted: false, via: 'none', reason: expect.stringMatching(/not a mail/) });
+      for (const id of ids) expect(await incident(id)).toMatchObject({ hold: 'untrusted_reporter', actions: [], trusted: false });
+    });
+  });
+
   describe('a report already handled is recognised, not reopened', () => {
     let first: SubmitComplaintResponse;
     const bytes = ARF('fbl-4711@mailbox.example', '2026-11-02T08:30:00Z', '203.0.113.1');
@@ -255,6 +273,9 @@ describe('due process at the desk', () => {
       const c2 = await submit('203.0.113.4', 'spam', 'upstream', 'fbl@mailbox.example');
       await deadlinePasses(c2.incidentId);
       expect((await incident(c2.incidentId)).actions).toEqual([{ kind: 'smtp_block' }]);
+      // The escalation mail says truthfully what else of the customer's is restricted (web-03's isolate), and that the rest is not.
+      const escalated = (await mails(c2.incidentId)).find((m) => m.template === 'escalated')!;
+      expect(escalated.scope).toMatchObject({ otherHosts: 8, otherRestricted: expect.arrayContaining(['web-03']) });
       const r = await desk('olga').call<unknown, EnforceResponse>('enforce', {
         incidentId: c2.incidentId, hostIds: [], customerId: '', reason: 'still spamming', action: { id: '', incidentId: '', reason: '', action: { $case: 'isolate', value: {} } },
       });
