@@ -200,7 +200,7 @@ export const controllerSchema = {
     parseWorkers: {
       doc: 'Parse worker threads at most (1 to 4), started when needed and reused; each may use intake.limits.workerHeapMb.',
       format: function parseWorkerCount(value: unknown) {
-        if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 4) throw new Error('intake.parseWorkers: must be an integer from 1 to 4');
+        if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 4) throw new Error('must be an integer from 1 to 4');
       },
       default: 1,
     },

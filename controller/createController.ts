@@ -18,6 +18,7 @@ import { addReflection } from './reflection.js';
 import { HandshakeRefusalLog } from './transport/HandshakeRefusalLog.js';
 import { listenMutualTls } from './transport/listenMutualTls.js';
 import { createDeskHandlers } from './desk/deskService.js';
+import { DEFAULT_INTAKE_LIMITS, grpcMessageLimit } from './intake/limits.js';
 import type { Inventory } from './inventory/Inventory.js';
 
 export interface ControllerOptions {
@@ -40,6 +41,8 @@ export interface ControllerOptions {
   revocationSweepMs?: number;
   log: Logger;
   clock?: () => Date;
+  /** intake.limits.maxReportBytes: sets the gRPC receive limit (default 64 MiB). */
+  maxReportBytes?: number;
 }
 
 export const DEFAULT_MAX_HEARTBEAT_MS = 30_000;
@@ -71,7 +74,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     'grpc.keepalive_time_ms': 20_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
-    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    // A report of intake.limits.maxReportBytes must fit in one SubmitComplaint request; parseReport refuses a larger one by name.
+    'grpc.max_receive_message_length': grpcMessageLimit(opts.maxReportBytes ?? DEFAULT_INTAKE_LIMITS.maxReportBytes),
     // Nothing reads channelz here; with it on, grpc-js keeps trace and counters per connection and per call,
     // which a fleet of long-lived agent streams pays for in memory.
     'grpc.enable_channelz': 0,

@@ -140,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
     bmcDriver,
     bmcCredentialsDir: config.get('bmc.credentialsDir'),
     metricsListen: config.get('metrics.listen'),
+    intake: { limits: config.get('intake.limits'), parseWorkers: config.get('intake.parseWorkers') },
     switchFallback: config.get('switchFallback.enabled')
       ? {
           driver: new SshSwitchDriver({ log: log.child({ component: 'switch' }) }),

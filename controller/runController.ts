@@ -14,6 +14,8 @@ import { ReportTracker } from './dispatch/ReportTracker.js';
 import { StoreDesiredStates } from './dispatch/StoreDesiredStates.js';
 import { DeadlineScheduler } from './incidents/DeadlineScheduler.js';
 import { IncidentService } from './incidents/IncidentService.js';
+import type { IntakeLimits } from './intake/limits.js';
+import { setSharedParsePool } from './intake/ParsePool.js';
 import type { PolicyConfig } from './incidents/policy.js';
 import type { MailTransport } from './mail/MailSender.js';
 import { OutboxWorker } from './mail/OutboxWorker.js';
@@ -45,6 +47,8 @@ export interface ControllerSettings {
   clock?: Clock;
   /** The wall clock for agent liveness; the system clock unless a test injects one. */
   wallClock?: Clock;
+  /** `intake.limits` and `intake.parseWorkers`: how reports are parsed (in worker threads) and bounded; the defaults when absent. */
+  intake?: { limits: IntakeLimits; parseWorkers: number } | undefined;
   log: Logger;
 }
 
@@ -75,6 +79,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   // clock is a test's or a drill's.
   const wall = s.wallClock ?? systemClock;
   const log = s.log;
+  // parseReport (IncidentService.ingestReport) parses in this pool's worker threads, within these limits.
+  const parsePool = setSharedParsePool({ limits: s.intake?.limits, workers: s.intake?.parseWorkers, log: log.child({ component: 'intake' }) });
   const inventory = await CachedInventory.load(s.store.hosts);
   const desired = new StoreDesiredStates(s.store, s.smtpRelays);
   let scheduler: DeadlineScheduler | undefined;
@@ -136,6 +142,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
     pingIntervalMs: s.pingIntervalMs,
     helloTimeoutMs: s.helloTimeoutMs,
+    maxReportBytes: parsePool.limits.maxReportBytes,
     log,
     clock: () => wall.now(),
     incidentDesk: createIncidentDesk({
@@ -183,6 +190,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       await outbox?.stop();
       await bmc?.stop();
       await server.stop(graceMs);
+      await parsePool.close();
       await reports.idle();
     },
   };

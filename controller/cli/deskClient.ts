@@ -12,7 +12,12 @@ export class DeskClient {
   };
 
   constructor(conn: Connection, private readonly callOptions: ClientCallOptions = {}) {
-    const { credentials, options } = clientChannel(conn.tls, conn.serverName);
+    const channel = clientChannel(conn.tls, conn.serverName);
+    const { credentials } = channel;
+    // No receive limit (grpc-js has 4 MiB): answers carry stored reports whole (up to the controller's
+    // intake.limits.maxReportBytes, which cordonctl does not know) and the result of every row of a feed.
+    // The controller is authenticated by mutual TLS; a RESOURCE_EXHAUSTED status is then always its refusal.
+    const options = { ...channel.options, 'grpc.max_receive_message_length': -1 };
     this.desk = new DeskServiceClient(conn.address, credentials, options);
     const Health = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
     this.health = new Health(conn.address, credentials, { ...options, channelOverride: this.desk.getChannel() }) as never;
@@ -26,10 +31,10 @@ export class DeskClient {
     return callUnary(this.desk.listAgents.bind(this.desk), {}, this.callOptions);
   }
 
-  /** Any unary DeskService method by name, as a promise. */
-  call<Req, Res>(method: keyof DeskServiceClient & string, request: Req): Promise<Res> {
+  /** Any unary DeskService method by name, as a promise; `options` override the client's (e.g. a longer deadline). */
+  call<Req, Res>(method: keyof DeskServiceClient & string, request: Req, options: ClientCallOptions = {}): Promise<Res> {
     const fn = (this.desk[method] as unknown as (...a: unknown[]) => never).bind(this.desk);
-    return callUnary<Req, Res>(fn as never, request, this.callOptions);
+    return callUnary<Req, Res>(fn as never, request, { ...this.callOptions, ...options });
   }
 
   /** grpc.health.v1 Check for the whole server ('') or one service. */

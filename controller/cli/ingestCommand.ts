@@ -1,7 +1,8 @@
-import { readFileSync, readdirSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { SubmitComplaintResponse } from '../../proto/gen/cordon/v1/desk.js';
-import { CordonError } from '../../proto/runtime/CordonError.js';
+import { asCordonError, CordonError, isCordonError, type ErrorKind } from '../../proto/runtime/CordonError.js';
 import { parseReport, toDryRunJson } from '../intake/parseReport.js';
 import { dryRunAuthentication } from '../intake/trust/dryRunAuthentication.js';
 import type { DeskClient } from './deskClient.js';
@@ -37,10 +38,25 @@ export async function ingestDryRun(source: string | undefined, json: boolean, ou
   return 0;
 }
 
+/** How long `cordonctl ingest` waits for the controller: a large report takes a while to send, parse and store. */
+const SUBMIT_TIMEOUT_MS = 5 * 60_000;
+
 async function submit(client: DeskClient, bytes: Buffer, filename: string | undefined): Promise<SubmitComplaintResponse> {
-  return client.call<unknown, SubmitComplaintResponse>('submitComplaint', {
-    ip: '', category: '', reporter: '', reporterKind: '', eventTime: undefined, evidence: '', raw: '', filename: filename ?? '', report: bytes,
-  });
+  try {
+    return await client.call<unknown, SubmitComplaintResponse>(
+      'submitComplaint',
+      { ip: '', category: '', reporter: '', reporterKind: '', eventTime: undefined, evidence: '', raw: '', filename: filename ?? '', report: bytes },
+      { timeoutMs: SUBMIT_TIMEOUT_MS },
+    );
+  } catch (err) {
+    // The controller's gRPC server refuses a request over its receive limit (intake.limits.maxReportBytes
+    // plus overhead) with RESOURCE_EXHAUSTED before reading it. No overload that passes: the same report
+    // is refused again. (cordonctl's own receive limit is off, so the status cannot be about the answer.)
+    if (isCordonError(err) && (err.cause as Partial<ServiceError> | undefined)?.code === status.RESOURCE_EXHAUSTED) {
+      throw new CordonError('invalid', `the controller refused a report of ${bytes.length} bytes: over its intake.limits.maxReportBytes`, { cause: err });
+    }
+    throw err;
+  }
 }
 
 function describe(r: SubmitComplaintResponse): string {
@@ -56,11 +72,30 @@ export async function ingestOne(client: DeskClient, source: string | undefined, 
   return 0;
 }
 
+/** Refusals that the same message would get again: it is set aside rather than retried on every run. */
+const PERMANENT: ReadonlySet<ErrorKind> = new Set(['invalid', 'refused']);
+
+/** Where `ingest --maildir` puts messages the controller refused for good. */
+export const FAILED_DIR = '.cordon-failed';
+
+/** Moves a refused message to DIR/.cordon-failed/, with NAME.reason beside it saying why. */
+function setAside(dir: string, name: string, err: CordonError): void {
+  const failed = join(dir, FAILED_DIR);
+  mkdirSync(failed, { recursive: true });
+  // The reason first: if the move fails, the message is still in new/ and the next run does it again.
+  writeFileSync(join(failed, `${name}.reason`), `${new Date().toISOString()} refused (${err.kind}): ${err.message}\n`);
+  renameSync(join(dir, 'new', name), join(failed, name));
+}
+
 /**
  * `cordonctl ingest --maildir DIR`: every message in DIR/new is submitted and
  * moved to DIR/cur (with the maildir ":2," info suffix) only after the
- * controller committed it; a message that could not be submitted stays in
- * new/ for the next run.
+ * controller committed it. A message the controller refuses for good
+ * (invalid, e.g. over intake.limits.maxReportBytes, or refused) is moved to
+ * DIR/.cordon-failed/ with a NAME.reason file; one that could not be
+ * submitted for a passing reason (the controller unreachable or busy, a
+ * timeout) stays in new/ for the next run. Exits 1 when any message was not
+ * processed.
  */
 export async function ingestMaildir(client: DeskClient, dir: string, out: Out): Promise<number> {
   let names: string[];
@@ -69,7 +104,8 @@ export async function ingestMaildir(client: DeskClient, dir: string, out: Out): 
   } catch (err) {
     throw new CordonError('invalid', `${dir} is not a maildir (no new/): ${(err as NodeJS.ErrnoException).code ?? err}`, { field: '--maildir' });
   }
-  let failed = 0;
+  let kept = 0;
+  let setApart = 0;
   for (const name of names) {
     const path = join(dir, 'new', name);
     try {
@@ -77,10 +113,21 @@ export async function ingestMaildir(client: DeskClient, dir: string, out: Out): 
       renameSync(path, join(dir, 'cur', name.includes(':2,') ? name : `${name}:2,`));
       out(`${name}: ${describe(r).trim().replace(/\n/g, '; ')}\n`);
     } catch (err) {
-      failed++;
-      out(`${name}: kept in new/: ${(err as Error).message}\n`);
+      const e = asCordonError(err);
+      if (PERMANENT.has(e.kind)) {
+        try {
+          setAside(dir, name, e);
+          setApart++;
+          out(`${name}: set aside in ${FAILED_DIR}/: ${e.message}\n`);
+          continue;
+        } catch (moveErr) {
+          out(`${name}: cannot set it aside: ${(moveErr as Error).message}\n`);
+        }
+      }
+      kept++;
+      out(`${name}: kept in new/: ${e.message}\n`);
     }
   }
-  out(`${names.length - failed} processed, ${failed} kept for the next run\n`);
-  return failed > 0 ? 1 : 0;
+  out(`${names.length - kept - setApart} processed, ${kept} kept for the next run, ${setApart} set aside in ${FAILED_DIR}/\n`);
+  return kept + setApart > 0 ? 1 : 0;
 }

@@ -5,8 +5,11 @@ import { arfParser } from './formats/arf.js';
 import { plainTextParser } from './formats/plainText.js';
 import { shadowserverParser } from './formats/shadowserver.js';
 import { xarfParser } from './formats/xarf.js';
+import { DEFAULT_INTAKE_LIMITS, checkLimit, isIntakeLimitError, type IntakeLimits } from './limits.js';
+import { sharedParsePool } from './ParsePool.js';
 import { readMessage } from './readMessage.js';
-import type { FormatParser, ParseResult, ParsedComplaint } from './types.js';
+import { rawMessageId, readMessageIds } from './readMessageIds.js';
+import type { FormatParser, ParseResult, ParsedComplaint, ParsedMessage } from './types.js';
 
 /**
  * The formats in the order they are tried. Structured formats first; ARF
@@ -19,36 +22,67 @@ export const PARSERS: readonly FormatParser[] = [arfParser, xarfParser, acnsPars
 /**
  * Turns a raw report (RFC 822 message or a bare JSON/CSV/XML/ZIP/text file)
  * into complaints, one per offender IP and category, or a needs_info reason
- * for an operator. Never throws: a parser that fails is reported as the
- * reason, the message is never dropped.
+ * for an operator — in a worker thread of the shared ParsePool, so a hostile
+ * report costs that worker its time and memory limits, never the caller's
+ * event loop or heap. See ParsePool.parse for what it throws (a report over
+ * intake.limits.maxReportBytes is refused); a report it reads is never
+ * dropped: a parser that fails or a limit it passes is the reason.
  */
-export async function parseReport(raw: Buffer, filename?: string): Promise<ParseResult> {
-  let message;
+export function parseReport(raw: Buffer, filename?: string): Promise<ParseResult> {
+  return sharedParsePool().parse(raw, filename);
+}
+
+/**
+ * parseReport on the calling thread, within `limits`: for the parse worker
+ * itself and for tests. Throws only IntakeLimitError for a report over
+ * `maxReportBytes` (refused: the caller should not keep it); every other
+ * limit passed makes the result needs_info, naming the limit. Also reads the
+ * report's Message-ID and that of the original it quotes.
+ */
+export async function parseReportInProcess(raw: Buffer, filename?: string, limits: IntakeLimits = DEFAULT_INTAKE_LIMITS): Promise<ParseResult> {
+  checkLimit(limits, 'maxReportBytes', raw.length, 'the report');
+  let message: ParsedMessage;
   try {
-    message = await readMessage(raw, filename);
+    message = await readMessage(raw, filename, limits);
   } catch (err) {
-    return { complaints: [], needsInfo: `cannot read the message: ${asCordonError(err).message}` };
+    const why = isIntakeLimitError(err) ? err.message : `cannot read the message: ${asCordonError(err).message}`;
+    return { complaints: [], needsInfo: why, messageId: rawMessageId(raw) };
   }
+  const ids = idsOf(message);
   const failures: string[] = [];
   for (const parser of PARSERS) {
     let found: ParsedComplaint[] | undefined;
     try {
       found = parser.parse(message);
     } catch (err) {
+      if (isIntakeLimitError(err)) return { complaints: [], needsInfo: err.message, ...ids };
       failures.push(`${parser.name}: ${asCordonError(err).message}`);
       continue;
     }
     if (found === undefined) continue;
-    const complaints = dedupe(found.filter((c) => validIp(c.ip)).map((c) => ({ ...c, eventTime: c.eventTime ?? message.date })));
+    // Complaints are completed in place, not copied: a feed's excerpts share their header (sharedExcerpt).
+    const valid = found.filter((c) => validIp(c.ip));
+    for (const c of valid) c.eventTime ??= message.date;
+    const complaints = dedupe(valid);
     if (complaints.length === 0) {
-      return { complaints: [], needsInfo: `recognised as ${parser.name} but no offender IP could be read with confidence` };
+      return { complaints: [], needsInfo: `recognised as ${parser.name} but no offender IP could be read with confidence`, ...ids };
     }
-    return { complaints, needsInfo: null };
+    return { complaints, needsInfo: null, ...ids };
   }
   return {
     complaints: [],
     needsInfo: failures.length > 0 ? `no parser could read it (${failures.join('; ')})` : 'no known report format and no clearly labelled offender IP',
+    ...ids,
   };
+}
+
+/** The report's Message-IDs; none rather than an exception from a header that cannot be read. */
+function idsOf(message: ParsedMessage): { messageId?: string | undefined; originalMessageId?: string | undefined } {
+  try {
+    return readMessageIds(message);
+  } catch {
+    return {};
+  }
 }
 
 function validIp(ip: string): boolean {
@@ -67,7 +101,7 @@ function dedupe(list: ParsedComplaint[]): ParsedComplaint[] {
     const key = `${c.ip}|${c.category}`;
     const seen = byKey.get(key);
     if (!seen) byKey.set(key, c);
-    else if (c.eventTime && (!seen.eventTime || c.eventTime < seen.eventTime)) byKey.set(key, { ...seen, eventTime: c.eventTime });
+    else if (c.eventTime && (!seen.eventTime || c.eventTime < seen.eventTime)) seen.eventTime = c.eventTime;
   }
   return [...byKey.values()];
 }

@@ -1,4 +1,5 @@
 import type { Category, ReporterKind } from '../incidents/model.js';
+import type { IntakeLimits } from './limits.js';
 
 /**
  * One complaint as read from a report: one offender IP (the provider's
@@ -60,9 +61,16 @@ export interface ParsedMessage {
   /** Every part, including attachments and message/rfc822 and message/feedback-report parts. */
   parts: MessagePart[];
   raw: Buffer;
+  /** The limits it was read under, which the format parsers apply too (unzipping, CSV rows); the defaults when absent. */
+  limits?: IntakeLimits | undefined;
 }
 
-/** One report format. `parse` returns undefined when the message is not in its format. */
+/**
+ * One report format. `parse` returns undefined when the message is not in its
+ * format. It throws nothing but an IntakeLimitError (a limit of
+ * `message.limits` passed while reading, e.g. unzipping), which it must let
+ * through its own error handling.
+ */
 export interface FormatParser {
   readonly name: string;
   parse(message: ParsedMessage): ParsedComplaint[] | undefined;

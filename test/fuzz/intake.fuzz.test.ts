@@ -2,8 +2,11 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseReport } from '../../controller/intake/parseReport.js';
+import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from '../../controller/intake/limits.js';
+import { parseReport, parseReportInProcess } from '../../controller/intake/parseReport.js';
+import type { ParseResult } from '../../controller/intake/types.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { manyParts, nestedMime, zeros, zipBytes } from '../unit/intake/zipBytes.js';
 
 /**
  * Generated and mutated reports into the intake: it must never throw, never
@@ -69,4 +72,87 @@ describe('intake fuzzing', () => {
       { numRuns: RUNS },
     );
   }, Math.max(60_000, RUNS * 10));
+});
+
+/**
+ * Oversized and adversarial reports: zip bombs (many members, members whose
+ * declared size lies), MIME nested deep or split into thousands of parts,
+ * huge single lines, CSV files of very many tiny rows. Each must end as
+ * needs_info naming the limit it passed (or parse, when it passed none),
+ * never throw, and stay within bounded memory (and, in `npm run fuzz`, time).
+ * Limits are scaled down so that `npm test` runs them in seconds; the
+ * million-row file runs once at the real defaults, in a parse worker.
+ */
+const MiB = 1024 * 1024;
+const SMALL: IntakeLimits = { ...DEFAULT_INTAKE_LIMITS, zipMembers: 16, zipMemberBytes: 1 * MiB, decompressedBytes: 2 * MiB, rows: 10_000, lineLength: 64 * 1024, mimeDepth: 8, mimeParts: 200 };
+/** Deflated zeros of a few sizes, made once: under, around and over SMALL's member limit. */
+const ZEROS = new Map([0, 1024, 900 * 1024, 3 * MiB].map((n) => [n, zeros(n)]));
+
+interface Case {
+  raw: Buffer;
+  filename?: string;
+  /** The limit the case passes by construction, or undefined when it passes none. */
+  over: RegExp | undefined;
+}
+
+const zipBomb = fc
+  .record({
+    members: fc.integer({ min: 1, max: 40 }),
+    size: fc.constantFrom(...ZEROS.keys()),
+    lie: fc.oneof(fc.constant(undefined), fc.nat({ max: 2 * MiB }), fc.constant(0xffffffff)),
+  })
+  .map(({ members, size, lie }): Case => {
+    const declaredSize = lie ?? size;
+    const raw = zipBytes(Array.from({ length: members }, (_, i) => ({ name: `2026-03-01-scan_ssdp-${i}.csv`, data: ZEROS.get(size)!, declaredSize })));
+    const over = members > SMALL.zipMembers || size > SMALL.zipMemberBytes || declaredSize > SMALL.zipMemberBytes || members * declaredSize > SMALL.decompressedBytes || members * size > SMALL.decompressedBytes;
+    return { raw, filename: 'report.zip', over: over ? /^over intake\.limits\.(zipMembers|zipMemberBytes|decompressedBytes) \(/ : undefined };
+  });
+
+const deepMime = fc.integer({ min: 1, max: 60 }).map((depth): Case => ({ raw: nestedMime(depth), over: depth > SMALL.mimeDepth ? /^over intake\.limits\.mimeDepth \(/ : undefined }));
+const wideMime = fc.integer({ min: 1, max: 1000 }).map((parts): Case => ({ raw: manyParts(parts), over: parts > SMALL.mimeParts ? /^over intake\.limits\.mimeParts \(/ : undefined }));
+
+const longLine = fc
+  .record({ length: fc.integer({ min: 1, max: 200_000 }), mail: fc.boolean(), unit: fc.constantFrom('a', ' ', ',', '"', '\u00e9') })
+  .map(({ length, mail, unit }): Case => {
+    const line = unit.repeat(length);
+    const raw = Buffer.from(mail ? `From: a@isp.example\r\nSubject: x\r\n\r\nSource IP: 192.0.2.1\r\n${line}\r\n` : `Source IP: 192.0.2.1\n${line}\n`);
+    // A line in a mail body is counted after decoding (characters), a bare file's before (bytes).
+    const size = mail ? line.length : Buffer.byteLength(line);
+    return { raw, over: size > SMALL.lineLength ? /^over intake\.limits\.lineLength \(/ : undefined };
+  });
+
+const tinyRows = fc.integer({ min: 1, max: 30_000 }).map((rows): Case => ({
+  raw: Buffer.from(`timestamp,ip\n${'t,1\n'.repeat(rows)}`),
+  filename: '2026-03-01-scan_ssdp.csv',
+  over: rows > SMALL.rows ? /^over intake\.limits\.rows \(/ : undefined,
+}));
+
+function checkResult(r: ParseResult, c: Case): void {
+  expect((r.needsInfo === null) !== (r.complaints.length === 0)).toBe(true);
+  if (c.over) expect(r.needsInfo).toMatch(c.over);
+  else expect(r.needsInfo ?? '').not.toMatch(/intake\.limits/);
+}
+
+describe('intake fuzzing: oversized and adversarial reports', () => {
+  it(`ends ${RUNS} bombs, deep and wide MIME, long lines and row floods as needs_info naming the limit, or parses them`, async () => {
+    globalThis.gc?.();
+    const heap = process.memoryUsage().heapUsed;
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(zipBomb, deepMime, wideMime, longLine, tinyRows), async (c) => {
+        const started = performance.now();
+        const r = await parseReportInProcess(c.raw, c.filename, SMALL);
+        if (process.env.FUZZ_RUNS) expect(performance.now() - started).toBeLessThan(1_000);
+        checkResult(r, c);
+        // Nothing a case reads may be kept: the heap stays near where it started (the limits are a few MiB).
+        expect(process.memoryUsage().heapUsed - heap).toBeLessThan(256 * MiB);
+      }),
+      { numRuns: RUNS },
+    );
+  }, Math.max(60_000, RUNS * 20));
+
+  it('a CSV of a million tiny rows and one more, at the real defaults, in a parse worker', async () => {
+    const raw = Buffer.from(`timestamp,ip\n${'t,1\n'.repeat(DEFAULT_INTAKE_LIMITS.rows + 1)}`);
+    const r = await parseReport(raw, '2026-03-01-scan_ssdp.csv');
+    expect(r).toMatchObject({ complaints: [], needsInfo: 'over intake.limits.rows (at least 1000001 > 1000000) in file 2026-03-01-scan_ssdp.csv' });
+  });
 });

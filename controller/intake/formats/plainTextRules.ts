@@ -24,9 +24,10 @@ export function reportRegion(text: string): string {
  * A line that labels the offender, at the start of a line (after an optional
  * bullet): "Offending IP:", "Offending/Source IP:", "Source IP:", "Attacker
  * IP:", "IP address:". Labels for the other side (target, victim,
- * destination, "your server") are deliberately absent.
+ * destination, "your server") are deliberately absent. Each run of blanks
+ * has one quantifier only, so a line of 64 KiB of blanks costs linear time.
  */
-export const OFFENDER_LINE = /^[ \t]*(?:[-*•>][ \t]*)?(?:offending(?:\/source)?|source|src|attacker|attacking|abusive|abusing|offender|reported|infringing)?[ \t]*ip(?:v[46])?(?:[ \t]*address)?[ \t]*[:=][ \t]*\[?([0-9A-Fa-f:.]+)\]?(\/\d{1,3})?(?=[\s,;)]|$)/gim;
+export const OFFENDER_LINE = /^[ \t]*(?:[-*•>][ \t]*)?(?:(?:offending(?:\/source)?|source|src|attacker|attacking|abusive|abusing|offender|reported|infringing)[ \t]*)?ip(?:v[46])?(?:[ \t]*address)?[ \t]*[:=][ \t]*\[?([0-9A-Fa-f:.]+)\]?(\/\d{1,3})?(?=[\s,;)]|$)/gim;
 
 /** A line that labels the event time: "Time:", "Date/Time (UTC):", "Timestamp:", "Attack time:", "First seen:". */
 export const TIME_LINE = /^[ \t]*(?:[-*•][ \t]*)?(?:time(?:stamp)?|date(?:\/time)?|event time|attack time|incident time|detected(?: at)?|first seen|seen at)(?:[ \t]*\((?:utc|gmt)\))?[ \t]*:[ \t]*(.+?)[ \t]*$/gim;

@@ -1,3 +1,5 @@
+import { IntakeLimitError } from '../limits.js';
+
 /**
  * A small RFC 4180 CSV reader, enough for Shadowserver reports: fields
  * separated by commas, records by CRLF (LF and a lone CR are accepted too,
@@ -9,7 +11,9 @@
  * Lenient where RFC 4180 is silent or the input is broken, because a report
  * must never make intake throw: a missing closing quote takes the rest of the
  * input as the field, characters after a closing quote are kept, a leading
- * UTF-8 BOM is dropped, blank lines are skipped. Never throws.
+ * UTF-8 BOM is dropped, blank lines are skipped. Never throws, except
+ * IntakeLimitError when `bounds` are given and a record or the record count
+ * passes them.
  */
 
 const QUOTE = 0x22;
@@ -26,18 +30,22 @@ function nextDelimiter(text: string, from: number): number {
   return text.length;
 }
 
-/** Reads every record of `text`; each record is its list of field values. */
-export function readCsv(text: string): string[][] {
-  const rows: string[][] = [];
+/** Bounds for one file: records (intake.limits.rows) and characters per record (intake.limits.lineLength). */
+export interface CsvBounds {
+  rows: number;
+  lineLength: number;
+  /** Named in the error: "file x.csv". */
+  where: string;
+}
+
+/** The records of `text` one at a time, each its list of field values, so a large file is never held as rows all at once. */
+export function* csvRecords(text: string, bounds?: CsvBounds): Generator<string[]> {
   const n = text.length;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  if (i >= n) return rows;
+  if (i >= n) return;
   let row: string[] = [];
-  const endRow = (): void => {
-    // A blank line reads as one empty field: RFC 4180 has no empty records, so drop it.
-    if (!(row.length === 1 && row[0] === '')) rows.push(row);
-    row = [];
-  };
+  let rowStart = i;
+  let count = 0;
   for (;;) {
     let value: string;
     if (text.charCodeAt(i) === QUOTE) {
@@ -68,18 +76,26 @@ export function readCsv(text: string): string[][] {
       i = end;
     }
     row.push(value);
-    if (i >= n) {
-      endRow();
-      break;
-    }
-    const c = text.charCodeAt(i);
-    if (c === COMMA) {
+    if (bounds && i - rowStart > bounds.lineLength) throw new IntakeLimitError('lineLength', i - rowStart, bounds.lineLength, `${bounds.where}, record ${count + 1}`, true);
+    const last = i >= n;
+    if (!last && text.charCodeAt(i) === COMMA) {
       i++;
       continue;
     }
-    i += c === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
-    endRow();
-    if (i >= n) break;
+    if (!last) i += text.charCodeAt(i) === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
+    // A blank line reads as one empty field: RFC 4180 has no empty records, so drop it.
+    if (!(row.length === 1 && row[0] === '')) {
+      count++;
+      if (bounds && count > bounds.rows) throw new IntakeLimitError('rows', count, bounds.rows, bounds.where, true);
+      yield row;
+    }
+    row = [];
+    rowStart = i;
+    if (i >= n) return;
   }
-  return rows;
+}
+
+/** Reads every record of `text`; each record is its list of field values. */
+export function readCsv(text: string): string[][] {
+  return [...csvRecords(text)];
 }
