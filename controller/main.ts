@@ -21,8 +21,6 @@ import { Store } from './store/Store.js';
 import { seedConfiguredReporters } from './store/seedConfiguredReporters.js';
 import { loadInventoryFile } from './inventory/Inventory.js';
 import { checkStorePath } from './checkStorePath.js';
-import { DEFAULT_MAX_HEARTBEAT_MS } from './createController.js';
-import { CordonError } from '../proto/runtime/CordonError.js';
 
 const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --print-config]
 
@@ -66,10 +64,6 @@ async function main(argv: string[]): Promise<number> {
   checkKeyPair(tls, config.get('tls'));
   // --check-config may run before systemd's StateDirectory= exists; a start may not.
   await checkStorePath(config.get('store.path'), { missingDirectory: args.checkConfig ? 'allow' : 'refuse' });
-  if (config.get('agents.maxHeartbeatSeconds') * 1000 !== DEFAULT_MAX_HEARTBEAT_MS) {
-    // runController does not pass the cap on to the server yet; a value it would ignore is refused, not dropped.
-    throw new CordonError('unsupported', `only ${DEFAULT_MAX_HEARTBEAT_MS / 1000} is supported for now`, { field: 'agents.maxHeartbeatSeconds' });
-  }
   const policy = policyFromConfig({ ...config.get('policy'), bmcFreshMinutes: config.get('bmc.freshMinutes') });
   const bmcConfig = config.get('bmc');
   const bmcDriver = new IpmitoolDriver(
@@ -132,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
     tls,
     revokedSerialsFile: config.get('tls.revokedSerialsFile'),
     staleAfterMissedHeartbeats: config.get('agents.staleAfterMissedHeartbeats'),
+    maxHeartbeatMs: config.get('agents.maxHeartbeatSeconds') * 1000,
     pingIntervalMs: config.get('agents.pingIntervalSeconds') * 1000,
     helloTimeoutMs: config.get('agents.helloTimeoutSeconds') * 1000,
     store,
@@ -141,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
     bmcCredentialsDir: config.get('bmc.credentialsDir'),
     metricsListen: config.get('metrics.listen'),
     intake: { limits: config.get('intake.limits'), parseWorkers: config.get('intake.parseWorkers') },
+    dnsServers: config.get('intake.dnsServers'),
     switchFallback: config.get('switchFallback.enabled')
       ? {
           driver: new SshSwitchDriver({ log: log.child({ component: 'switch' }) }),

@@ -13,6 +13,7 @@ import type { SwitchDriver } from './switch/SwitchDriver.js';
 import { ReportTracker } from './dispatch/ReportTracker.js';
 import { StoreDesiredStates } from './dispatch/StoreDesiredStates.js';
 import { DeadlineScheduler } from './incidents/DeadlineScheduler.js';
+import { createReportAuthenticator } from './intake/trust/createReportAuthenticator.js';
 import { IncidentService } from './incidents/IncidentService.js';
 import type { IntakeLimits } from './intake/limits.js';
 import { setSharedParsePool } from './intake/ParsePool.js';
@@ -28,6 +29,8 @@ export interface ControllerSettings {
   tls: TlsMaterial;
   revokedSerialsFile: string;
   staleAfterMissedHeartbeats: number;
+  /** `agents.maxHeartbeatSeconds` in ms: the longest heartbeat interval an agent may ask for (default 30 s). */
+  maxHeartbeatMs?: number | undefined;
   pingIntervalMs: number;
   helloTimeoutMs: number;
   store: Store;
@@ -47,6 +50,8 @@ export interface ControllerSettings {
   clock?: Clock;
   /** The wall clock for agent liveness; the system clock unless a test injects one. */
   wallClock?: Clock;
+  /** `intake.dnsServers`: where mail authentication looks up DKIM keys and DMARC policies; the system resolver when absent or empty. */
+  dnsServers?: string[] | undefined;
   /** `intake.limits` and `intake.parseWorkers`: how reports are parsed (in worker threads) and bounded; the defaults when absent. */
   intake?: { limits: IntakeLimits; parseWorkers: number } | undefined;
   log: Logger;
@@ -86,6 +91,14 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   let scheduler: DeadlineScheduler | undefined;
   let outbox: OutboxWorker | undefined;
   let bmc: BmcCheckWorker | undefined;
+  // Who Cordon believes: each raw report's mail authentication against the reporter registry.
+  const authenticate = createReportAuthenticator({
+    listReporters: () => s.store.reporters.list(),
+    trustedKinds: s.policy.trustedReporterKinds,
+    dnsServers: s.dnsServers,
+    log: log.child({ component: 'trust' }),
+  });
+  s.store.reporters.onChange(() => authenticate.invalidate());
   const service = new IncidentService({
     store: s.store,
     policy: s.policy,
@@ -97,6 +110,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       bmc?.kick();
     },
     onDeadlinesChanged: () => void scheduler?.kick(),
+    authenticate,
+    findReporter: (id) => s.store.reporters.get(id),
   });
   scheduler = new DeadlineScheduler(
     s.store.incidents,
@@ -140,6 +155,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     },
     onTamper: (hostId) => switches?.onTamper(hostId),
     staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
+    ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),
     pingIntervalMs: s.pingIntervalMs,
     helloTimeoutMs: s.helloTimeoutMs,
     maxReportBytes: parsePool.limits.maxReportBytes,

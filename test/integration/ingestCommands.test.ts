@@ -83,6 +83,8 @@ describe('cordonctl ingest', () => {
         { ip: '203.0.113.10', category: 'spam', eventTime: '2026-11-02T16:58:04.000Z', reporter: expect.stringContaining('fbl@mailbox.example'), reporterKind: 'upstream', format: 'arf', evidence: expect.any(String) },
       ],
       needsInfo: null,
+      // The format's guess of the reporter's kind is not trust: an unsigned report without a registry is untrusted.
+      authentication: expect.objectContaining({ trusted: false }),
     });
     const none = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), 'ingest', '--dry-run', '--json', join(work, 'nothing.txt')]);
     expect(JSON.parse(none.stdout)).toMatchObject({ complaints: [], needsInfo: expect.any(String) });
