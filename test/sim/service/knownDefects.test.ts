@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../controller/clock.js';
+import { IncidentService } from '../../../controller/incidents/IncidentService.js';
+import { DEFAULT_POLICY } from '../../../controller/incidents/policy.js';
+import { createReportAuthenticator } from '../../../controller/intake/trust/createReportAuthenticator.js';
+import { Store } from '../../../controller/store/Store.js';
+import { silentLogger } from '../../../proto/runtime/logger.js';
+import { arfMail, createSimResolver, DOMAINS, REGISTRY, sign, signingKeys } from './reports.js';
+
+/*
+ * Minimal reproductions of the defects the service simulation
+ * (serviceWorld.test.ts) found, reported there as findings rather than
+ * asserted. Each states the behaviour the design asks for and is marked
+ * `it.fails` while the code does otherwise: when one is fixed, its test
+ * starts failing here — drop the `.fails` then.
+ */
+
+const HOUR = 3_600_000;
+const T0 = new Date('2026-11-02T09:00:00Z');
+
+async function world() {
+  const store = await Store.openMemory();
+  await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
+  await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.1/32'], managementAddress: '10.0.0.1' });
+  for (const r of REGISTRY) await store.reporters.add(r, 'config', 'sim', T0);
+  const clock = new ManualClock(T0);
+  const authenticate = createReportAuthenticator({ listReporters: () => store.reporters.list(), trustedKinds: DEFAULT_POLICY.trustedReporterKinds, resolver: createSimResolver(signingKeys()), log: silentLogger() });
+  const service = new IncidentService({ store, policy: DEFAULT_POLICY, clock, log: silentLogger(), authenticate, onHostChanged() {}, onOutbox() {}, onDeadlinesChanged() {} });
+  return { store, clock, service };
+}
+
+/** A trusted spam incident left unanswered: rung 1 (smtp_block) in force, rung 2 (isolate) due in 24 h. */
+async function enforcedSpam(w: Awaited<ReturnType<typeof world>>): Promise<string> {
+  const { store, clock, service } = w;
+  const c = await service.submitComplaint({ ip: '203.0.113.1', category: 'spam', reporter: 'fbl', reporterKind: 'upstream', eventTime: undefined, evidence: 'spam', raw: 'spam' }, 'olga');
+  const id = c.incidentId!;
+  await service.apply(id, { type: 'notice_sent' }, 'mail');
+  const ackDue = (await store.incidents.get(id))!.ackDueAt!;
+  clock.set(new Date(ackDue.getTime() + 1));
+  await service.apply(id, { type: 'deadline', dueAt: ackDue }, 'clock');
+  await service.apply(id, { type: 'host_applied' }, 'agent web-01');
+  return id;
+}
+
+describe('defects the service simulation found', () => {
+  it.fails('a cut held for the BMC does not go ahead after the customer confirmed the fix', async () => {
+    const w = await world();
+    const id = await enforcedSpam(w);
+    // Rung 2 falls due while no BMC check is on record: the isolate waits (hold bmc_unreachable).
+    const next = (await w.store.incidents.get(id))!.resolveDueAt!;
+    w.clock.set(new Date(next.getTime() + 1));
+    await w.service.apply(id, { type: 'deadline', dueAt: next }, 'clock');
+    expect((await w.store.incidents.get(id))!.hold).toBe('bmc_unreachable');
+    // The customer fixes the server and says so: the incident waits for an operator's release.
+    await w.service.apply(id, { type: 'customer_fixed' }, 'customer via olga');
+    expect((await w.store.incidents.get(id))!.state).toBe('release_requested');
+    // Then the BMC answers a check (an operator's `host bmc-check`, or any check feeding held incidents);
+    // an operator's override of the hold does the same.
+    await w.service.apply(id, { type: 'bmc_result', phase: 'before', reachable: true, checkedAt: w.clock.now() }, 'bmc');
+    const after = (await w.store.incidents.get(id))!;
+    // Observed: state enforcing, actions smtp_block + isolate (the host is cut after the fix), and the release is refused.
+    expect(after.state).toBe('release_requested');
+    expect(after.actions).toEqual([{ kind: 'smtp_block' }]);
+    await w.store.close();
+  });
+
+  it.fails("an operator's cut that waited for the BMC is not counted as an automatic enforcement", async () => {
+    const w = await world();
+    const id = await enforcedSpam(w);
+    // An operator isolates the trusted, overdue incident (no approval needed); no BMC check yet, so it waits.
+    await w.service.apply(id, { type: 'operator_enforce', operator: 'olga', action: { kind: 'isolate' }, reason: 'still spamming' }, 'olga');
+    expect((await w.store.incidents.get(id))!.pendingAction).toEqual({ kind: 'isolate' });
+    w.clock.set(new Date(w.clock.now().getTime() + HOUR));
+    await w.service.apply(id, { type: 'bmc_result', phase: 'before', reachable: true, checkedAt: w.clock.now() }, 'bmc');
+    const start = await w.store.db.get<{ automatic: number }>("SELECT automatic FROM enforcement_starts WHERE incident_id = ? AND kind = 'isolate'", [id]);
+    // Observed: automatic = 1 (IncidentService.effectsInTx: the cause is bmc_result, not operator_*),
+    // so it eats the fleet-wide maxAutomaticPerHour that the policy's own enforcements are held to.
+    expect(start?.automatic).toBe(0);
+    await w.store.close();
+  });
+
+  it.fails('an unsigned copy sent first does not make the genuine, signed report a duplicate', async () => {
+    const w = await world();
+    const keys = signingKeys();
+    const arf = (messageId: string) =>
+      arfMail({ from: `fbl@${DOMAINS.fbl}`, messageId, originalMessageId: 'spam-1@shop.example', sentAt: w.clock.now(), eventTime: new Date(T0.getTime() - HOUR), ip: '203.0.113.1', note: 'Buy now' });
+    // The spammer knows its own message's Message-ID and sends an unsigned "FBL report" quoting it...
+    const forged = await w.service.ingestReport(Buffer.from(arf('forged-1@fbl.example')), 'maildir');
+    expect(forged.results[0]).toMatchObject({ outcome: 'opened', trusted: false });
+    // ...minutes before the mailbox provider's real, signed report about the same message.
+    w.clock.set(new Date(T0.getTime() + 600_000));
+    const genuine = await w.service.ingestReport(Buffer.from(await sign(arf('fbl-4711@fbl.example'), keys.fbl)), 'maildir');
+    // Observed: outcome duplicate (same original-message-id), so the incident stays untrusted and the
+    // policy never acts on it; the trusted report is shelved as a copy of the forgery.
+    expect(genuine.results[0]).toMatchObject({ trusted: true });
+    expect(genuine.results[0]!.outcome).not.toBe('duplicate');
+    expect((await w.store.incidents.get(forged.results[0]!.incidentId!))!.trusted).toBe(true);
+    await w.store.close();
+  });
+});
