@@ -4,7 +4,7 @@ import { asCordonError } from '../../../proto/runtime/CordonError.js';
 import { Customers, Operators, type Agenda } from './actors.js';
 import { checkStore, type DesiredRecord } from './checks.js';
 import { Composer } from './compose.js';
-import { createHarness, type Harness, type Sabotage } from './harness.js';
+import { createHarness, type Sabotage } from './harness.js';
 import type { PlannedReport, Scenario } from './scenario.js';
 import { Tally } from './tally.js';
 
@@ -203,26 +203,31 @@ export async function runServiceWorld(s: Scenario, policy: PolicyConfig, sabotag
   };
 
   let steps = 0;
-  for (;;) {
-    const planned = agenda.peek();
-    const wake = await h.nextWakeup();
-    const t = Math.min(planned ?? Infinity, wake ?? Infinity);
-    if (!Number.isFinite(t) || t > s.end) break;
-    h.clock.set(new Date(t));
-    steps++;
-    await h.pump(steps);
-    if (planned === t) {
-      const item = agenda.pop();
-      await item.run();
-      await h.pump(steps);
-    }
-    await observe(steps);
+  try {
+    steps = await loop();
+    tally.count('steps', steps);
+    await checkStore({ s, h, policy, customers, history, tally });
+  } finally {
+    await h.close();
   }
-  tally.count('steps', steps);
-
-  await checkStore({ s, h, policy, customers, history, tally });
-  await h.close();
   return { tally, steps, simulatedDays: (s.end - s.t0) / 86_400_000, wallMs: performance.now() - started };
-}
 
-export type { Harness };
+  async function loop(): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const planned = agenda.peek();
+      const wake = await h.nextWakeup();
+      const t = Math.min(planned ?? Infinity, wake ?? Infinity);
+      if (!Number.isFinite(t) || t > s.end) return n;
+      h.clock.set(new Date(t));
+      n++;
+      await h.pump(n);
+      if (planned === t) {
+        const item = agenda.pop();
+        await item.run();
+        await h.pump(n);
+      }
+      await observe(n);
+    }
+  }
+}
