@@ -629,7 +629,8 @@ export class IncidentService {
         }
         case 'host_actions': {
           // Counted against the hourly cap: actions the policy started, not an operator.
-          const automatic = e.actions.length > 0 && !cause.eventType.startsWith('operator_');
+          // Who decided it, as the lifecycle says: an operator's cut released by a BMC check is still the operator's.
+          const automatic = e.actions.length > 0 && e.automatic;
           const freshIncident = tx.isNewIncident(i.id) && !tx.hasEnforced(i.id);
           const generation = await s.desired.setIncidentActions(i.hostId, i.id, e.actions, e.reason, { automatic, at: now, freshIncident });
           tx.noteEnforced(i.id);

@@ -20,7 +20,8 @@ export type MailTemplate = 'notice' | 'escalated' | 'enforced' | 'released' | 'c
 export type Effect =
   | { type: 'mail'; template: MailTemplate; terminationReview: boolean }
   /** Set this incident's actions on its own host (empty: remove them). */
-  | { type: 'host_actions'; actions: Action[]; reason: string }
+  /** `automatic`: the policy decided it (counted against the hourly cap), not an operator. */
+  | { type: 'host_actions'; actions: Action[]; reason: string; automatic: boolean }
   | { type: 'operator_queue'; hold: Hold; reason: string }
   | { type: 'termination_review' }
   /** Check the host's BMC now: before a held cut, or after a cut took effect. */
@@ -166,6 +167,8 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       if (i.state === 'enforcing' || i.state === 'enforced') {
         i.state = 'release_requested';
         i.answeredAt = now;
+        // A cut still waiting for the BMC must not go ahead after the customer confirmed the fix.
+        clearHold(i);
         return done();
       }
       return refuse(i, event);
@@ -222,7 +225,7 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
 
     case 'operator_dismiss':
       if (!isOpen(i.state)) refuse(i, event);
-      if (i.actions.length > 0) effects.push({ type: 'host_actions', actions: [], reason: `dismissed by ${event.operator}: ${event.reason}` });
+      if (i.actions.length > 0) effects.push({ type: 'host_actions', actions: [], reason: `dismissed by ${event.operator}: ${event.reason}`, automatic: false });
       close(i, effects, now, 'dismissed');
       return done();
 
@@ -258,7 +261,7 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       }
       i.state = 'released';
       i.actions = [];
-      effects.push({ type: 'host_actions', actions: [], reason: `released by ${event.operator} after the customer confirmed the fix` });
+      effects.push({ type: 'host_actions', actions: [], reason: `released by ${event.operator} after the customer confirmed the fix`, automatic: false });
       effects.push({ type: 'mail', template: 'released', terminationReview: false });
       return done();
 
@@ -287,7 +290,7 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       const fact: BmcFact = { reachable: event.reachable, checkedAt: event.checkedAt, error: event.error };
       if (event.phase === 'before') {
         // Only a cut held for its BMC moves on; anything else ignores the result.
-        if (i.hold !== 'bmc_unreachable' || !isOpen(i.state)) return done(false);
+        if (i.hold !== 'bmc_unreachable' || !isOpen(i.state) || i.state === 'release_requested') return done(false);
         if (!event.reachable) return done(false);
         if (i.pendingAction) {
           i.bmcVerifiedAt = event.checkedAt;
@@ -305,7 +308,7 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
     }
 
     case 'operator_override_bmc':
-      if (i.hold !== 'bmc_unreachable' || !isOpen(i.state)) refuse(i, event);
+      if (i.hold !== 'bmc_unreachable' || !isOpen(i.state) || i.state === 'release_requested') refuse(i, event);
       if (i.pendingAction) operatorAct(i, effects, i.pendingAction, `${i.pendingReason ?? 'by an operator'}; BMC check overridden by ${event.operator}: ${event.reason}`);
       else decide(i, effects, ctx, { bmcOverride: `${event.operator}: ${event.reason}` });
       return done();
@@ -396,7 +399,7 @@ function decide(i: Incident, effects: Effect[], ctx: Context, opts: { bmcOverrid
   i.step++;
   i.actions = mergeAction(i.actions, next);
   i.state = 'enforcing';
-  effects.push({ type: 'host_actions', actions: i.actions, reason: `${i.category} unanswered: ladder step ${i.step + 1} (${next.kind})` });
+  effects.push({ type: 'host_actions', actions: i.actions, reason: `${i.category} unanswered: ladder step ${i.step + 1} (${next.kind})`, automatic: true });
 }
 
 /** An operator's action takes effect on the incident's own host. */
@@ -404,7 +407,7 @@ function operatorAct(i: Incident, effects: Effect[], action: Action, reason: str
   clearHold(i);
   i.actions = mergeAction(i.actions, action);
   i.state = 'enforcing';
-  effects.push({ type: 'host_actions', actions: i.actions, reason });
+  effects.push({ type: 'host_actions', actions: i.actions, reason, automatic: false });
 }
 
 function clearHold(i: Incident): void {

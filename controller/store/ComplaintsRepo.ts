@@ -44,6 +44,7 @@ interface DuplicateRow {
   message_id: string | null;
   original_message_id: string | null;
   fingerprint: string | null;
+  trusted: number;
 }
 
 /** What identifies a re-sent complaint (see IncidentService: any one match is enough). */
@@ -53,6 +54,8 @@ export interface DuplicateKey {
   messageId?: string | undefined;
   originalMessageId?: string | undefined;
   fingerprint?: string | undefined;
+  /** A trusted complaint repeats only a trusted one: an unsigned copy sent first must not shelve the signed report. */
+  trusted?: boolean | undefined;
 }
 
 interface ComplaintRow {
@@ -182,16 +185,17 @@ export class ComplaintsRepo {
     }
     if (or.length === 0) return keys.map(() => undefined);
     const rows = await this.db.all<DuplicateRow>(
-      `SELECT id, incident_id, ip, category, message_id, original_message_id, fingerprint FROM complaints
+      `SELECT id, incident_id, ip, category, message_id, original_message_id, fingerprint, trusted FROM complaints
        WHERE status NOT IN ('duplicate', 'rejected', 'needs_info') AND (${or.join(' OR ')}) ORDER BY received_at, id`,
       params,
     );
     return keys.map((k) => {
-      const same = (r: DuplicateRow) => r.ip === k.ip && r.category === k.category;
+      const counts = (r: DuplicateRow) => !k.trusted || r.trusted === 1;
+      const same = (r: DuplicateRow) => r.ip === k.ip && r.category === k.category && counts(r);
       const hit =
         (k.messageId && rows.find((r) => r.message_id === k.messageId && same(r))) ||
         (k.originalMessageId && rows.find((r) => r.original_message_id === k.originalMessageId && same(r))) ||
-        (k.fingerprint && rows.find((r) => r.fingerprint === k.fingerprint));
+        (k.fingerprint && rows.find((r) => r.fingerprint === k.fingerprint && counts(r)));
       if (!hit) return undefined;
       const by = k.messageId && hit.message_id === k.messageId ? 'message_id' : k.originalMessageId && hit.original_message_id === k.originalMessageId ? 'original_message_id' : 'fingerprint';
       return { id: hit.id, incidentId: hit.incident_id ?? undefined, by };

@@ -116,7 +116,7 @@ export async function checkStore(w: { s: Scenario; h: Harness; policy: PolicyCon
     }
     if (operatorEvent) {
       tally.count('enforcements by operators');
-      if (x.automatic === 1) tally.finding('operator cut counted as automatic', `${what}: ${operatorEvent.actor}'s ${x.kind} waited for the BMC and counts against the hourly cap of automatic enforcement`);
+      if (x.automatic === 1) tally.fail('operator cut counted as automatic', `${what}: ${operatorEvent.actor}'s ${x.kind} waited for the BMC and counts against the hourly cap of automatic enforcement`);
       const d = detailOf(operatorEvent);
       const t = operatorEvent.at.getTime();
       const standing = i.openedBy === 'complaint' && (trustedAt.get(i.id) ?? Infinity) <= t && (overdueAt(i.id) ?? Infinity) <= t;
@@ -140,7 +140,7 @@ export async function checkStore(w: { s: Scenario; h: Harness; policy: PolicyCon
     const fixed = evs.find((e) => e.type === 'customer_fixed' && e.at.getTime() < x.at);
     if (fixed) {
       const cause = operatorEvent ? `${operatorEvent.actor}'s ${String(detailOf(operatorEvent).action && (detailOf(operatorEvent).action as { kind?: string }).kind)}` : `the policy (${atT.map((e) => e.type).join(', ')})`;
-      tally.finding('enforcement after the customer confirmed the fix', `${what}, caused by ${cause}: the fix was recorded at ${fixed.at.toISOString()} (${fixed.fromState} -> ${fixed.toState}); the incident is now ${i.state}`);
+      tally.fail('enforcement after the customer confirmed the fix', `${what}, caused by ${cause}: the fix was recorded at ${fixed.at.toISOString()} (${fixed.fromState} -> ${fixed.toState}); the incident is now ${i.state}`);
     }
   }
 

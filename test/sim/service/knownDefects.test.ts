@@ -9,10 +9,9 @@ import { arfMail, createSimResolver, DOMAINS, REGISTRY, sign, signingKeys } from
 
 /*
  * Minimal reproductions of the defects the service simulation
- * (serviceWorld.test.ts) found, reported there as findings rather than
- * asserted. Each states the behaviour the design asks for and is marked
- * `it.fails` while the code does otherwise: when one is fixed, its test
- * starts failing here — drop the `.fails` then.
+ * (serviceWorld.test.ts) found, now fixed: each states the behaviour the
+ * design asks for and failed on the code the simulation first ran against.
+ * The simulation asserts them too (tally.fail), on every seed.
  */
 
 const HOUR = 3_600_000;
@@ -43,7 +42,7 @@ async function enforcedSpam(w: Awaited<ReturnType<typeof world>>): Promise<strin
 }
 
 describe('defects the service simulation found', () => {
-  it.fails('a cut held for the BMC does not go ahead after the customer confirmed the fix', async () => {
+  it('a cut held for the BMC does not go ahead after the customer confirmed the fix', async () => {
     const w = await world();
     const id = await enforcedSpam(w);
     // Rung 2 falls due while no BMC check is on record: the isolate waits (hold bmc_unreachable).
@@ -64,7 +63,7 @@ describe('defects the service simulation found', () => {
     await w.store.close();
   });
 
-  it.fails("an operator's cut that waited for the BMC is not counted as an automatic enforcement", async () => {
+  it("an operator's cut that waited for the BMC is not counted as an automatic enforcement", async () => {
     const w = await world();
     const id = await enforcedSpam(w);
     // An operator isolates the trusted, overdue incident (no approval needed); no BMC check yet, so it waits.
@@ -79,7 +78,7 @@ describe('defects the service simulation found', () => {
     await w.store.close();
   });
 
-  it.fails('an unsigned copy sent first does not make the genuine, signed report a duplicate', async () => {
+  it('an unsigned copy sent first does not make the genuine, signed report a duplicate', async () => {
     const w = await world();
     const keys = signingKeys();
     const arf = (messageId: string) =>

@@ -119,7 +119,7 @@ export async function runServiceWorld(s: Scenario, policy: PolicyConfig, sabotag
       if (stored?.status !== 'duplicate' || !stored.duplicateOf) tally.fail('(5) duplicates open nothing', `${p.id}: duplicate ${r.complaintId} stored as ${stored?.status}`);
       const first = stored?.duplicateOf ? await h.store.complaints.get(stored.duplicateOf) : undefined;
       if (first && r.trusted && !first.trusted) {
-        tally.finding('trusted report swallowed as a duplicate of an untrusted copy', `${p.id} (${p.kind}${p.resendHow ? ` ${p.resendHow}` : ''}): ${r.reason}; the first copy ${first.id} is untrusted (${first.reporter}), so the trusted report never counts`);
+        tally.fail('trusted report swallowed as a duplicate of an untrusted copy', `${p.id} (${p.kind}${p.resendHow ? ` ${p.resendHow}` : ''}): ${r.reason}; the first copy ${first.id} is untrusted (${first.reporter}), so the trusted report never counts`);
       }
       if (!r.incidentId || touched.has(r.incidentId)) continue;
       const [b, a] = [before.get(r.incidentId), after.get(r.incidentId)];
