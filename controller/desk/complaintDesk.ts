@@ -12,7 +12,7 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import { COMPLAINT_STATUSES, type ComplaintStatus } from '../store/ComplaintsRepo.js';
 import { REVIEW_STATUSES, type ReviewStatus, type TerminationReview } from '../store/TerminationReviewsRepo.js';
-import { toComplaintRecord, type IncidentDeskDeps } from './incidentDesk.js';
+import { toComplaintRecord, toSubmitResponse, type IncidentDeskDeps } from './incidentDesk.js';
 
 function operatorOf(ctx: CallContext): string {
   if (ctx.peer.kind !== 'operator') throw new CordonError('permission', 'operator certificates only');
@@ -54,17 +54,7 @@ export function createComplaintDesk(deps: IncidentDeskDeps) {
       const op = operatorOf(ctx);
       if (req.decision !== 'admit' && req.decision !== 'dismiss') throw new CordonError('invalid', 'admit or dismiss', { field: 'decision' });
       if (!req.reason.trim()) throw new CordonError('invalid', 'a decision on a held complaint needs a reason', { field: 'reason' });
-      const r = await deps.service.decideHeld(req.complaintId, req.decision, req.reason, op);
-      return {
-        complaintId: r.complaintId,
-        incidentId: r.incidentId ?? '',
-        outcome: r.outcome,
-        reason: r.reason,
-        parsed: [],
-        needsInfo: '',
-        trusted: r.trusted ?? false,
-        authentication: JSON.stringify(r.authentication ?? {}),
-      };
+      return toSubmitResponse(await deps.service.decideHeld(req.complaintId, req.decision, req.reason, op));
     },
 
     async listTerminationReviews(req: ListTerminationReviewsRequest): Promise<ListTerminationReviewsResponse> {

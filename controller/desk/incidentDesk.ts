@@ -24,7 +24,7 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import type { BmcCheck } from '../bmc/BmcDriver.js';
 import { describeAction, toProtoEnforcement } from '../dispatch/toProtoState.js';
-import type { IncidentService } from '../incidents/IncidentService.js';
+import type { IncidentService, SubmitResult } from '../incidents/IncidentService.js';
 import type { IncidentEvent } from '../incidents/lifecycle.js';
 import { nextDueAt } from '../incidents/lifecycle.js';
 import type { Incident } from '../incidents/model.js';
@@ -106,6 +106,20 @@ export function toComplaintRecord(c: StoredComplaint): ComplaintRecord {
   };
 }
 
+/** One routed complaint as the desk answers it. */
+export function toSubmitResponse(r: SubmitResult): SubmitComplaintResponse {
+  return {
+    complaintId: r.complaintId,
+    incidentId: r.incidentId ?? '',
+    outcome: r.outcome,
+    reason: r.reason,
+    parsed: [],
+    needsInfo: '',
+    trusted: r.trusted ?? false,
+    authentication: JSON.stringify(r.authentication ?? {}),
+  };
+}
+
 export type IncidentDesk = ReturnType<typeof createIncidentDesk>;
 
 /** The desk's incident calls, mapped onto the service. Roles are checked by `authorize` before these run. */
@@ -170,16 +184,7 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
         { ip: req.ip, category: req.category, reporter: req.reporter, reporterKind: req.reporterKind, eventTime: req.eventTime, evidence: req.evidence, raw: req.raw },
         actor,
       );
-      return {
-        complaintId: r.complaintId,
-        incidentId: r.incidentId ?? '',
-        outcome: r.outcome,
-        reason: r.reason,
-        parsed: [],
-        needsInfo: '',
-        trusted: r.trusted ?? false,
-        authentication: JSON.stringify(r.authentication ?? {}),
-      };
+      return toSubmitResponse(r);
     },
 
     async listIncidents(req: ListIncidentsRequest): Promise<ListIncidentsResponse> {
