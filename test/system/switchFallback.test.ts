@@ -95,6 +95,9 @@ describe.skipIf(!gate.ok)('switch fallback when the agent is gone', () => {
 
   it('leaves the switch alone while the agent enforces', async () => {
     incidentId = await controller.service.enforceHost('web-01', { kind: 'isolate' }, 'C&C traffic seen live', 'olga');
+    // This lab has no BMC: an operator's cut waits for one like any other, and only an audited override lets it go.
+    expect((await controller.store.incidents.get(incidentId))!.hold).toBe('bmc_unreachable');
+    await controller.service.apply(incidentId, { type: 'operator_override_bmc', operator: 'omar', reason: 'test lab without a BMC' }, 'omar');
     await waitFor('the agent to isolate', async () => (await controller.store.incidents.get(incidentId))!.state === 'enforced', 10_000);
     expect(lab.probe(ns.host, '203.0.113.1', 80)).not.toBe('connected');
     await new Promise((r) => setTimeout(r, 1_000));
