@@ -124,7 +124,8 @@ describe.skipIf(!gate.ok)('switch fallback when the agent is gone', () => {
     await waitFor('the controller to record the reopened port', async () => (await controller.store.switches.get('web-01'))?.portDown === false, 10_000, 100);
     expect(lab.kernelAdminUp('swp1')).toBe(true);
     await lab.bridgePortsUp();
-    expect(lab.probe(ns.host, '203.0.113.1', 80)).toBe('connected');
+    // A port just raised takes a moment to carry traffic (carrier, then the bridge learns the address again).
+    await waitFor('traffic through the reopened port', () => lab.probe(ns.host, '203.0.113.1', 80) === 'connected', 5_000, 200);
   });
 });
 
