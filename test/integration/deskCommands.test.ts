@@ -1,17 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../controller/clock.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { Store } from '../../controller/store/Store.js';
-import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
+import { cordonctl } from '../helpers/cordonctl.js';
 
-const run = promisify(execFile);
 
 /**
  * cordonctl, built, against a real controller on a real SQLite file: every
@@ -24,15 +21,7 @@ describe('cordonctl against a controller with a store', () => {
   let controller: Controller;
   const clock = new ManualClock(new Date('2026-11-02T09:00:00Z'));
 
-  const ctl = async (operator: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-    try {
-      const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', operator, ...args]);
-      return { code: 0, out: r.stdout, err: r.stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, out: e.stdout, err: e.stderr };
-    }
-  };
+  const ctl = cordonctl(() => controller.server.port, () => pki.dir);
 
   beforeAll(async () => {
     pki = new TestPki();

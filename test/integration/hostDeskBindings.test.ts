@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { linkSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bmc, Host } from '../../proto/gen/cordon/v1/desk.js';
 import type { CordonError } from '../../proto/runtime/CordonError.js';
@@ -11,13 +9,12 @@ import { MailSender } from '../../controller/mail/MailSender.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { Store } from '../../controller/store/Store.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
-import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
+import { cordonctl } from '../helpers/cordonctl.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { decodedBody, parseMime } from '../unit/mail/parseMime.js';
 import { SmtpSink } from '../unit/mail/smtpSink.js';
 
-const run = promisify(execFile);
 const DESK = { from: 'abuse@hoster.example', replyTo: 'abuse-replies@hoster.example', name: 'Hoster Abuse Desk' };
 const PASSWORD = 'hunter2-not-in-any-log';
 
@@ -56,15 +53,7 @@ describe('customer contacts and BMC credentials over the desk', () => {
   });
   const bmc = (passwordFile: string, over: Partial<Bmc> = {}): Bmc => ({ address: '10.255.9.10', port: 623, user: 'cordon', passwordFile, sol: false, cipherSuite: 0, ...over });
   const audit = async (action: string) => (await controller.store.audit.list({ limit: 10_000 })).filter((e) => e.action === action);
-  const ctl = async (operator: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-    try {
-      const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', operator, ...args]);
-      return { code: 0, out: r.stdout, err: r.stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, out: e.stdout, err: e.stderr };
-    }
-  };
+  const ctl = cordonctl(() => controller.server.port, () => pki.dir);
 
   beforeAll(async () => {
     pki = new TestPki();

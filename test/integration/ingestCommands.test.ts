@@ -9,6 +9,7 @@ import { controllerSettings } from '../helpers/controllerHarness.js';
 import { Store } from '../../controller/store/Store.js';
 import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
+import { cordonctl } from '../helpers/cordonctl.js';
 
 const run = promisify(execFile);
 
@@ -49,15 +50,8 @@ describe('cordonctl ingest', () => {
   let work: string;
   let controller: Controller;
 
-  const ctl = async (...args: string[]) => {
-    try {
-      const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'olga', ...args]);
-      return { code: 0, out: r.stdout, err: r.stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, out: e.stdout, err: e.stderr };
-    }
-  };
+  const asOlga = cordonctl(() => controller.server.port, () => pki.dir);
+  const ctl = (...args: string[]) => asOlga('olga', ...args);
 
   beforeAll(async () => {
     pki = new TestPki();

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeskClient } from '../../controller/cli/deskClient.js';
 import { ManualClock } from '../../controller/clock.js';
@@ -11,10 +9,9 @@ import { seedConfiguredReporters } from '../../controller/store/seedConfiguredRe
 import { Store } from '../../controller/store/Store.js';
 import { DeskServiceService } from '../../proto/gen/cordon/v1/desk.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
-import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
+import { cordonctl } from '../helpers/cordonctl.js';
 
-const run = promisify(execFile);
 
 /**
  * `cordonctl reporter …`, built, against a real controller on a real SQLite
@@ -28,15 +25,7 @@ describe('the reporter registry over the desk', () => {
   let controller: Controller;
   const clock = new ManualClock(new Date('2026-11-02T09:00:00Z'));
 
-  const ctl = async (operator: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-    try {
-      const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', operator, ...args]);
-      return { code: 0, out: r.stdout, err: r.stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, out: e.stdout, err: e.stderr };
-    }
-  };
+  const ctl = cordonctl(() => controller.server.port, () => pki.dir);
 
   beforeAll(async () => {
     pki = new TestPki();
