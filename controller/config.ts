@@ -205,6 +205,59 @@ export const controllerSchema = {
       default: 1,
     },
   },
+  web: {
+    customer: {
+      listen: {
+        doc:
+          'host:port of the customer page (self-service answers to incidents). Empty: no page, and notices carry no link. Plain HTTP is ' +
+          'allowed only on a loopback address, behind a reverse proxy that terminates TLS (see deploy/nginx/); anywhere else set tls.cert and tls.key.',
+        format: 'optional-address',
+        default: '',
+        env: 'CORDON_WEB_CUSTOMER_LISTEN',
+      },
+      publicUrl: {
+        doc: 'The address customers open, as the notice links it: https://abuse.example.net (with a path prefix if the proxy adds one). Required with listen.',
+        format: String,
+        default: '',
+        env: 'CORDON_WEB_CUSTOMER_URL',
+      },
+      tls: {
+        cert: { doc: "The page's own certificate (PEM) for a public CA's name; empty: plain HTTP on loopback only.", format: String, default: '' },
+        key: { doc: "The page certificate's private key (PEM).", format: String, default: '' },
+      },
+      secretFile: {
+        doc: 'The key that makes customer link tokens (32+ random bytes, mode 0600; created at start when missing). Whoever reads it can open every page; it is not in the store.',
+        format: String,
+        default: '/etc/cordon/web/link-secret',
+        env: 'CORDON_WEB_SECRET_FILE',
+      },
+      linkTtlDays: { doc: 'Days after an incident closes during which its link still opens the page (read only).', format: 'positive-int', default: 30 },
+      trustProxy: {
+        doc: 'Addresses of reverse proxies whose X-Forwarded-For names the customer (for the record and the rate limit): ["127.0.0.1"]. Empty: the socket peer.',
+        format: Array,
+        default: [] as string[],
+      },
+      badTokensPerMinute: { doc: 'Requests with a wrong or expired token one source address may make per minute before it gets 429.', format: 'positive-int', default: 10 },
+      maxFiles: { doc: 'Evidence files one answer may carry.', format: 'positive-int', default: 5 },
+      maxFileBytes: { doc: 'The largest evidence file (bytes).', format: 'positive-int', default: 10 * 1024 * 1024 },
+    },
+  },
+  outcome: {
+    mailReporters: { doc: 'When an incident ends, mail its outcome to reporters registered by mail domain (who gave a reply address), unless their registry entry says otherwise.', format: Boolean, default: true },
+    feedReporters: { doc: 'The same for reporters registered as feeds.', format: Boolean, default: false },
+  },
+  statement: {
+    contractClause: {
+      doc: 'The contract clause a restriction relies on, as the statement of reasons quotes it (EU DSA Art. 17).',
+      format: String,
+      default: 'the acceptable use policy of your service contract, which forbids using the service for network abuse and lets us restrict a service that threatens our network',
+    },
+    redress: {
+      doc: 'Other ways to seek redress that the statement of reasons names, besides the page (an out-of-court body, the courts).',
+      format: String,
+      default: 'You may also seek redress before the competent courts.',
+    },
+  },
   metrics: {
     listen: {
       doc: 'host:port for Prometheus metrics (GET /metrics); empty disables them.',
@@ -262,6 +315,21 @@ export type ControllerConfig = convict.Config<{
   };
   reporters: RegisteredReporter[];
   intake: { dnsServers: string[]; limits: IntakeLimits; parseWorkers: number };
+  web: {
+    customer: {
+      listen: string;
+      publicUrl: string;
+      tls: { cert: string; key: string };
+      secretFile: string;
+      linkTtlDays: number;
+      trustProxy: string[];
+      badTokensPerMinute: number;
+      maxFiles: number;
+      maxFileBytes: number;
+    };
+  };
+  outcome: { mailReporters: boolean; feedReporters: boolean };
+  statement: { contractClause: string; redress: string };
   metrics: { listen: string };
   log: { level: string; pretty: boolean };
 }>;

@@ -546,28 +546,54 @@ export class IncidentService {
   }
 
   /** Applies one event to one incident; refused events throw and change nothing. `within` runs first in the same transaction (granting an approval). */
-  async apply(incidentId: string, event: IncidentEvent, actor: string, opts: { within?: () => Promise<void> } = {}): Promise<Incident> {
+  /**
+   * `detail` joins the event's and the audit entry's detail (the customer's
+   * source address and user agent, say). `then` runs after the transition in
+   * the same transaction, with the incident before and after (recording the
+   * customer's message with the answer it carried): if it throws, nothing of
+   * the event is kept.
+   */
+  async apply(
+    incidentId: string,
+    event: IncidentEvent,
+    actor: string,
+    opts: {
+      within?: () => Promise<void>;
+      detail?: Record<string, unknown>;
+      then?: (before: Incident, after: Incident, now: Date) => Promise<void>;
+    } = {},
+  ): Promise<Incident> {
     const touched = new Set<string>();
     const incident = await this.deps.store.db.transaction(async () => {
       await opts.within?.();
       const current = await this.deps.store.incidents.get(incidentId);
       if (!current) throw new CordonError('not_found', `no incident ${incidentId}`, { field: 'incidentId' });
       const tx = new StoreTx(this.deps.store);
-      const after = await this.applyInTx(tx, current, event, actor, this.deps.clock.now(), touched);
+      const now = this.deps.clock.now();
+      const after = await this.applyInTx(tx, current, event, actor, now, touched, opts.detail);
       await tx.flush();
+      await opts.then?.(current, after, now);
       return after;
     });
     this.afterCommit(touched);
     return incident;
   }
 
-  private async applyInTx(tx: StoreTx, current: Incident, event: IncidentEvent, actor: string, now: Date, touched: Set<string>): Promise<Incident> {
+  private async applyInTx(
+    tx: StoreTx,
+    current: Incident,
+    event: IncidentEvent,
+    actor: string,
+    now: Date,
+    touched: Set<string>,
+    extra?: Record<string, unknown>,
+  ): Promise<Incident> {
     const t = transition(current, event, await this.context(tx, now, current.customerId, current.hostId));
     if (!t.changed) return current;
     tx.updateIncident(t.incident, nextDueAt(t.incident, this.deps.policy));
     if (t.incident.established !== current.established) tx.noteEstablished(t.incident, t.incident.established ? 1 : -1);
     const { type, ...withUndefined } = event as IncidentEvent & Record<string, unknown>;
-    const detail = Object.fromEntries(Object.entries(withUndefined).filter(([, v]) => v !== undefined));
+    const detail = Object.fromEntries(Object.entries({ ...withUndefined, ...extra }).filter(([, v]) => v !== undefined));
     tx.appendEvent({ incidentId: current.id, at: now, type, fromState: current.state, toState: t.incident.state, actor, detail });
     await this.effectsInTx(tx, t.incident, t.effects, actor, now, touched, { eventType: event.type });
     tx.appendAudit({ at: now, actor, action: `incident.${type}`, subject: current.id, detail: { from: current.state, to: t.incident.state, ...detail } });

@@ -33,6 +33,8 @@ export type IncidentEvent =
   | { type: 'open'; id: string; hostId: string; customerId: string; category: Category; trusted: boolean; openedBy?: 'complaint' | 'operator' }
   | { type: 'complaint'; trusted: boolean }
   | { type: 'notice_sent' }
+  /** A delivery status notification said the notice did not reach the customer. */
+  | { type: 'notice_bounced'; reason: string }
   | { type: 'customer_ack' }
   | { type: 'customer_fixed' }
   | { type: 'customer_false_positive' }
@@ -84,6 +86,8 @@ const isOpen = (s: IncidentState) => !TERMINAL_STATES.includes(s) && s !== 'rele
 
 /** The next time at which this incident's clock fires, if any. The scheduler keeps one timer for the earliest. */
 export function nextDueAt(i: Incident, policy: PolicyConfig): Date | undefined {
+  // The customer was never told: silence is not theirs, so no deadline runs (an enforced ladder still does).
+  if (i.noticeUndeliveredAt !== undefined && WAITING_STATES.includes(i.state)) return undefined;
   switch (i.state) {
     case 'notified':
       return [i.ackDueAt, i.resolveDueAt].filter((d): d is Date => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
@@ -115,6 +119,8 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
   const i: Incident = { ...current, actions: [...current.actions] };
   const effects: Effect[] = [];
   const now = ctx.now;
+  // Any answer of the customer shows the notice reached them.
+  if (event.type.startsWith('customer_')) i.noticeUndeliveredAt = undefined;
   const done = (changed = true): Transition => {
     if (changed) settleEstablished(i, effects, ctx);
     return { incident: i, effects, changed };
@@ -137,6 +143,15 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       return done();
 
     case 'notice_sent':
+      if (i.noticeUndeliveredAt !== undefined && isOpen(i.state)) {
+        // A notice delivered after one bounced: the customer hears of it only now, so the clock starts over.
+        i.noticeUndeliveredAt = undefined;
+        const stepClock = i.state === 'enforced' ? i.resolveDueAt : undefined;
+        startClock(i, ctx);
+        if (stepClock) i.resolveDueAt = stepClock;
+        if (i.state === 'received') i.state = 'notified';
+        return done();
+      }
       if (i.state !== 'received') {
         // The notice of an incident escalated at intake: its deadlines run too.
         if (i.notifiedAt !== undefined || !isOpen(i.state)) return done(false);
@@ -149,6 +164,15 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       }
       startClock(i, ctx);
       i.state = 'notified';
+      return done();
+
+    case 'notice_bounced':
+      if (!isOpen(i.state) || i.noticeUndeliveredAt !== undefined) return done(false);
+      i.noticeUndeliveredAt = now;
+      effects.push({
+        type: 'alert',
+        reason: `the notice to the customer of ${i.hostId} was not delivered (${event.reason}); its deadlines are paused until a notice reaches them`,
+      });
       return done();
 
     case 'customer_ack':
@@ -164,7 +188,7 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
         clearHold(i);
         return done();
       }
-      if (i.state === 'enforcing' || i.state === 'enforced') {
+      if (i.state === 'enforcing' || i.state === 'enforced' || i.state === 'appealed') {
         i.state = 'release_requested';
         i.answeredAt = now;
         // A cut still waiting for the BMC must not go ahead after the customer confirmed the fix.
@@ -174,6 +198,13 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       return refuse(i, event);
 
     case 'customer_false_positive':
+      if (i.state === 'enforcing' || i.state === 'enforced') {
+        // An appeal: the restriction stays while an operator, asked at once, decides.
+        i.state = 'appealed';
+        i.answeredAt = now;
+        clearHold(i);
+        return done();
+      }
       if (!['notified', 'acknowledged', 'plan_accepted', 'escalated'].includes(i.state)) refuse(i, event);
       i.state = 'disputed';
       i.answeredAt = now;
@@ -211,11 +242,23 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       return done();
 
     case 'operator_accept_dispute':
+      if (i.state === 'appealed') {
+        // The appeal holds: what this incident put on the host goes.
+        if (i.actions.length > 0) effects.push({ type: 'host_actions', actions: [], reason: `appeal accepted by ${event.operator}`, automatic: false });
+        close(i, effects, now, 'dismissed');
+        return done();
+      }
       if (i.state !== 'disputed') refuse(i, event);
       close(i, effects, now, 'dismissed');
       return done();
 
     case 'operator_reject_dispute': {
+      if (i.state === 'appealed') {
+        // The restriction stays; the ladder's clock starts again from the decision.
+        i.state = 'enforced';
+        i.resolveDueAt = addHours(now, ctx.policy.ladderStepHours);
+        return done();
+      }
       if (i.state !== 'disputed') refuse(i, event);
       // Back to waiting for a fix, with a fresh resolve deadline.
       i.state = 'acknowledged';

@@ -44,6 +44,7 @@ export const INCIDENT_STATES = [
   'enforcing', // an action is decided and dispatched to the host
   'enforced', // the host reported the action in place
   'release_requested', // the customer confirmed the fix while enforced
+  'appealed', // the customer contests an enforcement in force; it stays until an operator decides
   'released', // an operator released the host
   'closed',
   'dismissed',
@@ -54,7 +55,9 @@ export const TERMINAL_STATES: readonly IncidentState[] = ['closed', 'dismissed']
 /** States in which a deadline runs and silence escalates. */
 export const WAITING_STATES: readonly IncidentState[] = ['notified', 'acknowledged', 'plan_accepted'];
 /** States in which the host carries (or is getting) this incident's enforcement. */
-export const ENFORCING_STATES: readonly IncidentState[] = ['enforcing', 'enforced', 'release_requested'];
+export const ENFORCING_STATES: readonly IncidentState[] = ['enforcing', 'enforced', 'release_requested', 'appealed'];
+/** States in which a person must look now, restricted ones first (the customer asked to be heard). */
+export const WAITING_FOR_OPERATOR: readonly IncidentState[] = ['appealed', 'release_requested', 'customer_resolved', 'disputed'];
 
 /** Why an escalated incident is not enforcing yet. */
 export type Hold = 'operator_decision' | 'untrusted_reporter' | 'approval' | 'rate_limit' | 'bmc_unreachable';
@@ -110,6 +113,12 @@ export interface Incident {
   /** An operator's cut that waits for the host's BMC to answer (hold bmc_unreachable), and its reason. */
   pendingAction?: Action | undefined;
   pendingReason?: string | undefined;
+  /**
+   * A notice of this incident bounced (RFC 3464): the customer was not told,
+   * so its deadlines do not run until a notice is delivered again or the
+   * customer answers. Set by the `notice_bounced` event.
+   */
+  noticeUndeliveredAt?: Date | undefined;
 }
 
 export interface Complaint {
@@ -137,4 +146,6 @@ export interface Complaint {
   originalMessageId?: string | undefined;
   /** A hash of reporter, address, category, event time and normalised evidence (see intake/fingerprint). */
   fingerprint?: string | undefined;
+  /** Where the reporter asked for answers (the report's Reply-To or From), for the outcome mail. */
+  replyTo?: string | undefined;
 }

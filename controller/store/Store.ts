@@ -4,6 +4,8 @@ import { BmcRepo } from './BmcRepo.js';
 import { SwitchesRepo } from './SwitchesRepo.js';
 import { ComplaintsRepo } from './ComplaintsRepo.js';
 import { CustomersRepo } from './CustomersRepo.js';
+import { CustomerLinksRepo } from './CustomerLinksRepo.js';
+import { CustomerMessagesRepo } from './CustomerMessagesRepo.js';
 import { Database } from './Database.js';
 import { DesiredStateRepo } from './DesiredStateRepo.js';
 import { EventsRepo } from './EventsRepo.js';
@@ -33,6 +35,8 @@ export class Store {
   readonly switches: SwitchesRepo;
   readonly reporters: ReportersRepo;
   readonly terminationReviews: TerminationReviewsRepo;
+  readonly customerLinks: CustomerLinksRepo;
+  readonly customerMessages: CustomerMessagesRepo;
 
   constructor(readonly db: Database) {
     this.hosts = new HostsRepo(db);
@@ -48,6 +52,8 @@ export class Store {
     this.switches = new SwitchesRepo(db);
     this.reporters = new ReportersRepo(db);
     this.terminationReviews = new TerminationReviewsRepo(db);
+    this.customerLinks = new CustomerLinksRepo(db);
+    this.customerMessages = new CustomerMessagesRepo(db);
   }
 
   /** Opens (creating and migrating) the store file; see Database.open. */

@@ -54,12 +54,13 @@ export interface IncidentRow {
   opened_by: string;
   approval_id: string | null;
   pending_action_json: string | null;
+  notice_undelivered_at: number | null;
 }
 
 export const INCIDENT_COLUMNS =
   'id, host_id, customer_id, category, state, trusted, opened_at, notified_at, ack_due_at, resolve_due_at, acknowledged_at, ' +
   'answered_at, escalated_at, step, actions_json, hold, closed_at, complaint_count, next_due_at, bmc_verified_at, ' +
-  'established, overdue, opened_by, approval_id, pending_action_json';
+  'established, overdue, opened_by, approval_id, pending_action_json, notice_undelivered_at';
 
 /**
  * An Incident (plus the scheduler's next due time) as named parameters
@@ -102,6 +103,7 @@ export function incidentParams(i: Incident, nextDueAt: Date | undefined): Record
     $approval_id: i.approvalId ?? null,
     $pending_action_json:
       i.pendingAction === undefined ? null : JSON.stringify({ action: checkAction(i.pendingAction, 'pendingAction'), reason: String(i.pendingReason ?? '') }),
+    $notice_undelivered_at: toEpochMs(i.noticeUndeliveredAt, 'noticeUndeliveredAt'),
   };
 }
 
@@ -140,5 +142,6 @@ export function incidentFromRow(r: IncidentRow): Incident {
     openedBy: oneOf(r.opened_by, OPENED_BY, where('opened_by'), 'internal'),
     ...(r.approval_id === null ? {} : { approvalId: r.approval_id }),
     ...(r.pending_action_json === null ? {} : pendingFromJson(r.pending_action_json, where('pending_action_json'))),
+    ...(r.notice_undelivered_at === null ? {} : { noticeUndeliveredAt: new Date(r.notice_undelivered_at) }),
   };
 }

@@ -412,6 +412,72 @@ ALTER TABLE approvals ADD COLUMN expires_at INTEGER;
 ALTER TABLE approvals ADD COLUMN why TEXT;
 `;
 
+/**
+ * The customer's voice (issue 13): links to the customer page (only a hash of
+ * each token is kept), everything the customer said (page answers, mail
+ * replies, auto-replies, bounces, and notes an operator recorded for them),
+ * the evidence files they uploaded, a notice that could not be delivered,
+ * and where each reporter wants the outcome.
+ */
+const CUSTOMER_VOICE = `
+CREATE TABLE customer_links (
+  id          TEXT PRIMARY KEY,
+  incident_id TEXT NOT NULL REFERENCES incidents (id),
+  customer_id TEXT NOT NULL,
+  contact     TEXT NOT NULL,
+  token_hash  TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64),
+  created_at  INTEGER NOT NULL,
+  created_by  TEXT NOT NULL,
+  revoked_at  INTEGER,
+  revoked_by  TEXT,
+  CHECK ((revoked_at IS NULL) = (revoked_by IS NULL))
+) STRICT;
+CREATE INDEX customer_links_by_incident ON customer_links (incident_id, created_at);
+
+CREATE TABLE customer_messages (
+  id             TEXT PRIMARY KEY,
+  incident_id    TEXT NOT NULL REFERENCES incidents (id),
+  at             INTEGER NOT NULL,
+  channel        TEXT NOT NULL CHECK (channel IN ('page', 'mail', 'operator')),
+  kind           TEXT NOT NULL CHECK (kind IN ('answer', 'reply', 'auto_reply', 'bounce')),
+  answer         TEXT CHECK (answer IN ('ack', 'fixed', 'false_positive', 'plan')),
+  plan_due_at    INTEGER,
+  body           TEXT NOT NULL,
+  actor          TEXT NOT NULL,
+  source_address TEXT,
+  user_agent     TEXT,
+  message_id     TEXT,
+  submission_id  TEXT,
+  raw_sha256     TEXT REFERENCES blobs (sha256),
+  seen_by        TEXT,
+  seen_at        INTEGER,
+  CHECK ((kind = 'answer') = (answer IS NOT NULL))
+) STRICT;
+CREATE INDEX customer_messages_by_incident ON customer_messages (incident_id, at);
+CREATE INDEX customer_messages_unseen ON customer_messages (at) WHERE seen_at IS NULL;
+-- A form submitted twice records one answer; a mail delivered twice threads once.
+CREATE UNIQUE INDEX customer_messages_one_submission ON customer_messages (incident_id, submission_id) WHERE submission_id IS NOT NULL;
+CREATE UNIQUE INDEX customer_messages_one_mail ON customer_messages (incident_id, message_id) WHERE message_id IS NOT NULL;
+
+CREATE TABLE customer_files (
+  id           TEXT PRIMARY KEY,
+  message_id   TEXT NOT NULL REFERENCES customer_messages (id),
+  incident_id  TEXT NOT NULL REFERENCES incidents (id),
+  filename     TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size         INTEGER NOT NULL CHECK (size >= 0),
+  sha256       TEXT NOT NULL CHECK (length(sha256) = 64),
+  bytes        BLOB NOT NULL
+) STRICT;
+CREATE INDEX customer_files_by_message ON customer_files (message_id);
+CREATE TRIGGER customer_files_no_update BEFORE UPDATE ON customer_files
+BEGIN SELECT RAISE(ABORT, 'evidence files never change'); END;
+
+ALTER TABLE incidents ADD COLUMN notice_undelivered_at INTEGER;
+ALTER TABLE complaints ADD COLUMN reply_to TEXT;
+ALTER TABLE reporters ADD COLUMN notify_outcome INTEGER CHECK (notify_outcome IN (0, 1));
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -420,4 +486,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'blobs', sql: BLOBS },
   { version: 5, name: 'excerpts', sql: EXCERPTS },
   { version: 6, name: 'due_process', sql: DUE_PROCESS },
+  { version: 7, name: 'customer_voice', sql: CUSTOMER_VOICE },
 ];

@@ -133,6 +133,16 @@ export const PATHS: Record<IncidentState, () => { incident: Incident; now: Date 
     ]),
     now: at(30 * HOUR),
   }),
+  appealed: () => ({
+    incident: run([
+      [openEvent(), at(0)],
+      [{ type: 'notice_sent' }, at(1000)],
+      [{ type: 'deadline', dueAt: at(1000 + 24 * HOUR) }, at(1001 + 24 * HOUR)],
+      [{ type: 'host_applied' }, at(25 * HOUR)],
+      [{ type: 'customer_false_positive' }, at(30 * HOUR)],
+    ]),
+    now: at(30 * HOUR),
+  }),
   released: () => ({
     incident: run([
       [openEvent(), at(0)],

@@ -23,6 +23,7 @@ type EventName =
   | 'complaint'
   | 'complaint_trusted'
   | 'notice_sent'
+  | 'notice_bounced'
   | 'customer_ack'
   | 'customer_fixed'
   | 'customer_false_positive'
@@ -55,6 +56,7 @@ const EVENTS: Record<EventName, (i: Incident, now: Date) => { event: IncidentEve
   complaint: (_i, now) => ({ event: { type: 'complaint', trusted: false }, now: plusHour(now) }),
   complaint_trusted: (_i, now) => ({ event: { type: 'complaint', trusted: true }, now: plusHour(now) }),
   notice_sent: (_i, now) => ({ event: { type: 'notice_sent' }, now: plusHour(now) }),
+  notice_bounced: (_i, now) => ({ event: { type: 'notice_bounced', reason: '550 5.1.1 user unknown' }, now: plusHour(now) }),
   customer_ack: (_i, now) => ({ event: { type: 'customer_ack' }, now: plusHour(now) }),
   customer_fixed: (_i, now) => ({ event: { type: 'customer_fixed' }, now: plusHour(now) }),
   customer_false_positive: (_i, now) => ({ event: { type: 'customer_false_positive' }, now: plusHour(now) }),
@@ -87,7 +89,7 @@ function plusHour(d: Date): Date {
 const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   received: {
     open: R, complaint: to('received'), complaint_trusted: to('received'),
-    notice_sent: to('notified'),
+    notice_sent: to('notified'), notice_bounced: to('received', 'alert'),
     customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
     deadline: U,
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
@@ -98,7 +100,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   notified: {
     open: R, complaint: to('notified'), complaint_trusted: to('notified'),
-    notice_sent: U,
+    notice_sent: U, notice_bounced: to('notified', 'alert'),
     customer_ack: to('acknowledged'),
     customer_fixed: to('customer_resolved'),
     customer_false_positive: to('disputed'),
@@ -112,7 +114,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   acknowledged: {
     open: R, complaint: to('acknowledged'), complaint_trusted: to('acknowledged'),
-    notice_sent: U,
+    notice_sent: U, notice_bounced: to('acknowledged', 'alert'),
     customer_ack: R,
     customer_fixed: to('customer_resolved'),
     customer_false_positive: to('disputed'),
@@ -126,7 +128,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   customer_resolved: {
     open: R, complaint: to('customer_resolved'), complaint_trusted: to('customer_resolved'),
-    notice_sent: U,
+    notice_sent: U, notice_bounced: to('customer_resolved', 'alert'),
     customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
     deadline: U,
     operator_verify: to('closed', 'mail:closed'),
@@ -138,7 +140,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   disputed: {
     open: R, complaint: to('disputed'), complaint_trusted: to('disputed'),
-    notice_sent: U,
+    notice_sent: U, notice_bounced: to('disputed', 'alert'),
     customer_ack: R,
     customer_fixed: to('customer_resolved'),
     customer_false_positive: R, customer_plan: R,
@@ -153,7 +155,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   plan_accepted: {
     open: R, complaint: to('plan_accepted'), complaint_trusted: to('plan_accepted'),
-    notice_sent: U,
+    notice_sent: U, notice_bounced: to('plan_accepted', 'alert'),
     customer_ack: R,
     customer_fixed: to('customer_resolved'),
     customer_false_positive: to('disputed'),
@@ -168,7 +170,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   escalated: { // untrusted, held for an operator
     open: R, complaint: to('escalated'),
     complaint_trusted: to('enforcing', 'host:smtp_block'), // the trusted report lifts the hold
-    notice_sent: U,
+    notice_sent: U, notice_bounced: to('escalated', 'alert'),
     customer_ack: R,
     customer_fixed: to('customer_resolved'),
     customer_false_positive: to('disputed'),
@@ -182,10 +184,10 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   enforcing: {
     open: R, complaint: to('enforcing'), complaint_trusted: to('enforcing'),
-    notice_sent: U,
+    notice_sent: U, notice_bounced: to('enforcing', 'alert'),
     customer_ack: R,
     customer_fixed: to('release_requested'),
-    customer_false_positive: R, customer_plan: R,
+    customer_false_positive: to('appealed'), customer_plan: R,
     deadline: U,
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
     operator_dismiss: to('dismissed', 'host:none', 'mail:dismissed'),
@@ -197,10 +199,10 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   enforced: {
     open: R, complaint: to('enforced'), complaint_trusted: to('enforced'),
-    notice_sent: U,
+    notice_sent: U, notice_bounced: to('enforced', 'alert'),
     customer_ack: R,
     customer_fixed: to('release_requested'),
-    customer_false_positive: R, customer_plan: R,
+    customer_false_positive: to('appealed'), customer_plan: R, // an appeal: the restriction stays
     deadline: to('enforcing', 'host:smtp_block+isolate'), // the next rung after ladderStepHours
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
     operator_dismiss: to('dismissed', 'host:none', 'mail:dismissed'),
@@ -211,7 +213,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   release_requested: {
     open: R, complaint: to('release_requested'), complaint_trusted: to('release_requested'),
-    notice_sent: U,
+    notice_sent: U, notice_bounced: to('release_requested', 'alert'),
     customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
     deadline: U,
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
@@ -221,9 +223,25 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
   },
+  appealed: { // the customer contests an enforcement in force
+    open: R, complaint: to('appealed'), complaint_trusted: to('appealed'),
+    notice_sent: U, notice_bounced: to('appealed', 'alert'),
+    customer_ack: R,
+    customer_fixed: to('release_requested'),
+    customer_false_positive: R, customer_plan: R,
+    deadline: U, // the ladder waits for the operator
+    operator_verify: R,
+    operator_accept_dispute: to('dismissed', 'host:none', 'mail:dismissed'),
+    operator_reject_dispute: to('enforced'),
+    operator_dismiss: to('dismissed', 'host:none', 'mail:dismissed'),
+    operator_enforce: to('enforcing', 'host:smtp_block+isolate'),
+    operator_release: R,
+    host_applied: U, host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
+  },
   released: { // no longer takes complaints: a new one opens a new incident
     open: R, complaint: R, complaint_trusted: R,
-    notice_sent: U,
+    notice_sent: U, notice_bounced: U,
     customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
     deadline: U,
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
@@ -234,7 +252,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   closed: {
     open: R, complaint: R, complaint_trusted: R,
-    notice_sent: U,
+    notice_sent: U, notice_bounced: U,
     customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
     deadline: U,
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
@@ -244,7 +262,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
   },
   dismissed: {
     open: R, complaint: R, complaint_trusted: R,
-    notice_sent: U,
+    notice_sent: U, notice_bounced: U,
     customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
     deadline: U,
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
@@ -259,6 +277,7 @@ const EVENT_TYPES: Record<IncidentEvent['type'], true> = {
   open: true,
   complaint: true,
   notice_sent: true,
+  notice_bounced: true,
   customer_ack: true,
   customer_fixed: true,
   customer_false_positive: true,

@@ -1,0 +1,75 @@
+import type { Incident } from '../incidents/model.js';
+import { TERMINAL_STATES } from '../incidents/model.js';
+import type { CustomerLink } from '../store/CustomerLinksRepo.js';
+import type { Store } from '../store/Store.js';
+import { hashToken, isTokenShaped, newLinkId, tokenOf } from './linkTokens.js';
+
+export interface CustomerLinkSettings {
+  /** `web.customer.secretFile`'s bytes (see linkTokens.ts). */
+  secret: Buffer;
+  /** `web.customer.publicUrl`: where customers reach the page, without a trailing slash. */
+  publicUrl: string;
+  /** `web.customer.linkTtlDays`: how long after an incident closes its links still open the page. */
+  ttlDays: number;
+}
+
+const DAY = 86_400_000;
+
+/** The path of the page under `publicUrl`; the web server serves the same. */
+export const PAGE_PREFIX = '/c/';
+
+/**
+ * Links to the customer page: one per incident at a time, made for its
+ * customer's notice address. Runs inside the caller's transaction.
+ */
+export class CustomerLinks {
+  constructor(
+    private readonly store: Store,
+    readonly settings: CustomerLinkSettings,
+  ) {}
+
+  /** The URL a mail carries for this link. */
+  url(linkId: string): string {
+    return `${this.settings.publicUrl.replace(/\/+$/, '')}${PAGE_PREFIX}${tokenOf(this.settings.secret, linkId)}`;
+  }
+
+  /** The incident's live link made for `contact`, or a new one. */
+  async ensure(incident: Incident, contact: string, by: string, at: Date): Promise<string> {
+    const live = (await this.store.customerLinks.listByIncident(incident.id)).filter((l) => l.revokedAt === undefined && l.contact === contact);
+    if (live.length > 0) return live.at(-1)!.id;
+    return this.issue(incident, contact, by, at);
+  }
+
+  /** A new link (a new token); earlier ones stay valid unless revoked. */
+  async issue(incident: Incident, contact: string, by: string, at: Date): Promise<string> {
+    const id = newLinkId();
+    await this.store.customerLinks.insert({
+      id,
+      incidentId: incident.id,
+      customerId: incident.customerId,
+      contact,
+      tokenHash: hashToken(tokenOf(this.settings.secret, id)),
+      createdAt: at,
+      createdBy: by,
+    });
+    return id;
+  }
+
+  /**
+   * The link and incident a token opens, or undefined: for a malformed,
+   * unknown, revoked or expired token, one whose incident went to another
+   * customer, or one made for a notice address the customer no longer has.
+   * The caller answers every undefined the same way (404, no data).
+   */
+  async resolve(token: string, now: Date): Promise<{ link: CustomerLink; incident: Incident } | undefined> {
+    if (!isTokenShaped(token)) return undefined;
+    const link = await this.store.customerLinks.byTokenHash(hashToken(token));
+    if (!link || link.revokedAt !== undefined) return undefined;
+    const incident = await this.store.incidents.get(link.incidentId);
+    if (!incident || incident.customerId !== link.customerId) return undefined;
+    const customer = await this.store.customers.get(incident.customerId);
+    if (!customer || customer.email !== link.contact) return undefined;
+    if (TERMINAL_STATES.includes(incident.state) && incident.closedAt && now.getTime() > incident.closedAt.getTime() + this.settings.ttlDays * DAY) return undefined;
+    return { link, incident };
+  }
+}
