@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import type { Store } from '../store/Store.js';
 import { StoreTx } from '../store/StoreTx.js';
 import { ipKey } from '../store/addressKey.js';
-import { nextDueAt, transition, type Context, type Effect, type IncidentEvent } from './lifecycle.js';
+import { nextDueAt, transition, type Context, type Effect, type IncidentEvent, type MailTemplate } from './lifecycle.js';
 import type { MailPayload } from '../mail/OutboxSource.js';
 import { parseReport } from '../intake/parseReport.js';
 import type { ParsedComplaint } from '../intake/types.js';
@@ -181,6 +181,28 @@ export class IncidentService {
     });
     this.afterCommit(touched);
     return review;
+  }
+
+  /**
+   * Queues one of the incident's mails now, outside any lifecycle event (an
+   * operator re-sends the notice with a fresh link, say), with its audit
+   * entry, in one transaction. `within` runs first in it (revoking the old
+   * links). The mail is the same snapshot a transition would have written.
+   */
+  async queueMail(incidentId: string, template: MailTemplate, actor: string, reason: string, opts: { within?: (i: Incident, now: Date) => Promise<void> } = {}): Promise<void> {
+    const touched = new Set<string>();
+    await this.deps.store.db.transaction(async () => {
+      const i = await this.deps.store.incidents.get(incidentId);
+      if (!i) throw new CordonError('not_found', `no incident ${incidentId}`, { field: 'incidentId' });
+      const now = this.deps.clock.now();
+      await opts.within?.(i, now);
+      const tx = new StoreTx(this.deps.store);
+      await this.effectsInTx(tx, i, [{ type: 'mail', template, terminationReview: false }], actor, now, touched, { eventType: 'mail_resent' });
+      tx.appendEvent({ incidentId: i.id, at: now, type: 'mail_resent', fromState: i.state, toState: i.state, actor, detail: { template, reason } });
+      tx.appendAudit({ at: now, actor, action: 'incident.mail_resent', subject: i.id, detail: { template, reason } });
+      await tx.flush();
+    });
+    this.afterCommit(touched);
   }
 
   private async manualAuthentication(input: ComplaintInput, actor: string): Promise<Authentication> {
@@ -608,7 +630,7 @@ export class IncidentService {
     now: Date,
     touched: Set<string>,
     cause: {
-      eventType: IncidentEvent['type'] | 'termination_confirmed';
+      eventType: IncidentEvent['type'] | 'termination_confirmed' | 'mail_resent';
       complaint?: Complaint;
       openedBy?: { operator: string; reason: string };
       review?: { id: string; incidentIds: string[]; decidedAt: Date };
