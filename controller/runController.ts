@@ -23,6 +23,7 @@ import { OutboxWorker } from './mail/OutboxWorker.js';
 import { StoreOutbox } from './mail/StoreOutbox.js';
 import { CachedInventory } from './store/CachedInventory.js';
 import type { Store } from './store/Store.js';
+import { CustomerLinks, type CustomerLinkSettings } from './customer/CustomerLinks.js';
 
 export interface ControllerSettings {
   listen: string;
@@ -54,6 +55,8 @@ export interface ControllerSettings {
   dnsServers?: string[] | undefined;
   /** `intake.limits` and `intake.parseWorkers`: how reports are parsed (in worker threads) and bounded; the defaults when absent. */
   intake?: { limits: IntakeLimits; parseWorkers: number } | undefined;
+  /** Links to the customer page (`web.customer.*`); without them notices carry no link and customers answer by mail only. */
+  customerLinks?: CustomerLinkSettings | undefined;
   log: Logger;
 }
 
@@ -99,7 +102,9 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     log: log.child({ component: 'trust' }),
   });
   s.store.reporters.onChange(() => authenticate.invalidate());
+  const links = s.customerLinks ? new CustomerLinks(s.store, s.customerLinks) : undefined;
   const service = new IncidentService({
+    links,
     store: s.store,
     policy: s.policy,
     clock,

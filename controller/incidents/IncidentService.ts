@@ -16,6 +16,7 @@ import { unauthenticated, type AuthenticateReport, type Authentication, type Int
 import { fingerprintOf } from '../intake/fingerprint.js';
 import type { DuplicateRef } from '../store/ComplaintsRepo.js';
 import type { TerminationReview } from '../store/TerminationReviewsRepo.js';
+import type { CustomerLinks } from '../customer/CustomerLinks.js';
 
 export interface ComplaintInput {
   ip: string;
@@ -59,6 +60,8 @@ export interface IncidentServiceDeps {
   authenticate?: AuthenticateReport;
   /** A registered reporter by id (an operator's hand-entered complaint is trusted only as one). */
   findReporter?: (id: string) => Promise<{ id: string; name: string; kind: ReporterKind } | undefined>;
+  /** Links to the customer page, for the mails that carry one; absent when the page is off. */
+  links?: CustomerLinks | undefined;
 }
 
 const HOUR = 3_600_000;
