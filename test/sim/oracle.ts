@@ -122,7 +122,7 @@ export function judge(s: Scenario, r: WorldResult): Verdict {
   for (const [hostId, ids] of r.finalContributions) {
     for (const id of ids) {
       const st = r.incidents.get(id)?.state;
-      if (st !== 'enforcing' && st !== 'enforced' && st !== 'release_requested') fail(`${id} (${st}) still holds actions on ${hostId} at the end`);
+      if (st !== 'enforcing' && st !== 'enforced' && st !== 'release_requested' && st !== 'appealed') fail(`${id} (${st}) still holds actions on ${hostId} at the end`);
     }
   }
   // Independently: a host whose every episode ended has nothing left in force.
