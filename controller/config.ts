@@ -139,6 +139,11 @@ export const controllerSchema = {
       format: 'positive-int',
       default: 24,
     },
+    maxPlanDays: {
+      doc: "The latest due date a customer's plan may name, in days from when it is given (the page refuses a later one, naming this limit).",
+      format: 'positive-int',
+      default: 30,
+    },
     recidivism: {
       incidents: { doc: 'Incidents of one customer within the window that flag a termination review.', format: 'positive-int', default: 3 },
       windowDays: { doc: 'The recidivism window.', format: 'positive-int', default: 90 },
@@ -309,6 +314,7 @@ export type ControllerConfig = convict.Config<{
     trustedReporterKinds: string[];
     maxAutomaticPerHour: number;
     ladderStepHours: number;
+    maxPlanDays: number;
     recidivism: { incidents: number; windowDays: number; migrationDays: number };
     fourEyes: { maxHostsPerAction: number; operatorHostsPerHour: number; approvalTtlHours: number };
     categories: Record<string, unknown>;

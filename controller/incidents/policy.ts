@@ -20,6 +20,8 @@ export interface PolicyConfig {
   maxAutomaticPerHour: number;
   /** Hours an enforced, still unanswered incident waits before the next rung of its ladder. */
   ladderStepHours: number;
+  /** The latest due date a customer's plan may name, in days from when it is given. */
+  maxPlanDays: number;
   recidivism: { incidents: number; windowDays: number; migrationDays: number };
   /** A BMC check older than this does not count as "the console answers" before a cut. */
   bmcFreshMinutes: number;
@@ -60,6 +62,7 @@ export const DEFAULT_POLICY: PolicyConfig = {
   trustedReporterKinds: ['own_monitoring', 'upstream', 'cert'],
   maxAutomaticPerHour: 20,
   ladderStepHours: 24,
+  maxPlanDays: 30,
   recidivism: { incidents: 3, windowDays: 90, migrationDays: 30 },
   bmcFreshMinutes: 15,
   fourEyes: { maxHostsPerAction: 1, operatorHostsPerHour: 5, approvalTtlHours: 24 },

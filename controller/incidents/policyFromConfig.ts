@@ -6,6 +6,7 @@ interface PolicySettings {
   trustedReporterKinds: string[];
   maxAutomaticPerHour: number;
   ladderStepHours: number;
+  maxPlanDays?: number;
   recidivism: { incidents: number; windowDays: number; migrationDays: number };
   fourEyes?: FourEyesPolicy;
   categories: Record<string, unknown>;
@@ -64,6 +65,7 @@ export function policyFromConfig(settings: PolicySettings): PolicyConfig {
     trustedReporterKinds: settings.trustedReporterKinds as ReporterKind[],
     maxAutomaticPerHour: settings.maxAutomaticPerHour,
     ladderStepHours: settings.ladderStepHours,
+    maxPlanDays: settings.maxPlanDays ?? DEFAULT_POLICY.maxPlanDays,
     recidivism: settings.recidivism,
     fourEyes: settings.fourEyes ?? DEFAULT_POLICY.fourEyes,
     bmcFreshMinutes: settings.bmcFreshMinutes ?? DEFAULT_POLICY.bmcFreshMinutes,
