@@ -31,6 +31,13 @@ const DESK_ROLES: Record<string, OperatorRole> = {
   'DeskService/RemoveReporter': 'admin',
   // BMC credentials are bound to their host by an admin: a technician could otherwise aim a password at an address of their choosing.
   'DeskService/SetHostBmc': 'admin',
+  // The customer's voice: anyone on the desk may see what waits and what customers said;
+  // their evidence files, and acting on their links, are the abuse desk's.
+  'DeskService/ListQueue': 'viewer',
+  'DeskService/GetCustomerFile': 'abuse_operator',
+  'DeskService/MarkMessagesSeen': 'abuse_operator',
+  'DeskService/ResendLink': 'abuse_operator',
+  'DeskService/RevokeLinks': 'abuse_operator',
 };
 
 /**

@@ -133,6 +133,11 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     decideTerminationReview: u('DecideTerminationReview', part('decideTerminationReview')),
     setCustomerContact: u('SetCustomerContact', part('setCustomerContact')),
     setHostBmc: u('SetHostBmc', part('setHostBmc')),
+    listQueue: u('ListQueue', part('listQueue')),
+    getCustomerFile: u('GetCustomerFile', part('getCustomerFile')),
+    markMessagesSeen: u('MarkMessagesSeen', part('markMessagesSeen')),
+    resendLink: u('ResendLink', part('resendLink')),
+    revokeLinks: u('RevokeLinks', part('revokeLinks')),
   });
   const health = new HealthImplementation({
     '': 'SERVING',

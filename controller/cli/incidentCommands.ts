@@ -17,6 +17,7 @@ import {
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { DeskClient } from './deskClient.js';
 import { age, renderTable } from './table.js';
+import { renderCustomerVoice } from './customerVoiceCommands.js';
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 type Out = (text: string) => void;
@@ -154,6 +155,7 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
       );
       out('\nhistory:\n');
       out(renderTable(['AT', 'EVENT', 'FROM', 'TO', 'ACTOR', 'DETAIL'], d.events.map((e) => [e.at?.toISOString() ?? '', e.type, e.fromState || '-', e.toState, e.actor, e.detail])));
+      out(renderCustomerVoice(d));
       return 0;
     }
     case 'incident answer': {

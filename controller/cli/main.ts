@@ -11,6 +11,7 @@ import { HOST_COMMAND_OPTIONS, HOST_COMMAND_USAGE, isHostCommand, runHostCommand
 import { clockCommand } from './clockCommand.js';
 import { INGEST_AUTH_USAGE, REPORTER_COMMAND_OPTIONS, REPORTER_COMMAND_USAGE, isReporterCommand, runReporterCommand } from './reporterCommands.js';
 import { isDueProcessCommand, runDueProcessCommand } from './dueProcessCommands.js';
+import { CUSTOMER_VOICE_OPTIONS, CUSTOMER_VOICE_USAGE, isCustomerVoiceCommand, runCustomerVoiceCommand } from './customerVoiceCommands.js';
 import { ingestDryRun, ingestMaildir, ingestOne } from './ingestCommand.js';
 import { age, renderTable } from './table.js';
 
@@ -29,10 +30,15 @@ ${HOST_COMMAND_USAGE}  health                         the controller's gRPC heal
   ingest --maildir DIR           every message in DIR/new, moved to DIR/cur once committed
 ${INGEST_AUTH_USAGE}${REPORTER_COMMAND_USAGE}  complaint submit --ip IP --category C --reporter-kind K [--reporter R] [--event-time T] [--evidence E] [--raw FILE|-]
   incident list [--state S] [--host H] [--customer C]
-  incident show ID               the incident with its event history
-  incident answer ID --ack | --fixed | --false-positive | --plan DATE
+  incident show ID               the incident with its event history, the customer's messages, files and page links
+  incident answer ID --ack | --fixed | --false-positive | --plan DATE  [--note TEXT]
+                                 record the customer's answer; --note (what the customer said) is required
+                                 for --fixed, --false-positive and --plan
   incident verify ID | reject-dispute ID | dismiss ID --reason R | release ID
-  incident override-bmc ID --reason R   let a cut held for an unanswering BMC proceed
+                                 on an appealed incident (the customer contests a restriction in force):
+                                 verify ID --reason R accepts the appeal and lifts the restriction;
+                                 reject-dispute ID --reason R keeps it and restarts the ladder's clock
+${CUSTOMER_VOICE_USAGE}  incident override-bmc ID --reason R   let a cut held for an unanswering BMC proceed
   enforce (--incident ID | --host H [--host …] | --customer C) --action smtp_block|throttle|isolate|nic_down [--rate BPS] --reason R
   approvals                      approval requests (four eyes), with why each needs a second operator and when it expires
   approve APPROVAL               grant another operator's request (four eyes): the action happens in the same transaction
@@ -113,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
       version: { type: 'boolean' },
       ...REPORTER_COMMAND_OPTIONS,
       ...HOST_COMMAND_OPTIONS,
+      ...CUSTOMER_VOICE_OPTIONS,
     },
   });
   if (values.version) {
@@ -134,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
   const now = new Date();
   try {
     if (isHostCommand(positionals)) return await runHostCommand(client, positionals, values as Flags, out);
+    if (isCustomerVoiceCommand(positionals)) return await runCustomerVoiceCommand(client, positionals, values as Flags, out);
     if (isDueProcessCommand(positionals)) return await runDueProcessCommand(client, positionals, values as Flags, out);
     if (isReporterCommand(positionals)) return await runReporterCommand(client, positionals, values as Flags, out);
     if (command === 'clock') return await clockCommand(client, positionals, values.reason, values.json === true, out);

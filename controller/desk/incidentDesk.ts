@@ -35,6 +35,8 @@ import { createComplaintDesk } from './complaintDesk.js';
 import type { DrillClock } from '../clock.js';
 import { createHostDesk } from './hostDesk.js';
 import { createReporterDesk } from './reporterDesk.js';
+import { createCustomerVoiceDesk, customerVoiceOf } from './customerVoiceDesk.js';
+import { randomUUID } from 'node:crypto';
 
 export interface IncidentDeskDeps {
   store: Store;
@@ -52,6 +54,9 @@ export interface IncidentDeskDeps {
   /** `bmc.credentialsDir`, where BMC password files must lie (hostDesk.ts); absent: BMCs cannot be set over the desk. */
   bmcCredentialsDir?: string | undefined;
 }
+
+/** What the customer said, as an operator records it: room for a pasted mail, not for a file (files go through the page). */
+export const MAX_NOTE_CHARS = 20_000;
 
 /** A year: a drill that needs more is a mistake, not a drill. */
 const MAX_ADVANCE_SECONDS = 366 * 86_400;
@@ -83,6 +88,7 @@ export function toIncidentMsg(i: Incident, policy: PolicyConfig): IncidentMsg {
     openedBy: i.openedBy,
     approvalId: i.approvalId ?? '',
     pendingAction: i.pendingAction ? describeAction(i.pendingAction) : '',
+    noticeUndeliveredAt: i.noticeUndeliveredAt,
   };
 }
 
@@ -131,6 +137,7 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
     ...createHostDesk(deps),
     ...createApprovalDesk(deps),
     ...createComplaintDesk(deps),
+    ...createCustomerVoiceDesk({ store: deps.store, service: deps.service, clock: deps.clock, toMsg: msg }),
 
     async getHost(req: GetHostRequest): Promise<HostDetail> {
       const host = await deps.store.hosts.get(req.id);
@@ -206,6 +213,7 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
         incident: msg(i),
         events: events.map((e) => ({ at: e.at, type: e.type, fromState: e.fromState ?? '', toState: e.toState ?? '', actor: e.actor, detail: JSON.stringify(e.detail ?? {}) })),
         complaints: complaints.map(toComplaintRecord),
+        ...(await customerVoiceOf(deps.store, i.id)),
       };
     },
 
@@ -229,17 +237,54 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
         default:
           throw new CordonError('invalid', 'one of ack, fixed, false positive or plan', { field: 'answer' });
       }
-      return msg(await deps.service.apply(req.incidentId, event, `customer via ${op.name}`));
+      const note = req.note.trim();
+      // The operator speaks for the customer: what the customer said is the record, not the operator's click.
+      if (!note && event.type !== 'customer_ack') {
+        throw new CordonError('invalid', `a ${event.type.slice('customer_'.length).replace(/_/g, ' ')} recorded by an operator needs what the customer said (--note)`, { field: 'note' });
+      }
+      if (note.length > MAX_NOTE_CHARS) throw new CordonError('invalid', `at most ${MAX_NOTE_CHARS} characters, got ${note.length}`, { field: 'note' });
+      const actor = `customer via ${op.name}`;
+      const answer = ({ customer_ack: 'ack', customer_fixed: 'fixed', customer_false_positive: 'false_positive', customer_plan: 'plan' } as const)[event.type];
+      const recorded = await deps.service.apply(req.incidentId, event, actor, {
+        detail: { channel: 'operator', ...(note ? { note } : {}) },
+        then: async (_before, after, now) => {
+          const id = `msg-${randomUUID()}`;
+          await deps.store.customerMessages.insert({
+            id,
+            incidentId: after.id,
+            at: now,
+            channel: 'operator',
+            kind: 'answer',
+            answer,
+            planDueAt: event.type === 'customer_plan' ? event.dueAt : undefined,
+            body: note,
+            actor,
+            sourceAddress: undefined,
+            userAgent: undefined,
+            messageId: undefined,
+            submissionId: undefined,
+            rawSha256: undefined,
+          });
+          // The operator who typed it has read it: it does not wait in the queue as unseen.
+          await deps.store.customerMessages.markSeen(id, op.name, now);
+        },
+      });
+      return msg(recorded);
     },
 
     async decideIncident(req: DecideIncidentRequest, ctx: CallContext): Promise<IncidentMsg> {
       const op = operatorOf(ctx);
       const current = await deps.store.incidents.get(req.incidentId);
       if (!current) throw new CordonError('not_found', `no incident ${req.incidentId}`, { field: 'incidentId' });
+      const reason = req.reason.trim();
+      // An appeal is a customer contesting a restriction in force: the answer either way must say why.
+      if (current.state === 'appealed' && (req.decision === Decision.DECISION_VERIFY || req.decision === Decision.DECISION_REJECT_DISPUTE) && !reason) {
+        throw new CordonError('invalid', `incident ${current.id} is appealed: deciding the appeal needs a reason`, { field: 'reason' });
+      }
       let event: IncidentEvent;
       switch (req.decision) {
         case Decision.DECISION_VERIFY:
-          event = current.state === 'disputed' ? { type: 'operator_accept_dispute', operator: op.name } : { type: 'operator_verify', operator: op.name };
+          event = current.state === 'disputed' || current.state === 'appealed' ? { type: 'operator_accept_dispute', operator: op.name } : { type: 'operator_verify', operator: op.name };
           break;
         case Decision.DECISION_REJECT_DISPUTE:
           event = { type: 'operator_reject_dispute', operator: op.name };
@@ -258,7 +303,9 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
         default:
           throw new CordonError('invalid', 'one of verify, reject-dispute, dismiss or release', { field: 'decision' });
       }
-      return msg(await deps.service.apply(req.incidentId, event, op.name));
+      // A reason the event does not carry itself goes into its detail (and the audit entry).
+      const detail = reason && !('reason' in event) ? { reason } : undefined;
+      return msg(await deps.service.apply(req.incidentId, event, op.name, detail ? { detail } : {}));
     },
 
     async checkBmc(req: GetHostRequest, ctx: CallContext): Promise<BmcCheckResult> {

@@ -138,9 +138,15 @@ export function answerToJSON(object: Answer): string {
 
 export enum Decision {
   DECISION_UNSPECIFIED = 0,
-  /** DECISION_VERIFY - customer_resolved -> closed; disputed -> dismissed (false positive accepted). */
+  /**
+   * DECISION_VERIFY - customer_resolved -> closed; disputed -> dismissed (false positive accepted);
+   * appealed -> dismissed and the restriction lifted (reason required).
+   */
   DECISION_VERIFY = 1,
-  /** DECISION_REJECT_DISPUTE - disputed -> back to waiting, with a new resolve deadline. */
+  /**
+   * DECISION_REJECT_DISPUTE - disputed -> back to waiting, with a new resolve deadline;
+   * appealed -> enforced, the restriction stays (reason required).
+   */
   DECISION_REJECT_DISPUTE = 2,
   DECISION_DISMISS = 3,
   /** DECISION_RELEASE - release_requested -> released (the host's enforcement is removed). */
@@ -406,6 +412,8 @@ export interface Incident {
   approvalId: string;
   /** The action an operator asked for, waiting for the BMC to answer. */
   pendingAction: string;
+  /** When a notice bounced: the customer was not told, its deadlines wait. */
+  noticeUndeliveredAt?: Date | undefined;
 }
 
 export interface IncidentEventRecord {
@@ -442,13 +450,129 @@ export interface IncidentDetail {
   incident?: Incident | undefined;
   events: IncidentEventRecord[];
   complaints: ComplaintRecord[];
+  /**
+   * What the customer said (answers with their notes, mail replies,
+   * auto-replies, bounces), oldest first.
+   */
+  messages: CustomerMessageRecord[];
+  /** The evidence files' metadata; the bytes come only from GetCustomerFile. */
+  files: CustomerFile[];
+  /** The page links made for the incident (never their tokens). */
+  links: CustomerLinkRecord[];
+}
+
+export interface CustomerMessageRecord {
+  id: string;
+  at?:
+    | Date
+    | undefined;
+  /** page, mail or operator (an operator recorded what the customer said). */
+  channel: string;
+  /** answer, reply, auto_reply or bounce. */
+  kind: string;
+  /** With kind answer: ack, fixed, false_positive or plan. */
+  answer: string;
+  planDueAt?:
+    | Date
+    | undefined;
+  /** The customer's words (a note, a justification, a mail's text). */
+  body: string;
+  actor: string;
+  sourceAddress: string;
+  userAgent: string;
+  /** A mail's Message-ID. */
+  mailMessageId: string;
+  seenBy: string;
+  seenAt?: Date | undefined;
+}
+
+export interface CustomerFile {
+  id: string;
+  /** The customer message it came with. */
+  messageId: string;
+  incidentId: string;
+  filename: string;
+  contentType: string;
+  size: bigint;
+  /** SHA-256 of the bytes, hex. */
+  sha256: string;
+  /** Only in GetCustomerFile's answer. */
+  content: Buffer;
+}
+
+export interface CustomerLinkRecord {
+  id: string;
+  createdAt?: Date | undefined;
+  createdBy: string;
+  revokedAt?: Date | undefined;
+  revokedBy: string;
+  /** The notice address the link was made for. */
+  contact: string;
+}
+
+export interface ListQueueRequest {
+  limit: number;
+}
+
+export interface QueueEntry {
+  incident?:
+    | Incident
+    | undefined;
+  /**
+   * appealed, release_requested, customer_resolved, disputed, held,
+   * unseen_messages or notice_bounced: the first that applies, in that order.
+   */
+  why: string;
+  /** The same, in words. */
+  reason: string;
+  since?:
+    | Date
+    | undefined;
+  /** The customer's messages on it no operator has marked seen. */
+  unseen: number;
+}
+
+export interface ListQueueResponse {
+  entries: QueueEntry[];
+}
+
+export interface GetCustomerFileRequest {
+  incidentId: string;
+  fileId: string;
+}
+
+export interface MarkMessagesSeenRequest {
+  incidentId: string;
+  /** One message; empty: every unseen message of the incident. */
+  messageId: string;
+}
+
+export interface MarkMessagesSeenResponse {
+  marked: string[];
+}
+
+export interface LinkRequest {
+  incidentId: string;
+  reason: string;
+}
+
+export interface LinkResponse {
+  /** How many live links were revoked. */
+  revoked: number;
+  /** ResendLink: the notice was queued again. */
+  noticeQueued: boolean;
+  /** What the operator should know (the incident closed long ago, say: a new link will be expired). */
+  note: string;
 }
 
 export interface AnswerIncidentRequest {
   incidentId: string;
   answer: Answer;
   /** With ANSWER_PLAN: when the customer promises the fix. */
-  planDueAt?: Date | undefined;
+  planDueAt?:
+    | Date
+    | undefined;
+  /** What the customer said; required for fixed, false positive and plan. */
   note: string;
 }
 
@@ -2517,6 +2641,7 @@ function createBaseIncident(): Incident {
     openedBy: "",
     approvalId: "",
     pendingAction: "",
+    noticeUndeliveredAt: undefined,
   };
 }
 
@@ -2581,6 +2706,9 @@ export const Incident: MessageFns<Incident> = {
     }
     if (message.pendingAction !== "") {
       writer.uint32(162).string(message.pendingAction);
+    }
+    if (message.noticeUndeliveredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.noticeUndeliveredAt), writer.uint32(170).fork()).join();
     }
     return writer;
   },
@@ -2758,6 +2886,14 @@ export const Incident: MessageFns<Incident> = {
             message.pendingAction = reader.string();
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.noticeUndeliveredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2842,6 +2978,11 @@ export const Incident: MessageFns<Incident> = {
         : isSet(object.pending_action)
         ? globalThis.String(object.pending_action)
         : "",
+      noticeUndeliveredAt: isSet(object.noticeUndeliveredAt)
+        ? fromJsonTimestamp(object.noticeUndeliveredAt)
+        : isSet(object.notice_undelivered_at)
+        ? fromJsonTimestamp(object.notice_undelivered_at)
+        : undefined,
     };
   },
 
@@ -2907,6 +3048,9 @@ export const Incident: MessageFns<Incident> = {
     if (message.pendingAction !== "") {
       obj.pendingAction = message.pendingAction;
     }
+    if (message.noticeUndeliveredAt !== undefined) {
+      obj.noticeUndeliveredAt = message.noticeUndeliveredAt.toISOString();
+    }
     return obj;
   },
 
@@ -2935,6 +3079,7 @@ export const Incident: MessageFns<Incident> = {
     message.openedBy = object.openedBy ?? "";
     message.approvalId = object.approvalId ?? "";
     message.pendingAction = object.pendingAction ?? "";
+    message.noticeUndeliveredAt = object.noticeUndeliveredAt ?? undefined;
     return message;
   },
 };
@@ -3430,7 +3575,7 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
 };
 
 function createBaseIncidentDetail(): IncidentDetail {
-  return { incident: undefined, events: [], complaints: [] };
+  return { incident: undefined, events: [], complaints: [], messages: [], files: [], links: [] };
 }
 
 export const IncidentDetail: MessageFns<IncidentDetail> = {
@@ -3443,6 +3588,15 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
     }
     for (const v of message.complaints) {
       ComplaintRecord.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.messages) {
+      CustomerMessageRecord.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.files) {
+      CustomerFile.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.links) {
+      CustomerLinkRecord.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -3484,6 +3638,30 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
             message.complaints.push(ComplaintRecord.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.messages.push(CustomerMessageRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.files.push(CustomerFile.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.links.push(CustomerLinkRecord.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3505,6 +3683,13 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
       complaints: globalThis.Array.isArray(object?.complaints)
         ? object.complaints.map((e: any) => ComplaintRecord.fromJSON(e))
         : [],
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => CustomerMessageRecord.fromJSON(e))
+        : [],
+      files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => CustomerFile.fromJSON(e)) : [],
+      links: globalThis.Array.isArray(object?.links)
+        ? object.links.map((e: any) => CustomerLinkRecord.fromJSON(e))
+        : [],
     };
   },
 
@@ -3519,6 +3704,15 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
     if (message.complaints?.length) {
       obj.complaints = message.complaints.map((e) => ComplaintRecord.toJSON(e));
     }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => CustomerMessageRecord.toJSON(e));
+    }
+    if (message.files?.length) {
+      obj.files = message.files.map((e) => CustomerFile.toJSON(e));
+    }
+    if (message.links?.length) {
+      obj.links = message.links.map((e) => CustomerLinkRecord.toJSON(e));
+    }
     return obj;
   },
 
@@ -3532,6 +3726,1398 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
       : undefined;
     message.events = object.events?.map((e) => IncidentEventRecord.fromPartial(e)) || [];
     message.complaints = object.complaints?.map((e) => ComplaintRecord.fromPartial(e)) || [];
+    message.messages = object.messages?.map((e) => CustomerMessageRecord.fromPartial(e)) || [];
+    message.files = object.files?.map((e) => CustomerFile.fromPartial(e)) || [];
+    message.links = object.links?.map((e) => CustomerLinkRecord.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCustomerMessageRecord(): CustomerMessageRecord {
+  return {
+    id: "",
+    at: undefined,
+    channel: "",
+    kind: "",
+    answer: "",
+    planDueAt: undefined,
+    body: "",
+    actor: "",
+    sourceAddress: "",
+    userAgent: "",
+    mailMessageId: "",
+    seenBy: "",
+    seenAt: undefined,
+  };
+}
+
+export const CustomerMessageRecord: MessageFns<CustomerMessageRecord> = {
+  encode(message: CustomerMessageRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(18).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(26).string(message.channel);
+    }
+    if (message.kind !== "") {
+      writer.uint32(34).string(message.kind);
+    }
+    if (message.answer !== "") {
+      writer.uint32(42).string(message.answer);
+    }
+    if (message.planDueAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.planDueAt), writer.uint32(50).fork()).join();
+    }
+    if (message.body !== "") {
+      writer.uint32(58).string(message.body);
+    }
+    if (message.actor !== "") {
+      writer.uint32(66).string(message.actor);
+    }
+    if (message.sourceAddress !== "") {
+      writer.uint32(74).string(message.sourceAddress);
+    }
+    if (message.userAgent !== "") {
+      writer.uint32(82).string(message.userAgent);
+    }
+    if (message.mailMessageId !== "") {
+      writer.uint32(90).string(message.mailMessageId);
+    }
+    if (message.seenBy !== "") {
+      writer.uint32(98).string(message.seenBy);
+    }
+    if (message.seenAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.seenAt), writer.uint32(106).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomerMessageRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomerMessageRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.answer = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.planDueAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.body = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.sourceAddress = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.userAgent = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.mailMessageId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.seenBy = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.seenAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomerMessageRecord {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      answer: isSet(object.answer) ? globalThis.String(object.answer) : "",
+      planDueAt: isSet(object.planDueAt)
+        ? fromJsonTimestamp(object.planDueAt)
+        : isSet(object.plan_due_at)
+        ? fromJsonTimestamp(object.plan_due_at)
+        : undefined,
+      body: isSet(object.body) ? globalThis.String(object.body) : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      sourceAddress: isSet(object.sourceAddress)
+        ? globalThis.String(object.sourceAddress)
+        : isSet(object.source_address)
+        ? globalThis.String(object.source_address)
+        : "",
+      userAgent: isSet(object.userAgent)
+        ? globalThis.String(object.userAgent)
+        : isSet(object.user_agent)
+        ? globalThis.String(object.user_agent)
+        : "",
+      mailMessageId: isSet(object.mailMessageId)
+        ? globalThis.String(object.mailMessageId)
+        : isSet(object.mail_message_id)
+        ? globalThis.String(object.mail_message_id)
+        : "",
+      seenBy: isSet(object.seenBy)
+        ? globalThis.String(object.seenBy)
+        : isSet(object.seen_by)
+        ? globalThis.String(object.seen_by)
+        : "",
+      seenAt: isSet(object.seenAt)
+        ? fromJsonTimestamp(object.seenAt)
+        : isSet(object.seen_at)
+        ? fromJsonTimestamp(object.seen_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CustomerMessageRecord): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.answer !== "") {
+      obj.answer = message.answer;
+    }
+    if (message.planDueAt !== undefined) {
+      obj.planDueAt = message.planDueAt.toISOString();
+    }
+    if (message.body !== "") {
+      obj.body = message.body;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.sourceAddress !== "") {
+      obj.sourceAddress = message.sourceAddress;
+    }
+    if (message.userAgent !== "") {
+      obj.userAgent = message.userAgent;
+    }
+    if (message.mailMessageId !== "") {
+      obj.mailMessageId = message.mailMessageId;
+    }
+    if (message.seenBy !== "") {
+      obj.seenBy = message.seenBy;
+    }
+    if (message.seenAt !== undefined) {
+      obj.seenAt = message.seenAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomerMessageRecord>, I>>(base?: I): CustomerMessageRecord {
+    return CustomerMessageRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomerMessageRecord>, I>>(object: I): CustomerMessageRecord {
+    const message = createBaseCustomerMessageRecord();
+    message.id = object.id ?? "";
+    message.at = object.at ?? undefined;
+    message.channel = object.channel ?? "";
+    message.kind = object.kind ?? "";
+    message.answer = object.answer ?? "";
+    message.planDueAt = object.planDueAt ?? undefined;
+    message.body = object.body ?? "";
+    message.actor = object.actor ?? "";
+    message.sourceAddress = object.sourceAddress ?? "";
+    message.userAgent = object.userAgent ?? "";
+    message.mailMessageId = object.mailMessageId ?? "";
+    message.seenBy = object.seenBy ?? "";
+    message.seenAt = object.seenAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCustomerFile(): CustomerFile {
+  return {
+    id: "",
+    messageId: "",
+    incidentId: "",
+    filename: "",
+    contentType: "",
+    size: 0n,
+    sha256: "",
+    content: Buffer.alloc(0),
+  };
+}
+
+export const CustomerFile: MessageFns<CustomerFile> = {
+  encode(message: CustomerFile, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.incidentId !== "") {
+      writer.uint32(26).string(message.incidentId);
+    }
+    if (message.filename !== "") {
+      writer.uint32(34).string(message.filename);
+    }
+    if (message.contentType !== "") {
+      writer.uint32(42).string(message.contentType);
+    }
+    if (message.size !== 0n) {
+      if (BigInt.asUintN(64, message.size) !== message.size) {
+        throw new globalThis.Error("value provided for field message.size of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.size);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(58).string(message.sha256);
+    }
+    if (message.content.length !== 0) {
+      writer.uint32(66).bytes(message.content);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomerFile {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomerFile();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.filename = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.contentType = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.size = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.content = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomerFile {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      filename: isSet(object.filename) ? globalThis.String(object.filename) : "",
+      contentType: isSet(object.contentType)
+        ? globalThis.String(object.contentType)
+        : isSet(object.content_type)
+        ? globalThis.String(object.content_type)
+        : "",
+      size: isSet(object.size) ? BigInt(object.size) : 0n,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      content: isSet(object.content) ? Buffer.from(bytesFromBase64(object.content)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: CustomerFile): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.filename !== "") {
+      obj.filename = message.filename;
+    }
+    if (message.contentType !== "") {
+      obj.contentType = message.contentType;
+    }
+    if (message.size !== 0n) {
+      obj.size = message.size.toString();
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.content.length !== 0) {
+      obj.content = base64FromBytes(message.content);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomerFile>, I>>(base?: I): CustomerFile {
+    return CustomerFile.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomerFile>, I>>(object: I): CustomerFile {
+    const message = createBaseCustomerFile();
+    message.id = object.id ?? "";
+    message.messageId = object.messageId ?? "";
+    message.incidentId = object.incidentId ?? "";
+    message.filename = object.filename ?? "";
+    message.contentType = object.contentType ?? "";
+    message.size = (object.size !== undefined && object.size !== null) ? BigInt(object.size) : 0n;
+    message.sha256 = object.sha256 ?? "";
+    message.content = object.content ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCustomerLinkRecord(): CustomerLinkRecord {
+  return { id: "", createdAt: undefined, createdBy: "", revokedAt: undefined, revokedBy: "", contact: "" };
+}
+
+export const CustomerLinkRecord: MessageFns<CustomerLinkRecord> = {
+  encode(message: CustomerLinkRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(18).fork()).join();
+    }
+    if (message.createdBy !== "") {
+      writer.uint32(26).string(message.createdBy);
+    }
+    if (message.revokedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.revokedAt), writer.uint32(34).fork()).join();
+    }
+    if (message.revokedBy !== "") {
+      writer.uint32(42).string(message.revokedBy);
+    }
+    if (message.contact !== "") {
+      writer.uint32(50).string(message.contact);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomerLinkRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomerLinkRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.createdBy = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.revokedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.revokedBy = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.contact = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomerLinkRecord {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      createdBy: isSet(object.createdBy)
+        ? globalThis.String(object.createdBy)
+        : isSet(object.created_by)
+        ? globalThis.String(object.created_by)
+        : "",
+      revokedAt: isSet(object.revokedAt)
+        ? fromJsonTimestamp(object.revokedAt)
+        : isSet(object.revoked_at)
+        ? fromJsonTimestamp(object.revoked_at)
+        : undefined,
+      revokedBy: isSet(object.revokedBy)
+        ? globalThis.String(object.revokedBy)
+        : isSet(object.revoked_by)
+        ? globalThis.String(object.revoked_by)
+        : "",
+      contact: isSet(object.contact) ? globalThis.String(object.contact) : "",
+    };
+  },
+
+  toJSON(message: CustomerLinkRecord): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.createdBy !== "") {
+      obj.createdBy = message.createdBy;
+    }
+    if (message.revokedAt !== undefined) {
+      obj.revokedAt = message.revokedAt.toISOString();
+    }
+    if (message.revokedBy !== "") {
+      obj.revokedBy = message.revokedBy;
+    }
+    if (message.contact !== "") {
+      obj.contact = message.contact;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomerLinkRecord>, I>>(base?: I): CustomerLinkRecord {
+    return CustomerLinkRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomerLinkRecord>, I>>(object: I): CustomerLinkRecord {
+    const message = createBaseCustomerLinkRecord();
+    message.id = object.id ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    message.createdBy = object.createdBy ?? "";
+    message.revokedAt = object.revokedAt ?? undefined;
+    message.revokedBy = object.revokedBy ?? "";
+    message.contact = object.contact ?? "";
+    return message;
+  },
+};
+
+function createBaseListQueueRequest(): ListQueueRequest {
+  return { limit: 0 };
+}
+
+export const ListQueueRequest: MessageFns<ListQueueRequest> = {
+  encode(message: ListQueueRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== 0) {
+      writer.uint32(8).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListQueueRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListQueueRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListQueueRequest {
+    return { limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0 };
+  },
+
+  toJSON(message: ListQueueRequest): unknown {
+    const obj: any = {};
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListQueueRequest>, I>>(base?: I): ListQueueRequest {
+    return ListQueueRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListQueueRequest>, I>>(object: I): ListQueueRequest {
+    const message = createBaseListQueueRequest();
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseQueueEntry(): QueueEntry {
+  return { incident: undefined, why: "", reason: "", since: undefined, unseen: 0 };
+}
+
+export const QueueEntry: MessageFns<QueueEntry> = {
+  encode(message: QueueEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.incident !== undefined) {
+      Incident.encode(message.incident, writer.uint32(10).fork()).join();
+    }
+    if (message.why !== "") {
+      writer.uint32(18).string(message.why);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(34).fork()).join();
+    }
+    if (message.unseen !== 0) {
+      writer.uint32(40).uint32(message.unseen);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.incident = Incident.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.why = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unseen = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueEntry {
+    return {
+      incident: isSet(object.incident) ? Incident.fromJSON(object.incident) : undefined,
+      why: isSet(object.why) ? globalThis.String(object.why) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      unseen: isSet(object.unseen) ? globalThis.Number(object.unseen) : 0,
+    };
+  },
+
+  toJSON(message: QueueEntry): unknown {
+    const obj: any = {};
+    if (message.incident !== undefined) {
+      obj.incident = Incident.toJSON(message.incident);
+    }
+    if (message.why !== "") {
+      obj.why = message.why;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.unseen !== 0) {
+      obj.unseen = Math.round(message.unseen);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueueEntry>, I>>(base?: I): QueueEntry {
+    return QueueEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueueEntry>, I>>(object: I): QueueEntry {
+    const message = createBaseQueueEntry();
+    message.incident = (object.incident !== undefined && object.incident !== null)
+      ? Incident.fromPartial(object.incident)
+      : undefined;
+    message.why = object.why ?? "";
+    message.reason = object.reason ?? "";
+    message.since = object.since ?? undefined;
+    message.unseen = object.unseen ?? 0;
+    return message;
+  },
+};
+
+function createBaseListQueueResponse(): ListQueueResponse {
+  return { entries: [] };
+}
+
+export const ListQueueResponse: MessageFns<ListQueueResponse> = {
+  encode(message: ListQueueResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      QueueEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListQueueResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListQueueResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(QueueEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListQueueResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => QueueEntry.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListQueueResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => QueueEntry.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListQueueResponse>, I>>(base?: I): ListQueueResponse {
+    return ListQueueResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListQueueResponse>, I>>(object: I): ListQueueResponse {
+    const message = createBaseListQueueResponse();
+    message.entries = object.entries?.map((e) => QueueEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetCustomerFileRequest(): GetCustomerFileRequest {
+  return { incidentId: "", fileId: "" };
+}
+
+export const GetCustomerFileRequest: MessageFns<GetCustomerFileRequest> = {
+  encode(message: GetCustomerFileRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.incidentId !== "") {
+      writer.uint32(10).string(message.incidentId);
+    }
+    if (message.fileId !== "") {
+      writer.uint32(18).string(message.fileId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCustomerFileRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCustomerFileRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCustomerFileRequest {
+    return {
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCustomerFileRequest): unknown {
+    const obj: any = {};
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCustomerFileRequest>, I>>(base?: I): GetCustomerFileRequest {
+    return GetCustomerFileRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCustomerFileRequest>, I>>(object: I): GetCustomerFileRequest {
+    const message = createBaseGetCustomerFileRequest();
+    message.incidentId = object.incidentId ?? "";
+    message.fileId = object.fileId ?? "";
+    return message;
+  },
+};
+
+function createBaseMarkMessagesSeenRequest(): MarkMessagesSeenRequest {
+  return { incidentId: "", messageId: "" };
+}
+
+export const MarkMessagesSeenRequest: MessageFns<MarkMessagesSeenRequest> = {
+  encode(message: MarkMessagesSeenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.incidentId !== "") {
+      writer.uint32(10).string(message.incidentId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MarkMessagesSeenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMarkMessagesSeenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MarkMessagesSeenRequest {
+    return {
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+    };
+  },
+
+  toJSON(message: MarkMessagesSeenRequest): unknown {
+    const obj: any = {};
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MarkMessagesSeenRequest>, I>>(base?: I): MarkMessagesSeenRequest {
+    return MarkMessagesSeenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MarkMessagesSeenRequest>, I>>(object: I): MarkMessagesSeenRequest {
+    const message = createBaseMarkMessagesSeenRequest();
+    message.incidentId = object.incidentId ?? "";
+    message.messageId = object.messageId ?? "";
+    return message;
+  },
+};
+
+function createBaseMarkMessagesSeenResponse(): MarkMessagesSeenResponse {
+  return { marked: [] };
+}
+
+export const MarkMessagesSeenResponse: MessageFns<MarkMessagesSeenResponse> = {
+  encode(message: MarkMessagesSeenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.marked) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MarkMessagesSeenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMarkMessagesSeenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.marked.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MarkMessagesSeenResponse {
+    return {
+      marked: globalThis.Array.isArray(object?.marked) ? object.marked.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: MarkMessagesSeenResponse): unknown {
+    const obj: any = {};
+    if (message.marked?.length) {
+      obj.marked = message.marked;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MarkMessagesSeenResponse>, I>>(base?: I): MarkMessagesSeenResponse {
+    return MarkMessagesSeenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MarkMessagesSeenResponse>, I>>(object: I): MarkMessagesSeenResponse {
+    const message = createBaseMarkMessagesSeenResponse();
+    message.marked = object.marked?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseLinkRequest(): LinkRequest {
+  return { incidentId: "", reason: "" };
+}
+
+export const LinkRequest: MessageFns<LinkRequest> = {
+  encode(message: LinkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.incidentId !== "") {
+      writer.uint32(10).string(message.incidentId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkRequest {
+    return {
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: LinkRequest): unknown {
+    const obj: any = {};
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LinkRequest>, I>>(base?: I): LinkRequest {
+    return LinkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinkRequest>, I>>(object: I): LinkRequest {
+    const message = createBaseLinkRequest();
+    message.incidentId = object.incidentId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseLinkResponse(): LinkResponse {
+  return { revoked: 0, noticeQueued: false, note: "" };
+}
+
+export const LinkResponse: MessageFns<LinkResponse> = {
+  encode(message: LinkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revoked !== 0) {
+      writer.uint32(8).uint32(message.revoked);
+    }
+    if (message.noticeQueued !== false) {
+      writer.uint32(16).bool(message.noticeQueued);
+    }
+    if (message.note !== "") {
+      writer.uint32(26).string(message.note);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revoked = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.noticeQueued = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkResponse {
+    return {
+      revoked: isSet(object.revoked) ? globalThis.Number(object.revoked) : 0,
+      noticeQueued: isSet(object.noticeQueued)
+        ? globalThis.Boolean(object.noticeQueued)
+        : isSet(object.notice_queued)
+        ? globalThis.Boolean(object.notice_queued)
+        : false,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+    };
+  },
+
+  toJSON(message: LinkResponse): unknown {
+    const obj: any = {};
+    if (message.revoked !== 0) {
+      obj.revoked = Math.round(message.revoked);
+    }
+    if (message.noticeQueued !== false) {
+      obj.noticeQueued = message.noticeQueued;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LinkResponse>, I>>(base?: I): LinkResponse {
+    return LinkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinkResponse>, I>>(object: I): LinkResponse {
+    const message = createBaseLinkResponse();
+    message.revoked = object.revoked ?? 0;
+    message.noticeQueued = object.noticeQueued ?? false;
+    message.note = object.note ?? "";
     return message;
   },
 };
@@ -7200,6 +8786,65 @@ export const DeskServiceService = {
     responseSerialize: (value: Host): Buffer => Buffer.from(Host.encode(value).finish()),
     responseDeserialize: (value: Buffer): Host => Host.decode(value),
   },
+  /**
+   * The customer's voice. What waits for a person, restricted first, each
+   * with why and since when (viewer and above).
+   */
+  listQueue: {
+    path: "/cordon.v1.DeskService/ListQueue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListQueueRequest): Buffer => Buffer.from(ListQueueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListQueueRequest => ListQueueRequest.decode(value),
+    responseSerialize: (value: ListQueueResponse): Buffer => Buffer.from(ListQueueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListQueueResponse => ListQueueResponse.decode(value),
+  },
+  /** One evidence file a customer uploaded, with its bytes (abuse_operator and above). */
+  getCustomerFile: {
+    path: "/cordon.v1.DeskService/GetCustomerFile" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCustomerFileRequest): Buffer =>
+      Buffer.from(GetCustomerFileRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCustomerFileRequest => GetCustomerFileRequest.decode(value),
+    responseSerialize: (value: CustomerFile): Buffer => Buffer.from(CustomerFile.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CustomerFile => CustomerFile.decode(value),
+  },
+  /** Marks the customer's messages on an incident seen, one or all (abuse_operator and above; audited). */
+  markMessagesSeen: {
+    path: "/cordon.v1.DeskService/MarkMessagesSeen" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MarkMessagesSeenRequest): Buffer =>
+      Buffer.from(MarkMessagesSeenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MarkMessagesSeenRequest => MarkMessagesSeenRequest.decode(value),
+    responseSerialize: (value: MarkMessagesSeenResponse): Buffer =>
+      Buffer.from(MarkMessagesSeenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MarkMessagesSeenResponse => MarkMessagesSeenResponse.decode(value),
+  },
+  /**
+   * Revokes every live page link of an incident and queues the notice again,
+   * with a fresh link (abuse_operator and above; audited with the reason).
+   */
+  resendLink: {
+    path: "/cordon.v1.DeskService/ResendLink" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LinkRequest): Buffer => Buffer.from(LinkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LinkRequest => LinkRequest.decode(value),
+    responseSerialize: (value: LinkResponse): Buffer => Buffer.from(LinkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LinkResponse => LinkResponse.decode(value),
+  },
+  /** Revokes every live page link of an incident without sending anything (abuse_operator and above; audited). */
+  revokeLinks: {
+    path: "/cordon.v1.DeskService/RevokeLinks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LinkRequest): Buffer => Buffer.from(LinkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LinkRequest => LinkRequest.decode(value),
+    responseSerialize: (value: LinkResponse): Buffer => Buffer.from(LinkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LinkResponse => LinkResponse.decode(value),
+  },
 } as const;
 
 export interface DeskServiceServer extends UntypedServiceImplementation {
@@ -7270,6 +8915,22 @@ export interface DeskServiceServer extends UntypedServiceImplementation {
   setCustomerContact: handleUnaryCall<SetCustomerContactRequest, Customer>;
   /** Sets a host's BMC and its credential file (admin only). */
   setHostBmc: handleUnaryCall<SetHostBmcRequest, Host>;
+  /**
+   * The customer's voice. What waits for a person, restricted first, each
+   * with why and since when (viewer and above).
+   */
+  listQueue: handleUnaryCall<ListQueueRequest, ListQueueResponse>;
+  /** One evidence file a customer uploaded, with its bytes (abuse_operator and above). */
+  getCustomerFile: handleUnaryCall<GetCustomerFileRequest, CustomerFile>;
+  /** Marks the customer's messages on an incident seen, one or all (abuse_operator and above; audited). */
+  markMessagesSeen: handleUnaryCall<MarkMessagesSeenRequest, MarkMessagesSeenResponse>;
+  /**
+   * Revokes every live page link of an incident and queues the notice again,
+   * with a fresh link (abuse_operator and above; audited with the reason).
+   */
+  resendLink: handleUnaryCall<LinkRequest, LinkResponse>;
+  /** Revokes every live page link of an incident without sending anything (abuse_operator and above; audited). */
+  revokeLinks: handleUnaryCall<LinkRequest, LinkResponse>;
 }
 
 export interface DeskServiceClient extends Client {
@@ -7686,6 +9347,92 @@ export interface DeskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Host) => void,
+  ): ClientUnaryCall;
+  /**
+   * The customer's voice. What waits for a person, restricted first, each
+   * with why and since when (viewer and above).
+   */
+  listQueue(
+    request: ListQueueRequest,
+    callback: (error: ServiceError | null, response: ListQueueResponse) => void,
+  ): ClientUnaryCall;
+  listQueue(
+    request: ListQueueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListQueueResponse) => void,
+  ): ClientUnaryCall;
+  listQueue(
+    request: ListQueueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListQueueResponse) => void,
+  ): ClientUnaryCall;
+  /** One evidence file a customer uploaded, with its bytes (abuse_operator and above). */
+  getCustomerFile(
+    request: GetCustomerFileRequest,
+    callback: (error: ServiceError | null, response: CustomerFile) => void,
+  ): ClientUnaryCall;
+  getCustomerFile(
+    request: GetCustomerFileRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CustomerFile) => void,
+  ): ClientUnaryCall;
+  getCustomerFile(
+    request: GetCustomerFileRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CustomerFile) => void,
+  ): ClientUnaryCall;
+  /** Marks the customer's messages on an incident seen, one or all (abuse_operator and above; audited). */
+  markMessagesSeen(
+    request: MarkMessagesSeenRequest,
+    callback: (error: ServiceError | null, response: MarkMessagesSeenResponse) => void,
+  ): ClientUnaryCall;
+  markMessagesSeen(
+    request: MarkMessagesSeenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MarkMessagesSeenResponse) => void,
+  ): ClientUnaryCall;
+  markMessagesSeen(
+    request: MarkMessagesSeenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MarkMessagesSeenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes every live page link of an incident and queues the notice again,
+   * with a fresh link (abuse_operator and above; audited with the reason).
+   */
+  resendLink(
+    request: LinkRequest,
+    callback: (error: ServiceError | null, response: LinkResponse) => void,
+  ): ClientUnaryCall;
+  resendLink(
+    request: LinkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LinkResponse) => void,
+  ): ClientUnaryCall;
+  resendLink(
+    request: LinkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LinkResponse) => void,
+  ): ClientUnaryCall;
+  /** Revokes every live page link of an incident without sending anything (abuse_operator and above; audited). */
+  revokeLinks(
+    request: LinkRequest,
+    callback: (error: ServiceError | null, response: LinkResponse) => void,
+  ): ClientUnaryCall;
+  revokeLinks(
+    request: LinkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LinkResponse) => void,
+  ): ClientUnaryCall;
+  revokeLinks(
+    request: LinkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LinkResponse) => void,
   ): ClientUnaryCall;
 }
 

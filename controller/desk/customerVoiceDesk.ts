@@ -1,0 +1,252 @@
+import type {
+  CustomerFile as CustomerFileMsg,
+  CustomerLinkRecord,
+  CustomerMessageRecord,
+  GetCustomerFileRequest,
+  Incident as IncidentMsg,
+  LinkRequest,
+  LinkResponse,
+  ListQueueRequest,
+  ListQueueResponse,
+  MarkMessagesSeenRequest,
+  MarkMessagesSeenResponse,
+  QueueEntry,
+} from '../../proto/gen/cordon/v1/desk.js';
+import { CordonError } from '../../proto/runtime/CordonError.js';
+import type { CallContext } from '../../proto/runtime/rpcServer.js';
+import type { IncidentService } from '../incidents/IncidentService.js';
+import { TERMINAL_STATES, type Incident } from '../incidents/model.js';
+import type { CustomerLink } from '../store/CustomerLinksRepo.js';
+import type { CustomerFile, CustomerMessage } from '../store/CustomerMessagesRepo.js';
+import type { Store } from '../store/Store.js';
+import { describeAction } from '../dispatch/toProtoState.js';
+
+export interface CustomerVoiceDeskDeps {
+  store: Store;
+  service: IncidentService;
+  clock: () => Date;
+  /** The desk's mapping of an incident (incidentDesk.toIncidentMsg with its policy). */
+  toMsg: (i: Incident) => IncidentMsg;
+}
+
+/** A reason an operator types: long enough to say why, short enough for the audit log. */
+export const MAX_REASON_CHARS = 2000;
+const DAY = 86_400_000;
+const MAX_QUEUE = 1000;
+
+/**
+ * Why an incident waits for a person, most urgent first: a restricted
+ * customer who asked to be heard comes before everything else.
+ */
+export const QUEUE_ORDER = ['appealed', 'release_requested', 'customer_resolved', 'disputed', 'held', 'unseen_messages', 'notice_bounced'] as const;
+export type QueueWhy = (typeof QUEUE_ORDER)[number];
+
+export interface QueueFacts {
+  /** The customer's messages no operator has seen: how many, and the oldest's time. */
+  unseen?: { count: number; oldest: Date } | undefined;
+  /** When the incident's current hold was set (its last `held` event), if known. */
+  heldAt?: Date | undefined;
+}
+
+/**
+ * The first reason, in QUEUE_ORDER, why this incident waits for a person,
+ * with since when; undefined when it waits for nobody. Pure.
+ */
+export function queueReason(i: Incident, facts: QueueFacts): { why: QueueWhy; reason: string; since: Date } | undefined {
+  const answered = i.answeredAt ?? i.openedAt;
+  const actions = i.actions.map(describeAction).join(', ') || 'no action in force';
+  switch (i.state) {
+    case 'appealed':
+      return { why: 'appealed', since: answered, reason: `the customer contests the restriction (${actions}); it stays until an operator decides: verify lifts it, reject-dispute keeps it (--reason)` };
+    case 'release_requested':
+      return { why: 'release_requested', since: answered, reason: `the customer says fixed while restricted (${actions}): release once checked` };
+    case 'customer_resolved':
+      return { why: 'customer_resolved', since: answered, reason: 'the customer says fixed: verify' };
+    case 'disputed':
+      return { why: 'disputed', since: answered, reason: 'the customer says false positive: verify accepts, reject-dispute sets a new deadline' };
+    default:
+      break;
+  }
+  const open = !TERMINAL_STATES.includes(i.state) && i.state !== 'released';
+  if (open && i.hold !== undefined) {
+    const pending = i.pendingAction ? `, ${describeAction(i.pendingAction)} pending` : '';
+    return { why: 'held', since: facts.heldAt ?? i.escalatedAt ?? i.openedAt, reason: `${i.state}, held: ${i.hold.replace(/_/g, ' ')}${pending}` };
+  }
+  if (facts.unseen && facts.unseen.count > 0) {
+    const n = facts.unseen.count;
+    return { why: 'unseen_messages', since: facts.unseen.oldest, reason: `${n} message${n === 1 ? '' : 's'} from the customer no operator has seen (incident seen)` };
+  }
+  if (open && i.noticeUndeliveredAt !== undefined) {
+    return { why: 'notice_bounced', since: i.noticeUndeliveredAt, reason: 'the notice bounced: the customer was not told and the deadlines wait; check the contact, then resend-link' };
+  }
+  return undefined;
+}
+
+/** Orders queue entries: by QUEUE_ORDER, then the longest waiting first. Pure. */
+export function compareQueue(a: { why: QueueWhy; since: Date; id: string }, b: { why: QueueWhy; since: Date; id: string }): number {
+  return QUEUE_ORDER.indexOf(a.why) - QUEUE_ORDER.indexOf(b.why) || a.since.getTime() - b.since.getTime() || a.id.localeCompare(b.id);
+}
+
+export function toMessageRecord(m: CustomerMessage): CustomerMessageRecord {
+  return {
+    id: m.id,
+    at: m.at,
+    channel: m.channel,
+    kind: m.kind,
+    answer: m.answer ?? '',
+    planDueAt: m.planDueAt,
+    body: m.body,
+    actor: m.actor,
+    sourceAddress: m.sourceAddress ?? '',
+    userAgent: m.userAgent ?? '',
+    mailMessageId: m.messageId ?? '',
+    seenBy: m.seenBy ?? '',
+    seenAt: m.seenAt,
+  };
+}
+
+/** File metadata for the desk; `content` stays empty unless the bytes were asked for. */
+export function toFileMsg(f: CustomerFile, content: Buffer = Buffer.alloc(0)): CustomerFileMsg {
+  return { id: f.id, messageId: f.messageId, incidentId: f.incidentId, filename: f.filename, contentType: f.contentType, size: BigInt(f.size), sha256: f.sha256, content };
+}
+
+/** A link as operators see it: never the token, nor its hash. */
+export function toLinkRecord(l: CustomerLink): CustomerLinkRecord {
+  return { id: l.id, createdAt: l.createdAt, createdBy: l.createdBy, revokedAt: l.revokedAt, revokedBy: l.revokedBy ?? '', contact: l.contact };
+}
+
+/** The customer's side of one incident, for GetIncident. */
+export async function customerVoiceOf(store: Store, incidentId: string): Promise<{ messages: CustomerMessageRecord[]; files: CustomerFileMsg[]; links: CustomerLinkRecord[] }> {
+  const [messages, files, links] = await Promise.all([store.customerMessages.listByIncident(incidentId), store.customerMessages.listFiles(incidentId), store.customerLinks.listByIncident(incidentId)]);
+  return { messages: messages.map(toMessageRecord), files: files.map((f) => toFileMsg(f)), links: links.map(toLinkRecord) };
+}
+
+function operatorOf(ctx: CallContext): string {
+  if (ctx.peer.kind !== 'operator') throw new CordonError('permission', 'operator certificates only');
+  return ctx.peer.name;
+}
+
+function reasonOf(reason: string, required: boolean, fallback: string): string {
+  const r = reason.trim();
+  if (!r && required) throw new CordonError('invalid', 'is required: say why, for the audit log', { field: 'reason' });
+  if (r.length > MAX_REASON_CHARS) throw new CordonError('invalid', `at most ${MAX_REASON_CHARS} characters, got ${r.length}`, { field: 'reason' });
+  return r || fallback;
+}
+
+/** The desk's calls about the customer's voice. Roles are checked by `authorize` before these run. */
+export function createCustomerVoiceDesk(deps: CustomerVoiceDeskDeps) {
+  const { store } = deps;
+  const incident = async (id: string): Promise<Incident> => {
+    const i = id ? await store.incidents.get(id) : undefined;
+    if (!i) throw new CordonError('not_found', `no incident ${JSON.stringify(id)}`, { field: 'incidentId' });
+    return i;
+  };
+
+  /** What an operator should know about a link on an incident closed longer than the links live. */
+  const expiryNote = (i: Incident, now: Date): string => {
+    const ttl = deps.service.linkTtlDays();
+    if (ttl === undefined) return 'this controller has no customer page (web.customer): the notice carries no link';
+    if (TERMINAL_STATES.includes(i.state) && i.closedAt && now.getTime() > i.closedAt.getTime() + ttl * DAY) {
+      return `the incident closed ${i.closedAt.toISOString()}, more than ${ttl} days ago: a link to it no longer opens the page`;
+    }
+    return '';
+  };
+
+  const revoke = async (i: Incident, op: string, reason: string, resend: boolean, now: Date): Promise<number> => {
+    const revoked = await store.customerLinks.revokeAll(i.id, op, now);
+    await store.events.append({ incidentId: i.id, at: now, type: 'links_revoked', fromState: i.state, toState: i.state, actor: op, detail: { reason, revoked, resend } });
+    await store.audit.append({ at: now, actor: op, action: 'incident.links_revoked', subject: i.id, detail: { reason, revoked, resend } });
+    return revoked;
+  };
+
+  return {
+    async listQueue(req: ListQueueRequest): Promise<ListQueueResponse> {
+      const limit = req.limit || 200;
+      if (limit > MAX_QUEUE) throw new CordonError('invalid', `at most ${MAX_QUEUE}, got ${limit}`, { field: 'limit' });
+      const candidates = new Map<string, Incident>();
+      for (const state of ['appealed', 'release_requested', 'customer_resolved', 'disputed', 'escalated', 'enforcing', 'enforced'] as const) {
+        for (const i of await store.incidents.list({ state, limit: MAX_QUEUE })) candidates.set(i.id, i);
+      }
+      const unseen = new Map<string, { count: number; oldest: Date }>();
+      for (const m of await store.customerMessages.listUnseen(MAX_QUEUE)) {
+        const u = unseen.get(m.incidentId);
+        if (u) u.count++;
+        else unseen.set(m.incidentId, { count: 1, oldest: m.at });
+      }
+      // No repository query names undelivered notices yet; the column is the lifecycle's own (migration 7).
+      const bounced = await store.db.all<{ id: string }>(
+        "SELECT id FROM incidents WHERE notice_undelivered_at IS NOT NULL AND state NOT IN ('closed', 'dismissed', 'released') ORDER BY notice_undelivered_at LIMIT ?",
+        [MAX_QUEUE],
+      );
+      for (const id of [...unseen.keys(), ...bounced.map((r) => r.id)]) {
+        if (!candidates.has(id)) {
+          const i = await store.incidents.get(id);
+          if (i) candidates.set(id, i);
+        }
+      }
+      const entries: (QueueEntry & { key: { why: QueueWhy; since: Date; id: string } })[] = [];
+      for (const i of candidates.values()) {
+        const heldAt = i.hold !== undefined ? (await store.events.list(i.id)).filter((e) => e.type === 'held').at(-1)?.at : undefined;
+        const u = unseen.get(i.id);
+        const r = queueReason(i, { unseen: u, heldAt });
+        if (!r) continue;
+        entries.push({ incident: deps.toMsg(i), why: r.why, reason: r.reason, since: r.since, unseen: u?.count ?? 0, key: { why: r.why, since: r.since, id: i.id } });
+      }
+      entries.sort((a, b) => compareQueue(a.key, b.key));
+      return { entries: entries.slice(0, limit).map(({ key: _key, ...e }) => e) };
+    },
+
+    async getCustomerFile(req: GetCustomerFileRequest, ctx: CallContext): Promise<CustomerFileMsg> {
+      const op = operatorOf(ctx);
+      await incident(req.incidentId);
+      const f = req.fileId ? await store.customerMessages.fileBytes(req.incidentId, req.fileId) : undefined;
+      if (!f) throw new CordonError('not_found', `incident ${req.incidentId} has no file ${JSON.stringify(req.fileId)}`, { field: 'fileId' });
+      // Who read the customer's evidence is part of the record.
+      await store.audit.append({ at: deps.clock(), actor: op, action: 'incident.file_read', subject: req.incidentId, detail: { file: f.id, sha256: f.sha256, size: f.size } });
+      return toFileMsg(f, f.bytes);
+    },
+
+    async markMessagesSeen(req: MarkMessagesSeenRequest, ctx: CallContext): Promise<MarkMessagesSeenResponse> {
+      const op = operatorOf(ctx);
+      const i = await incident(req.incidentId);
+      return store.db.transaction(async () => {
+        const now = deps.clock();
+        let ids: string[];
+        if (req.messageId) {
+          const m = await store.customerMessages.get(req.messageId);
+          if (!m || m.incidentId !== i.id) throw new CordonError('not_found', `incident ${i.id} has no message ${JSON.stringify(req.messageId)}`, { field: 'messageId' });
+          if (m.seenAt) throw new CordonError('conflict', `message ${m.id} was already seen by ${m.seenBy} at ${m.seenAt.toISOString()}`, { field: 'messageId' });
+          ids = [m.id];
+        } else {
+          ids = (await store.customerMessages.listByIncident(i.id)).filter((m) => m.seenAt === undefined).map((m) => m.id);
+        }
+        const marked: string[] = [];
+        for (const id of ids) if (await store.customerMessages.markSeen(id, op, now)) marked.push(id);
+        if (marked.length > 0) await store.audit.append({ at: now, actor: op, action: 'incident.messages_seen', subject: i.id, detail: { messages: marked } });
+        return { marked };
+      });
+    },
+
+    async resendLink(req: LinkRequest, ctx: CallContext): Promise<LinkResponse> {
+      const op = operatorOf(ctx);
+      const reason = reasonOf(req.reason, false, `a new link re-sent by ${op}`);
+      const before = await incident(req.incidentId);
+      let revoked = 0;
+      // The mail effect makes a fresh link for the customer's current contact, as none is live any more.
+      await deps.service.queueMail(before.id, 'notice', op, reason, {
+        within: async (i, now) => {
+          revoked = await revoke(i, op, reason, true, now);
+        },
+      });
+      return { revoked, noticeQueued: true, note: expiryNote(before, deps.clock()) };
+    },
+
+    async revokeLinks(req: LinkRequest, ctx: CallContext): Promise<LinkResponse> {
+      const op = operatorOf(ctx);
+      const reason = reasonOf(req.reason, true, '');
+      const i = await incident(req.incidentId);
+      const revoked = await store.db.transaction(() => revoke(i, op, reason, false, deps.clock()));
+      return { revoked, noticeQueued: false, note: revoked === 0 ? 'no live link to revoke' : '' };
+    },
+  };
+}
