@@ -2,6 +2,7 @@ import { createTransport, type Transporter } from 'nodemailer';
 import type { Attachment } from 'nodemailer/lib/mailer';
 import type { MailAttachment, RenderedMail } from './renderMail.js';
 import { classifySendError } from './classifySendError.js';
+import { CordonError } from '../../proto/runtime/CordonError.js';
 
 /** How Cordon reaches its mail relay. */
 export interface MailSenderConfig {
@@ -32,13 +33,37 @@ export interface MailRecipient {
   address: string;
 }
 
+/** Outbox rows' mail domain in Message-IDs; not a real host, so nothing routes to it. */
+const MESSAGE_ID_DOMAIN = 'cordon';
+
 /**
- * The Message-ID of an outbox row's mail. Deterministic, so a resend of the
- * same row after a crash carries the same id and the receiving side can drop
- * it as a duplicate.
+ * The Message-ID of an outbox row's mail: `<outbox-ID.REF@cordon>`, with the
+ * row's random `ref` (OutboxRepo.enqueue). Deterministic per row, so a resend
+ * of the same row after a crash carries the same id and the receiving side
+ * can drop it as a duplicate; unguessable across rows, so only someone who
+ * received the mail can name it in a forged reply or bounce.
  */
-export function outboxMessageId(outboxId: number): string {
-  return `<outbox-${outboxId}@cordon>`;
+export function outboxMessageId(outboxId: number, ref: string): string {
+  if (!Number.isSafeInteger(outboxId) || outboxId < 1) throw new CordonError('invalid', 'must be a positive integer', { field: 'outboxId' });
+  if (!OUTBOX_REF.test(ref)) throw new CordonError('invalid', 'must be 32 lowercase hex digits (OutboxRepo.newRef)', { field: 'ref' });
+  return `<outbox-${outboxId}.${ref}@${MESSAGE_ID_DOMAIN}>`;
+}
+
+/** A row's ref: 128 random bits, hex (lowercase: some relays fold the case of a Message-ID). */
+export const OUTBOX_REF = /^[0-9a-f]{32}$/;
+
+/**
+ * The row id and ref an outbox Message-ID names, or undefined when it is not
+ * one of ours in the current form (the old `<outbox-ID@cordon>` form names
+ * no ref and is refused: it was guessable). Angle brackets optional; case of
+ * the ref and domain ignored. Says nothing about whether the ref is right:
+ * that is OutboxRepo.byMessageId's check.
+ */
+export function parseOutboxMessageId(messageId: string): { outboxId: number; ref: string } | undefined {
+  const m = /^<?outbox-([1-9][0-9]{0,15})\.([0-9a-f]{32})@cordon>?$/i.exec(messageId.trim());
+  if (!m) return undefined;
+  const outboxId = Number(m[1]);
+  return Number.isSafeInteger(outboxId) ? { outboxId, ref: m[2]!.toLowerCase() } : undefined;
 }
 
 /**

@@ -24,7 +24,7 @@ export class StoreOutbox implements OutboxSource {
     const items: OutboxItem[] = [];
     for (const m of claimed) {
       this.leases.set(m.id, { lease: m.lease, payload: m.payload, incidentId: m.incidentId });
-      items.push({ id: m.id, kind: 'mail', incidentId: m.incidentId, payload: m.payload, attempts: m.attempts });
+      items.push({ id: m.id, ref: m.ref, kind: 'mail', incidentId: m.incidentId, payload: m.payload, attempts: m.attempts });
     }
     return items;
   }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { storeJson, type Json } from './canonicalJson.js';
 import { BLOB_MIN_CHARS, Blobs } from './Blobs.js';
@@ -32,6 +32,31 @@ export interface OutboxMessage {
   attempts: number;
   lastError: string | undefined;
   lease: string | undefined;
+  /**
+   * 128 random bits (hex), set once at enqueue: a mail row's Message-ID
+   * carries it (MailSender.outboxMessageId), so a reply or a bounce can name
+   * the mail only when its sender saw it.
+   */
+  ref: string;
+}
+
+/** What a Message-ID of ours names: the mail row, its incident, template and recipient (OutboxRepo.byMessageId). */
+export interface SentMailRef {
+  outboxId: number;
+  /** Absent for mail of no incident (a changed contact, a reporter's outcome). */
+  incidentId: string | undefined;
+  /** The payload's template (`notice`, `escalated`, …, `reporter_outcome`). */
+  template: string;
+  /** The address the mail went to: the customer's (`payload.customer.email`) or a reporter's (`payload.to.email`). */
+  recipient: string | undefined;
+  /** Whether the mail went to the incident's customer (not to a reporter). */
+  toCustomer: boolean;
+  status: OutboxStatus;
+}
+
+/** A new row's ref: see OutboxMessage.ref. */
+export function newOutboxRef(): string {
+  return randomBytes(16).toString('hex');
 }
 
 /** A message claimed by `claimDue`: the lease is the worker's proof that it still owns it. */
@@ -49,9 +74,10 @@ interface OutboxRow {
   lease: string | null;
   attempts: number;
   last_error: string | null;
+  ref: string | null;
 }
 
-const COLUMNS = 'id, kind, incident_id, payload_json, status, due_at, lease, attempts, last_error, blob_refs_json';
+const COLUMNS = 'id, kind, incident_id, payload_json, status, due_at, lease, attempts, last_error, blob_refs_json, ref';
 
 /** Where in a payload a string goes: object keys and array indexes, from the top. */
 type Path = (string | number)[];
@@ -84,8 +110,8 @@ export class OutboxRepo {
     const refs: [Path, string][] = [];
     const payload = await this.lift(input.payload, [], refs);
     const { lastId } = await this.db.run(
-      "INSERT INTO outbox (kind, incident_id, payload_json, status, due_at, blob_refs_json) VALUES (?, ?, ?, 'pending', ?, ?)",
-      [kind, input.incidentId ?? null, storeJson(payload, 'payload'), availableAt, refs.length > 0 ? JSON.stringify(refs) : null],
+      "INSERT INTO outbox (kind, incident_id, payload_json, status, due_at, blob_refs_json, ref) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+      [kind, input.incidentId ?? null, storeJson(payload, 'payload'), availableAt, refs.length > 0 ? JSON.stringify(refs) : null, newOutboxRef()],
     );
     return lastId;
   }
@@ -138,6 +164,42 @@ export class OutboxRepo {
   async nextDueAt(): Promise<Date | undefined> {
     const row = await this.db.get<{ due_at: number }>("SELECT due_at FROM outbox WHERE status IN ('pending', 'in_flight') ORDER BY due_at LIMIT 1");
     return row && new Date(row.due_at);
+  }
+
+  /**
+   * The mail row an outbox Message-ID names (MailSender.parseOutboxMessageId
+   * gives `outboxId` and `ref`), or undefined when there is no such mail row
+   * or the ref does not match (a guessed or forged id: told apart from "no
+   * row" by nobody). Reads only the few payload fields it returns.
+   */
+  async byMessageId(outboxId: number, ref: string): Promise<SentMailRef | undefined> {
+    if (!Number.isSafeInteger(outboxId) || !/^[0-9a-f]{32}$/.test(ref)) return undefined;
+    const row = await this.db.get<{ id: number; incident_id: string | null; ref: string | null; status: string; template: unknown; customer: unknown; to: unknown }>(
+      `SELECT id, incident_id, ref, status, json_extract(payload_json, '$.template') AS template,
+              json_extract(payload_json, '$.customer.email') AS customer, json_extract(payload_json, '$.to.email') AS "to"
+       FROM outbox WHERE id = ? AND kind = 'mail'`,
+      [outboxId],
+    );
+    if (!row || row.ref === null || row.ref.length !== ref.length || !timingSafeEqual(Buffer.from(row.ref), Buffer.from(ref))) return undefined;
+    const customer = typeof row.customer === 'string' ? row.customer : undefined;
+    const to = typeof row.to === 'string' ? row.to : undefined;
+    return {
+      outboxId: row.id,
+      incidentId: row.incident_id ?? undefined,
+      template: typeof row.template === 'string' ? row.template : '',
+      recipient: customer ?? to,
+      toCustomer: customer !== undefined && to === undefined,
+      status: oneOf(row.status, OUTBOX_STATUSES, `outbox[${row.id}].status`, 'internal'),
+    };
+  }
+
+  /** The newest mail row of this incident with this template, for telling a stale bounce from a current one. */
+  async latestMail(incidentId: string, template: string): Promise<{ id: number; status: OutboxStatus } | undefined> {
+    const row = await this.db.get<{ id: number; status: string }>(
+      "SELECT id, status FROM outbox WHERE incident_id = ? AND kind = 'mail' AND json_extract(payload_json, '$.template') = ? ORDER BY id DESC LIMIT 1",
+      [incidentId, template],
+    );
+    return row && { id: row.id, status: oneOf(row.status, OUTBOX_STATUSES, `outbox[${row.id}].status`, 'internal') };
   }
 
   async get(id: number): Promise<OutboxMessage | undefined> {
@@ -202,6 +264,42 @@ export class OutboxRepo {
       });
     }
   }
+
+  /**
+   * Appends `item` to the list `key` of the incident's newest mail of one of
+   * `templates` that no worker has claimed yet (pending, never attempted),
+   * and says whether there was one. A claimed row is never touched: what a
+   * worker may be sending does not change under it. Inside the caller's
+   * transaction, so two writers cannot append to a row one of them just
+   * claimed.
+   */
+  async appendToPending(incidentId: string, templates: readonly string[], key: string, item: unknown): Promise<boolean> {
+    const row = await this.db.get<{ id: number }>(
+      `SELECT id FROM outbox WHERE kind = 'mail' AND incident_id = ? AND status = 'pending' AND attempts = 0
+         AND json_extract(payload_json, '$.template') IN (${templates.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`,
+      [incidentId, ...templates],
+    );
+    if (!row) return false;
+    const message = await this.get(row.id);
+    const payload = message!.payload as Record<string, unknown>;
+    const list = Array.isArray(payload[key]) ? (payload[key] as unknown[]) : [];
+    const refs: [Path, string][] = [];
+    const lifted = await this.lift({ ...payload, [key]: [...list, item] }, [], refs);
+    const { changes } = await this.db.run(
+      "UPDATE outbox SET payload_json = ?, blob_refs_json = ? WHERE id = ? AND status = 'pending' AND attempts = 0",
+      [storeJson(lifted, 'payload'), refs.length > 0 ? JSON.stringify(refs) : null, row.id],
+    );
+    return changes === 1;
+  }
+
+  /** When the incident's newest mail of one of `templates` was (or is) due: a sent row's claim time plus its lease, roughly when it went. */
+  async lastMailDue(incidentId: string, templates: readonly string[]): Promise<Date | undefined> {
+    const row = await this.db.get<{ due: number | null }>(
+      `SELECT MAX(due_at) AS due FROM outbox WHERE kind = 'mail' AND incident_id = ? AND json_extract(payload_json, '$.template') IN (${templates.map(() => '?').join(', ')})`,
+      [incidentId, ...templates],
+    );
+    return row?.due === null || row?.due === undefined ? undefined : new Date(row.due);
+  }
 }
 
 function fromRow(r: OutboxRow): OutboxMessage {
@@ -215,5 +313,11 @@ function fromRow(r: OutboxRow): OutboxMessage {
     attempts: r.attempts,
     lastError: r.last_error ?? undefined,
     lease: r.lease ?? undefined,
+    // Migration 7 gave every older row one; a row without is a damaged file, not a mail to send unguessably.
+    ref: r.ref ?? fail(r.id),
   };
+}
+
+function fail(id: number): never {
+  throw new CordonError('internal', `outbox row ${id} has no ref`);
 }

@@ -476,6 +476,11 @@ BEGIN SELECT RAISE(ABORT, 'evidence files never change'); END;
 ALTER TABLE incidents ADD COLUMN notice_undelivered_at INTEGER;
 ALTER TABLE complaints ADD COLUMN reply_to TEXT;
 ALTER TABLE reporters ADD COLUMN notify_outcome INTEGER CHECK (notify_outcome IN (0, 1));
+
+-- Each row's random ref goes into its mail's Message-ID (<outbox-ID.REF@cordon>), so a reply or
+-- bounce can name a mail only when its sender received it. Rows queued before get one here.
+ALTER TABLE outbox ADD COLUMN ref TEXT CHECK (ref IS NULL OR length(ref) = 32);
+UPDATE outbox SET ref = lower(hex(randomblob(16))) WHERE ref IS NULL;
 `;
 
 /** Every migration, in order; versions start at 1 and have no gaps. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MailSender } from '../../controller/mail/MailSender.js';
+import { MailSender, outboxMessageId } from '../../controller/mail/MailSender.js';
 import { NEVER } from '../../controller/mail/OutboxSource.js';
 import { OutboxWorker } from '../../controller/mail/OutboxWorker.js';
 import { DESK, recordingLogger, samplePayload, T0 } from '../unit/mail/fixtures.js';
@@ -40,7 +40,7 @@ describe('OutboxWorker with a real SMTP server', () => {
     await waitFor('the row to be done', () => w.outbox.row(id).done);
     expect(sink.received).toHaveLength(1);
     const message = parseMime(sink.received[0]!.raw);
-    expect(message.headers.get('message-id')).toBe(`<outbox-${id}@cordon>`);
+    expect(message.headers.get('message-id')).toBe(outboxMessageId(id, w.outbox.row(id).ref));
     expect(message.headers.get('x-cordon-incident')).toBe('inc-20260301-a1b2c3d4');
     expect(decodedBody(multipartParts(message)[1]!).equals(Buffer.from(samplePayload().complaint!.raw, 'utf8'))).toBe(true);
   });

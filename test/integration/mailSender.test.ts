@@ -17,6 +17,8 @@ const config = (port: number): MailSenderConfig => ({
 });
 
 let sink: SmtpSink;
+/** A row's ref as OutboxRepo makes them (MailSender.outboxMessageId). */
+const REF = '5f0c3e6a9b1d4e2f8a7c6b5d4e3f2a1b';
 let sender: MailSender;
 beforeAll(async () => {
   sink = await SmtpSink.start();
@@ -30,7 +32,7 @@ afterAll(async () => {
 async function sendAndReceive(input: MailInput, outboxId: number) {
   const before = sink.received.length;
   const rendered = renderMail(input);
-  const accepted = await sender.send(TO, rendered, { messageId: outboxMessageId(outboxId) });
+  const accepted = await sender.send(TO, rendered, { messageId: outboxMessageId(outboxId, REF) });
   expect(sink.received).toHaveLength(before + 1);
   const got = sink.received.at(-1)!;
   return { rendered, accepted, got, message: parseMime(got.raw) };
@@ -39,12 +41,12 @@ async function sendAndReceive(input: MailInput, outboxId: number) {
 describe('MailSender against a real SMTP server', () => {
   it('delivers the notice: envelope, headers, text, and the complaint byte for byte (8bit, as RFC 2046 wants)', async () => {
     const { rendered, accepted, got, message } = await sendAndReceive(sampleInput(), 7);
-    expect(accepted).toBe('<outbox-7@cordon>');
+    expect(accepted).toBe(`<outbox-7.${REF}@cordon>`);
     expect(got.mailFrom).toBe('abuse@hoster.example');
     expect(got.mailFromArgs.BODY).toBe('8BITMIME');
     expect(got.rcptTo).toEqual(['ops@customer.example']);
     const h = message.headers;
-    expect(h.get('message-id')).toBe('<outbox-7@cordon>');
+    expect(h.get('message-id')).toBe(`<outbox-7.${REF}@cordon>`);
     expect(h.get('subject')).toBe(rendered.subject);
     expect(h.get('subject')).toMatch(/^\[Cordon #inc-20260301-a1b2c3d4\] .*web-01/);
     expect(h.get('x-cordon-incident')).toBe('inc-20260301-a1b2c3d4');
@@ -87,7 +89,7 @@ describe('MailSender against a real SMTP server', () => {
       [451, 'transient'],
     ] as const) {
       sink.mode = { reply };
-      const err = await sender.send(TO, renderMail(sampleInput()), { messageId: outboxMessageId(10) }).catch((e: unknown) => e);
+      const err = await sender.send(TO, renderMail(sampleInput()), { messageId: outboxMessageId(10, REF) }).catch((e: unknown) => e);
       expect(isCordonError(err, kind)).toBe(true);
     }
     sink.mode = { accept: true };
@@ -95,7 +97,7 @@ describe('MailSender against a real SMTP server', () => {
 
   it('maps a relay that is down to transient', async () => {
     const down = new MailSender(config(await freePort()));
-    const err = await down.send(TO, renderMail(sampleInput()), { messageId: outboxMessageId(11) }).catch((e: unknown) => e);
+    const err = await down.send(TO, renderMail(sampleInput()), { messageId: outboxMessageId(11, REF) }).catch((e: unknown) => e);
     expect(isCordonError(err, 'transient')).toBe(true);
     down.close();
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifySendError } from '../../../controller/mail/classifySendError.js';
-import { identityEncoding, outboxMessageId } from '../../../controller/mail/MailSender.js';
+import { identityEncoding, outboxMessageId, parseOutboxMessageId } from '../../../controller/mail/MailSender.js';
+import { newOutboxRef } from '../../../controller/store/OutboxRepo.js';
 import { RAW_CRLF, RAW_LF } from './fixtures.js';
 
 const err = (props: Record<string, unknown>) => Object.assign(new Error('boom'), props);
@@ -40,6 +41,27 @@ describe('identityEncoding', () => {
   });
 });
 
-it('outboxMessageId is derived from the row id only', () => {
-  expect(outboxMessageId(42)).toBe('<outbox-42@cordon>');
+describe('outboxMessageId', () => {
+  const ref = 'a'.repeat(8) + '0123456789abcdef' + 'f'.repeat(8);
+  it('names the row id and its random ref: the same row always gives the same id', () => {
+    expect(outboxMessageId(42, ref)).toBe(`<outbox-42.${ref}@cordon>`);
+    expect(outboxMessageId(42, ref)).toBe(outboxMessageId(42, ref));
+  });
+  it('refuses a missing or malformed ref, by field, rather than send a guessable id', () => {
+    expect(() => outboxMessageId(42, '')).toThrow(expect.objectContaining({ kind: 'invalid', field: 'ref' }));
+    expect(() => outboxMessageId(42, 'ABC')).toThrow(expect.objectContaining({ field: 'ref' }));
+    expect(() => outboxMessageId(0, ref)).toThrow(expect.objectContaining({ field: 'outboxId' }));
+  });
+  it('rows get different refs of 128 bits', () => {
+    const refs = new Set(Array.from({ length: 1000 }, () => newOutboxRef()));
+    expect(refs.size).toBe(1000);
+    for (const r of refs) expect(r).toMatch(/^[0-9a-f]{32}$/);
+  });
+  it('parseOutboxMessageId reads ours back and refuses the old guessable form and look-alikes', () => {
+    expect(parseOutboxMessageId(`<outbox-42.${ref}@cordon>`)).toEqual({ outboxId: 42, ref });
+    expect(parseOutboxMessageId(` outbox-42.${ref.toUpperCase()}@CORDON `)).toEqual({ outboxId: 42, ref });
+    for (const bad of ['<outbox-42@cordon>', `<outbox-42.${ref}@cordon.evil>`, `<outbox-0.${ref}@cordon>`, `<outbox-42.${ref}0@cordon>`, `<x-outbox-42.${ref}@cordon>`]) {
+      expect(parseOutboxMessageId(bad)).toBeUndefined();
+    }
+  });
 });

@@ -1,7 +1,9 @@
+import { newOutboxRef } from '../../../controller/store/OutboxRepo.js';
 import type { OutboxItem, OutboxSource } from '../../../controller/mail/OutboxSource.js';
 
 interface Row {
   id: number;
+  ref: string;
   payload: unknown;
   incidentId: string | undefined;
   retryAt: Date;
@@ -26,7 +28,7 @@ export class MemoryOutbox implements OutboxSource {
   add(payload: unknown, at: Date): number {
     const id = this.nextId++;
     const incidentId = (payload as { incident?: { id?: string } }).incident?.id;
-    this.rows.push({ id, payload: JSON.stringify(payload), incidentId, retryAt: at, leasedUntil: undefined, attempts: 0, done: false, errors: [] });
+    this.rows.push({ id, ref: newOutboxRef(), payload: JSON.stringify(payload), incidentId, retryAt: at, leasedUntil: undefined, attempts: 0, done: false, errors: [] });
     return id;
   }
 
@@ -42,7 +44,7 @@ export class MemoryOutbox implements OutboxSource {
     return due.map((r) => {
       r.attempts++; // every claim is an attempt, one that crashes too
       r.leasedUntil = new Date(now.getTime() + this.leaseMs);
-      return { id: r.id, kind: 'mail' as const, incidentId: r.incidentId, payload: JSON.parse(r.payload as string) as unknown, attempts: r.attempts };
+      return { id: r.id, ref: r.ref, kind: 'mail' as const, incidentId: r.incidentId, payload: JSON.parse(r.payload as string) as unknown, attempts: r.attempts };
     });
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MailRecipient, MailTransport } from '../../../controller/mail/MailSender.js';
 import { NEVER } from '../../../controller/mail/OutboxSource.js';
+import { outboxMessageId } from '../../../controller/mail/MailSender.js';
 import { OutboxWorker, retryDelayMs } from '../../../controller/mail/OutboxWorker.js';
 import type { RenderedMail } from '../../../controller/mail/renderMail.js';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
@@ -49,10 +50,11 @@ describe('OutboxWorker', () => {
     expect(t.transport.sent).toHaveLength(1);
     const [s] = t.transport.sent;
     expect(s!.to).toEqual({ name: 'Jürgen Müller', address: 'ops@customer.example' });
-    expect(s!.messageId).toBe(`<outbox-${id}@cordon>`);
+    expect(s!.messageId).toBe(outboxMessageId(id, t.outbox.row(id).ref));
+    expect(s!.messageId).toMatch(new RegExp(`^<outbox-${id}\\.[0-9a-f]{32}@cordon>$`));
     expect(s!.mail.text).toContain('Hoster Abuse Desk');
     expect(t.outbox.row(id).done).toBe(true);
-    expect(t.lines.find((l) => l.msg === 'mail delivered')).toMatchObject({ outboxId: id, template: 'notice', messageId: `<outbox-${id}@cordon>` });
+    expect(t.lines.find((l) => l.msg === 'mail delivered')).toMatchObject({ outboxId: id, template: 'notice', messageId: outboxMessageId(id, t.outbox.row(id).ref) });
   });
 
   it('retries a transient failure after 1 min, then 2 min, and delivers once the relay is back', async () => {
@@ -108,7 +110,7 @@ describe('OutboxWorker', () => {
     expect(t.lines.find((l) => l.level === 50)?.msg).toMatch(/not marked done/);
     t.advance(5 * MIN); // the lease runs out
     await t.worker.runOnce();
-    expect(t.transport.sent.map((s) => s.messageId)).toEqual([`<outbox-${id}@cordon>`, `<outbox-${id}@cordon>`]);
+    expect(t.transport.sent.map((s) => s.messageId)).toEqual([outboxMessageId(id, t.outbox.row(id).ref), outboxMessageId(id, t.outbox.row(id).ref)]);
   });
 
   it('start runs a pass at once, kick runs another, stop waits for the send in flight and leaves the rest leased', async () => {

@@ -5,6 +5,26 @@ const MIN = 60_000;
 const plus = (d: Date, ms: number) => new Date(d.getTime() + ms);
 
 describe('OutboxRepo', () => {
+  it('byMessageId names a mail row only with its own ref; latestMail finds the newest of a template', async () => {
+    const { outbox, incidents } = await seededStore();
+    await incidents.insert(incident(), undefined);
+    const customer = { id: 'acme', name: 'ACME', email: 'Ops@Acme.example' };
+    const notice = await outbox.enqueue({ kind: 'mail', incidentId: 'inc-1', payload: { template: 'notice', customer }, availableAt: at(0) });
+    const outcome = await outbox.enqueue({ kind: 'mail', payload: { template: 'reporter_outcome', to: { name: 'r', email: 'fbl@isp.example' } }, availableAt: at(0) });
+    const push = await outbox.enqueue({ kind: 'push', incidentId: 'inc-1', payload: { template: 'notice', customer }, availableAt: at(0) });
+    const again = await outbox.enqueue({ kind: 'mail', incidentId: 'inc-1', payload: { template: 'notice', customer }, availableAt: at(1) });
+    const ref = (await outbox.get(notice))!.ref;
+    expect(await outbox.byMessageId(notice, ref)).toEqual({ outboxId: notice, incidentId: 'inc-1', template: 'notice', recipient: 'Ops@Acme.example', toCustomer: true, status: 'pending' });
+    expect(await outbox.byMessageId(outcome, (await outbox.get(outcome))!.ref)).toMatchObject({ incidentId: undefined, recipient: 'fbl@isp.example', toCustomer: false });
+    // Another row's ref, a flipped digit, a row that is not mail: nothing.
+    expect(await outbox.byMessageId(notice, (await outbox.get(again))!.ref)).toBeUndefined();
+    expect(await outbox.byMessageId(notice, ref.slice(0, -1) + (ref.endsWith('0') ? '1' : '0'))).toBeUndefined();
+    expect(await outbox.byMessageId(push, (await outbox.get(push))!.ref)).toBeUndefined();
+    expect(await outbox.byMessageId(notice, '')).toBeUndefined();
+    expect(await outbox.latestMail('inc-1', 'notice')).toEqual({ id: again, status: 'pending' });
+    expect(await outbox.latestMail('inc-1', 'closed')).toBeUndefined();
+  });
+
   it('hands out due messages once under a lease, oldest first', async () => {
     const { outbox, incidents } = await seededStore();
     await incidents.insert(incident(), undefined);
@@ -23,6 +43,7 @@ describe('OutboxRepo', () => {
         attempts: 1,
         lastError: undefined,
         lease: expect.any(String),
+        ref: expect.stringMatching(/^[0-9a-f]{32}$/),
       },
     ]);
     // Still leased: nobody else gets it, and the push is not due yet.
