@@ -85,7 +85,7 @@ describe('cordonctl against a controller with a store', () => {
     const spam = list.find((i) => i.category === 'spam')!;
     // The notice has no mail relay here: record the clock start as an operator would after sending by hand.
     await controller.service.apply(spam.id, { type: 'notice_sent' }, 'test');
-    expect((await ctl('olga', 'incident', 'answer', spam.id, '--fixed')).out).toBe(`${spam.id}: customer_resolved\n`);
+    expect((await ctl('olga', 'incident', 'answer', spam.id, '--fixed', '--note', 'removed the spambot')).out).toBe(`${spam.id}: customer_resolved\n`);
     expect((await ctl('olga', 'incident', 'verify', spam.id)).out).toBe(`${spam.id}: closed\n`);
     const late = await ctl('olga', 'incident', 'answer', spam.id, '--ack');
     expect(late).toMatchObject({ code: 1, err: expect.stringMatching(/is closed: customer ack does not apply/) });
