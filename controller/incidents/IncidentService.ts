@@ -8,6 +8,9 @@ import { StoreTx } from '../store/StoreTx.js';
 import { ipKey } from '../store/addressKey.js';
 import { nextDueAt, transition, type Context, type Effect, type IncidentEvent, type MailTemplate } from './lifecycle.js';
 import type { MailPayload } from '../mail/OutboxSource.js';
+import type { MailComplaint } from '../mail/renderMail.js';
+import { REPORTER_OUTCOME, type ReporterOutcomePayload } from '../mail/renderReporterOutcome.js';
+import type { StatementDecision, StatementInput } from '../mail/statementOfReasons.js';
 import { parseReport } from '../intake/parseReport.js';
 import type { ParsedComplaint } from '../intake/types.js';
 import { CATEGORIES, REPORTER_KINDS, type Action, type Category, type Complaint, type Incident, type ReporterKind } from './model.js';
@@ -32,6 +35,13 @@ export interface ComplaintInput {
   authentication?: Authentication | undefined;
   messageId?: string | undefined;
   originalMessageId?: string | undefined;
+  /**
+   * Where the reporter wants answers (the report's Reply-To, else From), for
+   * the outcome mail. Set only for a report whose sender's domain was
+   * verified (aligned DKIM, a trusted forwarder's ARC) or that came over a
+   * feed's certificate: a forged sender must never receive mail from us.
+   */
+  replyTo?: string | undefined;
 }
 
 export interface SubmitResult {
@@ -62,6 +72,8 @@ export interface IncidentServiceDeps {
   findReporter?: (id: string) => Promise<{ id: string; name: string; kind: ReporterKind } | undefined>;
   /** Links to the customer page, for the mails that carry one; absent when the page is off. */
   links?: CustomerLinks | undefined;
+  /** `outcome.*`: which reporters are told how an incident ended (by the kind of their registration); the defaults when absent. */
+  outcome?: { mailReporters: boolean; feedReporters: boolean } | undefined;
 }
 
 const HOUR = 3_600_000;
@@ -298,6 +310,7 @@ export class IncidentService {
       authentication,
       messageId: parsed.messageId,
       originalMessageId: parsed.originalMessageId,
+      replyTo: verifiedSender(authentication) ? parsed.replyTo : undefined,
     }));
     // Routed in address order, so one host's addresses fall in one chunk and its lookups are made once
     // (StoreTx caches by transaction). The order within one report means nothing: all were received together.
@@ -417,6 +430,7 @@ export class IncidentService {
     complaint.authentication = auth;
     complaint.messageId = input.messageId;
     complaint.originalMessageId = input.originalMessageId;
+    complaint.replyTo = input.replyTo || undefined;
     complaint.fingerprint = fingerprintOf({
       reporter: auth.reporterId ?? input.reporter,
       ip: input.ip,
@@ -477,7 +491,8 @@ export class IncidentService {
       admit ? tx.linkHeld(complaint.id, incidentId, `admitted by ${admit.operator}: ${admit.reason}`) : tx.insertComplaint(complaint, { incidentId, status: 'linked' });
     if (open) {
       link(open.id);
-      await this.applyInTx(tx, open, { type: 'complaint', trusted }, actor, now, touched);
+      const merged = await this.applyInTx(tx, open, { type: 'complaint', trusted }, actor, now, touched);
+      await this.mailMergedComplaint(tx, merged, complaint, actor, now);
       return { complaintId, incidentId: open.id, outcome: 'merged', reason: `added to open incident ${open.id}`, ...said };
     }
     const incidentId = `inc-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
@@ -648,39 +663,11 @@ export class IncidentService {
     for (const e of effects) {
       switch (e.type) {
         case 'mail': {
-          // A snapshot of everything the mail says, taken now: a retry sends the same text.
-          const host = await tx.host(i.hostId);
-          const customer = (await tx.customer(i.customerId)) ?? { id: i.customerId, name: i.customerId, email: '' };
-          const bmc = await tx.bmc(i.hostId);
-          // An incident an operator opened has no complaint to quote; otherwise its complaints may still be queued.
-          const lookUp = !cause.complaint && !cause.openedBy && e.template === 'notice';
-          if (lookUp) await tx.flush();
-          const complaint = cause.complaint ?? (lookUp ? (await s.complaints.listByIncident(i.id))[0] : undefined);
-          // The notice goes out before the clock starts (notice_sent): it states
-          // deadlines counted from now, which the real ones never precede.
-          const cat = this.deps.policy.categories[i.category];
-          const stated =
-            e.template === 'notice' && i.ackDueAt === undefined
-              ? { ...i, ackDueAt: new Date(now.getTime() + cat.ackHours * HOUR), resolveDueAt: new Date(now.getTime() + cat.resolveHours * HOUR) }
-              : i;
-          const payload: MailPayload = {
-            template: e.template,
-            incident: stated,
-            host: { id: i.hostId, publicPrefixes: host?.publicPrefixes ?? [], bmc: bmc ? { address: bmc.address, protocol: 'IPMI' } : undefined },
-            customer,
-            ...(cause.openedBy && e.template === 'notice' ? { openedBy: cause.openedBy } : {}),
-            complaint: complaint
-              ? { id: complaint.id, raw: complaint.excerpt ?? complaint.raw, partial: complaint.excerpt !== undefined, reporter: complaint.reporter, category: complaint.category, receivedAt: complaint.receivedAt }
-              : undefined,
-            actions: e.template === 'released' ? (await s.desired.get(i.hostId)).enforcements.filter((x) => x.incidentId === i.id).map((x) => x.action) : i.actions,
-            terminationReview: e.terminationReview,
-            migrationDays: this.deps.policy.recidivism.migrationDays,
-            bmcCheckedAt: i.bmcVerifiedAt,
-            ...(e.template === 'escalated' || e.template === 'enforced' ? { scope: await this.scopeOf(i) } : {}),
-            ...(cause.review ? { review: cause.review } : {}),
-            ...(e.template === 'enforced' && i.approvalId ? { approval: await this.approvalOf(i.approvalId) } : {}),
-          };
-          await s.outbox.enqueue({ kind: 'mail', incidentId: i.id, payload, availableAt: now });
+          await this.queueIncidentMail(tx, i, e.template, e.terminationReview, actor, now, cause);
+          // The reporters hear how it ended once, when it ends (not when its mail is re-sent).
+          if ((e.template === 'closed' || e.template === 'dismissed') && cause.eventType !== 'mail_resent') {
+            await this.queueReporterOutcomes(tx, i, e.template === 'closed' ? 'resolved' : 'dismissed', now);
+          }
           break;
         }
         case 'host_actions': {
@@ -746,4 +733,200 @@ export class IncidentService {
     this.deps.onOutbox();
     this.deps.onDeadlinesChanged();
   }
+
+  /**
+   * Queues one of the incident's customer mails: a snapshot of everything it
+   * says, taken now, so a retry sends the same text. A mail that names the
+   * page carries the incident's live link id (never the token or the URL:
+   * the outbox is in the store).
+   */
+  private async queueIncidentMail(
+    tx: StoreTx,
+    i: Incident,
+    template: MailTemplate,
+    terminationReview: boolean,
+    actor: string,
+    now: Date,
+    cause: { eventType: string; complaint?: Complaint; openedBy?: { operator: string; reason: string }; review?: { id: string; incidentIds: string[]; decidedAt: Date } },
+    availableAt: Date = now,
+  ): Promise<void> {
+    const s = this.deps.store;
+    const host = await tx.host(i.hostId);
+    const customer = (await tx.customer(i.customerId)) ?? { id: i.customerId, name: i.customerId, email: '' };
+    const bmc = await tx.bmc(i.hostId);
+    let complaint: MailComplaint | undefined;
+    let complaints: MailComplaint[] | undefined;
+    let openedBy = template === 'notice' ? cause.openedBy : undefined;
+    if (template === 'complaint_digest') {
+      complaints = cause.complaint ? [mailComplaint(cause.complaint)] : [];
+    } else if (template === 'notice' && cause.complaint) {
+      complaint = mailComplaint(cause.complaint);
+    } else if (template === 'notice' && !openedBy) {
+      // A notice re-sent (after a bounce, with a new link) lists every complaint on the incident by now.
+      await tx.flush();
+      const [first, ...rest] = (await s.complaints.listByIncident(i.id)).filter((c) => c.status === 'linked').map(mailComplaint);
+      complaint = first;
+      if (rest.length > 0) complaints = rest;
+      if (!first && i.openedBy === 'operator') openedBy = await this.openedByOf(i.id);
+    }
+    // The notice goes out before the clock starts (notice_sent), or again after
+    // one bounced (the clock restarts when it is delivered): it states deadlines
+    // counted from now, which the real ones never precede.
+    const cat = this.deps.policy.categories[i.category];
+    const stated =
+      template === 'notice' && (i.ackDueAt === undefined || i.noticeUndeliveredAt !== undefined)
+        ? { ...i, ackDueAt: new Date(now.getTime() + cat.ackHours * HOUR), resolveDueAt: new Date(now.getTime() + cat.resolveHours * HOUR) }
+        : i;
+    const restricts = (template === 'escalated' || template === 'enforced') && i.actions.length > 0;
+    let linkId: string | undefined;
+    if (this.deps.links && customer.email && PAGE_TEMPLATES.includes(template)) {
+      await tx.flush(); // the link refers to the incident row
+      linkId = await this.deps.links.ensure(i, customer.email, actor, now);
+    }
+    const payload: MailPayload = {
+      template,
+      incident: stated,
+      host: { id: i.hostId, publicPrefixes: host?.publicPrefixes ?? [], bmc: bmc ? { address: bmc.address, protocol: 'IPMI' } : undefined },
+      customer,
+      ...(openedBy ? { openedBy } : {}),
+      complaint,
+      ...(complaints ? { complaints } : {}),
+      actions: template === 'released' ? (await s.desired.get(i.hostId)).enforcements.filter((x) => x.incidentId === i.id).map((x) => x.action) : i.actions,
+      terminationReview,
+      migrationDays: this.deps.policy.recidivism.migrationDays,
+      bmcCheckedAt: i.bmcVerifiedAt,
+      ...(template === 'escalated' || template === 'enforced' ? { scope: await this.scopeOf(i) } : {}),
+      ...(cause.review ? { review: cause.review } : {}),
+      ...(template === 'enforced' && i.approvalId ? { approval: await this.approvalOf(i.approvalId) } : {}),
+      ...(restricts ? { statement: await this.statementOf(tx, i, template, cause.eventType) } : {}),
+      ...(linkId ? { linkId } : {}),
+    };
+    await s.outbox.enqueue({ kind: 'mail', incidentId: i.id, payload, availableAt });
+  }
+
+  /**
+   * A complaint joined an open incident: the customer hears of it too. Into
+   * the notice or digest still waiting to go out when there is one (nothing
+   * claimed it yet); otherwise a new digest, due no sooner than an hour after
+   * the incident's last notice or digest: one mail an hour at most, however
+   * many reports arrive.
+   */
+  private async mailMergedComplaint(tx: StoreTx, i: Incident, complaint: Complaint, actor: string, now: Date): Promise<void> {
+    const s = this.deps.store;
+    if (await s.outbox.appendToPending(i.id, ['notice', 'complaint_digest'], 'complaints', mailComplaint(complaint))) return;
+    const last = await s.outbox.lastMailDue(i.id, ['notice', 'complaint_digest']);
+    const availableAt = new Date(Math.max(now.getTime(), last ? last.getTime() + HOUR : 0));
+    await this.queueIncidentMail(tx, i, 'complaint_digest', false, actor, now, { eventType: 'complaint', complaint }, availableAt);
+  }
+
+  /**
+   * The facts a restriction mail's statement of reasons states: the
+   * complaints (the first STATEMENT_FACTS), and who decided — the policy's
+   * ladder (counted as automatic where the store recorded the action's
+   * start) or the operator whose action it is.
+   */
+  private async statementOf(tx: StoreTx, i: Incident, template: MailTemplate, eventType: string): Promise<StatementInput> {
+    const s = this.deps.store;
+    await tx.flush();
+    const linked = (await s.complaints.listByIncident(i.id)).filter((c) => c.status === 'linked');
+    const facts = linked.slice(0, STATEMENT_FACTS).map((c) => ({ ip: c.ip, eventTime: c.eventTime, receivedAt: c.receivedAt, reporter: c.reporter, observed: c.evidence }));
+    const ladder = this.deps.policy.categories[i.category].ladder;
+    const rung = i.step >= 0 ? ladder[i.step] : undefined;
+    const policy = (trigger: 'deadline' | 'immediate'): StatementDecision | undefined =>
+      rung ? { by: 'policy', step: i.step + 1, action: i.actions.find((a) => a.kind === rung.kind) ?? rung, trigger } : undefined;
+    let decision: StatementDecision | undefined;
+    if (template === 'escalated') {
+      // An escalation with actions is the ladder's own step, at a deadline or at intake.
+      decision = policy(eventType === 'deadline' ? 'deadline' : 'immediate');
+    } else {
+      const start = await s.db.get<{ automatic: number }>('SELECT automatic FROM enforcement_starts WHERE incident_id = ? ORDER BY id DESC LIMIT 1', [i.id]);
+      if (start?.automatic === 1) decision = policy(i.overdue ? 'deadline' : 'immediate');
+      else {
+        const ordered = [...(await s.events.list(i.id))].reverse().find((ev) => ev.type === 'operator_enforce');
+        const d = (ordered?.detail ?? {}) as { operator?: unknown; reason?: unknown };
+        decision = {
+          by: 'operator',
+          operator: typeof d.operator === 'string' ? d.operator : (ordered?.actor ?? 'an operator'),
+          reason: typeof d.reason === 'string' ? d.reason : (i.pendingReason ?? 'not recorded'),
+        };
+      }
+    }
+    return { facts, total: linked.length, decision: decision ?? { by: 'operator', operator: 'an operator', reason: 'not recorded' } };
+  }
+
+  /** Who opened an operator's incident, and why, from its opening event: for a notice re-sent without the original cause at hand. */
+  private async openedByOf(incidentId: string): Promise<{ operator: string; reason: string } | undefined> {
+    const open = (await this.deps.store.events.list(incidentId)).find((ev) => ev.type === 'open');
+    const reason = (open?.detail as { reason?: unknown } | undefined)?.reason;
+    return open && typeof reason === 'string' ? { operator: open.actor, reason } : undefined;
+  }
+
+  /**
+   * Tells each reporter of the incident's complaints how it ended: one mail
+   * per reply address, naming only what they reported (addresses, our
+   * reference, the outcome), never the customer. Only to a reply address
+   * captured from an authenticated report, of a registered reporter whose
+   * kind of registration `outcome.*` allows and whose entry does not opt out.
+   */
+  private async queueReporterOutcomes(tx: StoreTx, i: Incident, outcome: 'resolved' | 'dismissed', now: Date): Promise<void> {
+    const s = this.deps.store;
+    const allow = { mail: this.deps.outcome?.mailReporters ?? true, feed: this.deps.outcome?.feedReporters ?? false };
+    await tx.flush();
+    const byAddress = new Map<string, { name: string; email: string; ips: string[]; first: Date; messageId: string | undefined }>();
+    for (const c of await s.complaints.listByIncident(i.id)) {
+      if (!c.replyTo || !c.reporterId || (c.status !== 'linked' && c.status !== 'duplicate')) continue;
+      const via = (c.authentication as Authentication | undefined)?.via;
+      const registration = via === 'dkim' || via === 'arc' ? 'mail' : via === 'feed' ? 'feed' : undefined;
+      if (!registration || !allow[registration]) continue;
+      const reporter = await s.reporters.get(c.reporterId);
+      if (!reporter || reporter.notifyOutcome === false) continue;
+      const key = c.replyTo.toLowerCase();
+      const seen = byAddress.get(key) ?? { name: reporter.name, email: c.replyTo, ips: [], first: c.receivedAt, messageId: c.messageId };
+      if (!seen.ips.includes(c.ip)) seen.ips.push(c.ip);
+      if (c.receivedAt < seen.first) seen.first = c.receivedAt;
+      byAddress.set(key, seen);
+    }
+    for (const r of byAddress.values()) {
+      const payload: ReporterOutcomePayload = {
+        template: REPORTER_OUTCOME,
+        to: { name: r.name, email: r.email },
+        reference: i.id,
+        category: i.category,
+        outcome,
+        ips: r.ips,
+        firstReceivedAt: r.first,
+        endedAt: i.closedAt ?? now,
+        ...(r.messageId ? { inReplyTo: r.messageId } : {}),
+      };
+      // No incident id on the row: a bounce of this mail must never count as the customer's notice bouncing.
+      await s.outbox.enqueue({ kind: 'mail', payload, availableAt: now });
+      tx.appendAudit({ at: now, actor: 'policy', action: 'reporter.outcome_queued', subject: i.id, detail: { to: r.email, outcome, ips: r.ips } });
+    }
+  }
+}
+
+/** Templates that carry the incident's page link: those that ask for, or allow, an answer. */
+const PAGE_TEMPLATES: readonly MailTemplate[] = ['notice', 'complaint_digest', 'escalated', 'enforced'];
+/** Complaints a statement of reasons lists by name; it states the total. */
+const STATEMENT_FACTS = 20;
+
+/** A complaint as the customer's mail quotes it: their own part of the report only, and an operator's evidence in words. */
+function mailComplaint(c: Complaint): MailComplaint {
+  const byOperator = (c.authentication as Authentication | undefined)?.via === 'operator';
+  return {
+    id: c.id,
+    raw: c.excerpt ?? c.raw,
+    partial: c.excerpt !== undefined,
+    reporter: c.reporter,
+    category: c.category,
+    receivedAt: c.receivedAt,
+    ip: c.ip,
+    eventTime: c.eventTime,
+    ...(byOperator && c.evidence ? { operatorEvidence: c.evidence } : {}),
+  };
+}
+
+/** A report whose sender we may write to: its domain verified (aligned DKIM, a trusted forwarder's ARC), or it came over a feed's certificate. */
+function verifiedSender(a: Authentication): boolean {
+  return ((a.via === 'dkim' || a.via === 'arc') && a.domain !== undefined) || a.via === 'feed';
 }

@@ -13,8 +13,12 @@ import {
 } from './model.js';
 import type { PolicyConfig } from './policy.js';
 
-/** `termination`: the migration notice, sent only when an operator confirms a termination review. */
-export type MailTemplate = 'notice' | 'escalated' | 'enforced' | 'released' | 'closed' | 'dismissed' | 'termination';
+/**
+ * `termination`: the migration notice, sent only when an operator confirms a termination review.
+ * `complaint_digest`: complaints that joined an open incident, at most one mail an hour; queued by
+ * IncidentService on a merge, never by the lifecycle.
+ */
+export type MailTemplate = 'notice' | 'escalated' | 'enforced' | 'released' | 'closed' | 'dismissed' | 'termination' | 'complaint_digest';
 
 /** What a transition asks the edges to do, written to the outbox in the same transaction. */
 export type Effect =

@@ -9,6 +9,7 @@ import { DEFAULT_INTAKE_LIMITS, checkLimit, isIntakeLimitError, type IntakeLimit
 import { sharedParsePool } from './ParsePool.js';
 import { readMessage } from './readMessage.js';
 import { rawMessageId, readMessageIds } from './readMessageIds.js';
+import { readReplyAddress } from './readReplyAddress.js';
 import type { FormatParser, ParseResult, ParsedComplaint, ParsedMessage } from './types.js';
 
 /**
@@ -77,11 +78,12 @@ export async function parseReportInProcess(raw: Buffer, filename?: string, limit
 }
 
 /** The report's Message-IDs; none rather than an exception from a header that cannot be read. */
-function idsOf(message: ParsedMessage): { messageId?: string | undefined; originalMessageId?: string | undefined } {
+function idsOf(message: ParsedMessage): { messageId?: string | undefined; originalMessageId?: string | undefined; replyTo?: string | undefined } {
+  const replyTo = readReplyAddress(message);
   try {
-    return readMessageIds(message);
+    return { ...readMessageIds(message), ...(replyTo ? { replyTo } : {}) };
   } catch {
-    return {};
+    return replyTo ? { replyTo } : {};
   }
 }
 

@@ -34,7 +34,8 @@ export interface ParseResult {
   /** The report's Message-ID (angle brackets removed), when it is a mail that has one. */
   messageId?: string | undefined;
   /** The Message-ID of the original message a report quotes (ARF's message/rfc822 part, a forward), when any. */
-  originalMessageId?: string | undefined;
+  originalMessageId?: string | undefined;  /** The report's Reply-To, else From, as one bare address (readReplyAddress); kept only for an authenticated sender. */
+  replyTo?: string | undefined;
 }
 
 /** A part of a message (or a bare file) as the format parsers see it. */

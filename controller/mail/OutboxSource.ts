@@ -1,5 +1,6 @@
 import type { ContactChangedPayload } from './renderContactChanged.js';
 import type { MailInput } from './renderMail.js';
+import type { ReporterOutcomePayload } from './renderReporterOutcome.js';
 
 /**
  * What one outbox mail row holds: everything `renderMail` needs except the
@@ -11,15 +12,28 @@ import type { MailInput } from './renderMail.js';
  * Stored as JSON (`JSON.stringify` turns the dates into ISO strings);
  * `parseMailPayload` revives and checks it on the way out.
  */
-export type MailPayload = Omit<MailInput, 'desk'>;
+export type MailPayload = Omit<MailInput, 'desk' | 'pageUrl'> & {
+  /**
+   * The incident's customer link (CustomerLinks) the mail carries. Only the
+   * id is stored: the outbox lives in the store, and a token or URL there
+   * would open the page to whoever reads the database.
+   */
+  linkId?: string | undefined;
+};
 
-/** Any mail row of the outbox: an incident's mail, or a changed notice address (no incident; `renderContactChanged.ts`). */
-export type OutboxMailPayload = MailPayload | ContactChangedPayload;
+/**
+ * Any mail row of the outbox: an incident's mail, a changed notice address
+ * (no incident; `renderContactChanged.ts`), or a reporter's outcome
+ * (`renderReporterOutcome.ts`).
+ */
+export type OutboxMailPayload = MailPayload | ContactChangedPayload | ReporterOutcomePayload;
 
 /** One mail the outbox hands to the worker. */
 export interface OutboxItem {
-  /** The row id; the mail's Message-ID is derived from it (`<outbox-ID@cordon>`), so a resend is recognisably the same message. */
+  /** The row id; with `ref`, the mail's Message-ID (`<outbox-ID.REF@cordon>`), so a resend is recognisably the same message. */
   id: number;
+  /** The row's random ref (OutboxRepo): makes the Message-ID unguessable, so replies and bounces naming it are not forged from a counter. */
+  ref: string;
   kind: 'mail';
   incidentId: string | undefined;
   /**

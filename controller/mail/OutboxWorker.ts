@@ -34,6 +34,8 @@ export interface OutboxWorkerDeps {
   clock: { now(): Date };
   log: Logger;
   config?: Partial<OutboxWorkerConfig>;
+  /** The customer page's URL for a link id (CustomerLinks.url); absent when the page is off, and mail then carries no link. */
+  linkUrl?: ((linkId: string) => string) | undefined;
 }
 
 /** Delay before the next attempt after `failures` failed ones (1, 2, 3 …): exponential, capped. */
@@ -45,7 +47,7 @@ export function retryDelayMs(failures: number, config: Pick<OutboxWorkerConfig, 
  * Delivers customer mail from the outbox, one message at a time.
  *
  * Each row is parsed, rendered with the desk's identity and sent with the
- * Message-ID `<outbox-ID@cordon>`. Then:
+ * Message-ID `<outbox-ID.REF@cordon>` (the row's id and random ref). Then:
  * - accepted → `markDone`;
  * - `transient` (relay down, 4xx) → `markFailed` with a retry after 1 min,
  *   2, 4 … capped at 1 h; after `maxAttempts` it is given up: `markFailed`
@@ -143,12 +145,13 @@ export class OutboxWorker {
       if (item.kind !== 'mail') throw new CordonError('invalid', `outbox row of kind ${String(item.kind)} handed to the mail worker`);
       // Claims that never reached markDone/markFailed: something kills the worker on this row. Stop feeding it.
       if (item.attempts > this.config.maxAttempts) throw new CordonError('internal', `claimed ${item.attempts} times without an outcome`);
-      // An incident's mail, or a changed notice address (no incident): both go to payload.customer.
+      // An incident's mail and a changed notice address go to payload.customer; a reporter's outcome to payload.to.
       const payload = parseOutboxMail(item.payload);
       template = payload.template;
-      const mail = renderOutboxMail(payload, this.deps.desk);
-      messageId = await this.deps.transport.send({ name: payload.customer.name, address: payload.customer.email }, mail, {
-        messageId: outboxMessageId(item.id),
+      const mail = renderOutboxMail(payload, this.deps.desk, this.deps.linkUrl);
+      const to = 'to' in payload ? payload.to : payload.customer;
+      messageId = await this.deps.transport.send({ name: to.name, address: to.email }, mail, {
+        messageId: outboxMessageId(item.id, item.ref),
       });
     } catch (err) {
       await this.failed(item, asCordonError(err), ctx);

@@ -3,9 +3,12 @@ import type { MailTemplate } from '../incidents/lifecycle.js';
 import { CATEGORIES, INCIDENT_STATES, type Action, type Incident } from '../incidents/model.js';
 import type { MailPayload, OutboxMailPayload } from './OutboxSource.js';
 import { CONTACT_CHANGED, parseContactChangedPayload } from './renderContactChanged.js';
+import type { MailComplaint } from './renderMail.js';
+import { parseReporterOutcomePayload, REPORTER_OUTCOME } from './renderReporterOutcome.js';
+import type { StatementDecision, StatementFact, StatementInput } from './statementOfReasons.js';
 
-const TEMPLATES: readonly MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'closed', 'dismissed', 'termination'];
-const INCIDENT_DATES = ['notifiedAt', 'ackDueAt', 'resolveDueAt', 'acknowledgedAt', 'answeredAt', 'escalatedAt', 'closedAt'] as const;
+const TEMPLATES: readonly MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'closed', 'dismissed', 'termination', 'complaint_digest'];
+const INCIDENT_DATES = ['notifiedAt', 'ackDueAt', 'resolveDueAt', 'acknowledgedAt', 'answeredAt', 'escalatedAt', 'closedAt', 'noticeUndeliveredAt'] as const;
 
 type Obj = Record<string, unknown>;
 
@@ -76,7 +79,8 @@ export function parseMailPayload(raw: unknown): MailPayload {
   }
   const bmc = host.bmc === undefined || host.bmc === null ? undefined : obj(host.bmc, 'host.bmc');
   const customer = obj(o.customer, 'customer');
-  const complaint = o.complaint === undefined || o.complaint === null ? undefined : obj(o.complaint, 'complaint');
+  const complaint = o.complaint === undefined || o.complaint === null ? undefined : complaintOf(obj(o.complaint, 'complaint'), 'complaint.');
+  const complaints = o.complaints === undefined || o.complaints === null ? undefined : list(o.complaints, 'complaints').map((c, n) => complaintOf(obj(c, `complaints.${n}`), `complaints.${n}.`));
   const openedBy = o.openedBy === undefined || o.openedBy === null ? undefined : obj(o.openedBy, 'openedBy');
   if (typeof o.terminationReview !== 'boolean') throw invalid('terminationReview', 'not a boolean');
   if (typeof o.migrationDays !== 'number') throw invalid('migrationDays', 'not a number');
@@ -89,14 +93,8 @@ export function parseMailPayload(raw: unknown): MailPayload {
       bmc: bmc && { address: str(bmc, 'address', 'host.bmc.'), protocol: str(bmc, 'protocol', 'host.bmc.') },
     },
     customer: { id: str(customer, 'id', 'customer.'), name: str(customer, 'name', 'customer.'), email: str(customer, 'email', 'customer.') },
-    complaint: complaint && {
-      id: str(complaint, 'id', 'complaint.'),
-      raw: str(complaint, 'raw', 'complaint.'),
-      ...(complaint.partial === true ? { partial: true } : {}),
-      reporter: str(complaint, 'reporter', 'complaint.'),
-      category: str(complaint, 'category', 'complaint.'),
-      receivedAt: date(complaint, 'receivedAt', 'complaint.'),
-    },
+    complaint,
+    ...(complaints ? { complaints } : {}),
     openedBy: openedBy && { operator: str(openedBy, 'operator', 'openedBy.'), reason: str(openedBy, 'reason', 'openedBy.') },
     actions: actions(o.actions, 'actions'),
     terminationReview: o.terminationReview,
@@ -105,7 +103,56 @@ export function parseMailPayload(raw: unknown): MailPayload {
     ...(o.scope === undefined || o.scope === null ? {} : { scope: scopeOf(obj(o.scope, 'scope')) }),
     ...(o.approval === undefined || o.approval === null ? {} : { approval: approvalOf(obj(o.approval, 'approval')) }),
     ...(o.review === undefined || o.review === null ? {} : { review: reviewOf(obj(o.review, 'review')) }),
+    ...(o.statement === undefined || o.statement === null ? {} : { statement: statementOf(obj(o.statement, 'statement')) }),
+    ...(o.linkId === undefined || o.linkId === null ? {} : { linkId: str(o, 'linkId', '') }),
   };
+}
+
+function list(v: unknown, field: string): unknown[] {
+  if (!Array.isArray(v)) throw invalid(field, 'not a list');
+  return v;
+}
+
+function optStr(o: Obj, key: string, at: string): string | undefined {
+  return o[key] === undefined || o[key] === null ? undefined : str(o, key, at);
+}
+
+function complaintOf(c: Obj, at: string): MailComplaint {
+  const ip = optStr(c, 'ip', at);
+  const eventTime = optDate(c, 'eventTime', at);
+  const operatorEvidence = optStr(c, 'operatorEvidence', at);
+  return {
+    id: str(c, 'id', at),
+    raw: str(c, 'raw', at),
+    ...(c.partial === true ? { partial: true } : {}),
+    reporter: str(c, 'reporter', at),
+    category: str(c, 'category', at),
+    receivedAt: date(c, 'receivedAt', at),
+    ...(ip !== undefined ? { ip } : {}),
+    ...(eventTime ? { eventTime } : {}),
+    ...(operatorEvidence !== undefined ? { operatorEvidence } : {}),
+  };
+}
+
+function statementOf(s: Obj): StatementInput {
+  if (typeof s.total !== 'number' || !Number.isInteger(s.total) || s.total < 0) throw invalid('statement.total', 'not a count');
+  const facts = list(s.facts, 'statement.facts').map((f, n): StatementFact => {
+    const o = obj(f, `statement.facts.${n}`);
+    const at = `statement.facts.${n}.`;
+    const eventTime = optDate(o, 'eventTime', at);
+    return { ip: str(o, 'ip', at), ...(eventTime ? { eventTime } : {}), receivedAt: date(o, 'receivedAt', at), reporter: str(o, 'reporter', at), observed: str(o, 'observed', at) };
+  });
+  const d = obj(s.decision, 'statement.decision');
+  const by = oneOf(d, 'by', 'statement.decision.', ['policy', 'operator'] as const);
+  let decision: StatementDecision;
+  if (by === 'policy') {
+    if (typeof d.step !== 'number' || !Number.isInteger(d.step) || d.step < 1) throw invalid('statement.decision.step', 'not a ladder step (1, 2, …)');
+    const [action] = actions([d.action], 'statement.decision.action');
+    decision = { by, step: d.step, action: action!, trigger: oneOf(d, 'trigger', 'statement.decision.', ['deadline', 'immediate'] as const) };
+  } else {
+    decision = { by, operator: str(d, 'operator', 'statement.decision.'), reason: str(d, 'reason', 'statement.decision.') };
+  }
+  return { facts, total: s.total, decision };
 }
 
 function scopeOf(s: Record<string, unknown>): { otherHosts: number; otherRestricted: string[] } {
@@ -123,8 +170,10 @@ function approvalOf(a: Record<string, unknown>): { id: string; requestedBy: stri
   return { id: str(a, 'id', 'approval.'), requestedBy: str(a, 'requestedBy', 'approval.'), approvedBy: str(a, 'approvedBy', 'approval.') };
 }
 
-/** Reads any outbox mail row back: a contact change (`renderContactChanged.ts`) or an incident's mail (`parseMailPayload`). */
+/** Reads any outbox mail row back: a contact change, a reporter's outcome, or an incident's mail (`parseMailPayload`). */
 export function parseOutboxMail(raw: unknown): OutboxMailPayload {
   const o = obj(raw, 'payload');
-  return o.template === CONTACT_CHANGED ? parseContactChangedPayload(o) : parseMailPayload(o);
+  if (o.template === CONTACT_CHANGED) return parseContactChangedPayload(o);
+  if (o.template === REPORTER_OUTCOME) return parseReporterOutcomePayload(o);
+  return parseMailPayload(o);
 }

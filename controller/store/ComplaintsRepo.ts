@@ -79,18 +79,19 @@ interface ComplaintRow {
   original_message_id: string | null;
   fingerprint: string | null;
   duplicate_of: string | null;
+  reply_to: string | null;
 }
 
 const INSERT_COLUMNS =
   'id, received_at, event_time, ip, category, reporter, reporter_kind, raw, raw_sha256, evidence, incident_id, status, reason, excerpt, ' +
-  'trusted, reporter_id, auth_json, message_id, original_message_id, fingerprint, duplicate_of';
+  'trusted, reporter_id, auth_json, message_id, original_message_id, fingerprint, duplicate_of, reply_to';
 const INSERT_PARAMS = INSERT_COLUMNS.split(',').length;
 /** A raw text stored as a blob reads back through the join. */
 const SELECT_COLUMNS =
   'c.id, c.received_at, c.event_time, c.ip, c.category, c.reporter, c.reporter_kind, COALESCE(b.text, c.raw) AS raw, c.evidence, c.incident_id, c.status, c.reason, c.excerpt, ' +
-  'c.trusted, c.reporter_id, c.auth_json, c.message_id, c.original_message_id, c.fingerprint, c.duplicate_of';
+  'c.trusted, c.reporter_id, c.auth_json, c.message_id, c.original_message_id, c.fingerprint, c.duplicate_of, c.reply_to';
 const FROM = 'complaints c LEFT JOIN blobs b ON b.sha256 = c.raw_sha256';
-/** Rows per INSERT statement: 21 parameters each, well under SQLite's 32,766. */
+/** Rows per INSERT statement: 22 parameters each, well under SQLite's 32,766. */
 const ROWS_PER_INSERT = 500;
 
 /**
@@ -270,6 +271,7 @@ function checked(complaint: Complaint, link: ComplaintLink): SqlValue[] {
     complaint.originalMessageId ?? null,
     complaint.fingerprint ?? null,
     status === 'duplicate' ? link.duplicateOf! : null,
+    complaint.replyTo ?? null,
   ];
 }
 
@@ -296,5 +298,6 @@ function fromRow(r: ComplaintRow): StoredComplaint {
     originalMessageId: r.original_message_id ?? undefined,
     fingerprint: r.fingerprint ?? undefined,
     duplicateOf: r.duplicate_of ?? undefined,
+    ...(r.reply_to ? { replyTo: r.reply_to } : {}),
   };
 }

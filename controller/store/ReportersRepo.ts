@@ -29,6 +29,7 @@ interface Row {
   domains_json: string;
   arc_forwarder: number;
   feed: string | null;
+  notify_outcome: number | null;
   source: string;
   added_by: string;
   added_at: number;
@@ -127,12 +128,23 @@ export class ReportersRepo {
   private async write(r: RegisteredReporter, source: ReporterSource, addedBy: string, at: Date): Promise<StoredReporter> {
     await this.checkUnique(r);
     await this.db.run(
-      `INSERT INTO reporters (id, name, kind, domains_json, arc_forwarder, feed, source, added_by, added_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO reporters (id, name, kind, domains_json, arc_forwarder, feed, notify_outcome, source, added_by, added_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, domains_json = excluded.domains_json,
-         arc_forwarder = excluded.arc_forwarder, feed = excluded.feed, source = excluded.source,
+         arc_forwarder = excluded.arc_forwarder, feed = excluded.feed, notify_outcome = excluded.notify_outcome, source = excluded.source,
          added_by = excluded.added_by, added_at = excluded.added_at`,
-      [r.id, r.name, r.kind, JSON.stringify(r.domains), r.arcForwarder ? 1 : 0, r.feed ?? null, source, addedBy, toEpochMs(at, 'addedAt')],
+      [
+        r.id,
+        r.name,
+        r.kind,
+        JSON.stringify(r.domains),
+        r.arcForwarder ? 1 : 0,
+        r.feed ?? null,
+        r.notifyOutcome === undefined ? null : r.notifyOutcome ? 1 : 0,
+        source,
+        addedBy,
+        toEpochMs(at, 'addedAt'),
+      ],
     );
     return { ...r, source, addedBy, addedAt: at };
   }
@@ -154,7 +166,14 @@ export class ReportersRepo {
 }
 
 function sameEntry(a: RegisteredReporter, b: RegisteredReporter): boolean {
-  return a.name === b.name && a.kind === b.kind && a.arcForwarder === b.arcForwarder && (a.feed ?? '') === (b.feed ?? '') && JSON.stringify(a.domains) === JSON.stringify(b.domains);
+  return (
+    a.name === b.name &&
+    a.kind === b.kind &&
+    a.arcForwarder === b.arcForwarder &&
+    (a.feed ?? '') === (b.feed ?? '') &&
+    a.notifyOutcome === b.notifyOutcome &&
+    JSON.stringify(a.domains) === JSON.stringify(b.domains)
+  );
 }
 
 function fromRow(r: Row): StoredReporter {
@@ -165,6 +184,7 @@ function fromRow(r: Row): StoredReporter {
     domains: JSON.parse(r.domains_json) as string[],
     arcForwarder: r.arc_forwarder === 1,
     ...(r.feed ? { feed: r.feed } : {}),
+    ...(r.notify_outcome === null || r.notify_outcome === undefined ? {} : { notifyOutcome: r.notify_outcome === 1 }),
     source: oneOf(r.source, ['config', 'desk'] as const, 'reporters.source', 'internal'),
     addedBy: r.added_by,
     addedAt: new Date(r.added_at),

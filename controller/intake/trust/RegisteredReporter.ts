@@ -19,6 +19,12 @@ export interface RegisteredReporter {
   arcForwarder: boolean;
   /** A feed name: submissions with the client certificate urn:cordon:feed:NAME are this reporter's. */
   feed?: string | undefined;
+  /**
+   * Whether the reporter is mailed the outcome when an incident its report
+   * joined ends. Absent: as `outcome.mailReporters` / `outcome.feedReporters`
+   * say for its kind of registration; false: never; true: when those allow it.
+   */
+  notifyOutcome?: boolean | undefined;
 }
 
 /** Kinds a registered reporter may have: `anonymous` is what an unregistered sender is, never a registry entry. */
@@ -44,7 +50,7 @@ export function validateReporter(value: unknown, prefix: string): RegisteredRepo
     throw new CordonError('invalid', 'must be an object {id, name, kind, domains, arcForwarder?, feed?}', { field: prefix });
   }
   const v = value as Record<string, unknown>;
-  const known = ['id', 'name', 'kind', 'domains', 'arcForwarder', 'feed'];
+  const known = ['id', 'name', 'kind', 'domains', 'arcForwarder', 'feed', 'notifyOutcome'];
   const extra = Object.keys(v).find((k) => !known.includes(k));
   if (extra) throw new CordonError('invalid', `unknown key (known: ${known.join(', ')})`, { field: `${prefix}.${extra}` });
 
@@ -78,7 +84,11 @@ export function validateReporter(value: unknown, prefix: string): RegisteredRepo
   if (domains.length === 0 && !feed) {
     throw new CordonError('invalid', 'a reporter needs at least one domain or a feed: otherwise nothing can authenticate as it', { field: `${prefix}.domains` });
   }
-  return { id: v.id, name: v.name.trim(), kind: v.kind as ReporterKind, domains, arcForwarder, ...(feed ? { feed } : {}) };
+  if (v.notifyOutcome !== undefined && v.notifyOutcome !== null && typeof v.notifyOutcome !== 'boolean') {
+    throw new CordonError('invalid', 'must be true or false', { field: `${prefix}.notifyOutcome` });
+  }
+  const notifyOutcome = typeof v.notifyOutcome === 'boolean' ? v.notifyOutcome : undefined;
+  return { id: v.id, name: v.name.trim(), kind: v.kind as ReporterKind, domains, arcForwarder, ...(feed ? { feed } : {}), ...(notifyOutcome !== undefined ? { notifyOutcome } : {}) };
 }
 
 /**

@@ -6,7 +6,7 @@ import { parseMailPayload } from '../../../controller/mail/parseMailPayload.js';
 import { isCordonError } from '../../../proto/runtime/CordonError.js';
 import { RAW_CRLF, RAW_LF, sampleIncident, sampleInput } from './fixtures.js';
 
-const TEMPLATES: MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'closed', 'dismissed'];
+const TEMPLATES: MailTemplate[] = ['notice', 'complaint_digest', 'escalated', 'enforced', 'released', 'closed', 'dismissed'];
 const flat = (s: string) => s.replace(/\s+/g, ' ');
 
 // Rendering must not depend on the machine's zone: run these in one far from UTC.
@@ -27,7 +27,7 @@ describe('renderMail, every template', () => {
       for (const stamp of m.text.match(/\d{4}-\d{2}-\d{2}T[\d:.]+\S*/g) ?? []) expect(stamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z/);
       expect(m.text).not.toMatch(/GMT|[+-]\d{2}:\d{2}\b(?!:)/);
       for (const line of m.text.split('\n')) expect(line.length).toBeLessThanOrEqual(76);
-      expect(m.attachments.length).toBe(template === 'notice' ? 1 : 0);
+      expect(m.attachments.length).toBe(template === 'notice' || template === 'complaint_digest' ? 1 : 0);
     });
   }
   it('is deterministic: the same input renders the same mail', () => {
@@ -197,7 +197,9 @@ describe('enforced', () => {
     expect(t).toContain('- traffic limited to 10 Mbit/s');
     expect(t).toContain('- public network isolated; management and the IPMI console remain reachable');
     expect(t).toContain('- public interfaces down; the IPMI console remains reachable');
-    expect(t).toContain('How to get released: remove the cause (the spam), then reply to this mail with "fixed"');
+    // Without a page (no link id on the row) the only way to answer is a reply.
+    expect(t).toContain('How to get released: remove the cause (the spam), then say "fixed" and what you did; an operator checks it and lifts the restrictions.');
+    expect(t).toContain('To do so, reply to this mail keeping [Cordon #inc-20260301-a1b2c3d4] in the subject.');
   });
 });
 
