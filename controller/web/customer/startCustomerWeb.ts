@@ -57,7 +57,7 @@ export async function startCustomerWeb(d: CustomerWebDeps): Promise<CustomerWeb>
     requestTimeout: 120_000,
     connectionTimeout: 130_000,
     keepAliveTimeout: 5_000,
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   };
