@@ -15,7 +15,7 @@ import type {
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import type { IncidentService } from '../incidents/IncidentService.js';
-import { TERMINAL_STATES, type Incident } from '../incidents/model.js';
+import { TERMINAL_STATES, WAITING_FOR_OPERATOR, type Incident } from '../incidents/model.js';
 import type { CustomerLink } from '../store/CustomerLinksRepo.js';
 import type { CustomerFile, CustomerMessage } from '../store/CustomerMessagesRepo.js';
 import type { Store } from '../store/Store.js';
@@ -164,7 +164,7 @@ export function createCustomerVoiceDesk(deps: CustomerVoiceDeskDeps) {
       const limit = req.limit || 200;
       if (limit > MAX_QUEUE) throw new CordonError('invalid', `at most ${MAX_QUEUE}, got ${limit}`, { field: 'limit' });
       const candidates = new Map<string, Incident>();
-      for (const state of ['appealed', 'release_requested', 'customer_resolved', 'disputed', 'escalated', 'enforcing', 'enforced'] as const) {
+      for (const state of WAITING_FOR_OPERATOR) {
         for (const i of await store.incidents.list({ state, limit: MAX_QUEUE })) candidates.set(i.id, i);
       }
       const unseen = new Map<string, { count: number; oldest: Date }>();
@@ -173,12 +173,13 @@ export function createCustomerVoiceDesk(deps: CustomerVoiceDeskDeps) {
         if (u) u.count++;
         else unseen.set(m.incidentId, { count: 1, oldest: m.at });
       }
-      // No repository query names undelivered notices yet; the column is the lifecycle's own (migration 7).
-      const bounced = await store.db.all<{ id: string }>(
-        "SELECT id FROM incidents WHERE notice_undelivered_at IS NOT NULL AND state NOT IN ('closed', 'dismissed', 'released') ORDER BY notice_undelivered_at LIMIT ?",
+      // Held or unnotified open incidents: no repository query names them, and listing every
+      // enforced incident of a fleet to find the few held ones would not scale.
+      const flagged = await store.db.all<{ id: string }>(
+        "SELECT id FROM incidents WHERE (hold IS NOT NULL OR notice_undelivered_at IS NOT NULL) AND state NOT IN ('closed', 'dismissed', 'released') ORDER BY opened_at LIMIT ?",
         [MAX_QUEUE],
       );
-      for (const id of [...unseen.keys(), ...bounced.map((r) => r.id)]) {
+      for (const id of [...unseen.keys(), ...flagged.map((r) => r.id)]) {
         if (!candidates.has(id)) {
           const i = await store.incidents.get(id);
           if (i) candidates.set(id, i);

@@ -44,9 +44,9 @@ describe("the customer's voice at the desk", () => {
   const asFeed = (...args: string[]) => ctl('olga', '--cert', join(pki.dir, 'feed-shadow.crt'), '--key', join(pki.dir, 'feed-shadow.key'), ...args);
 
   const incident = async (id: string): Promise<Incident> => (await controller.store.incidents.get(id))!;
-  const open = async (ip: string): Promise<string> => {
+  const open = async (ip: string, reporterKind = 'upstream'): Promise<string> => {
     const r = await controller.service.submitComplaint(
-      { ip, category: 'spam', reporter: 'fbl@upstream.example', reporterKind: 'upstream', eventTime: undefined, evidence: 'spam from the host', raw: 'spam report' },
+      { ip, category: 'spam', reporter: 'fbl@upstream.example', reporterKind, eventTime: undefined, evidence: 'spam from the host', raw: 'spam report' },
       'olga',
     );
     expect(r.outcome).toBe('opened');
@@ -83,7 +83,7 @@ describe("the customer's voice at the desk", () => {
   };
   const smtpBlocked = async (hostId: string) => (await controller.store.desired.get(hostId)).enforcements.map((e) => e.action.kind);
 
-  const ids = {} as { noted: string; rejected: string; accepted: string; bounced: string; pageMessage: string };
+  const ids = {} as { noted: string; rejected: string; accepted: string; bounced: string; held: string; pageMessage: string };
   const evidence = Buffer.from('address,opted_in_at,ip\nalice@example.net,2026-10-01T10:00:00Z,192.0.2.44\n');
 
   beforeAll(async () => {
@@ -96,7 +96,7 @@ describe("the customer's voice at the desk", () => {
     work = mkdtempSync(join(tmpdir(), 'cordon-voice-'));
     const store = await Store.open(join(work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
-    for (let n = 1; n <= 4; n++) await store.hosts.add({ id: `web-0${n}`, customerId: 'acme', publicPrefixes: [`203.0.113.${n}/32`], managementAddress: `10.255.0.${n}` });
+    for (let n = 1; n <= 5; n++) await store.hosts.add({ id: `web-0${n}`, customerId: 'acme', publicPrefixes: [`203.0.113.${n}/32`], managementAddress: `10.255.0.${n}` });
     controller = await runController(controllerSettings(pki, store, { clock, customerLinks: settings }));
   });
   afterAll(async () => {
@@ -138,26 +138,36 @@ describe("the customer's voice at the desk", () => {
     ids.rejected = await open('203.0.113.2');
     ids.accepted = await open('203.0.113.3');
     ids.bounced = await open('203.0.113.4');
+    // Only an individual's word: escalated at its deadline, but held for an operator.
+    ids.held = await open('203.0.113.5', 'individual');
+    const heldDue = (await incident(ids.held)).ackDueAt!;
     await enforce(ids.rejected);
     await enforce(ids.accepted);
     await controller.service.apply(ids.bounced, { type: 'notice_bounced', reason: '550 5.1.1 no such user' }, 'mail');
+    // The clock already passed every acknowledge deadline opened with these (enforce moved it); the scheduler may have fired first.
+    expect(clock.now().getTime()).toBeGreaterThan(heldDue.getTime());
+    await controller.service.apply(ids.held, { type: 'deadline', dueAt: heldDue }, 'clock');
+    expect(await incident(ids.held)).toMatchObject({ state: 'escalated', hold: 'untrusted_reporter', actions: [] });
     clock.advance(HOUR);
     ids.pageMessage = await appeal(ids.rejected, 'This is our double opt-in newsletter; the log is attached.', { id: 'file-optin', name: 'optin-log.csv', bytes: evidence });
     clock.advance(HOUR);
-    await appeal(ids.accepted, 'Those mails were password resets our users asked for.');
+    // A customer's words reach an operator's terminal: escape sequences in them must arrive defused.
+    await appeal(ids.accepted, 'Those mails were password resets\u001b]0;owned\u0007\u001b[2J our users asked for.');
 
     const q = await queue();
     expect(q.map((e) => [e.incident.id, e.why])).toEqual([
       [ids.rejected, 'appealed'],
       [ids.accepted, 'appealed'],
       [ids.noted, 'customer_resolved'],
+      [ids.held, 'held'],
       [ids.bounced, 'notice_bounced'],
     ]);
+    expect(q[3]).toMatchObject({ reason: 'escalated, held: untrusted reporter', since: (await incident(ids.held)).escalatedAt!.toISOString() });
     expect(q[0]).toMatchObject({ unseen: 1, since: new Date(clock.now().getTime() - HOUR).toISOString(), reason: expect.stringMatching(/contests the restriction \(smtp_block/) });
     const table = (await ctl('vic', 'incident', 'queue')).out.split('\n');
     expect(table[0]).toMatch(/^INCIDENT\s+HOST\s+STATE\s+WHY\s+SINCE/);
     expect(table[1]).toMatch(new RegExp(`^${ids.rejected}\\s+web-02\\s+appealed\\s+appealed\\s.*contests the restriction`));
-    expect(table[4]).toMatch(/notice_bounced .*the notice bounced/);
+    expect(table[5]).toMatch(/notice_bounced .*the notice bounced/);
 
     const noReason = await ctl('olga', 'incident', 'reject-dispute', ids.rejected);
     expect(noReason.code).toBe(2);
@@ -180,6 +190,7 @@ describe("the customer's voice at the desk", () => {
     const after = await queue();
     expect(after.map((e) => [e.incident.id, e.why])).toEqual([
       [ids.noted, 'customer_resolved'],
+      [ids.held, 'held'],
       [ids.rejected, 'unseen_messages'],
       [ids.accepted, 'unseen_messages'],
       [ids.bounced, 'notice_bounced'],
@@ -192,6 +203,9 @@ describe("the customer's voice at the desk", () => {
     expect(shown).toContain('UNSEEN');
     expect(shown).toContain('optin-log.csv');
     expect(shown).toContain(createHash('sha256').update(evidence).digest('hex'));
+    const other = (await ctl('vic', 'incident', 'show', ids.accepted)).out;
+    expect(other).toContain('| Those mails were password resets?]0;owned??[2J our users asked for.');
+    expect(other).not.toMatch(/[\u001b\u0007]/);
     const json = JSON.parse((await ctl('vic', 'incident', 'show', ids.rejected, '--json')).out) as { files: Record<string, unknown>[] };
     expect(json.files).toEqual([expect.objectContaining({ id: 'file-optin', filename: 'optin-log.csv', size: String(evidence.length) })]);
     expect(json.files[0]!.content ?? '').toBe('');
@@ -205,7 +219,7 @@ describe("the customer's voice at the desk", () => {
     expect((await ctl('omar', 'incident', 'seen', ids.accepted)).out).toBe(`${ids.accepted}: no unseen message\n`);
     const audit = await controller.store.audit.list({ subject: ids.rejected });
     expect(audit.filter((a) => a.action === 'incident.messages_seen')).toEqual([expect.objectContaining({ actor: 'olga', detail: { messages: [ids.pageMessage] } })]);
-    expect((await queue()).map((e) => e.incident.id)).toEqual([ids.noted, ids.bounced]);
+    expect((await queue()).map((e) => e.incident.id)).toEqual([ids.noted, ids.held, ids.bounced]);
   });
 
   it('saves an evidence file for the abuse desk only: mode 0600, never over an existing path', async () => {
