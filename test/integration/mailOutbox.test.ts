@@ -7,6 +7,8 @@ import { MemoryOutbox } from '../unit/mail/MemoryOutbox.js';
 import { decodedBody, multipartParts, parseMime } from '../unit/mail/parseMime.js';
 import { freePort, SmtpSink } from '../unit/mail/smtpSink.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { CustomerLinks, PAGE_PREFIX } from '../../controller/customer/CustomerLinks.js';
+import { arf, MailController, PUBLIC_URL } from '../unit/mail/mailController.js';
 
 const MIN = 60_000;
 const cleanups: (() => unknown)[] = [];
@@ -97,5 +99,77 @@ describe('OutboxWorker with a real SMTP server', () => {
     await stopping;
     expect(w.outbox.row(id).done).toBe(true);
     expect(sink.received).toHaveLength(1);
+  });
+});
+
+describe('a real controller telling the customer', () => {
+  let m: MailController;
+  afterEach(async () => {
+    await m?.stop();
+  });
+  const ingest = async (messageId: string, ip: string, eventTime: string) => {
+    const { results } = await m.controller.service.ingestReport(Buffer.from(arf({ from: 'fbl@mailbox.example', messageId, eventTime, ip })), 'maildir');
+    return results[0]!;
+  };
+
+  it('the delivered notice carries the page link; its token opens the incident, and the outbox holds only the link id', async () => {
+    m = await MailController.start();
+    const r = await ingest('n-1@mailbox.example', '203.0.113.2', '2026-11-02T08:10:00Z');
+    expect(r.outcome).toBe('opened');
+    const notice = await m.noticeDelivered(r.incidentId!);
+    expect(notice.to).toEqual(['ops@acme.example']);
+    const url = new RegExp(`^  (${PUBLIC_URL}${PAGE_PREFIX}([A-Za-z0-9_-]{43}))$`, 'm').exec(notice.text);
+    expect(url, notice.text).not.toBeNull();
+    expect(notice.text.indexOf('Answer on this page:')).toBeLessThan(notice.text.indexOf('reply to this mail'));
+    // The reported address and the reporter's event time, not only our receipt time.
+    expect(notice.text).toContain('203.0.113.2');
+    expect(notice.text.replace(/\s+/g, ' ')).toContain('The reporter gives the time of the event as 2026-11-02T08:10:00Z.');
+    const opened = await new CustomerLinks(m.controller.store, m.links).resolve(url![2]!, m.clock.now());
+    expect(opened?.incident.id).toBe(r.incidentId);
+    // What anyone reading the database sees: a link id, never the token or the URL.
+    const rows = JSON.stringify(await m.controller.store.outbox.list());
+    expect(rows).toContain(opened!.link.id);
+    expect(rows).not.toContain(url![2]!);
+    expect(rows).not.toContain(PAGE_PREFIX);
+  });
+
+  it('two complaints joining within an hour of the notice make one digest, an hour after it, listing both', async () => {
+    m = await MailController.start();
+    const first = await ingest('d-1@mailbox.example', '203.0.113.2', '2026-11-02T08:00:00Z');
+    await m.noticeDelivered(first.incidentId!);
+    await m.advance(10 * MIN);
+    expect((await ingest('d-2@mailbox.example', '203.0.113.3', '2026-11-02T08:55:00Z')).outcome).toBe('merged');
+    await m.advance(10 * MIN);
+    expect((await ingest('d-3@mailbox.example', '203.0.113.4', '2026-11-02T09:05:00Z')).outcome).toBe('merged');
+    await new Promise((r) => setTimeout(r, 300));
+    const digests = async () => (await m.delivered()).filter((d) => d.headers.get('x-cordon-template') === 'complaint_digest');
+    expect(await digests()).toHaveLength(0); // not within the hour after the notice
+    await m.advance(45 * MIN);
+    await m.mailWhere('the digest', (d) => d.headers.get('x-cordon-template') === 'complaint_digest');
+    // A third right after it waits for the hour after this digest.
+    expect((await ingest('d-4@mailbox.example', '203.0.113.5', '2026-11-02T09:40:00Z')).outcome).toBe('merged');
+    await new Promise((r) => setTimeout(r, 300));
+    const [digest, ...more] = await digests();
+    expect(more).toHaveLength(0);
+    const text = digest!.text.replace(/\s+/g, ' ');
+    expect(text).toContain('2 more complaints about spam');
+    expect(text).toContain('203.0.113.3: event 2026-11-02T08:55:00Z, received 2026-11-02T09:10:00Z');
+    expect(text).toContain('203.0.113.4: event 2026-11-02T09:05:00Z, received 2026-11-02T09:20:00Z');
+    expect(text).not.toContain('203.0.113.5');
+    expect(digest!.attachments).toHaveLength(2);
+    expect(digest!.text).toContain(`${PUBLIC_URL}${PAGE_PREFIX}`);
+    const pending = (await m.controller.store.outbox.list({ status: 'pending' })).filter((row) => (row.payload as { template?: string }).template === 'complaint_digest');
+    expect(pending).toHaveLength(1);
+    expect(pending[0]!.dueAt.getTime()).toBeGreaterThanOrEqual(m.clock.now().getTime() + 59 * MIN);
+  });
+
+  it('a complaint that joins before the notice went out is listed in the notice itself', async () => {
+    m = await MailController.start({ settings: { mail: undefined } });
+    const first = await ingest('p-1@mailbox.example', '203.0.113.2', '2026-11-02T08:00:00Z');
+    expect((await ingest('p-2@mailbox.example', '203.0.113.6', '2026-11-02T08:30:00Z')).outcome).toBe('merged');
+    const rows = (await m.controller.store.outbox.list()).filter((row) => row.incidentId === first.incidentId && row.kind === 'mail');
+    expect(rows.map((row) => (row.payload as { template: string }).template)).toEqual(['notice']);
+    const payload = rows[0]!.payload as { complaint: { ip: string }; complaints: { ip: string }[] };
+    expect([payload.complaint.ip, ...payload.complaints.map((c) => c.ip)]).toEqual(['203.0.113.2', '203.0.113.6']);
   });
 });
