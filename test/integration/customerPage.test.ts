@@ -204,6 +204,8 @@ describe('customer page over HTTP', () => {
       post(token, from, page.cookie, { answer: 'ack', submission: form.submission }), // no field
       post(token, from, `cordon_csrf=${randomBytes(32).toString('base64url')}`, { answer: 'ack', submission: form.submission, csrf: form.csrf }), // another browser's cookie
       post(token, from, page.cookie, { answer: 'ack', submission: form.submission, csrf: form.csrf }, { origin: 'https://evil.example' }),
+      // A page with Referrer-Policy no-referrer makes the browser send Origin: null; Sec-Fetch-Site still tells.
+      post(token, from, page.cookie, { answer: 'ack', submission: form.submission, csrf: form.csrf }, { origin: 'null', 'sec-fetch-site': 'cross-site' }),
     ];
     for (const res of await Promise.all(attempts)) {
       expect(res.status).toBe(403);
@@ -223,7 +225,8 @@ describe('customer page over HTTP', () => {
     const from = '198.51.100.70';
     const page = await openPage(token, from);
     const ack = page.form('ack')!;
-    const first = await post(token, from, page.cookie, { answer: 'ack', submission: ack.submission, csrf: ack.csrf }, { origin: base });
+    // As Chromium sends it from the page (see the browser test): Origin null under no-referrer, same-origin fetch.
+    const first = await post(token, from, page.cookie, { answer: 'ack', submission: ack.submission, csrf: ack.csrf }, { origin: 'null', 'sec-fetch-site': 'same-origin' });
     expect(first.status).toBe(303);
     expect(first.headers.get('location')).toBe(`${base}/c/${token}`);
     const again = await post(token, from, page.cookie, { answer: 'ack', submission: ack.submission, csrf: ack.csrf });

@@ -34,6 +34,21 @@ export function redactPath(url: string): string {
 }
 
 /**
+ * Whether a POST comes from the page itself, as far as the browser says.
+ * `Origin: null` is what a browser sends for a form POST from a page with
+ * Referrer-Policy no-referrer (Fetch: "append a request Origin header"), so
+ * it says nothing either way; then Sec-Fetch-Site, which every current
+ * browser sends, decides. Neither header: an old browser or a script, left
+ * to the CSRF pair.
+ */
+export function sameOrigin(request: FastifyRequest, origin: string): boolean {
+  const o = request.headers.origin;
+  if (o !== undefined && o !== 'null' && o !== origin) return false;
+  const site = request.headers['sec-fetch-site'];
+  return site === undefined || site === 'same-origin' || site === 'none';
+}
+
+/**
  * The customer page's routes; every decision is CustomerVoice's or
  * CustomerLinks', this file only speaks HTTP. Paths and form fields are a
  * contract (the notice mails link them, tests and the lab post to them).
@@ -99,8 +114,7 @@ export function registerCustomerRoutes(app: FastifyInstance, d: CustomerRoutesDe
     const found = await open(request, reply, token);
     if (!found) return;
     const back = pagePath(token);
-    const origin = request.headers.origin;
-    if (origin !== undefined && origin !== publicUrl.origin) {
+    if (!sameOrigin(request, publicUrl.origin)) {
       return reply.code(403).type(HTML).send(messagePage(basePath, 'Answer not accepted', 'The form was sent from another site, so nothing was recorded. Open the page from the link in our mail and answer there.', back));
     }
     let body: Awaited<ReturnType<typeof readAnswerBody>>;
