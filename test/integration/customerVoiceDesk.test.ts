@@ -138,12 +138,12 @@ describe("the customer's voice at the desk", () => {
     ids.rejected = await open('203.0.113.2');
     ids.accepted = await open('203.0.113.3');
     ids.bounced = await open('203.0.113.4');
+    await controller.service.apply(ids.bounced, { type: 'notice_bounced', reason: '550 5.1.1 no such user' }, 'mail');
     // Only an individual's word: escalated at its deadline, but held for an operator.
     ids.held = await open('203.0.113.5', 'individual');
     const heldDue = (await incident(ids.held)).ackDueAt!;
     await enforce(ids.rejected);
     await enforce(ids.accepted);
-    await controller.service.apply(ids.bounced, { type: 'notice_bounced', reason: '550 5.1.1 no such user' }, 'mail');
     // The clock already passed every acknowledge deadline opened with these (enforce moved it); the scheduler may have fired first.
     expect(clock.now().getTime()).toBeGreaterThan(heldDue.getTime());
     await controller.service.apply(ids.held, { type: 'deadline', dueAt: heldDue }, 'clock');
@@ -168,6 +168,8 @@ describe("the customer's voice at the desk", () => {
     expect(table[0]).toMatch(/^INCIDENT\s+HOST\s+STATE\s+WHY\s+SINCE/);
     expect(table[1]).toMatch(new RegExp(`^${ids.rejected}\\s+web-02\\s+appealed\\s+appealed\\s.*contests the restriction`));
     expect(table[5]).toMatch(/notice_bounced .*the notice bounced/);
+    // Its deadlines passed with the others' while it waited: nothing escalated it.
+    expect(await incident(ids.bounced)).toMatchObject({ state: 'notified', overdue: false, actions: [] });
 
     const noReason = await ctl('olga', 'incident', 'reject-dispute', ids.rejected);
     expect(noReason.code).toBe(2);
@@ -304,6 +306,28 @@ describe("the customer's voice at the desk", () => {
     const r = await ctl('olga', 'incident', 'resend-link', ids.accepted);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/\nnote: the incident closed .*, more than 30 days ago: a link to it no longer opens the page\n$/);
+  });
+
+  it('refuses bad input with one line naming the field and its limit, and changes nothing', async () => {
+    const linksBefore = await controller.store.customerLinks.listByIncident(ids.rejected);
+    const auditBefore = (await controller.store.audit.list({ subject: ids.rejected })).length;
+    const cases: [string[], number, RegExp][] = [
+      [['incident', 'resend-link', 'inc-nope'], 1, /incidentId: no incident "inc-nope"/],
+      [['incident', 'revoke-link', ids.rejected, '--reason', 'r'.repeat(2001)], 2, /reason: at most 2000 characters, got 2001/],
+      [['incident', 'queue', '--limit', '5000'], 2, /limit: at most 1000, got 5000/],
+      [['incident', 'queue', '--limit', 'ten'], 2, /--limit: "ten" is not a count/],
+      [['incident', 'file', ids.rejected], 2, /--output: is required/],
+      [['incident', 'seen'], 2, /incident id: is required/],
+      [['incident', 'answer', ids.bounced, '--plan', '2027-01-01T00:00:00Z'], 2, /note: a plan recorded by an operator needs what the customer said/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await ctl('olga', ...args);
+      expect(r.code, args.join(' ')).toBe(code);
+      expect(r.err.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.err, args.join(' ')).toMatch(message);
+    }
+    expect(await controller.store.customerLinks.listByIncident(ids.rejected)).toEqual(linksBefore);
+    expect((await controller.store.audit.list({ subject: ids.rejected })).length).toBe(auditBefore);
   });
 
   it('keeps feed certificates out of every one of these calls', async () => {
