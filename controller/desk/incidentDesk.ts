@@ -53,6 +53,12 @@ export interface IncidentDeskDeps {
   drillClock?: DrillClock;
   /** `bmc.credentialsDir`, where BMC password files must lie (hostDesk.ts); absent: BMCs cannot be set over the desk. */
   bmcCredentialsDir?: string | undefined;
+  /**
+   * Threads a relayed mail onto its incident when it is the customer's reply,
+   * auto-reply or a bounce of our mail (CustomerMailThreader.thread); undefined
+   * when it is not, and the mail is read as a report. Absent: every mail is a report.
+   */
+  threadCustomerMail?: ((raw: Buffer, relayedBy: string) => Promise<{ incidentId: string; reason: string } | undefined>) | undefined;
 }
 
 /** What the customer said, as an operator records it: room for a pasted mail, not for a file (files go through the page). */
@@ -171,6 +177,11 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
       if (!req.ip && (req.raw || req.report.length > 0)) {
         const bytes = req.report.length > 0 ? Buffer.from(req.report) : Buffer.from(req.raw, 'utf8');
         const channel = feed ? { kind: 'feed' as const, feed, actor } : { kind: 'relay' as const, actor };
+        // Only an operator's relay of the abuse mailbox carries customer mail; a feed's reports are reports.
+        const threaded = feed ? undefined : await deps.threadCustomerMail?.(bytes, actor);
+        if (threaded) {
+          return { complaintId: '', incidentId: threaded.incidentId, outcome: 'threaded', reason: threaded.reason, parsed: [], needsInfo: '', trusted: false, authentication: '' };
+        }
         const ingested = await deps.service.ingestReport(bytes, actor, req.filename || undefined, channel);
         const authentication = JSON.stringify(ingested.authentication);
         const parsed = ingested.results.map((r) => ({
@@ -240,7 +251,7 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
       const note = req.note.trim();
       // The operator speaks for the customer: what the customer said is the record, not the operator's click.
       if (!note && event.type !== 'customer_ack') {
-        throw new CordonError('invalid', `a ${event.type.slice('customer_'.length).replace(/_/g, ' ')} recorded by an operator needs what the customer said (--note)`, { field: 'note' });
+        throw new CordonError('invalid', `a ${event.type.slice('customer_'.length).replace(/_/g, ' ')} recorded by an operator needs what the customer said`, { field: 'note' });
       }
       if (note.length > MAX_NOTE_CHARS) throw new CordonError('invalid', `at most ${MAX_NOTE_CHARS} characters, got ${note.length}`, { field: 'note' });
       const actor = `customer via ${op.name}`;
