@@ -47,6 +47,11 @@ export function mayBeCustomerMail(raw: Buffer): boolean {
   return raw.includes('@cordon>') || raw.includes('@CORDON>') || raw.subarray(0, 64 * 1024).includes('[Cordon #');
 }
 
+/** "550 5.1.1 User unknown": the diagnostic, led by the status code unless it already says it. */
+function bounceReason(c: { status: string; diagnostic: string }): string {
+  return c.diagnostic.includes(c.status) ? c.diagnostic : `${c.status} ${c.diagnostic}`.trim();
+}
+
 const isOpen = (i: Incident) => !TERMINAL_STATES.includes(i.state) && i.state !== 'released';
 
 /**
@@ -125,7 +130,7 @@ export class CustomerMailThreader {
   private async record(c: Exclude<CustomerMailClass, { kind: 'none' }>, facts: CustomerMailFacts, raw: Buffer, now: Date): Promise<{ id: string; inserted: boolean }> {
     const id = `msg-${randomUUID()}`;
     const rawSha256 = await this.blobs.put(rawText(raw));
-    const body = c.kind === 'bounce' ? `${c.status} ${c.diagnostic}`.trim() : facts.text.trim();
+    const body = c.kind === 'bounce' ? bounceReason(c) : facts.text.trim();
     const inserted = await this.deps.store.customerMessages.insert({
       id,
       incidentId: c.incidentId,
@@ -187,7 +192,7 @@ export class CustomerMailThreader {
     const keep = await this.whyNotPause(c, incident);
     if (keep) return this.note(c, incident, facts, raw, relayedBy, keep);
     let recorded = false;
-    const after = await this.deps.service.apply(incident.id, { type: 'notice_bounced', reason: `${c.status} ${c.diagnostic}`.trim().slice(0, 500) }, 'mail', {
+    const after = await this.deps.service.apply(incident.id, { type: 'notice_bounced', reason: bounceReason(c).slice(0, 500) }, 'mail', {
       detail: this.detail(c, facts, key, relayedBy),
       then: async (_before, _after, now) => {
         recorded = (await this.record(c, facts, raw, now)).inserted;
