@@ -163,6 +163,24 @@ describe('a real controller telling the customer', () => {
     expect(pending[0]!.dueAt.getTime()).toBeGreaterThanOrEqual(m.clock.now().getTime() + 59 * MIN);
   });
 
+  it('a notice re-sent after a bounce lists every complaint, keeps the link, and counts the deadlines from now', async () => {
+    m = await MailController.start();
+    const first = await ingest('b-1@mailbox.example', '203.0.113.2', '2026-11-02T08:00:00Z');
+    const notice = await m.noticeDelivered(first.incidentId!);
+    await ingest('b-2@mailbox.example', '203.0.113.3', '2026-11-02T08:30:00Z');
+    await m.advance(5 * 60 * MIN);
+    await m.controller.service.apply(first.incidentId!, { type: 'notice_bounced', reason: '550 mailbox full' }, 'mail');
+    await m.controller.service.queueMail(first.incidentId!, 'notice', 'olga', 'the customer fixed their mailbox');
+    const again = await m.mailWhere('the re-sent notice', (d) => d.headers.get('x-cordon-template') === 'notice' && d.text.includes('could not be delivered'));
+    const text = again.text.replace(/\s+/g, ' ');
+    expect(text).toContain('Our earlier notice of this incident could not be delivered, so its deadlines did not run.');
+    expect(text).toContain(`acknowledge by ${new Date(m.clock.now().getTime() + 24 * 60 * MIN).toISOString().replace('.000Z', 'Z')}`);
+    expect(text).toContain('We received 2 complaints about spam');
+    expect(text).toContain('203.0.113.3: event 2026-11-02T08:30:00Z');
+    const link = (t: string) => new RegExp(`${PUBLIC_URL}${PAGE_PREFIX}\\S+`).exec(t)?.[0];
+    expect(link(again.text)).toBe(link(notice.text));
+  });
+
   it('a complaint that joins before the notice went out is listed in the notice itself', async () => {
     m = await MailController.start({ settings: { mail: undefined } });
     const first = await ingest('p-1@mailbox.example', '203.0.113.2', '2026-11-02T08:00:00Z');
