@@ -6,6 +6,7 @@ import type { IncidentService } from '../incidents/IncidentService.js';
 import { TERMINAL_STATES, WAITING_FOR_OPERATOR, type Category, type Incident, type IncidentState } from '../incidents/model.js';
 import type { PolicyConfig } from '../incidents/policy.js';
 import { describeAction, describeCategory } from '../mail/describeAction.js';
+import type { StoredComplaint } from '../store/ComplaintsRepo.js';
 import type { CustomerLink } from '../store/CustomerLinksRepo.js';
 import type { CustomerFile, CustomerMessage } from '../store/CustomerMessagesRepo.js';
 import type { Store } from '../store/Store.js';
@@ -106,18 +107,23 @@ export class CustomerVoice {
   /** What the page shows for this incident. */
   async page(incident: Incident): Promise<PageFacts> {
     const s = this.deps.store;
-    const host = await s.hosts.get(incident.hostId);
+    // Independent reads, issued together: the page is the hot path of the listener.
+    const [host, bmc, allMessages, files, complaints] = await Promise.all([
+      s.hosts.get(incident.hostId),
+      s.bmcs.get(incident.hostId),
+      s.customerMessages.listByIncident(incident.id),
+      s.customerMessages.listFiles(incident.id),
+      s.complaints.listByIncident(incident.id),
+    ]);
     const prefixes = host?.publicPrefixes ?? [];
-    const bmc = await s.bmcs.get(incident.hostId);
-    const messages = (await s.customerMessages.listByIncident(incident.id)).filter((m) => m.kind === 'answer' || m.kind === 'reply');
-    const files = await s.customerMessages.listFiles(incident.id);
+    const messages = allMessages.filter((m) => m.kind === 'answer' || m.kind === 'reply');
     const readOnly = TERMINAL_STATES.includes(incident.state) || incident.state === 'released';
     return {
       incident,
       category: describeCategory(incident.category),
       host: { id: incident.hostId, publicPrefixes: prefixes },
       bmc: bmc ? { address: bmc.address } : undefined,
-      complaints: await this.complaints(incident, prefixes),
+      complaints: this.complaints(complaints, prefixes),
       deadlines: this.deadlines(incident),
       restrictions: incident.actions.map(describeAction),
       state: describeState(incident.state),
@@ -199,7 +205,7 @@ export class CustomerVoice {
     return this.deps.store.customerMessages.fileBytes(incidentId, fileId);
   }
 
-  private async complaints(incident: Incident, prefixes: string[]): Promise<ComplaintFacts[]> {
+  private complaints(stored: StoredComplaint[], prefixes: string[]): ComplaintFacts[] {
     const cidrs = prefixes.map((p) => parseCidr(p));
     const own = (ip: string) => {
       try {
@@ -208,7 +214,7 @@ export class CustomerVoice {
         return false;
       }
     };
-    return (await this.deps.store.complaints.listByIncident(incident.id))
+    return stored
       .filter((c) => c.status === 'linked' && own(c.ip))
       .map((c) => ({
         ip: c.ip,

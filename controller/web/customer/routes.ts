@@ -89,8 +89,8 @@ export function registerCustomerRoutes(app: FastifyInstance, d: CustomerRoutesDe
       nonce = d.csrf.newNonce();
       reply.header('set-cookie', d.csrf.cookie(nonce));
     }
-    // Read again: a 409 must show the state that refused the answer.
-    const incident = (await d.voice.incident(found.incident.id)) ?? found.incident;
+    // After a refused answer, read again: a 409 must show the state that refused it.
+    const incident = status === 200 ? found.incident : ((await d.voice.incident(found.incident.id)) ?? found.incident);
     const facts = await d.voice.page(incident);
     const page = renderIncidentPage(facts, { basePath, pagePath: pagePath(token), csrf: d.csrf.field(found.link.id, nonce), submission: CustomerVoice.newSubmissionId, filesNote, ...extra });
     await reply.code(status).type(HTML).send(page);
