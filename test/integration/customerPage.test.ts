@@ -88,7 +88,7 @@ describe('customer page over HTTP', () => {
     const store = await Store.open(join(work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
     await store.customers.upsert({ id: 'beta', name: 'Beta', email: 'noc@beta.example' });
-    for (let n = 1; n <= 12; n++) {
+    for (let n = 1; n <= 13; n++) {
       await store.hosts.add({ id: `web-0${n}`, customerId: n === 9 ? 'beta' : 'acme', publicPrefixes: [`203.0.113.${n}/32`, `2001:db8:${n}::/48`], managementAddress: `10.255.0.${n}` });
     }
     await store.bmcs.set({ hostId: 'web-01', protocol: 'ipmi', address: '10.255.1.1', port: 623, user: 'cordon', passwordFile: join(work, 'pw'), sol: false, cipherSuite: undefined });
@@ -316,6 +316,29 @@ describe('customer page over HTTP', () => {
     expect(html).toContain('&lt;script&gt;alert(&quot;customer&quot;)&lt;/script&gt;');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;Evil CERT');
     expect(html).toContain('Waiting for a person of the abuse desk.');
+  });
+
+  it('while a restriction is in force: shows it in words, offers the appeal, and then says a person decides', async () => {
+    const id = await openIncident('203.0.113.12');
+    await controller.service.apply(id, { type: 'operator_enforce', operator: 'olga', action: { kind: 'smtp_block' }, reason: 'spam run' }, 'olga');
+    expect(await state(id)).toBe('enforcing');
+    const token = await tokenOf(id);
+    const from = '198.51.100.110';
+    const page = await openPage(token, from);
+    expect(page.html).toContain('outbound SMTP (ports 25, 465, 587) blocked');
+    expect(page.html).toContain('Contest this restriction (false positive)');
+    expect(page.form('ack')).toBeUndefined();
+    expect(page.form('plan')).toBeUndefined();
+    const fp = page.form('false_positive')!;
+    const body = new FormData();
+    for (const [k, v] of Object.entries({ csrf: fp.csrf, submission: fp.submission, answer: 'false_positive', text: 'Those mails were our newsletter, double opt-in.' })) body.set(k, v);
+    const res = await fetch(`${base}/c/${token}/answer`, { method: 'POST', headers: { 'x-forwarded-for': from, cookie: page.cookie }, body, redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(await state(id)).toBe('appealed');
+    const after = await openPage(token, from);
+    expect(after.html).toContain('Waiting for a person of the abuse desk.');
+    expect(after.html).toContain('You contested the restriction. It stays in force until a person of the abuse desk decides.');
+    expect(after.html).toContain('outbound SMTP (ports 25, 465, 587) blocked');
   });
 
   it('shows a closed incident read-only within the link ttl, and 404 after it', async () => {

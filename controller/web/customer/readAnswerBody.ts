@@ -40,8 +40,8 @@ export async function readAnswerBody(request: FastifyRequest, limits: BodyLimits
     const body = (request.body ?? {}) as Record<string, unknown>;
     const fields: Record<string, string> = {};
     for (const [k, v] of Object.entries(body)) {
-      // A field sent twice arrives as an array: ambiguous, so refused.
-      if (typeof v !== 'string') throw new BodyRefused(400, `the field ${k} was sent more than once`);
+      // A field sent twice arrives as an array, a JSON body may hold anything: only one text value per field is an answer.
+      if (typeof v !== 'string') throw new BodyRefused(400, `the field ${k} must be sent once, as text`);
       fields[k] = v;
     }
     return { fields, files: [] };
