@@ -189,7 +189,7 @@ describe('due process at the desk', () => {
       first = await ingest(bytes);
       expect(first.outcome).toBe('opened');
       await controller.service.apply(first.incidentId, { type: 'notice_sent' }, 'mail');
-      await desk('olga').call('answerIncident', { incidentId: first.incidentId, answer: 2 /* fixed */, planDueAt: undefined, note: '' });
+      await desk('olga').call('answerIncident', { incidentId: first.incidentId, answer: 2 /* fixed */, planDueAt: undefined, note: 'closed the relay' });
       await desk('omar').call('decideIncident', { incidentId: first.incidentId, decision: 1 /* verify */, reason: '' });
       expect((await incident(first.incidentId)).state).toBe('closed');
       const incidentsBefore = (await controller.store.incidents.list({ hostId: 'web-01' })).length;

@@ -165,7 +165,7 @@ describe.skipIf(!gate.ok)('complaint to enforcement to release, for real', () =>
   });
 
   it('releases after the customer answers fixed, and the host sends mail again', async () => {
-    const answered = await desk.call<unknown, Incident>('answerIncident', { incidentId, answer: Answer.ANSWER_FIXED, note: '' });
+    const answered = await desk.call<unknown, Incident>('answerIncident', { incidentId, answer: Answer.ANSWER_FIXED, note: 'fixed' });
     expect(answered.state).toBe('release_requested');
     await desk.call('decideIncident', { incidentId, decision: Decision.DECISION_RELEASE, reason: '' });
     await waitFor('the incident to close', async () => (await incident(incidentId)).state === 'closed', 15_000);

@@ -175,7 +175,7 @@ export class Customers {
       const answer = { ack: Answer.ANSWER_ACK, fixed: Answer.ANSWER_FIXED, false_positive: Answer.ANSWER_FALSE_POSITIVE, plan: Answer.ANSWER_PLAN }[kind];
       const rec: AnswerRecord = { kind, at: this.h.clock.now().getTime(), due, ok: true };
       try {
-        await this.h.desk.answerIncident({ incidentId: c.incidentId, answer, planDueAt: planDue === undefined ? undefined : new Date(planDue), note: '' }, this.h.ctx('helpdesk'));
+        await this.h.desk.answerIncident({ incidentId: c.incidentId, answer, planDueAt: planDue === undefined ? undefined : new Date(planDue), note: `the customer says ${kind}` }, this.h.ctx('helpdesk'));
         this.tally.count(`answer ${kind}`);
       } catch (err) {
         rec.ok = false;
