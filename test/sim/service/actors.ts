@@ -287,6 +287,11 @@ export class Operators {
         case 'release_requested':
           if (r < 0.9) (actions++, await decide(Decision.DECISION_RELEASE, ''));
           break;
+        case 'appealed':
+          // The customer contests a restriction in force: a person looks at once, and gives a reason either way.
+          if (r < 0.4) (actions++, await decide(Decision.DECISION_VERIFY, 'the appeal holds: evidence shows a false positive'));
+          else if (r < 0.9) (actions++, await decide(Decision.DECISION_REJECT_DISPUTE, 'the evidence stands'));
+          break;
         case 'escalated':
         case 'enforcing':
         case 'enforced':
