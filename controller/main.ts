@@ -21,6 +21,8 @@ import { Store } from './store/Store.js';
 import { seedConfiguredReporters } from './store/seedConfiguredReporters.js';
 import { loadInventoryFile } from './inventory/Inventory.js';
 import { checkStorePath } from './checkStorePath.js';
+import { loadLinkSecret } from './customer/linkSecret.js';
+import { customerWebSettings } from './web/customer/customerWebSettings.js';
 
 const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --print-config]
 
@@ -84,6 +86,8 @@ async function main(argv: string[]): Promise<number> {
     const raw = JSON.parse(readFileSync(inventoryFile, 'utf8')) as { switchPorts?: unknown };
     if (raw.switchPorts !== undefined) switchPorts = validateSwitchInventory(raw.switchPorts);
   }
+  // The customer page: plain HTTP only on loopback, publicUrl required, its certificate readable and matching.
+  const customerWeb = customerWebSettings(config.get('web.customer'));
   if (args.checkConfig) {
     process.stdout.write('config OK\n');
     return 0;
@@ -113,6 +117,9 @@ async function main(argv: string[]): Promise<number> {
     drillClock.advance(await drillOffsetFromAudit(store.audit));
     log.warn({ offsetSeconds: drillClock.offsetMs / 1000 }, 'drill mode: admins can move the incident clock forward (clock.drill); never run production like this');
   }
+  const customerLinks = customerWeb
+    ? { secret: await loadLinkSecret(config.get('web.customer.secretFile')), publicUrl: customerWeb.publicUrl, ttlDays: config.get('web.customer.linkTtlDays') }
+    : undefined;
   let starting: ReturnType<typeof runController>;
   onShutdownSignals(async () => {
     const controller = await starting;
@@ -143,6 +150,7 @@ async function main(argv: string[]): Promise<number> {
           settings: { ...config.get('switchFallback'), sweepMs: config.get('switchFallback.sweepSeconds') * 1000 },
         }
       : undefined,
+    outcome: config.get('outcome'),
     mail: {
       transport: new MailSender({
         host: mail.smtp.host,
@@ -154,10 +162,12 @@ async function main(argv: string[]): Promise<number> {
         from: mail.from,
         replyTo: mail.replyTo,
       }),
-      desk: { from: mail.from, replyTo: mail.replyTo, name: mail.deskName },
+      desk: { from: mail.from, replyTo: mail.replyTo, name: mail.deskName, statement: config.get('statement') },
       maxAttempts: mail.maxAttempts,
     },
     ...(drillClock ? { clock: drillClock } : {}),
+    customerLinks,
+    customerWeb,
     log,
   });
   await starting;

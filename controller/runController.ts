@@ -1,4 +1,4 @@
-import { asCordonError } from '../proto/runtime/CordonError.js';
+import { asCordonError, CordonError } from '../proto/runtime/CordonError.js';
 import type { Logger } from '../proto/runtime/logger.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { DrillClock, systemClock, type Clock } from './clock.js';
@@ -19,11 +19,15 @@ import type { IntakeLimits } from './intake/limits.js';
 import { setSharedParsePool } from './intake/ParsePool.js';
 import type { PolicyConfig } from './incidents/policy.js';
 import type { MailTransport } from './mail/MailSender.js';
-import { OutboxWorker } from './mail/OutboxWorker.js';
+import { OutboxWorker, type OutboxWorkerDeps } from './mail/OutboxWorker.js';
 import { StoreOutbox } from './mail/StoreOutbox.js';
 import { CachedInventory } from './store/CachedInventory.js';
 import type { Store } from './store/Store.js';
 import { CustomerLinks, type CustomerLinkSettings } from './customer/CustomerLinks.js';
+import { CustomerVoice } from './customer/CustomerVoice.js';
+import type { CustomerWebSettings } from './web/customer/customerWebSettings.js';
+import { startCustomerWeb, type CustomerWeb } from './web/customer/startCustomerWeb.js';
+import { CustomerMailThreader } from './intake/customerMail/CustomerMailThreader.js';
 
 export interface ControllerSettings {
   listen: string;
@@ -46,7 +50,9 @@ export interface ControllerSettings {
   /** host:port for GET /metrics (Prometheus); absent or empty: no metrics endpoint. */
   metricsListen?: string | undefined;
   /** Customer mail; without it mail stays queued in the outbox. */
-  mail: { transport: MailTransport; desk: { from: string; replyTo: string; name: string }; maxAttempts: number } | undefined;
+  mail: { transport: MailTransport; desk: OutboxWorkerDeps['desk']; maxAttempts: number } | undefined;
+  /** `outcome.*`: which reporters are mailed how an incident ended; the defaults (mail-registered yes, feeds no) when absent. */
+  outcome?: { mailReporters: boolean; feedReporters: boolean } | undefined;
   /** The incident clock (deadlines, lifecycle, mail, BMC freshness); a DrillClock lets `AdvanceClock` move it. */
   clock?: Clock;
   /** The wall clock for agent liveness; the system clock unless a test injects one. */
@@ -57,6 +63,8 @@ export interface ControllerSettings {
   intake?: { limits: IntakeLimits; parseWorkers: number } | undefined;
   /** Links to the customer page (`web.customer.*`); without them notices carry no link and customers answer by mail only. */
   customerLinks?: CustomerLinkSettings | undefined;
+  /** The customer page's listener (`web.customer.*`); needs customerLinks. Absent: no page. */
+  customerWeb?: CustomerWebSettings | undefined;
   log: Logger;
 }
 
@@ -71,6 +79,8 @@ export interface Controller {
   switches: SwitchFallback | undefined;
   /** The port of GET /metrics, when served. */
   metricsPort: number | undefined;
+  /** The port of the customer page, when served. */
+  customerWebPort: number | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -105,6 +115,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   const links = s.customerLinks ? new CustomerLinks(s.store, s.customerLinks) : undefined;
   const service = new IncidentService({
     links,
+    outcome: s.outcome,
     store: s.store,
     policy: s.policy,
     clock,
@@ -143,11 +154,27 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       clock,
       log: log.child({ component: 'mail' }),
       config: { maxAttempts: s.mail.maxAttempts },
+      linkUrl: links ? (id) => links.url(id) : undefined,
     });
   }
 
   if (s.bmcDriver) bmc = new BmcCheckWorker(s.store, service, s.bmcDriver, clock, log.child({ component: 'bmc' }));
   await scheduler.start();
+  let customerWeb: CustomerWeb | undefined;
+  if (s.customerWeb) {
+    // Started before the gRPC server, so a port already taken stops the start with nothing else to undo but the scheduler.
+    try {
+      if (!links) throw new CordonError('invalid', 'the customer page needs customer links (web.customer.publicUrl and secretFile)', { field: 'web.customer.listen' });
+      const voice = new CustomerVoice({ store: s.store, service, policy: s.policy, clock });
+      customerWeb = await startCustomerWeb({ settings: s.customerWeb, links, voice, clock, log: log.child({ component: 'customer-page' }) });
+    } catch (err) {
+      scheduler.stop();
+      await parsePool.close();
+      throw err;
+    }
+  }
+  // Replies, auto-replies and bounces relayed from the abuse mailbox thread onto incidents instead of opening complaints.
+  const customerMail = new CustomerMailThreader({ store: s.store, service, clock: () => clock.now(), log: log.child({ component: 'customer-mail' }), limits: s.intake?.limits });
   const server = await startController({
     listen: s.listen,
     tls: s.tls,
@@ -179,6 +206,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       ...(bmc ? { checkBmc: (hostId: string) => bmc!.checkHost(hostId) } : {}),
       ...(clock instanceof DrillClock ? { drillClock: clock } : {}),
       bmcCredentialsDir: s.bmcCredentialsDir,
+      threadCustomerMail: (raw, relayedBy) => customerMail.thread(raw, relayedBy),
     }),
   });
   outbox?.start();
@@ -204,8 +232,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     bmc,
     switches,
     metricsPort: metricsServer?.port,
+    customerWebPort: customerWeb?.port,
     async stop(graceMs = 5_000) {
       metricsServer?.server.close();
+      await customerWeb?.close();
       scheduler?.stop();
       await switches?.stop();
       await outbox?.stop();
