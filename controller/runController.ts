@@ -25,6 +25,10 @@ import { CachedInventory } from './store/CachedInventory.js';
 import type { Store } from './store/Store.js';
 import { CustomerLinks, type CustomerLinkSettings } from './customer/CustomerLinks.js';
 import { CustomerVoice } from './customer/CustomerVoice.js';
+import { ReadPool } from './store/ReadPool.js';
+
+/** Read-only connections the customer page reads on: enough to overlap a few pages' reads on a small machine. */
+const PAGE_READERS = 3;
 import type { CustomerWebSettings } from './web/customer/customerWebSettings.js';
 import { startCustomerWeb, type CustomerWeb } from './web/customer/startCustomerWeb.js';
 import { CustomerMailThreader } from './intake/customerMail/CustomerMailThreader.js';
@@ -112,7 +116,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     log: log.child({ component: 'trust' }),
   });
   s.store.reporters.onChange(() => authenticate.invalidate());
-  const links = s.customerLinks ? new CustomerLinks(s.store, s.customerLinks) : undefined;
+  // The customer page reads on connections of its own (a few, round robin), beside the writer; see ReadPool.
+  const pageReads = s.customerWeb ? await ReadPool.open(s.store, PAGE_READERS) : undefined;
+  const reads = pageReads ? () => pageReads.next() : undefined;
+  const links = s.customerLinks ? new CustomerLinks(s.store, s.customerLinks, reads) : undefined;
   const service = new IncidentService({
     links,
     outcome: s.outcome,
@@ -165,11 +172,12 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     // Started before the gRPC server, so a port already taken stops the start with nothing else to undo but the scheduler.
     try {
       if (!links) throw new CordonError('invalid', 'the customer page needs customer links (web.customer.publicUrl and secretFile)', { field: 'web.customer.listen' });
-      const voice = new CustomerVoice({ store: s.store, service, policy: s.policy, clock });
+      const voice = new CustomerVoice({ store: s.store, reads, service, policy: s.policy, clock });
       customerWeb = await startCustomerWeb({ settings: s.customerWeb, links, voice, clock, log: log.child({ component: 'customer-page' }) });
     } catch (err) {
       scheduler.stop();
       await parsePool.close();
+      await pageReads?.close();
       throw err;
     }
   }
@@ -236,6 +244,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     async stop(graceMs = 5_000) {
       metricsServer?.server.close();
       await customerWeb?.close();
+      await pageReads?.close();
       scheduler?.stop();
       await switches?.stop();
       await outbox?.stop();

@@ -26,6 +26,8 @@ export class CustomerLinks {
   constructor(
     private readonly store: Store,
     readonly settings: CustomerLinkSettings,
+    /** Read-only connections for `resolve`, the page's hot path (ReadPool.next); the store itself when absent. */
+    private readonly reads?: () => Store,
   ) {}
 
   /** The URL a mail carries for this link. */
@@ -63,12 +65,10 @@ export class CustomerLinks {
    */
   async resolve(token: string, now: Date): Promise<{ link: CustomerLink; incident: Incident } | undefined> {
     if (!isTokenShaped(token)) return undefined;
-    const link = await this.store.customerLinks.byTokenHash(hashToken(token));
-    if (!link || link.revokedAt !== undefined) return undefined;
-    const incident = await this.store.incidents.get(link.incidentId);
-    if (!incident || incident.customerId !== link.customerId) return undefined;
-    const customer = await this.store.customers.get(incident.customerId);
-    if (!customer || customer.email !== link.contact) return undefined;
+    const found = await (this.reads?.() ?? this.store).customerLinks.openByTokenHash(hashToken(token));
+    if (!found) return undefined;
+    const { link, incident, contactNow } = found;
+    if (link.revokedAt !== undefined || incident.customerId !== link.customerId || contactNow !== link.contact) return undefined;
     if (TERMINAL_STATES.includes(incident.state) && incident.closedAt && now.getTime() > incident.closedAt.getTime() + this.settings.ttlDays * DAY) return undefined;
     return { link, incident };
   }

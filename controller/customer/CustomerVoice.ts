@@ -72,11 +72,15 @@ export type AnswerOutcome = 'recorded' | 'repeat';
 
 export interface CustomerVoiceDeps {
   store: Store;
+  /** Read-only connections for what the page shows (ReadPool.next); the store itself when absent. Answers always go to the store. */
+  reads?: () => Store;
   service: IncidentService;
   policy: PolicyConfig;
   clock: Clock;
 }
 
+/** Complaints the page lists at most (the latest). */
+export const PAGE_COMPLAINTS = 50;
 const SUBMISSION = /^[A-Za-z0-9_-]{16,64}$/;
 const MAX_USER_AGENT = 512;
 const MAX_FILENAME = 120;
@@ -101,19 +105,20 @@ export class CustomerVoice {
 
   /** The incident as it stands now. */
   async incident(id: string): Promise<Incident | undefined> {
-    return this.deps.store.incidents.get(id);
+    return (this.deps.reads?.() ?? this.deps.store).incidents.get(id);
   }
 
   /** What the page shows for this incident. */
   async page(incident: Incident): Promise<PageFacts> {
-    const s = this.deps.store;
+    const s = this.deps.reads?.() ?? this.deps.store;
     // Independent reads, issued together: the page is the hot path of the listener.
     const [host, bmc, allMessages, files, complaints] = await Promise.all([
       s.hosts.get(incident.hostId),
       s.bmcs.get(incident.hostId),
       s.customerMessages.listByIncident(incident.id),
       s.customerMessages.listFiles(incident.id),
-      s.complaints.listByIncident(incident.id),
+      // The latest ones only: an incident can gather thousands; the page says how many there are.
+      s.complaints.summariesByIncident(incident.id, PAGE_COMPLAINTS),
     ]);
     const prefixes = host?.publicPrefixes ?? [];
     const messages = allMessages.filter((m) => m.kind === 'answer' || m.kind === 'reply');
@@ -202,7 +207,7 @@ export class CustomerVoice {
   /** One evidence file of this incident, or undefined (a file id alone opens nothing). */
   async file(incidentId: string, fileId: string): Promise<(CustomerFile & { bytes: Buffer }) | undefined> {
     if (!/^file-[0-9a-f]{24}$/.test(fileId)) return undefined;
-    return this.deps.store.customerMessages.fileBytes(incidentId, fileId);
+    return (this.deps.reads?.() ?? this.deps.store).customerMessages.fileBytes(incidentId, fileId);
   }
 
   private complaints(stored: StoredComplaint[], prefixes: string[]): ComplaintFacts[] {

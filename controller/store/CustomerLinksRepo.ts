@@ -2,6 +2,8 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { Database } from './Database.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty } from './validate.js';
+import { INCIDENT_COLUMNS, incidentFromRow, type IncidentRow } from './incidentRow.js';
+import type { Incident } from '../incidents/model.js';
 
 /** One link to the customer page: who it was made for, and a hash of its token (never the token). */
 export interface CustomerLink {
@@ -70,6 +72,36 @@ export class CustomerLinksRepo {
   async byTokenHash(tokenHash: string): Promise<CustomerLink | undefined> {
     const r = await this.db.get<Row>(`SELECT ${COLUMNS} FROM customer_links WHERE token_hash = ?`, [tokenHash]);
     return r ? fromRow(r) : undefined;
+  }
+
+  /**
+   * The link with this token hash, its incident and the customer's notice
+   * address as they stand now, in one statement: the customer page asks
+   * this for every request.
+   */
+  async openByTokenHash(tokenHash: string): Promise<{ link: CustomerLink; incident: Incident; contactNow: string | undefined } | undefined> {
+    const incidentColumns = INCIDENT_COLUMNS.split(',').map((c) => `i.${c.trim()}`).join(', ');
+    const r = await this.db.get<IncidentRow & { l_id: string; l_incident_id: string; l_customer_id: string; l_contact: string; l_token_hash: string; l_created_at: number; l_created_by: string; l_revoked_at: number | null; l_revoked_by: string | null; contact_now: string | null }>(
+      `SELECT l.id AS l_id, l.incident_id AS l_incident_id, l.customer_id AS l_customer_id, l.contact AS l_contact, l.token_hash AS l_token_hash,
+              l.created_at AS l_created_at, l.created_by AS l_created_by, l.revoked_at AS l_revoked_at, l.revoked_by AS l_revoked_by,
+              c.email AS contact_now, ${incidentColumns}
+       FROM customer_links l JOIN incidents i ON i.id = l.incident_id LEFT JOIN customers c ON c.id = i.customer_id
+       WHERE l.token_hash = ?`,
+      [tokenHash],
+    );
+    if (!r) return undefined;
+    const link = fromRow({
+      id: r.l_id,
+      incident_id: r.l_incident_id,
+      customer_id: r.l_customer_id,
+      contact: r.l_contact,
+      token_hash: r.l_token_hash,
+      created_at: r.l_created_at,
+      created_by: r.l_created_by,
+      revoked_at: r.l_revoked_at,
+      revoked_by: r.l_revoked_by,
+    });
+    return { link, incident: incidentFromRow(r), contactNow: r.contact_now ?? undefined };
   }
 
   async listByIncident(incidentId: string): Promise<CustomerLink[]> {

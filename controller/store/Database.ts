@@ -104,6 +104,31 @@ export class Database {
     return db;
   }
 
+  /**
+   * A second, read-only connection to a store file that `open` already
+   * migrated. In WAL mode it reads the last committed state while the
+   * writer works, so hot read paths (the customer page) neither wait behind
+   * the writer's queue nor hold it up. Never migrates; any write fails.
+   */
+  static async openReader(path: string): Promise<Database> {
+    if (path === ':memory:') throw new CordonError('invalid', 'an in-memory database has no second connection', { field: 'path' });
+    const handle = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const h = new sqlite3.Database(path, sqlite3.OPEN_READONLY, (err) =>
+        err ? reject(new CordonError('invalid', `cannot open ${path} for reading: ${err.message}`, { cause: err })) : resolve(h),
+      );
+    });
+    const db = new Database(handle, path);
+    try {
+      await db.exec('PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;');
+      const mode = await db.get<{ journal_mode: string }>('PRAGMA journal_mode');
+      if (mode?.journal_mode !== 'wal') throw new CordonError('unsupported', `${path}: a reader needs WAL, the file is in ${mode?.journal_mode}`);
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+    return db;
+  }
+
   /** A private in-memory database, migrated: for unit tests of code above the store. */
   static openMemory(): Promise<Database> {
     return Database.open(':memory:');

@@ -56,9 +56,9 @@ describe.skipIf(missing !== undefined)('the customer page in Chromium', () => {
     await waitFor(`${id} notified`, async () => (await controller.store.incidents.get(id))!.state === 'notified');
     const escaped = publicUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const inMail = new RegExp(`${escaped}/c/[A-Za-z0-9_-]{43}`).exec(mail.text ?? '')?.[0];
-    // TODO(lead): once the notice carries pageUrl (mail helper), drop this fallback and require the link from the mail text.
-    const url = inMail ?? links.url((await controller.store.customerLinks.listByIncident(id)).at(-1)?.id ?? (await links.issue((await controller.store.incidents.get(id))!, 'ops@acme.example', 'test', clock.now())));
-    if (!inMail) console.log(`the notice of ${id} carries no page link yet: using the store's (see the TODO)`);
+    // The link the customer gets: from the delivered notice's text, nowhere else.
+    if (!inMail) throw new Error(`the notice of ${id} carries no page link:\n${mail.text ?? ''}`);
+    const url = inMail;
     return { id, url };
   };
   const submitAndWait = async (page: Page, form: string, afterText: string) => {

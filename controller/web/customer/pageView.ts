@@ -37,8 +37,9 @@ ${f.waitingForPerson ? html`<div class="banner" id="waiting"><strong>Waiting for
 <tr><th>Opened</th><td>${time(i.openedAt)}</td></tr>
 </table>
 <h2>Complaints</h2>
+${i.complaintCount > f.complaints.length && f.complaints.length > 0 ? html`<p>${i.complaintCount} complaints in all; the latest ${f.complaints.length} are shown.</p>` : ''}
 ${f.complaints.length === 0 ? html`<p>This incident was opened by the abuse desk without a complaint to quote.</p>` : f.complaints.map(
-    (c, n) => html`<h3>Complaint ${n + 1}</h3>
+    (c, n) => html`<h3>Complaint ${Math.max(i.complaintCount - f.complaints.length, 0) + n + 1}</h3>
 <table>
 <tr><th>Reported address</th><td>${c.ip}</td></tr>
 <tr><th>Reported by</th><td>${c.reporter}</td></tr>
