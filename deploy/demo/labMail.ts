@@ -4,6 +4,8 @@ import { join } from 'node:path';
 /** A message the lab's mail receiver stored. */
 export interface LabMail {
   file: string;
+  /** The whole stored message. */
+  path: string;
   to: string;
   subject: string;
   template: string;
@@ -26,6 +28,7 @@ export function readLabMail(dir: string): LabMail[] {
       const raw = readFileSync(join(dir, file), 'utf8');
       return {
         file,
+        path: join(dir, file),
         to: header(raw, 'X-Lab-Envelope-To'),
         subject: header(raw, 'Subject'),
         template: header(raw, 'X-Cordon-Template'),

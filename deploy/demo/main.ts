@@ -10,7 +10,8 @@ import { runStory } from './story.js';
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { keep: { type: 'boolean' }, hosts: { type: 'string', default: '3' } } });
-  ensureLabRequirements(say, 'the demo');
+  // The customer answers on the page in a real browser: Debian's Chromium, like the lab's other tools.
+  ensureLabRequirements(say, 'the demo', undefined, { chromium: 'chromium' });
   const started = Date.now();
   let keep = values.keep === true;
   let failures: readonly string[] = ['the lab did not come up'];
@@ -22,10 +23,12 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', stop);
   try {
     const info = await labUp({ hosts: Number(values.hosts), say });
-    failures = (await runStory(info)).failures;
+    const checks = await runStory(info);
+    failures = checks.failures;
     if (keep) {
       say('the lab stays up (--keep); the controller clock stays where the drill left it');
       printTryIt(info.dir);
+      if (checks.pageLink) process.stdout.write(`  the customer's page (open it in a browser on this machine): ${checks.pageLink}\n\n`);
     }
   } finally {
     if (!keep) await labDown(say);

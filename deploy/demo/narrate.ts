@@ -21,6 +21,8 @@ export function show(text: string): void {
 /** Records a check the demo makes; the demo exits non-zero if any failed. */
 export class Checks {
   private failed: string[] = [];
+  /** The customer page link the story answered through; `--keep` prints it for a person to open. */
+  pageLink: string | undefined;
 
   ok(what: string, passed: boolean, detail = ''): boolean {
     say(`${passed ? 'PASS' : 'FAIL'} ${what}${detail ? ` (${detail})` : ''}`);

@@ -1,10 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { simpleParser } from 'mailparser';
 import { join } from 'node:path';
 import { packageRoot } from '../../proto/runtime/version.js';
 import { LAB_OPERATORS, labCtl, labProbe, type LabInfo } from '../lab/lab.js';
 import { LAB_ATTACKER, LAB_REPORTER, signLabReport } from '../lab/labReporters.js';
 import { poll } from '../lab/processes.js';
 import { readLabMail, type LabMail } from './labMail.js';
+import { answerFixedOnPage } from './customerBrowser.js';
 import { Checks, say, setLabClockOffset, show } from './narrate.js';
 
 interface IncidentJson {
@@ -29,6 +31,13 @@ interface DetailJson {
 }
 
 const REPORT = 'deploy/lab/reports/spam-arf-web-01.eml';
+
+/** The customer page's link in a delivered mail: `<pageUrl>/c/<43-character token>`. */
+async function pageLinkIn(mail: LabMail, pageUrl: string): Promise<string | undefined> {
+  const text = (await simpleParser(readFileSync(mail.path))).text ?? '';
+  const escaped = pageUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`${escaped}/c/[A-Za-z0-9_-]{43}`).exec(text)?.[0];
+}
 
 /** The one-line reason the controller gave for trusting (or not) an ingested report. */
 function authReason(r: IngestJson): string {
@@ -125,9 +134,21 @@ export async function runStory(info: LabInfo): Promise<Checks> {
   const agentRow = (JSON.parse(op('agents', '--json')) as { hostId: string; state: string }[]).find((a) => a.hostId === web1.id);
   checks.ok(`${web1.id}'s agent is still connected over the management network`, agentRow?.state === 'connected');
 
-  // 4. The customer fixes it; an operator verifies and releases.
-  say(`the customer answers: fixed (the operator records it)`);
-  show(op('incident', 'answer', id, '--fixed'));
+  // 4. The customer fixes it and says so on the page their notice links to; an operator verifies and releases.
+  const link = notice ? await pageLinkIn(notice, info.pageUrl) : undefined;
+  checks.ok(`the notice carries the customer's own page link (${info.pageUrl}/c/…)`, link !== undefined, link ? 'found in the notice' : 'no link in the notice');
+  if (!link) return checks;
+  checks.pageLink = link;
+  say(`the customer opens the link from the notice in a browser (headless Chromium) and answers: fixed`);
+  const answered = await answerFixedOnPage(link, 'Removed the compromised WordPress plugin that sent the spam and rotated every mail password.');
+  show(`the page says: ${answered.shown.split('\n').find((l) => /fixed|received|recorded|waiting/i.test(l)) ?? answered.title}\n`);
+  const requested = await waitIncident(id, 'release requested', (i) => i.state === 'release_requested');
+  const answerEvent = requested.events?.find((e) => e.type === 'customer_fixed');
+  checks.ok(
+    "the customer's answer on the page is the incident's own event, by the customer, with where it came from",
+    requested.incident.state === 'release_requested' && answerEvent?.actor === 'customer' && /"channel":"page"/.test(answerEvent.detail),
+    answerEvent ? `${answerEvent.type} by ${answerEvent.actor}: ${answerEvent.detail}` : `state ${requested.incident.state}`,
+  );
   say(`${LAB_OPERATORS.operator} releases ${web1.id}`);
   show(op('incident', 'release', id));
   const closed = await waitIncident(id, 'closed', (i) => i.state === 'closed');

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { packageRoot } from '../../proto/runtime/version.js';
@@ -25,6 +25,8 @@ export interface LabInfo {
   topology: LabTopology;
   customer: { id: string; name: string; email: string };
   startedAt: string;
+  /** Where a browser on this machine opens the customer page (links in the lab's notices start with it). */
+  pageUrl: string;
 }
 
 type Say = (line: string) => void;
@@ -38,7 +40,13 @@ export async function labUp(opts: { hosts: number; say: Say }): Promise<LabInfo>
   const t = labTopology(opts.hosts);
   await labDown(() => {});
   const dir = labDir();
-  const info: LabInfo = { dir, topology: t, customer: { id: 'acme', name: 'ACME Hosting Ltd', email: 'ops@acme.example' }, startedAt: new Date().toISOString() };
+  const info: LabInfo = {
+    dir,
+    topology: t,
+    customer: { id: 'acme', name: 'ACME Hosting Ltd', email: 'ops@acme.example' },
+    startedAt: new Date().toISOString(),
+    pageUrl: `http://127.0.0.1:${t.pagePort}`,
+  };
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const sub of ['logs', 'mail', 'bin']) mkdirSync(join(dir, sub), { recursive: true });
@@ -69,6 +77,8 @@ export async function labUp(opts: { hosts: number; say: Say }): Promise<LabInfo>
     opts.say(`starting cordon-controller on ${t.controller4}:${t.controllerPort} (mutual TLS, drill clock, mail to ${t.controller4}:${t.mailPort})`);
     const controller = startInNamespace(t.mgmtNs, 'controller', logs, node, ['--disable-warning=DEP0123', join(dist, 'controller/main.js'), '--config', join(dir, 'controller.json')]);
     await waitListening(t.mgmtNs, 'tcp', t.controllerPort, 'cordon-controller', controller, 20_000);
+    await startPageBridge(dir, t);
+    opts.say(`the customer page: http://127.0.0.1:${t.pagePort} in ${t.mgmtNs}, and the same on this machine's loopback through ${join(dir, 'page.sock')}`);
     opts.say(`starting cordon-agent on ${t.hosts.map((h) => h.id).join(', ')} (each in its own namespace, enforcing with nft, tc and ip)`);
     for (const h of t.hosts) {
       writeAgentConfig(dir, t, h);
@@ -100,6 +110,7 @@ export async function labDown(say: Say, opts: { keepDir?: boolean } = {}): Promi
   const pids = [...new Set(namespaces.flatMap(namespacePids))].filter((p) => p !== process.pid);
   if (pids.length > 0) say(`stopping ${pids.length} lab processes`);
   await stopPids(pids);
+  await stopPageBridge();
   const gone = removeLabNetwork();
   if (gone.length > 0) say(`deleted namespaces ${gone.join(', ')}`);
   if (!opts.keepDir) rmSync(labDir(), { recursive: true, force: true });
@@ -130,6 +141,39 @@ export function labCtl(info: LabInfo, operator: string, ...args: string[]): stri
 /** One TCP connection attempt from inside a namespace: connected, refused, timeout, unreachable. */
 export function labProbe(ns: string, host: string, port: number, timeoutMs = 1_500): string {
   return runInNamespace(ns, process.execPath, [join(dist, 'deploy/lab/servers/probe.js'), host, String(port), String(timeoutMs)]).trim();
+}
+
+/**
+ * The page is served inside the management namespace; a browser on this
+ * machine lives in the root one. A bridge in each joins them through a unix
+ * socket in the lab folder (see servers/socketBridge.ts). The root-side
+ * bridge is in no lab namespace, so its pid is kept in a file for labDown.
+ */
+async function startPageBridge(dir: string, t: LabTopology): Promise<void> {
+  const socket = join(dir, 'page.sock');
+  const bridge = join(dist, 'deploy/lab/servers/socketBridge.js');
+  startInNamespace(t.mgmtNs, 'page-bridge-mgmt', join(dir, 'logs'), process.execPath, [bridge, 'unix-to-tcp', socket, '127.0.0.1', String(t.pagePort)]);
+  if (!(await poll(() => (existsSync(socket) ? true : undefined), 10_000))) throw new Error(`the page bridge did not create ${socket}`);
+  const fd = openSync(join(dir, 'logs', 'page-bridge-host.log'), 'a', 0o600);
+  const child = spawn(process.execPath, [bridge, 'tcp-to-unix', '127.0.0.1', String(t.pagePort), socket], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  writeFileSync(join(dir, 'page-bridge.pid'), `${child.pid}\n`);
+  const up = await poll(async () => {
+    if (child.exitCode !== null) throw new Error(`the page bridge on 127.0.0.1:${t.pagePort} exited; is the port taken? (set CORDON_LAB_PAGE_PORT) see ${dir}/logs/page-bridge-host.log`);
+    return (await fetch(`http://127.0.0.1:${t.pagePort}/healthz`).then((r) => r.ok).catch(() => false)) ? true : undefined;
+  }, 15_000);
+  if (!up) throw new Error(`the customer page does not answer on 127.0.0.1:${t.pagePort}; see ${dir}/logs`);
+}
+
+async function stopPageBridge(): Promise<void> {
+  const file = join(labDir(), 'page-bridge.pid');
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  // A pid file that outlived a reboot may name someone else's process now: only a bridge is stopped.
+  const cmdline = Number.isInteger(pid) && pid > 1 ? (() => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } })() : '';
+  if (cmdline.includes('socketBridge.js')) await stopPids([pid]);
+  rmSync(file, { force: true });
 }
 
 function makePki(dir: string, t: LabTopology): void {
@@ -180,6 +224,8 @@ function writeControllerConfig(dir: string, t: LabTopology): void {
     switchFallback: { enabled: false },
     clock: { drill: true },
     metrics: { listen: `${t.controller4}:${t.metricsPort}` },
+    // Plain HTTP on loopback, as behind a reverse proxy; the lab bridges it to this machine's loopback (startPageBridge).
+    web: { customer: { listen: `127.0.0.1:${t.pagePort}`, publicUrl: `http://127.0.0.1:${t.pagePort}`, secretFile: join(dir, 'web', 'link-secret') } },
     // Who the lab believes: reports DKIM-signed by mailbox.example (aligned with their From), checked against the lab DNS.
     reporters: [{ id: LAB_REPORTER.id, name: LAB_REPORTER.name, kind: LAB_REPORTER.kind, domains: [LAB_REPORTER.domain] }],
     intake: { dnsServers: [`${LAB_DNS.address}:${LAB_DNS.port}`] },

@@ -43,6 +43,8 @@ export interface LabTopology {
   controllerName: string;
   metricsPort: number;
   mailPort: number;
+  /** The customer page: on loopback inside the management namespace, and on the machine's loopback through a bridge. */
+  pagePort: number;
   inet4: string;
   inet6: string;
   pubNet4: string;
@@ -77,6 +79,7 @@ export function labTopology(hostCount: number): LabTopology {
     controllerName: 'controller.lab',
     metricsPort: 9477,
     mailPort: 2525,
+    pagePort: Number(process.env.CORDON_LAB_PAGE_PORT) || 8480,
     inet4: '203.0.113.1',
     inet6: '2001:db8:1::1',
     pubNet4: '203.0.113.0/24',

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
 
-/** Debian's chromium; CI installs the package (.ci/run). Playwright downloads no browser of its own here. */
-export const CHROMIUM = '/usr/bin/chromium';
-
-const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// Debian's chromium (CI installs the package, .ci/run) with the flags the demo uses too: one definition.
+import { CHROMIUM, CHROMIUM_ARGS as ARGS } from '../../deploy/demo/customerBrowser.js';
+export { CHROMIUM };
 
 /** Why browser tests cannot run here, or undefined when they can. */
 export function chromiumMissing(): string | undefined {

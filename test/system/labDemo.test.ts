@@ -66,6 +66,8 @@ describe.skipIf(!gate.ok)('the lab and the demo', () => {
       /PASS web-01's public side is cut/,
       /PASS the management network still reaches web-01/,
       /PASS web-01's BMC still answers/,
+      /PASS the notice carries the customer's own page link/,
+      /PASS the customer's answer on the page is the incident's own event, by the customer/,
       /PASS web-01 works again/,
       /PASS the hash-chained audit log verifies/,
       /demo passed in [\d.]+ s/,
@@ -74,6 +76,8 @@ describe.skipIf(!gate.ok)('the lab and the demo', () => {
     }
     expect(labNamespaces()).toEqual([]);
     expect(existsSync(LAB_DIR)).toBe(false);
+    // The page bridge on this machine's loopback lives in no lab namespace: it must be gone too.
+    expect(spawnSync('pgrep', ['-f', 'socketBridge.js'], { encoding: 'utf8' }).stdout.trim()).toBe('');
   }, 130_000);
 
   it('lab up replaces a lab left running; lab down removes every namespace, process and file, twice over', async () => {
