@@ -220,6 +220,10 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       if (event.dueAt.getTime() <= now.getTime()) {
         throw new CordonError('invalid', 'a plan needs a due date in the future', { field: 'dueAt' });
       }
+      // The same bound wherever the plan comes from (the page, an operator, the desk).
+      if (event.dueAt.getTime() > now.getTime() + ctx.policy.maxPlanDays * 24 * HOUR) {
+        throw new CordonError('invalid', `a plan may be due at most ${ctx.policy.maxPlanDays} days from now (policy.maxPlanDays)`, { field: 'dueAt' });
+      }
       i.state = 'plan_accepted';
       i.answeredAt = now;
       i.resolveDueAt = event.dueAt;

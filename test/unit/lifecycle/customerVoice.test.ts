@@ -155,3 +155,14 @@ describe('an appeal against a restriction in force', () => {
     expect(t.effects.filter((e) => e.type === 'host_actions')).toEqual([]);
   });
 });
+
+describe('a plan is bounded by policy.maxPlanDays, wherever it comes from', () => {
+  it('accepts a plan due on the last allowed day and refuses one a day later, naming the setting', () => {
+    const { incident, now } = PATHS.notified();
+    const when = new Date(now.getTime() + HOUR);
+    const last = new Date(when.getTime() + policy.maxPlanDays * 24 * HOUR);
+    expect(step(incident, { type: 'customer_plan', dueAt: last }, when).incident.state).toBe('plan_accepted');
+    const late = new Date(last.getTime() + 24 * HOUR);
+    expect(() => step(incident, { type: 'customer_plan', dueAt: late }, when)).toThrow(/at most 30 days from now \(policy\.maxPlanDays\)/);
+  });
+});
