@@ -4,6 +4,7 @@ import type { Report } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { parseAddress } from '../../proto/runtime/config.js';
 import type { SessionRegistry } from '../agents/SessionRegistry.js';
+import { DEADLINE_HORIZON_HOURS, readReversal, type ReversalFigures } from '../desk/deskHealth.js';
 import type { Store } from '../store/Store.js';
 
 export interface Metrics {
@@ -92,6 +93,61 @@ export function createMetrics(store: Store, sessions: SessionRegistry, now: () =
       for (const r of await rows<{ kind: string; status: string; n: number }>("SELECT kind, status, COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'in_flight', 'dead') GROUP BY kind, status")) {
         this.set({ kind: r.kind, status: r.status }, r.n);
       }
+    },
+  });
+  // The desk's health (desk/deskHealth.ts): the same figures the desk page shows.
+  // The reversal gauges share one read per scrape rather than one each.
+  let reversal: { at: number; figures: Promise<ReversalFigures> } | undefined;
+  const reversalNow = () => {
+    if (!reversal || Date.now() - reversal.at > 1000) reversal = { at: Date.now(), figures: readReversal(store, now()) };
+    return reversal.figures;
+  };
+  new Gauge({
+    name: 'cordon_restriction_reversal_ratio_30d',
+    help:
+      'Restrictions reversed in the last 30 days (appeal accepted, or dismissed while holding actions) over restrictions applied in them; NaN when none was applied.',
+    registers: [registry],
+    async collect() {
+      this.set((await reversalNow()).ratio ?? Number.NaN);
+    },
+  });
+  new Gauge({
+    name: 'cordon_restrictions_30d',
+    help: 'Incidents in the last 30 days by outcome: applied (began restricting), appeal_accepted, dismissed (while holding actions).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    async collect() {
+      const f = await reversalNow();
+      this.set({ outcome: 'applied' }, f.applied);
+      this.set({ outcome: 'appeal_accepted' }, f.appealsAccepted);
+      this.set({ outcome: 'dismissed' }, f.dismissed);
+    },
+  });
+  new Gauge({
+    name: 'cordon_hosts_restricted',
+    help: 'Hosts carrying at least one enforcement through their agent now.',
+    registers: [registry],
+    async collect() {
+      this.set((await store.desired.restrictedHosts()).hosts);
+    },
+  });
+  new Gauge({
+    name: 'cordon_deadlines_due_next_24h',
+    help: `Incidents whose next deadline falls within the next ${DEADLINE_HORIZON_HOURS} hours of the incident clock.`,
+    registers: [registry],
+    async collect() {
+      this.set(await store.incidents.countDueBy(new Date(now().getTime() + DEADLINE_HORIZON_HOURS * 3_600_000)));
+    },
+  });
+  new Gauge({
+    name: 'cordon_complaints_waiting',
+    help: 'Complaints no incident took that wait for an operator, by status (needs_info, held).',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const n = await store.complaints.countByStatus(['needs_info', 'held']);
+      this.set({ status: 'needs_info' }, n.get('needs_info') ?? 0);
+      this.set({ status: 'held' }, n.get('held') ?? 0);
     },
   });
   const dispatch = new Histogram({

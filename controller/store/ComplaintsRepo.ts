@@ -249,6 +249,17 @@ export class ComplaintsRepo {
     }
     return undefined;
   }
+
+  /** How many complaints have each of these statuses (absent: none); a range of complaints_by_status each. */
+  async countByStatus(statuses: readonly ComplaintStatus[]): Promise<Map<ComplaintStatus, number>> {
+    const list = statuses.map((s) => oneOf(s, COMPLAINT_STATUSES, 'statuses'));
+    if (list.length === 0) return new Map();
+    const rows = await this.db.all<{ status: ComplaintStatus; n: number }>(
+      `SELECT status, COUNT(*) AS n FROM complaints WHERE status IN (${list.map(() => '?').join(', ')}) GROUP BY status`,
+      list,
+    );
+    return new Map(rows.map((r) => [r.status, r.n]));
+  }
 }
 
 /** The INSERT parameters of one complaint (raw_sha256 still null), validated. */

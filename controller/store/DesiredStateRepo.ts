@@ -194,4 +194,16 @@ export class DesiredStateRepo {
     );
     return rows.map((r) => ({ hostId: r.id, restricted: r.restricted === 1 }));
   }
+
+  /**
+   * Restrictions in force: hosts carrying at least one enforcement, and per
+   * action kind how many hosts carry it (a host with two kinds counts under
+   * both, once in `hosts`). Reads only the enforcements table, which holds
+   * what is in force now, never history.
+   */
+  async restrictedHosts(): Promise<{ hosts: number; byKind: Map<string, number> }> {
+    const rows = await this.db.all<{ kind: string; n: number }>('SELECT kind, COUNT(DISTINCT host_id) AS n FROM enforcements GROUP BY kind');
+    const total = await this.db.get<{ n: number }>('SELECT COUNT(DISTINCT host_id) AS n FROM enforcements');
+    return { hosts: total?.n ?? 0, byKind: new Map(rows.map((r) => [r.kind, r.n])) };
+  }
 }

@@ -1,4 +1,4 @@
-import { INCIDENT_STATES, type IncidentState } from '../incidents/model.js';
+import { ENFORCING_STATES, INCIDENT_STATES, type IncidentState } from '../incidents/model.js';
 import { storeJson, type Json } from './canonicalJson.js';
 import type { Database } from './Database.js';
 import { toEpochMs } from './epochMs.js';
@@ -44,6 +44,19 @@ interface EventRow {
 const ROWS_PER_INSERT = 1000;
 
 const state = (s: IncidentState | null | undefined, field: string) => (s === null || s === undefined ? null : oneOf(s, INCIDENT_STATES, field));
+
+const holding = ENFORCING_STATES.map((s) => `'${s}'`).join(', ');
+/**
+ * EventsRepo.restrictionFlow's one statement: a range of the primary key
+ * (id >= ?), then `at` exactly. NOT INDEXED because for COUNT(DISTINCT
+ * incident_id) SQLite would otherwise walk the whole incident_events_by_incident
+ * index, which is every event ever written.
+ */
+export const RESTRICTION_FLOW_SQL = `SELECT
+  COUNT(DISTINCT CASE WHEN to_state = 'enforcing' AND (from_state IS NULL OR from_state NOT IN (${holding})) THEN incident_id END) AS applied,
+  COUNT(DISTINCT CASE WHEN type = 'operator_accept_dispute' AND from_state = 'appealed' THEN incident_id END) AS appeals,
+  COUNT(DISTINCT CASE WHEN type = 'operator_dismiss' AND from_state IN (${holding}) THEN incident_id END) AS dismissed
+FROM incident_events NOT INDEXED WHERE id >= ? AND at >= ? AND at < ?`;
 
 /**
  * Each incident's history, append-only: triggers abort any UPDATE or DELETE
@@ -102,5 +115,47 @@ export class EventsRepo {
       actor: r.actor,
       detail: JSON.parse(r.detail_json) as Json,
     }));
+  }
+
+  /**
+   * The first event id whose time may be at or after `t`, found by a binary
+   * search on the primary key (about 20 lookups for a million events), so a
+   * "since t" scan starts there instead of reading the whole history. Ids are
+   * appended in clock order (the controller's clocks never go back), give or
+   * take a transaction that waited for the lock; `slackMs` earlier absorbs
+   * that, and callers still filter on `at` exactly. undefined: no such event.
+   */
+  async firstIdSince(t: Date, slackMs = 3_600_000): Promise<number | undefined> {
+    const target = toEpochMs(t, 't') - slackMs;
+    const bounds = await this.db.get<{ lo: number | null; hi: number | null }>('SELECT MIN(id) AS lo, MAX(id) AS hi FROM incident_events');
+    if (bounds?.lo == null || bounds.hi == null) return undefined;
+    let lo = bounds.lo;
+    let hi = bounds.hi + 1; // invariant: every id >= hi is at or after target (or past the end)
+    while (lo < hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const row = await this.db.get<{ id: number; at: number }>('SELECT id, at FROM incident_events WHERE id >= ? ORDER BY id LIMIT 1', [mid]);
+      if (!row || row.at >= target) hi = mid;
+      else lo = row.id + 1;
+    }
+    return lo > bounds.hi ? undefined : lo;
+  }
+
+  /**
+   * Restrictions applied and reversed in [since, until), counted in distinct
+   * incidents from their events (see desk/deskHealth for the definitions):
+   * `applied`: entered `enforcing` from a state that held nothing (or at
+   * opening); `appealsAccepted`: operator_accept_dispute from `appealed`;
+   * `dismissed`: operator_dismiss from a state that held actions. Reads only
+   * the events from `firstIdSince(since)` on.
+   */
+  async restrictionFlow(since: Date, until: Date): Promise<{ applied: number; appealsAccepted: number; dismissed: number }> {
+    const first = await this.firstIdSince(since);
+    if (first === undefined) return { applied: 0, appealsAccepted: 0, dismissed: 0 };
+    const row = await this.db.get<{ applied: number; appeals: number; dismissed: number }>(RESTRICTION_FLOW_SQL, [
+      first,
+      toEpochMs(since, 'since'),
+      toEpochMs(until, 'until'),
+    ]);
+    return { applied: row?.applied ?? 0, appealsAccepted: row?.appeals ?? 0, dismissed: row?.dismissed ?? 0 };
   }
 }

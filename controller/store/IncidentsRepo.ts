@@ -205,4 +205,21 @@ export class IncidentsRepo {
     );
     return rows.map((r) => ({ id: r.id, dueAt: new Date(r.next_due_at) }));
   }
+
+  /** How many incidents are in each of these states (absent: none); one index range per state (incidents_by_state). */
+  async countByState(states: readonly IncidentState[]): Promise<Map<IncidentState, number>> {
+    const list = states.map((s) => oneOf(s, INCIDENT_STATES, 'states'));
+    if (list.length === 0) return new Map();
+    const rows = await this.db.all<{ state: IncidentState; n: number }>(
+      `SELECT state, COUNT(*) AS n FROM incidents WHERE state IN (${list.map(() => '?').join(', ')}) GROUP BY state`,
+      list,
+    );
+    return new Map(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** How many incidents' clocks fire at or before `t` (a range of incidents_by_next_due). */
+  async countDueBy(t: Date): Promise<number> {
+    const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM incidents WHERE next_due_at IS NOT NULL AND next_due_at <= ?', [toEpochMs(t, 't')]);
+    return row?.n ?? 0;
+  }
 }

@@ -43,6 +43,12 @@ export class SwitchesRepo {
   async markPort(hostId: string, down: boolean, reason: string, at: Date): Promise<void> {
     await this.db.run('UPDATE host_switches SET port_down = ?, reason = ?, changed_at = ? WHERE host_id = ?', [down ? 1 : 0, reason, at.getTime(), hostId]);
   }
+
+  /** Hosts whose switch port Cordon holds down now (the fallback when the agent is gone). */
+  async countPortsDown(): Promise<number> {
+    const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM host_switches WHERE port_down = 1');
+    return row?.n ?? 0;
+  }
 }
 
 function fromRow(r: Row): HostSwitch {
