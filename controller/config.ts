@@ -211,6 +211,21 @@ export const controllerSchema = {
     },
   },
   web: {
+    desk: {
+      listen: {
+        doc:
+          'host:port of the abuse desk in the browser (mutual TLS: operators open it with their Cordon client certificate; roles as for DeskService). ' +
+          'Empty: no desk page. It belongs on the management network, like `listen`, never on a public address.',
+        format: 'optional-address',
+        default: '',
+        env: 'CORDON_WEB_DESK_LISTEN',
+      },
+      tls: {
+        cert: { doc: "The desk listener's certificate (PEM); empty: the controller's own tls.cert. Client certificates are always checked against tls.ca.", format: String, default: '' },
+        key: { doc: "That certificate's private key (PEM); empty: the controller's own tls.key.", format: String, default: '' },
+      },
+      maxEventClients: { doc: 'Open live-update streams (one per open desk tab) at most; more get no live updates but the pages still work.', format: 'positive-int', default: 100 },
+    },
     customer: {
       listen: {
         doc:
@@ -322,6 +337,7 @@ export type ControllerConfig = convict.Config<{
   reporters: RegisteredReporter[];
   intake: { dnsServers: string[]; limits: IntakeLimits; parseWorkers: number };
   web: {
+    desk: { listen: string; tls: { cert: string; key: string }; maxEventClients: number };
     customer: {
       listen: string;
       publicUrl: string;

@@ -23,6 +23,7 @@ import { loadInventoryFile } from './inventory/Inventory.js';
 import { checkStorePath } from './checkStorePath.js';
 import { loadLinkSecret } from './customer/linkSecret.js';
 import { customerWebSettings } from './web/customer/customerWebSettings.js';
+import { deskWebSettings } from './web/desk/deskWebSettings.js';
 
 const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --print-config]
 
@@ -88,6 +89,8 @@ async function main(argv: string[]): Promise<number> {
   }
   // The customer page: plain HTTP only on loopback, publicUrl required, its certificate readable and matching.
   const customerWeb = customerWebSettings(config.get('web.customer'));
+  // The desk in the browser: its certificate (the controller's own unless set) read and matched now.
+  const deskWeb = deskWebSettings(config.get('web.desk'), config.get('tls'));
   if (args.checkConfig) {
     process.stdout.write('config OK\n');
     return 0;
@@ -168,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
     ...(drillClock ? { clock: drillClock } : {}),
     customerLinks,
     customerWeb,
+    deskWeb,
     log,
   });
   await starting;

@@ -32,6 +32,9 @@ const PAGE_READERS = 3;
 import type { CustomerWebSettings } from './web/customer/customerWebSettings.js';
 import { startCustomerWeb, type CustomerWeb } from './web/customer/startCustomerWeb.js';
 import { CustomerMailThreader } from './intake/customerMail/CustomerMailThreader.js';
+import { DeskChanges } from './web/desk/DeskChanges.js';
+import type { DeskWebSettings } from './web/desk/deskWebSettings.js';
+import { startDeskWeb, type DeskWeb } from './web/desk/startDeskWeb.js';
 
 export interface ControllerSettings {
   listen: string;
@@ -69,6 +72,8 @@ export interface ControllerSettings {
   customerLinks?: CustomerLinkSettings | undefined;
   /** The customer page's listener (`web.customer.*`); needs customerLinks. Absent: no page. */
   customerWeb?: CustomerWebSettings | undefined;
+  /** The desk in the browser (`web.desk.*`): mutual TLS, operator certificates. Absent: no desk page. */
+  deskWeb?: DeskWebSettings | undefined;
   log: Logger;
 }
 
@@ -85,6 +90,10 @@ export interface Controller {
   metricsPort: number | undefined;
   /** The port of the customer page, when served. */
   customerWebPort: number | undefined;
+  /** The port of the desk in the browser, when served. */
+  deskWebPort: number | undefined;
+  /** "Something changed" for open desk pages (fed by the hooks below). */
+  deskChanges: DeskChanges;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -120,6 +129,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   const pageReads = s.customerWeb ? await ReadPool.open(s.store, PAGE_READERS) : undefined;
   const reads = pageReads ? () => pageReads.next() : undefined;
   const links = s.customerLinks ? new CustomerLinks(s.store, s.customerLinks, reads) : undefined;
+  // Open desk pages learn of every commit of the incident service (onDeadlinesChanged follows each) and of agent reports.
+  const deskChanges = new DeskChanges();
   const service = new IncidentService({
     links,
     outcome: s.outcome,
@@ -132,7 +143,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       outbox?.kick();
       bmc?.kick();
     },
-    onDeadlinesChanged: () => void scheduler?.kick(),
+    onDeadlinesChanged: () => {
+      void scheduler?.kick();
+      deskChanges.notify();
+    },
     authenticate,
     findReporter: (id) => s.store.reporters.get(id),
   });
@@ -167,22 +181,44 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
 
   if (s.bmcDriver) bmc = new BmcCheckWorker(s.store, service, s.bmcDriver, clock, log.child({ component: 'bmc' }));
   await scheduler.start();
+  // Replies, auto-replies and bounces relayed from the abuse mailbox thread onto incidents instead of opening complaints.
+  const customerMail = new CustomerMailThreader({ store: s.store, service, clock: () => clock.now(), log: log.child({ component: 'customer-mail' }), limits: s.intake?.limits });
+  // The desk's handlers, built once: DeskService (gRPC) and the desk's pages call the same functions.
+  let running: RunningController | undefined;
+  const incidentDesk = createIncidentDesk({
+    store: s.store,
+    service,
+    policy: s.policy,
+    clock: () => clock.now(),
+    onHostsChanged: () => inventory.refresh(),
+    agentConnected: (hostId) => {
+      const st = running?.sessions.get(hostId)?.state;
+      return st === 'connected' || st === 'stale';
+    },
+    ...(bmc ? { checkBmc: (hostId: string) => bmc!.checkHost(hostId) } : {}),
+    ...(clock instanceof DrillClock ? { drillClock: clock } : {}),
+    bmcCredentialsDir: s.bmcCredentialsDir,
+    threadCustomerMail: (raw, relayedBy) => customerMail.thread(raw, relayedBy),
+  });
   let customerWeb: CustomerWeb | undefined;
-  if (s.customerWeb) {
-    // Started before the gRPC server, so a port already taken stops the start with nothing else to undo but the scheduler.
-    try {
+  let deskWeb: DeskWeb | undefined;
+  // Both pages start before the gRPC server, so a port already taken stops the start with little to undo.
+  try {
+    if (s.customerWeb) {
       if (!links) throw new CordonError('invalid', 'the customer page needs customer links (web.customer.publicUrl and secretFile)', { field: 'web.customer.listen' });
       const voice = new CustomerVoice({ store: s.store, reads, service, policy: s.policy, clock });
       customerWeb = await startCustomerWeb({ settings: s.customerWeb, links, voice, clock, log: log.child({ component: 'customer-page' }) });
-    } catch (err) {
-      scheduler.stop();
-      await parsePool.close();
-      await pageReads?.close();
-      throw err;
     }
+    if (s.deskWeb) {
+      deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers: incidentDesk, revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
+    }
+  } catch (err) {
+    await customerWeb?.close();
+    scheduler.stop();
+    await parsePool.close();
+    await pageReads?.close();
+    throw err;
   }
-  // Replies, auto-replies and bounces relayed from the abuse mailbox thread onto incidents instead of opening complaints.
-  const customerMail = new CustomerMailThreader({ store: s.store, service, clock: () => clock.now(), log: log.child({ component: 'customer-mail' }), limits: s.intake?.limits });
   const server = await startController({
     listen: s.listen,
     tls: s.tls,
@@ -191,7 +227,9 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     desired,
     onReport: (hostId, report) => {
       metrics?.observeReport(hostId, report);
-      return reports.onReport(hostId, report);
+      reports.onReport(hostId, report);
+      // After the tracker has recorded it (and applied what follows from it), open desk pages re-read.
+      void reports.idle().then(() => deskChanges.notify());
     },
     onTamper: (hostId) => switches?.onTamper(hostId),
     staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
@@ -201,22 +239,9 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     maxReportBytes: parsePool.limits.maxReportBytes,
     log,
     clock: () => wall.now(),
-    incidentDesk: createIncidentDesk({
-      store: s.store,
-      service,
-      policy: s.policy,
-      clock: () => clock.now(),
-      onHostsChanged: () => inventory.refresh(),
-      agentConnected: (hostId) => {
-        const st = server.sessions.get(hostId)?.state;
-        return st === 'connected' || st === 'stale';
-      },
-      ...(bmc ? { checkBmc: (hostId: string) => bmc!.checkHost(hostId) } : {}),
-      ...(clock instanceof DrillClock ? { drillClock: clock } : {}),
-      bmcCredentialsDir: s.bmcCredentialsDir,
-      threadCustomerMail: (raw, relayedBy) => customerMail.thread(raw, relayedBy),
-    }),
+    incidentDesk,
   });
+  running = server;
   outbox?.start();
   bmc?.start();
   let metricsServer: { port: number; server: Server } | undefined;
@@ -241,8 +266,11 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     switches,
     metricsPort: metricsServer?.port,
     customerWebPort: customerWeb?.port,
+    deskWebPort: deskWeb?.port,
+    deskChanges,
     async stop(graceMs = 5_000) {
       metricsServer?.server.close();
+      await deskWeb?.close();
       await customerWeb?.close();
       await pageReads?.close();
       scheduler?.stop();

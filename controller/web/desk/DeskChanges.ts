@@ -1,0 +1,39 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * "Something changed" for open desk pages, in process: fed by the
+ * controller's hooks after commits (the incident service's, agent reports,
+ * the desk's own actions) and read by the live-update streams. It carries no
+ * content — a page that hears of a change re-reads itself through the same
+ * desk handlers — so a missed or merged signal loses nothing but a reload.
+ * Bursts are merged: listeners hear at most once per `coalesceMs`.
+ */
+export class DeskChanges {
+  private readonly emitter = new EventEmitter();
+  private pending: NodeJS.Timeout | undefined;
+
+  constructor(private readonly coalesceMs = 100) {
+    // One listener per open stream; the streams are bounded by web.desk.maxEventClients, not here.
+    this.emitter.setMaxListeners(0);
+  }
+
+  /** Says that something changed; cheap, never throws, safe to call from any hook. */
+  notify(): void {
+    if (this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.emitter.emit('change');
+    }, this.coalesceMs);
+    this.pending.unref();
+  }
+
+  /** Calls `listener` after changes; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void {
+    this.emitter.on('change', listener);
+    return () => this.emitter.off('change', listener);
+  }
+
+  get listeners(): number {
+    return this.emitter.listenerCount('change');
+  }
+}
