@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { simpleParser } from 'mailparser';
 import { join } from 'node:path';
 import { packageRoot } from '../../proto/runtime/version.js';
-import { LAB_OPERATORS, labCtl, labProbe, type LabInfo } from '../lab/lab.js';
+import { LAB_OPERATORS, LAB_P12_PASSPHRASE, labCtl, labProbe, type LabInfo } from '../lab/lab.js';
+import { openDeskWithP12 } from './deskCheck.js';
 import { LAB_ATTACKER, LAB_REPORTER, signLabReport } from '../lab/labReporters.js';
 import { poll } from '../lab/processes.js';
 import { readLabMail, type LabMail } from './labMail.js';
@@ -185,7 +186,12 @@ export async function runStory(info: LabInfo): Promise<Checks> {
     checks.ok(`${web2.id} still sends mail: its port 25 connects`, p === 'connected', p);
   }
 
-  // 7. The record.
+  // 7. The desk in the browser: the operator's .p12, as a browser would present it, opens the queue through the lab's bridge.
+  const deskUrl = `https://127.0.0.1:${t.deskPort}/`;
+  const desk = await openDeskWithP12(deskUrl, join(info.dir, 'pki'), LAB_OPERATORS.operator, LAB_P12_PASSPHRASE).catch((err: unknown) => ({ status: 0, title: (err as Error).message }));
+  checks.ok(`the abuse desk opens in a browser on this machine with ${LAB_OPERATORS.operator}'s certificate (.p12) at ${deskUrl}`, desk.status === 200, `${desk.status} ${desk.title}`);
+
+  // 8. The record.
   say(`the incident's history (cordonctl incident show ${id}):`);
   show(op('incident', 'show', id));
   const audit = op('audit', 'verify').trim();

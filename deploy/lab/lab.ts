@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { connect as tlsConnect } from 'node:tls';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -16,6 +17,9 @@ const dist = join(root, 'dist');
 export function labDir(): string {
   return process.env.CORDON_LAB_DIR || '/run/cordon-lab';
 }
+
+/** The passphrase of the lab operator's .p12 (a lab, on tmpfs; never a real one). */
+export const LAB_P12_PASSPHRASE = 'cordon-lab-desk';
 
 /** The operators the lab's PKI issues: one desk operator and one admin. */
 export const LAB_OPERATORS = { operator: 'olga', admin: 'ada' } as const;
@@ -77,8 +81,16 @@ export async function labUp(opts: { hosts: number; say: Say }): Promise<LabInfo>
     opts.say(`starting cordon-controller on ${t.controller4}:${t.controllerPort} (mutual TLS, drill clock, mail to ${t.controller4}:${t.mailPort})`);
     const controller = startInNamespace(t.mgmtNs, 'controller', logs, node, ['--disable-warning=DEP0123', join(dist, 'controller/main.js'), '--config', join(dir, 'controller.json')]);
     await waitListening(t.mgmtNs, 'tcp', t.controllerPort, 'cordon-controller', controller, 20_000);
-    await startPageBridge(dir, t);
+    await startBridge(dir, t, {
+      name: 'page',
+      target: { host: '127.0.0.1', port: t.pagePort },
+      hostPort: t.pagePort,
+      portEnv: 'CORDON_LAB_PAGE_PORT',
+      ready: () => fetch(`http://127.0.0.1:${t.pagePort}/healthz`).then((r) => r.ok).catch(() => false),
+    });
     opts.say(`the customer page: http://127.0.0.1:${t.pagePort} in ${t.mgmtNs}, and the same on this machine's loopback through ${join(dir, 'page.sock')}`);
+    await startBridge(dir, t, { name: 'desk', target: { host: t.controller4, port: t.deskPort }, hostPort: t.deskPort, portEnv: 'CORDON_LAB_DESK_PORT', ready: () => tlsAnswers(t.deskPort) });
+    opts.say(`the abuse desk in the browser: https://${t.controller4}:${t.deskPort} on the management network, and https://127.0.0.1:${t.deskPort} on this machine (mutual TLS)`);
     opts.say(`starting cordon-agent on ${t.hosts.map((h) => h.id).join(', ')} (each in its own namespace, enforcing with nft, tc and ip)`);
     for (const h of t.hosts) {
       writeAgentConfig(dir, t, h);
@@ -110,7 +122,7 @@ export async function labDown(say: Say, opts: { keepDir?: boolean } = {}): Promi
   const pids = [...new Set(namespaces.flatMap(namespacePids))].filter((p) => p !== process.pid);
   if (pids.length > 0) say(`stopping ${pids.length} lab processes`);
   await stopPids(pids);
-  await stopPageBridge();
+  await stopBridges();
   const gone = removeLabNetwork();
   if (gone.length > 0) say(`deleted namespaces ${gone.join(', ')}`);
   if (!opts.keepDir) rmSync(labDir(), { recursive: true, force: true });
@@ -143,46 +155,82 @@ export function labProbe(ns: string, host: string, port: number, timeoutMs = 1_5
   return runInNamespace(ns, process.execPath, [join(dist, 'deploy/lab/servers/probe.js'), host, String(port), String(timeoutMs)]).trim();
 }
 
-/**
- * The page is served inside the management namespace; a browser on this
- * machine lives in the root one. A bridge in each joins them through a unix
- * socket in the lab folder (see servers/socketBridge.ts). The root-side
- * bridge is in no lab namespace, so its pid is kept in a file for labDown.
- */
-async function startPageBridge(dir: string, t: LabTopology): Promise<void> {
-  const socket = join(dir, 'page.sock');
-  const bridge = join(dist, 'deploy/lab/servers/socketBridge.js');
-  startInNamespace(t.mgmtNs, 'page-bridge-mgmt', join(dir, 'logs'), process.execPath, [bridge, 'unix-to-tcp', socket, '127.0.0.1', String(t.pagePort)]);
-  if (!(await poll(() => (existsSync(socket) ? true : undefined), 10_000))) throw new Error(`the page bridge did not create ${socket}`);
-  const fd = openSync(join(dir, 'logs', 'page-bridge-host.log'), 'a', 0o600);
-  const child = spawn(process.execPath, [bridge, 'tcp-to-unix', '127.0.0.1', String(t.pagePort), socket], { detached: true, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  child.unref();
-  writeFileSync(join(dir, 'page-bridge.pid'), `${child.pid}\n`);
-  const up = await poll(async () => {
-    if (child.exitCode !== null) throw new Error(`the page bridge on 127.0.0.1:${t.pagePort} exited; is the port taken? (set CORDON_LAB_PAGE_PORT) see ${dir}/logs/page-bridge-host.log`);
-    return (await fetch(`http://127.0.0.1:${t.pagePort}/healthz`).then((r) => r.ok).catch(() => false)) ? true : undefined;
-  }, 15_000);
-  if (!up) throw new Error(`the customer page does not answer on 127.0.0.1:${t.pagePort}; see ${dir}/logs`);
+/** A lab service that lives in the management namespace and is bridged to this machine's loopback. */
+interface Bridged {
+  name: string;
+  /** Where it listens inside the management namespace. */
+  target: { host: string; port: number };
+  /** The port on this machine's 127.0.0.1. */
+  hostPort: number;
+  /** Answers when the service is up through the bridge. */
+  ready: () => Promise<boolean>;
+  portEnv: string;
 }
 
-async function stopPageBridge(): Promise<void> {
-  const file = join(labDir(), 'page-bridge.pid');
-  if (!existsSync(file)) return;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  // A pid file that outlived a reboot may name someone else's process now: only a bridge is stopped.
-  const cmdline = Number.isInteger(pid) && pid > 1 ? (() => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } })() : '';
-  if (cmdline.includes('socketBridge.js')) await stopPids([pid]);
-  rmSync(file, { force: true });
+/**
+ * The customer page and the desk are served inside the management
+ * namespace; a browser on this machine lives in the root one. A bridge in
+ * each joins them through a unix socket in the lab folder (see
+ * servers/socketBridge.ts; bytes are copied, so TLS passes through). The
+ * root-side bridge is in no lab namespace, so its pid is kept in a file for
+ * labDown.
+ */
+async function startBridge(dir: string, t: LabTopology, b: Bridged): Promise<void> {
+  const socket = join(dir, `${b.name}.sock`);
+  const bridge = join(dist, 'deploy/lab/servers/socketBridge.js');
+  startInNamespace(t.mgmtNs, `${b.name}-bridge-mgmt`, join(dir, 'logs'), process.execPath, [bridge, 'unix-to-tcp', socket, b.target.host, String(b.target.port)]);
+  if (!(await poll(() => (existsSync(socket) ? true : undefined), 10_000))) throw new Error(`the ${b.name} bridge did not create ${socket}`);
+  const log = join(dir, 'logs', `${b.name}-bridge-host.log`);
+  const fd = openSync(log, 'a', 0o600);
+  const child = spawn(process.execPath, [bridge, 'tcp-to-unix', '127.0.0.1', String(b.hostPort), socket], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  writeFileSync(join(dir, `${b.name}-bridge.pid`), `${child.pid}\n`);
+  const up = await poll(async () => {
+    if (child.exitCode !== null) throw new Error(`the ${b.name} bridge on 127.0.0.1:${b.hostPort} exited; is the port taken? (set ${b.portEnv}) see ${log}`);
+    return (await b.ready()) ? true : undefined;
+  }, 15_000);
+  if (!up) throw new Error(`the ${b.name} does not answer on 127.0.0.1:${b.hostPort}; see ${dir}/logs`);
+}
+
+async function stopBridges(): Promise<void> {
+  for (const name of ['page', 'desk']) {
+    const file = join(labDir(), `${name}-bridge.pid`);
+    if (!existsSync(file)) continue;
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    // A pid file that outlived a reboot may name someone else's process now: only a bridge is stopped.
+    const cmdline = Number.isInteger(pid) && pid > 1 ? (() => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } })() : '';
+    if (cmdline.includes('socketBridge.js')) await stopPids([pid]);
+    rmSync(file, { force: true });
+  }
+}
+
+/** Whether something accepts a TLS handshake on 127.0.0.1:port (the desk asks for a client certificate; refusing ours afterwards is fine). */
+function tlsAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, timeout: 1_000 });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.once('secureConnect', () => done(true));
+    sock.once('error', () => done(false));
+    sock.once('timeout', () => done(false));
+  });
 }
 
 function makePki(dir: string, t: LabTopology): void {
   const pki = (...args: string[]) => execFileSync(join(root, 'deploy/pki/cordon-pki'), ['--dir', join(dir, 'pki'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   pki('init');
-  pki('issue-controller', t.controllerName, t.controller4);
+  pki('issue-controller', t.controllerName, t.controller4, '127.0.0.1');
   for (const h of t.hosts) pki('issue-agent', h.id);
   pki('issue-operator', LAB_OPERATORS.operator, 'abuse_operator');
   pki('issue-operator', LAB_OPERATORS.admin, 'admin');
+  // The desk operator's certificate for a browser's store (PKCS#12), with the lab's known passphrase.
+  execFileSync(join(root, 'deploy/pki/cordon-pki'), ['--dir', join(dir, 'pki'), 'export-p12', LAB_OPERATORS.operator], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CORDON_P12_PASSPHRASE: LAB_P12_PASSPHRASE },
+  });
 }
 
 function startBmc(dir: string, t: LabTopology, h: LabHost): number {
@@ -225,7 +273,11 @@ function writeControllerConfig(dir: string, t: LabTopology): void {
     clock: { drill: true },
     metrics: { listen: `${t.controller4}:${t.metricsPort}` },
     // Plain HTTP on loopback, as behind a reverse proxy; the lab bridges it to this machine's loopback (startPageBridge).
-    web: { customer: { listen: `127.0.0.1:${t.pagePort}`, publicUrl: `http://127.0.0.1:${t.pagePort}`, secretFile: join(dir, 'web', 'link-secret') } },
+    // The desk on the management network with the controller's certificate (which also names 127.0.0.1, for the bridge).
+    web: {
+      customer: { listen: `127.0.0.1:${t.pagePort}`, publicUrl: `http://127.0.0.1:${t.pagePort}`, secretFile: join(dir, 'web', 'link-secret') },
+      desk: { listen: `${t.controller4}:${t.deskPort}` },
+    },
     // Who the lab believes: reports DKIM-signed by mailbox.example (aligned with their From), checked against the lab DNS.
     reporters: [{ id: LAB_REPORTER.id, name: LAB_REPORTER.name, kind: LAB_REPORTER.kind, domains: [LAB_REPORTER.domain] }],
     intake: { dnsServers: [`${LAB_DNS.address}:${LAB_DNS.port}`] },

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { say } from '../demo/narrate.js';
-import { LAB_OPERATORS, labCtl, labDown, labInfo, labUp } from './lab.js';
+import { LAB_P12_PASSPHRASE, LAB_OPERATORS, labCtl, labDown, labInfo, labUp } from './lab.js';
 import { ensureLabRequirements } from './requirements.js';
 
 const USAGE = `usage: lab up [--hosts N] | down | status
@@ -59,6 +59,8 @@ export function printTryIt(dir: string): void {
       `        ${ctl} incident list`,
       `        CORDON_OPERATOR=${LAB_OPERATORS.admin} ${ctl} clock advance 25h`,
       `        ip netns exec cordon-lab-h1 nft list table inet cordon`,
+      `  desk: https://127.0.0.1:${process.env.CORDON_LAB_DESK_PORT || 8443}/ in a browser on this machine: import ${join(dir, 'pki', `operator-${LAB_OPERATORS.operator}.p12`)}`,
+      `        (passphrase ${LAB_P12_PASSPHRASE}) as your certificate, and trust ${join(dir, 'pki', 'ca.crt')} for servers`,
       `  logs: ${join(dir, 'logs')}   customer mail: ${join(dir, 'mail')}`,
       '  stop: npm run lab -- down',
       '',

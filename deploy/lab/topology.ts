@@ -45,6 +45,8 @@ export interface LabTopology {
   mailPort: number;
   /** The customer page: on loopback inside the management namespace, and on the machine's loopback through a bridge. */
   pagePort: number;
+  /** The desk in the browser: on the management network, and on the machine's loopback through a bridge. */
+  deskPort: number;
   inet4: string;
   inet6: string;
   pubNet4: string;
@@ -80,6 +82,7 @@ export function labTopology(hostCount: number): LabTopology {
     metricsPort: 9477,
     mailPort: 2525,
     pagePort: Number(process.env.CORDON_LAB_PAGE_PORT) || 8480,
+    deskPort: Number(process.env.CORDON_LAB_DESK_PORT) || 8443,
     inet4: '203.0.113.1',
     inet6: '2001:db8:1::1',
     pubNet4: '203.0.113.0/24',

@@ -69,6 +69,7 @@ describe.skipIf(!gate.ok)('the lab and the demo', () => {
       /PASS the notice carries the customer's own page link/,
       /PASS the customer's answer on the page is the incident's own event, by the customer/,
       /PASS web-01 works again/,
+      /PASS the abuse desk opens in a browser on this machine with olga's certificate \(\.p12\)/,
       /PASS the hash-chained audit log verifies/,
       /demo passed in [\d.]+ s/,
     ]) {
