@@ -138,6 +138,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     markMessagesSeen: u('MarkMessagesSeen', part('markMessagesSeen')),
     resendLink: u('ResendLink', part('resendLink')),
     revokeLinks: u('RevokeLinks', part('revokeLinks')),
+    getClock: u('GetClock', incidents?.getClock),
+    getComplaintRaw: u('GetComplaintRaw', incidents?.getComplaintRaw),
   });
   const health = new HealthImplementation({
     '': 'SERVING',

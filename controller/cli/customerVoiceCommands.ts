@@ -12,34 +12,12 @@ import {
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { DeskClient } from './deskClient.js';
 import type { Flags } from './incidentCommands.js';
-import { age, renderTable } from './table.js';
+import { readDeskNow } from './deskNow.js';
+import { age, printable, renderTable } from './table.js';
 
 type Out = (text: string) => void;
 const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
 const str = (f: Flags, name: string): string | undefined => (typeof f[name] === 'string' ? (f[name] as string) : undefined);
-
-export const CUSTOMER_VOICE_OPTIONS = {
-  message: { type: 'string' },
-  output: { type: 'string', short: 'o' },
-  force: { type: 'boolean' },
-  limit: { type: 'string' },
-} as const;
-
-export const CUSTOMER_VOICE_USAGE = `  incident queue [--limit N]     what waits for a person, restricted first: appeals, release requests, fixes to
-                                 verify, disputes, held escalations, unseen customer messages, bounced notices
-  incident seen ID [--message M] mark the customer's messages seen (all unseen, or one)
-  incident file ID FILE -o PATH [--force]   save a customer's evidence file (mode 0600; never over an existing
-                                 PATH unless --force)
-  incident resend-link ID [--reason R]   revoke the incident's page links and send the notice again with a new one
-  incident revoke-link ID --reason R     revoke the incident's page links, send nothing
-`;
-
-const VERBS = new Set(['queue', 'seen', 'file', 'resend-link', 'revoke-link']);
-
-/** Whether the words name one of the commands below. */
-export function isCustomerVoiceCommand(words: string[]): boolean {
-  return words[0] === 'incident' && VERBS.has(words[1] ?? '');
-}
 
 function need(f: Flags, name: string): string {
   const v = str(f, name);
@@ -54,9 +32,6 @@ function needArg(v: string | undefined, name: string): string {
 
 /** One line for a timestamp: ISO and how long ago. */
 const when = (d: Date | undefined, now: Date) => (d ? `${d.toISOString()} (${age(d, now)})` : '-');
-
-/** Control characters in what a customer wrote must not drive the operator's terminal. */
-const printable = (s: string) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?');
 
 /** The customer's side of an incident, for `incident show`: messages with their words, files, links. */
 export function renderCustomerVoice(d: IncidentDetail, now = new Date()): string {
@@ -123,13 +98,12 @@ async function saveFile(path: string, bytes: Uint8Array, force: boolean): Promis
 export async function runCustomerVoiceCommand(client: DeskClient, words: string[], f: Flags, out: Out): Promise<number> {
   const [, verb, arg, arg2] = words;
   const asJson = f.json === true;
-  const now = new Date();
   switch (verb) {
     case 'queue': {
       const limitFlag = str(f, 'limit');
       const limit = limitFlag === undefined ? 0 : Number(limitFlag);
       if (!Number.isInteger(limit) || limit < 0) throw new CordonError('invalid', `${JSON.stringify(limitFlag)} is not a count`, { field: '--limit' });
-      const r = await client.call<unknown, ListQueueResponse>('listQueue', { limit });
+      const [r, desk] = await Promise.all([client.call<unknown, ListQueueResponse>('listQueue', { limit }), readDeskNow(client)]);
       if (asJson) {
         out(json(r.entries.map((e) => QueueEntry.toJSON(e))));
         return 0;
@@ -140,8 +114,8 @@ export async function runCustomerVoiceCommand(client: DeskClient, words: string[
       }
       out(
         renderTable(
-          ['INCIDENT', 'HOST', 'STATE', 'WHY', 'SINCE', 'UNSEEN', 'REASON'],
-          r.entries.map((e) => [e.incident?.id ?? '-', e.incident?.hostId ?? '-', e.incident?.state ?? '-', e.why, when(e.since, now), String(e.unseen), e.reason]),
+          ['INCIDENT', 'HOST', 'STATE', 'WHY', `SINCE${desk.mark}`, 'UNSEEN', 'REASON'],
+          r.entries.map((e) => [e.incident?.id ?? '-', e.incident?.hostId ?? '-', e.incident?.state ?? '-', e.why, when(e.since, desk.now), String(e.unseen), e.reason]),
         ),
       );
       return 0;

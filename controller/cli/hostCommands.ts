@@ -5,30 +5,6 @@ import type { Flags } from './incidentCommands.js';
 
 type Out = (text: string) => void;
 
-/** The flags these commands add to cordonctl's (`--reason` and `--json` are shared). */
-export const HOST_COMMAND_OPTIONS = {
-  email: { type: 'string' },
-  name: { type: 'string' },
-  address: { type: 'string' },
-  port: { type: 'string' },
-  user: { type: 'string' },
-  'password-file': { type: 'string' },
-  sol: { type: 'boolean' },
-  'cipher-suite': { type: 'string' },
-} as const;
-
-export const HOST_COMMAND_USAGE = `  customer show C                the customer's contact and hosts
-  customer set-contact C --email E [--name N] --reason R
-                                 change the notice address (abuse_operator; audited; the old address is told)
-  host set-bmc H --address A [--port P] --user U --password-file F [--sol] [--cipher-suite N]
-                                 bind the host's BMC and password file (admin; F inside bmc.credentialsDir)
-`;
-
-/** Whether cordonctl's words name one of these commands. */
-export function isHostCommand(words: readonly string[]): boolean {
-  return words[0] === 'customer' || (words[0] === 'host' && words[1] === 'set-bmc');
-}
-
 const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
 const str = (f: Flags, name: string): string | undefined => (typeof f[name] === 'string' ? (f[name] as string) : undefined);
 function need(f: Flags, name: string): string {

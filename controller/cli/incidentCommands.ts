@@ -4,6 +4,7 @@ import {
   Answer,
   Approval,
   BmcCheckResult,
+  ComplaintRaw,
   Decision,
   EnforceResponse,
   HostDetail,
@@ -11,13 +12,18 @@ import {
   IncidentDetail,
   SubmitComplaintResponse,
   VerifyAuditResponse,
+  type ListAgentsResponse,
   type ListApprovalsResponse,
   type ListIncidentsResponse,
 } from '../../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { DeskClient } from './deskClient.js';
-import { age, renderTable } from './table.js';
+import { age, dueIn, oneLine, renderTable } from './table.js';
 import { renderCustomerVoice } from './customerVoiceCommands.js';
+import { readDeskNow, type DeskNow } from './deskNow.js';
+import { renderApprovals } from './renderApprovals.js';
+import { renderComplaints, renderRaw } from './renderComplaints.js';
+import { renderHostDetail } from './renderHostDetail.js';
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 type Out = (text: string) => void;
@@ -57,20 +63,20 @@ function actionFrom(f: Flags): Enforcement {
   }
 }
 
-/** How a complaint was authenticated, in a word (dkim, arc, operator, feed). */
-function authVia(json: string): string {
-  try {
-    return (JSON.parse(json) as { via?: string }).via ?? '?';
-  } catch {
-    return '?';
-  }
-}
-
-function incidentTable(list: Incident[]): string {
-  const now = new Date();
+/** Incidents as a table; due times and ages against the incident clock's now. */
+function incidentTable(list: Incident[], desk: DeskNow): string {
   return renderTable(
-    ['INCIDENT', 'HOST', 'CATEGORY', 'STATE', 'HOLD', 'ACTIONS', 'NEXT DUE', 'OPENED'],
-    list.map((i) => [i.id, i.hostId, i.category, i.state, i.hold || '-', i.actions.join(',') || '-', i.nextDueAt?.toISOString() ?? '-', age(i.openedAt, now)]),
+    ['INCIDENT', 'HOST', 'CATEGORY', 'STATE', 'HOLD', 'ACTIONS', `NEXT DUE${desk.mark}`, `OPENED${desk.mark}`],
+    list.map((i) => [
+      i.id,
+      i.hostId,
+      i.category,
+      i.state,
+      i.hold || '-',
+      i.actions.join(',') || '-',
+      i.nextDueAt ? `${i.nextDueAt.toISOString()} (${dueIn(i.nextDueAt, desk.now)})` : '-',
+      age(i.openedAt, desk.now),
+    ]),
   );
 }
 
@@ -99,8 +105,13 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
       return 0;
     }
     case 'host show': {
-      const d = await client.call<unknown, HostDetail>('getHost', { id: arg ?? need(f, 'id') });
-      out(json(HostDetail.toJSON(d)));
+      const id = arg ?? need(f, 'id');
+      if (asJson) {
+        out(json(HostDetail.toJSON(await client.call<unknown, HostDetail>('getHost', { id }))));
+        return 0;
+      }
+      const [d, agents, desk] = await Promise.all([client.call<unknown, HostDetail>('getHost', { id }), client.listAgents() as Promise<ListAgentsResponse>, readDeskNow(client)]);
+      out(renderHostDetail(d, agents.agents.find((a) => a.hostId === id), desk, new Date()));
       return 0;
     }
     case 'host bmc-check': {
@@ -130,32 +141,35 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
       return r.outcome === 'rejected' ? 1 : 0;
     }
     case 'incident list': {
-      const r = await client.call<unknown, ListIncidentsResponse>('listIncidents', {
-        state: str(f, 'state') ?? '',
-        hostId: str(f, 'host') ?? '',
-        customerId: str(f, 'customer') ?? '',
-        limit: 0,
-      });
-      out(asJson ? json(r.incidents.map((i) => Incident.toJSON(i))) : incidentTable(r.incidents));
+      const request = { state: str(f, 'state') ?? '', hostId: str(f, 'host') ?? '', customerId: str(f, 'customer') ?? '', limit: 0 };
+      if (asJson) {
+        out(json((await client.call<unknown, ListIncidentsResponse>('listIncidents', request)).incidents.map((i) => Incident.toJSON(i))));
+        return 0;
+      }
+      const [r, desk] = await Promise.all([client.call<unknown, ListIncidentsResponse>('listIncidents', request), readDeskNow(client)]);
+      out(incidentTable(r.incidents, desk));
       return 0;
     }
     case 'incident show': {
-      const d = await client.call<unknown, IncidentDetail>('getIncident', { id: arg ?? need(f, 'id') });
-      if (asJson) {
-        out(json(IncidentDetail.toJSON(d)));
+      const id = arg ?? need(f, 'id');
+      const rawOf = str(f, 'raw');
+      if (rawOf !== undefined) {
+        // One raw report, on request: the complaint must be this incident's, so an id typed from another page is not shown by mistake.
+        const r = await client.call<unknown, ComplaintRaw>('getComplaintRaw', { complaintId: rawOf });
+        if (r.incidentId !== id) throw new CordonError('not_found', `complaint ${rawOf} is not one of incident ${id}'s`, { field: '--raw' });
+        out(asJson ? json(ComplaintRaw.toJSON(r)) : renderRaw(r.raw));
         return 0;
       }
-      out(incidentTable(d.incident ? [d.incident] : []));
-      out('\ncomplaints:\n');
-      out(
-        renderTable(
-          ['COMPLAINT', 'STATUS', 'IP', 'REPORTER', 'TRUST', 'RECEIVED'],
-          d.complaints.map((c) => [c.id, c.status || '-', c.ip, c.reporter || '-', c.trusted ? `trusted (${authVia(c.authentication)})` : 'untrusted', c.receivedAt?.toISOString() ?? '-']),
-        ),
-      );
+      if (asJson) {
+        out(json(IncidentDetail.toJSON(await client.call<unknown, IncidentDetail>('getIncident', { id }))));
+        return 0;
+      }
+      const [d, desk] = await Promise.all([client.call<unknown, IncidentDetail>('getIncident', { id }), readDeskNow(client)]);
+      out(incidentTable(d.incident ? [d.incident] : [], desk));
+      out(renderComplaints(d.complaints, desk));
       out('\nhistory:\n');
-      out(renderTable(['AT', 'EVENT', 'FROM', 'TO', 'ACTOR', 'DETAIL'], d.events.map((e) => [e.at?.toISOString() ?? '', e.type, e.fromState || '-', e.toState, e.actor, e.detail])));
-      out(renderCustomerVoice(d));
+      out(renderTable(['AT', 'EVENT', 'FROM', 'TO', 'ACTOR', 'DETAIL'], d.events.map((e) => [e.at?.toISOString() ?? '', e.type, e.fromState || '-', e.toState, oneLine(e.actor), oneLine(e.detail)])));
+      out(renderCustomerVoice(d, desk.now));
       return 0;
     }
     case 'incident answer': {
@@ -200,15 +214,12 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
       return 0;
     }
     case 'approvals': {
-      const r = await client.call<unknown, ListApprovalsResponse>('listApprovals', {});
-      out(
-        asJson
-          ? json(r.approvals.map((a) => Approval.toJSON(a)))
-          : renderTable(
-              ['APPROVAL', 'STATE', 'REQUESTED BY', 'DECIDED BY', 'HOSTS', 'ACTION', 'WHY', 'EXPIRES', 'REASON'],
-              r.approvals.map((a) => [a.id, a.state, a.requestedBy, a.approvedBy || '-', a.incidentId ? `${a.hostIds.join(',')} (${a.incidentId})` : a.hostIds.join(','), a.action, a.why || '-', a.expiresAt?.toISOString() ?? '-', a.reason]),
-            ),
-      );
+      if (asJson) {
+        out(json((await client.call<unknown, ListApprovalsResponse>('listApprovals', {})).approvals.map((a) => Approval.toJSON(a))));
+        return 0;
+      }
+      const [r, desk] = await Promise.all([client.call<unknown, ListApprovalsResponse>('listApprovals', {}), readDeskNow(client)]);
+      out(renderApprovals(r.approvals, desk));
       return 0;
     }
     case 'audit verify': {

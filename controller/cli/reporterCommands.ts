@@ -6,31 +6,6 @@ import { renderTable } from './table.js';
 
 type Out = (text: string) => void;
 
-/** The flags these commands add to cordonctl's (`--id` and `--json` are shared); `--reporters` and `--dns-server` serve `ingest --dry-run`. */
-export const REPORTER_COMMAND_OPTIONS = {
-  name: { type: 'string' },
-  kind: { type: 'string' },
-  domain: { type: 'string', multiple: true },
-  'arc-forwarder': { type: 'boolean' },
-  feed: { type: 'string' },
-  reporters: { type: 'string' },
-  'dns-server': { type: 'string', multiple: true },
-} as const;
-
-export const REPORTER_COMMAND_USAGE = `  reporter add --id ID --name N --kind K --domain D [--domain …] [--arc-forwarder] [--feed NAME]
-                                 register a reporter Cordon believes (admin; K: own_monitoring, upstream, cert, rights_holder, individual)
-  reporter list                  the reporter registry (viewer)
-  reporter remove ID             unregister a desk-added reporter (admin; config ones are removed in the config)
-`;
-
-export const INGEST_AUTH_USAGE = `  ingest --dry-run --json [--reporters FILE] [--dns-server HOST:PORT …] [FILE|-]
-                                 with "authentication": the mail's DKIM/ARC/DMARC checks, decided against FILE's reporters (a JSON list)
-`;
-
-export function isReporterCommand(words: readonly string[]): boolean {
-  return words[0] === 'reporter';
-}
-
 const str = (f: Flags, name: string): string | undefined => (typeof f[name] === 'string' ? (f[name] as string) : undefined);
 function need(f: Flags, name: string): string {
   const v = str(f, name);

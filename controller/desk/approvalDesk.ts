@@ -13,6 +13,7 @@ import { roleAtLeast } from '../../proto/runtime/peerIdentity.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import { secondOperatorNeeded } from '../incidents/fourEyes.js';
 import type { Action } from '../incidents/model.js';
+import { describeAction } from '../mail/describeAction.js';
 import type { Approval } from '../store/ApprovalsRepo.js';
 import type { IncidentDeskDeps } from './incidentDesk.js';
 
@@ -57,7 +58,17 @@ function toApprovalMsg(a: Approval, now: Date): ApprovalMsg {
     incidentId: a.incidentId ?? '',
     why: a.why ?? '',
     decidedAt: a.decidedAt,
+    actionWords: wordsOf(a.action),
   };
+}
+
+/** The stored action in the customer's words; a row this version cannot read says so rather than failing the list. */
+function wordsOf(action: unknown): string {
+  try {
+    return describeAction(action as Action) ?? `unknown action ${JSON.stringify(action)}`;
+  } catch {
+    return `unknown action ${JSON.stringify(action)}`;
+  }
 }
 
 /**

@@ -1,5 +1,7 @@
 import type {
+  ComplaintRaw,
   DecideComplaintRequest,
+  GetComplaintRawRequest,
   DecideTerminationReviewRequest,
   ListComplaintsRequest,
   ListComplaintsResponse,
@@ -48,6 +50,14 @@ export function createComplaintDesk(deps: IncidentDeskDeps) {
       if (limit > 1000) throw new CordonError('invalid', 'at most 1000', { field: 'limit' });
       const list = await deps.store.complaints.listByStatus(status, limit);
       return { complaints: list.map(toComplaintRecord) };
+    },
+
+    /** One complaint's raw report, whole, as stored; `not_found` naming the field when there is no such complaint. */
+    async getComplaintRaw(req: GetComplaintRawRequest): Promise<ComplaintRaw> {
+      if (!req.complaintId) throw new CordonError('invalid', 'is required', { field: 'complaintId' });
+      const c = await deps.store.complaints.get(req.complaintId);
+      if (!c) throw new CordonError('not_found', `no complaint ${req.complaintId}`, { field: 'complaintId' });
+      return { complaintId: c.id, incidentId: c.incidentId ?? '', raw: c.raw };
     },
 
     async decideComplaint(req: DecideComplaintRequest, ctx: CallContext): Promise<SubmitComplaintResponse> {

@@ -3,10 +3,13 @@ import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
 import {
   AgentState,
+  DispatchStatus,
   type AddHostRequest,
   type Bmc,
   type Customer as CustomerMsg,
+  type GetHostRequest,
   type Host as HostMsg,
+  type HostDetail,
   type SetCustomerContactRequest,
   type SetHostBmcRequest,
 } from '../../proto/gen/cordon/v1/desk.js';
@@ -14,6 +17,7 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import { roleAtLeast, type OperatorRole } from '../../proto/runtime/peerIdentity.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import { checkBmcTarget } from '../bmc/buildIpmitoolArgs.js';
+import { toProtoEnforcement } from '../dispatch/toProtoState.js';
 import { parseInventory } from '../inventory/Inventory.js';
 import { CONTACT_CHANGED, maskEmail, type ContactChangedPayload } from '../mail/renderContactChanged.js';
 import type { HostBmc } from '../store/BmcRepo.js';
@@ -30,6 +34,8 @@ export interface HostDeskDeps {
    * are resolved. Absent: BMC credentials cannot be set over the desk.
    */
   bmcCredentialsDir?: string | undefined;
+  /** Whether the host's agent is connected now (for the dispatch status). */
+  agentConnected: (hostId: string) => boolean;
 }
 
 const IPMI_PORT = 623;
@@ -104,6 +110,63 @@ export function createHostDesk(deps: HostDeskDeps) {
   }
 
   return {
+    /**
+     * One host as the desk shows it: inventory, customer contact, BMC (never
+     * its password) and its last check, switch port, and what it should
+     * enforce (generation, each enforcement with its incident and reason)
+     * against what the agent last reported. The agent's session (state,
+     * heartbeat, generation held) is ListAgents'.
+     */
+    async getHost(req: GetHostRequest): Promise<HostDetail> {
+      const host = await deps.store.hosts.get(req.id);
+      if (!host) throw new CordonError('not_found', `no host ${req.id}`, { field: 'id' });
+      const [desired, status, customer, bmc, check, port] = await Promise.all([
+        deps.store.desired.get(host.id),
+        deps.store.desired.status(host.id),
+        deps.store.customers.get(host.customerId),
+        deps.store.bmcs.get(host.id),
+        deps.store.bmcs.latest(host.id),
+        deps.store.switches.get(host.id),
+      ]);
+      const dispatch =
+        desired.generation === 0 || (status?.status === 'applied' && status.appliedGeneration === desired.generation)
+          ? DispatchStatus.DISPATCH_STATUS_APPLIED
+          : !deps.agentConnected(host.id)
+            ? DispatchStatus.DISPATCH_STATUS_UNREACHABLE
+            : status?.status === 'failed'
+              ? DispatchStatus.DISPATCH_STATUS_FAILED
+              : DispatchStatus.DISPATCH_STATUS_PENDING;
+      return {
+        host: { ...host, agentState: AgentState.AGENT_STATE_UNSPECIFIED, customerName: customer?.name ?? '', customerEmail: customer?.email ?? '', bmc: bmc && toBmcMsg(bmc) },
+        generation: BigInt(desired.generation),
+        enforcements: desired.enforcements.map((e) => toProtoEnforcement(e, [])),
+        dispatch,
+        appliedGeneration: BigInt(status?.appliedGeneration ?? 0),
+        dispatchError: status?.error ?? '',
+        lastBmcCheck: check && {
+          hostId: host.id,
+          reachable: check.reachable,
+          sol: check.sol,
+          checkedAt: check.checkedAt,
+          durationMs: Math.round(check.durationMs),
+          error: check.error ?? '',
+          errorKind: '',
+          attempts: 0,
+          details: {},
+        },
+        // Where the port is and whether Cordon holds it down; the SSH key and host key stay on the controller.
+        switchPort: port && {
+          switchId: port.target.switchId,
+          address: port.target.address,
+          vendor: port.target.vendor,
+          hostPort: port.target.hostPort,
+          portDown: port.portDown,
+          reason: port.reason ?? '',
+          changedAt: port.changedAt,
+        },
+      };
+    },
+
     /**
      * Adds a host (technician and above). Creates its customer when the id is
      * new; never changes an existing customer's contact (`conflict` naming

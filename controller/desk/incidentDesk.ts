@@ -1,11 +1,8 @@
 import {
-  AgentState,
   Answer,
   Decision,
-  DispatchStatus,
   type BmcCheckResult,
   type GetHostRequest,
-  type HostDetail,
   type AnswerIncidentRequest,
   type DecideIncidentRequest,
   type Incident as IncidentMsg,
@@ -17,13 +14,14 @@ import {
   type VerifyAuditResponse,
   type AdvanceClockRequest,
   type AdvanceClockResponse,
+  type ClockReading,
   type ComplaintRecord,
 } from '../../proto/gen/cordon/v1/desk.js';
 import type { StoredComplaint } from '../store/ComplaintsRepo.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import type { BmcCheck } from '../bmc/BmcDriver.js';
-import { describeAction, toProtoEnforcement } from '../dispatch/toProtoState.js';
+import { describeAction } from '../dispatch/toProtoState.js';
 import type { IncidentService, SubmitResult } from '../incidents/IncidentService.js';
 import type { IncidentEvent } from '../incidents/lifecycle.js';
 import { nextDueAt } from '../incidents/lifecycle.js';
@@ -115,6 +113,7 @@ export function toComplaintRecord(c: StoredComplaint): ComplaintRecord {
     eventTime: c.eventTime,
     incidentId: c.incidentId ?? '',
     messageId: c.messageId ?? '',
+    excerpt: c.excerpt ?? '',
   };
 }
 
@@ -144,30 +143,6 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
     ...createApprovalDesk(deps),
     ...createComplaintDesk(deps),
     ...createCustomerVoiceDesk({ store: deps.store, service: deps.service, clock: deps.clock, toMsg: msg }),
-
-    async getHost(req: GetHostRequest): Promise<HostDetail> {
-      const host = await deps.store.hosts.get(req.id);
-      if (!host) throw new CordonError('not_found', `no host ${req.id}`, { field: 'id' });
-      const desired = await deps.store.desired.get(host.id);
-      const status = await deps.store.desired.status(host.id);
-      const customer = await deps.store.customers.get(host.customerId);
-      const dispatch =
-        desired.generation === 0 || (status?.status === 'applied' && status.appliedGeneration === desired.generation)
-          ? DispatchStatus.DISPATCH_STATUS_APPLIED
-          : !deps.agentConnected(host.id)
-            ? DispatchStatus.DISPATCH_STATUS_UNREACHABLE
-            : status?.status === 'failed'
-              ? DispatchStatus.DISPATCH_STATUS_FAILED
-              : DispatchStatus.DISPATCH_STATUS_PENDING;
-      return {
-        host: { ...host, agentState: AgentState.AGENT_STATE_UNSPECIFIED, customerName: customer?.name ?? '', customerEmail: customer?.email ?? '' },
-        generation: BigInt(desired.generation),
-        enforcements: desired.enforcements.map((e) => toProtoEnforcement(e, [])),
-        dispatch,
-        appliedGeneration: BigInt(status?.appliedGeneration ?? 0),
-        dispatchError: status?.error ?? '',
-      };
-    },
 
     async submitComplaint(req: SubmitComplaintRequest, ctx: CallContext): Promise<SubmitComplaintResponse> {
       // A feed's own certificate vouches for its reports; an operator only relays a raw report (its mail authentication decides).
@@ -350,6 +325,12 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
       await deps.store.audit.append({ at: from, actor: op.name, action: 'clock.advance', subject: 'controller', detail: { seconds, reason: req.reason } });
       deps.drillClock.advance(seconds * 1000);
       return { now: deps.clock(), offsetSeconds: BigInt(Math.round(deps.drillClock.offsetMs / 1000)) };
+    },
+
+    /** The incident clock's now, so a client reads ages and due times in its terms rather than its own wall clock's. */
+    async getClock(): Promise<ClockReading> {
+      const now = deps.clock();
+      return { now, drill: deps.drillClock !== undefined, offsetSeconds: BigInt(Math.round((now.getTime() - Date.now()) / 1000)) };
     },
 
     async verifyAudit(): Promise<VerifyAuditResponse> {

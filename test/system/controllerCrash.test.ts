@@ -102,7 +102,7 @@ describe.skipIf(!gate.ok)('a controller killed between escalation and dispatch',
     const submitted = JSON.parse(await ctl('complaint', 'submit', '--ip', lab.addr.hostPub4, '--category', 'ddos', '--reporter-kind', 'cert', '--reporter', 'cert@cert.example', '--json'));
     const shown = JSON.parse(await ctl('incident', 'show', submitted.incidentId, '--json'));
     expect(shown.incident.state).toBe('enforcing');
-    const host = JSON.parse(await ctl('host', 'show', 'web-01'));
+    const host = JSON.parse(await ctl('host', 'show', 'web-01', '--json'));
     expect(host).toMatchObject({ generation: '1', dispatch: 'DISPATCH_STATUS_UNREACHABLE' });
 
     controller!.kill('SIGKILL');
@@ -120,7 +120,7 @@ describe.skipIf(!gate.ok)('a controller killed between escalation and dispatch',
     await waitFor('the incident to be enforced', async () => JSON.parse(await ctl('incident', 'show', submitted.incidentId, '--json')).incident.state === 'enforced', 15_000, 200);
     expect(received).toEqual([1n]);
     expect(inNs(lab.host, 'tc', 'qdisc', 'show', 'dev', 'pub0')).toMatch(/clsact/);
-    expect(JSON.parse(await ctl('host', 'show', 'web-01'))).toMatchObject({ generation: '1', appliedGeneration: '1', dispatch: 'DISPATCH_STATUS_APPLIED' });
+    expect(JSON.parse(await ctl('host', 'show', 'web-01', '--json'))).toMatchObject({ generation: '1', appliedGeneration: '1', dispatch: 'DISPATCH_STATUS_APPLIED' });
     // The notice reached the customer too, once the relay was there.
     await waitFor('the notice', () => sink.received.some((m) => m.raw.toString().includes(`X-Cordon-Incident: ${submitted.incidentId}`)), 10_000);
   });

@@ -256,6 +256,43 @@ export function agentStateToJSON(object: AgentState): string {
   }
 }
 
+export interface GetClockRequest {
+}
+
+export interface ClockReading {
+  /** The incident clock's now: deadlines, ages and events are in its terms. */
+  now?:
+    | Date
+    | undefined;
+  /** The controller runs a drill clock that AdvanceClock moves. */
+  drill: boolean;
+  /** How far the incident clock runs ahead of the controller's wall clock (may be negative under a test's clock). */
+  offsetSeconds: bigint;
+}
+
+export interface GetComplaintRawRequest {
+  complaintId: string;
+}
+
+export interface ComplaintRaw {
+  complaintId: string;
+  incidentId: string;
+  /** The report exactly as stored; render it as text, never as markup. */
+  raw: string;
+}
+
+/** A host's port on its switch, which Cordon may shut when the agent is silent. */
+export interface SwitchPortRecord {
+  switchId: string;
+  address: string;
+  vendor: string;
+  hostPort: string;
+  /** Cordon shut the port and has not reopened it. */
+  portDown: boolean;
+  reason: string;
+  changedAt?: Date | undefined;
+}
+
 export interface ListHostsRequest {
   customerId: string;
 }
@@ -321,6 +358,12 @@ export interface HostDetail {
   dispatch: DispatchStatus;
   appliedGeneration: bigint;
   dispatchError: string;
+  /** The host's last BMC check, when there was one. */
+  lastBmcCheck?:
+    | BmcCheckResult
+    | undefined;
+  /** The host's switch port, when the inventory names one. */
+  switchPort?: SwitchPortRecord | undefined;
 }
 
 export interface SubmitComplaintRequest {
@@ -444,6 +487,8 @@ export interface ComplaintRecord {
   eventTime?: Date | undefined;
   incidentId: string;
   messageId: string;
+  /** What the customer is shown of the evidence (an excerpt, or the evidence pointer). */
+  excerpt: string;
 }
 
 export interface IncidentDetail {
@@ -621,7 +666,11 @@ export interface Approval {
   incidentId: string;
   /** Why a second operator is needed. */
   why: string;
-  decidedAt?: Date | undefined;
+  decidedAt?:
+    | Date
+    | undefined;
+  /** The action in words, as the customer's notice words it. */
+  actionWords: string;
 }
 
 export interface ListApprovalsResponse {
@@ -784,6 +833,531 @@ export interface SetHostBmcRequest {
   hostId: string;
   bmc?: Bmc | undefined;
 }
+
+function createBaseGetClockRequest(): GetClockRequest {
+  return {};
+}
+
+export const GetClockRequest: MessageFns<GetClockRequest> = {
+  encode(_: GetClockRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetClockRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetClockRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetClockRequest {
+    return {};
+  },
+
+  toJSON(_: GetClockRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetClockRequest>, I>>(base?: I): GetClockRequest {
+    return GetClockRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetClockRequest>, I>>(_: I): GetClockRequest {
+    const message = createBaseGetClockRequest();
+    return message;
+  },
+};
+
+function createBaseClockReading(): ClockReading {
+  return { now: undefined, drill: false, offsetSeconds: 0n };
+}
+
+export const ClockReading: MessageFns<ClockReading> = {
+  encode(message: ClockReading, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.now !== undefined) {
+      Timestamp.encode(toTimestamp(message.now), writer.uint32(10).fork()).join();
+    }
+    if (message.drill !== false) {
+      writer.uint32(16).bool(message.drill);
+    }
+    if (message.offsetSeconds !== 0n) {
+      if (BigInt.asIntN(64, message.offsetSeconds) !== message.offsetSeconds) {
+        throw new globalThis.Error("value provided for field message.offsetSeconds of type int64 too large");
+      }
+      writer.uint32(24).int64(message.offsetSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClockReading {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClockReading();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.now = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.drill = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.offsetSeconds = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClockReading {
+    return {
+      now: isSet(object.now) ? fromJsonTimestamp(object.now) : undefined,
+      drill: isSet(object.drill) ? globalThis.Boolean(object.drill) : false,
+      offsetSeconds: isSet(object.offsetSeconds)
+        ? BigInt(object.offsetSeconds)
+        : isSet(object.offset_seconds)
+        ? BigInt(object.offset_seconds)
+        : 0n,
+    };
+  },
+
+  toJSON(message: ClockReading): unknown {
+    const obj: any = {};
+    if (message.now !== undefined) {
+      obj.now = message.now.toISOString();
+    }
+    if (message.drill !== false) {
+      obj.drill = message.drill;
+    }
+    if (message.offsetSeconds !== 0n) {
+      obj.offsetSeconds = message.offsetSeconds.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClockReading>, I>>(base?: I): ClockReading {
+    return ClockReading.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClockReading>, I>>(object: I): ClockReading {
+    const message = createBaseClockReading();
+    message.now = object.now ?? undefined;
+    message.drill = object.drill ?? false;
+    message.offsetSeconds = (object.offsetSeconds !== undefined && object.offsetSeconds !== null)
+      ? BigInt(object.offsetSeconds)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGetComplaintRawRequest(): GetComplaintRawRequest {
+  return { complaintId: "" };
+}
+
+export const GetComplaintRawRequest: MessageFns<GetComplaintRawRequest> = {
+  encode(message: GetComplaintRawRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.complaintId !== "") {
+      writer.uint32(10).string(message.complaintId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetComplaintRawRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetComplaintRawRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.complaintId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetComplaintRawRequest {
+    return {
+      complaintId: isSet(object.complaintId)
+        ? globalThis.String(object.complaintId)
+        : isSet(object.complaint_id)
+        ? globalThis.String(object.complaint_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetComplaintRawRequest): unknown {
+    const obj: any = {};
+    if (message.complaintId !== "") {
+      obj.complaintId = message.complaintId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetComplaintRawRequest>, I>>(base?: I): GetComplaintRawRequest {
+    return GetComplaintRawRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetComplaintRawRequest>, I>>(object: I): GetComplaintRawRequest {
+    const message = createBaseGetComplaintRawRequest();
+    message.complaintId = object.complaintId ?? "";
+    return message;
+  },
+};
+
+function createBaseComplaintRaw(): ComplaintRaw {
+  return { complaintId: "", incidentId: "", raw: "" };
+}
+
+export const ComplaintRaw: MessageFns<ComplaintRaw> = {
+  encode(message: ComplaintRaw, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.complaintId !== "") {
+      writer.uint32(10).string(message.complaintId);
+    }
+    if (message.incidentId !== "") {
+      writer.uint32(18).string(message.incidentId);
+    }
+    if (message.raw !== "") {
+      writer.uint32(26).string(message.raw);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ComplaintRaw {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComplaintRaw();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.complaintId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.incidentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.raw = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ComplaintRaw {
+    return {
+      complaintId: isSet(object.complaintId)
+        ? globalThis.String(object.complaintId)
+        : isSet(object.complaint_id)
+        ? globalThis.String(object.complaint_id)
+        : "",
+      incidentId: isSet(object.incidentId)
+        ? globalThis.String(object.incidentId)
+        : isSet(object.incident_id)
+        ? globalThis.String(object.incident_id)
+        : "",
+      raw: isSet(object.raw) ? globalThis.String(object.raw) : "",
+    };
+  },
+
+  toJSON(message: ComplaintRaw): unknown {
+    const obj: any = {};
+    if (message.complaintId !== "") {
+      obj.complaintId = message.complaintId;
+    }
+    if (message.incidentId !== "") {
+      obj.incidentId = message.incidentId;
+    }
+    if (message.raw !== "") {
+      obj.raw = message.raw;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ComplaintRaw>, I>>(base?: I): ComplaintRaw {
+    return ComplaintRaw.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ComplaintRaw>, I>>(object: I): ComplaintRaw {
+    const message = createBaseComplaintRaw();
+    message.complaintId = object.complaintId ?? "";
+    message.incidentId = object.incidentId ?? "";
+    message.raw = object.raw ?? "";
+    return message;
+  },
+};
+
+function createBaseSwitchPortRecord(): SwitchPortRecord {
+  return { switchId: "", address: "", vendor: "", hostPort: "", portDown: false, reason: "", changedAt: undefined };
+}
+
+export const SwitchPortRecord: MessageFns<SwitchPortRecord> = {
+  encode(message: SwitchPortRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.switchId !== "") {
+      writer.uint32(10).string(message.switchId);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.vendor !== "") {
+      writer.uint32(26).string(message.vendor);
+    }
+    if (message.hostPort !== "") {
+      writer.uint32(34).string(message.hostPort);
+    }
+    if (message.portDown !== false) {
+      writer.uint32(40).bool(message.portDown);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    if (message.changedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.changedAt), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SwitchPortRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSwitchPortRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.switchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.vendor = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hostPort = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.portDown = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.changedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SwitchPortRecord {
+    return {
+      switchId: isSet(object.switchId)
+        ? globalThis.String(object.switchId)
+        : isSet(object.switch_id)
+        ? globalThis.String(object.switch_id)
+        : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      vendor: isSet(object.vendor) ? globalThis.String(object.vendor) : "",
+      hostPort: isSet(object.hostPort)
+        ? globalThis.String(object.hostPort)
+        : isSet(object.host_port)
+        ? globalThis.String(object.host_port)
+        : "",
+      portDown: isSet(object.portDown)
+        ? globalThis.Boolean(object.portDown)
+        : isSet(object.port_down)
+        ? globalThis.Boolean(object.port_down)
+        : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      changedAt: isSet(object.changedAt)
+        ? fromJsonTimestamp(object.changedAt)
+        : isSet(object.changed_at)
+        ? fromJsonTimestamp(object.changed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SwitchPortRecord): unknown {
+    const obj: any = {};
+    if (message.switchId !== "") {
+      obj.switchId = message.switchId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.vendor !== "") {
+      obj.vendor = message.vendor;
+    }
+    if (message.hostPort !== "") {
+      obj.hostPort = message.hostPort;
+    }
+    if (message.portDown !== false) {
+      obj.portDown = message.portDown;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.changedAt !== undefined) {
+      obj.changedAt = message.changedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SwitchPortRecord>, I>>(base?: I): SwitchPortRecord {
+    return SwitchPortRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SwitchPortRecord>, I>>(object: I): SwitchPortRecord {
+    const message = createBaseSwitchPortRecord();
+    message.switchId = object.switchId ?? "";
+    message.address = object.address ?? "";
+    message.vendor = object.vendor ?? "";
+    message.hostPort = object.hostPort ?? "";
+    message.portDown = object.portDown ?? false;
+    message.reason = object.reason ?? "";
+    message.changedAt = object.changedAt ?? undefined;
+    return message;
+  },
+};
 
 function createBaseListHostsRequest(): ListHostsRequest {
   return { customerId: "" };
@@ -1769,7 +2343,16 @@ export const GetHostRequest: MessageFns<GetHostRequest> = {
 };
 
 function createBaseHostDetail(): HostDetail {
-  return { host: undefined, generation: 0n, enforcements: [], dispatch: 0, appliedGeneration: 0n, dispatchError: "" };
+  return {
+    host: undefined,
+    generation: 0n,
+    enforcements: [],
+    dispatch: 0,
+    appliedGeneration: 0n,
+    dispatchError: "",
+    lastBmcCheck: undefined,
+    switchPort: undefined,
+  };
 }
 
 export const HostDetail: MessageFns<HostDetail> = {
@@ -1797,6 +2380,12 @@ export const HostDetail: MessageFns<HostDetail> = {
     }
     if (message.dispatchError !== "") {
       writer.uint32(50).string(message.dispatchError);
+    }
+    if (message.lastBmcCheck !== undefined) {
+      BmcCheckResult.encode(message.lastBmcCheck, writer.uint32(58).fork()).join();
+    }
+    if (message.switchPort !== undefined) {
+      SwitchPortRecord.encode(message.switchPort, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -1862,6 +2451,22 @@ export const HostDetail: MessageFns<HostDetail> = {
             message.dispatchError = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastBmcCheck = BmcCheckResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.switchPort = SwitchPortRecord.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1892,6 +2497,16 @@ export const HostDetail: MessageFns<HostDetail> = {
         : isSet(object.dispatch_error)
         ? globalThis.String(object.dispatch_error)
         : "",
+      lastBmcCheck: isSet(object.lastBmcCheck)
+        ? BmcCheckResult.fromJSON(object.lastBmcCheck)
+        : isSet(object.last_bmc_check)
+        ? BmcCheckResult.fromJSON(object.last_bmc_check)
+        : undefined,
+      switchPort: isSet(object.switchPort)
+        ? SwitchPortRecord.fromJSON(object.switchPort)
+        : isSet(object.switch_port)
+        ? SwitchPortRecord.fromJSON(object.switch_port)
+        : undefined,
     };
   },
 
@@ -1915,6 +2530,12 @@ export const HostDetail: MessageFns<HostDetail> = {
     if (message.dispatchError !== "") {
       obj.dispatchError = message.dispatchError;
     }
+    if (message.lastBmcCheck !== undefined) {
+      obj.lastBmcCheck = BmcCheckResult.toJSON(message.lastBmcCheck);
+    }
+    if (message.switchPort !== undefined) {
+      obj.switchPort = SwitchPortRecord.toJSON(message.switchPort);
+    }
     return obj;
   },
 
@@ -1933,6 +2554,12 @@ export const HostDetail: MessageFns<HostDetail> = {
       ? BigInt(object.appliedGeneration)
       : 0n;
     message.dispatchError = object.dispatchError ?? "";
+    message.lastBmcCheck = (object.lastBmcCheck !== undefined && object.lastBmcCheck !== null)
+      ? BmcCheckResult.fromPartial(object.lastBmcCheck)
+      : undefined;
+    message.switchPort = (object.switchPort !== undefined && object.switchPort !== null)
+      ? SwitchPortRecord.fromPartial(object.switchPort)
+      : undefined;
     return message;
   },
 };
@@ -3258,6 +3885,7 @@ function createBaseComplaintRecord(): ComplaintRecord {
     eventTime: undefined,
     incidentId: "",
     messageId: "",
+    excerpt: "",
   };
 }
 
@@ -3307,6 +3935,9 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
     }
     if (message.messageId !== "") {
       writer.uint32(122).string(message.messageId);
+    }
+    if (message.excerpt !== "") {
+      writer.uint32(130).string(message.excerpt);
     }
     return writer;
   },
@@ -3444,6 +4075,14 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
             message.messageId = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.excerpt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3497,6 +4136,7 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
         : isSet(object.message_id)
         ? globalThis.String(object.message_id)
         : "",
+      excerpt: isSet(object.excerpt) ? globalThis.String(object.excerpt) : "",
     };
   },
 
@@ -3547,6 +4187,9 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
     if (message.messageId !== "") {
       obj.messageId = message.messageId;
     }
+    if (message.excerpt !== "") {
+      obj.excerpt = message.excerpt;
+    }
     return obj;
   },
 
@@ -3570,6 +4213,7 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
     message.eventTime = object.eventTime ?? undefined;
     message.incidentId = object.incidentId ?? "";
     message.messageId = object.messageId ?? "";
+    message.excerpt = object.excerpt ?? "";
     return message;
   },
 };
@@ -5731,6 +6375,7 @@ function createBaseApproval(): Approval {
     incidentId: "",
     why: "",
     decidedAt: undefined,
+    actionWords: "",
   };
 }
 
@@ -5771,6 +6416,9 @@ export const Approval: MessageFns<Approval> = {
     }
     if (message.decidedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.decidedAt), writer.uint32(98).fork()).join();
+    }
+    if (message.actionWords !== "") {
+      writer.uint32(106).string(message.actionWords);
     }
     return writer;
   },
@@ -5884,6 +6532,14 @@ export const Approval: MessageFns<Approval> = {
             message.decidedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.actionWords = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5938,6 +6594,11 @@ export const Approval: MessageFns<Approval> = {
         : isSet(object.decided_at)
         ? fromJsonTimestamp(object.decided_at)
         : undefined,
+      actionWords: isSet(object.actionWords)
+        ? globalThis.String(object.actionWords)
+        : isSet(object.action_words)
+        ? globalThis.String(object.action_words)
+        : "",
     };
   },
 
@@ -5979,6 +6640,9 @@ export const Approval: MessageFns<Approval> = {
     if (message.decidedAt !== undefined) {
       obj.decidedAt = message.decidedAt.toISOString();
     }
+    if (message.actionWords !== "") {
+      obj.actionWords = message.actionWords;
+    }
     return obj;
   },
 
@@ -5999,6 +6663,7 @@ export const Approval: MessageFns<Approval> = {
     message.incidentId = object.incidentId ?? "";
     message.why = object.why ?? "";
     message.decidedAt = object.decidedAt ?? undefined;
+    message.actionWords = object.actionWords ?? "";
     return message;
   },
 };
@@ -8845,6 +9510,33 @@ export const DeskServiceService = {
     responseSerialize: (value: LinkResponse): Buffer => Buffer.from(LinkResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LinkResponse => LinkResponse.decode(value),
   },
+  /**
+   * The incident clock's now, and whether it runs apart from the wall clock
+   * (drill mode, or a test's clock): ages and due times are read against it (viewer and above).
+   */
+  getClock: {
+    path: "/cordon.v1.DeskService/GetClock" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetClockRequest): Buffer => Buffer.from(GetClockRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetClockRequest => GetClockRequest.decode(value),
+    responseSerialize: (value: ClockReading): Buffer => Buffer.from(ClockReading.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClockReading => ClockReading.decode(value),
+  },
+  /**
+   * One complaint's raw report as received (abuse_operator and above: a raw
+   * report carries third parties' mail and addresses; viewers see the evidence).
+   */
+  getComplaintRaw: {
+    path: "/cordon.v1.DeskService/GetComplaintRaw" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetComplaintRawRequest): Buffer =>
+      Buffer.from(GetComplaintRawRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetComplaintRawRequest => GetComplaintRawRequest.decode(value),
+    responseSerialize: (value: ComplaintRaw): Buffer => Buffer.from(ComplaintRaw.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ComplaintRaw => ComplaintRaw.decode(value),
+  },
 } as const;
 
 export interface DeskServiceServer extends UntypedServiceImplementation {
@@ -8931,6 +9623,16 @@ export interface DeskServiceServer extends UntypedServiceImplementation {
   resendLink: handleUnaryCall<LinkRequest, LinkResponse>;
   /** Revokes every live page link of an incident without sending anything (abuse_operator and above; audited). */
   revokeLinks: handleUnaryCall<LinkRequest, LinkResponse>;
+  /**
+   * The incident clock's now, and whether it runs apart from the wall clock
+   * (drill mode, or a test's clock): ages and due times are read against it (viewer and above).
+   */
+  getClock: handleUnaryCall<GetClockRequest, ClockReading>;
+  /**
+   * One complaint's raw report as received (abuse_operator and above: a raw
+   * report carries third parties' mail and addresses; viewers see the evidence).
+   */
+  getComplaintRaw: handleUnaryCall<GetComplaintRawRequest, ComplaintRaw>;
 }
 
 export interface DeskServiceClient extends Client {
@@ -9433,6 +10135,44 @@ export interface DeskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LinkResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The incident clock's now, and whether it runs apart from the wall clock
+   * (drill mode, or a test's clock): ages and due times are read against it (viewer and above).
+   */
+  getClock(
+    request: GetClockRequest,
+    callback: (error: ServiceError | null, response: ClockReading) => void,
+  ): ClientUnaryCall;
+  getClock(
+    request: GetClockRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClockReading) => void,
+  ): ClientUnaryCall;
+  getClock(
+    request: GetClockRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClockReading) => void,
+  ): ClientUnaryCall;
+  /**
+   * One complaint's raw report as received (abuse_operator and above: a raw
+   * report carries third parties' mail and addresses; viewers see the evidence).
+   */
+  getComplaintRaw(
+    request: GetComplaintRawRequest,
+    callback: (error: ServiceError | null, response: ComplaintRaw) => void,
+  ): ClientUnaryCall;
+  getComplaintRaw(
+    request: GetComplaintRawRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ComplaintRaw) => void,
+  ): ClientUnaryCall;
+  getComplaintRaw(
+    request: GetComplaintRawRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ComplaintRaw) => void,
   ): ClientUnaryCall;
 }
 
