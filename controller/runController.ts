@@ -35,6 +35,7 @@ import { CustomerMailThreader } from './intake/customerMail/CustomerMailThreader
 import { DeskChanges } from './web/desk/DeskChanges.js';
 import type { DeskWebSettings } from './web/desk/deskWebSettings.js';
 import { startDeskWeb, type DeskWeb } from './web/desk/startDeskWeb.js';
+import { createDeskReads } from './web/desk/DeskReads.js';
 
 export interface ControllerSettings {
   listen: string;
@@ -210,7 +211,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       customerWeb = await startCustomerWeb({ settings: s.customerWeb, links, voice, clock, log: log.child({ component: 'customer-page' }) });
     }
     if (s.deskWeb) {
-      deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers: incidentDesk, revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
+      deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers: incidentDesk, reads: createDeskReads(s.store, () => clock.now()), revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
     }
   } catch (err) {
     await customerWeb?.close();

@@ -53,6 +53,20 @@ export function auditHash(prevHash: string, row: { id: number; at: number; actor
   return createHash('sha256').update(prevHash + body).digest('hex');
 }
 
+/** What AuditLog.search narrows by; every field but `limit` optional. */
+export interface AuditSearch {
+  actor?: string;
+  actionPrefix?: string;
+  subject?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+}
+
+function toEntry(r: AuditRow): AuditEntry {
+  return { id: r.id, at: new Date(r.at), actor: r.actor, action: r.action, subject: r.subject, detail: JSON.parse(r.detail_json) as Json, prevHash: r.prev_hash, hash: r.hash };
+}
+
 const PAGE = 1000;
 /** Rows per INSERT statement: 8 parameters each, well under SQLite's 32,766. */
 const ROWS_PER_INSERT = 1000;
@@ -122,16 +136,29 @@ export class AuditLog {
       `SELECT * FROM audit_log WHERE id > ? ${filter.subject === undefined ? '' : 'AND subject = ?'} ORDER BY id LIMIT ?`,
       [filter.afterId ?? 0, ...(filter.subject === undefined ? [] : [filter.subject]), filter.limit ?? 1000],
     );
-    return rows.map((r) => ({
-      id: r.id,
-      at: new Date(r.at),
-      actor: r.actor,
-      action: r.action,
-      subject: r.subject,
-      detail: JSON.parse(r.detail_json) as Json,
-      prevHash: r.prev_hash,
-      hash: r.hash,
-    }));
+    return rows.map(toEntry);
+  }
+
+  /**
+   * The newest entries first, at most `limit`, narrowed by who, what (a
+   * prefix of the dotted action), on what, and when ([from, to) in ms).
+   * Read-only; the caller bounds `limit`.
+   */
+  async search(filter: AuditSearch): Promise<AuditEntry[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    const add = (sql: string, ...values: SqlValue[]) => {
+      where.push(sql);
+      params.push(...values);
+    };
+    if (filter.actor !== undefined) add('actor = ?', filter.actor);
+    // substr rather than LIKE: a prefix holding % or _ means itself.
+    if (filter.actionPrefix !== undefined) add('substr(action, 1, ?) = ?', filter.actionPrefix.length, filter.actionPrefix);
+    if (filter.subject !== undefined) add('subject = ?', filter.subject);
+    if (filter.from !== undefined) add('at >= ?', filter.from.getTime());
+    if (filter.to !== undefined) add('at < ?', filter.to.getTime());
+    const rows = await this.db.all<AuditRow>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`, [...params, filter.limit]);
+    return rows.map(toEntry);
   }
 
   /**

@@ -17,7 +17,7 @@ import { decisionForms, DESK_DECISIONS, incidentView, type DeskDecision } from '
 import { queueView } from './queueView.js';
 
 /** The DeskService handlers the pages call: the very functions the gRPC service calls, built once in runController. */
-export type DeskHandlers = Pick<IncidentDesk, 'listQueue' | 'getIncident' | 'decideIncident'>;
+export type DeskHandlers = Pick<IncidentDesk, 'listQueue' | 'getIncident' | 'decideIncident' | 'listApprovals' | 'approve' | 'rejectApproval' | 'verifyAudit'>;
 
 export interface DeskRoutesDeps {
   handlers: DeskHandlers;

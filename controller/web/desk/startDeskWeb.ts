@@ -12,6 +12,11 @@ import { DeskEventStreams } from './DeskEventStreams.js';
 import { deskMessage } from './deskLayout.js';
 import type { DeskWebSettings } from './deskWebSettings.js';
 import { registerDeskRoutes, type DeskHandlers } from './registerDeskRoutes.js';
+import type { DeskReads } from './DeskReads.js';
+import { createDeskReplies } from './deskReplies.js';
+import { registerApprovalRoutes } from './registerApprovalRoutes.js';
+import { registerAuditRoutes } from './registerAuditRoutes.js';
+import { registerHealthRoutes } from './registerHealthRoutes.js';
 
 /** Headers on every response: nothing but the desk's own files, no framing, no caching, no referrer. `connect-src 'self'` is for the live updates. */
 export const DESK_SECURITY_HEADERS: Record<string, string> = {
@@ -29,6 +34,8 @@ const BODY_LIMIT = 64 * 1024;
 export interface DeskWebDeps {
   settings: DeskWebSettings;
   handlers: DeskHandlers;
+  /** What the pages read that DeskService has no call for: the audit log by filter, the desk's health. */
+  reads: DeskReads;
   /** `tls.revokedSerialsFile`: the list DeskService checks, re-read on change. */
   revokedSerialsFile: string;
   changes: DeskChanges;
@@ -79,6 +86,10 @@ export async function startDeskWeb(d: DeskWebDeps): Promise<DeskWeb> {
   // The CSRF key lives as long as the process: a restart only makes open forms ask for a reload.
   const csrf = new Csrf(randomBytes(32), '/', true);
   registerDeskRoutes(app, { handlers: d.handlers, access, csrf, changes: d.changes, streams, log: d.log });
+  const replies = createDeskReplies(csrf, d.log);
+  registerApprovalRoutes(app, { handlers: d.handlers, access, csrf, replies, changes: d.changes });
+  registerAuditRoutes(app, { handlers: d.handlers, reads: d.reads, access, replies });
+  registerHealthRoutes(app, { reads: d.reads, access, replies });
   const { host, port } = parseAddress(s.listen);
   try {
     await app.listen({ host, port });
