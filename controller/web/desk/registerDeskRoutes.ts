@@ -56,7 +56,7 @@ export function registerDeskRoutes(app: FastifyInstance, d: DeskRoutesDeps): voi
     const e = asCordonError(err);
     const status = httpStatusOf(e.kind);
     if (status >= 500 && e.kind === 'internal') d.log.error({ err: e.message, stack: e.stack }, 'desk page failed');
-    const text = e.kind === 'internal' ? 'Something went wrong on the controller; nothing was changed. The log has the details.' : e.field ? `${e.field}: ${e.message}` : e.message;
+    const text = e.kind === 'internal' ? 'Something went wrong on the controller; nothing was changed. The log has the details.' : e.message; // a CordonError's message already leads with its field
     return reply.code(status).type(HTML).send(deskMessage(status === 403 ? 'Not allowed' : 'Refused', text, back));
   };
 
