@@ -3,6 +3,7 @@ import type { Logger } from '../proto/runtime/logger.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { DrillClock, systemClock, type Clock } from './clock.js';
 import { startController, type RunningController } from './createController.js';
+import { createDeskHandlers } from './desk/deskService.js';
 import { createIncidentDesk } from './desk/incidentDesk.js';
 import type { Server } from 'node:http';
 import type { BmcDriver } from './bmc/BmcDriver.js';
@@ -211,7 +212,13 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       customerWeb = await startCustomerWeb({ settings: s.customerWeb, links, voice, clock, log: log.child({ component: 'customer-page' }) });
     }
     if (s.deskWeb) {
-      deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers: incidentDesk, reads: createDeskReads(s.store, () => clock.now()), revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
+      // ListHosts and ListAgents read the agents' sessions, which exist once the gRPC server below has started.
+      const fleet = () => {
+        if (!running) throw new CordonError('transient', 'the controller is still starting; reload in a moment');
+        return createDeskHandlers({ inventory, sessions: running.sessions });
+      };
+      const handlers = { ...incidentDesk, listHosts: () => fleet().listHosts(), listAgents: () => fleet().listAgents() };
+      deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers, reads: createDeskReads(s.store, () => clock.now()), revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
     }
   } catch (err) {
     await customerWeb?.close();

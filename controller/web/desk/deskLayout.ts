@@ -27,7 +27,7 @@ export function deskLayout(title: string, operator: DeskOperator, live: SafeHtml
 <script src="/static/desk.js" defer></script>
 </head>
 <body>
-<header><a href="/">Queue</a> <a href="/approvals">Approvals</a> <a href="/audit">Audit</a> <a href="/health">Health</a> <span class="who">${operator.name} (${operator.role.replace(/_/g, ' ')})</span> <span id="live-status" class="live-status"></span></header>
+<header><a href="/">Queue</a> <a href="/approvals">Approvals</a> <a href="/audit">Audit</a> <a href="/health">Health</a> <a href="/hosts">Hosts</a> <span class="who">${operator.name} (${operator.role.replace(/_/g, ' ')})</span> <span id="live-status" class="live-status"></span></header>
 ${extra.notice ?? ''}
 <main id="live">
 ${live}

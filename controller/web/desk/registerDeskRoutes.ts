@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Decision } from '../../../proto/gen/cordon/v1/desk.js';
 import { asCordonError, CordonError } from '../../../proto/runtime/CordonError.js';
 import type { Logger } from '../../../proto/runtime/logger.js';
+import type { createDeskHandlers } from '../../desk/deskService.js';
 import type { IncidentDesk } from '../../desk/incidentDesk.js';
 import { MAX_REASON_CHARS } from '../../desk/customerVoiceDesk.js';
 import type { Csrf } from '../customer/csrf.js';
@@ -17,7 +18,8 @@ import { decisionForms, DESK_DECISIONS, incidentView, type DeskDecision } from '
 import { queueView } from './queueView.js';
 
 /** The DeskService handlers the pages call: the very functions the gRPC service calls, built once in runController. */
-export type DeskHandlers = Pick<IncidentDesk, 'listQueue' | 'getIncident' | 'decideIncident' | 'listApprovals' | 'approve' | 'rejectApproval' | 'verifyAudit'>;
+export type DeskHandlers = Pick<IncidentDesk, 'listQueue' | 'getIncident' | 'decideIncident' | 'listApprovals' | 'approve' | 'rejectApproval' | 'verifyAudit' | 'getHost'> &
+  Pick<ReturnType<typeof createDeskHandlers>, 'listHosts' | 'listAgents'>;
 
 export interface DeskRoutesDeps {
   handlers: DeskHandlers;

@@ -17,6 +17,7 @@ import { createDeskReplies } from './deskReplies.js';
 import { registerApprovalRoutes } from './registerApprovalRoutes.js';
 import { registerAuditRoutes } from './registerAuditRoutes.js';
 import { registerHealthRoutes } from './registerHealthRoutes.js';
+import { registerHostRoutes } from './registerHostRoutes.js';
 
 /** Headers on every response: nothing but the desk's own files, no framing, no caching, no referrer. `connect-src 'self'` is for the live updates. */
 export const DESK_SECURITY_HEADERS: Record<string, string> = {
@@ -90,6 +91,7 @@ export async function startDeskWeb(d: DeskWebDeps): Promise<DeskWeb> {
   registerApprovalRoutes(app, { handlers: d.handlers, access, csrf, replies, changes: d.changes });
   registerAuditRoutes(app, { handlers: d.handlers, reads: d.reads, access, replies });
   registerHealthRoutes(app, { reads: d.reads, access, replies });
+  registerHostRoutes(app, { handlers: d.handlers, access, replies });
   const { host, port } = parseAddress(s.listen);
   try {
     await app.listen({ host, port });
