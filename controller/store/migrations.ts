@@ -483,6 +483,17 @@ ALTER TABLE outbox ADD COLUMN ref TEXT CHECK (ref IS NULL OR length(ref) = 32);
 UPDATE outbox SET ref = lower(hex(randomblob(16))) WHERE ref IS NULL;
 `;
 
+/**
+ * The desk's queue asks on every page for open incidents that are held or
+ * whose notice failed; without this index that is a scan of every incident
+ * ever opened (13 ms at 100,000, most of them closed). The WHERE is the
+ * queue's own, term for term, so SQLite can prove the index covers it.
+ */
+const DESK_QUEUE = `
+CREATE INDEX incidents_flagged_open ON incidents (opened_at)
+  WHERE (hold IS NOT NULL OR notice_undelivered_at IS NOT NULL) AND state NOT IN ('closed', 'dismissed', 'released');
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -492,4 +503,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'excerpts', sql: EXCERPTS },
   { version: 6, name: 'due_process', sql: DUE_PROCESS },
   { version: 7, name: 'customer_voice', sql: CUSTOMER_VOICE },
+  { version: 8, name: 'desk_queue', sql: DESK_QUEUE },
 ];
