@@ -9,13 +9,13 @@
 //   npm run build && node test/bench/customer-page.mjs [--connections 100] [--seconds 10] [--incidents 100]
 //
 // Everything lives in a temporary folder removed at exit, with the controller.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchPki, benchWorkspace, freePort, loadAutocannon } from './lib/webBench.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: flags } = parseArgs({
@@ -29,33 +29,8 @@ const connections = Number(flags.connections);
 const seconds = Number(flags.seconds);
 const incidents = Number(flags.incidents);
 
-let autocannon;
-try {
-  autocannon = (await import('autocannon')).default;
-} catch {
-  process.stderr.write('customer-page bench needs npm autocannon (a devDependency): run npm install\n');
-  process.exit(2);
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'cordon-page-bench-'));
-let controller;
-const cleanup = () => {
-  controller?.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-};
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
+const run = await loadAutocannon('customer-page');
+const { dir, owns } = benchWorkspace('cordon-page-bench-');
 
 const { Store } = await import(`${ROOT}/dist/controller/store/Store.js`);
 const { IncidentService } = await import(`${ROOT}/dist/controller/incidents/IncidentService.js`);
@@ -65,9 +40,7 @@ const { loadLinkSecret } = await import(`${ROOT}/dist/controller/customer/linkSe
 
 // 1. PKI for the controller's gRPC side (the page itself is plain HTTP on loopback).
 const pki = join(dir, 'pki');
-const cordonPki = (...a) => execFileSync(join(ROOT, 'deploy/pki/cordon-pki'), ['--dir', pki, ...a], { stdio: ['ignore', 'ignore', 'pipe'] });
-cordonPki('init');
-cordonPki('issue-controller', 'controller.bench', '127.0.0.1');
+const cordonPki = benchPki(ROOT, pki);
 
 // 2. The store: one customer per incident, a host each, one complaint each (an incident in `received`/`notified`).
 const db = join(dir, 'cordon.db');
@@ -108,7 +81,7 @@ const config = {
   log: { level: 'warn' },
 };
 writeFileSync(join(dir, 'controller.json'), JSON.stringify(config));
-controller = spawn(process.execPath, [...(process.env.CORDON_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.CORDON_BENCH_CPU_PROF] : []), '--disable-warning=DEP0123', join(ROOT, 'dist/controller/main.js'), '--config', join(dir, 'controller.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+const controller = owns(spawn(process.execPath, [...(process.env.CORDON_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.CORDON_BENCH_CPU_PROF] : []), '--disable-warning=DEP0123', join(ROOT, 'dist/controller/main.js'), '--config', join(dir, 'controller.json')], { stdio: ['ignore', 'ignore', 'inherit'] }));
 const deadline = Date.now() + 20_000;
 for (;;) {
   if (await fetch(`${publicUrl}/healthz`).then((r) => r.ok).catch(() => false)) break;
@@ -118,9 +91,6 @@ for (;;) {
 const check = await fetch(`${publicUrl}${paths[0]}`);
 if (check.status !== 200) throw new Error(`a real token's page answered ${check.status}`);
 
-function run(opts) {
-  return new Promise((res, rej) => autocannon(opts, (err, result) => (err ? rej(err) : res(result))));
-}
 
 let next = 0;
 // Warm-up, then the measured run: every request a different customer's page, round robin.

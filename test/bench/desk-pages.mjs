@@ -12,14 +12,14 @@
 //
 // CORDON_BENCH_CPU_PROF=DIR writes the controller's CPU profile there.
 // Everything lives in a temporary folder removed at exit, with the controller.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchPki, benchWorkspace, freePort, loadAutocannon } from './lib/webBench.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: flags } = parseArgs({
@@ -37,42 +37,15 @@ const HOSTS = Number(flags.hosts);
 const connections = Number(flags.connections);
 const seconds = Number(flags.seconds);
 
-let autocannon;
-try {
-  autocannon = (await import('autocannon')).default;
-} catch {
-  process.stderr.write('desk-pages bench needs npm autocannon (a devDependency): run npm install\n');
-  process.exit(2);
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'cordon-desk-bench-'));
-let controller;
-const cleanup = () => {
-  controller?.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-};
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
+const run = await loadAutocannon('desk-pages');
+const { dir, owns } = benchWorkspace('cordon-desk-bench-');
 
 const { Store } = await import(`${ROOT}/dist/controller/store/Store.js`);
 const { CATEGORIES } = await import(`${ROOT}/dist/controller/incidents/model.js`);
 
 // 1. The PKI: the controller (also the desk's server certificate) and an abuse operator.
 const pki = join(dir, 'pki');
-const cordonPki = (...a) => execFileSync(join(ROOT, 'deploy/pki/cordon-pki'), ['--dir', pki, ...a], { stdio: ['ignore', 'ignore', 'pipe'] });
-cordonPki('init');
-cordonPki('issue-controller', 'controller.bench', '127.0.0.1');
+const cordonPki = benchPki(ROOT, pki);
 cordonPki('issue-operator', 'olga', 'abuse_operator');
 
 // 2. The store: hosts and customers through the repositories; incidents, complaints and events in large transactions.
@@ -144,9 +117,9 @@ const config = {
 };
 writeFileSync(join(dir, 'controller.json'), JSON.stringify(config));
 const prof = process.env.CORDON_BENCH_CPU_PROF;
-controller = spawn(process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), '--disable-warning=DEP0123', join(ROOT, 'dist/controller/main.js'), '--config', join(dir, 'controller.json')], {
+const controller = owns(spawn(process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), '--disable-warning=DEP0123', join(ROOT, 'dist/controller/main.js'), '--config', join(dir, 'controller.json')], {
   stdio: ['ignore', 'ignore', 'inherit'],
-});
+}));
 const tlsOptions = { cert: readFileSync(join(pki, 'operator-olga.crt')), key: readFileSync(join(pki, 'operator-olga.key')), ca: readFileSync(join(pki, 'ca.crt')) };
 const get = (path) =>
   new Promise((res) => {
@@ -169,14 +142,13 @@ const waiting = queue.body.match(/(\d+) incidents? waiting for a person/)?.[1] ?
 const sample = await get(`/incidents/${ids[ids.length - 1]}`);
 if (sample.status !== 200) throw new Error(`an incident page answered ${sample.status}`);
 
-function run(opts) {
-  return new Promise((res, rej) => autocannon({ url: `https://127.0.0.1:${deskPort}`, tlsOptions, connections, ...opts }, (err, result) => (err ? rej(err) : res(result))));
-}
+/** autocannon against the desk with olga's client certificate. */
+const desk = (opts) => run({ url: `https://127.0.0.1:${deskPort}`, tlsOptions, connections, ...opts });
 const randomIncident = (req) => ({ ...req, path: `/incidents/${ids[Math.floor(Math.random() * ids.length)]}` });
 // Warm-up, then the measured runs.
-await run({ duration: 2, requests: [{ setupRequest: randomIncident }] });
-await run({ duration: 2, requests: [{ path: '/' }] });
-const results = { 'GET / (the queue)': await run({ duration: seconds, requests: [{ path: '/' }] }), 'GET /incidents/:id (random)': await run({ duration: seconds, requests: [{ setupRequest: randomIncident }] }) };
+await desk({ duration: 2, requests: [{ setupRequest: randomIncident }] });
+await desk({ duration: 2, requests: [{ path: '/' }] });
+const results = { 'GET / (the queue)': await desk({ duration: seconds, requests: [{ path: '/' }] }), 'GET /incidents/:id (random)': await desk({ duration: seconds, requests: [{ setupRequest: randomIncident }] }) };
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const lines = [`desk pages: ${N} incidents (${OPEN} open, ${waitingSeeded} waiting for an operator, ${waiting} on the queue's page), ${HOSTS} hosts, seeded in ${(seedMs / 1000).toFixed(1)} s; ${connections} connections for ${seconds} s each, on ${cpus().length} x ${cpu}`];
