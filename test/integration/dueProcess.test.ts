@@ -21,6 +21,7 @@ import type {
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { TestPki } from '../helpers/pki.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { arfReport } from '../helpers/arfReport.js';
 
 /**
  * Due process through the real desk (gRPC over mutual TLS, a SQLite file, the
@@ -34,40 +35,7 @@ const DAY = 24 * HOUR;
 const T0 = new Date('2026-11-02T09:00:00Z');
 
 const ARF = (messageId: string, eventTime: string, ip: string, note = 'Hello, buy now') =>
-  Buffer.from(
-    [
-      'From: fbl@mailbox.example',
-      'To: abuse@hoster.example',
-      `Message-ID: <${messageId}>`,
-      `Date: ${new Date(eventTime).toUTCString()}`,
-      'Subject: FW: spam report',
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/report; report-type=feedback-report; boundary="b1"',
-      '',
-      '--b1',
-      'Content-Type: text/plain',
-      '',
-      'This is an email abuse report.',
-      '--b1',
-      'Content-Type: message/feedback-report',
-      '',
-      'Feedback-Type: abuse',
-      'User-Agent: fbl/1.0',
-      'Version: 1',
-      `Source-IP: ${ip}`,
-      `Arrival-Date: ${new Date(eventTime).toUTCString()}`,
-      '--b1',
-      'Content-Type: message/rfc822',
-      '',
-      `From: spammer@${ip}`,
-      `Message-ID: <orig-${messageId}>`,
-      'Subject: cheap',
-      '',
-      note,
-      '--b1--',
-      '',
-    ].join('\r\n'),
-  );
+  Buffer.from(arfReport({ from: 'fbl@mailbox.example', messageId, eventTime, ip, originalFrom: `spammer@${ip}`, note }));
 
 describe('due process at the desk', () => {
   let pki: TestPki;

@@ -15,6 +15,7 @@ import { TestPki } from '../../helpers/pki.js';
 import { waitFor } from '../../helpers/waitFor.js';
 import { DESK } from './fixtures.js';
 import { SmtpSink } from './smtpSink.js';
+import { arfReport } from '../../helpers/arfReport.js';
 
 export const PUBLIC_URL = 'https://abuse.hoster.example';
 export const STATEMENT = { contractClause: 'clause 7.2 of the Hoster terms (network abuse)', redress: 'You may also turn to the Example Dispute Board.' };
@@ -119,38 +120,5 @@ export class MailController {
 
 /** An ARF (RFC 5965) spam report about `ip`, as a feedback loop sends it. */
 export function arf(opts: { from: string; replyTo?: string; messageId: string; eventTime: string; ip: string }): string {
-  const date = new Date(opts.eventTime).toUTCString();
-  return [
-    `From: Abuse Reports <${opts.from}>`,
-    ...(opts.replyTo ? [`Reply-To: ${opts.replyTo}`] : []),
-    'To: abuse@hoster.example',
-    `Message-ID: <${opts.messageId}>`,
-    `Date: ${date}`,
-    'Subject: FW: spam report',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=feedback-report; boundary="b1"',
-    '',
-    '--b1',
-    'Content-Type: text/plain',
-    '',
-    'This is an email abuse report.',
-    '--b1',
-    'Content-Type: message/feedback-report',
-    '',
-    'Feedback-Type: abuse',
-    'User-Agent: fbl/1.0',
-    'Version: 1',
-    `Source-IP: ${opts.ip}`,
-    `Arrival-Date: ${date}`,
-    '--b1',
-    'Content-Type: message/rfc822',
-    '',
-    `From: spammer@example.net`,
-    `Message-ID: <orig-${opts.messageId}>`,
-    'Subject: cheap',
-    '',
-    'Hello, buy now',
-    '--b1--',
-    '',
-  ].join('\r\n');
+  return arfReport({ ...opts, from: `Abuse Reports <${opts.from}>` });
 }
