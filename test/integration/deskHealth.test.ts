@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'node:http';
 import { ManualClock } from '../../controller/clock.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { readDeskHealth, readReversal, reversalRatio } from '../../controller/desk/deskHealth.js';
@@ -14,6 +13,7 @@ import { silentLogger } from '../../proto/runtime/logger.js';
 import { host, T0 } from '../unit/store/storeFixtures.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { TestPki } from '../helpers/pki.js';
+import { metricSample, scrapeMetrics } from '../helpers/metricsScrape.js';
 
 const DAY = 24 * 3_600_000;
 const T40 = new Date(T0.getTime() + 40 * DAY);
@@ -148,21 +148,8 @@ describe('reversalRatio', () => {
   });
 });
 
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-const sample = (body: string, series: string) => {
-  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
+const scrape = async (port: number): Promise<string> => (await scrapeMetrics(port)).body;
+const sample = metricSample;
 
 describe('the desk health figures on GET /metrics', () => {
   let pki: TestPki;

@@ -9,24 +9,10 @@ import { controllerSettings, testLink } from '../helpers/controllerHarness.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { ResultStatus } from '../../proto/gen/cordon/v1/agent.js';
 import { TestPki } from '../helpers/pki.js';
+import { metricSample, scrapeMetrics } from '../helpers/metricsScrape.js';
 
-function scrape(port: number): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
-/** The value of one sample in Prometheus text format, e.g. `cordon_incidents{state="received"}`. */
-function sample(body: string, series: string): number | undefined {
-  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+const scrape = scrapeMetrics;
+const sample = metricSample;
 
 describe('the controller metrics endpoint', () => {
   let pki: TestPki;
