@@ -221,34 +221,45 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers, reads: createDeskReads(s.store, () => clock.now()), revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
     }
   } catch (err) {
-    await customerWeb?.close();
-    scheduler.stop();
-    await parsePool.close();
-    await pageReads?.close();
+    await undoStart();
     throw err;
   }
-  const server = await startController({
-    listen: s.listen,
-    tls: s.tls,
-    revokedSerialsFile: s.revokedSerialsFile,
-    inventory,
-    desired,
-    onReport: (hostId, report) => {
-      metrics?.observeReport(hostId, report);
-      reports.onReport(hostId, report);
-      // After the tracker has recorded it (and applied what follows from it), open desk pages re-read.
-      void reports.idle().then(() => deskChanges.notify());
-    },
-    onTamper: (hostId) => switches?.onTamper(hostId),
-    staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
-    ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),
-    pingIntervalMs: s.pingIntervalMs,
-    helloTimeoutMs: s.helloTimeoutMs,
-    maxReportBytes: parsePool.limits.maxReportBytes,
-    log,
-    clock: () => wall.now(),
-    incidentDesk,
-  });
+  // A start that fails from here (the gRPC port taken, say) leaves nothing listening or open behind it.
+  async function undoStart(): Promise<void> {
+    await deskWeb?.close();
+    await customerWeb?.close();
+    scheduler!.stop();
+    await parsePool.close();
+    await pageReads?.close();
+  }
+  let server: RunningController;
+  try {
+    server = await startController({
+      listen: s.listen,
+      tls: s.tls,
+      revokedSerialsFile: s.revokedSerialsFile,
+      inventory,
+      desired,
+      onReport: (hostId, report) => {
+        metrics?.observeReport(hostId, report);
+        reports.onReport(hostId, report);
+        // After the tracker has recorded it (and applied what follows from it), open desk pages re-read.
+        void reports.idle().then(() => deskChanges.notify());
+      },
+      onTamper: (hostId) => switches?.onTamper(hostId),
+      staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
+      ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),
+      pingIntervalMs: s.pingIntervalMs,
+      helloTimeoutMs: s.helloTimeoutMs,
+      maxReportBytes: parsePool.limits.maxReportBytes,
+      log,
+      clock: () => wall.now(),
+      incidentDesk,
+    });
+  } catch (err) {
+    await undoStart();
+    throw err;
+  }
   running = server;
   outbox?.start();
   bmc?.start();
