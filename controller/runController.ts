@@ -201,6 +201,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     ...(clock instanceof DrillClock ? { drillClock: clock } : {}),
     bmcCredentialsDir: s.bmcCredentialsDir,
     threadCustomerMail: (raw, relayedBy) => customerMail.thread(raw, relayedBy),
+    linkTtlDays: links?.settings.ttlDays,
   });
   let customerWeb: CustomerWeb | undefined;
   let deskWeb: DeskWeb | undefined;

@@ -27,6 +27,8 @@ export interface CustomerVoiceDeskDeps {
   clock: () => Date;
   /** The desk's mapping of an incident (incidentDesk.toIncidentMsg with its policy). */
   toMsg: (i: Incident) => IncidentMsg;
+  /** How many days after an incident closes its page links still open (`web.customer.linkTtlDays`); undefined without a customer page. */
+  linkTtlDays?: number | undefined;
 }
 
 /** A reason an operator types: long enough to say why, short enough for the audit log. */
@@ -144,7 +146,7 @@ export function createCustomerVoiceDesk(deps: CustomerVoiceDeskDeps) {
 
   /** What an operator should know about a link on an incident closed longer than the links live. */
   const expiryNote = (i: Incident, now: Date): string => {
-    const ttl = deps.service.linkTtlDays();
+    const ttl = deps.linkTtlDays;
     if (ttl === undefined) return 'this controller has no customer page (web.customer): the notice carries no link';
     if (TERMINAL_STATES.includes(i.state) && i.closedAt && now.getTime() > i.closedAt.getTime() + ttl * DAY) {
       return `the incident closed ${i.closedAt.toISOString()}, more than ${ttl} days ago: a link to it no longer opens the page`;

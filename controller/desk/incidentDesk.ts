@@ -57,6 +57,8 @@ export interface IncidentDeskDeps {
    * when it is not, and the mail is read as a report. Absent: every mail is a report.
    */
   threadCustomerMail?: ((raw: Buffer, relayedBy: string) => Promise<{ incidentId: string; reason: string } | undefined>) | undefined;
+  /** `web.customer.linkTtlDays`, when the customer page is on (the desk says when a re-sent link will already be expired). */
+  linkTtlDays?: number | undefined;
 }
 
 /** What the customer said, as an operator records it: room for a pasted mail, not for a file (files go through the page). */
@@ -142,7 +144,7 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
     ...createHostDesk(deps),
     ...createApprovalDesk(deps),
     ...createComplaintDesk(deps),
-    ...createCustomerVoiceDesk({ store: deps.store, service: deps.service, clock: deps.clock, toMsg: msg }),
+    ...createCustomerVoiceDesk({ store: deps.store, service: deps.service, clock: deps.clock, toMsg: msg, linkTtlDays: deps.linkTtlDays }),
 
     async submitComplaint(req: SubmitComplaintRequest, ctx: CallContext): Promise<SubmitComplaintResponse> {
       // A feed's own certificate vouches for its reports; an operator only relays a raw report (its mail authentication decides).

@@ -198,11 +198,6 @@ export class IncidentService {
     return review;
   }
 
-  /** How many days after an incident closes its page links still open (`web.customer.linkTtlDays`); undefined without a customer page. */
-  linkTtlDays(): number | undefined {
-    return this.deps.links?.settings.ttlDays;
-  }
-
   /**
    * Queues one of the incident's mails now, outside any lifecycle event (an
    * operator re-sends the notice with a fresh link, say), with its audit
