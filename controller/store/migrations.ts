@@ -494,6 +494,15 @@ CREATE INDEX incidents_flagged_open ON incidents (opened_at)
   WHERE (hold IS NOT NULL OR notice_undelivered_at IS NOT NULL) AND state NOT IN ('closed', 'dismissed', 'released');
 `;
 
+/**
+ * Why a second operator refused an approval: said in words on the desk and
+ * in the requester's listing, not only in the audit log's detail. Older
+ * rejections keep NULL (their reason is in the audit entry).
+ */
+const APPROVAL_REJECTIONS = `
+ALTER TABLE approvals ADD COLUMN decision_reason TEXT CHECK (decision_reason IS NULL OR (status = 'rejected' AND length(decision_reason) <= 2000));
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -504,4 +513,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'due_process', sql: DUE_PROCESS },
   { version: 7, name: 'customer_voice', sql: CUSTOMER_VOICE },
   { version: 8, name: 'desk_queue', sql: DESK_QUEUE },
+  { version: 9, name: 'approval_rejections', sql: APPROVAL_REJECTIONS },
 ];
