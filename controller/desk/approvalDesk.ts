@@ -59,6 +59,7 @@ function toApprovalMsg(a: Approval, now: Date): ApprovalMsg {
     why: a.why ?? '',
     decidedAt: a.decidedAt,
     actionWords: wordsOf(a.action),
+    decisionReason: '', // stored since migration 9; read by the approvals work
   };
 }
 

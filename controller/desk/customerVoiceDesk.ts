@@ -193,7 +193,7 @@ export function createCustomerVoiceDesk(deps: CustomerVoiceDeskDeps) {
         const u = unseen.get(i.id);
         const r = queueReason(i, { unseen: u, heldAt });
         if (!r) continue;
-        entries.push({ incident: deps.toMsg(i), why: r.why, reason: r.reason, since: r.since, unseen: u?.count ?? 0, key: { why: r.why, since: r.since, id: i.id } });
+        entries.push({ incident: deps.toMsg(i), why: r.why, reason: r.reason, since: r.since, unseen: u?.count ?? 0, hostId: '', key: { why: r.why, since: r.since, id: i.id } });
       }
       entries.sort((a, b) => compareQueue(a.key, b.key));
       return { entries: entries.slice(0, limit).map(({ key: _key, ...e }) => e) };

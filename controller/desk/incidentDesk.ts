@@ -202,6 +202,9 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
         events: events.map((e) => ({ at: e.at, type: e.type, fromState: e.fromState ?? '', toState: e.toState ?? '', actor: e.actor, detail: JSON.stringify(e.detail ?? {}) })),
         complaints: complaints.map(toComplaintRecord),
         ...(await customerVoiceOf(deps.store, i.id)),
+        // Filled in by the incident page's work (mails from the outbox, the host, its BMC checks).
+        mails: [],
+        bmcChecks: [],
       };
     },
 

@@ -504,6 +504,40 @@ export interface IncidentDetail {
   files: CustomerFile[];
   /** The page links made for the incident (never their tokens). */
   links: CustomerLinkRecord[];
+  /** The mails sent (or queued) about the incident, oldest first, with their delivery. */
+  mails: IncidentMail[];
+  /**
+   * The incident's host as enforcement sees it: generation held versus
+   * desired, the agent's reported state, its last BMC check.
+   */
+  host?:
+    | HostDetail
+    | undefined;
+  /** The host's BMC checks around the incident (newest first, bounded). */
+  bmcChecks: BmcCheckResult[];
+}
+
+/** One mail Cordon sent or is sending about an incident, from the outbox. */
+export interface IncidentMail {
+  id: string;
+  /** notice, reminder, restriction, closing, reporter_outcome, ... (the outbox kind). */
+  kind: string;
+  /** The addressee (the customer's contact, a reporter). */
+  to: string;
+  subject: string;
+  /** pending, in_flight, done (handed to the relay) or dead (given up). */
+  status: string;
+  attempts: number;
+  lastError: string;
+  queuedAt?:
+    | Date
+    | undefined;
+  /** When it is (or was last) due to be tried. */
+  dueAt?:
+    | Date
+    | undefined;
+  /** Set when the customer's side reported it undelivered (a bounce). */
+  bouncedAt?: Date | undefined;
 }
 
 export interface CustomerMessageRecord {
@@ -575,6 +609,19 @@ export interface QueueEntry {
     | undefined;
   /** The customer's messages on it no operator has marked seen. */
   unseen: number;
+  /**
+   * For an entry about one report rather than an incident (needs_info, a
+   * held duplicate): the complaint; `incident` is then unset or the
+   * incident it would join.
+   */
+  complaint?:
+    | ComplaintRecord
+    | undefined;
+  /**
+   * For an entry about one host (failed or unreachable enforcement, a BMC
+   * alert after a cut): the host.
+   */
+  hostId: string;
 }
 
 export interface ListQueueResponse {
@@ -671,6 +718,8 @@ export interface Approval {
     | undefined;
   /** The action in words, as the customer's notice words it. */
   actionWords: string;
+  /** Why the second operator rejected it (empty for older rejections and for grants). */
+  decisionReason: string;
 }
 
 export interface ListApprovalsResponse {
@@ -4219,7 +4268,17 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
 };
 
 function createBaseIncidentDetail(): IncidentDetail {
-  return { incident: undefined, events: [], complaints: [], messages: [], files: [], links: [] };
+  return {
+    incident: undefined,
+    events: [],
+    complaints: [],
+    messages: [],
+    files: [],
+    links: [],
+    mails: [],
+    host: undefined,
+    bmcChecks: [],
+  };
 }
 
 export const IncidentDetail: MessageFns<IncidentDetail> = {
@@ -4241,6 +4300,15 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
     }
     for (const v of message.links) {
       CustomerLinkRecord.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.mails) {
+      IncidentMail.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.host !== undefined) {
+      HostDetail.encode(message.host, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.bmcChecks) {
+      BmcCheckResult.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -4306,6 +4374,30 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
             message.links.push(CustomerLinkRecord.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.mails.push(IncidentMail.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.host = HostDetail.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.bmcChecks.push(BmcCheckResult.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4334,6 +4426,13 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
       links: globalThis.Array.isArray(object?.links)
         ? object.links.map((e: any) => CustomerLinkRecord.fromJSON(e))
         : [],
+      mails: globalThis.Array.isArray(object?.mails) ? object.mails.map((e: any) => IncidentMail.fromJSON(e)) : [],
+      host: isSet(object.host) ? HostDetail.fromJSON(object.host) : undefined,
+      bmcChecks: globalThis.Array.isArray(object?.bmcChecks)
+        ? object.bmcChecks.map((e: any) => BmcCheckResult.fromJSON(e))
+        : globalThis.Array.isArray(object?.bmc_checks)
+        ? object.bmc_checks.map((e: any) => BmcCheckResult.fromJSON(e))
+        : [],
     };
   },
 
@@ -4357,6 +4456,15 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
     if (message.links?.length) {
       obj.links = message.links.map((e) => CustomerLinkRecord.toJSON(e));
     }
+    if (message.mails?.length) {
+      obj.mails = message.mails.map((e) => IncidentMail.toJSON(e));
+    }
+    if (message.host !== undefined) {
+      obj.host = HostDetail.toJSON(message.host);
+    }
+    if (message.bmcChecks?.length) {
+      obj.bmcChecks = message.bmcChecks.map((e) => BmcCheckResult.toJSON(e));
+    }
     return obj;
   },
 
@@ -4373,6 +4481,251 @@ export const IncidentDetail: MessageFns<IncidentDetail> = {
     message.messages = object.messages?.map((e) => CustomerMessageRecord.fromPartial(e)) || [];
     message.files = object.files?.map((e) => CustomerFile.fromPartial(e)) || [];
     message.links = object.links?.map((e) => CustomerLinkRecord.fromPartial(e)) || [];
+    message.mails = object.mails?.map((e) => IncidentMail.fromPartial(e)) || [];
+    message.host = (object.host !== undefined && object.host !== null)
+      ? HostDetail.fromPartial(object.host)
+      : undefined;
+    message.bmcChecks = object.bmcChecks?.map((e) => BmcCheckResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseIncidentMail(): IncidentMail {
+  return {
+    id: "",
+    kind: "",
+    to: "",
+    subject: "",
+    status: "",
+    attempts: 0,
+    lastError: "",
+    queuedAt: undefined,
+    dueAt: undefined,
+    bouncedAt: undefined,
+  };
+}
+
+export const IncidentMail: MessageFns<IncidentMail> = {
+  encode(message: IncidentMail, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.to !== "") {
+      writer.uint32(26).string(message.to);
+    }
+    if (message.subject !== "") {
+      writer.uint32(34).string(message.subject);
+    }
+    if (message.status !== "") {
+      writer.uint32(42).string(message.status);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(48).uint32(message.attempts);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(58).string(message.lastError);
+    }
+    if (message.queuedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.queuedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.dueAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.dueAt), writer.uint32(74).fork()).join();
+    }
+    if (message.bouncedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.bouncedAt), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IncidentMail {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIncidentMail();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.queuedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.dueAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.bouncedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IncidentMail {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      queuedAt: isSet(object.queuedAt)
+        ? fromJsonTimestamp(object.queuedAt)
+        : isSet(object.queued_at)
+        ? fromJsonTimestamp(object.queued_at)
+        : undefined,
+      dueAt: isSet(object.dueAt)
+        ? fromJsonTimestamp(object.dueAt)
+        : isSet(object.due_at)
+        ? fromJsonTimestamp(object.due_at)
+        : undefined,
+      bouncedAt: isSet(object.bouncedAt)
+        ? fromJsonTimestamp(object.bouncedAt)
+        : isSet(object.bounced_at)
+        ? fromJsonTimestamp(object.bounced_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: IncidentMail): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.queuedAt !== undefined) {
+      obj.queuedAt = message.queuedAt.toISOString();
+    }
+    if (message.dueAt !== undefined) {
+      obj.dueAt = message.dueAt.toISOString();
+    }
+    if (message.bouncedAt !== undefined) {
+      obj.bouncedAt = message.bouncedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IncidentMail>, I>>(base?: I): IncidentMail {
+    return IncidentMail.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IncidentMail>, I>>(object: I): IncidentMail {
+    const message = createBaseIncidentMail();
+    message.id = object.id ?? "";
+    message.kind = object.kind ?? "";
+    message.to = object.to ?? "";
+    message.subject = object.subject ?? "";
+    message.status = object.status ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.lastError = object.lastError ?? "";
+    message.queuedAt = object.queuedAt ?? undefined;
+    message.dueAt = object.dueAt ?? undefined;
+    message.bouncedAt = object.bouncedAt ?? undefined;
     return message;
   },
 };
@@ -5114,7 +5467,7 @@ export const ListQueueRequest: MessageFns<ListQueueRequest> = {
 };
 
 function createBaseQueueEntry(): QueueEntry {
-  return { incident: undefined, why: "", reason: "", since: undefined, unseen: 0 };
+  return { incident: undefined, why: "", reason: "", since: undefined, unseen: 0, complaint: undefined, hostId: "" };
 }
 
 export const QueueEntry: MessageFns<QueueEntry> = {
@@ -5133,6 +5486,12 @@ export const QueueEntry: MessageFns<QueueEntry> = {
     }
     if (message.unseen !== 0) {
       writer.uint32(40).uint32(message.unseen);
+    }
+    if (message.complaint !== undefined) {
+      ComplaintRecord.encode(message.complaint, writer.uint32(50).fork()).join();
+    }
+    if (message.hostId !== "") {
+      writer.uint32(58).string(message.hostId);
     }
     return writer;
   },
@@ -5190,6 +5549,22 @@ export const QueueEntry: MessageFns<QueueEntry> = {
             message.unseen = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.complaint = ComplaintRecord.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5209,6 +5584,12 @@ export const QueueEntry: MessageFns<QueueEntry> = {
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
       unseen: isSet(object.unseen) ? globalThis.Number(object.unseen) : 0,
+      complaint: isSet(object.complaint) ? ComplaintRecord.fromJSON(object.complaint) : undefined,
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
     };
   },
 
@@ -5229,6 +5610,12 @@ export const QueueEntry: MessageFns<QueueEntry> = {
     if (message.unseen !== 0) {
       obj.unseen = Math.round(message.unseen);
     }
+    if (message.complaint !== undefined) {
+      obj.complaint = ComplaintRecord.toJSON(message.complaint);
+    }
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
     return obj;
   },
 
@@ -5244,6 +5631,10 @@ export const QueueEntry: MessageFns<QueueEntry> = {
     message.reason = object.reason ?? "";
     message.since = object.since ?? undefined;
     message.unseen = object.unseen ?? 0;
+    message.complaint = (object.complaint !== undefined && object.complaint !== null)
+      ? ComplaintRecord.fromPartial(object.complaint)
+      : undefined;
+    message.hostId = object.hostId ?? "";
     return message;
   },
 };
@@ -6376,6 +6767,7 @@ function createBaseApproval(): Approval {
     why: "",
     decidedAt: undefined,
     actionWords: "",
+    decisionReason: "",
   };
 }
 
@@ -6419,6 +6811,9 @@ export const Approval: MessageFns<Approval> = {
     }
     if (message.actionWords !== "") {
       writer.uint32(106).string(message.actionWords);
+    }
+    if (message.decisionReason !== "") {
+      writer.uint32(114).string(message.decisionReason);
     }
     return writer;
   },
@@ -6540,6 +6935,14 @@ export const Approval: MessageFns<Approval> = {
             message.actionWords = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.decisionReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6599,6 +7002,11 @@ export const Approval: MessageFns<Approval> = {
         : isSet(object.action_words)
         ? globalThis.String(object.action_words)
         : "",
+      decisionReason: isSet(object.decisionReason)
+        ? globalThis.String(object.decisionReason)
+        : isSet(object.decision_reason)
+        ? globalThis.String(object.decision_reason)
+        : "",
     };
   },
 
@@ -6643,6 +7051,9 @@ export const Approval: MessageFns<Approval> = {
     if (message.actionWords !== "") {
       obj.actionWords = message.actionWords;
     }
+    if (message.decisionReason !== "") {
+      obj.decisionReason = message.decisionReason;
+    }
     return obj;
   },
 
@@ -6664,6 +7075,7 @@ export const Approval: MessageFns<Approval> = {
     message.why = object.why ?? "";
     message.decidedAt = object.decidedAt ?? undefined;
     message.actionWords = object.actionWords ?? "";
+    message.decisionReason = object.decisionReason ?? "";
     return message;
   },
 };
