@@ -30,6 +30,8 @@ export interface ControllerOptions {
   desired?: DesiredStateSource;
   onReport?: (hostId: string, report: Report) => void;
   onTamper?: (hostId: string, event: TamperEvent) => void;
+  /** An agent's session opened, closed, reported, or went stale or recovered (SessionRegistry's onChange). */
+  onAgentChanged?: (hostId: string) => void;
   /** The incident half of DeskService; its calls answer UNIMPLEMENTED when absent. */
   incidentDesk?: IncidentDesk;
   staleAfterMissedHeartbeats: number;
@@ -61,7 +63,7 @@ export interface RunningController {
 export async function startController(opts: ControllerOptions): Promise<RunningController> {
   const clock = opts.clock ?? (() => new Date());
   const log = opts.log;
-  const sessions = new SessionRegistry(clock, opts.staleAfterMissedHeartbeats);
+  const sessions = new SessionRegistry(clock, opts.staleAfterMissedHeartbeats, opts.onAgentChanged);
   const desired = new MemoryDesiredStates(clock);
   const source: DesiredStateSource = opts.desired ?? desired;
   const revocations = new RevocationList(opts.revokedSerialsFile);

@@ -131,8 +131,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   const pageReads = s.customerWeb ? await ReadPool.open(s.store, PAGE_READERS) : undefined;
   const reads = pageReads ? () => pageReads.next() : undefined;
   const links = s.customerLinks ? new CustomerLinks(s.store, s.customerLinks, reads) : undefined;
-  // Open desk pages learn of every commit of the incident service (onDeadlinesChanged follows each) and of agent reports.
+  // Open desk pages learn of every commit that changed the store, whoever made it (Database.onCommit), and of
+  // agents connecting, reporting, going stale or away (SessionRegistry's onChange, wired below): not call site by call site.
   const deskChanges = new DeskChanges();
+  s.store.db.onCommit(() => deskChanges.notify());
   const service = new IncidentService({
     links,
     outcome: s.outcome,
@@ -147,7 +149,6 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     },
     onDeadlinesChanged: () => {
       void scheduler?.kick();
-      deskChanges.notify();
     },
     authenticate,
     findReporter: (id) => s.store.reporters.get(id),
@@ -244,9 +245,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       onReport: (hostId, report) => {
         metrics?.observeReport(hostId, report);
         reports.onReport(hostId, report);
-        // After the tracker has recorded it (and applied what follows from it), open desk pages re-read.
-        void reports.idle().then(() => deskChanges.notify());
       },
+      onAgentChanged: () => deskChanges.notify(),
       onTamper: (hostId) => switches?.onTamper(hostId),
       staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
       ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),

@@ -19,6 +19,8 @@ export interface AgentSessionView {
   heartbeatIntervalMs: number;
   lastRttMs: number | undefined;
   certificateSerial: string;
+  /** Drift the agent found and put back since it started, as its last report said; undefined before one says. */
+  driftRepairs: bigint | undefined;
 }
 
 interface Session extends Omit<AgentSessionView, 'state'> {
@@ -53,6 +55,12 @@ export class SessionRegistry {
   constructor(
     private readonly clock: () => Date,
     private readonly staleAfterMissed: number,
+    /**
+     * Told the host whose session opened, closed, reported, or went stale or
+     * recovered (at `sweep`); not on heartbeats, which change only ages.
+     * Must be cheap and not throw: it runs on the link's path.
+     */
+    private readonly onChange: (hostId: string) => void = () => undefined,
   ) {}
 
   /** Registers a session; returns the token that later calls must present. */
@@ -68,10 +76,12 @@ export class SessionRegistry {
       disconnectedAt: undefined,
       disconnectReason: '',
       lastRttMs: undefined,
+      driftRepairs: undefined,
     });
     if (previous && previous.disconnectedAt === undefined) {
       previous.close(new CordonError('conflict', 'superseded by a newer connection from the same host'));
     }
+    this.onChange(info.hostId);
     return token;
   }
 
@@ -85,13 +95,15 @@ export class SessionRegistry {
     if (update.rttMs !== undefined) s.lastRttMs = update.rttMs;
   }
 
-  /** Records what a report says the agent holds. */
-  report(hostId: string, token: number, update: { generationHeld: bigint; observedDigest: string }): void {
+  /** Records what a report says the agent holds, and its drift repairs when the report counts them. */
+  report(hostId: string, token: number, update: { generationHeld: bigint; observedDigest: string; driftRepairs?: bigint | undefined }): void {
     const s = this.current(hostId, token);
     if (!s) return;
     s.lastHeartbeat = this.clock();
     s.generationHeld = update.generationHeld;
     s.observedDigest = update.observedDigest;
+    if (update.driftRepairs !== undefined) s.driftRepairs = update.driftRepairs;
+    this.onChange(hostId);
   }
 
   /** Marks the session gone; a superseded session's close changes nothing. */
@@ -100,6 +112,7 @@ export class SessionRegistry {
     if (!s) return;
     s.disconnectedAt = this.clock();
     s.disconnectReason = reason;
+    this.onChange(hostId);
   }
 
   /**
@@ -135,6 +148,8 @@ export class SessionRegistry {
     const stale = [...now].filter((h) => !this.staleSeen.has(h));
     const recovered = [...this.staleSeen].filter((h) => !now.has(h) && this.stateOf(this.sessions.get(h)!) === 'connected');
     this.staleSeen = now;
+    for (const hostId of stale) this.onChange(hostId);
+    for (const hostId of recovered) this.onChange(hostId);
     return { stale, recovered };
   }
 

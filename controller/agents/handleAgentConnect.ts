@@ -171,7 +171,7 @@ export async function handleAgentConnect(
         }
         case 'report': {
           const r = msg.body.value;
-          deps.sessions.report(certHostId, token, { generationHeld: r.appliedGeneration, observedDigest: r.observedDigest });
+          deps.sessions.report(certHostId, token, { generationHeld: r.appliedGeneration, observedDigest: r.observedDigest, driftRepairs: r.driftRepairs });
           log.info(
             {
               generation: r.appliedGeneration.toString(),

@@ -29,6 +29,8 @@ interface Scope {
   open: boolean;
   /** Facts a repository learned inside this transaction (see `memo`); dropped on rollback, handed up on release. */
   memo: Map<string, unknown> | undefined;
+  /** A `run` in this scope changed rows; handed up on release, dropped on rollback, announced at the outermost commit. */
+  wrote: boolean;
 }
 
 /** Prepared statements kept for reuse; beyond this many, the least recently used is finalized. */
@@ -55,10 +57,11 @@ const STATEMENT_CACHE_SIZE = 200;
  * `transient`, everything else `internal`.
  */
 export class Database {
-  private readonly root: Scope = { lock: new Mutex(), parent: undefined, depth: 0, open: true, memo: undefined };
+  private readonly root: Scope = { lock: new Mutex(), parent: undefined, depth: 0, open: true, memo: undefined, wrote: false };
   private readonly scopes = new AsyncLocalStorage<Scope>();
   /** SQL text → its prepared statement, in least-recently-used order (a Map keeps insertion order). */
   private readonly statements = new Map<string, sqlite3.Statement>();
+  private readonly commitListeners: (() => void)[] = [];
   private closed = false;
 
   private constructor(
@@ -140,13 +143,33 @@ export class Database {
    * into the text.
    */
   run(sql: string, params: SqlParams = []): Promise<RunResult> {
-    return this.inScope(() =>
+    const scope = this.currentScope();
+    const db = this; // node-sqlite3 hands the statement's counts to `this` of a classic function
+    return scope.lock.lock(() =>
       this.prepared<RunResult>(sql, (statement, done) =>
         statement.run(params, function (this: sqlite3.RunResult, err: Error | null) {
+          if (!err && this.changes > 0) {
+            // Outside a transaction the statement is its own commit; inside, the outermost COMMIT announces it.
+            if (scope.depth === 0) db.committed();
+            else scope.wrote = true;
+          }
           done(err, { changes: this.changes, lastId: this.lastID });
         }),
       ),
     );
+  }
+
+  /**
+   * Calls `listener` after every commit that changed rows: the outermost
+   * COMMIT of a transaction in which a `run` changed something (a rolled-back
+   * savepoint's changes do not count), and a `run` outside any transaction
+   * that changed rows. Read-only transactions, `exec` (schema, pragmas) and
+   * rollbacks call nothing. The listener runs synchronously on the commit's
+   * path, so it must be cheap and not throw (a throw is swallowed): it is for
+   * "something changed" signals such as the desk's live updates, not work.
+   */
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener);
   }
 
   /** The first row, or undefined. The caller names the row's shape; nothing checks it. */
@@ -197,7 +220,7 @@ export class Database {
     const scope = this.currentScope();
     return scope.lock.lock(async () => {
       this.assertOpen('BEGIN');
-      const child: Scope = { lock: new Mutex(), parent: scope, depth: scope.depth + 1, open: true, memo: undefined };
+      const child: Scope = { lock: new Mutex(), parent: scope, depth: scope.depth + 1, open: true, memo: undefined, wrote: false };
       const outermost = child.depth === 1;
       const name = `cordon_sp${child.depth}`;
       await this.direct(outermost ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${name}`);
@@ -207,7 +230,12 @@ export class Database {
         await child.lock.lock(async () => undefined);
         if (ok) {
           await this.direct(outermost ? 'COMMIT' : `RELEASE ${name}`);
-          if (!outermost && child.memo) for (const [k, v] of child.memo) (scope.memo ??= new Map()).set(k, v);
+          if (outermost) {
+            if (child.wrote) this.committed();
+            return;
+          }
+          if (child.memo) for (const [k, v] of child.memo) (scope.memo ??= new Map()).set(k, v);
+          if (child.wrote) scope.wrote = true;
           return;
         }
         // A failed ROLLBACK means SQLite already rolled back (e.g. after a disk
@@ -269,6 +297,16 @@ export class Database {
     if (!statement) return;
     this.statements.delete(sql);
     statement.finalize();
+  }
+
+  private committed(): void {
+    for (const listener of this.commitListeners) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure is its own; the commit already happened.
+      }
+    }
   }
 
   private currentScope(): Scope {
