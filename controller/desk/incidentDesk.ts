@@ -18,6 +18,8 @@ import {
   type ComplaintRecord,
 } from '../../proto/gen/cordon/v1/desk.js';
 import type { StoredComplaint } from '../store/ComplaintsRepo.js';
+import type { StoredBmcCheck } from '../store/BmcRepo.js';
+import { INCIDENT_MAILS_SHOWN, toIncidentMails } from './incidentMails.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import type { BmcCheck } from '../bmc/BmcDriver.js';
@@ -135,13 +137,28 @@ export function toSubmitResponse(r: SubmitResult): SubmitComplaintResponse {
 
 export type IncidentDesk = ReturnType<typeof createIncidentDesk>;
 
+/** BMC checks an incident page lists, newest first. */
+const BMC_CHECKS_SHOWN = 20;
+const DAY_MS = 86_400_000;
+
+/** The checks "around" an incident: from a day before it opened to a day after it closed (or now, while open). */
+function checksAround(i: Incident): { since: Date; until: Date | undefined } {
+  return { since: new Date(i.openedAt.getTime() - DAY_MS), until: i.closedAt ? new Date(i.closedAt.getTime() + DAY_MS) : undefined };
+}
+
+/** A stored check as BmcCheckResult; the store keeps no attempts, error kind or details, so those stay empty. */
+function toBmcCheckResult(hostId: string, c: StoredBmcCheck): BmcCheckResult {
+  return { hostId, reachable: c.reachable, sol: c.sol, checkedAt: c.checkedAt, durationMs: Math.round(c.durationMs), error: c.error ?? '', errorKind: '', attempts: 0, details: {} };
+}
+
 /** The desk's incident calls, mapped onto the service. Roles are checked by `authorize` before these run. */
 export function createIncidentDesk(deps: IncidentDeskDeps) {
   const msg = (i: Incident) => toIncidentMsg(i, deps.policy);
+  const hostDesk = createHostDesk(deps);
 
   return {
     ...createReporterDesk(deps),
-    ...createHostDesk(deps),
+    ...hostDesk,
     ...createApprovalDesk(deps),
     ...createComplaintDesk(deps),
     ...createCustomerVoiceDesk({ store: deps.store, service: deps.service, clock: deps.clock, toMsg: msg, linkTtlDays: deps.linkTtlDays }),
@@ -195,16 +212,27 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
     async getIncident(req: { id: string }): Promise<IncidentDetail> {
       const i = await deps.store.incidents.get(req.id);
       if (!i) throw new CordonError('not_found', `no incident ${req.id}`, { field: 'id' });
-      const events = await deps.store.events.list(i.id);
-      const complaints = await deps.store.complaints.listByIncident(i.id);
+      // Every read by an index and bounded; the host as GetHost shows it (one function, not a copy).
+      const [events, complaints, voice, mails, host, checks] = await Promise.all([
+        deps.store.events.list(i.id),
+        deps.store.complaints.listByIncident(i.id),
+        customerVoiceOf(deps.store, i.id),
+        deps.store.outbox.mailsOfIncident(i.id, INCIDENT_MAILS_SHOWN),
+        hostDesk.getHost({ id: i.hostId }).catch((err: unknown) => {
+          // A host since removed from the inventory: the incident stays readable.
+          if (err instanceof CordonError && err.kind === 'not_found') return undefined;
+          throw err;
+        }),
+        deps.store.bmcs.checksOfHost(i.hostId, checksAround(i), BMC_CHECKS_SHOWN),
+      ]);
       return {
         incident: msg(i),
         events: events.map((e) => ({ at: e.at, type: e.type, fromState: e.fromState ?? '', toState: e.toState ?? '', actor: e.actor, detail: JSON.stringify(e.detail ?? {}) })),
         complaints: complaints.map(toComplaintRecord),
-        ...(await customerVoiceOf(deps.store, i.id)),
-        // Filled in by the incident page's work (mails from the outbox, the host, its BMC checks).
-        mails: [],
-        bmcChecks: [],
+        ...voice,
+        mails: toIncidentMails(mails, events),
+        host,
+        bmcChecks: checks.map((c) => toBmcCheckResult(i.hostId, c)),
       };
     },
 

@@ -120,6 +120,19 @@ export class BmcRepo {
     return out;
   }
 
+  /**
+   * The host's checks from `since` on (and before `until`, when given),
+   * newest first, at most `limit` (1 to 200): by the (host_id, at) index.
+   */
+  async checksOfHost(hostId: string, range: { since: Date; until?: Date | undefined }, limit: number): Promise<StoredBmcCheck[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new CordonError('invalid', 'a whole number from 1 to 200', { field: 'limit' });
+    const rows = await this.db.all<{ at: number; reachable: number; sol: string; error: string | null; duration_ms: number }>(
+      'SELECT at, reachable, sol, error, duration_ms FROM bmc_checks WHERE host_id = ? AND at >= ? AND at < ? ORDER BY at DESC, id DESC LIMIT ?',
+      [hostId, range.since.getTime(), range.until?.getTime() ?? Number.MAX_SAFE_INTEGER, limit],
+    );
+    return rows.map((r) => ({ checkedAt: new Date(r.at), reachable: r.reachable === 1, sol: r.sol, error: r.error ?? undefined, durationMs: r.duration_ms }));
+  }
+
   async latest(hostId: string): Promise<StoredBmcCheck | undefined> {
     const r = await this.db.get<{ at: number; reachable: number; sol: string; error: string | null; duration_ms: number }>(
       'SELECT at, reachable, sol, error, duration_ms FROM bmc_checks WHERE host_id = ? ORDER BY at DESC, id DESC LIMIT 1',

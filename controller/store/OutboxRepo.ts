@@ -292,6 +292,18 @@ export class OutboxRepo {
     return changes === 1;
   }
 
+  /**
+   * The incident's mail rows, newest first, at most `limit` (1 to 200), with
+   * their payloads whole (blobs put back): what the desk shows of the mails
+   * sent about it. Read by `outbox.incident_id`; a row of no incident (a
+   * reporter's outcome, a changed contact) is not among them.
+   */
+  async mailsOfIncident(incidentId: string, limit: number): Promise<OutboxMessage[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new CordonError('invalid', 'a whole number from 1 to 200', { field: 'limit' });
+    const rows = await this.db.all<OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE incident_id = ? AND kind = 'mail' ORDER BY id DESC LIMIT ?`, [incidentId, limit]);
+    return Promise.all(rows.map((r) => this.fromRow(r)));
+  }
+
   /** When the incident's newest mail of one of `templates` was (or is) due: a sent row's claim time plus its lease, roughly when it went. */
   async lastMailDue(incidentId: string, templates: readonly string[]): Promise<Date | undefined> {
     const row = await this.db.get<{ due: number | null }>(

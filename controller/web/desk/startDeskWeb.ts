@@ -18,6 +18,7 @@ import { registerApprovalRoutes } from './registerApprovalRoutes.js';
 import { registerAuditRoutes } from './registerAuditRoutes.js';
 import { registerHealthRoutes } from './registerHealthRoutes.js';
 import { registerHostRoutes } from './registerHostRoutes.js';
+import { registerIncidentRoutes } from './registerIncidentRoutes.js';
 
 /** Headers on every response: nothing but the desk's own files, no framing, no caching, no referrer. `connect-src 'self'` is for the live updates. */
 export const DESK_SECURITY_HEADERS: Record<string, string> = {
@@ -86,8 +87,9 @@ export async function startDeskWeb(d: DeskWebDeps): Promise<DeskWeb> {
   const streams = new DeskEventStreams(d.changes, access, s.maxEventClients, DESK_SECURITY_HEADERS);
   // The CSRF key lives as long as the process: a restart only makes open forms ask for a reload.
   const csrf = new Csrf(randomBytes(32), '/', true);
-  registerDeskRoutes(app, { handlers: d.handlers, access, csrf, changes: d.changes, streams, log: d.log });
   const replies = createDeskReplies(csrf, d.log);
+  registerDeskRoutes(app, { handlers: d.handlers, access, replies, streams });
+  registerIncidentRoutes(app, { handlers: d.handlers, access, csrf, replies, changes: d.changes });
   registerApprovalRoutes(app, { handlers: d.handlers, access, csrf, replies, changes: d.changes });
   registerAuditRoutes(app, { handlers: d.handlers, reads: d.reads, access, replies });
   registerHealthRoutes(app, { reads: d.reads, access, replies });
