@@ -100,7 +100,7 @@ export async function runDueProcessCommand(client: DeskClient, words: string[], 
   }
   if (noun === 'approvals') {
     const a = await client.call<unknown, Approval>('rejectApproval', { approvalId: arg ?? need(f, 'id'), reason: need(f, 'reason') });
-    out(asJson ? json(Approval.toJSON(a)) : `${a.id}: ${a.state} by ${a.approvedBy} (${a.actionWords} on ${a.hostIds.join(', ')}, requested by ${a.requestedBy})\n`);
+    out(asJson ? json(Approval.toJSON(a)) : `${a.id}: ${a.state} by ${a.approvedBy}: ${oneLine(a.decisionReason)} (${a.actionWords} on ${a.hostIds.join(', ')}, requested by ${a.requestedBy})\n`);
     return 0;
   }
   if (noun === 'reviews') {

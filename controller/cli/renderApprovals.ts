@@ -4,8 +4,8 @@ import { age, dueIn, oneLine } from './table.js';
 
 /**
  * `cordonctl approvals` for people: per request the action in words, the
- * hosts, who asked and why, who granted or refused it, and when a pending one
- * lapses. Times are the incident clock's (approvals are stamped on it).
+ * hosts, who asked and why, who granted or refused it (and why, for a
+ * rejection), and when a pending one lapses. Times are the incident clock's (approvals are stamped on it).
  */
 export function renderApprovals(list: Approval[], desk: DeskNow): string {
   if (list.length === 0) return 'no approval requests\n';
@@ -16,7 +16,7 @@ export function renderApprovals(list: Approval[], desk: DeskNow): string {
       lines.push(`  requested by ${a.requestedBy} at ${at(a.requestedAt)}: ${oneLine(a.reason)}`);
       if (a.why) lines.push(`  a second operator is needed: ${oneLine(a.why)}`);
       if (a.state === 'approved') lines.push(`  approved by ${a.approvedBy} at ${at(a.decidedAt)}`);
-      else if (a.state === 'rejected') lines.push(`  rejected by ${a.approvedBy} at ${at(a.decidedAt)}`);
+      else if (a.state === 'rejected') lines.push(`  rejected by ${a.approvedBy} at ${at(a.decidedAt)}${a.decisionReason ? `: ${oneLine(a.decisionReason)}` : ''}`);
       else if (a.state === 'expired') lines.push(`  expired at ${at(a.expiresAt)}: nobody decided in time`);
       else if (a.expiresAt) lines.push(`  expires ${a.expiresAt.toISOString()} (${dueIn(a.expiresAt, desk.now)}${desk.inline}) unless another operator decides`);
       return lines.join('\n') + '\n';

@@ -14,7 +14,7 @@ import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import { secondOperatorNeeded } from '../incidents/fourEyes.js';
 import type { Action } from '../incidents/model.js';
 import { describeAction } from '../mail/describeAction.js';
-import type { Approval } from '../store/ApprovalsRepo.js';
+import { checkDecisionReason, type Approval } from '../store/ApprovalsRepo.js';
 import type { IncidentDeskDeps } from './incidentDesk.js';
 
 const HOUR = 3_600_000;
@@ -59,7 +59,7 @@ function toApprovalMsg(a: Approval, now: Date): ApprovalMsg {
     why: a.why ?? '',
     decidedAt: a.decidedAt,
     actionWords: wordsOf(a.action),
-    decisionReason: '', // stored since migration 9; read by the approvals work
+    decisionReason: a.decisionReason ?? '',
   };
 }
 
@@ -156,13 +156,20 @@ export function createApprovalDesk(deps: IncidentDeskDeps) {
       return { approvalId: approval.id, incidentIds: ids };
     },
 
+    /**
+     * Rejects (or, by its requester, withdraws) a pending approval. The
+     * reason is required and kept with the approval (at most
+     * MAX_DECISION_REASON_CHARS characters): `invalid` naming `reason`
+     * otherwise, before anything is written.
+     */
     async rejectApproval(req: RejectApprovalRequest, ctx: CallContext): Promise<ApprovalMsg> {
       const op = operatorOf(ctx);
       if (!req.reason.trim()) throw new CordonError('invalid', 'a rejection needs a reason', { field: 'reason' });
+      const reason = checkDecisionReason(req.reason);
       const now = deps.clock();
       const a = await deps.store.db.transaction(async () => {
-        const rejected = await deps.store.approvals.reject(req.approvalId, op.name, now);
-        await deps.store.audit.append({ at: now, actor: op.name, action: 'approval.rejected', subject: rejected.id, detail: { requestedBy: rejected.requestedBy, reason: req.reason } });
+        const rejected = await deps.store.approvals.reject(req.approvalId, op.name, now, reason);
+        await deps.store.audit.append({ at: now, actor: op.name, action: 'approval.rejected', subject: rejected.id, detail: { requestedBy: rejected.requestedBy, reason } });
         return rejected;
       });
       return toApprovalMsg(a, now);

@@ -5,6 +5,8 @@ import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
 export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected'] as const;
+/** The longest reason a rejection keeps, in characters (the schema's CHECK, migration 9). */
+export const MAX_DECISION_REASON_CHARS = 2000;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
 
 export interface ApprovalRequest {
@@ -38,6 +40,8 @@ export interface Approval {
   expiresAt: Date | undefined;
   incidentId: string | undefined;
   why: string | undefined;
+  /** Why it was rejected (or withdrawn), in the deciding operator's words; undefined unless rejected. */
+  decisionReason: string | undefined;
 }
 
 interface ApprovalRow {
@@ -52,9 +56,12 @@ interface ApprovalRow {
   expires_at: number | null;
   incident_id: string | null;
   why: string | null;
+  decision_reason: string | null;
 }
 
+/** The columns a request is created with; a decision's reason comes later. */
 const COLUMNS = 'id, requested_by, requested_at, action_json, reason, status, decided_by, decided_at, expires_at, incident_id, why';
+const READ_COLUMNS = `${COLUMNS}, decision_reason`;
 
 /**
  * Actions that need a second operator (more than N hosts, a whole customer).
@@ -91,7 +98,7 @@ export class ApprovalsRepo {
   }
 
   async get(id: string): Promise<Approval | undefined> {
-    const row = await this.db.get<ApprovalRow>(`SELECT ${COLUMNS} FROM approvals WHERE id = ?`, [id]);
+    const row = await this.db.get<ApprovalRow>(`SELECT ${READ_COLUMNS} FROM approvals WHERE id = ?`, [id]);
     return row && this.withTargets(row);
   }
 
@@ -103,20 +110,25 @@ export class ApprovalsRepo {
     return this.decide(id, by, at, 'approved');
   }
 
-  /** Rejects (or, by the requester, withdraws) a pending request. `conflict` when no longer pending. */
-  reject(id: string, by: string, at: Date): Promise<Approval> {
-    return this.decide(id, by, at, 'rejected');
+  /**
+   * Rejects (or, by the requester, withdraws) a pending request, keeping
+   * `reason` for the requester and the desk. `invalid` naming `reason` when
+   * it is blank or longer than MAX_DECISION_REASON_CHARS characters;
+   * `conflict` when no longer pending.
+   */
+  async reject(id: string, by: string, at: Date, reason: string): Promise<Approval> {
+    return this.decide(id, by, at, 'rejected', checkDecisionReason(reason));
   }
 
   /** Requests oldest first; only pending ones with `{ pending: true }`. */
   async list(filter: { pending?: boolean } = {}): Promise<Approval[]> {
     const rows = await this.db.all<ApprovalRow>(
-      `SELECT ${COLUMNS} FROM approvals ${filter.pending ? "WHERE status = 'pending'" : ''} ORDER BY requested_at, id`,
+      `SELECT ${READ_COLUMNS} FROM approvals ${filter.pending ? "WHERE status = 'pending'" : ''} ORDER BY requested_at, id`,
     );
     return Promise.all(rows.map((r) => this.withTargets(r)));
   }
 
-  private decide(id: string, by: string, at: Date, status: 'approved' | 'rejected'): Promise<Approval> {
+  private decide(id: string, by: string, at: Date, status: 'approved' | 'rejected', reason: string | null = null): Promise<Approval> {
     nonEmpty(by, 'by');
     const when = toEpochMs(at, 'at');
     return this.db.transaction(async () => {
@@ -131,7 +143,7 @@ export class ApprovalsRepo {
       if (status === 'approved' && by === current.requestedBy) {
         throw new CordonError('permission', `${by} requested approval ${id} and cannot approve it; a second operator must`, { field: 'by' });
       }
-      await this.db.run("UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending'", [status, by, when, id]);
+      await this.db.run("UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, decision_reason = ? WHERE id = ? AND status = 'pending'", [status, by, when, reason, id]);
       return (await this.get(id))!;
     });
   }
@@ -151,6 +163,20 @@ export class ApprovalsRepo {
       expiresAt: fromEpochMs(r.expires_at),
       incidentId: r.incident_id ?? undefined,
       why: r.why ?? undefined,
+      decisionReason: r.decision_reason ?? undefined,
     };
   }
+}
+
+/**
+ * A rejection's reason as kept: trimmed, not blank, at most
+ * MAX_DECISION_REASON_CHARS characters. Characters are counted as SQLite's
+ * length() counts them (code points), so this check and the schema's CHECK
+ * agree and the caller hears the field, never a constraint failure.
+ */
+export function checkDecisionReason(reason: unknown): string {
+  const r = nonEmpty(reason, 'reason').trim();
+  const chars = [...r].length;
+  if (chars > MAX_DECISION_REASON_CHARS) throw new CordonError('invalid', `at most ${MAX_DECISION_REASON_CHARS} characters, got ${chars}`, { field: 'reason' });
+  return r;
 }

@@ -1,4 +1,5 @@
-import { request as httpsRequest, type ClientRequest } from 'node:https';
+import type { ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { DeskWebLab } from './deskWebLab.js';
 

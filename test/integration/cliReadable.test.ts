@@ -133,7 +133,7 @@ describe('cordonctl, readable', () => {
     const pending = await ask();
     expect((await ctl('omar', 'approve', granted)).code).toBe(0);
     const rej = await ctl('omar', 'approvals', 'reject', refused, '--reason', 'one host is enough');
-    expect(rej).toMatchObject({ code: 0, out: `${refused}: rejected by omar (traffic limited to 10 Mbit/s on web-01, web-02, requested by olga)\n` });
+    expect(rej).toMatchObject({ code: 0, out: `${refused}: rejected by omar: one host is enough (traffic limited to 10 Mbit/s on web-01, web-02, requested by olga)\n` });
     const r = await ctl('vic', 'approvals');
     expect(r.code).toBe(0);
     expect(r.out).not.toContain('{');

@@ -25,7 +25,8 @@ export function actionInWords(json: string): string {
 
 /**
  * Approvals as the desk shows them: pending first (oldest first, as
- * ListApprovals orders them), then the most recent decided or expired.
+ * ListApprovals orders them), then the most recent decided or expired, a
+ * rejection with the rejecting operator's reason (as text, never markup).
  * Who may grant is not decided here: four eyes is the store's rule, and its
  * refusal is shown in its words when the requester tries.
  */
@@ -46,7 +47,7 @@ const pendingOf = (all: Approval[]) => all.filter((a) => a.state === 'pending');
 
 function table(rows: Approval[]): SafeHtml {
   return html`<table class="approvals">
-<thead><tr><th>Approval</th><th>Requested by</th><th>Hosts</th><th>Action</th><th>Reason</th><th>Why a second operator</th><th>Expires</th><th>Status</th><th>Decided by</th></tr></thead>
+<thead><tr><th>Approval</th><th>Requested by</th><th>Hosts</th><th>Action</th><th>Reason</th><th>Why a second operator</th><th>Expires</th><th>Status</th><th>Decided by, and why</th></tr></thead>
 <tbody>
 ${rows.map(
   (a) => html`<tr data-approval="${a.id}">
@@ -58,7 +59,7 @@ ${rows.map(
 <td>${a.why}</td>
 <td>${when(a.expiresAt)}</td>
 <td class="status">${a.state}</td>
-<td class="approver">${a.approvedBy ? html`${a.approvedBy}<br>${when(a.decidedAt)}` : '—'}</td>
+<td class="approver">${a.approvedBy ? html`${a.approvedBy}<br>${when(a.decidedAt)}` : '—'}${a.decisionReason ? html`<br><span class="decision-reason">${a.state === 'rejected' ? 'rejected: ' : ''}${a.decisionReason}</span>` : ''}</td>
 </tr>`,
 )}
 </tbody>

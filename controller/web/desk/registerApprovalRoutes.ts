@@ -1,11 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { CordonError } from '../../../proto/runtime/CordonError.js';
-import { MAX_REASON_CHARS } from '../../desk/customerVoiceDesk.js';
 import type { Csrf } from '../customer/csrf.js';
 import { html } from '../customer/html.js';
 import { approvalForms, approvalsView } from './approvalsView.js';
 import type { DeskAccess } from './DeskAccess.js';
-import type { DeskChanges } from './DeskChanges.js';
 import { deskLayout } from './deskLayout.js';
 import { formField, type DeskReplies } from './deskReplies.js';
 import type { DeskHandlers } from './registerDeskRoutes.js';
@@ -15,7 +12,6 @@ export interface ApprovalRoutesDeps {
   access: DeskAccess;
   csrf: Csrf;
   replies: DeskReplies;
-  changes: DeskChanges;
 }
 
 const DONE = { granted: 'granted: the action is in force on its hosts', rejected: 'rejected' } as const;
@@ -23,8 +19,10 @@ const DONE = { granted: 'granted: the action is in force on its hosts', rejected
 /**
  * GET /approvals and the grant and reject forms: DeskService's
  * ListApprovals, Approve and RejectApproval handlers, admitted under those
- * names. Four eyes (the requester cannot grant their own) and expiry are the
- * handler's rules; their refusals are shown in their words.
+ * names. Four eyes (the requester cannot grant their own), expiry and a
+ * rejection's reason (required, bounded) are the handler's rules; their
+ * refusals are shown in their words. Open pages hear of a decision from the
+ * store's commit (Database.onCommit), like any other change.
  */
 export function registerApprovalRoutes(app: FastifyInstance, d: ApprovalRoutesDeps): void {
   app.get<{ Querystring: { done?: string; id?: string } }>('/approvals', async (request, reply) => {
@@ -47,7 +45,6 @@ export function registerApprovalRoutes(app: FastifyInstance, d: ApprovalRoutesDe
       d.replies.checkForm(request, op, formField(request.body, 'csrf'));
       // The same handler as DeskService/Approve: four eyes, expiry, the grant and its enforcement in one transaction, audited as the operator.
       await d.handlers.approve({ approvalId: request.params.id }, d.access.context(request, op));
-      d.changes.notify();
       return reply.code(303).header('location', `/approvals?done=granted&id=${encodeURIComponent(request.params.id)}`).send();
     } catch (err) {
       return d.replies.refuse(reply, err, '/approvals');
@@ -58,10 +55,8 @@ export function registerApprovalRoutes(app: FastifyInstance, d: ApprovalRoutesDe
     try {
       const op = d.access.admit(request, 'DeskService/RejectApproval');
       d.replies.checkForm(request, op, formField(request.body, 'csrf'));
-      const reason = formField(request.body, 'reason');
-      if (reason.length > MAX_REASON_CHARS) throw new CordonError('invalid', `at most ${MAX_REASON_CHARS} characters, got ${reason.length}`, { field: 'reason' });
-      await d.handlers.rejectApproval({ approvalId: request.params.id, reason }, d.access.context(request, op));
-      d.changes.notify();
+      // The handler requires the reason and bounds it (and the store keeps it): one rule, the same as over gRPC.
+      await d.handlers.rejectApproval({ approvalId: request.params.id, reason: formField(request.body, 'reason') }, d.access.context(request, op));
       return reply.code(303).header('location', `/approvals?done=rejected&id=${encodeURIComponent(request.params.id)}`).send();
     } catch (err) {
       return d.replies.refuse(reply, err, '/approvals');

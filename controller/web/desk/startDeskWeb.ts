@@ -90,7 +90,7 @@ export async function startDeskWeb(d: DeskWebDeps): Promise<DeskWeb> {
   const replies = createDeskReplies(csrf, d.log);
   registerDeskRoutes(app, { handlers: d.handlers, access, replies, streams });
   registerIncidentRoutes(app, { handlers: d.handlers, access, csrf, replies, changes: d.changes });
-  registerApprovalRoutes(app, { handlers: d.handlers, access, csrf, replies, changes: d.changes });
+  registerApprovalRoutes(app, { handlers: d.handlers, access, csrf, replies });
   registerAuditRoutes(app, { handlers: d.handlers, reads: d.reads, access, replies });
   registerHealthRoutes(app, { reads: d.reads, access, replies });
   registerHostRoutes(app, { handlers: d.handlers, access, replies });

@@ -21,7 +21,7 @@ describe('ApprovalsRepo', () => {
     await expect(store.approvals.approve('ap-1', 'olga', at(1))).rejects.toMatchObject({ kind: 'permission', field: 'by' });
     expect(await store.approvals.approve('ap-1', 'piet', at(2))).toMatchObject({ status: 'approved', decidedBy: 'piet', decidedAt: at(2) });
     await expect(store.approvals.approve('ap-1', 'quinn', at(3))).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/already approved by piet/) });
-    await expect(store.approvals.reject('ap-1', 'quinn', at(3))).rejects.toMatchObject({ kind: 'conflict' });
+    await expect(store.approvals.reject('ap-1', 'quinn', at(3), 'too late')).rejects.toMatchObject({ kind: 'conflict' });
     await expect(store.approvals.approve('ap-9', 'piet', at(3))).rejects.toMatchObject({ kind: 'not_found' });
     // The four-eyes rule holds in the schema too.
     await store.approvals.create({ ...request, id: 'ap-2' });
@@ -35,7 +35,7 @@ describe('ApprovalsRepo', () => {
     const store = await seededStore();
     await store.approvals.create(request);
     await store.approvals.create({ ...request, id: 'ap-2', at: at(1) });
-    await store.approvals.reject('ap-1', 'olga', at(2));
+    await store.approvals.reject('ap-1', 'olga', at(2), 'asked for the wrong hosts');
     expect((await store.approvals.list({ pending: true })).map((a) => a.id)).toEqual(['ap-2']);
     expect((await store.approvals.list()).map((a) => [a.id, a.status])).toEqual([
       ['ap-1', 'rejected'],
