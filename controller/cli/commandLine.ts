@@ -114,8 +114,9 @@ commands (--json on every read command):
                                  on an appealed incident (the customer contests a restriction in force):
                                  verify ID --reason R accepts the appeal and lifts the restriction;
                                  reject-dispute ID --reason R keeps it and restarts the ladder's clock
-  incident queue [--limit N]     what waits for a person, restricted first: appeals, release requests, fixes to
-                                 verify, disputes, held escalations, unseen customer messages, bounced notices
+  incident queue [--limit N]     what waits for a person, most urgent first: appeals, release requests, failed or
+                                 unreachable enforcement, BMC alerts after a cut, fixes to verify, disputes, held
+                                 escalations, unseen customer messages, bounced notices, needs_info and held reports
   incident seen ID [--message M] mark the customer's messages seen (all unseen, or one)
   incident file ID FILE -o PATH [--force]   save a customer's evidence file (mode 0600; never over an existing
                                  PATH unless --force)

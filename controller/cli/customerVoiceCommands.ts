@@ -13,7 +13,7 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { DeskClient } from './deskClient.js';
 import type { Flags } from './incidentCommands.js';
 import { readDeskNow } from './deskNow.js';
-import { age, printable, renderTable } from './table.js';
+import { age, oneLine, printable, renderTable } from './table.js';
 
 type Out = (text: string) => void;
 const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
@@ -114,8 +114,18 @@ export async function runCustomerVoiceCommand(client: DeskClient, words: string[
       }
       out(
         renderTable(
-          ['INCIDENT', 'HOST', 'STATE', 'WHY', `SINCE${desk.mark}`, 'UNSEEN', 'REASON'],
-          r.entries.map((e) => [e.incident?.id ?? '-', e.incident?.hostId ?? '-', e.incident?.state ?? '-', e.why, when(e.since, desk.now), String(e.unseen), e.reason]),
+          ['INCIDENT', 'HOST', 'STATE', 'WHY', `SINCE${desk.mark}`, 'UNSEEN', 'REPORT', 'REASON'],
+          r.entries.map((e) => [
+            e.incident?.id ?? '-',
+            e.hostId || e.incident?.hostId || '-',
+            e.incident?.state ?? e.complaint?.status ?? '-',
+            e.why,
+            when(e.since, desk.now),
+            String(e.unseen),
+            e.complaint ? oneLine(`${e.complaint.id} ${e.complaint.ip} ${e.complaint.category} from ${e.complaint.reporter || '?'}`) : '-',
+            // A report's reason can quote what its sender wrote: one line, no control characters.
+            oneLine(e.reason),
+          ]),
         ),
       );
       return 0;

@@ -6,20 +6,17 @@ import type {
   Incident as IncidentMsg,
   LinkRequest,
   LinkResponse,
-  ListQueueRequest,
-  ListQueueResponse,
   MarkMessagesSeenRequest,
   MarkMessagesSeenResponse,
-  QueueEntry,
 } from '../../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import type { IncidentService } from '../incidents/IncidentService.js';
-import { TERMINAL_STATES, WAITING_FOR_OPERATOR, type Incident } from '../incidents/model.js';
+import { TERMINAL_STATES, type Incident } from '../incidents/model.js';
 import type { CustomerLink } from '../store/CustomerLinksRepo.js';
 import type { CustomerFile, CustomerMessage } from '../store/CustomerMessagesRepo.js';
 import type { Store } from '../store/Store.js';
-import { describeAction } from '../dispatch/toProtoState.js';
+import { createDeskQueue } from './deskQueue.js';
 
 export interface CustomerVoiceDeskDeps {
   store: Store;
@@ -27,6 +24,8 @@ export interface CustomerVoiceDeskDeps {
   clock: () => Date;
   /** The desk's mapping of an incident (incidentDesk.toIncidentMsg with its policy). */
   toMsg: (i: Incident) => IncidentMsg;
+  /** Whether a host's agent is connected now (the queue's unreachable enforcement, as the host page's dispatch status). */
+  agentConnected: (hostId: string) => boolean;
   /** How many days after an incident closes its page links still open (`web.customer.linkTtlDays`); undefined without a customer page. */
   linkTtlDays?: number | undefined;
 }
@@ -34,60 +33,6 @@ export interface CustomerVoiceDeskDeps {
 /** A reason an operator types: long enough to say why, short enough for the audit log. */
 export const MAX_REASON_CHARS = 2000;
 const DAY = 86_400_000;
-const MAX_QUEUE = 1000;
-
-/**
- * Why an incident waits for a person, most urgent first: a restricted
- * customer who asked to be heard comes before everything else.
- */
-export const QUEUE_ORDER = ['appealed', 'release_requested', 'customer_resolved', 'disputed', 'held', 'unseen_messages', 'notice_bounced'] as const;
-export type QueueWhy = (typeof QUEUE_ORDER)[number];
-
-export interface QueueFacts {
-  /** The customer's messages no operator has seen: how many, and the oldest's time. */
-  unseen?: { count: number; oldest: Date } | undefined;
-  /** When the incident's current hold was set (its last `held` event), if known. */
-  heldAt?: Date | undefined;
-}
-
-/**
- * The first reason, in QUEUE_ORDER, why this incident waits for a person,
- * with since when; undefined when it waits for nobody. Pure.
- */
-export function queueReason(i: Incident, facts: QueueFacts): { why: QueueWhy; reason: string; since: Date } | undefined {
-  const answered = i.answeredAt ?? i.openedAt;
-  const actions = i.actions.map(describeAction).join(', ') || 'no action in force';
-  switch (i.state) {
-    case 'appealed':
-      return { why: 'appealed', since: answered, reason: `the customer contests the restriction (${actions}); it stays until an operator decides: verify lifts it, reject-dispute keeps it (--reason)` };
-    case 'release_requested':
-      return { why: 'release_requested', since: answered, reason: `the customer says fixed while restricted (${actions}): release once checked` };
-    case 'customer_resolved':
-      return { why: 'customer_resolved', since: answered, reason: 'the customer says fixed: verify' };
-    case 'disputed':
-      return { why: 'disputed', since: answered, reason: 'the customer says false positive: verify accepts, reject-dispute sets a new deadline' };
-    default:
-      break;
-  }
-  const open = !TERMINAL_STATES.includes(i.state) && i.state !== 'released';
-  if (open && i.hold !== undefined) {
-    const pending = i.pendingAction ? `, ${describeAction(i.pendingAction)} pending` : '';
-    return { why: 'held', since: facts.heldAt ?? i.escalatedAt ?? i.openedAt, reason: `${i.state}, held: ${i.hold.replace(/_/g, ' ')}${pending}` };
-  }
-  if (facts.unseen && facts.unseen.count > 0) {
-    const n = facts.unseen.count;
-    return { why: 'unseen_messages', since: facts.unseen.oldest, reason: `${n} message${n === 1 ? '' : 's'} from the customer no operator has seen (incident seen)` };
-  }
-  if (open && i.noticeUndeliveredAt !== undefined) {
-    return { why: 'notice_bounced', since: i.noticeUndeliveredAt, reason: 'the notice bounced: the customer was not told and the deadlines wait; check the contact, then resend-link' };
-  }
-  return undefined;
-}
-
-/** Orders queue entries: by QUEUE_ORDER, then the longest waiting first. Pure. */
-export function compareQueue(a: { why: QueueWhy; since: Date; id: string }, b: { why: QueueWhy; since: Date; id: string }): number {
-  return QUEUE_ORDER.indexOf(a.why) - QUEUE_ORDER.indexOf(b.why) || a.since.getTime() - b.since.getTime() || a.id.localeCompare(b.id);
-}
 
 export function toMessageRecord(m: CustomerMessage): CustomerMessageRecord {
   return {
@@ -162,42 +107,8 @@ export function createCustomerVoiceDesk(deps: CustomerVoiceDeskDeps) {
   };
 
   return {
-    async listQueue(req: ListQueueRequest): Promise<ListQueueResponse> {
-      const limit = req.limit || 200;
-      if (limit > MAX_QUEUE) throw new CordonError('invalid', `at most ${MAX_QUEUE}, got ${limit}`, { field: 'limit' });
-      const candidates = new Map<string, Incident>();
-      for (const state of WAITING_FOR_OPERATOR) {
-        for (const i of await store.incidents.list({ state, limit: MAX_QUEUE })) candidates.set(i.id, i);
-      }
-      const unseen = new Map<string, { count: number; oldest: Date }>();
-      for (const m of await store.customerMessages.listUnseen(MAX_QUEUE)) {
-        const u = unseen.get(m.incidentId);
-        if (u) u.count++;
-        else unseen.set(m.incidentId, { count: 1, oldest: m.at });
-      }
-      // Held or unnotified open incidents: no repository query names them, and listing every
-      // enforced incident of a fleet to find the few held ones would not scale.
-      const flagged = await store.db.all<{ id: string }>(
-        "SELECT id FROM incidents WHERE (hold IS NOT NULL OR notice_undelivered_at IS NOT NULL) AND state NOT IN ('closed', 'dismissed', 'released') ORDER BY opened_at LIMIT ?",
-        [MAX_QUEUE],
-      );
-      for (const id of [...unseen.keys(), ...flagged.map((r) => r.id)]) {
-        if (!candidates.has(id)) {
-          const i = await store.incidents.get(id);
-          if (i) candidates.set(id, i);
-        }
-      }
-      const entries: (QueueEntry & { key: { why: QueueWhy; since: Date; id: string } })[] = [];
-      for (const i of candidates.values()) {
-        const heldAt = i.hold !== undefined ? (await store.events.list(i.id)).filter((e) => e.type === 'held').at(-1)?.at : undefined;
-        const u = unseen.get(i.id);
-        const r = queueReason(i, { unseen: u, heldAt });
-        if (!r) continue;
-        entries.push({ incident: deps.toMsg(i), why: r.why, reason: r.reason, since: r.since, unseen: u?.count ?? 0, hostId: '', key: { why: r.why, since: r.since, id: i.id } });
-      }
-      entries.sort((a, b) => compareQueue(a.key, b.key));
-      return { entries: entries.slice(0, limit).map(({ key: _key, ...e }) => e) };
-    },
+    // The queue lives in deskQueue.ts; it stays one of these handlers, as DeskService and the pages know it.
+    ...createDeskQueue({ store, toMsg: deps.toMsg, agentConnected: deps.agentConnected }),
 
     async getCustomerFile(req: GetCustomerFileRequest, ctx: CallContext): Promise<CustomerFileMsg> {
       const op = operatorOf(ctx);

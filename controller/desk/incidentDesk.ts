@@ -161,7 +161,7 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
     ...hostDesk,
     ...createApprovalDesk(deps),
     ...createComplaintDesk(deps),
-    ...createCustomerVoiceDesk({ store: deps.store, service: deps.service, clock: deps.clock, toMsg: msg, linkTtlDays: deps.linkTtlDays }),
+    ...createCustomerVoiceDesk({ store: deps.store, service: deps.service, clock: deps.clock, toMsg: msg, agentConnected: deps.agentConnected, linkTtlDays: deps.linkTtlDays }),
 
     async submitComplaint(req: SubmitComplaintRequest, ctx: CallContext): Promise<SubmitComplaintResponse> {
       // A feed's own certificate vouches for its reports; an operator only relays a raw report (its mail authentication decides).

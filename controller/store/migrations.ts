@@ -503,6 +503,40 @@ const APPROVAL_REJECTIONS = `
 ALTER TABLE approvals ADD COLUMN decision_reason TEXT CHECK (decision_reason IS NULL OR (status = 'rejected' AND length(decision_reason) <= 2000));
 `;
 
+/**
+ * The desk's queue, every reason a person is needed (desk/queueReasons.ts),
+ * read as one `ORDER BY since LIMIT n` per reason on an index, so a page
+ * costs what it shows, not what waits. Each partial index's WHERE is its
+ * query's (desk/deskQueueSql.ts), term for term, so SQLite can prove
+ * the index covers it.
+ *
+ * `held_at`: when an incident's current hold was set, the time of its last
+ * `held` event. The events are append-only and every hold appends one, so a
+ * trigger keeps the column; the queue orders held incidents by it without
+ * reading each one's history. Incidents held before this migration get it
+ * from their history here.
+ */
+const DESK_QUEUE_REASONS = `
+ALTER TABLE incidents ADD COLUMN held_at INTEGER;
+UPDATE incidents SET held_at = (SELECT e.at FROM incident_events e WHERE e.incident_id = incidents.id AND e.type = 'held' ORDER BY e.id DESC LIMIT 1)
+  WHERE hold IS NOT NULL;
+CREATE TRIGGER incidents_held_at AFTER INSERT ON incident_events WHEN NEW.type = 'held'
+BEGIN UPDATE incidents SET held_at = NEW.at WHERE id = NEW.incident_id; END;
+
+-- Appealed, release requested, customer resolved, disputed: since the customer's answer.
+CREATE INDEX incidents_queue_answered ON incidents (state, COALESCE(answered_at, opened_at), id)
+  WHERE state IN ('appealed', 'release_requested', 'customer_resolved', 'disputed');
+CREATE INDEX incidents_queue_held ON incidents (COALESCE(held_at, escalated_at, opened_at), id)
+  WHERE hold IS NOT NULL AND state NOT IN ('closed', 'dismissed', 'released');
+CREATE INDEX incidents_queue_bounced ON incidents (notice_undelivered_at, id)
+  WHERE notice_undelivered_at IS NOT NULL AND state NOT IN ('closed', 'dismissed', 'released');
+-- Per incident: its unseen messages, oldest first (is this message its oldest unseen one, how many).
+CREATE INDEX customer_messages_unseen_by_incident ON customer_messages (incident_id, at, id) WHERE seen_at IS NULL;
+-- Hosts with a cut in force, and when their BMC last answered.
+CREATE INDEX enforcements_cuts ON enforcements (host_id, since) WHERE kind IN ('isolate', 'nic_down');
+CREATE INDEX bmc_checks_by_host_reachable ON bmc_checks (host_id, reachable, at);
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -514,4 +548,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'customer_voice', sql: CUSTOMER_VOICE },
   { version: 8, name: 'desk_queue', sql: DESK_QUEUE },
   { version: 9, name: 'approval_rejections', sql: APPROVAL_REJECTIONS },
+  { version: 10, name: 'desk_queue_reasons', sql: DESK_QUEUE_REASONS },
 ];

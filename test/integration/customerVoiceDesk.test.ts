@@ -31,6 +31,7 @@ interface QueueJson {
   reason: string;
   since: string;
   unseen: number;
+  hostId?: string;
 }
 
 describe("the customer's voice at the desk", () => {
@@ -76,10 +77,11 @@ describe("the customer's voice at the desk", () => {
     });
     return messageId;
   };
+  /** The queue's incident entries. No agent runs here, so enforced hosts also wait as agent_unreachable host entries (deskQueue.test.ts is about those). */
   const queue = async (who = 'vic'): Promise<QueueJson[]> => {
     const r = await ctl(who, 'incident', 'queue', '--json');
     expect(r.code, r.err).toBe(0);
-    return JSON.parse(r.out) as QueueJson[];
+    return (JSON.parse(r.out) as QueueJson[]).filter((e) => !e.hostId);
   };
   const smtpBlocked = async (hostId: string) => (await controller.store.desired.get(hostId)).enforcements.map((e) => e.action.kind);
 
@@ -167,7 +169,8 @@ describe("the customer's voice at the desk", () => {
     const table = (await ctl('vic', 'incident', 'queue')).out.split('\n');
     expect(table[0]).toMatch(/^INCIDENT\s+HOST\s+STATE\s+WHY\s+SINCE/);
     expect(table[1]).toMatch(new RegExp(`^${ids.rejected}\\s+web-02\\s+appealed\\s+appealed\\s.*contests the restriction`));
-    expect(table[5]).toMatch(/notice_bounced .*the notice bounced/);
+    expect(table.filter((l) => / agent_unreachable /.test(l))).toHaveLength(2);
+    expect(table.at(-2)).toMatch(/notice_bounced .*the notice bounced/);
     // Its deadlines passed with the others' while it waited: nothing escalated it.
     expect(await incident(ids.bounced)).toMatchObject({ state: 'notified', overdue: false, actions: [] });
 

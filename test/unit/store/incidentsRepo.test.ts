@@ -58,7 +58,7 @@ describe('IncidentsRepo', () => {
     const raw = store.db.run(`INSERT INTO incidents
       SELECT 'inc-x', host_id, customer_id, category, 'notified', trusted, opened_at, notified_at, ack_due_at, resolve_due_at,
              acknowledged_at, answered_at, escalated_at, step, actions_json, hold, closed_at, complaint_count, next_due_at, bmc_verified_at,
-             established, overdue, opened_by, approval_id, pending_action_json, notice_undelivered_at
+             established, overdue, opened_by, approval_id, pending_action_json, notice_undelivered_at, held_at
       FROM incidents WHERE id = 'inc-1'`);
     await expect(raw).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/UNIQUE constraint failed: incidents.host_id, incidents.category/) });
 
