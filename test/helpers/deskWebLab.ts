@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../controller/clock.js';
-import { runController, type Controller } from '../../controller/runController.js';
+import { runController, type Controller, type ControllerSettings } from '../../controller/runController.js';
 import { Store } from '../../controller/store/Store.js';
 import { controllerSettings } from './controllerHarness.js';
 import { TestPki } from './pki.js';
@@ -38,7 +38,12 @@ export class DeskWebLab {
     readonly clock: ManualClock,
   ) {}
 
-  static async start(opts: { maxEventClients?: number } = {}): Promise<DeskWebLab> {
+  /**
+   * `settings(work)` adds to or replaces the controller's settings (mail, a
+   * BMC driver, a DrillClock); a `clock` there replaces the lab's, and
+   * `lab.clock` then moves nothing.
+   */
+  static async start(opts: { maxEventClients?: number; settings?: (work: string) => Partial<ControllerSettings> } = {}): Promise<DeskWebLab> {
     const pki = new TestPki();
     pki.operator('olga', 'abuse_operator');
     pki.operator('vic', 'viewer');
@@ -52,7 +57,7 @@ export class DeskWebLab {
     for (let n = 1; n <= 5; n++) await store.hosts.add({ id: `web-0${n}`, customerId: 'acme', publicPrefixes: [`203.0.113.${n}/32`], managementAddress: `10.255.0.${n}` });
     const clock = new ManualClock(T0);
     const controller = await runController(
-      controllerSettings(pki, store, { clock, deskWeb: { listen: '127.0.0.1:0', tls: pki.controller(), maxEventClients: opts.maxEventClients ?? 10 } }),
+      controllerSettings(pki, store, { clock, deskWeb: { listen: '127.0.0.1:0', tls: pki.controller(), maxEventClients: opts.maxEventClients ?? 10 }, ...opts.settings?.(work) }),
     );
     return new DeskWebLab(pki, work, controller, clock);
   }

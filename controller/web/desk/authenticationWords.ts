@@ -1,7 +1,9 @@
 /** How a complaint was authenticated, as sentences an operator reads; the JSON stays available beside it. */
 export interface AuthenticationWords {
-  /** One sentence: trusted as whom and by what, or why not. */
+  /** One sentence: trusted as whom and by what, or not. */
   verdict: string;
+  /** Why, as the trust decision said it ('' when it said nothing). */
+  reason: string;
   /** One sentence per check, in the order made: "DKIM: pass for d=example.net". */
   checks: string[];
   /** The record pretty-printed (or as stored, when it cannot be read). */
@@ -44,17 +46,17 @@ export function authenticationWords(json: string): AuthenticationWords {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
     a = parsed as Record_;
   } catch {
-    return { verdict: 'The authentication record cannot be read; the complaint counts as not authenticated.', checks: [], json };
+    return { verdict: 'The authentication record cannot be read; the complaint counts as not authenticated.', reason: '', checks: [], json };
   }
   const pretty = JSON.stringify(a, null, 2);
-  if (Object.keys(a).length === 0) return { verdict: 'No authentication was recorded for this complaint.', checks: [], json: pretty };
+  if (Object.keys(a).length === 0) return { verdict: 'No authentication was recorded for this complaint.', reason: '', checks: [], json: pretty };
   const checks = Array.isArray(a.checks) ? a.checks.filter((c): c is Check => typeof c === 'object' && c !== null).map(checkWords) : [];
   const via = VIA[str(a.via)];
-  const who = [str(a.reporterName), str(a.reporterId) && `(${str(a.reporterId)}${str(a.reporterKind) ? `, ${str(a.reporterKind)}` : ''})`].filter(Boolean).join(' ');
-  const reason = str(a.reason);
+  const id = [str(a.reporterId), str(a.reporterKind)].filter(Boolean).join(', ');
+  const who = str(a.reporterName) ? `${str(a.reporterName)}${id ? ` (${id})` : ''}` : str(a.reporterId) ? `${str(a.reporterId)}${str(a.reporterKind) ? ` (${str(a.reporterKind)})` : ''}` : str(a.reporterKind) ? `a reporter of kind ${str(a.reporterKind)}` : '';
   let verdict: string;
-  if (a.trusted === true) verdict = `Trusted: authenticated as ${who || 'a registered reporter'} by ${via ?? str(a.via)}${reason ? `. ${reason}` : ''}.`;
-  else if (via) verdict = `Authenticated by ${via}${who ? ` as ${who}` : ''}, but not trusted${reason ? `: ${reason}` : ''}.`;
-  else verdict = `Not authenticated${reason ? `: ${reason}` : ''}.`;
-  return { verdict: verdict.replace(/\.\.$/, '.'), checks, json: pretty };
+  if (a.trusted === true) verdict = `Trusted: authenticated as ${who || 'a registered reporter'} by ${via ?? (str(a.via) || 'an unnamed check')}.`;
+  else if (via) verdict = `Authenticated by ${via}${who ? ` as ${who}` : ''}, but not trusted.`;
+  else verdict = 'Not authenticated: no check vouched for the report.';
+  return { verdict, reason: str(a.reason), checks, json: pretty };
 }

@@ -12,6 +12,7 @@ function authentication(c: ComplaintRecord): SafeHtml {
   const a = authenticationWords(c.authentication);
   return html`<div class="authentication">
 <p class="verdict">${a.verdict}</p>
+${a.reason ? html`<p class="why">Why: ${a.reason}</p>` : ''}
 ${a.checks.length > 0 ? html`<ul class="checks">${a.checks.map((line) => html`<li>${line}</li>`)}</ul>` : ''}
 <details><summary>The authentication record (JSON)</summary><pre>${a.json}</pre></details>
 </div>`;
