@@ -220,7 +220,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         return createDeskHandlers({ inventory, sessions: running.sessions });
       };
       const handlers = { ...incidentDesk, listHosts: () => fleet().listHosts(), listAgents: () => fleet().listAgents() };
-      deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers, reads: createDeskReads(s.store, () => clock.now()), revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
+      const fleetReads = { details: incidentDesk.getHostDetails, driftRepairs: (hostId: string) => running?.sessions.get(hostId)?.driftRepairs };
+      deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers, fleet: fleetReads, reads: createDeskReads(s.store, () => clock.now()), revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
     }
   } catch (err) {
     await undoStart();

@@ -1,4 +1,5 @@
 import type { SwitchTarget } from '../switch/SwitchDriver.js';
+import { byIdChunks } from './byIdChunks.js';
 import type { Database } from './Database.js';
 
 export interface HostSwitch {
@@ -38,6 +39,12 @@ export class SwitchesRepo {
   async get(hostId: string): Promise<HostSwitch | undefined> {
     const r = await this.db.get<Row>('SELECT * FROM host_switches WHERE host_id = ?', [hostId]);
     return r ? fromRow(r) : undefined;
+  }
+
+  /** The switch ports of these hosts (those that have one), by host. */
+  async getMany(hostIds: readonly string[]): Promise<Map<string, HostSwitch>> {
+    const rows = await byIdChunks(hostIds, (ids, params) => this.db.all<Row>(`SELECT * FROM host_switches WHERE host_id IN (${ids})`, params));
+    return new Map(rows.map((r) => [r.host_id, fromRow(r)]));
   }
 
   async markPort(hostId: string, down: boolean, reason: string, at: Date): Promise<void> {

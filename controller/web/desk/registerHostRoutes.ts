@@ -1,24 +1,34 @@
 import type { FastifyInstance } from 'fastify';
-import type { AgentSession, Host } from '../../../proto/gen/cordon/v1/desk.js';
+import type { AgentSession, Host, HostDetail } from '../../../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { cidrContains, cidrCovers, parseCidr, type Cidr } from '../../../proto/runtime/cidr.js';
 import type { DeskAccess } from './DeskAccess.js';
 import { deskLayout } from './deskLayout.js';
 import type { DeskReplies } from './deskReplies.js';
-import { fleetView, hostView, type FleetRow } from './hostsView.js';
+import { deskTimeOf } from './deskTime.js';
+import { fleetView, hostView, type FleetClocks, type FleetRow } from './hostsView.js';
 import type { DeskHandlers } from './registerDeskRoutes.js';
 
+/** What the fleet page reads beyond DeskService's calls (the contract has no batched GetHost and no drift count). */
+export interface FleetReads {
+  /** GetHost for many hosts in a handful of queries (hostDesk's readHostDetails); unknown ids are left out. */
+  details(ids: readonly string[]): Promise<HostDetail[]>;
+  /** The agent's drift repairs since it started, as its last report counted them (SessionRegistry). */
+  driftRepairs(hostId: string): bigint | undefined;
+}
+
 export interface HostRoutesDeps {
-  handlers: Pick<DeskHandlers, 'listHosts' | 'listAgents' | 'getHost' | 'getIncident'>;
+  handlers: Pick<DeskHandlers, 'listHosts' | 'listAgents' | 'getHost' | 'getIncident' | 'getClock'>;
+  fleet: FleetReads;
   access: DeskAccess;
   replies: DeskReplies;
-  /** Now for heartbeat ages: the wall clock agents' sessions are kept in. */
+  /** The wall clock agents' sessions are kept in, for heartbeat ages. */
   now?: () => Date;
 }
 
 /** A search is one short term; a longer one is refused rather than cut. */
 export const MAX_HOST_QUERY_CHARS = 200;
-/** The fleet page reads each shown host's desired state (GetHost); past this it asks for a search. */
+/** The fleet page shows at most this many hosts (read in one batch); past this it asks for a search. */
 export const MAX_FLEET_ROWS = 200;
 
 /**
@@ -57,13 +67,25 @@ async function matchHosts(hosts: Host[], q: string, getIncident: HostRoutesDeps[
 /**
  * GET /hosts (with ?q= to search) and GET /hosts/:id: the fleet through the
  * handlers the CLI's `hosts`, `agents` and `host show` call (ListHosts,
- * ListAgents, GetHost), each admitted under that method's role.
+ * ListAgents, GetHost, GetClock), each admitted under that method's role.
+ * The list reads the shown hosts' details in one batch (FleetReads), so a
+ * page of 200 hosts is a handful of queries, not seven per host.
  */
 export function registerHostRoutes(app: FastifyInstance, d: HostRoutesDeps): void {
   const now = d.now ?? (() => new Date());
+  /** Both clocks, read once per page: ages of sessions on the wall clock, of BMC checks on the incident clock. */
+  const clocks = async (): Promise<FleetClocks> => {
+    const wall = now();
+    return { wall, incident: deskTimeOf(await d.handlers.getClock(), wall) };
+  };
   const rowsFor = async (hosts: Host[], agents: AgentSession[]): Promise<FleetRow[]> => {
     const byHost = new Map(agents.map((a) => [a.hostId, a]));
-    return Promise.all(hosts.map(async (host) => ({ host, agent: byHost.get(host.id), detail: await d.handlers.getHost({ id: host.id }) })));
+    const details = new Map((await d.fleet.details(hosts.map((h) => h.id))).map((x) => [x.host!.id, x]));
+    // A host removed between the listing and the read is left out rather than failing the page.
+    return hosts.flatMap((host) => {
+      const detail = details.get(host.id);
+      return detail ? [{ host, agent: byHost.get(host.id), detail, driftRepairs: d.fleet.driftRepairs(host.id) }] : [];
+    });
   };
 
   app.get<{ Querystring: { q?: unknown } }>('/hosts', async (request, reply) => {
@@ -71,6 +93,7 @@ export function registerHostRoutes(app: FastifyInstance, d: HostRoutesDeps): voi
       const op = d.access.admit(request, 'DeskService/ListHosts');
       d.access.admit(request, 'DeskService/ListAgents');
       d.access.admit(request, 'DeskService/GetHost');
+      d.access.admit(request, 'DeskService/GetClock');
       const raw = request.query.q;
       if (raw !== undefined && typeof raw !== 'string') throw new CordonError('invalid', 'q: one search term, given once', { field: 'q' });
       const q = (raw ?? '').trim();
@@ -78,8 +101,8 @@ export function registerHostRoutes(app: FastifyInstance, d: HostRoutesDeps): voi
       const [{ hosts }, { agents }] = await Promise.all([d.handlers.listHosts(), d.handlers.listAgents()]);
       const found = q ? await matchHosts(hosts, q, d.handlers.getIncident) : hosts;
       const shown = found.slice(0, MAX_FLEET_ROWS);
-      const rows = await rowsFor(shown, agents);
-      return reply.type('text/html; charset=utf-8').send(deskLayout('Hosts', op, fleetView(rows, q, now(), found.length - shown.length)));
+      const [rows, times] = await Promise.all([rowsFor(shown, agents), clocks()]);
+      return reply.type('text/html; charset=utf-8').send(deskLayout('Hosts', op, fleetView(rows, q, times, found.length - shown.length)));
     } catch (err) {
       return d.replies.refuse(reply, err, '/hosts');
     }
@@ -89,11 +112,12 @@ export function registerHostRoutes(app: FastifyInstance, d: HostRoutesDeps): voi
     try {
       const op = d.access.admit(request, 'DeskService/GetHost');
       d.access.admit(request, 'DeskService/ListAgents');
+      d.access.admit(request, 'DeskService/GetClock');
       const id = request.params.id;
-      const [detail, { agents }] = await Promise.all([d.handlers.getHost({ id }), d.handlers.listAgents()]);
+      const [detail, { agents }, times] = await Promise.all([d.handlers.getHost({ id }), d.handlers.listAgents(), clocks()]);
       const host = detail.host!;
-      const row: FleetRow = { host, agent: agents.find((a) => a.hostId === id), detail };
-      return reply.type('text/html; charset=utf-8').send(deskLayout(`Host ${id}`, op, hostView(row, now())));
+      const row: FleetRow = { host, agent: agents.find((a) => a.hostId === id), detail, driftRepairs: d.fleet.driftRepairs(id) };
+      return reply.type('text/html; charset=utf-8').send(deskLayout(`Host ${id}`, op, hostView(row, times)));
     } catch (err) {
       return d.replies.refuse(reply, err, '/hosts');
     }

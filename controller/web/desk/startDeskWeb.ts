@@ -17,7 +17,7 @@ import { createDeskReplies } from './deskReplies.js';
 import { registerApprovalRoutes } from './registerApprovalRoutes.js';
 import { registerAuditRoutes } from './registerAuditRoutes.js';
 import { registerHealthRoutes } from './registerHealthRoutes.js';
-import { registerHostRoutes } from './registerHostRoutes.js';
+import { registerHostRoutes, type FleetReads } from './registerHostRoutes.js';
 import { registerIncidentRoutes } from './registerIncidentRoutes.js';
 
 /** Headers on every response: nothing but the desk's own files, no framing, no caching, no referrer. `connect-src 'self'` is for the live updates. */
@@ -41,6 +41,8 @@ export interface DeskWebDeps {
   /** `tls.revokedSerialsFile`: the list DeskService checks, re-read on change. */
   revokedSerialsFile: string;
   changes: DeskChanges;
+  /** The fleet page's batched host reads and the agents' drift counts. */
+  fleet: FleetReads;
   log: Logger;
 }
 
@@ -93,7 +95,7 @@ export async function startDeskWeb(d: DeskWebDeps): Promise<DeskWeb> {
   registerApprovalRoutes(app, { handlers: d.handlers, access, csrf, replies });
   registerAuditRoutes(app, { handlers: d.handlers, reads: d.reads, access, replies });
   registerHealthRoutes(app, { reads: d.reads, access, replies });
-  registerHostRoutes(app, { handlers: d.handlers, access, replies });
+  registerHostRoutes(app, { handlers: d.handlers, fleet: d.fleet, access, replies });
   const { host, port } = parseAddress(s.listen);
   try {
     await app.listen({ host, port });
