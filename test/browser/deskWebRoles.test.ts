@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeskClient } from '../../controller/cli/deskClient.js';
-import type { EnforceResponse, GetIncidentResponse, ListApprovalsResponse } from '../../proto/gen/cordon/v1/desk.js';
+import type { EnforceResponse, IncidentDetail, ListApprovalsResponse } from '../../proto/gen/cordon/v1/desk.js';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { DeskWebLab } from '../helpers/deskWebLab.js';
 import { TestPki } from '../helpers/pki.js';
@@ -41,7 +41,7 @@ describe.skipIf(missing !== undefined)('the desk by role in Chromium', () => {
       })
     ).approvalId;
   /** State as DeskService reports it, over gRPC: what an operator's CLI would see. */
-  const stateOf = async (id: string) => (await grpcAs('vic').call<unknown, GetIncidentResponse>('getIncident', { id })).incident!.state;
+  const stateOf = async (id: string) => (await grpcAs('vic').call<unknown, IncidentDetail>('getIncident', { id })).incident!.state;
   const approvalOf = async (id: string) => (await grpcAs('vic').call<unknown, ListApprovalsResponse>('listApprovals', {})).approvals.find((a) => a.id === id)!;
 
   /** A POST made by script inside `page` (same origin, the browser's cookies), with `csrf` as the form field; resolves with the status. */

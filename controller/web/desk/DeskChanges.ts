@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
 
 /**
- * "Something changed" for open desk pages, in process: fed by the
- * controller's hooks after commits (the incident service's, agent reports,
- * the desk's own actions) and read by the live-update streams. It carries no
+ * "Something changed" for open desk pages, in process: fed by every store
+ * commit that changed rows (Database.onCommit, whoever wrote: the incident
+ * service, DeskService calls that write directly, intake, workers) and by
+ * agents' sessions opening, reporting, going stale or away (SessionRegistry),
+ * and read by the live-update streams. It carries no
  * content — a page that hears of a change re-reads itself through the same
  * desk handlers — so a missed or merged signal loses nothing but a reload.
  * Bursts are merged: listeners hear at most once per `coalesceMs`.
