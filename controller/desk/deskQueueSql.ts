@@ -17,7 +17,7 @@ const UNSEEN = 'customer_messages u WHERE u.incident_id = incidents.id AND u.see
 const COLUMNS = INCIDENT_COLUMNS.split(', ')
   .map((c) => `incidents.${c} AS ${c}`)
   .join(', ');
-const INCIDENT = `${COLUMNS}, incidents.held_at AS held_at, (SELECT COUNT(*) FROM ${UNSEEN}) AS unseen_count, (SELECT MIN(u.at) FROM ${UNSEEN}) AS unseen_oldest`;
+const INCIDENT = `${COLUMNS}, incidents.held_at AS held_at, (SELECT COUNT(*) FROM ${UNSEEN}) AS unseen_count, (SELECT u.at FROM ${UNSEEN} ORDER BY u.at LIMIT 1) AS unseen_oldest`;
 const REPORT =
   'id, received_at, event_time, ip, category, reporter, reporter_kind, evidence, status, reason, excerpt, trusted, reporter_id, auth_json, ' +
   'message_id, original_message_id, fingerprint, duplicate_of';

@@ -7,8 +7,15 @@
 // npm autocannon with the operator's client certificate (tlsOptions) at
 // --connections connections measuring GET / (the queue) and GET
 // /incidents/:id (a random incident each request). Target: p99 <= 100 ms.
+// Besides the answered incidents, the store holds some of every other reason
+// the queue lists (--others N of each, default 100): hosts whose desired
+// state did not reach their agent (no agent connects here, so a failed one
+// reads as unreachable, as the host page says), cuts whose BMC stopped
+// answering, held escalations, bounced notices, unseen customer messages,
+// needs_info and held reports. After the runs, countQueue (the totals a
+// page shows beside the first 200) is timed on its own connection.
 //
-//   npm run build && node test/bench/desk-pages.mjs [--incidents 100000] [--hosts 300] [--connections 10] [--seconds 10] [--open N]
+//   npm run build && node test/bench/desk-pages.mjs [--incidents 100000] [--hosts 300] [--connections 10] [--seconds 10] [--open N] [--others N]
 //
 // CORDON_BENCH_CPU_PROF=DIR writes the controller's CPU profile there.
 // Everything lives in a temporary folder removed at exit, with the controller.
@@ -30,6 +37,7 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '10' },
     // Incidents open (default: one in 20, at most one per host and category); half of them wait for an operator.
     open: { type: 'string' },
+    others: { type: 'string', default: '100' },
   },
 });
 const N = Number(flags.incidents);
@@ -100,8 +108,69 @@ await store.db.transaction(async () => {
     await store.db.run(`INSERT INTO incident_events (incident_id, at, type, from_state, to_state, actor, detail_json) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`, ev);
   }
 });
+await seedOtherReasons(Math.min(Number(flags.others), Math.floor(HOSTS / 3)));
 const seedMs = performance.now() - t0;
 await store.close();
+
+/**
+ * Some of every reason besides an answer, on the open incidents seeded above
+ * (their host and category slots are all taken): n/5 hosts carry an SMTP
+ * block whose generation their agent never got (half with a failure
+ * reported for an older one), n/5 more an isolate whose BMC's latest checks
+ * failed, and n each: held escalations (the held
+ * event sets held_at), bounced notices, unseen page messages on their own
+ * incidents, needs_info and held reports.
+ */
+async function seedOtherReasons(n) {
+  const notified = await store.db.all("SELECT id, host_id FROM incidents WHERE state = 'notified' ORDER BY id");
+  const byHost = new Map();
+  for (const r of notified) if (!byHost.has(r.host_id)) byHost.set(r.host_id, r.id);
+  const troubled = [...byHost.entries()];
+  const taken = new Set(byHost.values());
+  const spare = notified.filter((r) => !taken.has(r.id)).map((r) => r.id);
+  // Hosts in trouble are fewer than reports waiting: a fifth of n each.
+  const m = Math.ceil(n / 5);
+  await store.db.transaction(async () => {
+    for (let h = 0; h < Math.min(2 * m, troubled.length); h++) {
+      const [host, id] = troubled[h];
+      const cut = h >= m;
+      const action = cut ? { kind: 'isolate' } : { kind: 'smtp_block', ports: [25, 465, 587] };
+      const since = now - (2 * m - h) * 60_000;
+      await store.db.run("UPDATE incidents SET state = 'enforced', actions_json = ?, escalated_at = ?, step = 0 WHERE id = ?", [JSON.stringify([action]), since, id]);
+      await store.db.run('INSERT INTO enforcements (incident_id, host_id, kind, action_json, reason, since) VALUES (?, ?, ?, ?, ?, ?)', [id, host, action.kind, JSON.stringify(action), 'bench', since]);
+      await store.db.run('INSERT INTO host_desired (host_id, generation, issued_at) VALUES (?, 2, ?)', [host, since]);
+      if (cut) {
+        await store.db.run("INSERT INTO host_status (host_id, status, applied_generation, reported_at) VALUES (?, 'applied', 2, ?)", [host, since]);
+        // A day of checks every 10 minutes; the last six failed.
+        for (let k = 144; k >= 1; k--) {
+          const bad = k <= 6;
+          await store.db.run('INSERT INTO bmc_checks (host_id, at, reachable, sol, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)', [host, now - k * 600_000, bad ? 0 : 1, 'not_required', bad ? 'timeout' : null, 40]);
+        }
+      } else if (h % 2 === 0) {
+        await store.db.run("INSERT INTO host_status (host_id, status, applied_generation, error, reported_at) VALUES (?, 'failed', 1, 'nft: Error: Could not process rule', ?)", [host, since + 1000]);
+      }
+    }
+    const take = (k) => spare.splice(0, k);
+    for (const [k, id] of take(n).entries()) {
+      await store.db.run("UPDATE incidents SET state = 'escalated', hold = 'rate_limit', escalated_at = ? WHERE id = ?", [now - k * 60_000, id]);
+      await store.db.run("INSERT INTO incident_events (incident_id, at, type, from_state, to_state, actor, detail_json) VALUES (?, ?, 'held', 'escalated', 'escalated', 'policy', '{}')", [id, now - k * 60_000]);
+    }
+    for (const [k, id] of take(n).entries()) await store.db.run('UPDATE incidents SET notice_undelivered_at = ? WHERE id = ?', [now - k * 60_000, id]);
+    for (const [k, id] of take(n).entries()) {
+      await store.db.run(
+        "INSERT INTO customer_messages (id, incident_id, at, channel, kind, answer, body, actor) VALUES (?, ?, ?, 'page', 'answer', 'ack', 'we are on it', 'customer')",
+        [`msg-bench-${k}`, id, now - k * 60_000],
+      );
+    }
+    for (let k = 0; k < 2 * n; k++) {
+      const status = k < n ? 'needs_info' : 'held';
+      await store.db.run(
+        `INSERT INTO complaints (id, received_at, ip, category, reporter, reporter_kind, raw, evidence, status, reason) VALUES (?, ?, ?, 'spam', 'Bench reporter', 'individual', 'bench report', 'evidence', ?, ?)`,
+        [`cmp-other-${k}`, now - k * 60_000, k < n ? 'unknown' : `10.0.${k % 250}.9`, status, status === 'held' ? 'its event precedes the resolution of an earlier incident: held for an operator' : 'no known report format'],
+      );
+    }
+  });
+}
 
 // 3. The controller, as an operator would run it, with the desk on loopback.
 const grpcPort = await freePort();
@@ -138,7 +207,7 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 200));
 }
 const queue = await get('/');
-const waiting = queue.body.match(/(\d+) incidents? waiting for a person/)?.[1] ?? '0';
+const shown = queue.body.match(/(\d+) waiting for a person/)?.[1] ?? '0';
 const sample = await get(`/incidents/${ids[ids.length - 1]}`);
 if (sample.status !== 200) throw new Error(`an incident page answered ${sample.status}`);
 
@@ -150,11 +219,41 @@ await desk({ duration: 2, requests: [{ setupRequest: randomIncident }] });
 await desk({ duration: 2, requests: [{ path: '/' }] });
 const results = { 'GET / (the queue)': await desk({ duration: seconds, requests: [{ path: '/' }] }), 'GET /incidents/:id (random)': await desk({ duration: seconds, requests: [{ setupRequest: randomIncident }] }) };
 
+// countQueue on its own read-only connection to the same file (WAL), as a page would call it beside listQueue.
+const { Database } = await import(`${ROOT}/dist/controller/store/Database.js`);
+const { countQueue } = await import(`${ROOT}/dist/controller/desk/deskQueue.js`);
+const reader = new Store(await Database.openReader(db));
+const { createDeskQueue } = await import(`${ROOT}/dist/controller/desk/deskQueue.js`);
+const counts = await countQueue(reader, () => false);
+/** p50 and p99 of 200 sequential calls, in ms. */
+const timed = async (fn) => {
+  const ms = [];
+  for (let k = 0; k < 200; k++) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  ms.sort((a, b) => a - b);
+  const pct = (p) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))].toFixed(1);
+  return `p50 ${pct(50)}, p99 ${pct(99)}`;
+};
+const countTimes = await timed(() => countQueue(reader, () => false));
+const { toIncidentMsg } = await import(`${ROOT}/dist/controller/desk/incidentDesk.js`);
+const { DEFAULT_POLICY } = await import(`${ROOT}/dist/controller/incidents/policy.js`);
+const alone = createDeskQueue({ store: reader, toMsg: (i) => toIncidentMsg(i, DEFAULT_POLICY), agentConnected: () => false });
+const listTimes = await timed(() => alone.listQueue({ limit: 200 }));
+await reader.close();
+const per = Object.entries(counts.byWhy).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ');
+
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
-const lines = [`desk pages: ${N} incidents (${OPEN} open, ${waitingSeeded} waiting for an operator, ${waiting} on the queue's page), ${HOSTS} hosts, seeded in ${(seedMs / 1000).toFixed(1)} s; ${connections} connections for ${seconds} s each, on ${cpus().length} x ${cpu}`];
+const lines = [
+  `desk pages: ${N} incidents (${OPEN} open, ${waitingSeeded} answered), ${HOSTS} hosts, seeded in ${(seedMs / 1000).toFixed(1)} s; ${connections} connections for ${seconds} s each, on ${cpus().length} x ${cpu}`,
+  `  waiting for a person: ${counts.total} (${per}); the queue's page shows ${shown}`,
+];
 for (const [name, r] of Object.entries(results)) {
   const codes = Object.entries(r).filter(([k]) => /^\dxx$/.test(k) && r[k] > 0).map(([k, v]) => `${k} ${v}`).join(', ');
   lines.push(`  ${name}: ${r.requests.total} requests (${Math.round(r.requests.average)} / s); ${codes}; errors ${r.errors}, timeouts ${r.timeouts}; latency ms p50 ${r.latency.p50}, p99 ${r.latency.p99}, max ${r.latency.max} (target p99 <= 100)`);
 }
+lines.push(`  in the bench's process on its own connection, 200 calls each one at a time: listQueue (200) ms ${listTimes}; countQueue ms ${countTimes}`);
 process.stdout.write(`${lines.join('\n')}\n`);
 controller.kill('SIGTERM');
