@@ -535,6 +535,8 @@ CREATE INDEX customer_messages_unseen_by_incident ON customer_messages (incident
 -- Hosts with a cut in force, and when their BMC last answered.
 CREATE INDEX enforcements_cuts ON enforcements (host_id, since) WHERE kind IN ('isolate', 'nic_down');
 CREATE INDEX bmc_checks_by_host_reachable ON bmc_checks (host_id, reachable, at);
+-- The incident page lists an incident's mails (outbox by incident): without this, a scan of the outbox.
+CREATE INDEX outbox_by_incident ON outbox (incident_id, id) WHERE incident_id IS NOT NULL;
 `;
 
 /** Every migration, in order; versions start at 1 and have no gaps. */
