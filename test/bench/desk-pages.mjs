@@ -207,7 +207,8 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 200));
 }
 const queue = await get('/');
-const shown = queue.body.match(/(\d+) waiting for a person/)?.[1] ?? '0';
+// Rows, not the page's sentence: it reads "200 waiting" or "Showing 200 of 2,490" depending on whether the route passes counts.
+const shown = (queue.body.match(/<tr data-(?:incident|host|complaint)=/g) ?? []).length;
 const sample = await get(`/incidents/${ids[ids.length - 1]}`);
 if (sample.status !== 200) throw new Error(`an incident page answered ${sample.status}`);
 
