@@ -128,7 +128,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   });
   s.store.reporters.onChange(() => authenticate.invalidate());
   // The customer page reads on connections of its own (a few, round robin), beside the writer; see ReadPool.
-  const pageReads = s.customerWeb ? await ReadPool.open(s.store, PAGE_READERS) : undefined;
+  // The desk's pages read their queue and incidents on them too.
+  const pageReads = s.customerWeb || s.deskWeb ? await ReadPool.open(s.store, PAGE_READERS) : undefined;
   const reads = pageReads ? () => pageReads.next() : undefined;
   const links = s.customerLinks ? new CustomerLinks(s.store, s.customerLinks, reads) : undefined;
   // Open desk pages learn of every commit that changed the store, whoever made it (Database.onCommit), and of
@@ -203,6 +204,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     bmcCredentialsDir: s.bmcCredentialsDir,
     threadCustomerMail: (raw, relayedBy) => customerMail.thread(raw, relayedBy),
     linkTtlDays: links?.settings.ttlDays,
+    reads,
   });
   let customerWeb: CustomerWeb | undefined;
   let deskWeb: DeskWeb | undefined;

@@ -28,6 +28,8 @@ export interface CustomerVoiceDeskDeps {
   agentConnected: (hostId: string) => boolean;
   /** How many days after an incident closes its page links still open (`web.customer.linkTtlDays`); undefined without a customer page. */
   linkTtlDays?: number | undefined;
+  /** Read-only connections for the queue's reads (IncidentDeskDeps.reads). */
+  reads?: (() => Store) | undefined;
 }
 
 /** A reason an operator types: long enough to say why, short enough for the audit log. */
@@ -108,7 +110,7 @@ export function createCustomerVoiceDesk(deps: CustomerVoiceDeskDeps) {
 
   return {
     // The queue lives in deskQueue.ts; it stays one of these handlers, as DeskService and the pages know it.
-    ...createDeskQueue({ store, toMsg: deps.toMsg, agentConnected: deps.agentConnected }),
+    ...createDeskQueue({ store, toMsg: deps.toMsg, agentConnected: deps.agentConnected, reads: deps.reads }),
 
     async getCustomerFile(req: GetCustomerFileRequest, ctx: CallContext): Promise<CustomerFileMsg> {
       const op = operatorOf(ctx);

@@ -17,6 +17,12 @@ export interface DeskQueueDeps {
   toMsg: (i: Incident) => IncidentMsg;
   /** Whether the host's agent is connected now: the same answer the host page's dispatch status uses. */
   agentConnected: (hostId: string) => boolean;
+  /**
+   * A read-only connection for the queue's reads (ReadPool.next), so pages
+   * under load read beside the writer instead of queueing behind it;
+   * without it the queue reads on `store`.
+   */
+  reads?: (() => Store) | undefined;
 }
 
 /** The most entries one ListQueue returns. */
@@ -159,7 +165,16 @@ export async function countQueue(store: Store, agentConnected: (hostId: string) 
  * entries are found: a page costs what it shows, however many wait.
  */
 export function createDeskQueue(deps: DeskQueueDeps) {
-  const { store } = deps;
+  // Each call reads on one connection (a reader when there is a pool), so its statements see one file state.
+  const on = () => queueOn(deps.reads?.() ?? deps.store, deps);
+  return {
+    listQueue: (req: ListQueueRequest): Promise<ListQueueResponse> => on().listQueue(req),
+    /** How many wait for each reason (countQueue); not a DeskService method, for the desk's page. */
+    countQueue: (): Promise<QueueCounts> => on().countQueue(),
+  };
+}
+
+function queueOn(store: Store, deps: DeskQueueDeps) {
   const incidentsById = async (ids: string[]): Promise<Map<string, Incident>> => {
     if (ids.length === 0) return new Map();
     const rows = await store.db.all<Row>(QUEUE_SQL.incidentsById, [JSON.stringify(ids)]);

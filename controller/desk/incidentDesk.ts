@@ -61,6 +61,12 @@ export interface IncidentDeskDeps {
   threadCustomerMail?: ((raw: Buffer, relayedBy: string) => Promise<{ incidentId: string; reason: string } | undefined>) | undefined;
   /** `web.customer.linkTtlDays`, when the customer page is on (the desk says when a re-sent link will already be expired). */
   linkTtlDays?: number | undefined;
+  /**
+   * Read-only connections (ReadPool.next) for the desk's heaviest reads, the
+   * queue and an incident's page, so many open pages read beside the writer
+   * instead of waiting behind each other on it. Absent: they read on `store`.
+   */
+  reads?: (() => Store) | undefined;
 }
 
 /** What the customer said, as an operator records it: room for a pasted mail, not for a file (files go through the page). */
@@ -161,7 +167,7 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
     ...hostDesk,
     ...createApprovalDesk(deps),
     ...createComplaintDesk(deps),
-    ...createCustomerVoiceDesk({ store: deps.store, service: deps.service, clock: deps.clock, toMsg: msg, agentConnected: deps.agentConnected, linkTtlDays: deps.linkTtlDays }),
+    ...createCustomerVoiceDesk({ store: deps.store, service: deps.service, clock: deps.clock, toMsg: msg, agentConnected: deps.agentConnected, linkTtlDays: deps.linkTtlDays, reads: deps.reads }),
 
     async submitComplaint(req: SubmitComplaintRequest, ctx: CallContext): Promise<SubmitComplaintResponse> {
       // A feed's own certificate vouches for its reports; an operator only relays a raw report (its mail authentication decides).
@@ -210,20 +216,21 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
     },
 
     async getIncident(req: { id: string }): Promise<IncidentDetail> {
-      const i = await deps.store.incidents.get(req.id);
+      const r = deps.reads?.() ?? deps.store;
+      const i = await r.incidents.get(req.id);
       if (!i) throw new CordonError('not_found', `no incident ${req.id}`, { field: 'id' });
       // Every read by an index and bounded; the host as GetHost shows it (one function, not a copy).
       const [events, complaints, voice, mails, host, checks] = await Promise.all([
-        deps.store.events.list(i.id),
-        deps.store.complaints.listByIncident(i.id),
-        customerVoiceOf(deps.store, i.id),
-        deps.store.outbox.mailsOfIncident(i.id, INCIDENT_MAILS_SHOWN),
+        r.events.list(i.id),
+        r.complaints.listByIncident(i.id),
+        customerVoiceOf(r, i.id),
+        r.outbox.mailsOfIncident(i.id, INCIDENT_MAILS_SHOWN),
         hostDesk.getHost({ id: i.hostId }).catch((err: unknown) => {
           // A host since removed from the inventory: the incident stays readable.
           if (err instanceof CordonError && err.kind === 'not_found') return undefined;
           throw err;
         }),
-        deps.store.bmcs.checksOfHost(i.hostId, checksAround(i), BMC_CHECKS_SHOWN),
+        r.bmcs.checksOfHost(i.hostId, checksAround(i), BMC_CHECKS_SHOWN),
       ]);
       return {
         incident: msg(i),

@@ -15,7 +15,7 @@
 // needs_info and held reports. After the runs, countQueue (the totals a
 // page shows beside the first 200) is timed on its own connection.
 //
-//   npm run build && node test/bench/desk-pages.mjs [--incidents 100000] [--hosts 300] [--connections 10] [--seconds 10] [--open N] [--others N]
+//   npm run build && node test/bench/desk-pages.mjs [--incidents 100000] [--hosts 300] [--connections 10] [--seconds 10] [--open N] [--others N] [--changes-per-second 10]
 //
 // CORDON_BENCH_CPU_PROF=DIR writes the controller's CPU profile there.
 // Everything lives in a temporary folder removed at exit, with the controller.
@@ -37,6 +37,8 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '10' },
     // Incidents open (default: one in 20, at most one per host and category); half of them wait for an operator.
     open: { type: 'string' },
+    // Commits per second during the third run (each takes an entry off the queue).
+    'changes-per-second': { type: 'string', default: '10' },
     others: { type: 'string', default: '100' },
   },
 });
@@ -44,6 +46,7 @@ const N = Number(flags.incidents);
 const HOSTS = Number(flags.hosts);
 const connections = Number(flags.connections);
 const seconds = Number(flags.seconds);
+const changesPerSecond = Number(flags['changes-per-second']);
 
 const run = await loadAutocannon('desk-pages');
 const { dir, owns } = benchWorkspace('cordon-desk-bench-');
@@ -220,6 +223,31 @@ await desk({ duration: 2, requests: [{ setupRequest: randomIncident }] });
 await desk({ duration: 2, requests: [{ path: '/' }] });
 const results = { 'GET / (the queue)': await desk({ duration: seconds, requests: [{ path: '/' }] }), 'GET /incidents/:id (random)': await desk({ duration: seconds, requests: [{ setupRequest: randomIncident }] }) };
 
+// The queue again while the desk changes --changes-per-second times a second: olga marks one incident's
+// unseen customer messages seen over gRPC (DeskService/MarkMessagesSeen), a commit that takes an entry
+// off the queue, so the page's read-once-per-change cannot serve a kept read across it.
+const { DeskClient } = await import(`${ROOT}/dist/controller/cli/deskClient.js`);
+const { resolveConnection } = await import(`${ROOT}/dist/controller/cli/connection.js`);
+const grpc = new DeskClient(resolveConnection({ controller: `127.0.0.1:${grpcPort}`, pki, operator: 'olga' }, {}));
+const unseenReader = new Store(await (await import(`${ROOT}/dist/controller/store/Database.js`)).Database.openReader(db));
+const unseenIds = (await unseenReader.db.all('SELECT DISTINCT incident_id AS id FROM customer_messages WHERE seen_at IS NULL')).map((r) => r.id);
+await unseenReader.close();
+let changesMade = 0;
+let changing = true;
+const changer = (async () => {
+  const every = 1000 / changesPerSecond;
+  while (changing && changesMade < unseenIds.length) {
+    const t = performance.now();
+    await grpc.call('markMessagesSeen', { incidentId: unseenIds[changesMade], messageId: '' });
+    changesMade++;
+    await new Promise((r) => setTimeout(r, Math.max(0, every - (performance.now() - t))));
+  }
+})();
+results[`GET / (the queue) with ${changesPerSecond} changes/s`] = await desk({ duration: seconds, requests: [{ path: '/' }] });
+changing = false;
+await changer;
+grpc.close();
+
 // countQueue on its own read-only connection to the same file (WAL), as a page would call it beside listQueue.
 const { Database } = await import(`${ROOT}/dist/controller/store/Database.js`);
 const { countQueue } = await import(`${ROOT}/dist/controller/desk/deskQueue.js`);
@@ -255,6 +283,7 @@ for (const [name, r] of Object.entries(results)) {
   const codes = Object.entries(r).filter(([k]) => /^\dxx$/.test(k) && r[k] > 0).map(([k, v]) => `${k} ${v}`).join(', ');
   lines.push(`  ${name}: ${r.requests.total} requests (${Math.round(r.requests.average)} / s); ${codes}; errors ${r.errors}, timeouts ${r.timeouts}; latency ms p50 ${r.latency.p50}, p99 ${r.latency.p99}, max ${r.latency.max} (target p99 <= 100)`);
 }
+lines.push(`  changes made during the third run: ${changesMade} (of ${unseenIds.length} incidents with unseen messages)`);
 lines.push(`  in the bench's process on its own connection, 200 calls each one at a time: listQueue (200) ms ${listTimes}; countQueue ms ${countTimes}`);
 process.stdout.write(`${lines.join('\n')}\n`);
 controller.kill('SIGTERM');

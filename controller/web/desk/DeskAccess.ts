@@ -19,6 +19,12 @@ export type DeskOperator = Extract<PeerIdentity, { kind: 'operator' }>;
  */
 export class DeskAccess {
   private readonly authorize: ReturnType<typeof createAuthorize>;
+  /**
+   * The identity read from each connection's certificate, once: the
+   * certificate is fixed at the handshake (the server allows no
+   * renegotiation), while revocation and the role are checked on every request.
+   */
+  private readonly identities = new WeakMap<TLSSocket, PeerIdentity>();
 
   constructor(private readonly revocations: RevocationList) {
     this.authorize = createAuthorize(revocations);
@@ -26,10 +32,19 @@ export class DeskAccess {
 
   /** The operator behind a request, allowed `method` (e.g. 'DeskService/GetIncident'); throws `unauthenticated` or `permission`. */
   admit(request: FastifyRequest, method: string): DeskOperator {
-    const peer = identityFromCertificate((request.raw.socket as TLSSocket).getPeerCertificate());
+    const peer = this.identityOf(request.raw.socket as TLSSocket);
     this.authorize(peer, method);
     // authorize lets feeds call SubmitComplaint; the pages are for operators only, whatever they call.
     if (peer.kind !== 'operator') throw new CordonError('permission', 'the desk is for operator certificates only');
+    return peer;
+  }
+
+  private identityOf(socket: TLSSocket): PeerIdentity {
+    let peer = this.identities.get(socket);
+    if (!peer) {
+      peer = identityFromCertificate(socket.getPeerCertificate());
+      this.identities.set(socket, peer);
+    }
     return peer;
   }
 

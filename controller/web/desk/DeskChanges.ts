@@ -19,8 +19,20 @@ export class DeskChanges {
     this.emitter.setMaxListeners(0);
   }
 
+  private changed = 0;
+
+  /**
+   * Grows at once with every notify (before the coalesced signal): a page
+   * that kept a read under one version knows it is stale the moment a
+   * commit lands, even within the coalescing window.
+   */
+  get version(): number {
+    return this.changed;
+  }
+
   /** Says that something changed; cheap, never throws, safe to call from any hook. */
   notify(): void {
+    this.changed++;
     if (this.pending) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;

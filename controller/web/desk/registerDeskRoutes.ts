@@ -2,16 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import type { createDeskHandlers } from '../../desk/deskService.js';
 import type { IncidentDesk } from '../../desk/incidentDesk.js';
 import type { DeskAccess } from './DeskAccess.js';
+import type { DeskChanges } from './DeskChanges.js';
 import type { DeskEventStreams } from './DeskEventStreams.js';
 import { deskLayout } from './deskLayout.js';
 import type { DeskReplies } from './deskReplies.js';
 import { DESK_STATIC_FILES } from './deskStaticFiles.js';
 import { queueView } from './queueView.js';
+import { LatestRead } from './LatestRead.js';
 
 /** The DeskService handlers the pages call: the very functions the gRPC service calls, built once in runController. */
 export type DeskHandlers = Pick<
   IncidentDesk,
   | 'listQueue'
+  | 'countQueue'
   | 'getIncident'
   | 'decideIncident'
   | 'answerIncident'
@@ -32,8 +35,12 @@ export interface DeskRoutesDeps {
   access: DeskAccess;
   replies: DeskReplies;
   streams: DeskEventStreams;
+  /** Its version says when the queue read last must be read again. */
+  changes: Pick<DeskChanges, 'version'>;
 }
 
+/** How many entries the queue's page shows; the counts say how many more wait. */
+const QUEUE_PAGE = 200;
 const HTML = 'text/html; charset=utf-8';
 
 /**
@@ -45,13 +52,14 @@ const HTML = 'text/html; charset=utf-8';
  * over gRPC.
  */
 export function registerDeskRoutes(app: FastifyInstance, d: DeskRoutesDeps): void {
+  // The first 200 and how many wait in all, per reason (the page says what it leaves out), read once per change for every open desk.
+  const queue = new LatestRead(d.changes, () => Promise.all([d.handlers.listQueue({ limit: QUEUE_PAGE }), d.handlers.countQueue()]));
   app.get('/', async (request, reply) => {
     try {
       const op = d.access.admit(request, 'DeskService/ListQueue');
-      const queue = await d.handlers.listQueue({ limit: 200 });
-      // (The queue's "showing N of M" count goes here, with the queue's own work.)
+      const [entries, counts] = await queue.get();
       d.replies.nonceFor(request, reply);
-      return reply.type(HTML).send(deskLayout('Queue', op, queueView(queue)));
+      return reply.type(HTML).send(deskLayout('Queue', op, queueView(entries, counts)));
     } catch (err) {
       return d.replies.refuse(reply, err, '/');
     }

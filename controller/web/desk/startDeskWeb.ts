@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -74,6 +75,8 @@ export async function startDeskWeb(d: DeskWebDeps): Promise<DeskWeb> {
     forceCloseConnections: true,
   };
   const app = Fastify(options as never) as unknown as FastifyInstance;
+  // A connection's certificate is its operator for its whole life (DeskAccess reads it once): no TLS 1.2 renegotiation may swap it.
+  app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   await app.register(formbody, { bodyLimit: BODY_LIMIT });
   app.addHook('onSend', async (_request, reply, payload) => {
     for (const [name, value] of Object.entries(DESK_SECURITY_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
@@ -90,7 +93,7 @@ export async function startDeskWeb(d: DeskWebDeps): Promise<DeskWeb> {
   // The CSRF key lives as long as the process: a restart only makes open forms ask for a reload.
   const csrf = new Csrf(randomBytes(32), '/', true);
   const replies = createDeskReplies(csrf, d.log);
-  registerDeskRoutes(app, { handlers: d.handlers, access, replies, streams });
+  registerDeskRoutes(app, { handlers: d.handlers, access, replies, streams, changes: d.changes });
   registerIncidentRoutes(app, { handlers: d.handlers, access, csrf, replies, changes: d.changes });
   registerApprovalRoutes(app, { handlers: d.handlers, access, csrf, replies });
   registerAuditRoutes(app, { handlers: d.handlers, reads: d.reads, access, replies });
