@@ -1,9 +1,14 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExecRunner } from '../../agent/runner/CommandRunner.js';
+import { IpmitoolDriver } from '../../controller/bmc/IpmitoolDriver.js';
 import { DeskClient } from '../../controller/cli/deskClient.js';
-import type { EnforceResponse, IncidentDetail, ListApprovalsResponse } from '../../proto/gen/cordon/v1/desk.js';
+import type { EnforceResponse, HostDetail, IncidentDetail, ListApprovalsResponse } from '../../proto/gen/cordon/v1/desk.js';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { DeskWebLab } from '../helpers/deskWebLab.js';
+import { freePort } from '../helpers/freePort.js';
 import { TestPki } from '../helpers/pki.js';
 
 /**
@@ -12,8 +17,10 @@ import { TestPki } from '../helpers/pki.js';
  * reject approvals); a technician and a viewer see the pages but no
  * incident or approval form, and a POST forged from inside their own page
  * (same origin, the browser's cookies, a CSRF field) is refused with 403
- * and changes nothing, as DeskService over gRPC confirms. A browser with
- * another CA's certificate gets no page at all.
+ * and changes nothing, as DeskService over gRPC confirms. A technician
+ * (and only they of the two) checks a host's BMC from its page, a real
+ * ipmitool check of a closed port. A browser with another CA's certificate
+ * gets no page at all.
  *
  * Forms other people may add for a role (answer on behalf, enforce, BMC
  * override) are not counted as such: the assertions name the forms a role
@@ -55,7 +62,13 @@ describe.skipIf(missing !== undefined)('the desk by role in Chromium', () => {
   let stolenCsrf: string;
 
   beforeAll(async () => {
-    lab = await DeskWebLab.start();
+    lab = await DeskWebLab.start({
+      settings: () => ({ bmcDriver: new IpmitoolDriver({ timeoutSeconds: 1, retries: 1, attempts: 1, minIntervalMs: 0 }, { runner: new ExecRunner() }) }),
+    });
+    // web-02's BMC is a closed UDP port on this machine: ipmitool tries it for real and it does not answer.
+    const password = join(lab.work, 'bmc-web-02.pw');
+    writeFileSync(password, 'secret\n', { mode: 0o600 });
+    await lab.controller.store.bmcs.set({ hostId: 'web-02', protocol: 'ipmi', address: '127.0.0.1', port: await freePort(), user: 'cordon', passwordFile: password, sol: false, cipherSuite: undefined });
     resolved = await lab.resolved('203.0.113.1');
     // A CSRF field as an abuse operator's page carries it: what a lower role would paste into a forged form.
     stolenCsrf = /name="csrf" value="([^"]+)"/.exec((await lab.request('operator-olga', `/incidents/${resolved}`)).body)![1]!;
@@ -76,6 +89,8 @@ describe.skipIf(missing !== undefined)('the desk by role in Chromium', () => {
           expect(r?.status(), path).toBe(200);
           expect(await page.locator(DECIDING_FORMS).count(), path).toBe(0);
         }
+        // The host page's one action is the technician's, never the viewer's.
+        expect(await page.locator('#form-check-bmc').count()).toBe(who === 'tess' ? 1 : 0);
         await page.goto(`${lab.origin}/incidents/${resolved}`);
         // The page's own field when it has one (it may, for a form this role is allowed), else the one taken from another operator.
         const csrf = (await page.locator('input[name="csrf"]').first().getAttribute('value', { timeout: 100 }).catch(() => null)) ?? stolenCsrf;
@@ -95,6 +110,27 @@ describe.skipIf(missing !== undefined)('the desk by role in Chromium', () => {
       expect((await lab.controller.store.desired.get('web-02')).enforcements).toEqual([]);
     });
   }
+
+  it('lets a technician check a host\'s BMC from its page, with no deciding form anywhere', async () => {
+    const browser = await browserAs(lab.files('operator-tess'));
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${lab.origin}/hosts/web-02`);
+      expect(await page.locator('#bmc-check').textContent()).toBe('never checked');
+      await page.getByRole('button', { name: 'Check the BMC now' }).click();
+      await page.waitForURL(`${lab.origin}/hosts/web-02?checked=1`);
+      expect(await page.locator('#done').textContent()).toBe('BMC checked just now: see Last BMC check.');
+      expect(await page.locator('#bmc-check').textContent()).toMatch(/^unreachable; Serial-over-LAN not checked \(not required for this host\); took \d+ ms; .+mc info: no answer from the BMC/);
+      expect(await page.locator(DECIDING_FORMS).count()).toBe(0);
+      await page.goto(`${lab.origin}/incidents/${resolved}`);
+      expect(await page.locator(DECIDING_FORMS).count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
+    // Recorded, as GetHost over gRPC reports it, and audited under the technician's name.
+    expect((await grpcAs('vic').call<unknown, HostDetail>('getHost', { id: 'web-02' })).lastBmcCheck).toMatchObject({ reachable: false });
+    expect((await lab.controller.store.audit.list({ subject: 'web-02' })).filter((a) => a.action === 'bmc.check').map((a) => a.actor)).toEqual(['tess']);
+  });
 
   it('lets an admin see every deciding form and use them: verify an incident, grant one approval and reject another with a reason', async () => {
     const toGrant = await ask(['web-04', 'web-05']);

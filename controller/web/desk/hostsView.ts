@@ -73,6 +73,20 @@ function bmcCell(d: HostDetail, t: DeskTime): SafeHtml | string {
   return html`${c.reachable ? 'reachable' : 'unreachable'}, ${agoWords(c.checkedAt, t)}${c.error ? html` (${c.error})` : ''}`;
 }
 
+const SOL_WORDS: Record<string, string> = {
+  ok: 'Serial-over-LAN available',
+  unavailable: 'Serial-over-LAN unavailable',
+  not_required: 'Serial-over-LAN not checked (not required for this host)',
+};
+
+/** The host page's last check in full: answered or not, SOL, how long it took, when, and why it failed in the driver's words. */
+function bmcCheckDetail(d: HostDetail, t: DeskTime): SafeHtml | string {
+  const c = d.lastBmcCheck;
+  if (!c) return 'never checked';
+  const sol = SOL_WORDS[c.sol] ?? `Serial-over-LAN ${c.sol || 'unknown'}`;
+  return html`<strong>${c.reachable ? 'reachable' : 'unreachable'}</strong>; ${sol}; took ${String(c.durationMs)} ms; ${when(c.checkedAt)} (${agoWords(c.checkedAt, t)})${c.error ? html`<br><span class="bmc-error">${c.error}</span>` : ''}`;
+}
+
 /** In a drill, which clock each time on the page is read on. */
 function clockNote(c: FleetClocks): SafeHtml | string {
   if (!c.incident.apart) return '';
@@ -132,7 +146,8 @@ ${a?.disconnectedAt ? html`<dt>Disconnected</dt><dd>${when(a.disconnectedAt)}: $
 <dt>Generation</dt><dd>held ${generationCell(r.detail, a)}; last reported applied ${String(r.detail.appliedGeneration)}${r.detail.dispatchError ? html`; error: ${r.detail.dispatchError}` : ''}</dd>
 <dt>Drift repairs</dt><dd class="drift">${r.driftRepairs === undefined ? 'none reported' : html`${String(r.driftRepairs)} since the agent started`}</dd>
 <dt>In force</dt><dd>${enforcementList(r.detail)}</dd>
-<dt>BMC</dt><dd>${h.bmc ? html`${h.bmc.address}` : 'none on file'}; last check: ${bmcCell(r.detail, clocks.incident)}</dd>
+<dt>BMC</dt><dd>${h.bmc ? html`${h.bmc.address}:${String(h.bmc.port)}${h.bmc.sol ? ', Serial-over-LAN required' : ''}` : 'none on file'}</dd>
+<dt>Last BMC check</dt><dd class="bmc-check" id="bmc-check">${bmcCheckDetail(r.detail, clocks.incident)}</dd>
 ${port ? html`<dt>Switch port</dt><dd>${port.switchId} ${port.hostPort}: ${port.portDown ? html`<strong>shut by Cordon</strong> (${port.reason}, ${when(port.changedAt)})` : 'up'}</dd>` : ''}
 </dl>`;
 }

@@ -27,6 +27,7 @@ export type DeskHandlers = Pick<
   | 'rejectApproval'
   | 'verifyAudit'
   | 'getHost'
+  | 'checkBmc'
 > &
   Pick<ReturnType<typeof createDeskHandlers>, 'listHosts' | 'listAgents'>;
 

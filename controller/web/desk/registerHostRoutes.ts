@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { AgentSession, Host, HostDetail } from '../../../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { cidrContains, cidrCovers, parseCidr, type Cidr } from '../../../proto/runtime/cidr.js';
+import type { Csrf } from '../customer/csrf.js';
 import type { DeskAccess } from './DeskAccess.js';
 import { deskLayout } from './deskLayout.js';
-import type { DeskReplies } from './deskReplies.js';
+import { formField, type DeskReplies } from './deskReplies.js';
+import { hostActions, hostNotice } from './hostActions.js';
 import { deskTimeOf } from './deskTime.js';
 import { fleetView, hostView, type FleetClocks, type FleetRow } from './hostsView.js';
 import type { DeskHandlers } from './registerDeskRoutes.js';
@@ -18,9 +20,10 @@ export interface FleetReads {
 }
 
 export interface HostRoutesDeps {
-  handlers: Pick<DeskHandlers, 'listHosts' | 'listAgents' | 'getHost' | 'getIncident' | 'getClock'>;
+  handlers: Pick<DeskHandlers, 'listHosts' | 'listAgents' | 'getHost' | 'getIncident' | 'getClock' | 'checkBmc'>;
   fleet: FleetReads;
   access: DeskAccess;
+  csrf: Csrf;
   replies: DeskReplies;
   /** The wall clock agents' sessions are kept in, for heartbeat ages. */
   now?: () => Date;
@@ -70,6 +73,8 @@ async function matchHosts(hosts: Host[], q: string, getIncident: HostRoutesDeps[
  * ListAgents, GetHost, GetClock), each admitted under that method's role.
  * The list reads the shown hosts' details in one batch (FleetReads), so a
  * page of 200 hosts is a handful of queries, not seven per host.
+ * POST /hosts/:id/check-bmc is the one host action (CheckBmc, technician
+ * and up), through the same handler as `cordonctl host bmc-check`.
  */
 export function registerHostRoutes(app: FastifyInstance, d: HostRoutesDeps): void {
   const now = d.now ?? (() => new Date());
@@ -108,7 +113,7 @@ export function registerHostRoutes(app: FastifyInstance, d: HostRoutesDeps): voi
     }
   });
 
-  app.get<{ Params: { id: string } }>('/hosts/:id', async (request, reply) => {
+  app.get<{ Params: { id: string }; Querystring: { checked?: unknown } }>('/hosts/:id', async (request, reply) => {
     try {
       const op = d.access.admit(request, 'DeskService/GetHost');
       d.access.admit(request, 'DeskService/ListAgents');
@@ -117,9 +122,26 @@ export function registerHostRoutes(app: FastifyInstance, d: HostRoutesDeps): voi
       const [detail, { agents }, times] = await Promise.all([d.handlers.getHost({ id }), d.handlers.listAgents(), clocks()]);
       const host = detail.host!;
       const row: FleetRow = { host, agent: agents.find((a) => a.hostId === id), detail, driftRepairs: d.fleet.driftRepairs(id) };
-      return reply.type('text/html; charset=utf-8').send(deskLayout(`Host ${id}`, op, hostView(row, times)));
+      const checkBmc = d.access.may(op, 'DeskService/CheckBmc');
+      // A nonce (and its cookie) only for an operator who gets a form.
+      const actions = checkBmc ? hostActions(host, { checkBmc }, d.csrf.field(op.fingerprint, d.replies.nonceFor(request, reply))) : undefined;
+      return reply.type('text/html; charset=utf-8').send(deskLayout(`Host ${id}`, op, hostView(row, times), { notice: hostNotice(request.query), actions }));
     } catch (err) {
       return d.replies.refuse(reply, err, '/hosts');
+    }
+  });
+
+  app.post<{ Params: { id: string } }>('/hosts/:id/check-bmc', async (request, reply) => {
+    const back = `/hosts/${encodeURIComponent(request.params.id)}`;
+    try {
+      const op = d.access.admit(request, 'DeskService/CheckBmc');
+      d.replies.checkForm(request, op, formField(request.body, 'csrf'));
+      // The handler runs the check, records it (the host's last_bmc_check) and audits it as the operator.
+      await d.handlers.checkBmc({ id: request.params.id }, d.access.context(request, op));
+      // The result is not carried in the URL: the host page re-reads the recorded check, so a link cannot show a made-up one.
+      return reply.code(303).header('location', `${back}?checked=1`).send();
+    } catch (err) {
+      return d.replies.refuse(reply, err, back);
     }
   });
 }

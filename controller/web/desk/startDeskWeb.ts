@@ -98,7 +98,7 @@ export async function startDeskWeb(d: DeskWebDeps): Promise<DeskWeb> {
   registerApprovalRoutes(app, { handlers: d.handlers, access, csrf, replies });
   registerAuditRoutes(app, { handlers: d.handlers, reads: d.reads, access, replies });
   registerHealthRoutes(app, { reads: d.reads, access, replies });
-  registerHostRoutes(app, { handlers: d.handlers, fleet: d.fleet, access, replies });
+  registerHostRoutes(app, { handlers: d.handlers, fleet: d.fleet, access, csrf, replies });
   const { host, port } = parseAddress(s.listen);
   try {
     await app.listen({ host, port });
