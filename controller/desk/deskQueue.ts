@@ -1,9 +1,9 @@
 import type { Incident as IncidentMsg, ListQueueRequest, ListQueueResponse, QueueEntry } from '../../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { describeAction } from '../dispatch/toProtoState.js';
-import type { Category, Incident, ReporterKind } from '../incidents/model.js';
+import type { Incident } from '../incidents/model.js';
 import { ipKey } from '../store/addressKey.js';
-import type { StoredComplaint } from '../store/ComplaintsRepo.js';
+import { complaintFromRow, type ComplaintRow, type StoredComplaint } from '../store/ComplaintsRepo.js';
 import { checkAction } from '../store/checkAction.js';
 import { incidentFromRow, type IncidentRow } from '../store/incidentRow.js';
 import type { Store } from '../store/Store.js';
@@ -42,26 +42,6 @@ interface HostItem {
   /** The oldest incident holding a restriction on the host, if any. */
   incidentId: string | undefined;
 }
-interface ReportRow {
-  id: string;
-  received_at: number;
-  event_time: number | null;
-  ip: string;
-  category: string;
-  reporter: string;
-  reporter_kind: string;
-  evidence: string;
-  status: string;
-  reason: string | null;
-  excerpt: string | null;
-  trusted: number;
-  reporter_id: string | null;
-  auth_json: string;
-  message_id: string | null;
-  original_message_id: string | null;
-  fingerprint: string | null;
-  duplicate_of: string | null;
-}
 
 const INCIDENT_KINDS: Partial<Record<QueueWhy, { sql: string; state?: string }>> = {
   appealed: { sql: QUEUE_SQL.answered, state: 'appealed' },
@@ -80,30 +60,6 @@ function incidentOf(r: Row): { incident: Incident; reason: QueueReason | undefin
   return { incident, reason: queueReason(incident, { unseen, heldAt: r.held_at === null ? undefined : new Date(r.held_at) }), unseen: r.unseen_count };
 }
 
-function storedComplaintOf(r: ReportRow): StoredComplaint {
-  return {
-    id: r.id,
-    receivedAt: new Date(r.received_at),
-    eventTime: r.event_time === null ? undefined : new Date(r.event_time),
-    ip: r.ip,
-    category: r.category as Category,
-    reporter: r.reporter,
-    reporterKind: r.reporter_kind as ReporterKind,
-    raw: '', // the report itself is GetComplaintRaw's; the queue never carries it
-    evidence: r.evidence,
-    incidentId: undefined,
-    status: r.status as StoredComplaint['status'],
-    reason: r.reason ?? undefined,
-    duplicateOf: r.duplicate_of ?? undefined,
-    excerpt: r.excerpt ?? undefined,
-    trusted: r.trusted === 1,
-    reporterId: r.reporter_id ?? undefined,
-    authentication: JSON.parse(r.auth_json) as unknown,
-    messageId: r.message_id ?? undefined,
-    originalMessageId: r.original_message_id ?? undefined,
-    fingerprint: r.fingerprint ?? undefined,
-  };
-}
 
 /**
  * Hosts whose enforcement or console waits for a person. Bounded by the
@@ -217,7 +173,7 @@ function queueOn(store: Store, deps: DeskQueueDeps) {
   };
 
   const readReports = async (why: QueueWhy, room: number): Promise<Keyed[]> => {
-    const rows = (await store.db.all<ReportRow>(QUEUE_SQL.reports, [REPORT_STATUS[why]!, room])).map(storedComplaintOf);
+    const rows = (await store.db.all<ComplaintRow>(QUEUE_SQL.reports, [REPORT_STATUS[why]!, room])).map(complaintFromRow);
     const joins = why === 'held_report' ? await wouldJoin(rows) : new Map<string, Incident>();
     return rows.flatMap((c) => {
       const joined = joins.get(c.id);

@@ -58,7 +58,8 @@ export interface DuplicateKey {
   trusted?: boolean | undefined;
 }
 
-interface ComplaintRow {
+/** A `complaints` row as SELECT_COLUMNS reads it (`raw` already joined from `blobs`). */
+export interface ComplaintRow {
   id: string;
   received_at: number;
   event_time: number | null;
@@ -148,13 +149,13 @@ export class ComplaintsRepo {
 
   async get(id: string): Promise<StoredComplaint | undefined> {
     const row = await this.db.get<ComplaintRow>(`SELECT ${SELECT_COLUMNS} FROM ${FROM} WHERE c.id = ?`, [id]);
-    return row && fromRow(row);
+    return row && complaintFromRow(row);
   }
 
   /** The incident's complaints, oldest first. */
   async listByIncident(incidentId: string): Promise<StoredComplaint[]> {
     const rows = await this.db.all<ComplaintRow>(`SELECT ${SELECT_COLUMNS} FROM ${FROM} WHERE c.incident_id = ? ORDER BY c.received_at, c.id`, [incidentId]);
-    return rows.map(fromRow);
+    return rows.map(complaintFromRow);
   }
 
   /**
@@ -168,7 +169,7 @@ export class ComplaintsRepo {
       `SELECT * FROM (SELECT ${columns} FROM complaints c WHERE c.incident_id = ? ORDER BY c.received_at DESC, c.id DESC LIMIT ?) ORDER BY received_at, id`,
       [incidentId, limit],
     );
-    return rows.map(fromRow);
+    return rows.map(complaintFromRow);
   }
 
   /**
@@ -221,7 +222,7 @@ export class ComplaintsRepo {
   async listByStatus(status: ComplaintStatus, limit = 200): Promise<StoredComplaint[]> {
     oneOf(status, COMPLAINT_STATUSES, 'status');
     const rows = await this.db.all<ComplaintRow>(`SELECT ${SELECT_COLUMNS} FROM ${FROM} WHERE c.status = ? ORDER BY c.received_at DESC, c.id LIMIT ?`, [status, limit]);
-    return rows.map(fromRow);
+    return rows.map(complaintFromRow);
   }
 
   /** Moves a held complaint on, once an operator decided: linked to an incident, or rejected with the reason. */
@@ -300,7 +301,8 @@ function checked(complaint: Complaint, link: ComplaintLink): SqlValue[] {
   ];
 }
 
-function fromRow(r: ComplaintRow): StoredComplaint {
+/** A stored complaint from its row; a value outside its domain is an `internal` error naming the row and column. */
+export function complaintFromRow(r: ComplaintRow): StoredComplaint {
   const where = (column: string) => `complaints[${r.id}].${column}`;
   return {
     id: r.id,
