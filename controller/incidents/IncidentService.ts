@@ -632,6 +632,11 @@ export class IncidentService {
     if (!t.changed) return current;
     tx.updateIncident(t.incident, nextDueAt(t.incident, this.deps.policy));
     if (t.incident.established !== current.established) tx.noteEstablished(t.incident, t.incident.established ? 1 : -1);
+    if (current.established && !t.incident.established) {
+      // Dismissed: it no longer counts toward the customer's termination review, so an open one stops listing it.
+      const review = await this.deps.store.terminationReviews.withdraw(current.customerId, current.id);
+      if (review) tx.appendAudit({ at: now, actor, action: 'customer.termination_review_withdrawn', subject: current.customerId, detail: { review: review.id, incident: current.id, remaining: review.incidentIds } });
+    }
     const { type, ...withUndefined } = event as IncidentEvent & Record<string, unknown>;
     const detail = Object.fromEntries(Object.entries({ ...withUndefined, ...extra }).filter(([, v]) => v !== undefined));
     tx.appendEvent({ incidentId: current.id, at: now, type, fromState: current.state, toState: t.incident.state, actor, detail });

@@ -45,7 +45,11 @@ export class TerminationReviewsRepo {
     nonEmpty(customerId, 'customerId');
     const open = await this.db.get<Row>(`SELECT ${COLUMNS} FROM termination_reviews WHERE customer_id = ? AND status = 'open'`, [customerId]);
     if (open) {
-      const merged = [...new Set([...(JSON.parse(open.incidents_json) as string[]), ...incidentIds])];
+      // What the review counted before and still counts: an incident dismissed since no longer weighs against the customer.
+      const before = JSON.parse(open.incidents_json) as string[];
+      const still = await this.db.all<{ id: string }>('SELECT id FROM incidents WHERE established = 1 AND id IN (SELECT value FROM json_each(?))', [JSON.stringify(before)]);
+      const kept = new Set(still.map((r) => r.id));
+      const merged = [...new Set([...before.filter((id) => kept.has(id)), ...incidentIds])];
       await this.db.run('UPDATE termination_reviews SET incidents_json = ? WHERE id = ?', [JSON.stringify(merged), open.id]);
       return (await this.get(open.id))!;
     }
@@ -56,6 +60,22 @@ export class TerminationReviewsRepo {
       JSON.stringify([...incidentIds]),
     ]);
     return (await this.get(id))!;
+  }
+
+  /**
+   * Takes an incident that no longer counts (dismissed) out of its
+   * customer's open review; the review stays open for an operator to
+   * decline, now listing only what still counts. Returns the review when it
+   * listed the incident, undefined otherwise. A decided review is history
+   * and is left as it was decided.
+   */
+  async withdraw(customerId: string, incidentId: string): Promise<TerminationReview | undefined> {
+    const open = await this.db.get<Row>(`SELECT ${COLUMNS} FROM termination_reviews WHERE customer_id = ? AND status = 'open'`, [customerId]);
+    if (!open) return undefined;
+    const before = JSON.parse(open.incidents_json) as string[];
+    if (!before.includes(incidentId)) return undefined;
+    await this.db.run('UPDATE termination_reviews SET incidents_json = ? WHERE id = ?', [JSON.stringify(before.filter((id) => id !== incidentId)), open.id]);
+    return this.get(open.id);
   }
 
   async get(id: string): Promise<TerminationReview | undefined> {

@@ -333,5 +333,33 @@ describe('due process at the desk', () => {
       expect(confirmed).toMatchObject({ status: 'confirmed', decidedBy: 'omar' });
       expect(await termination()).toHaveLength(1);
     });
+
+    it('an incident dismissed after it was counted leaves the open review, audited, and a review that grows later does not count it again', async () => {
+      const reviews = async () => (await desk('olga').call<unknown, ListTerminationReviewsResponse>('listTerminationReviews', { status: 'open' })).reviews.filter((r) => r.customerId === 'solo');
+      // The first test confirmed its review; this customer starts a new one with three more established incidents.
+      const opened: string[] = [];
+      for (const category of ['phishing', 'copyright', 'open_service']) {
+        const c = await submit('198.51.100.1', category, 'upstream', 'noc@upstream.example');
+        opened.push(c.incidentId);
+        await controller.service.apply(c.incidentId, { type: 'notice_sent' }, 'mail');
+        await desk('olga').call('answerIncident', { incidentId: c.incidentId, answer: 1 /* ack */, planDueAt: undefined, note: '' });
+      }
+      const [review] = await reviews();
+      expect(review!.incidentIds).toEqual(expect.arrayContaining(opened));
+      // The complaint behind the second was wrong: dismissed, it no longer weighs against the customer.
+      await desk('omar').call('decideIncident', { incidentId: opened[1], decision: 3 /* dismiss */, reason: 'the reporter retracted it' });
+      const [after] = await reviews();
+      expect(after!.id).toBe(review!.id);
+      expect(after!.incidentIds).not.toContain(opened[1]);
+      const audit = await controller.store.db.all<{ detail_json: string }>("SELECT detail_json FROM audit_log WHERE action = 'customer.termination_review_withdrawn'");
+      expect(audit.map((a) => JSON.parse(a.detail_json) as { incident: string; review: string })).toContainEqual(expect.objectContaining({ incident: opened[1], review: review!.id }));
+      // The review grows with a new established incident: the dismissed one stays out.
+      const c = await submit('198.51.100.1', 'auth_failure', 'upstream', 'noc@upstream.example');
+      await controller.service.apply(c.incidentId, { type: 'notice_sent' }, 'mail');
+      await desk('olga').call('answerIncident', { incidentId: c.incidentId, answer: 1 /* ack */, planDueAt: undefined, note: '' });
+      const [grown] = await reviews();
+      expect(grown!.incidentIds).toContain(c.incidentId);
+      expect(grown!.incidentIds).not.toContain(opened[1]);
+    });
   });
 });
