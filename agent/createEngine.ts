@@ -9,7 +9,7 @@ import { TcBackend } from './backends/tcBackend.js';
 import type { AgentSettings } from './config.js';
 import type { HostSettings } from './enforce/computePlan.js';
 import { Engine, type HostBackends } from './enforce/Engine.js';
-import { ExecRunner, type CommandRunner } from './runner/CommandRunner.js';
+import { ExecRunner, type CommandRunner } from '../proto/runtime/CommandRunner.js';
 import { StateFile } from './state/StateFile.js';
 
 /** The controller's address when it is an IP literal: it must stay reachable like the management networks. */

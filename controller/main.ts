@@ -16,7 +16,7 @@ import { DrillClock, drillOffsetFromAudit } from './clock.js';
 import { IpmitoolDriver } from './bmc/IpmitoolDriver.js';
 import { SshSwitchDriver } from './switch/SshSwitchDriver.js';
 import { validateSwitchInventory, type SwitchInventoryEntry } from './switch/validateSwitchInventory.js';
-import { ExecRunner } from '../agent/runner/CommandRunner.js';
+import { ExecRunner } from '../proto/runtime/CommandRunner.js';
 import { Store } from './store/Store.js';
 import { seedConfiguredReporters } from './store/seedConfiguredReporters.js';
 import { loadInventoryFile } from './inventory/Inventory.js';

@@ -13,9 +13,9 @@ import { SwitchFallback, type SwitchFallbackSettings } from './dispatch/SwitchFa
 import type { SwitchDriver } from './switch/SwitchDriver.js';
 import { ReportTracker } from './dispatch/ReportTracker.js';
 import { StoreDesiredStates } from './dispatch/StoreDesiredStates.js';
-import { DeadlineScheduler } from './incidents/DeadlineScheduler.js';
+import { DeadlineScheduler } from './services/DeadlineScheduler.js';
 import { createReportAuthenticator } from './intake/trust/createReportAuthenticator.js';
-import { IncidentService } from './incidents/IncidentService.js';
+import { IncidentService } from './services/IncidentService.js';
 import type { IntakeLimits } from './intake/limits.js';
 import { setSharedParsePool } from './intake/ParsePool.js';
 import type { PolicyConfig } from './incidents/policy.js';

@@ -1,7 +1,7 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { parseIp, cidrContains, formatIp, type Cidr } from '../../proto/runtime/cidr.js';
 import type { EnforcementPlan } from '../enforce/plan.js';
-import { runChecked, type CommandRunner } from '../runner/CommandRunner.js';
+import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { Backend } from './Backend.js';
 
 export interface LinkObserved {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { EnforcementPlan } from '../enforce/plan.js';
-import { runChecked, type CommandRunner } from '../runner/CommandRunner.js';
+import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { Backend } from './Backend.js';
 import { RULE_COMMENT, TABLE, renderTransaction } from './nftRuleset.js';
 

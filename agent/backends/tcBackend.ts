@@ -1,5 +1,5 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
-import { runChecked, type CommandRunner } from '../runner/CommandRunner.js';
+import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { EnforcementPlan } from '../enforce/plan.js';
 import type { Backend } from './Backend.js';
 

@@ -1,5 +1,5 @@
 import { access, constants } from 'node:fs/promises';
-import type { CommandRunner } from '../../agent/runner/CommandRunner.js';
+import type { CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import type { BmcCheck, BmcDriver, BmcTarget } from './BmcDriver.js';

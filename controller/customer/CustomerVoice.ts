@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { CordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import { cidrContains, parseCidr } from '../../proto/runtime/cidr.js';
 import type { Clock } from '../clock.js';
-import type { IncidentService } from '../incidents/IncidentService.js';
+import type { IncidentService } from '../services/IncidentService.js';
 import { TERMINAL_STATES, WAITING_FOR_OPERATOR, type Category, type Incident, type IncidentState } from '../incidents/model.js';
 import type { PolicyConfig } from '../incidents/policy.js';
 import { describeAction, describeCategory } from '../mail/describeAction.js';

@@ -11,7 +11,7 @@ import type {
 } from '../../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
-import type { IncidentService } from '../incidents/IncidentService.js';
+import type { IncidentService } from '../services/IncidentService.js';
 import { TERMINAL_STATES, type Incident } from '../incidents/model.js';
 import type { CustomerLink } from '../store/CustomerLinksRepo.js';
 import type { CustomerFile, CustomerMessage } from '../store/CustomerMessagesRepo.js';

@@ -24,7 +24,7 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { CallContext } from '../../proto/runtime/rpcServer.js';
 import type { BmcCheck } from '../bmc/BmcDriver.js';
 import { describeAction } from '../dispatch/toProtoState.js';
-import type { IncidentService, SubmitResult } from '../incidents/IncidentService.js';
+import type { IncidentService, SubmitResult } from '../services/IncidentService.js';
 import type { IncidentEvent } from '../incidents/lifecycle.js';
 import { nextDueAt } from '../incidents/lifecycle.js';
 import type { Incident } from '../incidents/model.js';

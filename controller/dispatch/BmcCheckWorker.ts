@@ -2,7 +2,7 @@ import { asCordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import type { BmcCheck, BmcDriver } from '../bmc/BmcDriver.js';
 import type { Clock } from '../clock.js';
-import type { IncidentService } from '../incidents/IncidentService.js';
+import type { IncidentService } from '../services/IncidentService.js';
 import type { Store } from '../store/Store.js';
 
 /** A check runs for seconds; the lease must outlast it. */

@@ -1,7 +1,7 @@
 import { ResultStatus, type EnforcementResult, type Report } from '../../proto/gen/cordon/v1/agent.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
-import type { IncidentService } from '../incidents/IncidentService.js';
+import type { IncidentService } from '../services/IncidentService.js';
 import type { StoredEnforcement } from '../store/DesiredStateRepo.js';
 import type { Store } from '../store/Store.js';
 

@@ -3,7 +3,7 @@ import sqlite3 from 'sqlite3';
 import { CordonError, type ErrorKind } from '../../proto/runtime/CordonError.js';
 import { migrate } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
-import { Mutex } from './Mutex.js';
+import { Mutex } from '../../proto/runtime/Mutex.js';
 
 /** What a column holds as node-sqlite3 sees it. Dates are INTEGER epoch milliseconds. */
 export type SqlValue = string | number | null | Buffer;

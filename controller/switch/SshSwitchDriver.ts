@@ -1,6 +1,6 @@
 import type { Logger } from '../../proto/runtime/logger.js';
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
-import { Mutex } from '../store/Mutex.js';
+import { Mutex } from '../../proto/runtime/Mutex.js';
 import { connectSwitch, type DialSwitch } from './connectSwitch.js';
 import { ExecSession } from './ExecSession.js';
 import { assertAddressable } from './portName.js';

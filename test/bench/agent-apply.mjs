@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createEngine } from '../../dist/agent/createEngine.js';
 import { parseDesired } from '../../dist/agent/enforce/parseDesired.js';
-import { ExecRunner } from '../../dist/agent/runner/CommandRunner.js';
+import { ExecRunner } from '../../dist/proto/runtime/CommandRunner.js';
 
 const { values } = parseArgs({ options: { applies: { type: 'string', default: '100' }, 'idle-seconds': { type: 'string', default: '20' } } });
 const N = Number(values.applies);

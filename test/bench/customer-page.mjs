@@ -33,7 +33,7 @@ const run = await loadAutocannon('customer-page');
 const { dir, owns } = benchWorkspace('cordon-page-bench-');
 
 const { Store } = await import(`${ROOT}/dist/controller/store/Store.js`);
-const { IncidentService } = await import(`${ROOT}/dist/controller/incidents/IncidentService.js`);
+const { IncidentService } = await import(`${ROOT}/dist/controller/services/IncidentService.js`);
 const { DEFAULT_POLICY } = await import(`${ROOT}/dist/controller/incidents/policy.js`);
 const { CustomerLinks } = await import(`${ROOT}/dist/controller/customer/CustomerLinks.js`);
 const { loadLinkSecret } = await import(`${ROOT}/dist/controller/customer/linkSecret.js`);

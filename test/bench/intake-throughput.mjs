@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { systemClock } from '../../dist/controller/clock.js';
-import { IncidentService } from '../../dist/controller/incidents/IncidentService.js';
+import { IncidentService } from '../../dist/controller/services/IncidentService.js';
 import { DEFAULT_POLICY } from '../../dist/controller/incidents/policy.js';
 import { parseReport } from '../../dist/controller/intake/parseReport.js';
 import { Store } from '../../dist/controller/store/Store.js';

@@ -13,7 +13,7 @@ import { DEFAULT_POLICY } from '../../controller/incidents/policy.js';
 import { Store } from '../../controller/store/Store.js';
 import { customerWebSettings, type CustomerWebConfig } from '../../controller/web/customer/customerWebSettings.js';
 import { startCustomerWeb } from '../../controller/web/customer/startCustomerWeb.js';
-import { IncidentService } from '../../controller/incidents/IncidentService.js';
+import { IncidentService } from '../../controller/services/IncidentService.js';
 import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
 

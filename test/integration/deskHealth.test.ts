@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../controller/clock.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { readDeskHealth, readReversal, reversalRatio } from '../../controller/desk/deskHealth.js';
-import { IncidentService } from '../../controller/incidents/IncidentService.js';
+import { IncidentService } from '../../controller/services/IncidentService.js';
 import { DEFAULT_POLICY } from '../../controller/incidents/policy.js';
 import { RESTRICTION_FLOW_SQL } from '../../controller/store/EventsRepo.js';
 import { Store } from '../../controller/store/Store.js';

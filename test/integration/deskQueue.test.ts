@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControllerLink } from '../../agent/link/ControllerLink.js';
-import { ExecRunner } from '../../agent/runner/CommandRunner.js';
+import { ExecRunner } from '../../proto/runtime/CommandRunner.js';
 import { IpmitoolDriver } from '../../controller/bmc/IpmitoolDriver.js';
 import { resolveConnection } from '../../controller/cli/connection.js';
 import { DeskClient } from '../../controller/cli/deskClient.js';

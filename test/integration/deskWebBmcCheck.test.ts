@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExecRunner } from '../../agent/runner/CommandRunner.js';
+import { ExecRunner } from '../../proto/runtime/CommandRunner.js';
 import { IpmitoolDriver } from '../../controller/bmc/IpmitoolDriver.js';
 import { DeskClient } from '../../controller/cli/deskClient.js';
 import type { HostDetail } from '../../proto/gen/cordon/v1/desk.js';

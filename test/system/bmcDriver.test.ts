@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExecRunner, type CommandResult, type CommandRunner, type RunOptions } from '../../agent/runner/CommandRunner.js';
+import { ExecRunner, type CommandResult, type CommandRunner, type RunOptions } from '../../proto/runtime/CommandRunner.js';
 import type { BmcCheck } from '../../controller/bmc/BmcDriver.js';
 import { IpmitoolDriver } from '../../controller/bmc/IpmitoolDriver.js';
 import { IpmiSim } from '../helpers/ipmiSim.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExecRunner } from '../../agent/runner/CommandRunner.js';
+import { ExecRunner } from '../../proto/runtime/CommandRunner.js';
 import { IpmitoolDriver } from '../../controller/bmc/IpmitoolDriver.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';

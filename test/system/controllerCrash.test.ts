@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../agent/config.js';
 import { createEngine } from '../../agent/createEngine.js';
-import { ExecRunner } from '../../agent/runner/CommandRunner.js';
+import { ExecRunner } from '../../proto/runtime/CommandRunner.js';
 import { runDaemon, type RunningAgent } from '../../agent/runDaemon.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
 import { freePort } from '../helpers/freePort.js';

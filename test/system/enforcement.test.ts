@@ -7,7 +7,7 @@ import { loadAgentConfig } from '../../agent/config.js';
 import { createEngine } from '../../agent/createEngine.js';
 import type { Engine } from '../../agent/enforce/Engine.js';
 import { parseDesired } from '../../agent/enforce/parseDesired.js';
-import { ExecRunner } from '../../agent/runner/CommandRunner.js';
+import { ExecRunner } from '../../proto/runtime/CommandRunner.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
 import { NetLab, inNs } from '../helpers/netns.js';
 import { DIST, REPO_ROOT } from '../helpers/paths.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../agent/config.js';
 import { createEngine } from '../../agent/createEngine.js';
-import { ExecRunner } from '../../agent/runner/CommandRunner.js';
+import { ExecRunner } from '../../proto/runtime/CommandRunner.js';
 import { runDaemon, type RunningAgent } from '../../agent/runDaemon.js';
 import { DeskClient } from '../../controller/cli/deskClient.js';
 import { ManualClock } from '../../controller/clock.js';

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TcBackend } from '../../agent/backends/tcBackend.js';
 import type { EnforcementPlan } from '../../agent/enforce/plan.js';
-import { ExecRunner, type CommandResult, type CommandRunner, type RunOptions } from '../../agent/runner/CommandRunner.js';
+import { ExecRunner, type CommandResult, type CommandRunner, type RunOptions } from '../../proto/runtime/CommandRunner.js';
 import { inNs, NetLab } from '../helpers/netns.js';
 import { explainSkip, systemTestGate } from '../helpers/systemGate.js';
 import { waitFor } from '../helpers/waitFor.js';

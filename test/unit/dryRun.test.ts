@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../agent/config.js';
 import { createEngine } from '../../agent/createEngine.js';
 import { parseDesired } from '../../agent/enforce/parseDesired.js';
-import { RecordingRunner } from '../../agent/runner/CommandRunner.js';
+import { RecordingRunner } from '../../proto/runtime/CommandRunner.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TcBackend } from '../../agent/backends/tcBackend.js';
 import type { EnforcementPlan } from '../../agent/enforce/plan.js';
-import { RecordingRunner } from '../../agent/runner/CommandRunner.js';
+import { RecordingRunner } from '../../proto/runtime/CommandRunner.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 
 // Outputs captured from iproute2 6.1 on the CI kernel, in a namespace laid out

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '../../../proto/runtime/logger.js';
-import type { IncidentService } from '../../incidents/IncidentService.js';
+import type { IncidentService } from '../../services/IncidentService.js';
 import { TERMINAL_STATES, type Incident } from '../../incidents/model.js';
 import { parseOutboxMessageId } from '../../mail/MailSender.js';
 import { Blobs } from '../../store/Blobs.js';

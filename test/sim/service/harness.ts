@@ -7,8 +7,8 @@ import { createIncidentDesk, type IncidentDesk } from '../../../controller/desk/
 import { BmcCheckWorker } from '../../../controller/dispatch/BmcCheckWorker.js';
 import { ReportTracker } from '../../../controller/dispatch/ReportTracker.js';
 import { StoreDesiredStates } from '../../../controller/dispatch/StoreDesiredStates.js';
-import { DeadlineScheduler } from '../../../controller/incidents/DeadlineScheduler.js';
-import { IncidentService } from '../../../controller/incidents/IncidentService.js';
+import { DeadlineScheduler } from '../../../controller/services/DeadlineScheduler.js';
+import { IncidentService } from '../../../controller/services/IncidentService.js';
 import type { PolicyConfig } from '../../../controller/incidents/policy.js';
 import type { AuthenticateReport } from '../../../controller/intake/trust/Authentication.js';
 import { createReportAuthenticator } from '../../../controller/intake/trust/createReportAuthenticator.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../controller/clock.js';
-import { IncidentService } from '../../../controller/incidents/IncidentService.js';
+import { IncidentService } from '../../../controller/services/IncidentService.js';
 import { DEFAULT_POLICY } from '../../../controller/incidents/policy.js';
 import { createReportAuthenticator } from '../../../controller/intake/trust/createReportAuthenticator.js';
 import { Store } from '../../../controller/store/Store.js';

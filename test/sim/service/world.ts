@@ -1,4 +1,4 @@
-import type { SubmitResult } from '../../../controller/incidents/IncidentService.js';
+import type { SubmitResult } from '../../../controller/services/IncidentService.js';
 import type { PolicyConfig } from '../../../controller/incidents/policy.js';
 import { asCordonError } from '../../../proto/runtime/CordonError.js';
 import { Customers, Operators, type Agenda } from './actors.js';

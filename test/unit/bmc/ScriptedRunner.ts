@@ -1,4 +1,4 @@
-import type { CommandResult, CommandRunner, RunOptions } from '../../../agent/runner/CommandRunner.js';
+import type { CommandResult, CommandRunner, RunOptions } from '../../../proto/runtime/CommandRunner.js';
 import type { Capture } from './ipmitoolCaptures.js';
 
 export interface ScriptedCall {

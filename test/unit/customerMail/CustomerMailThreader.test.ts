@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../controller/clock.js';
-import { IncidentService } from '../../../controller/incidents/IncidentService.js';
+import { IncidentService } from '../../../controller/services/IncidentService.js';
 import { DEFAULT_POLICY } from '../../../controller/incidents/policy.js';
 import { CustomerMailThreader, mayBeCustomerMail } from '../../../controller/intake/customerMail/CustomerMailThreader.js';
 import type { Store } from '../../../controller/store/Store.js';

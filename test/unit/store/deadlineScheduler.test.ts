@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../controller/clock.js';
-import { DeadlineScheduler } from '../../../controller/incidents/DeadlineScheduler.js';
+import { DeadlineScheduler } from '../../../controller/services/DeadlineScheduler.js';
 import { silentLogger } from '../../../proto/runtime/logger.js';
 import { incident, seededStore, T0 } from './storeFixtures.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../controller/clock.js';
-import { ENFORCE_CHUNK, IncidentService } from '../../../controller/incidents/IncidentService.js';
+import { ENFORCE_CHUNK, IncidentService } from '../../../controller/services/IncidentService.js';
 import { DEFAULT_POLICY } from '../../../controller/incidents/policy.js';
 import { parseMailPayload } from '../../../controller/mail/parseMailPayload.js';
 import { renderMail } from '../../../controller/mail/renderMail.js';

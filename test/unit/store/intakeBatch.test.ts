@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../controller/clock.js';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { silentLogger } from '../../../proto/runtime/logger.js';
-import { INGEST_CHUNK, IncidentService } from '../../../controller/incidents/IncidentService.js';
+import { INGEST_CHUNK, IncidentService } from '../../../controller/services/IncidentService.js';
 import { DEFAULT_POLICY } from '../../../controller/incidents/policy.js';
 import { Store } from '../../../controller/store/Store.js';
 import { BLOB_MIN_CHARS } from '../../../controller/store/Blobs.js';

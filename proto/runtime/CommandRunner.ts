@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { CordonError } from '../../proto/runtime/CordonError.js';
+import { CordonError } from './CordonError.js';
 
 export interface CommandResult {
   code: number;
