@@ -8,11 +8,14 @@ import {
   type TamperEvent,
 } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
+import { parseAddress } from '../../proto/runtime/config.js';
 import { sleep } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import { clientChannel, openBidi, type BidiCall } from '../../proto/runtime/rpcClient.js';
 import type { TlsMaterial } from '../../proto/runtime/tls.js';
 import { backoffDelay, firstRedialDelay, type BackoffPolicy } from './backoff.js';
+import { ControllerAddresses } from './ControllerAddresses.js';
+import { resolveControllers, type DialTarget, type LookupAll } from './resolveControllers.js';
 
 /** What the agent holds right now, for Hello and heartbeats. */
 export interface HeldState {
@@ -24,8 +27,20 @@ export interface HeldState {
 export interface ControllerLinkOptions {
   hostId: string;
   agentVersion: string;
-  address: string;
+  /** One controller (host:port or DNS name:port); the same as `addresses` with one entry. */
+  address?: string;
+  /**
+   * Several controllers: the link starts at a random one and moves to the
+   * next when a dial fails or a stream ends (see ControllerAddresses). A DNS
+   * name among them stands for every address it resolves to at each dial.
+   */
+  addresses?: readonly string[];
+  /** The name every controller's certificate must carry; empty: each address's own host (for a DNS name, the name). */
   serverName?: string;
+  /** Draws the random start in the list (tests inject one). */
+  random?: () => number;
+  /** Resolves DNS names at each dial (tests inject one); node's dns.lookup, all: true, by default. */
+  lookup?: LookupAll;
   tls: TlsMaterial;
   heartbeatMs: number;
   backoff: BackoffPolicy;
@@ -77,8 +92,13 @@ export class ControllerLink implements AgentLink {
   private readonly state: LinkStatus = { connected: false, sessions: 0, failedAttempts: 0, lastError: undefined };
   private queue: Promise<void> = Promise.resolve();
   private stopping = false;
+  private readonly configured: readonly string[];
+  private readonly rotation: ControllerAddresses;
 
-  constructor(private readonly opts: ControllerLinkOptions) {}
+  constructor(private readonly opts: ControllerLinkOptions) {
+    this.configured = configuredControllers(opts);
+    this.rotation = new ControllerAddresses(opts.random);
+  }
 
   status(): LinkStatus {
     return { ...this.state };
@@ -115,32 +135,50 @@ export class ControllerLink implements AgentLink {
   private async loop(): Promise<void> {
     const log = this.opts.log;
     while (!this.stopping) {
+      const targets = await resolveControllers(this.configured, this.opts.serverName || undefined, this.opts.lookup);
+      const target = targets[this.rotation.current(targets.length)]!;
       let established = false;
+      let failure: CordonError | undefined;
       try {
-        await this.session();
-        log.info('controller ended the stream');
+        await this.session(target);
       } catch (err) {
-        const e = asCordonError(err);
-        this.state.lastError = e.message;
-        if (this.stopping) break;
-        const level = e.kind === 'permission' || e.kind === 'unauthenticated' || e.kind === 'invalid' ? 'error' : 'warn';
-        log[level]({ kind: e.kind, err: e.message }, 'controller link down');
+        failure = asCordonError(err);
+        this.state.lastError = failure.message;
       } finally {
         established = this.state.connected;
         this.state.connected = false;
         this.current = undefined;
       }
       if (this.stopping) break;
-      const delay = established ? firstRedialDelay(this.opts.backoff) : backoffDelay(this.state.failedAttempts++, this.opts.backoff);
-      log.debug({ delayMs: delay, attempt: this.state.failedAttempts }, 'reconnecting');
+      const fields = { address: target.label, ...(failure ? { kind: failure.kind, err: failure.message } : {}) };
+      let delay: number;
+      if (established) {
+        // The replica that dropped us is likely going away: the next dial goes to the next one, after the spread.
+        this.rotation.ended(targets.length);
+        delay = firstRedialDelay(this.opts.backoff);
+        const next = targets.length > 1 ? { next: targets[this.rotation.current(targets.length)]!.label } : {};
+        log[failure ? 'warn' : 'info']({ ...fields, ...next, delayMs: delay }, failure ? 'controller link down' : 'controller ended the stream');
+      } else {
+        this.state.failedAttempts++;
+        const round = this.rotation.failed(targets.length);
+        const level = failure && (failure.kind === 'permission' || failure.kind === 'unauthenticated' || failure.kind === 'invalid') ? 'error' : 'warn';
+        if (round === undefined) {
+          // Another controller is left in this round: try it now, no backoff for one dead replica.
+          delay = 0;
+          log[level]({ ...fields, next: targets[this.rotation.current(targets.length)]!.label }, 'controller unreachable, trying the next one');
+        } else {
+          delay = backoffDelay(round, this.opts.backoff);
+          log[level]({ ...fields, delayMs: delay, round }, targets.length > 1 ? 'no controller reachable, backing off' : 'controller link down');
+        }
+      }
       await sleep(delay, this.stopper.signal).catch(() => {});
     }
   }
 
   /** One stream, from dial to end. A fresh channel each time, so only our backoff applies. */
-  private async session(): Promise<void> {
-    const { credentials, options } = clientChannel(this.opts.tls, this.opts.serverName || undefined);
-    const client = new AgentServiceClient(this.opts.address, credentials, options);
+  private async session(target: DialTarget): Promise<void> {
+    const { credentials, options } = clientChannel(this.opts.tls, target.serverName);
+    const client = new AgentServiceClient(target.address, credentials, options);
     const call = openBidi<AgentMessage, ControllerMessage>((o) => client.connect(o), { signal: this.stopper.signal });
     this.current = call;
     this.state.sessions++;
@@ -167,7 +205,8 @@ export class ControllerLink implements AgentLink {
           this.state.connected = true;
           this.state.failedAttempts = 0;
           this.state.lastError = undefined;
-          this.opts.log.info({ address: this.opts.address }, 'connected to controller');
+          this.rotation.connected();
+          this.opts.log.info({ address: target.label }, 'connected to controller');
         }
         if (msg.body?.$case === 'ping') {
           await this.heartbeat(call, msg.body.value.nonce);
@@ -198,4 +237,18 @@ export class ControllerLink implements AgentLink {
       })
       .catch(() => {});
   }
+}
+
+/** The configured controller list of a link's options: `addresses`, else the one `address`. */
+export function configuredControllers(opts: Pick<ControllerLinkOptions, 'address' | 'addresses'>): readonly string[] {
+  const list = opts.addresses && opts.addresses.length > 0 ? opts.addresses : opts.address ? [opts.address] : [];
+  if (list.length === 0) throw new CordonError('invalid', 'no controller address', { field: 'controller.address' });
+  for (const a of list) {
+    try {
+      parseAddress(a);
+    } catch (err) {
+      throw new CordonError('invalid', `controller address: ${(err as Error).message}`, { field: 'controller.addresses' });
+    }
+  }
+  return list;
 }

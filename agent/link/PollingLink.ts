@@ -9,7 +9,9 @@ import {
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
 import { sleep } from '../../proto/runtime/iterate.js';
 import { clientChannel, openBidi } from '../../proto/runtime/rpcClient.js';
-import type { AgentLink, ControllerLinkOptions, LinkStatus } from './ControllerLink.js';
+import { configuredControllers, type AgentLink, type ControllerLinkOptions, type LinkStatus } from './ControllerLink.js';
+import { ControllerAddresses } from './ControllerAddresses.js';
+import { resolveControllers, type DialTarget } from './resolveControllers.js';
 
 export interface PollingLinkOptions extends ControllerLinkOptions {
   /** Time from the start of one poll to the start of the next. */
@@ -39,7 +41,9 @@ type Next = IteratorResult<ControllerMessage>;
  * (tamper events, a drift report), and closes. Between polls the controller
  * shows the agent as disconnected; a decision waits for the next poll, on
  * average half an interval. Polls keep a fixed cadence from the start of the
- * first; a failed poll is retried at the next tick, not sooner.
+ * first. With several controllers a poll sticks to the one that last
+ * answered; a failed poll tries the next one at once, and only when every
+ * controller of the list failed in a row does it wait for the next tick.
  */
 export class PollingLink implements AgentLink {
   private readonly stopper = new AbortController();
@@ -49,8 +53,14 @@ export class PollingLink implements AgentLink {
   private tampers: TamperEvent[] = [];
   private pendingReport: Report | undefined;
   private stopping = false;
+  private readonly configured: readonly string[];
+  private readonly rotation: ControllerAddresses;
+  private polling: string | undefined;
 
-  constructor(private readonly opts: PollingLinkOptions) {}
+  constructor(private readonly opts: PollingLinkOptions) {
+    this.configured = configuredControllers(opts);
+    this.rotation = new ControllerAddresses(opts.random);
+  }
 
   status(): LinkStatus {
     return { ...this.state };
@@ -80,38 +90,57 @@ export class PollingLink implements AgentLink {
   }
 
   private async loop(): Promise<void> {
-    const log = this.opts.log;
     while (!this.stopping) {
       const started = performance.now();
-      try {
-        await this.poll();
-        this.state.failedAttempts = 0;
-        this.state.lastError = undefined;
-      } catch (err) {
-        const e = asCordonError(err);
-        if (this.stopping) break;
-        this.state.failedAttempts++;
-        this.state.lastError = e.message;
-        const level = e.kind === 'permission' || e.kind === 'unauthenticated' || e.kind === 'invalid' ? 'error' : 'warn';
-        log[level]({ kind: e.kind, err: e.message }, 'poll failed');
-      } finally {
-        this.state.connected = false;
-      }
+      await this.pollOnce();
       if (this.stopping) break;
       const wait = Math.max(0, this.opts.pollMs - (performance.now() - started));
       await sleep(wait, this.stopper.signal).catch(() => {});
     }
   }
 
+  /** One tick: polls the current controller, and the next ones while they fail, at most one full round of the list. */
+  private async pollOnce(): Promise<void> {
+    const log = this.opts.log;
+    for (;;) {
+      const targets = await resolveControllers(this.configured, this.opts.serverName || undefined, this.opts.lookup);
+      const target = targets[this.rotation.current(targets.length)]!;
+      try {
+        await this.poll(target);
+        this.rotation.connected();
+        // Once per change, not once per poll: which controller this agent polls now.
+        if (this.polling !== target.label) log.info({ address: target.label, ...(this.polling ? { previous: this.polling } : {}) }, 'polling controller');
+        this.polling = target.label;
+        this.state.failedAttempts = 0;
+        this.state.lastError = undefined;
+        return;
+      } catch (err) {
+        const e = asCordonError(err);
+        if (this.stopping) return;
+        this.state.failedAttempts++;
+        this.state.lastError = e.message;
+        const level = e.kind === 'permission' || e.kind === 'unauthenticated' || e.kind === 'invalid' ? 'error' : 'warn';
+        // A full round failed: the next tick tries again (the poll interval is this link's backoff).
+        if (this.rotation.failed(targets.length) !== undefined) {
+          log[level]({ address: target.label, kind: e.kind, err: e.message }, 'poll failed');
+          return;
+        }
+        log[level]({ address: target.label, kind: e.kind, err: e.message, next: targets[this.rotation.current(targets.length)]!.label }, 'poll failed, trying the next controller');
+      } finally {
+        this.state.connected = false;
+      }
+    }
+  }
+
   /** One poll: dial, Hello, take the state (if any), converge, report, close. */
-  private async poll(): Promise<void> {
+  private async poll(target: DialTarget): Promise<void> {
     const timeoutMs = this.opts.pollTimeoutMs ?? Math.max(this.opts.pollMs, 10_000);
     const aborter = new AbortController();
     const onStop = () => aborter.abort(this.stopper.signal.reason);
     this.stopper.signal.addEventListener('abort', onStop, { once: true });
     const timer = setTimeout(() => aborter.abort(new CordonError('transient', `poll took longer than ${timeoutMs} ms`)), timeoutMs);
-    const { credentials, options } = clientChannel(this.opts.tls, this.opts.serverName || undefined);
-    const client = new AgentServiceClient(this.opts.address, credentials, options);
+    const { credentials, options } = clientChannel(this.opts.tls, target.serverName);
+    const client = new AgentServiceClient(target.address, credentials, options);
     const call = openBidi<AgentMessage, ControllerMessage>((o) => client.connect(o), { signal: aborter.signal });
     this.state.sessions++;
     const responses = call.responses[Symbol.asyncIterator]();
@@ -165,7 +194,7 @@ export class PollingLink implements AgentLink {
           accepted = true;
           this.state.connected = true;
           settleBy = performance.now() + settleMs;
-          this.opts.log.debug({ address: this.opts.address }, 'poll accepted');
+          this.opts.log.debug({ address: target.label }, 'poll accepted');
           for (const value of this.tampers.splice(0)) await send({ $case: 'tamper', value });
         }
         if (body?.$case === 'ping') await heartbeat(body.value.nonce);
