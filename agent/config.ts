@@ -1,6 +1,7 @@
 import type convict from 'convict';
 import { CordonError } from '../proto/runtime/CordonError.js';
-import { loadConfig, type LoadOptions } from '../proto/runtime/config.js';
+import { readFileSync } from 'node:fs';
+import { MAX_ADDRESSES, loadConfig, type LoadOptions } from '../proto/runtime/config.js';
 import { LOG_LEVELS } from '../proto/runtime/logger.js';
 
 /** Every agent setting, its default and its meaning, in one place. */
@@ -13,13 +14,26 @@ export const agentSchema = {
   },
   controller: {
     address: {
-      doc: "The controller's address on the management network (host:port).",
+      doc:
+        "The controller's address on the management network (host:port). A DNS name that resolves to several " +
+        'addresses stands for all of them, like controller.addresses. Set this or controller.addresses, not both.',
       format: 'address',
       default: '127.0.0.1:7443',
       env: 'CORDON_AGENT_CONTROLLER',
     },
+    addresses: {
+      doc:
+        `Several controllers (host:port each, at most ${MAX_ADDRESSES}, no duplicates), instead of controller.address. ` +
+        'The agent starts at a random one, moves to the next when a dial fails or its stream ends, and backs off ' +
+        '(reconnect.*) only after every one failed in a row. A DNS name in the list stands for every address it resolves to.',
+      format: 'address-list',
+      default: [] as string[],
+      env: 'CORDON_AGENT_CONTROLLERS',
+    },
     serverName: {
-      doc: "Name to verify in the controller's certificate when it differs from the address's host.",
+      doc:
+        "Name every controller's certificate must carry (its SAN), whatever the address; empty: each address's own " +
+        'host is verified (the IP for an IP address, the name for a DNS name, never the IP it resolved to).',
       format: String,
       default: '',
     },
@@ -102,7 +116,8 @@ export const agentSchema = {
 
 export interface AgentSettings {
   hostId: string;
-  controller: { address: string; serverName: string; pollSeconds: number };
+  /** `addresses` (when not empty) replaces `address`; settings built in code may leave it out. */
+  controller: { address: string; addresses?: string[]; serverName: string; pollSeconds: number };
   tls: { ca: string; cert: string; key: string };
   heartbeatSeconds: number;
   reconnect: { initialMs: number; maxMs: number; spreadMs?: number };
@@ -126,5 +141,23 @@ export function loadAgentConfig(opts: LoadOptions): AgentConfig {
       field: 'interfaces.public',
     });
   }
+  if ((config.get('controller.addresses') ?? []).length > 0 && addressIsSet(opts)) {
+    throw new CordonError('invalid', 'controller.addresses: set either controller.address or controller.addresses, not both', {
+      field: 'controller.addresses',
+    });
+  }
   return config;
+}
+
+/**
+ * Whether controller.address was given (file or environment) rather than
+ * left at its default: convict does not say where a value came from, and an
+ * address equal to the default must still clash with a list. The file was
+ * read and checked once already by loadConfig.
+ */
+function addressIsSet(opts: LoadOptions): boolean {
+  if (opts.env?.CORDON_AGENT_CONTROLLER !== undefined) return true;
+  if (!opts.file) return false;
+  const data = JSON.parse(readFileSync(opts.file, 'utf8')) as { controller?: { address?: unknown } };
+  return data.controller?.address !== undefined;
 }

@@ -40,7 +40,8 @@ export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engin
   const linkOptions: ControllerLinkOptions = {
     hostId: settings.hostId,
     agentVersion: cordonVersion(),
-    address: settings.controller.address,
+    // A list replaces the one address when given (the config refuses both).
+    addresses: settings.controller.addresses?.length ? settings.controller.addresses : [settings.controller.address],
     serverName: settings.controller.serverName,
     tls,
     heartbeatMs: settings.heartbeatSeconds * 1000,

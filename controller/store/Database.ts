@@ -5,16 +5,10 @@ import { migrate } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { Mutex } from '../../proto/runtime/Mutex.js';
 
-/** What a column holds as node-sqlite3 sees it. Dates are INTEGER epoch milliseconds. */
-export type SqlValue = string | number | null | Buffer;
-/** Positional (`?`) or named (`$name`, keys include the `$`) parameters. */
-export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
-export type Row = Record<string, SqlValue>;
+import type { Row, RunResult, SqlDatabase, SqlParams } from './SqlDatabase.js';
 
-export interface RunResult {
-  changes: number;
-  lastId: number;
-}
+// The value types moved to SqlDatabase (shared by both engines); re-exported for existing imports.
+export type { Row, RunResult, SqlParams, SqlValue } from './SqlDatabase.js';
 
 /**
  * Who may talk to the connection now. The root scope is the whole database;
@@ -37,7 +31,7 @@ interface Scope {
 const STATEMENT_CACHE_SIZE = 200;
 
 /**
- * A promise wrapper over one sqlite3 connection.
+ * SqlDatabase on SQLite: a promise wrapper over one sqlite3 connection.
  *
  * node-sqlite3 multiplexes every caller onto that one connection, so a
  * `BEGIN` from one caller would silently swallow another caller's writes.
@@ -56,7 +50,7 @@ const STATEMENT_CACHE_SIZE = 200;
  * key, CHECK, the append-only triggers) `conflict`, busy or locked
  * `transient`, everything else `internal`.
  */
-export class Database {
+export class Database implements SqlDatabase {
   private readonly root: Scope = { lock: new Mutex(), parent: undefined, depth: 0, open: true, memo: undefined, wrote: false };
   private readonly scopes = new AsyncLocalStorage<Scope>();
   /** SQL text → its prepared statement, in least-recently-used order (a Map keeps insertion order). */

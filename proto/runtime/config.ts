@@ -24,6 +24,9 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?
 const describe = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
 
+/** The longest 'address-list' (e.g. agent's controller.addresses): a handful of replicas, not a fleet. */
+export const MAX_ADDRESSES = 16;
+
 const isInteger = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
 /**
@@ -89,6 +92,27 @@ export function addCordonFormats(): void {
     },
   });
   convict.addFormat({
+    name: 'address-list',
+    validate: (value: unknown) => {
+      if (!Array.isArray(value)) throw new Error('must be a list of host:port');
+      if (value.length > MAX_ADDRESSES) throw new Error(`must list at most ${MAX_ADDRESSES} addresses, got ${value.length}`);
+      const seen = new Set<string>();
+      value.forEach((item: unknown, i) => {
+        if (typeof item !== 'string') throw new Error(`[${i}] must be a string host:port, got ${describe(item)}`);
+        let parsed: { host: string; port: number };
+        try {
+          parsed = parseAddress(item);
+        } catch (err) {
+          throw new Error(`[${i}] ${(err as Error).message}`);
+        }
+        // Host names are case-insensitive: ctl.mgmt:7443 and CTL.mgmt:7443 are one controller.
+        const key = `${parsed.host.toLowerCase()}:${parsed.port}`;
+        if (seen.has(key)) throw new Error(`[${i}] ${JSON.stringify(item)} is listed twice`);
+        seen.add(key);
+      });
+    },
+  });
+  convict.addFormat({
     name: 'cidr-list',
     validate: (value: unknown) => {
       if (!Array.isArray(value)) throw new Error('must be a list of CIDRs');
@@ -139,7 +163,7 @@ function formatName(format: unknown): string {
   return Array.isArray(format) ? 'one-of' : 'any';
 }
 
-const JSON_FORMATS = new Set(['object', 'array', 'cidr-list', 'name-list', 'port-list']);
+const JSON_FORMATS = new Set(['object', 'array', 'address-list', 'cidr-list', 'name-list', 'port-list']);
 const INTEGER_FORMATS = new Set(['int', 'integer', 'nat', 'port', 'positive-int']);
 
 /** Parses an environment variable's text as the key's type; throws naming what it must be. */

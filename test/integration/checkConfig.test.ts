@@ -54,6 +54,20 @@ describe('--check-config catches what would fail later', () => {
     expect(r.stderr).toMatch(/log\.pretty: must be of type Boolean/);
   });
 
+  it('takes a list of controllers, and refuses a bad one naming controller.addresses', () => {
+    expect(agent({ controller: { addresses: ['10.255.0.1:7443', 'ctl-b.mgmt:7443'], serverName: 'ctl.mgmt' } })).toMatchObject({ code: 0, stdout: 'config OK\n' });
+    const cases: [unknown, RegExp][] = [
+      [{ addresses: ['10.255.0.1:7443', '10.255.0.1:7443'] }, /controller\.addresses: \[1\] "10\.255\.0\.1:7443" is listed twice/],
+      [{ addresses: ['10.255.0.1'] }, /controller\.addresses: \[0\] must be host:port/],
+      [{ address: '10.255.0.9:7443', addresses: ['10.255.0.1:7443'] }, /controller\.addresses: set either controller\.address or controller\.addresses, not both/],
+    ];
+    for (const [controller, message] of cases) {
+      const r = agent({ controller });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
   it('refuses a certificate whose key is not its own, in both daemons', () => {
     const c = controller({ tls: { ...(controllerBase.tls as object), key: join(pki.dir, 'agent-web-01.key') } });
     expect(c.code).toBe(1);

@@ -78,6 +78,32 @@ describe('agent config', () => {
     );
     expect(both.field).toBe('interfaces.public');
   });
+
+  it('takes several controllers in controller.addresses, from the file or $CORDON_AGENT_CONTROLLERS', () => {
+    const list = ['10.255.0.1:7443', 'ctl-b.mgmt:7443', '[fd00::3]:7443'];
+    expect(loadAgentConfig({ file: file('l1.json', { hostId: 'web-01', controller: { addresses: list } }) }).get('controller.addresses')).toEqual(list);
+    expect(loadAgentConfig({ env: { CORDON_AGENT_HOST_ID: 'web-01', CORDON_AGENT_CONTROLLERS: JSON.stringify(list) } }).get('controller.addresses')).toEqual(list);
+    // controller.address alone works as before, and stays the default when neither is set.
+    const one = loadAgentConfig({ file: file('l2.json', { hostId: 'web-01', controller: { address: 'ctl.mgmt:7443' } }) });
+    expect([one.get('controller.address'), one.get('controller.addresses')]).toEqual(['ctl.mgmt:7443', []]);
+    expect(loadAgentConfig({ env: { CORDON_AGENT_HOST_ID: 'web-01' } }).get('controller.address')).toBe('127.0.0.1:7443');
+  });
+
+  it('refuses a bad controller list, naming controller.addresses', () => {
+    const refused = (controller: unknown, env: NodeJS.ProcessEnv = {}) =>
+      errorOf(() => loadAgentConfig({ file: file(`l${Math.random()}.json`, { hostId: 'web-01', controller }), env }));
+    expect(refused({ addresses: ['10.255.0.1:7443', 'nowhere'] }).message).toMatch(/controller\.addresses: \[1\] must be host:port/);
+    expect(refused({ addresses: ['10.255.0.1:7443', 7443] }).message).toMatch(/controller\.addresses: \[1\] must be a string host:port/);
+    expect(refused({ addresses: ['ctl.mgmt:7443', 'CTL.mgmt:7443'] }).message).toMatch(/controller\.addresses: \[1\] "CTL.mgmt:7443" is listed twice/);
+    expect(refused({ addresses: Array.from({ length: 17 }, (_, i) => `10.255.0.${i + 1}:7443`) }).message).toMatch(/controller\.addresses: must list at most 16 addresses, got 17/);
+    expect(refused({ addresses: '10.255.0.1:7443' }).message).toMatch(/controller\.addresses: must be a list/);
+    // Both set: in the file, or the address from the environment; an address equal to the default counts as set.
+    const both = refused({ address: '127.0.0.1:7443', addresses: ['10.255.0.1:7443'] });
+    expect(both.field).toBe('controller.addresses');
+    expect(both.message).toMatch(/set either controller\.address or controller\.addresses, not both/);
+    expect(refused({ addresses: ['10.255.0.1:7443'] }, { CORDON_AGENT_CONTROLLER: 'ctl.mgmt:7443' }).field).toBe('controller.addresses');
+    expect(refused({}, { CORDON_AGENT_CONTROLLERS: '10.255.0.1:7443' }).message).toMatch(/controller\.addresses \(from \$CORDON_AGENT_CONTROLLERS\): must be JSON/);
+  });
 });
 
 describe('printableConfig', () => {

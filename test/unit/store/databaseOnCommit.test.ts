@@ -1,23 +1,27 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Database } from '../../../controller/store/Database.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { SqlDatabase } from '../../../controller/store/SqlDatabase.js';
+import { sqlEngines } from '../../helpers/sqlEngines.js';
 
 /**
- * Database.onCommit: the "something changed" hook the desk's live updates
+ * SqlDatabase.onCommit: the "something changed" hook the desk's live updates
  * hang on. It must fire once per commit that changed rows, and never for a
- * rollback, a read, or a savepoint that was rolled back.
+ * rollback, a read, or a savepoint that was rolled back. On both engines.
  */
-describe('Database.onCommit', () => {
-  let db: Database;
+describe.each(sqlEngines('databaseOnCommit.test.ts'))('SqlDatabase.onCommit on $name', (engine) => {
+  if (engine.missing) {
+    it.skip(`on ${engine.name}: ${engine.missing}`, () => undefined);
+    return;
+  }
+  engine.setUp();
+  let db: SqlDatabase;
   let commits: number;
 
+  // A fresh database per test; closed and removed by the engine when the test ends.
   beforeEach(async () => {
-    db = await Database.openMemory();
-    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    db = await engine.open();
+    await db.exec('CREATE TABLE t (v TEXT NOT NULL)');
     commits = 0;
     db.onCommit(() => (commits += 1));
-  });
-  afterEach(async () => {
-    await db.close();
   });
 
   it('fires after a standalone write that changed rows, not after one that changed none or a read', async () => {
@@ -26,7 +30,7 @@ describe('Database.onCommit', () => {
     await db.run('DELETE FROM t WHERE v = ?', ['nothing']);
     await db.get('SELECT * FROM t');
     await db.all('SELECT * FROM t');
-    await db.exec('PRAGMA user_version');
+    await db.exec('CREATE TABLE schema_only (x INTEGER)');
     expect(commits).toBe(1);
   });
 

@@ -1,0 +1,81 @@
+/**
+ * What repositories and services need of a SQL database, whichever engine
+ * holds it: SQLite (`Database`, the embedded default) or PostgreSQL
+ * (`pg/PgDatabase`). Engine-specific things (SQLite's file path and
+ * read-only second connection, PostgreSQL's pool) stay on the classes.
+ *
+ * SQL text is written once with `?` positional or `$name` named
+ * parameters; each engine binds them its own way. The dialect of the text
+ * itself is still the caller's concern (issue 15: the repositories write
+ * SQLite's today).
+ */
+
+/** A value a column holds or a parameter carries. Dates are INTEGER epoch milliseconds; booleans are 0/1. */
+export type SqlValue = string | number | null | Buffer;
+/** Positional (`?`) or named (`$name`, keys include the `$`) parameters. */
+export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
+export type Row = Record<string, SqlValue>;
+
+export interface RunResult {
+  /** Rows the statement inserted, updated or deleted. */
+  changes: number;
+  /**
+   * The id of the last row inserted. SQLite knows it for any INSERT into a
+   * rowid table. PostgreSQL has no such thing: there it is the `id` column
+   * of the statement's last returned row, so a statement whose caller reads
+   * it must end in `RETURNING id` (SQLite accepts that too); reading it
+   * otherwise fails with `unsupported` rather than return a made-up number.
+   */
+  lastId: number;
+}
+
+/**
+ * One database, shared by every repository of a store.
+ *
+ * Transactions: `transaction(fn)` commits when `fn` resolves and rolls back
+ * and rethrows when it throws; a transaction inside a transaction is a
+ * savepoint whose failure rolls back only its own work. Statements issued
+ * from within `fn`'s async context, through this object or any repository
+ * holding it, run inside the transaction. A statement that fails inside a
+ * transaction undoes only itself: the transaction goes on.
+ *
+ * Rules for callers: await everything you start inside `fn`; don't await,
+ * inside `fn`, a promise for database work begun outside it; don't call
+ * `close()` inside a transaction.
+ *
+ * Errors are CordonErrors: a constraint violation (unique, foreign key,
+ * CHECK, NOT NULL, the append-only triggers) is `conflict`; contention
+ * (a busy file, a serialization failure, a lost connection) is `transient`
+ * and worth retrying with backoff; anything else `internal`.
+ */
+export interface SqlDatabase {
+  run(sql: string, params?: SqlParams): Promise<RunResult>;
+  /** The first row, or undefined. The caller names the row's shape; nothing checks it. */
+  get<T = Row>(sql: string, params?: SqlParams): Promise<T | undefined>;
+  all<T = Row>(sql: string, params?: SqlParams): Promise<T[]>;
+  /** Runs several `;`-separated statements without parameters (schema). */
+  exec(sql: string): Promise<void>;
+  transaction<T>(fn: (db: SqlDatabase) => Promise<T>): Promise<T>;
+  /** Whether the caller runs inside a transaction (its async context has one open). */
+  readonly inTransaction: boolean;
+  /**
+   * A map for facts a repository learned inside the current transaction and
+   * that hold until it ends: what a nested transaction adds reaches its
+   * parent on release and is forgotten when it rolls back; everything is
+   * forgotten when the outermost transaction ends. Undefined outside a
+   * transaction. Keys are namespaced by the caller (`blob:…`).
+   */
+  memo(): Map<string, unknown> | undefined;
+  /**
+   * Calls `listener` after every commit made through this object that
+   * changed rows: the outermost COMMIT of a transaction in which a `run`
+   * changed something (a rolled-back savepoint's changes do not count), and
+   * a `run` outside any transaction that changed rows. Read-only
+   * transactions, `exec` and rollbacks call nothing. It runs synchronously
+   * on the commit's path: cheap, and a throw is swallowed. Commits made by
+   * other processes are not seen here.
+   */
+  onCommit(listener: () => void): void;
+  /** Waits for running work, then closes. Later calls fail with `internal`. */
+  close(): Promise<void>;
+}

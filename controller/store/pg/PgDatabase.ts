@@ -1,0 +1,322 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pg from 'pg';
+import { CordonError } from '../../../proto/runtime/CordonError.js';
+import { Mutex } from '../../../proto/runtime/Mutex.js';
+import type { Row, RunResult, SqlDatabase, SqlParams } from '../SqlDatabase.js';
+import { summary, toCordonError } from './pgError.js';
+import { numberPlaceholders } from './placeholders.js';
+import { typeParsers } from './typeParsers.js';
+
+/**
+ * Who may use which connection now. The root scope is the pool: a
+ * statement there checks out any idle connection. Every transaction opens
+ * a child scope holding the one connection it checked out; a statement
+ * takes the lock of the innermost scope still open in its async context,
+ * so statements issued inside a transaction run on its connection, one at
+ * a time, and a nested transaction (a savepoint) holds its parent's lock.
+ */
+interface Scope {
+  readonly lock: Mutex;
+  readonly client: pg.PoolClient | undefined;
+  readonly parent: Scope | undefined;
+  readonly depth: number;
+  open: boolean;
+  memo: Map<string, unknown> | undefined;
+  wrote: boolean;
+}
+
+export interface PgDatabaseOptions {
+  /** Connections in the pool (default 10): one per open transaction, the rest for statements outside any. */
+  maxConnections?: number;
+}
+
+/**
+ * SqlDatabase on PostgreSQL, over an npm `pg` Pool.
+ *
+ * Isolation: every connection runs SERIALIZABLE (default_transaction_isolation,
+ * so statements outside a transaction too). The repositories were written
+ * for SQLite, where a transaction never sees another writer; SERIALIZABLE is
+ * the one level that keeps their read-then-write transactions correct
+ * without reviewing each for row locks: the outcome is that of some serial
+ * order, or a transaction fails with 40001, a `transient` CordonError, and
+ * the caller retries as it retries any transient failure. Nothing retries
+ * by itself here: `fn` may have done things a rerun would repeat.
+ *
+ * In this process, outermost transactions run one at a time, as SQLite's
+ * single writer does: a replica never fails against itself, and the
+ * contract suite holds on both engines. Serialization failures come only
+ * from other processes (replicas) or from a statement outside any
+ * transaction that touched the same rows; such statements do not wait for
+ * a transaction here (they take another pooled connection).
+ *
+ * A failed statement inside a transaction undoes only itself, as in SQLite:
+ * each runs in its own savepoint (PostgreSQL would otherwise refuse every
+ * later statement of the transaction). That costs two short round trips per
+ * statement in a transaction.
+ */
+export class PgDatabase implements SqlDatabase {
+  private readonly root: Scope = { lock: new Mutex(), client: undefined, parent: undefined, depth: 0, open: true, memo: undefined, wrote: false };
+  private readonly scopes = new AsyncLocalStorage<Scope>();
+  private readonly commitListeners: (() => void)[] = [];
+  /** Statements outside any transaction still running, which close() waits for. */
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+
+  private constructor(private readonly pool: pg.Pool) {
+    // An idle connection that breaks (server restart, terminated backend) is
+    // dropped by the pool; the next statement gets a fresh one or a
+    // `transient` error. Without a listener the 'error' event would crash the process.
+    pool.on('error', () => undefined);
+  }
+
+  /**
+   * Connects to `url` (postgres://…, a Unix socket via `?host=/dir`) and
+   * checks the server answers. Applies no migrations (not yet written for
+   * PostgreSQL). Fails `transient` when the server cannot be reached.
+   */
+  static async open(url: string, options: PgDatabaseOptions = {}): Promise<PgDatabase> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      options: '-c default_transaction_isolation=serializable',
+      types: typeParsers,
+    });
+    const db = new PgDatabase(pool);
+    try {
+      await db.get('SELECT 1');
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+    return db;
+  }
+
+  async run(sql: string, params: SqlParams = []): Promise<RunResult> {
+    const scope = this.currentScope();
+    const result = await this.query(scope, sql, params);
+    const changes = result.rowCount ?? 0;
+    if (changes > 0) {
+      // Outside a transaction the statement is its own commit; inside, the outermost COMMIT announces it.
+      if (scope.depth === 0) this.committed();
+      else scope.wrote = true;
+    }
+    return runResult(changes, result, sql);
+  }
+
+  async get<T = Row>(sql: string, params: SqlParams = []): Promise<T | undefined> {
+    const result = await this.query(this.currentScope(), sql, params);
+    return result.rows[0] as T | undefined;
+  }
+
+  async all<T = Row>(sql: string, params: SqlParams = []): Promise<T[]> {
+    const result = await this.query(this.currentScope(), sql, params);
+    return result.rows as T[];
+  }
+
+  /**
+   * Several `;`-separated statements, sent as one simple query. Outside a
+   * transaction PostgreSQL runs them as one implicit transaction: all or
+   * none (SQLite's exec stops at the first failure, keeping the earlier ones).
+   */
+  async exec(sql: string): Promise<void> {
+    await this.send(this.currentScope(), sql, undefined);
+  }
+
+  get inTransaction(): boolean {
+    return this.currentScope() !== this.root;
+  }
+
+  memo(): Map<string, unknown> | undefined {
+    const scope = this.currentScope();
+    if (scope === this.root) return undefined;
+    return (scope.memo ??= new Map());
+  }
+
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener);
+  }
+
+  /**
+   * Runs `fn` in a transaction: the outermost checks out one connection for
+   * its whole life and runs BEGIN (SERIALIZABLE, see the class); nested ones
+   * are savepoints on it. Commits when `fn` resolves, rolls back and
+   * rethrows when it throws.
+   */
+  transaction<T>(fn: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    const scope = this.currentScope();
+    return scope.lock.lock(async () => {
+      this.assertOpen('BEGIN');
+      const outermost = scope.depth === 0;
+      const name = `cordon_sp${scope.depth + 1}`;
+      const client = outermost ? await this.checkout('BEGIN') : scope.client!;
+      const child: Scope = { lock: new Mutex(), client, parent: scope, depth: scope.depth + 1, open: true, memo: undefined, wrote: false };
+      let broken: Error | undefined;
+      try {
+        await direct(client, outermost ? 'BEGIN' : `SAVEPOINT ${name}`);
+      } catch (err) {
+        if (outermost) client.release(err as Error);
+        throw err;
+      }
+      const end = async (ok: boolean) => {
+        child.open = false;
+        // Let statements `fn` started but did not await finish before ending.
+        await child.lock.lock(async () => undefined);
+        if (ok) {
+          await direct(client, outermost ? 'COMMIT' : `RELEASE ${name}`);
+          if (outermost) {
+            if (child.wrote) this.committed();
+            return;
+          }
+          if (child.memo) for (const [k, v] of child.memo) (scope.memo ??= new Map()).set(k, v);
+          if (child.wrote) scope.wrote = true;
+          return;
+        }
+        // A failed ROLLBACK means the connection is gone (the server then
+        // rolls back itself); the error worth reporting is the one that got us here.
+        await direct(client, outermost ? 'ROLLBACK' : `ROLLBACK TO ${name}; RELEASE ${name}`).catch((err: Error) => (broken = err));
+      };
+      try {
+        let result: T;
+        try {
+          result = await this.scopes.run(child, () => fn(this));
+        } catch (err) {
+          await end(false);
+          throw err;
+        }
+        try {
+          await end(true);
+        } catch (err) {
+          await end(false);
+          throw err;
+        }
+        return result;
+      } finally {
+        // A connection whose ROLLBACK failed is destroyed, not handed to the next caller.
+        if (outermost) client.release(broken);
+      }
+    });
+  }
+
+  /** Waits for running transactions and statements, then closes the pool. */
+  close(): Promise<void> {
+    return this.root.lock.lock(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      await Promise.allSettled([...this.running]);
+      await this.pool.end();
+    });
+  }
+
+  /** `sql` with its parameters numbered for PostgreSQL, in `scope`. */
+  private query(scope: Scope, sql: string, params: SqlParams): Promise<pg.QueryResult> {
+    const { text, values } = numberPlaceholders(sql, params);
+    return this.send(scope, text, values, sql);
+  }
+
+  /**
+   * Outside a transaction: on any pooled connection, at once. Inside: on the
+   * transaction's connection, after the scope's earlier statements, within
+   * a savepoint of its own so a failure leaves the transaction usable.
+   */
+  private send(scope: Scope, text: string, values: unknown[] | undefined, sql = text): Promise<pg.QueryResult> {
+    this.assertOpen(sql);
+    if (scope.client === undefined) {
+      const work = (async () => {
+        const client = await this.checkout(sql);
+        let broken: Error | undefined;
+        try {
+          return await client.query(text, values);
+        } catch (err) {
+          if (!(err instanceof pg.DatabaseError)) broken = err as Error;
+          throw toCordonError(err, sql);
+        } finally {
+          client.release(broken);
+        }
+      })();
+      this.running.add(work);
+      void work.finally(() => this.running.delete(work)).catch(() => undefined);
+      return work;
+    }
+    const client = scope.client;
+    return scope.lock.lock(async () => {
+      this.assertOpen(sql);
+      await direct(client, 'SAVEPOINT cordon_stmt');
+      try {
+        const result = await client.query(text, values);
+        await direct(client, 'RELEASE cordon_stmt');
+        return result;
+      } catch (err) {
+        await direct(client, 'ROLLBACK TO cordon_stmt; RELEASE cordon_stmt').catch(() => undefined);
+        throw toCordonError(err, sql);
+      }
+    });
+  }
+
+  /** A pooled connection, with an 'error' listener while it is out (pg emits 'error' on a checked-out client whose socket dies). */
+  private async checkout(sql: string): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw toCordonError(err, sql);
+    }
+    const onError = () => undefined; // the next query on it fails, and that failure is reported
+    client.on('error', onError);
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      client.removeListener('error', onError);
+      client.release = release;
+      release(err);
+    };
+    return client;
+  }
+
+  private committed(): void {
+    for (const listener of this.commitListeners) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure is its own; the commit already happened.
+      }
+    }
+  }
+
+  private currentScope(): Scope {
+    let scope = this.scopes.getStore() ?? this.root;
+    // A straggler from a finished transaction belongs to the enclosing one.
+    while (!scope.open && scope.parent) scope = scope.parent;
+    return scope;
+  }
+
+  private assertOpen(sql: string): void {
+    if (this.closed) throw new CordonError('internal', `the PostgreSQL database is closed (${summary(sql)})`);
+  }
+}
+
+/** Transaction control on a connection the caller already holds. */
+async function direct(client: pg.PoolClient, sql: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (err) {
+    throw toCordonError(err, sql);
+  }
+}
+
+/**
+ * `changes`, and `lastId` only where PostgreSQL returned one: the `id` of
+ * the last row of a `RETURNING id`. Otherwise reading lastId fails loudly
+ * (see RunResult) instead of returning a number that means nothing.
+ */
+function runResult(changes: number, result: pg.QueryResult, sql: string): RunResult {
+  const last = result.rows.at(-1) as Row | undefined;
+  const id = last?.id;
+  if (typeof id === 'number') return { changes, lastId: id };
+  const out = { changes } as RunResult;
+  Object.defineProperty(out, 'lastId', {
+    enumerable: false,
+    get() {
+      throw new CordonError('unsupported', `PostgreSQL has no last insert id: end the statement with RETURNING id (${summary(sql)})`);
+    },
+  });
+  return out;
+}
