@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../agent/config.js';
 import { createEngine } from '../../agent/createEngine.js';
-import type { ControllerLink } from '../../agent/link/ControllerLink.js';
+import type { AgentLink } from '../../agent/link/ControllerLink.js';
+import { PollingLink } from '../../agent/link/PollingLink.js';
 import { runDaemon, type RunningAgent } from '../../agent/runDaemon.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { Store } from '../../controller/store/Store.js';
@@ -32,7 +33,7 @@ describe('an agent with several controllers', () => {
   const controllers: Controller[] = [];
   const processes: ChildProcess[] = [];
   const agents: RunningAgent[] = [];
-  const links: ControllerLink[] = [];
+  const links: AgentLink[] = [];
 
   /** A whole controller in this process, on its own SQLite file holding web-01. */
   const startController = async (overrides: { listen?: string; tls?: TlsMaterial } = {}): Promise<Controller> => {
@@ -69,6 +70,15 @@ describe('an agent with several controllers', () => {
     const agent = await runDaemon(settings, pki.material('agent-web-01'), engine, log);
     agents.push(agent);
     return { agent, engine, lines };
+  };
+  /** TLS material of a controller certificate from the same CA for `names` only (cordon-pki issue-controller in a copy of the PKI). */
+  const controllerCertFor = (...names: string[]): TlsMaterial => {
+    const dir = join(work, `pki-${n++}`);
+    cpSync(pki.dir, dir, { recursive: true });
+    unlinkSync(join(dir, 'controller.crt'));
+    unlinkSync(join(dir, 'controller.key'));
+    execFileSync(join(REPO_ROOT, 'deploy/pki/cordon-pki'), ['--dir', dir, 'issue-controller', ...names], { stdio: 'ignore' });
+    return loadTlsMaterial({ ca: join(dir, 'ca.crt'), cert: join(dir, 'controller.crt'), key: join(dir, 'controller.key') });
   };
   const connectedTo = (lines: RecordedLine[]) => lines.filter((l) => l.msg === 'connected to controller').map((l) => l.address);
   const kinds = (engine: ReturnType<typeof createEngine>) => engine.held()?.enforcements.map((e) => e.action.kind).sort() ?? [];
@@ -172,12 +182,7 @@ describe('an agent with several controllers', () => {
 
   it('skips a controller whose certificate does not carry the name, logs why, and takes nothing from it', async () => {
     // Same CA, but a controller certificate for another name only: trusted, and still not the controller asked for.
-    const otherDir = join(work, 'pki-other');
-    cpSync(pki.dir, otherDir, { recursive: true });
-    unlinkSync(join(otherDir, 'controller.crt'));
-    unlinkSync(join(otherDir, 'controller.key'));
-    execFileSync(join(REPO_ROOT, 'deploy/pki/cordon-pki'), ['--dir', otherDir, 'issue-controller', 'other.example'], { stdio: 'ignore' });
-    const impostor = await startController({ tls: loadTlsMaterial({ ca: join(otherDir, 'ca.crt'), cert: join(otherDir, 'controller.crt'), key: join(otherDir, 'controller.key') }) });
+    const impostor = await startController({ tls: controllerCertFor('other.example') });
     // The impostor holds a newer generation than the real one: the agent must still never take it.
     await impostor.service.enforceHost('web-01', { kind: 'nic_down' }, 'not the real controller', 'olga');
     await impostor.service.enforceHost('web-01', { kind: 'isolate' }, 'not the real controller', 'olga');
@@ -202,5 +207,69 @@ describe('an agent with several controllers', () => {
     expect(impostor.server.sessions.get('web-01')).toBeUndefined();
     await link.stop();
     expect(received.every((s) => s.enforcements.every((e) => e.action?.$case === 'smtpBlock'))).toBe(true);
+  });
+
+  it('dials every address a DNS name resolves to, verifying the name, not the IP', async () => {
+    // The certificate names only controllers.test: verifying the IP it resolved to would fail.
+    const tls = controllerCertFor('controllers.test');
+    const a = await startController({ tls });
+    const b = await startController({ tls, listen: `127.0.0.2:${a.server.port}` });
+    await b.service.enforceHost('web-01', { kind: 'smtp_block' }, 'seen live', 'olga');
+    const { log, lines } = recordingLog('info');
+    const looked: string[] = [];
+    const { link, received } = testLink(pki.material('agent-web-01'), 0, 'web-01', {
+      address: `controllers.test:${a.server.port}`,
+      serverName: '',
+      random: () => 0,
+      // The system resolver is not ours to change: the name's two A records come from here, through the same path.
+      lookup: async (host) => (looked.push(host), [{ address: '127.0.0.2', family: 4 }, { address: '127.0.0.1', family: 4 }]),
+      log,
+    });
+    links.push(link);
+    link.start();
+    // Sorted, and random() = 0: the first is 127.0.0.1, controller a.
+    await waitFor('the agent on the first address', () => a.server.sessions.get('web-01')?.state === 'connected');
+    expect(connectedTo(lines)).toEqual([`controllers.test:${a.server.port} (127.0.0.1)`]);
+    await stopController(a);
+    await waitFor('the state from the second address', () => received.length === 1, 10_000);
+    expect(connectedTo(lines)).toEqual([`controllers.test:${a.server.port} (127.0.0.1)`, `controllers.test:${a.server.port} (127.0.0.2)`]);
+    // Resolved at each dial, not once.
+    expect(looked.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(looked)).toEqual(new Set(['controllers.test']));
+  });
+
+  it('in poll mode, polls the next controller at once when the first is not there', async () => {
+    const good = await startController();
+    await good.service.enforceHost('web-01', { kind: 'smtp_block' }, 'seen live', 'olga');
+    const closed = await freePort();
+    const { log, lines } = recordingLog('info');
+    const received: bigint[] = [];
+    const link = new PollingLink({
+      hostId: 'web-01',
+      agentVersion: 'test-poll',
+      addresses: [`127.0.0.1:${closed}`, `127.0.0.1:${good.server.port}`],
+      serverName: 'localhost',
+      random: () => 0,
+      tls: pki.material('agent-web-01'),
+      heartbeatMs: 1_000,
+      backoff: { initialMs: 50, maxMs: 500 },
+      log,
+      // Long enough that a retry at the next tick would show.
+      pollMs: 30_000,
+      settleMs: 150,
+      held: () => ({ generation: received.at(-1) ?? 0n, observedDigest: 'd', interfaces: [] }),
+      onDesiredState: async (state) => {
+        received.push(state.generation);
+        return { appliedGeneration: state.generation, observedDigest: 'd', observedAt: new Date(), error: '', results: [] };
+      },
+    });
+    links.push(link);
+    link.start();
+    await waitFor('the state from the second controller, in the first tick', () => received.length === 1, 5_000);
+    await waitFor('the poll to end', () => lines.some((l) => l.msg === 'polling controller'));
+    expect(lines.map((l) => [l.msg, l.address])).toEqual([
+      ['poll failed, trying the next controller', `127.0.0.1:${closed}`],
+      ['polling controller', `127.0.0.1:${good.server.port}`],
+    ]);
   });
 });
