@@ -1,6 +1,6 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { storeJson, type Json } from './canonicalJson.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
@@ -69,7 +69,7 @@ const READ_COLUMNS = `${COLUMNS}, decision_reason`;
  * a CHECK constraint holds even against a caller that skips this class.
  */
 export class ApprovalsRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /** Stores a pending request. `conflict` for a known id, `not_found` names a missing target host. */
   async create(request: ApprovalRequest): Promise<Approval> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, toJson, type Json } from './canonicalJson.js';
-import type { Database, SqlValue } from './Database.js';
+import type { SqlDatabase, SqlValue } from './SqlDatabase.js';
 import { toEpochMs } from './epochMs.js';
 import { nonEmpty } from './validate.js';
 
@@ -81,7 +81,7 @@ const rows = (n: number) => Math.ceil(n / ROWS_PER_INSERT);
  * a mail) covers that.
  */
 export class AuditLog {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /** Appends one entry after the current last one; returns its id and hash. */
   async append(input: AuditInput): Promise<{ id: number; hash: string }> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CordonError } from '../../proto/runtime/CordonError.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 
 /** Texts at least this long are stored once in `blobs` rather than inline in each row that holds them. */
 export const BLOB_MIN_CHARS = 16 * 1024;
@@ -20,7 +20,7 @@ const RECENT = 2;
 export class Blobs {
   private readonly recent: { text: string; sha256: string }[] = [];
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /** Stores `text` unless it is there already; returns its SHA-256 (hex). */
   async put(text: string): Promise<string> {

@@ -1,6 +1,6 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { BmcFact } from '../incidents/model.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 
 /** How to reach one host's BMC. The password stays in a file; only its path is stored. */
 export interface HostBmc {
@@ -33,7 +33,7 @@ interface BmcRow {
 
 /** Each host's BMC and the history of its checks. */
 export class BmcRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /**
    * Sets (or replaces) the host's BMC. A password file belongs to one host

@@ -1,7 +1,7 @@
 import { CordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import { CATEGORIES, REPORTER_KINDS, type Complaint } from '../incidents/model.js';
 import { BLOB_MIN_CHARS, Blobs } from './Blobs.js';
-import type { Database, SqlValue } from './Database.js';
+import type { SqlDatabase, SqlValue } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
@@ -106,7 +106,7 @@ const ROWS_PER_INSERT = 500;
 export class ComplaintsRepo {
   private readonly blobs: Blobs;
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: SqlDatabase) {
     this.blobs = new Blobs(db);
   }
 

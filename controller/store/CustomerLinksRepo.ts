@@ -1,5 +1,5 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty } from './validate.js';
 import { INCIDENT_COLUMNS, incidentFromRow, type IncidentRow } from './incidentRow.js';
@@ -49,7 +49,7 @@ function fromRow(r: Row): CustomerLink {
 
 /** Links to the customer page (migration `customer_voice`). Whether one still opens the page is the web layer's rule (customer/linkAccess). */
 export class CustomerLinksRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   async insert(link: Omit<CustomerLink, 'revokedAt' | 'revokedBy'>): Promise<void> {
     if (!/^[0-9a-f]{64}$/.test(link.tokenHash)) throw new CordonError('invalid', 'must be a SHA-256 in hex', { field: 'tokenHash' });

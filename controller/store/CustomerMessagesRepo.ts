@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CordonError } from '../../proto/runtime/CordonError.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
@@ -95,7 +95,7 @@ function fromRow(r: Row): CustomerMessage {
 
 /** The customer's side of each incident (migration `customer_voice`). */
 export class CustomerMessagesRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /**
    * Records a message. Returns false, recording nothing, when the same

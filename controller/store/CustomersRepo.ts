@@ -1,5 +1,5 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 import { nonEmpty } from './validate.js';
 
 /** Whom the desk writes to about a host. */
@@ -44,7 +44,7 @@ export function checkEmailAddress(value: string, field: string): string {
 
 /** Customers' contact details. Hosts name a customer id without a foreign key (migrations.ts says why). */
 export class CustomersRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /**
    * Inserts or replaces the customer's name and email. `invalid` names the

@@ -2,7 +2,7 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { Action } from '../incidents/model.js';
 import { checkAction } from './checkAction.js';
 import { byIdChunks } from './byIdChunks.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
@@ -62,7 +62,7 @@ export interface SetActionsOptions {
  * for the fleet-wide cap on automatic enforcements.
  */
 export class DesiredStateRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /**
    * Replaces what `incidentId` holds on `hostId` with `actions` (at most one

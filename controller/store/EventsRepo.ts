@@ -1,6 +1,6 @@
 import { ENFORCING_STATES, INCIDENT_STATES, type IncidentState } from '../incidents/model.js';
 import { storeJson, type Json } from './canonicalJson.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 import { toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
@@ -64,7 +64,7 @@ FROM incident_events NOT INDEXED WHERE id >= ? AND at >= ? AND at < ?`;
  * (AUTOINCREMENT), which is the order `list` returns.
  */
 export class EventsRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /** Appends one event; returns its id. `conflict` if the incident does not exist (foreign key). */
   async append(e: IncidentEventInput): Promise<number> {

@@ -3,7 +3,7 @@ import { CordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import { parseCidr } from '../../proto/runtime/cidr.js';
 import { parseInventory, type Host } from '../inventory/Inventory.js';
 import { candidateFirstKeys, ipKey, prefixKeys } from './addressKey.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 
 interface HostPrefixRow {
   id: string;
@@ -59,7 +59,7 @@ const SELECT_HOSTS = `SELECT h.id, h.customer_id, h.management_address, p.prefix
  * for code that needs that.
  */
 export class HostsRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /**
    * Adds a new host. `conflict` if the id exists or a prefix overlaps a

@@ -1,6 +1,6 @@
 import { CordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import { INCIDENT_STATES, type Category, type Incident, type IncidentState } from '../incidents/model.js';
-import type { Database, SqlValue } from './Database.js';
+import type { SqlDatabase, SqlValue } from './SqlDatabase.js';
 import { toEpochMs } from './epochMs.js';
 import { INCIDENT_COLUMNS, incidentFromRow, incidentParams, type IncidentRow } from './incidentRow.js';
 import { oneOf } from './validate.js';
@@ -35,7 +35,7 @@ export interface IncidentQuery {
  * that skips findOpen.
  */
 export class IncidentsRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /**
    * Stores a new incident. `conflict` if the id exists or the host already

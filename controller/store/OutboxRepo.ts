@@ -2,7 +2,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { storeJson, type Json } from './canonicalJson.js';
 import { BLOB_MIN_CHARS, Blobs } from './Blobs.js';
-import type { Database, SqlValue } from './Database.js';
+import type { SqlDatabase, SqlValue } from './SqlDatabase.js';
 import { toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
@@ -94,7 +94,7 @@ type Path = (string | number)[];
 export class OutboxRepo {
   private readonly blobs: Blobs;
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: SqlDatabase) {
     this.blobs = new Blobs(db);
   }
 

@@ -1,7 +1,7 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { ReporterKind } from '../incidents/model.js';
 import { validateReporter, type RegisteredReporter } from '../intake/trust/RegisteredReporter.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 import { toEpochMs } from './epochMs.js';
 import { oneOf } from './validate.js';
 
@@ -45,7 +45,7 @@ interface Row {
 export class ReportersRepo {
   private readonly listeners = new Set<() => void>();
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /**
    * Adds a reporter. From the desk (`source: 'desk'`) an existing id is a

@@ -1,6 +1,6 @@
 import type { SwitchTarget } from '../switch/SwitchDriver.js';
 import { byIdChunks } from './byIdChunks.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 
 export interface HostSwitch {
   hostId: string;
@@ -21,7 +21,7 @@ interface Row {
 
 /** Each host's switch port (validated at import by validateSwitchInventory) and whether Cordon holds it down. */
 export class SwitchesRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /** Sets the host's switch; a port Cordon holds down stays recorded as down. */
   async set(hostId: string, target: SwitchTarget): Promise<void> {

@@ -1,5 +1,5 @@
 import { CordonError } from '../../proto/runtime/CordonError.js';
-import type { Database } from './Database.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
@@ -38,7 +38,7 @@ const COLUMNS = 'id, customer_id, flagged_at, incidents_json, status, decided_by
  * while one is open joins it.
  */
 export class TerminationReviewsRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /** Opens a review for the customer, or adds the incidents to the one already open. Returns it. */
   async flag(id: string, customerId: string, incidentIds: readonly string[], at: Date): Promise<TerminationReview> {
