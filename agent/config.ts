@@ -61,6 +61,13 @@ export const agentSchema = {
   reconnect: {
     initialMs: { doc: 'First reconnect delay ceiling (doubles per failed attempt).', format: 'positive-int', default: 500 },
     maxMs: { doc: 'Cap of the reconnect delay.', format: 'positive-int', default: 30_000 },
+    connectTimeoutMs: {
+      doc:
+        'A dial whose Hello the controller has not accepted within this long fails, and the next controller of the list is tried ' +
+        "(gRPC alone would wait for the system's TCP timeout, minutes, on an address that drops packets).",
+      format: 'positive-int',
+      default: 15_000,
+    },
     spreadMs: {
       doc:
         'After an established stream ends (a controller restart), the first redial waits a uniform random time up to this (capped by maxMs), ' +
@@ -120,7 +127,7 @@ export interface AgentSettings {
   controller: { address: string; addresses?: string[]; serverName: string; pollSeconds: number };
   tls: { ca: string; cert: string; key: string };
   heartbeatSeconds: number;
-  reconnect: { initialMs: number; maxMs: number; spreadMs?: number };
+  reconnect: { initialMs: number; maxMs: number; spreadMs?: number; connectTimeoutMs?: number };
   interfaces: { public: string[]; management: string[] };
   managementNetworks: string[];
   backend: 'linux' | 'dry-run';

@@ -46,6 +46,7 @@ export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engin
     tls,
     heartbeatMs: settings.heartbeatSeconds * 1000,
     backoff: settings.reconnect,
+    connectTimeoutMs: settings.reconnect.connectTimeoutMs,
     log: log.child({ component: 'link' }),
     held: () => ({ generation: engine.generation(), observedDigest: digest, interfaces: describeInterfaces(settings.interfaces) }),
     onDesiredState: async (message) => {

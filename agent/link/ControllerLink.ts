@@ -17,6 +17,9 @@ import { backoffDelay, firstRedialDelay, type BackoffPolicy } from './backoff.js
 import { ControllerAddresses } from './ControllerAddresses.js';
 import { resolveControllers, type DialTarget, type LookupAll } from './resolveControllers.js';
 
+/** How long a dial may wait for its Hello to be accepted: longer than a busy controller's handshake, far shorter than TCP's timeout. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+
 /** What the agent holds right now, for Hello and heartbeats. */
 export interface HeldState {
   generation: bigint;
@@ -37,6 +40,8 @@ export interface ControllerLinkOptions {
   addresses?: readonly string[];
   /** The name every controller's certificate must carry; empty: each address's own host (for a DNS name, the name). */
   serverName?: string;
+  /** A dial whose Hello is not accepted within this long fails, and the next controller is tried. Default 15 s. */
+  connectTimeoutMs?: number | undefined;
   /** Draws the random start in the list (tests inject one). */
   random?: () => number;
   /** Resolves DNS names at each dial (tests inject one); node's dns.lookup, all: true, by default. */
@@ -183,6 +188,14 @@ export class ControllerLink implements AgentLink {
     this.current = call;
     this.state.sessions++;
     let heartbeat: NodeJS.Timeout | undefined;
+    // grpc-js has no connect deadline of its own: an address that drops packets would hold the dial for the
+    // OS's TCP timeout (minutes) before the next controller is tried.
+    const connectTimeoutMs = this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    let timedOut = false;
+    const connectTimer = setTimeout(() => {
+      timedOut = true;
+      call.cancel();
+    }, connectTimeoutMs);
     try {
       const held = this.opts.held();
       await call.send({
@@ -202,6 +215,7 @@ export class ControllerLink implements AgentLink {
       for await (const msg of call.responses) {
         if (!this.state.connected) {
           // The controller answers only an accepted Hello.
+          clearTimeout(connectTimer);
           this.state.connected = true;
           this.state.failedAttempts = 0;
           this.state.lastError = undefined;
@@ -219,7 +233,12 @@ export class ControllerLink implements AgentLink {
           });
         }
       }
+      if (timedOut) throw new CordonError('transient', `no answer to the Hello within ${connectTimeoutMs} ms`);
+    } catch (err) {
+      if (timedOut) throw new CordonError('transient', `no answer to the Hello within ${connectTimeoutMs} ms`, { cause: err });
+      throw err;
     } finally {
+      clearTimeout(connectTimer);
       clearInterval(heartbeat);
       call.cancel();
       client.close();

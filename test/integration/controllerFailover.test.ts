@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -178,6 +179,35 @@ describe('an agent with several controllers', () => {
     expect(performance.now() - started).toBeLessThan(3_000);
     expect(lines.map((l) => l.msg)).toEqual(['controller unreachable, trying the next one', 'connected to controller']);
     expect(lines[0]).toMatchObject({ address: `127.0.0.1:${closed}`, next: `127.0.0.1:${good.server.port}` });
+  });
+
+  it('gives up on a controller that never answers after the connect timeout, and tries the next', async () => {
+    // Takes the TCP connection and says nothing: what a hung process or a black hole looks like to the agent.
+    const held: Socket[] = [];
+    const silent = createServer((sock) => void held.push(sock));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const good = await startController();
+      const { log, lines } = recordingLog('info');
+      const { link } = testLink(pki.material('agent-web-01'), 0, 'web-01', {
+        addresses: [`127.0.0.1:${(silent.address() as AddressInfo).port}`, `127.0.0.1:${good.server.port}`],
+        random: () => 0,
+        connectTimeoutMs: 700,
+        backoff: { initialMs: 30_000, maxMs: 30_000 },
+        log,
+      });
+      links.push(link);
+      const started = performance.now();
+      link.start();
+      await waitFor('the agent on the second controller', () => link.status().connected, 5_000);
+      const took = performance.now() - started;
+      expect(took).toBeGreaterThanOrEqual(650);
+      expect(took).toBeLessThan(3_000);
+      expect(lines[0]).toMatchObject({ msg: 'controller unreachable, trying the next one', err: 'no answer to the Hello within 700 ms' });
+    } finally {
+      for (const sock of held) sock.destroy();
+      silent.close();
+    }
   });
 
   it('skips a controller whose certificate does not carry the name, logs why, and takes nothing from it', async () => {
