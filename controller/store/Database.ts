@@ -5,7 +5,7 @@ import { migrate } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { Mutex } from '../../proto/runtime/Mutex.js';
 
-import type { Row, RunResult, SqlDatabase, SqlParams } from './SqlDatabase.js';
+import { CommitListeners, type Row, type RunResult, type SqlDatabase, type SqlParams } from './SqlDatabase.js';
 
 // The value types moved to SqlDatabase (shared by both engines); re-exported for existing imports.
 export type { Row, RunResult, SqlParams, SqlValue } from './SqlDatabase.js';
@@ -55,7 +55,7 @@ export class Database implements SqlDatabase {
   private readonly scopes = new AsyncLocalStorage<Scope>();
   /** SQL text → its prepared statement, in least-recently-used order (a Map keeps insertion order). */
   private readonly statements = new Map<string, sqlite3.Statement>();
-  private readonly commitListeners: (() => void)[] = [];
+  private readonly commits = new CommitListeners();
   private closed = false;
 
   private constructor(
@@ -163,7 +163,7 @@ export class Database implements SqlDatabase {
    * "something changed" signals such as the desk's live updates, not work.
    */
   onCommit(listener: () => void): void {
-    this.commitListeners.push(listener);
+    this.commits.add(listener);
   }
 
   /** The first row, or undefined. The caller names the row's shape; nothing checks it. */
@@ -294,13 +294,7 @@ export class Database implements SqlDatabase {
   }
 
   private committed(): void {
-    for (const listener of this.commitListeners) {
-      try {
-        listener();
-      } catch {
-        // A listener's failure is its own; the commit already happened.
-      }
-    }
+    this.commits.fire();
   }
 
   private currentScope(): Scope {

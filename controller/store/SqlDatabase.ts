@@ -79,3 +79,26 @@ export interface SqlDatabase {
   /** Waits for running work, then closes. Later calls fail with `internal`. */
   close(): Promise<void>;
 }
+
+/**
+ * The listeners of `onCommit`, for both engines: each is called in turn
+ * after a commit, and a listener's throw is its own (the commit already
+ * happened), so one bad listener neither stops the others nor the writer.
+ */
+export class CommitListeners {
+  private readonly listeners: (() => void)[] = [];
+
+  add(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  fire(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch {
+        // Swallowed on purpose: see the class comment.
+      }
+    }
+  }
+}

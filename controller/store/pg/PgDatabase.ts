@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { Mutex } from '../../../proto/runtime/Mutex.js';
-import type { Row, RunResult, SqlDatabase, SqlParams } from '../SqlDatabase.js';
+import { CommitListeners, type Row, type RunResult, type SqlDatabase, type SqlParams } from '../SqlDatabase.js';
 import { summary, toCordonError } from './pgError.js';
 import { numberPlaceholders } from './placeholders.js';
 import { typeParsers } from './typeParsers.js';
@@ -57,7 +57,7 @@ export interface PgDatabaseOptions {
 export class PgDatabase implements SqlDatabase {
   private readonly root: Scope = { lock: new Mutex(), client: undefined, parent: undefined, depth: 0, open: true, memo: undefined, wrote: false };
   private readonly scopes = new AsyncLocalStorage<Scope>();
-  private readonly commitListeners: (() => void)[] = [];
+  private readonly commits = new CommitListeners();
   /** Statements outside any transaction still running, which close() waits for. */
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
@@ -133,7 +133,7 @@ export class PgDatabase implements SqlDatabase {
   }
 
   onCommit(listener: () => void): void {
-    this.commitListeners.push(listener);
+    this.commits.add(listener);
   }
 
   /**
@@ -272,13 +272,7 @@ export class PgDatabase implements SqlDatabase {
   }
 
   private committed(): void {
-    for (const listener of this.commitListeners) {
-      try {
-        listener();
-      } catch {
-        // A listener's failure is its own; the commit already happened.
-      }
-    }
+    this.commits.fire();
   }
 
   private currentScope(): Scope {
