@@ -1,4 +1,5 @@
 import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,31 @@ describe('the desk in the browser, over mutual TLS', () => {
     await expect(lab.request('operator-olga', '/', { credentials: null })).rejects.toThrow(/alert certificate required/);
     const stranger = { cert: readFileSync(join(foreign.dir, 'operator-olga.crt')), key: readFileSync(join(foreign.dir, 'operator-olga.key')) };
     await expect(lab.request('operator-olga', '/', { credentials: stranger })).rejects.toThrow(/unknown ca|socket hang up|ECONNRESET/i);
+  });
+
+  it('refuses TLS renegotiation: a connection admitted as one operator cannot become another', async () => {
+    // DeskAccess reads a connection's certificate once; a TLS 1.2 renegotiation could otherwise present another.
+    const socket = connect({
+      host: '127.0.0.1',
+      port: lab.controller.deskWebPort!,
+      maxVersion: 'TLSv1.2',
+      ca: readFileSync(join(lab.pki.dir, 'ca.crt')),
+      cert: readFileSync(join(lab.pki.dir, 'operator-vic.crt')),
+      key: readFileSync(join(lab.pki.dir, 'operator-vic.key')),
+      servername: 'cordon-controller',
+      checkServerIdentity: () => undefined,
+    });
+    await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    expect(socket.getProtocol()).toBe('TLSv1.2');
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
+      socket.once('close', () => resolve('closed'));
+      // On loopback a renegotiation the server accepts completes in milliseconds; a refused one ends or never answers.
+      setTimeout(() => resolve('no answer'), 2_000);
+      socket.renegotiate({ rejectUnauthorized: true }, (err) => resolve(err ? `refused ${err.message}` : 'renegotiated'));
+    });
+    socket.destroy();
+    expect(outcome).not.toBe('renegotiated');
   });
 
   it('refuses agents and feeds with 403: the desk is for operators', async () => {
