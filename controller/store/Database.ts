@@ -5,7 +5,7 @@ import { migrate } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { Mutex } from '../../proto/runtime/Mutex.js';
 
-import { CommitListeners, type Row, type RunResult, type SqlDatabase, type SqlParams } from './SqlDatabase.js';
+import { CommitListeners, runThenEnd, type Row, type RunResult, type SqlDatabase, type SqlParams } from './SqlDatabase.js';
 
 // The value types moved to SqlDatabase (shared by both engines); re-exported for existing imports.
 export type { Row, RunResult, SqlParams, SqlValue } from './SqlDatabase.js';
@@ -236,20 +236,7 @@ export class Database implements SqlDatabase {
         // full error); the error worth reporting is the one that got us here.
         await this.direct(outermost ? 'ROLLBACK' : `ROLLBACK TO ${name}; RELEASE ${name}`).catch(() => undefined);
       };
-      let result: T;
-      try {
-        result = await this.scopes.run(child, () => fn(this));
-      } catch (err) {
-        await end(false);
-        throw err;
-      }
-      try {
-        await end(true);
-      } catch (err) {
-        await end(false);
-        throw err;
-      }
-      return result;
+      return runThenEnd(() => this.scopes.run(child, () => fn(this)), end);
     });
   }
 

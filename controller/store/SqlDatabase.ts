@@ -102,3 +102,25 @@ export class CommitListeners {
     }
   }
 }
+
+/**
+ * A transaction body and its end, for both engines: `end(true)` commits (or
+ * releases the savepoint) after the body succeeds; when the body or the
+ * commit fails, `end(false)` rolls back and the first error is the one thrown.
+ */
+export async function runThenEnd<T>(body: () => Promise<T>, end: (ok: boolean) => Promise<void>): Promise<T> {
+  let result: T;
+  try {
+    result = await body();
+  } catch (err) {
+    await end(false);
+    throw err;
+  }
+  try {
+    await end(true);
+  } catch (err) {
+    await end(false);
+    throw err;
+  }
+  return result;
+}

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { Mutex } from '../../../proto/runtime/Mutex.js';
-import { CommitListeners, type Row, type RunResult, type SqlDatabase, type SqlParams } from '../SqlDatabase.js';
+import { CommitListeners, runThenEnd, type Row, type RunResult, type SqlDatabase, type SqlParams } from '../SqlDatabase.js';
 import { summary, toCordonError } from './pgError.js';
 import { numberPlaceholders } from './placeholders.js';
 import { typeParsers } from './typeParsers.js';
@@ -176,20 +176,7 @@ export class PgDatabase implements SqlDatabase {
         await direct(client, outermost ? 'ROLLBACK' : `ROLLBACK TO ${name}; RELEASE ${name}`).catch((err: Error) => (broken = err));
       };
       try {
-        let result: T;
-        try {
-          result = await this.scopes.run(child, () => fn(this));
-        } catch (err) {
-          await end(false);
-          throw err;
-        }
-        try {
-          await end(true);
-        } catch (err) {
-          await end(false);
-          throw err;
-        }
-        return result;
+        return await runThenEnd(() => this.scopes.run(child, () => fn(this)), end);
       } finally {
         // A connection whose ROLLBACK failed is destroyed, not handed to the next caller.
         if (outermost) client.release(broken);
