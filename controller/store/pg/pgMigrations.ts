@@ -1,0 +1,465 @@
+import type { Migration } from '../migrations.js';
+
+/**
+ * The store's schema on PostgreSQL: MIGRATIONS (../migrations.ts) translated
+ * one for one. A second list, not one SQL text for both engines, because the
+ * two differ in what counts (types, triggers, altering a CHECK); the same
+ * versions and names, so `schema_migrations` means the same thing on either
+ * engine: a PostgreSQL database at version N has the tables, columns (in the
+ * same order), defaults, CHECKs, keys, indexes and triggered behaviour of a
+ * SQLite one at version N. As in migrations.ts, a shipped migration never
+ * changes (migrate() checks each one's checksum): a schema change appends a
+ * migration to both lists under the same version.
+ *
+ * Translation, throughout: INTEGER is BIGINT (typeParsers.ts reads it back
+ * as a number), 0/1 flags included, since the repositories bind numbers;
+ * BLOB is BYTEA; an INTEGER PRIMARY KEY the database assigns is an identity
+ * column. SQLite's `RAISE(ABORT, …)` triggers call refuse(), which raises
+ * SQLSTATE 23001 (restrict_violation): class 23, a `conflict` (pgError.ts),
+ * as SQLite's constraint error is. `UPDATE OF col` triggers fire, on both
+ * engines, when the statement names the column, whatever the value.
+ */
+
+const INIT = `
+-- Refuses the statement with the message the trigger passes: SQLite's RAISE(ABORT, msg).
+CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION USING MESSAGE = TG_ARGV[0], ERRCODE = 'restrict_violation';
+END $$;
+
+CREATE TABLE customers (
+  id    TEXT PRIMARY KEY,
+  name  TEXT NOT NULL,
+  email TEXT NOT NULL
+);
+
+-- customer_id is not a foreign key: the inventory and the customers' contact
+-- details come from different sources and need not arrive in order.
+CREATE TABLE hosts (
+  id                 TEXT PRIMARY KEY,
+  customer_id        TEXT NOT NULL,
+  management_address TEXT NOT NULL
+);
+CREATE INDEX hosts_by_customer ON hosts (customer_id, id);
+
+-- 16-byte big-endian addresses, IPv4 mapped into IPv6: BYTEA compares bytewise, as SQLite's BLOB does.
+CREATE TABLE host_prefixes (
+  prefix     TEXT PRIMARY KEY,
+  host_id    TEXT NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
+  position   BIGINT NOT NULL,
+  prefix_len BIGINT NOT NULL CHECK (prefix_len BETWEEN 0 AND 128),
+  first_addr BYTEA NOT NULL CHECK (octet_length(first_addr) = 16),
+  last_addr  BYTEA NOT NULL CHECK (octet_length(last_addr) = 16),
+  CHECK (first_addr <= last_addr)
+);
+CREATE INDEX host_prefixes_by_range ON host_prefixes (first_addr, last_addr, prefix_len, host_id);
+CREATE INDEX host_prefixes_by_host ON host_prefixes (host_id, position);
+
+CREATE TABLE incidents (
+  id              TEXT PRIMARY KEY,
+  host_id         TEXT NOT NULL REFERENCES hosts (id),
+  customer_id     TEXT NOT NULL,
+  category        TEXT NOT NULL,
+  state           TEXT NOT NULL,
+  trusted         BIGINT NOT NULL CHECK (trusted IN (0, 1)),
+  opened_at       BIGINT NOT NULL,
+  notified_at     BIGINT,
+  ack_due_at      BIGINT,
+  resolve_due_at  BIGINT,
+  acknowledged_at BIGINT,
+  answered_at     BIGINT,
+  escalated_at    BIGINT,
+  step            BIGINT NOT NULL CHECK (step >= -1),
+  actions_json    TEXT NOT NULL,
+  hold            TEXT,
+  closed_at       BIGINT,
+  complaint_count BIGINT NOT NULL CHECK (complaint_count >= 0),
+  next_due_at     BIGINT
+);
+CREATE UNIQUE INDEX incidents_one_open ON incidents (host_id, category)
+  WHERE state NOT IN ('closed', 'dismissed', 'released');
+CREATE UNIQUE INDEX incidents_id_host ON incidents (id, host_id);
+CREATE INDEX incidents_by_next_due ON incidents (next_due_at, id) WHERE next_due_at IS NOT NULL;
+CREATE INDEX incidents_by_customer ON incidents (customer_id, opened_at);
+CREATE INDEX incidents_by_host ON incidents (host_id, opened_at);
+CREATE INDEX incidents_by_state ON incidents (state, opened_at);
+CREATE INDEX incidents_by_opened ON incidents (opened_at);
+
+-- The CHECKs are named so that due_process (6) can replace them: SQLite rebuilds the table there.
+CREATE TABLE complaints (
+  id            TEXT PRIMARY KEY,
+  received_at   BIGINT NOT NULL,
+  event_time    BIGINT,
+  ip            TEXT NOT NULL,
+  category      TEXT NOT NULL,
+  reporter      TEXT NOT NULL,
+  reporter_kind TEXT NOT NULL,
+  raw           TEXT NOT NULL,
+  evidence      TEXT NOT NULL,
+  incident_id   TEXT REFERENCES incidents (id),
+  status        TEXT NOT NULL CONSTRAINT complaints_status_check CHECK (status IN ('linked', 'rejected', 'needs_info')),
+  reason        TEXT,
+  CONSTRAINT complaints_linked_check CHECK ((status = 'linked') = (incident_id IS NOT NULL))
+);
+CREATE INDEX complaints_by_incident ON complaints (incident_id, received_at) WHERE incident_id IS NOT NULL;
+CREATE INDEX complaints_by_status ON complaints (status, received_at);
+CREATE TRIGGER complaints_raw_immutable BEFORE UPDATE OF raw ON complaints
+  FOR EACH ROW EXECUTE FUNCTION refuse('complaints.raw never changes');
+
+CREATE TABLE incident_events (
+  id          BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  incident_id TEXT NOT NULL REFERENCES incidents (id),
+  at          BIGINT NOT NULL,
+  type        TEXT NOT NULL,
+  from_state  TEXT,
+  to_state    TEXT,
+  actor       TEXT NOT NULL,
+  detail_json TEXT NOT NULL
+);
+CREATE INDEX incident_events_by_incident ON incident_events (incident_id, id);
+CREATE TRIGGER incident_events_no_update BEFORE UPDATE ON incident_events
+  FOR EACH ROW EXECUTE FUNCTION refuse('incident_events is append-only');
+CREATE TRIGGER incident_events_no_delete BEFORE DELETE ON incident_events
+  FOR EACH ROW EXECUTE FUNCTION refuse('incident_events is append-only');
+-- TRUNCATE skips row triggers; SQLite has no statement that empties a table past its DELETE trigger.
+CREATE TRIGGER incident_events_no_truncate BEFORE TRUNCATE ON incident_events
+  FOR EACH STATEMENT EXECUTE FUNCTION refuse('incident_events is append-only');
+
+CREATE TABLE enforcements (
+  incident_id TEXT NOT NULL,
+  host_id     TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  action_json TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  since       BIGINT NOT NULL,
+  PRIMARY KEY (incident_id, kind),
+  FOREIGN KEY (incident_id, host_id) REFERENCES incidents (id, host_id)
+);
+CREATE INDEX enforcements_by_host ON enforcements (host_id, incident_id, kind);
+
+CREATE TABLE enforcement_starts (
+  id          BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  at          BIGINT NOT NULL,
+  host_id     TEXT NOT NULL REFERENCES hosts (id),
+  incident_id TEXT NOT NULL REFERENCES incidents (id),
+  kind        TEXT NOT NULL,
+  automatic   BIGINT NOT NULL CHECK (automatic IN (0, 1))
+);
+CREATE INDEX enforcement_starts_automatic ON enforcement_starts (at) WHERE automatic = 1;
+
+CREATE TABLE host_desired (
+  host_id    TEXT PRIMARY KEY REFERENCES hosts (id),
+  generation BIGINT NOT NULL CHECK (generation >= 0),
+  issued_at  BIGINT NOT NULL
+);
+CREATE TRIGGER host_desired_generation_grows BEFORE UPDATE OF generation ON host_desired
+  FOR EACH ROW WHEN (NEW.generation <= OLD.generation)
+  EXECUTE FUNCTION refuse('host_desired.generation only grows');
+
+CREATE TABLE host_status (
+  host_id            TEXT PRIMARY KEY REFERENCES hosts (id),
+  status             TEXT NOT NULL CHECK (status IN ('pending', 'applied', 'failed', 'unreachable')),
+  applied_generation BIGINT CHECK (applied_generation >= 0),
+  error              TEXT,
+  reported_at        BIGINT NOT NULL
+);
+
+CREATE TABLE approvals (
+  id           TEXT PRIMARY KEY,
+  requested_by TEXT NOT NULL,
+  requested_at BIGINT NOT NULL,
+  action_json  TEXT NOT NULL,
+  reason       TEXT NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+  decided_by   TEXT,
+  decided_at   BIGINT,
+  CHECK ((status = 'pending') = (decided_by IS NULL)),
+  CHECK (status <> 'approved' OR decided_by <> requested_by)
+);
+CREATE INDEX approvals_pending ON approvals (requested_at) WHERE status = 'pending';
+CREATE TABLE approval_targets (
+  approval_id TEXT NOT NULL REFERENCES approvals (id),
+  host_id     TEXT NOT NULL REFERENCES hosts (id),
+  PRIMARY KEY (approval_id, host_id)
+);
+
+CREATE TABLE outbox (
+  id           BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  kind         TEXT NOT NULL,
+  incident_id  TEXT REFERENCES incidents (id),
+  payload_json TEXT NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('pending', 'in_flight', 'done', 'dead')),
+  due_at       BIGINT NOT NULL,
+  lease        TEXT,
+  attempts     BIGINT NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  last_error   TEXT,
+  CHECK ((status = 'in_flight') = (lease IS NOT NULL))
+);
+CREATE INDEX outbox_due ON outbox (due_at, id) WHERE status IN ('pending', 'in_flight');
+
+-- Not an identity column: AuditLog.ts picks each id, since the id is part of
+-- the row's hash, and an identity sequence that explicit ids never advance
+-- would hand out ids already taken to any insert that omitted one.
+CREATE TABLE audit_log (
+  id          BIGINT PRIMARY KEY,
+  at          BIGINT NOT NULL,
+  actor       TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  detail_json TEXT NOT NULL,
+  prev_hash   TEXT NOT NULL CHECK (length(prev_hash) = 64),
+  hash        TEXT NOT NULL UNIQUE CHECK (length(hash) = 64)
+);
+CREATE INDEX audit_log_by_subject ON audit_log (subject, id);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION refuse('audit_log is append-only');
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION refuse('audit_log is append-only');
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION refuse('audit_log is append-only');
+`;
+
+/** `user` is a reserved word in PostgreSQL: every statement naming host_bmcs.user must quote it. */
+const BMC = `
+CREATE TABLE host_bmcs (
+  host_id       TEXT PRIMARY KEY REFERENCES hosts (id) ON DELETE CASCADE,
+  protocol      TEXT NOT NULL DEFAULT 'ipmi',
+  address       TEXT NOT NULL,
+  port          BIGINT NOT NULL DEFAULT 623,
+  "user"        TEXT NOT NULL,
+  password_file TEXT NOT NULL,
+  sol           BIGINT NOT NULL DEFAULT 0,
+  cipher_suite  BIGINT
+);
+CREATE TABLE bmc_checks (
+  id          BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  host_id     TEXT NOT NULL,
+  at          BIGINT NOT NULL,
+  reachable   BIGINT NOT NULL,
+  sol         TEXT NOT NULL,
+  error       TEXT,
+  duration_ms BIGINT NOT NULL
+);
+CREATE INDEX bmc_checks_by_host ON bmc_checks (host_id, at);
+ALTER TABLE incidents ADD COLUMN bmc_verified_at BIGINT;
+`;
+
+const SWITCHES = `
+CREATE TABLE host_switches (
+  host_id     TEXT PRIMARY KEY REFERENCES hosts (id) ON DELETE CASCADE,
+  target_json TEXT NOT NULL,
+  port_down   BIGINT NOT NULL DEFAULT 0,
+  reason      TEXT,
+  changed_at  BIGINT
+);
+`;
+
+const BLOBS = `
+CREATE TABLE blobs (
+  sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+  text   TEXT NOT NULL
+);
+CREATE TRIGGER blobs_no_update BEFORE UPDATE ON blobs
+  FOR EACH ROW EXECUTE FUNCTION refuse('blobs are append-only');
+CREATE TRIGGER blobs_no_delete BEFORE DELETE ON blobs
+  FOR EACH ROW EXECUTE FUNCTION refuse('blobs are append-only');
+CREATE TRIGGER blobs_no_truncate BEFORE TRUNCATE ON blobs
+  FOR EACH STATEMENT EXECUTE FUNCTION refuse('blobs are append-only');
+
+ALTER TABLE complaints ADD COLUMN raw_sha256 TEXT REFERENCES blobs (sha256);
+CREATE TRIGGER complaints_raw_sha256_immutable BEFORE UPDATE OF raw_sha256 ON complaints
+  FOR EACH ROW EXECUTE FUNCTION refuse('complaints.raw never changes');
+
+ALTER TABLE outbox ADD COLUMN blob_refs_json TEXT;
+`;
+
+const EXCERPTS = `
+ALTER TABLE complaints ADD COLUMN excerpt TEXT;
+CREATE TRIGGER complaints_excerpt_immutable BEFORE UPDATE OF excerpt ON complaints
+  FOR EACH ROW EXECUTE FUNCTION refuse('complaints.excerpt never changes');
+`;
+
+/**
+ * SQLite rebuilds complaints here to change its CHECKs; PostgreSQL alters
+ * them in place. The new columns come in SQLite's order, after excerpt, so
+ * the tables still match column for column; rows, indexes and the older
+ * triggers stay as they are, as the rebuild keeps them.
+ */
+const DUE_PROCESS = `
+CREATE TABLE reporters (
+  id            TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  kind          TEXT NOT NULL,
+  domains_json  TEXT NOT NULL,
+  arc_forwarder BIGINT NOT NULL DEFAULT 0 CHECK (arc_forwarder IN (0, 1)),
+  feed          TEXT,
+  source        TEXT NOT NULL CHECK (source IN ('config', 'desk')),
+  added_by      TEXT NOT NULL,
+  added_at      BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX reporters_by_feed ON reporters (feed) WHERE feed IS NOT NULL;
+
+ALTER TABLE complaints
+  DROP CONSTRAINT complaints_status_check,
+  DROP CONSTRAINT complaints_linked_check,
+  ADD COLUMN trusted             BIGINT NOT NULL DEFAULT 0 CHECK (trusted IN (0, 1)),
+  ADD COLUMN reporter_id         TEXT,
+  ADD COLUMN auth_json           TEXT NOT NULL DEFAULT '{}',
+  ADD COLUMN message_id          TEXT,
+  ADD COLUMN original_message_id TEXT,
+  ADD COLUMN fingerprint         TEXT,
+  ADD COLUMN duplicate_of        TEXT REFERENCES complaints (id),
+  ADD CONSTRAINT complaints_status_check CHECK (status IN ('linked', 'rejected', 'needs_info', 'duplicate', 'held')),
+  ADD CONSTRAINT complaints_linked_check CHECK (CASE status
+    WHEN 'linked' THEN incident_id IS NOT NULL
+    WHEN 'duplicate' THEN duplicate_of IS NOT NULL
+    ELSE incident_id IS NULL END);
+-- Before complaints_auth_immutable exists, which would refuse it.
+UPDATE complaints SET trusted = 1 WHERE reporter_kind IN ('own_monitoring', 'upstream', 'cert');
+CREATE INDEX complaints_by_message_id ON complaints (message_id, ip, category) WHERE message_id IS NOT NULL;
+CREATE INDEX complaints_by_original_message_id ON complaints (original_message_id, ip, category) WHERE original_message_id IS NOT NULL;
+CREATE INDEX complaints_by_fingerprint ON complaints (fingerprint) WHERE fingerprint IS NOT NULL;
+CREATE TRIGGER complaints_auth_immutable BEFORE UPDATE OF auth_json, trusted, reporter_id, fingerprint ON complaints
+  FOR EACH ROW EXECUTE FUNCTION refuse('how a complaint was authenticated never changes');
+
+ALTER TABLE incidents ADD COLUMN established BIGINT NOT NULL DEFAULT 0 CHECK (established IN (0, 1));
+ALTER TABLE incidents ADD COLUMN overdue BIGINT NOT NULL DEFAULT 0 CHECK (overdue IN (0, 1));
+ALTER TABLE incidents ADD COLUMN opened_by TEXT NOT NULL DEFAULT 'complaint' CHECK (opened_by IN ('complaint', 'operator'));
+ALTER TABLE incidents ADD COLUMN approval_id TEXT;
+ALTER TABLE incidents ADD COLUMN pending_action_json TEXT;
+UPDATE incidents SET overdue = 1 WHERE escalated_at IS NOT NULL;
+CREATE INDEX incidents_established ON incidents (customer_id, opened_at) WHERE established = 1;
+
+CREATE TABLE termination_reviews (
+  id             TEXT PRIMARY KEY,
+  customer_id    TEXT NOT NULL,
+  flagged_at     BIGINT NOT NULL,
+  incidents_json TEXT NOT NULL,
+  status         TEXT NOT NULL CHECK (status IN ('open', 'confirmed', 'declined')),
+  decided_by     TEXT,
+  decided_at     BIGINT,
+  reason         TEXT,
+  CHECK ((status = 'open') = (decided_by IS NULL))
+);
+CREATE UNIQUE INDEX termination_reviews_one_open ON termination_reviews (customer_id) WHERE status = 'open';
+
+ALTER TABLE approvals ADD COLUMN incident_id TEXT REFERENCES incidents (id);
+ALTER TABLE approvals ADD COLUMN expires_at BIGINT;
+ALTER TABLE approvals ADD COLUMN why TEXT;
+`;
+
+const CUSTOMER_VOICE = `
+CREATE TABLE customer_links (
+  id          TEXT PRIMARY KEY,
+  incident_id TEXT NOT NULL REFERENCES incidents (id),
+  customer_id TEXT NOT NULL,
+  contact     TEXT NOT NULL,
+  token_hash  TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64),
+  created_at  BIGINT NOT NULL,
+  created_by  TEXT NOT NULL,
+  revoked_at  BIGINT,
+  revoked_by  TEXT,
+  CHECK ((revoked_at IS NULL) = (revoked_by IS NULL))
+);
+CREATE INDEX customer_links_by_incident ON customer_links (incident_id, created_at);
+
+CREATE TABLE customer_messages (
+  id             TEXT PRIMARY KEY,
+  incident_id    TEXT NOT NULL REFERENCES incidents (id),
+  at             BIGINT NOT NULL,
+  channel        TEXT NOT NULL CHECK (channel IN ('page', 'mail', 'operator')),
+  kind           TEXT NOT NULL CHECK (kind IN ('answer', 'reply', 'auto_reply', 'bounce')),
+  answer         TEXT CHECK (answer IN ('ack', 'fixed', 'false_positive', 'plan')),
+  plan_due_at    BIGINT,
+  body           TEXT NOT NULL,
+  actor          TEXT NOT NULL,
+  source_address TEXT,
+  user_agent     TEXT,
+  message_id     TEXT,
+  submission_id  TEXT,
+  raw_sha256     TEXT REFERENCES blobs (sha256),
+  seen_by        TEXT,
+  seen_at        BIGINT,
+  CHECK ((kind = 'answer') = (answer IS NOT NULL))
+);
+CREATE INDEX customer_messages_by_incident ON customer_messages (incident_id, at);
+CREATE INDEX customer_messages_unseen ON customer_messages (at) WHERE seen_at IS NULL;
+CREATE UNIQUE INDEX customer_messages_one_submission ON customer_messages (incident_id, submission_id) WHERE submission_id IS NOT NULL;
+CREATE UNIQUE INDEX customer_messages_one_mail ON customer_messages (incident_id, message_id) WHERE message_id IS NOT NULL;
+
+CREATE TABLE customer_files (
+  id           TEXT PRIMARY KEY,
+  message_id   TEXT NOT NULL REFERENCES customer_messages (id),
+  incident_id  TEXT NOT NULL REFERENCES incidents (id),
+  filename     TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size         BIGINT NOT NULL CHECK (size >= 0),
+  sha256       TEXT NOT NULL CHECK (length(sha256) = 64),
+  bytes        BYTEA NOT NULL
+);
+CREATE INDEX customer_files_by_message ON customer_files (message_id);
+CREATE TRIGGER customer_files_no_update BEFORE UPDATE ON customer_files
+  FOR EACH ROW EXECUTE FUNCTION refuse('evidence files never change');
+
+ALTER TABLE incidents ADD COLUMN notice_undelivered_at BIGINT;
+ALTER TABLE complaints ADD COLUMN reply_to TEXT;
+ALTER TABLE reporters ADD COLUMN notify_outcome BIGINT CHECK (notify_outcome IN (0, 1));
+
+-- The ref makes a mail's Message-ID unguessable, so it needs a strong random
+-- source, as OutboxRepo's randomBytes is: gen_random_uuid() (core since
+-- PostgreSQL 13, pg_strong_random; 122 random bits) rather than random(),
+-- and no pgcrypto. Without its dashes it is 32 lower-case hex digits.
+ALTER TABLE outbox ADD COLUMN ref TEXT CHECK (ref IS NULL OR length(ref) = 32);
+UPDATE outbox SET ref = replace(gen_random_uuid()::text, '-', '') WHERE ref IS NULL;
+`;
+
+const DESK_QUEUE = `
+CREATE INDEX incidents_flagged_open ON incidents (opened_at)
+  WHERE (hold IS NOT NULL OR notice_undelivered_at IS NOT NULL) AND state NOT IN ('closed', 'dismissed', 'released');
+`;
+
+// A table CHECK, not a column one: it reads status, and PostgreSQL wants a column CHECK to read only its column.
+const APPROVAL_REJECTIONS = `
+ALTER TABLE approvals
+  ADD COLUMN decision_reason TEXT,
+  ADD CONSTRAINT approvals_decision_reason_check
+    CHECK (decision_reason IS NULL OR (status = 'rejected' AND length(decision_reason) <= 2000));
+`;
+
+const DESK_QUEUE_REASONS = `
+ALTER TABLE incidents ADD COLUMN held_at BIGINT;
+UPDATE incidents SET held_at = (SELECT e.at FROM incident_events e WHERE e.incident_id = incidents.id AND e.type = 'held' ORDER BY e.id DESC LIMIT 1)
+  WHERE hold IS NOT NULL;
+CREATE FUNCTION incidents_held_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE incidents SET held_at = NEW.at WHERE id = NEW.incident_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER incidents_held_at AFTER INSERT ON incident_events
+  FOR EACH ROW WHEN (NEW.type = 'held') EXECUTE FUNCTION incidents_held_at();
+
+CREATE INDEX incidents_queue_answered ON incidents (state, COALESCE(answered_at, opened_at), id)
+  WHERE state IN ('appealed', 'release_requested', 'customer_resolved', 'disputed');
+CREATE INDEX incidents_queue_held ON incidents (COALESCE(held_at, escalated_at, opened_at), id)
+  WHERE hold IS NOT NULL AND state NOT IN ('closed', 'dismissed', 'released');
+CREATE INDEX incidents_queue_bounced ON incidents (notice_undelivered_at, id)
+  WHERE notice_undelivered_at IS NOT NULL AND state NOT IN ('closed', 'dismissed', 'released');
+CREATE INDEX customer_messages_unseen_by_incident ON customer_messages (incident_id, at, id) WHERE seen_at IS NULL;
+CREATE INDEX enforcements_cuts ON enforcements (host_id, since) WHERE kind IN ('isolate', 'nic_down');
+CREATE INDEX bmc_checks_by_host_reachable ON bmc_checks (host_id, reachable, at);
+CREATE INDEX outbox_by_incident ON outbox (incident_id, id) WHERE incident_id IS NOT NULL;
+`;
+
+/** Every migration, in order, under MIGRATIONS' versions and names. */
+export const PG_MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'init', sql: INIT },
+  { version: 2, name: 'bmc', sql: BMC },
+  { version: 3, name: 'switches', sql: SWITCHES },
+  { version: 4, name: 'blobs', sql: BLOBS },
+  { version: 5, name: 'excerpts', sql: EXCERPTS },
+  { version: 6, name: 'due_process', sql: DUE_PROCESS },
+  { version: 7, name: 'customer_voice', sql: CUSTOMER_VOICE },
+  { version: 8, name: 'desk_queue', sql: DESK_QUEUE },
+  { version: 9, name: 'approval_rejections', sql: APPROVAL_REJECTIONS },
+  { version: 10, name: 'desk_queue_reasons', sql: DESK_QUEUE_REASONS },
+];
