@@ -101,7 +101,15 @@ export class DrillClock implements Clock {
     if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`the clock only moves forward (asked ${ms} ms)`);
     this.offset += ms;
     for (const id of [...this.timers.keys()]) this.arm(id);
+    for (const l of this.advanced) l(ms);
   }
+
+  /** Calls `listener` after every move (other replicas are told: replicas/shareDrillClock). */
+  onAdvance(listener: (ms: number) => void): void {
+    this.advanced.push(listener);
+  }
+
+  private readonly advanced: ((ms: number) => void)[] = [];
 
   private arm(id: number): void {
     const entry = this.timers.get(id);

@@ -79,6 +79,28 @@ export const controllerSchema = {
       default: '/var/lib/cordon/cordon.db',
       env: 'CORDON_STORE',
     },
+    url: {
+      doc:
+        'PostgreSQL instead of SQLite: a connection string, postgres://user[:password]@host[:port]/database (or ?host=/socket/dir). ' +
+        'Then store.path is not used, and several controllers may share the database as replicas. Empty: the SQLite file at store.path.',
+      format: 'postgres-url',
+      default: '',
+      sensitive: true,
+      env: 'CORDON_STORE_URL',
+    },
+    maxConnections: {
+      doc: 'PostgreSQL only: connections in this controller\'s pool (one per open transaction; the notification listener has one more of its own).',
+      format: 'positive-int',
+      default: 10,
+    },
+  },
+  replica: {
+    id: {
+      doc: "PostgreSQL only: this controller's name among the replicas sharing the database (unique among running ones). Empty: host name, process id and a random suffix.",
+      format: String,
+      default: '',
+      env: 'CORDON_REPLICA_ID',
+    },
   },
   mail: {
     smtp: {
@@ -313,7 +335,8 @@ export type ControllerConfig = convict.Config<{
   tls: { ca: string; cert: string; key: string; revokedSerialsFile: string };
   agents: { staleAfterMissedHeartbeats: number; pingIntervalSeconds: number; helloTimeoutSeconds: number; maxHeartbeatSeconds: number };
   inventory: { file: string };
-  store: { path: string };
+  store: { path: string; url: string; maxConnections: number };
+  replica: { id: string };
   clock: { drill: boolean };
   mail: {
     smtp: { host: string; port: number; secure: boolean; requireTLS: boolean; user: string; password: string };

@@ -12,7 +12,7 @@ import type { Report, TamperEvent } from '../proto/gen/cordon/v1/agent.js';
 import type { IncidentDesk } from './desk/incidentDesk.js';
 import { handleAgentConnect } from './agents/handleAgentConnect.js';
 import { RevocationList } from './agents/RevocationList.js';
-import { SessionRegistry } from './agents/SessionRegistry.js';
+import { SessionRegistry, type AgentSessions } from './agents/SessionRegistry.js';
 import { createAuthorize } from './authorize.js';
 import { addReflection } from './reflection.js';
 import { HandshakeRefusalLog } from './transport/HandshakeRefusalLog.js';
@@ -32,6 +32,8 @@ export interface ControllerOptions {
   onTamper?: (hostId: string, event: TamperEvent) => void;
   /** An agent's session opened, closed, reported, or went stale or recovered (SessionRegistry's onChange). */
   onAgentChanged?: (hostId: string) => void;
+  /** What ListAgents and ListHosts read: the fleet's sessions when there are replicas; this server's own when absent. */
+  agents?: AgentSessions;
   /** The incident half of DeskService; its calls answer UNIMPLEMENTED when absent. */
   incidentDesk?: IncidentDesk;
   staleAfterMissedHeartbeats: number;
@@ -98,7 +100,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   server.addService(AgentServiceService, {
     connect: bidiHandler('AgentService/Connect', (stream, ctx) => handleAgentConnect(stream, ctx, linkDeps), deps),
   });
-  const desk = createDeskHandlers({ inventory: opts.inventory, sessions });
+  const desk = createDeskHandlers({ inventory: opts.inventory, sessions: opts.agents ?? sessions });
   const incidents = opts.incidentDesk;
   const absent = async (): Promise<never> => {
     throw new CordonError('unsupported', 'this controller runs without a store');

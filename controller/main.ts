@@ -18,6 +18,7 @@ import { SshSwitchDriver } from './switch/SshSwitchDriver.js';
 import { validateSwitchInventory, type SwitchInventoryEntry } from './switch/validateSwitchInventory.js';
 import { ExecRunner } from '../proto/runtime/CommandRunner.js';
 import { Store } from './store/Store.js';
+import { retryTransient } from './store/retryTransient.js';
 import { seedConfiguredReporters } from './store/seedConfiguredReporters.js';
 import { loadInventoryFile } from './inventory/Inventory.js';
 import { checkStorePath } from './checkStorePath.js';
@@ -66,7 +67,9 @@ async function main(argv: string[]): Promise<number> {
   const tls = loadTlsMaterial(config.get('tls'));
   checkKeyPair(tls, config.get('tls'));
   // --check-config may run before systemd's StateDirectory= exists; a start may not.
-  await checkStorePath(config.get('store.path'), { missingDirectory: args.checkConfig ? 'allow' : 'refuse' });
+  const storeUrl = config.get('store.url');
+  // On PostgreSQL there is no file to check: reaching the server is the start's first step below.
+  if (!storeUrl) await checkStorePath(config.get('store.path'), { missingDirectory: args.checkConfig ? 'allow' : 'refuse' });
   const policy = policyFromConfig({ ...config.get('policy'), bmcFreshMinutes: config.get('bmc.freshMinutes') });
   const bmcConfig = config.get('bmc');
   const bmcDriver = new IpmitoolDriver(
@@ -98,21 +101,26 @@ async function main(argv: string[]): Promise<number> {
 
   const log = createRootLogger({ name: 'cordon-controller', level: config.get('log.level'), pretty: args.logPretty || config.get('log.pretty') });
   log.info({ version: cordonVersion(), config: file ?? '(defaults and environment)' }, 'starting');
-  const store = await Store.open(config.get('store.path'));
-  if (inventoryFile) {
-    const count = await store.hosts.importFile(inventoryFile);
-    const extra = JSON.parse(readFileSync(inventoryFile, 'utf8')) as InventoryExtras;
-    const customers = extra.customers ?? [];
-    for (const c of customers) await store.customers.upsert({ id: c.id, name: c.name ?? c.id, email: c.email ?? '' });
-    for (const h of extra.hosts ?? []) {
-      if (h.bmc) await store.bmcs.set({ hostId: h.id, protocol: 'ipmi', port: 623, sol: false, cipherSuite: undefined, ...h.bmc });
+  const store = storeUrl ? await Store.openUrl(storeUrl, { maxConnections: config.get('store.maxConnections') }) : await Store.open(config.get('store.path'));
+  log.info({ store: storeUrl ? 'postgresql' : config.get('store.path') }, 'store open');
+  // Replicas starting together import the same inventory: one of two concurrent imports may lose a
+  // serialization race on PostgreSQL and is then simply run again (each step is idempotent).
+  await retryTransient(async () => {
+    if (inventoryFile) {
+      const count = await store.hosts.importFile(inventoryFile);
+      const extra = JSON.parse(readFileSync(inventoryFile, 'utf8')) as InventoryExtras;
+      const customers = extra.customers ?? [];
+      for (const c of customers) await store.customers.upsert({ id: c.id, name: c.name ?? c.id, email: c.email ?? '' });
+      for (const h of extra.hosts ?? []) {
+        if (h.bmc) await store.bmcs.set({ hostId: h.id, protocol: 'ipmi', port: 623, sol: false, cipherSuite: undefined, ...h.bmc });
+      }
+      for (const p of switchPorts) await store.switches.set(p.hostId, p.target);
+      log.info({ file: inventoryFile, hosts: count, customers: customers.length, switchPorts: switchPorts.length }, 'inventory imported');
     }
-    for (const p of switchPorts) await store.switches.set(p.hostId, p.target);
-    log.info({ file: inventoryFile, hosts: count, customers: customers.length, switchPorts: switchPorts.length }, 'inventory imported');
-  }
-  // The registry entries the config owns; desk-added ones stay (audited as actor "config" when they change).
-  const seeded = await seedConfiguredReporters(store, config.get('reporters'), new Date());
-  log.info({ configured: config.get('reporters').length, added: seeded.added.length, updated: seeded.updated.length, removed: seeded.removed.length }, 'reporters from config');
+    // The registry entries the config owns; desk-added ones stay (audited as actor "config" when they change).
+    const seeded = await seedConfiguredReporters(store, config.get('reporters'), new Date());
+    log.info({ configured: config.get('reporters').length, added: seeded.added.length, updated: seeded.updated.length, removed: seeded.removed.length }, 'reporters from config');
+  });
   const mail = config.get('mail');
   const drillClock = config.get('clock.drill') ? new DrillClock() : undefined;
   if (drillClock) {
@@ -172,6 +180,7 @@ async function main(argv: string[]): Promise<number> {
     customerLinks,
     customerWeb,
     deskWeb,
+    replica: storeUrl ? { url: storeUrl, id: config.get('replica.id') || undefined, listen: config.get('listen') } : undefined,
     log,
   });
   await starting;

@@ -37,6 +37,9 @@ import { DeskChanges } from './web/desk/DeskChanges.js';
 import type { DeskWebSettings } from './web/desk/deskWebSettings.js';
 import { startDeskWeb, type DeskWeb } from './web/desk/startDeskWeb.js';
 import { createDeskReads } from './web/desk/DeskReads.js';
+import type { AgentSessions } from './agents/SessionRegistry.js';
+import { isCordonError } from '../proto/runtime/CordonError.js';
+import { startReplica, type Replica, type ReplicaSettings } from './replicas/startReplica.js';
 
 export interface ControllerSettings {
   listen: string;
@@ -76,6 +79,8 @@ export interface ControllerSettings {
   customerWeb?: CustomerWebSettings | undefined;
   /** The desk in the browser (`web.desk.*`): mutual TLS, operator certificates. Absent: no desk page. */
   deskWeb?: DeskWebSettings | undefined;
+  /** One of several controllers on one PostgreSQL database (store.url): how it finds and tells the others. Absent: the only controller. */
+  replica?: ReplicaSettings | undefined;
   log: Logger;
 }
 
@@ -96,6 +101,10 @@ export interface Controller {
   deskWebPort: number | undefined;
   /** "Something changed" for open desk pages (fed by the hooks below). */
   deskChanges: DeskChanges;
+  /** The fleet's agent sessions: this controller's, and with replicas every replica's. */
+  agents: AgentSessions;
+  /** The replica's coordination, when one of several. */
+  replica: Replica | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -116,6 +125,23 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   const parsePool = setSharedParsePool({ limits: s.intake?.limits, workers: s.intake?.parseWorkers, log: log.child({ component: 'intake' }) });
   const inventory = await CachedInventory.load(s.store.hosts);
   const desired = new StoreDesiredStates(s.store, s.smtpRelays);
+  // Several replicas: listen to the others before anything can change (agents, deadlines, the drill clock).
+  let running: RunningController | undefined;
+  const deskChanges = new DeskChanges();
+  const replica = s.replica
+    ? await startReplica({
+        settings: s.replica,
+        store: s.store,
+        desired,
+        local: () => running?.sessions,
+        clock,
+        wall,
+        log: log.child({ component: 'replica' }),
+        onAgentsChanged: () => deskChanges.notify(),
+        onInventoryChanged: () => void inventory.refresh().catch((err: unknown) => log.warn({ err: asCordonError(err).message }, 'cannot re-read the hosts')),
+        onClockMoved: () => void scheduler?.kick(),
+      })
+    : undefined;
   let scheduler: DeadlineScheduler | undefined;
   let outbox: OutboxWorker | undefined;
   let bmc: BmcCheckWorker | undefined;
@@ -134,7 +160,6 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   const links = s.customerLinks ? new CustomerLinks(s.store, s.customerLinks, reads) : undefined;
   // Open desk pages learn of every commit that changed the store, whoever made it (Database.onCommit), and of
   // agents connecting, reporting, going stale or away (SessionRegistry's onChange, wired below): not call site by call site.
-  const deskChanges = new DeskChanges();
   s.store.db.onCommit(() => deskChanges.notify());
   const service = new IncidentService({
     links,
@@ -143,7 +168,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     policy: s.policy,
     clock,
     log: log.child({ component: 'incidents' }),
-    onHostChanged: (hostId) => void desired.changed(hostId).catch((err: unknown) => log.error({ host: hostId, err: asCordonError(err).message }, 'push failed')),
+    onHostChanged: (hostId) => {
+      void desired.changed(hostId).catch((err: unknown) => log.error({ host: hostId, err: asCordonError(err).message }, 'push failed'));
+      replica?.hostChanged(hostId);
+    },
     onOutbox: () => {
       outbox?.kick();
       bmc?.kick();
@@ -156,9 +184,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   });
   scheduler = new DeadlineScheduler(
     s.store.incidents,
-    async (incidentId, dueAt) => {
-      await service.apply(incidentId, { type: 'deadline', dueAt }, 'clock');
-    },
+    (incidentId, dueAt) => fireDeadline(service, s.store, incidentId, dueAt),
     clock,
     log.child({ component: 'deadlines' }),
   );
@@ -188,15 +214,19 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   // Replies, auto-replies and bounces relayed from the abuse mailbox thread onto incidents instead of opening complaints.
   const customerMail = new CustomerMailThreader({ store: s.store, service, clock: () => clock.now(), log: log.child({ component: 'customer-mail' }), limits: s.intake?.limits });
   // The desk's handlers, built once: DeskService (gRPC) and the desk's pages call the same functions.
-  let running: RunningController | undefined;
+  // Who holds which agent: this controller's registry, or every replica's (replica.agents).
+  const agents: AgentSessions = replica?.agents ?? { get: (h) => running?.sessions.get(h), list: () => running?.sessions.list() ?? [] };
   const incidentDesk = createIncidentDesk({
     store: s.store,
     service,
     policy: s.policy,
     clock: () => clock.now(),
-    onHostsChanged: () => inventory.refresh(),
+    onHostsChanged: async () => {
+      await inventory.refresh();
+      replica?.inventoryChanged();
+    },
     agentConnected: (hostId) => {
-      const st = running?.sessions.get(hostId)?.state;
+      const st = agents.get(hostId)?.state;
       return st === 'connected' || st === 'stale';
     },
     ...(bmc ? { checkBmc: (hostId: string) => bmc!.checkHost(hostId) } : {}),
@@ -219,10 +249,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       // ListHosts and ListAgents read the agents' sessions, which exist once the gRPC server below has started.
       const fleet = () => {
         if (!running) throw new CordonError('transient', 'the controller is still starting; reload in a moment');
-        return createDeskHandlers({ inventory, sessions: running.sessions });
+        return createDeskHandlers({ inventory, sessions: agents });
       };
       const handlers = { ...incidentDesk, listHosts: () => fleet().listHosts(), listAgents: () => fleet().listAgents() };
-      const fleetReads = { details: incidentDesk.getHostDetails, driftRepairs: (hostId: string) => running?.sessions.get(hostId)?.driftRepairs };
+      const fleetReads = { details: incidentDesk.getHostDetails, driftRepairs: (hostId: string) => agents.get(hostId)?.driftRepairs };
       deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers, fleet: fleetReads, reads: createDeskReads(s.store, () => clock.now()), revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
     }
   } catch (err) {
@@ -236,6 +266,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     scheduler!.stop();
     await parsePool.close();
     await pageReads?.close();
+    await replica?.stop();
   }
   let server: RunningController;
   try {
@@ -249,7 +280,11 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         metrics?.observeReport(hostId, report);
         reports.onReport(hostId, report);
       },
-      onAgentChanged: () => deskChanges.notify(),
+      onAgentChanged: (hostId) => {
+        deskChanges.notify();
+        replica?.agentChanged(hostId);
+      },
+      agents,
       onTamper: (hostId) => switches?.onTamper(hostId),
       staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
       ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),
@@ -269,12 +304,12 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   bmc?.start();
   let metricsServer: { port: number; server: Server } | undefined;
   if (s.metricsListen) {
-    metrics = createMetrics(s.store, server.sessions, () => clock.now());
+    metrics = createMetrics(s.store, agents, () => clock.now());
     metricsServer = await serveMetrics(metrics, s.metricsListen);
     log.info({ port: metricsServer.port }, 'metrics on /metrics');
   }
   const switches = s.switchFallback
-    ? new SwitchFallback(s.store, s.switchFallback.driver, server.sessions, wall, log.child({ component: 'switch-fallback' }), s.switchFallback.settings)
+    ? new SwitchFallback(s.store, s.switchFallback.driver, agents, wall, log.child({ component: 'switch-fallback' }), s.switchFallback.settings)
     : undefined;
   switches?.start();
 
@@ -291,6 +326,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     customerWebPort: customerWeb?.port,
     deskWebPort: deskWeb?.port,
     deskChanges,
+    agents,
+    replica,
     async stop(graceMs = 5_000) {
       metricsServer?.server.close();
       await deskWeb?.close();
@@ -301,8 +338,36 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       await outbox?.stop();
       await bmc?.stop();
       await server.stop(graceMs);
+      // After the streams ended, so the others read them as ended here at once.
+      await replica?.stop();
       await parsePool.close();
       await reports.idle();
     },
   };
 }
+
+/**
+ * A deadline, fired once however many replicas see it due: the replica
+ * that takes the incident's row applies it, the others skip it. One whose
+ * transaction lost a race anyway (a serialization failure) is tried again
+ * at once, and then finds the deadline stale (the lifecycle ignores an
+ * event whose due time is no longer the incident's).
+ */
+async function fireDeadline(service: IncidentService, store: Store, incidentId: string, dueAt: Date): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await service.apply(incidentId, { type: 'deadline', dueAt }, 'clock', {
+        within: async () => {
+          if (!(await store.incidents.claim(incidentId))) throw new ClaimedElsewhere();
+        },
+      });
+      return;
+    } catch (err) {
+      if (err instanceof ClaimedElsewhere) return;
+      if (attempt < 3 && isCordonError(err, 'transient')) continue;
+      throw err;
+    }
+  }
+}
+
+class ClaimedElsewhere extends Error {}

@@ -23,6 +23,16 @@ export interface AgentSessionView {
   driftRepairs: bigint | undefined;
 }
 
+/**
+ * Who reads agent sessions (the desk, metrics, the switch fallback): this
+ * controller's own registry, or with several replicas the whole fleet's
+ * (replicas/FleetSessions).
+ */
+export interface AgentSessions {
+  get(hostId: string): AgentSessionView | undefined;
+  list(): AgentSessionView[];
+}
+
 interface Session extends Omit<AgentSessionView, 'state'> {
   token: number;
   /** Ends the stream that carries this session. */
@@ -47,7 +57,7 @@ export interface OpenSession {
  * old TCP connection was noticed dead). State is derived from the injected
  * clock when read, so staleness needs no timer to be correct.
  */
-export class SessionRegistry {
+export class SessionRegistry implements AgentSessions {
   private readonly sessions = new Map<string, Session>();
   private nextToken = 1;
   private staleSeen = new Set<string>();

@@ -8,7 +8,7 @@ import { checkAction } from '../store/checkAction.js';
 import { incidentFromRow, type IncidentRow } from '../store/incidentRow.js';
 import type { Store } from '../store/Store.js';
 import { toComplaintRecord } from './incidentDesk.js';
-import { QUEUE_SQL } from './deskQueueSql.js';
+import { queueSql } from './deskQueueSql.js';
 import { bmcAlertReason, compareQueue, enforcementReason, QUEUE_ORDER, queueReason, reportReason, type QueueReason, type QueueWhy } from './queueReasons.js';
 
 export interface DeskQueueDeps {
@@ -43,14 +43,15 @@ interface HostItem {
   incidentId: string | undefined;
 }
 
-const INCIDENT_KINDS: Partial<Record<QueueWhy, { sql: string; state?: string }>> = {
-  appealed: { sql: QUEUE_SQL.answered, state: 'appealed' },
-  release_requested: { sql: QUEUE_SQL.answered, state: 'release_requested' },
-  customer_resolved: { sql: QUEUE_SQL.answered, state: 'customer_resolved' },
-  disputed: { sql: QUEUE_SQL.answered, state: 'disputed' },
-  held: { sql: QUEUE_SQL.held },
-  unseen_messages: { sql: QUEUE_SQL.unseen },
-  notice_bounced: { sql: QUEUE_SQL.bounced },
+type QueueSql = ReturnType<typeof queueSql>;
+const INCIDENT_KINDS: Partial<Record<QueueWhy, { sql: keyof QueueSql; state?: string }>> = {
+  appealed: { sql: 'answered', state: 'appealed' },
+  release_requested: { sql: 'answered', state: 'release_requested' },
+  customer_resolved: { sql: 'answered', state: 'customer_resolved' },
+  disputed: { sql: 'answered', state: 'disputed' },
+  held: { sql: 'held' },
+  unseen_messages: { sql: 'unseen' },
+  notice_bounced: { sql: 'bounced' },
 };
 const REPORT_STATUS: Partial<Record<QueueWhy, string>> = { needs_info: 'needs_info', held_report: 'held' };
 
@@ -68,13 +69,13 @@ function incidentOf(r: Row): { incident: Incident; reason: QueueReason | undefin
  */
 async function readHosts(store: Store, agentConnected: (hostId: string) => boolean): Promise<HostItem[]> {
   const [dispatch, bmc] = await Promise.all([
-    store.db.all<{ host_id: string; generation: number; issued_at: number; status: string | null; applied_generation: number | null; error: string | null; reported_at: number | null }>(QUEUE_SQL.dispatch),
-    store.db.all<{ host_id: string; at: number; error: string | null; down_since: number | null }>(QUEUE_SQL.bmcDown),
+    store.db.all<{ host_id: string; generation: number; issued_at: number; status: string | null; applied_generation: number | null; error: string | null; reported_at: number | null }>(queueSql(store.db.dialect).dispatch),
+    store.db.all<{ host_id: string; at: number; error: string | null; down_since: number | null }>(queueSql(store.db.dialect).bmcDown),
   ]);
   const ids = [...new Set([...dispatch.map((d) => d.host_id), ...bmc.map((b) => b.host_id)])];
   if (ids.length === 0) return [];
   const inForce = new Map<string, { incidentId: string; kind: string; words: string }[]>();
-  for (const e of await store.db.all<{ host_id: string; incident_id: string; kind: string; action_json: string }>(QUEUE_SQL.enforcementsOf, [JSON.stringify(ids)])) {
+  for (const e of await store.db.all<{ host_id: string; incident_id: string; kind: string; action_json: string }>(queueSql(store.db.dialect).enforcementsOf, [JSON.stringify(ids)])) {
     const words = describeAction(checkAction(JSON.parse(e.action_json), `enforcements[${e.incident_id}:${e.kind}]`, 'internal'));
     inForce.set(e.host_id, [...(inForce.get(e.host_id) ?? []), { incidentId: e.incident_id, kind: e.kind, words }]);
   }
@@ -108,7 +109,7 @@ async function readHosts(store: Store, agentConnected: (hostId: string) => boole
  * first N of ListQueue and says how many it left out.
  */
 export async function countQueue(store: Store, agentConnected: (hostId: string) => boolean): Promise<QueueCounts> {
-  const [row, hosts] = await Promise.all([store.db.get<Record<string, number>>(QUEUE_SQL.counts), readHosts(store, agentConnected)]);
+  const [row, hosts] = await Promise.all([store.db.get<Record<string, number>>(queueSql(store.db.dialect).counts), readHosts(store, agentConnected)]);
   const byWhy = Object.fromEntries(QUEUE_ORDER.map((why) => [why, row?.[why] ?? 0])) as Record<QueueWhy, number>;
   for (const h of hosts) byWhy[h.reason.why]++;
   return { total: Object.values(byWhy).reduce((a, b) => a + b, 0), byWhy };
@@ -133,7 +134,7 @@ export function createDeskQueue(deps: DeskQueueDeps) {
 function queueOn(store: Store, deps: DeskQueueDeps) {
   const incidentsById = async (ids: string[]): Promise<Map<string, Incident>> => {
     if (ids.length === 0) return new Map();
-    const rows = await store.db.all<Row>(QUEUE_SQL.incidentsById, [JSON.stringify(ids)]);
+    const rows = await store.db.all<Row>(queueSql(store.db.dialect).incidentsById, [JSON.stringify(ids)]);
     return new Map(rows.map((r) => [r.id, incidentFromRow(r)]));
   };
   /** For held reports: the open incident of the same host and category, which admitting the report would join. */
@@ -153,14 +154,14 @@ function queueOn(store: Store, deps: DeskQueueDeps) {
       return m ? [{ id: c.id, pair: [m.hostId, c.category] }] : [];
     });
     if (pairs.length === 0) return new Map();
-    const open = await store.db.all<IncidentRow>(QUEUE_SQL.openByHostCategory, [JSON.stringify(pairs.map((p) => p.pair))]);
+    const open = await store.db.all<IncidentRow>(queueSql(store.db.dialect).openByHostCategory, [JSON.stringify(pairs.map((p) => p.pair))]);
     const byPair = new Map(open.map((r) => [`${r.host_id}\u0000${r.category}`, incidentFromRow(r)]));
     return new Map(pairs.flatMap((p) => (byPair.has(p.pair.join('\u0000')) ? [[p.id, byPair.get(p.pair.join('\u0000'))!] as const] : [])));
   };
 
   const readIncidents = async (why: QueueWhy, room: number, seen: Set<string>): Promise<Keyed[]> => {
     const kind = INCIDENT_KINDS[why]!;
-    const rows = await store.db.all<Row>(kind.sql, kind.state ? [kind.state, room] : [room]);
+    const rows = await store.db.all<Row>(queueSql(store.db.dialect)[kind.sql], kind.state ? [kind.state, room] : [room]);
     const out: Keyed[] = [];
     for (const r of rows) {
       const { incident, reason, unseen } = incidentOf(r);
@@ -173,7 +174,7 @@ function queueOn(store: Store, deps: DeskQueueDeps) {
   };
 
   const readReports = async (why: QueueWhy, room: number): Promise<Keyed[]> => {
-    const rows = (await store.db.all<ComplaintRow>(QUEUE_SQL.reports, [REPORT_STATUS[why]!, room])).map(complaintFromRow);
+    const rows = (await store.db.all<ComplaintRow>(queueSql(store.db.dialect).reports, [REPORT_STATUS[why]!, room])).map(complaintFromRow);
     const joins = why === 'held_report' ? await wouldJoin(rows) : new Map<string, Incident>();
     return rows.flatMap((c) => {
       const joined = joins.get(c.id);

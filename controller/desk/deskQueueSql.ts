@@ -1,4 +1,6 @@
 import { INCIDENT_COLUMNS } from '../store/incidentRow.js';
+import type { SqlDatabase } from '../store/SqlDatabase.js';
+import { jsonTextList, jsonTextPairs } from '../store/sqlDialect.js';
 
 /*
  * The queue's statements, one per reason (desk/queueReasons.ts), each the
@@ -28,7 +30,14 @@ const BOUNCED = `notice_undelivered_at IS NOT NULL AND ${OPEN} AND hold IS NULL 
 /** Incidents with unseen messages that no earlier reason took (`incidents` joined). */
 const UNSEEN_ONLY = `incidents.${NOT_ANSWERED} AND NOT (incidents.hold IS NOT NULL AND incidents.${OPEN})`;
 
-export const QUEUE_SQL = {
+/** The queue's statements in `dialect`'s SQL (they differ only where a JSON list is bound). */
+export function queueSql(dialect: SqlDatabase['dialect']) {
+  return (BY_DIALECT[dialect] ??= statements(dialect));
+}
+
+const BY_DIALECT: Partial<Record<SqlDatabase['dialect'], ReturnType<typeof statements>>> = {};
+
+const statements = (dialect: SqlDatabase['dialect']) => ({
   /** Appealed, release requested, customer resolved, disputed (the state is the parameter): since the customer's answer. */
   answered: `SELECT ${INCIDENT} FROM incidents WHERE ${ANSWERED} AND state = ? ORDER BY COALESCE(answered_at, opened_at), id LIMIT ?`,
   /** Escalations held back, since the hold was set. */
@@ -44,7 +53,7 @@ export const QUEUE_SQL = {
   /** Hosts whose desired generation is not applied (the agent's connection is asked in code). One row per such host. */
   dispatch: `SELECT d.host_id, d.generation, d.issued_at, s.status, s.applied_generation, s.error, s.reported_at
     FROM host_desired d LEFT JOIN host_status s ON s.host_id = d.host_id
-    WHERE d.generation > 0 AND (s.host_id IS NULL OR s.status <> 'applied' OR s.applied_generation IS NOT d.generation)
+    WHERE d.generation > 0 AND (s.host_id IS NULL OR s.status <> 'applied' OR s.applied_generation IS DISTINCT FROM d.generation)
     ORDER BY d.issued_at, d.host_id`,
   /** Hosts with a cut in force whose latest BMC check failed, with the first failure since the BMC last answered. */
   bmcDown: `SELECT c.host_id, l.at, l.error,
@@ -55,12 +64,12 @@ export const QUEUE_SQL = {
     WHERE l.reachable = 0`,
   /** What is in force on some hosts (a JSON list of host ids), oldest first per host. */
   enforcementsOf: `SELECT host_id, incident_id, kind, action_json FROM enforcements
-    WHERE host_id IN (SELECT value FROM json_each(?)) ORDER BY host_id, since, incident_id, kind`,
+    WHERE host_id IN (${jsonTextList(dialect)}) ORDER BY host_id, since, incident_id, kind`,
   /** Incidents by id (a JSON list). */
-  incidentsById: `SELECT ${INCIDENT} FROM incidents WHERE id IN (SELECT value FROM json_each(?))`,
+  incidentsById: `SELECT ${INCIDENT} FROM incidents WHERE id IN (${jsonTextList(dialect)})`,
   /** The open incident of each [host, category] pair (a JSON list): where an admitted report would go. */
   openByHostCategory: `SELECT ${INCIDENT_COLUMNS} FROM incidents
-    WHERE ${OPEN} AND (host_id, category) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`,
+    WHERE ${OPEN} AND (host_id, category) IN (${jsonTextPairs(dialect)})`,
   /** How many wait for each incident and report reason, in one statement; hosts are counted from their own reads. */
   counts: `SELECT
     (SELECT COUNT(*) FROM incidents WHERE state = 'appealed') AS appealed,
@@ -72,4 +81,7 @@ export const QUEUE_SQL = {
     (SELECT COUNT(*) FROM incidents WHERE ${BOUNCED}) AS notice_bounced,
     (SELECT COUNT(*) FROM complaints WHERE status = 'needs_info') AS needs_info,
     (SELECT COUNT(*) FROM complaints WHERE status = 'held') AS held_report`,
-} as const;
+});
+
+/** SQLite's statements, for tests that read the plans. */
+export const QUEUE_SQL = queueSql('sqlite');

@@ -6,11 +6,11 @@ import {
   type ListHostsResponse,
 } from '../../proto/gen/cordon/v1/desk.js';
 import type { Inventory } from '../inventory/Inventory.js';
-import type { AgentConnectionState, AgentSessionView, SessionRegistry } from '../agents/SessionRegistry.js';
+import type { AgentConnectionState, AgentSessions, AgentSessionView } from '../agents/SessionRegistry.js';
 
 export interface DeskDeps {
   inventory: Inventory;
-  sessions: SessionRegistry;
+  sessions: AgentSessions;
 }
 
 const STATE: Record<AgentConnectionState, AgentState> = {

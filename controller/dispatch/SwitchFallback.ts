@@ -1,6 +1,6 @@
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
-import type { SessionRegistry } from '../agents/SessionRegistry.js';
+import type { AgentSessions } from '../agents/SessionRegistry.js';
 import type { Clock } from '../clock.js';
 import { CUT_ACTIONS } from '../incidents/model.js';
 import type { Store } from '../store/Store.js';
@@ -39,7 +39,7 @@ export class SwitchFallback {
   constructor(
     private readonly store: Store,
     private readonly driver: SwitchDriver,
-    private readonly sessions: SessionRegistry,
+    private readonly sessions: AgentSessions,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly settings: SwitchFallbackSettings,

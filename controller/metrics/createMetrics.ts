@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Report } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { parseAddress } from '../../proto/runtime/config.js';
-import type { SessionRegistry } from '../agents/SessionRegistry.js';
+import type { AgentSessions } from '../agents/SessionRegistry.js';
 import { DEADLINE_HORIZON_HOURS, readReversal, type ReversalFigures } from '../desk/deskHealth.js';
 import type { Store } from '../store/Store.js';
 
@@ -20,7 +20,7 @@ export interface Metrics {
  * session table at scrape time, so they are never stale and cost nothing
  * between scrapes; only dispatch latency is observed as it happens.
  */
-export function createMetrics(store: Store, sessions: SessionRegistry, now: () => Date): Metrics {
+export function createMetrics(store: Store, sessions: AgentSessions, now: () => Date): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'cordon_controller_' });
   const rows = <T>(sql: string, params: (string | number)[] = []) => store.db.all<T>(sql, params);

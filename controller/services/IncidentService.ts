@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import type { Store } from '../store/Store.js';
 import { StoreTx } from '../store/StoreTx.js';
 import { ipKey } from '../store/addressKey.js';
+import { jsonField } from '../store/sqlDialect.js';
 import { nextDueAt, transition, type Context, type Effect, type IncidentEvent, type MailTemplate } from '../incidents/lifecycle.js';
 import type { MailPayload } from '../mail/OutboxSource.js';
 import type { MailComplaint } from '../mail/renderMail.js';
@@ -579,7 +580,7 @@ export class IncidentService {
   async operatorHostsSince(operator: string, since: Date): Promise<number> {
     const row = await this.deps.store.db.get<{ n: number }>(
       `SELECT COUNT(DISTINCT i.host_id) AS n FROM incident_events e JOIN incidents i ON i.id = e.incident_id
-       WHERE e.type = 'operator_enforce' AND e.actor = ? AND e.at >= ? AND json_extract(e.detail_json, '$.approvalId') IS NULL`,
+       WHERE e.type = 'operator_enforce' AND e.actor = ? AND e.at >= ? AND ${jsonField(this.deps.store.db.dialect, 'e.detail_json', 'approvalId')} IS NULL`,
       [operator, since.getTime()],
     );
     return row?.n ?? 0;

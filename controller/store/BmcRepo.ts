@@ -63,9 +63,9 @@ export class BmcRepo {
 
   private async write(b: HostBmc): Promise<void> {
     await this.db.run(
-      `INSERT INTO host_bmcs (host_id, protocol, address, port, user, password_file, sol, cipher_suite) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO host_bmcs (host_id, protocol, address, port, "user", password_file, sol, cipher_suite) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (host_id) DO UPDATE SET protocol = excluded.protocol, address = excluded.address, port = excluded.port,
-         user = excluded.user, password_file = excluded.password_file, sol = excluded.sol, cipher_suite = excluded.cipher_suite`,
+         "user" = excluded."user", password_file = excluded.password_file, sol = excluded.sol, cipher_suite = excluded.cipher_suite`,
       [b.hostId, b.protocol, b.address, b.port, b.user, b.passwordFile, b.sol ? 1 : 0, b.cipherSuite ?? null],
     );
   }
@@ -110,7 +110,7 @@ export class BmcRepo {
       const rows = await this.db.all<{ host_id: string; at: number; reachable: number; sol: string; error: string | null; duration_ms: number }>(
         `SELECT host_id, at, reachable, sol, error, duration_ms FROM (
            SELECT *, ROW_NUMBER() OVER (PARTITION BY host_id ORDER BY at DESC, id DESC) AS n FROM bmc_checks
-           WHERE host_id IN (${Array(size).fill('?').join(', ')})) WHERE n = 1`,
+           WHERE host_id IN (${Array(size).fill('?').join(', ')})) AS latest WHERE n = 1`,
         [...slice, ...Array<string>(size - slice.length).fill(slice[0]!)],
       );
       for (const r of rows) {

@@ -166,7 +166,7 @@ export class ComplaintsRepo {
   async summariesByIncident(incidentId: string, limit: number): Promise<StoredComplaint[]> {
     const columns = SELECT_COLUMNS.replace('COALESCE(b.text, c.raw) AS raw', "'' AS raw").replace('c.auth_json', "'{}' AS auth_json");
     const rows = await this.db.all<ComplaintRow>(
-      `SELECT * FROM (SELECT ${columns} FROM complaints c WHERE c.incident_id = ? ORDER BY c.received_at DESC, c.id DESC LIMIT ?) ORDER BY received_at, id`,
+      `SELECT * FROM (SELECT ${columns} FROM complaints c WHERE c.incident_id = ? ORDER BY c.received_at DESC, c.id DESC LIMIT ?) AS newest ORDER BY received_at, id`,
       [incidentId, limit],
     );
     return rows.map(complaintFromRow);

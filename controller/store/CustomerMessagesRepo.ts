@@ -168,7 +168,10 @@ export class CustomerMessagesRepo {
 
   async listFiles(incidentId: string): Promise<CustomerFile[]> {
     const rows = await this.db.all<{ id: string; message_id: string; incident_id: string; filename: string; content_type: string; size: number; sha256: string }>(
-      'SELECT id, message_id, incident_id, filename, content_type, size, sha256 FROM customer_files WHERE incident_id = ? ORDER BY rowid',
+      // Per message, oldest first, then by name: an order both engines keep (PostgreSQL has no rowid).
+      `SELECT f.id, f.message_id, f.incident_id, f.filename, f.content_type, f.size, f.sha256
+       FROM customer_files f JOIN customer_messages m ON m.id = f.message_id
+       WHERE f.incident_id = ? ORDER BY m.at, m.id, f.filename, f.id`,
       [incidentId],
     );
     return rows.map((r) => ({ id: r.id, messageId: r.message_id, incidentId: r.incident_id, filename: r.filename, contentType: r.content_type, size: r.size, sha256: r.sha256 }));

@@ -5,7 +5,7 @@ import { migrate } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { Mutex } from '../../proto/runtime/Mutex.js';
 
-import { CommitListeners, runThenEnd, type Row, type RunResult, type SqlDatabase, type SqlParams } from './SqlDatabase.js';
+import { CommitListeners, runThenEnd, type Row, type RunResult, type SqlDatabase, type SqlParams, type TransactionOptions } from './SqlDatabase.js';
 
 // The value types moved to SqlDatabase (shared by both engines); re-exported for existing imports.
 export type { Row, RunResult, SqlParams, SqlValue } from './SqlDatabase.js';
@@ -51,6 +51,7 @@ const STATEMENT_CACHE_SIZE = 200;
  * `transient`, everything else `internal`.
  */
 export class Database implements SqlDatabase {
+  readonly dialect = 'sqlite' as const;
   private readonly root: Scope = { lock: new Mutex(), parent: undefined, depth: 0, open: true, memo: undefined, wrote: false };
   private readonly scopes = new AsyncLocalStorage<Scope>();
   /** SQL text → its prepared statement, in least-recently-used order (a Map keeps insertion order). */
@@ -210,7 +211,7 @@ export class Database implements SqlDatabase {
    * deadlocking on upgrade). Commits when `fn` resolves, rolls back and
    * rethrows when it throws. Nested calls use savepoints.
    */
-  transaction<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (db: Database) => Promise<T>, _options?: TransactionOptions): Promise<T> {
     const scope = this.currentScope();
     return scope.lock.lock(async () => {
       this.assertOpen('BEGIN');

@@ -95,7 +95,9 @@ export class DesiredStateRepo {
       if (same) return this.generation(hostId);
 
       if (held.length > 0) {
-        await this.db.run(`DELETE FROM enforcements WHERE incident_id = ? AND kind NOT IN (${[...wanted.keys()].map(() => '?').join(', ')})`, [
+        // An empty NOT IN () is SQLite's only: with nothing wanted, every kind goes.
+        const keep = wanted.size === 0 ? '' : ` AND kind NOT IN (${[...wanted.keys()].map(() => '?').join(', ')})`;
+        await this.db.run(`DELETE FROM enforcements WHERE incident_id = ?${keep}`, [
           incidentId,
           ...wanted.keys(),
         ]);
@@ -119,7 +121,7 @@ export class DesiredStateRepo {
       }
       const row = await this.db.get<{ generation: number }>(
         `INSERT INTO host_desired (host_id, generation, issued_at) VALUES (?, 1, ?)
-         ON CONFLICT (host_id) DO UPDATE SET generation = generation + 1, issued_at = excluded.issued_at
+         ON CONFLICT (host_id) DO UPDATE SET generation = host_desired.generation + 1, issued_at = excluded.issued_at
          RETURNING generation`,
         [hostId, at],
       );
@@ -198,6 +200,14 @@ export class DesiredStateRepo {
         },
       ]),
     );
+  }
+
+  /** The desired generation of each of these hosts that has one (a host never restricted has none). */
+  async generations(hostIds: readonly string[]): Promise<Map<string, number>> {
+    const rows = await byIdChunks(hostIds, (ids, params) =>
+      this.db.all<{ host_id: string; generation: number }>(`SELECT host_id, generation FROM host_desired WHERE host_id IN (${ids})`, params),
+    );
+    return new Map(rows.map((r) => [r.host_id, r.generation]));
   }
 
   /** Records the agent's latest report for the host (replacing the previous one). */

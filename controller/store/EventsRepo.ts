@@ -52,11 +52,14 @@ const holding = ENFORCING_STATES.map((s) => `'${s}'`).join(', ');
  * incident_id) SQLite would otherwise walk the whole incident_events_by_incident
  * index, which is every event ever written.
  */
-export const RESTRICTION_FLOW_SQL = `SELECT
+const restrictionFlow = (notIndexed: string) => `SELECT
   COUNT(DISTINCT CASE WHEN to_state = 'enforcing' AND (from_state IS NULL OR from_state NOT IN (${holding})) THEN incident_id END) AS applied,
   COUNT(DISTINCT CASE WHEN type = 'operator_accept_dispute' AND from_state = 'appealed' THEN incident_id END) AS appeals,
   COUNT(DISTINCT CASE WHEN type = 'operator_dismiss' AND from_state IN (${holding}) THEN incident_id END) AS dismissed
-FROM incident_events NOT INDEXED WHERE id >= ? AND at >= ? AND at < ?`;
+FROM incident_events${notIndexed} WHERE id >= ? AND at >= ? AND at < ?`;
+export const RESTRICTION_FLOW_SQL = restrictionFlow(' NOT INDEXED');
+/** PostgreSQL has no NOT INDEXED: its planner weighs the primary key range against the index by statistics. */
+const RESTRICTION_FLOW_PG = restrictionFlow('');
 
 /**
  * Each incident's history, append-only: triggers abort any UPDATE or DELETE
@@ -87,12 +90,17 @@ export class EventsRepo {
       const ids: number[] = [];
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         const slice = rows.slice(i, i + ROWS_PER_INSERT);
-        const { lastId } = await this.db.run(
-          `INSERT INTO incident_events (incident_id, at, type, from_state, to_state, actor, detail_json) VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-          slice.flat(),
-        );
-        // AUTOINCREMENT numbers a multi-row INSERT's rows consecutively, in order.
-        for (let k = slice.length - 1; k >= 0; k--) ids.push(lastId - k);
+        const sql = `INSERT INTO incident_events (incident_id, at, type, from_state, to_state, actor, detail_json) VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+        if (this.db.dialect === 'sqlite') {
+          // SQLite's single writer numbers a multi-row INSERT's rows consecutively, in order.
+          const { lastId } = await this.db.run(sql, slice.flat());
+          for (let k = slice.length - 1; k >= 0; k--) ids.push(lastId - k);
+        } else {
+          // PostgreSQL's identity draws each row's id in VALUES order, but another replica's
+          // INSERT may draw between them: the ids are ascending, not consecutive.
+          const returned = await this.db.all<{ id: number }>(`${sql} RETURNING id`, slice.flat());
+          ids.push(...returned.map((r) => r.id).sort((a, b) => a - b));
+        }
       }
       return ids;
     };
@@ -151,7 +159,7 @@ export class EventsRepo {
   async restrictionFlow(since: Date, until: Date): Promise<{ applied: number; appealsAccepted: number; dismissed: number }> {
     const first = await this.firstIdSince(since);
     if (first === undefined) return { applied: 0, appealsAccepted: 0, dismissed: 0 };
-    const row = await this.db.get<{ applied: number; appeals: number; dismissed: number }>(RESTRICTION_FLOW_SQL, [
+    const row = await this.db.get<{ applied: number; appeals: number; dismissed: number }>(this.db.dialect === 'sqlite' ? RESTRICTION_FLOW_SQL : RESTRICTION_FLOW_PG, [
       first,
       toEpochMs(since, 'since'),
       toEpochMs(until, 'until'),

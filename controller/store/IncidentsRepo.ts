@@ -84,6 +84,17 @@ export class IncidentsRepo {
     throw new CordonError('not_found', `no incident ${incident.id}`, { field: 'id' });
   }
 
+  /**
+   * Inside a transaction: takes the incident's row for this transaction, or
+   * returns false when another transaction (another replica) holds it now.
+   * SQLite has one writer, so there it is always true. For work any replica
+   * may do and one should (a deadline): the one that gets the row does it.
+   */
+  async claim(id: string): Promise<boolean> {
+    if (this.db.dialect === 'sqlite') return true;
+    return (await this.db.get('SELECT id FROM incidents WHERE id = ? FOR UPDATE SKIP LOCKED', [id])) !== undefined;
+  }
+
   async get(id: string): Promise<Incident | undefined> {
     const row = await this.db.get<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ?`, [id]);
     return row && incidentFromRow(row);

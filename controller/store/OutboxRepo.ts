@@ -5,6 +5,7 @@ import { BLOB_MIN_CHARS, Blobs } from './Blobs.js';
 import type { SqlDatabase, SqlValue } from './SqlDatabase.js';
 import { toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
+import { jsonField } from './sqlDialect.js';
 
 export const OUTBOX_STATUSES = ['pending', 'in_flight', 'done', 'dead'] as const;
 /** pending: waits for its time; in_flight: claimed under a lease; done: delivered; dead: given up. */
@@ -110,7 +111,8 @@ export class OutboxRepo {
     const refs: [Path, string][] = [];
     const payload = await this.lift(input.payload, [], refs);
     const { lastId } = await this.db.run(
-      "INSERT INTO outbox (kind, incident_id, payload_json, status, due_at, blob_refs_json, ref) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+      // PostgreSQL tells the id only through RETURNING; SQLite's driver knows it anyway, and leaves a RETURNING statement open under run().
+      `INSERT INTO outbox (kind, incident_id, payload_json, status, due_at, blob_refs_json, ref) VALUES (?, ?, ?, 'pending', ?, ?, ?)${this.db.dialect === 'postgresql' ? ' RETURNING id' : ''}`,
       [kind, input.incidentId ?? null, storeJson(payload, 'payload'), availableAt, refs.length > 0 ? JSON.stringify(refs) : null, newOutboxRef()],
     );
     return lastId;
@@ -129,7 +131,8 @@ export class OutboxRepo {
     return this.db.transaction(async () => {
       const byKind = kinds === undefined ? '' : `AND kind IN (${kinds.map(() => '?').join(', ')})`;
       const due = await this.db.all<{ id: number }>(
-        `SELECT id FROM outbox WHERE status IN ('pending', 'in_flight') AND due_at <= ? ${byKind} ORDER BY due_at, id LIMIT ?`,
+        // On PostgreSQL, replicas claiming at once skip each other's rows instead of waiting for them.
+        `SELECT id FROM outbox WHERE status IN ('pending', 'in_flight') AND due_at <= ? ${byKind} ORDER BY due_at, id LIMIT ?${this.db.dialect === 'postgresql' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
         [at, ...(kinds ?? []), limit],
       );
       const claimed: ClaimedMessage[] = [];
@@ -175,8 +178,8 @@ export class OutboxRepo {
   async byMessageId(outboxId: number, ref: string): Promise<SentMailRef | undefined> {
     if (!Number.isSafeInteger(outboxId) || !/^[0-9a-f]{32}$/.test(ref)) return undefined;
     const row = await this.db.get<{ id: number; incident_id: string | null; ref: string | null; status: string; template: unknown; customer: unknown; to: unknown }>(
-      `SELECT id, incident_id, ref, status, json_extract(payload_json, '$.template') AS template,
-              json_extract(payload_json, '$.customer.email') AS customer, json_extract(payload_json, '$.to.email') AS "to"
+      `SELECT id, incident_id, ref, status, ${jsonField(this.db.dialect, 'payload_json', 'template')} AS template,
+              ${jsonField(this.db.dialect, 'payload_json', 'customer', 'email')} AS customer, ${jsonField(this.db.dialect, 'payload_json', 'to', 'email')} AS "to"
        FROM outbox WHERE id = ? AND kind = 'mail'`,
       [outboxId],
     );
@@ -196,7 +199,7 @@ export class OutboxRepo {
   /** The newest mail row of this incident with this template, for telling a stale bounce from a current one. */
   async latestMail(incidentId: string, template: string): Promise<{ id: number; status: OutboxStatus } | undefined> {
     const row = await this.db.get<{ id: number; status: string }>(
-      "SELECT id, status FROM outbox WHERE incident_id = ? AND kind = 'mail' AND json_extract(payload_json, '$.template') = ? ORDER BY id DESC LIMIT 1",
+      `SELECT id, status FROM outbox WHERE incident_id = ? AND kind = 'mail' AND ${jsonField(this.db.dialect, 'payload_json', 'template')} = ? ORDER BY id DESC LIMIT 1`,
       [incidentId, template],
     );
     return row && { id: row.id, status: oneOf(row.status, OUTBOX_STATUSES, `outbox[${row.id}].status`, 'internal') };
@@ -276,7 +279,7 @@ export class OutboxRepo {
   async appendToPending(incidentId: string, templates: readonly string[], key: string, item: unknown): Promise<boolean> {
     const row = await this.db.get<{ id: number }>(
       `SELECT id FROM outbox WHERE kind = 'mail' AND incident_id = ? AND status = 'pending' AND attempts = 0
-         AND json_extract(payload_json, '$.template') IN (${templates.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`,
+         AND ${jsonField(this.db.dialect, 'payload_json', 'template')} IN (${templates.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`,
       [incidentId, ...templates],
     );
     if (!row) return false;
@@ -307,7 +310,7 @@ export class OutboxRepo {
   /** When the incident's newest mail of one of `templates` was (or is) due: a sent row's claim time plus its lease, roughly when it went. */
   async lastMailDue(incidentId: string, templates: readonly string[]): Promise<Date | undefined> {
     const row = await this.db.get<{ due: number | null }>(
-      `SELECT MAX(due_at) AS due FROM outbox WHERE kind = 'mail' AND incident_id = ? AND json_extract(payload_json, '$.template') IN (${templates.map(() => '?').join(', ')})`,
+      `SELECT MAX(due_at) AS due FROM outbox WHERE kind = 'mail' AND incident_id = ? AND ${jsonField(this.db.dialect, 'payload_json', 'template')} IN (${templates.map(() => '?').join(', ')})`,
       [incidentId, ...templates],
     );
     return row?.due === null || row?.due === undefined ? undefined : new Date(row.due);

@@ -7,8 +7,8 @@ import { Store } from './Store.js';
  * reads under load is served faster by a few of them in parallel (SQLite's
  * WAL lets readers run beside the writer). Each request should take one
  * Store from `next()` and do all its reads on it, so they see one file
- * state. An in-memory store has no second connection: the pool hands out
- * the store itself.
+ * state. An in-memory store has no second connection, and PostgreSQL's
+ * store has a pool of its own: then the pool hands out the store itself.
  */
 export class ReadPool {
   private turn = 0;
@@ -19,10 +19,12 @@ export class ReadPool {
   ) {}
 
   static async open(store: Store, size: number): Promise<ReadPool> {
-    if (store.db.path === ':memory:' || size < 1) return new ReadPool([store], false);
+    const db = store.db;
+    // PostgreSQL's pool already reads in parallel, beside the writers.
+    if (!(db instanceof Database) || db.path === ':memory:' || size < 1) return new ReadPool([store], false);
     const stores: Store[] = [];
     try {
-      for (let n = 0; n < size; n++) stores.push(new Store(await Database.openReader(store.db.path)));
+      for (let n = 0; n < size; n++) stores.push(new Store(await Database.openReader(db.path)));
     } catch (err) {
       await Promise.all(stores.map((s) => s.close()));
       throw err;

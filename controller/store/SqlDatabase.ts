@@ -23,10 +23,24 @@ export interface RunResult {
    * The id of the last row inserted. SQLite knows it for any INSERT into a
    * rowid table. PostgreSQL has no such thing: there it is the `id` column
    * of the statement's last returned row, so a statement whose caller reads
-   * it must end in `RETURNING id` (SQLite accepts that too); reading it
-   * otherwise fails with `unsupported` rather than return a made-up number.
+   * it must end in `RETURNING id` on PostgreSQL; reading it otherwise fails
+   * with `unsupported` rather than return a made-up number. Not on SQLite:
+   * its driver's run() leaves a RETURNING statement open (SQLITE_BUSY at
+   * the next COMMIT), so the repositories add it for PostgreSQL only.
    */
   lastId: number;
+}
+
+export interface TransactionOptions {
+  /**
+   * PostgreSQL only, outermost transactions only: READ COMMITTED instead of
+   * SERIALIZABLE, so each statement sees what others committed before it
+   * began. For work serialised by a lock taken inside the transaction (the
+   * migrations' advisory lock): a SERIALIZABLE snapshot would be taken
+   * before the lock was granted and miss the holder's commit. SQLite's one
+   * writer needs no such thing and ignores it.
+   */
+  readCommitted?: boolean;
 }
 
 /**
@@ -49,13 +63,15 @@ export interface RunResult {
  * and worth retrying with backoff; anything else `internal`.
  */
 export interface SqlDatabase {
+  /** Which SQL the engine speaks, for the few statements that differ (sqlDialect.ts). */
+  readonly dialect: 'sqlite' | 'postgresql';
   run(sql: string, params?: SqlParams): Promise<RunResult>;
   /** The first row, or undefined. The caller names the row's shape; nothing checks it. */
   get<T = Row>(sql: string, params?: SqlParams): Promise<T | undefined>;
   all<T = Row>(sql: string, params?: SqlParams): Promise<T[]>;
   /** Runs several `;`-separated statements without parameters (schema). */
   exec(sql: string): Promise<void>;
-  transaction<T>(fn: (db: SqlDatabase) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (db: SqlDatabase) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Whether the caller runs inside a transaction (its async context has one open). */
   readonly inTransaction: boolean;
   /**

@@ -7,17 +7,22 @@ import { CustomersRepo } from './CustomersRepo.js';
 import { CustomerLinksRepo } from './CustomerLinksRepo.js';
 import { CustomerMessagesRepo } from './CustomerMessagesRepo.js';
 import { Database } from './Database.js';
+import { migrate } from './migrate.js';
+import { PgDatabase, type PgDatabaseOptions } from './pg/PgDatabase.js';
+import { PG_MIGRATIONS } from './pg/pgMigrations.js';
+import type { SqlDatabase } from './SqlDatabase.js';
 import { DesiredStateRepo } from './DesiredStateRepo.js';
 import { EventsRepo } from './EventsRepo.js';
 import { HostsRepo } from './HostsRepo.js';
 import { IncidentsRepo } from './IncidentsRepo.js';
 import { OutboxRepo } from './OutboxRepo.js';
 import { ReportersRepo } from './ReportersRepo.js';
+import { ReplicasRepo } from './ReplicasRepo.js';
 import { TerminationReviewsRepo } from './TerminationReviewsRepo.js';
 
 /**
- * The controller's SQLite store: one Database and a repository per table
- * group, all sharing it. To change several things atomically, call them
+ * The controller's store: one SqlDatabase (a SQLite file, the embedded
+ * default, or PostgreSQL) and a repository per table group, all sharing it. To change several things atomically, call them
  * inside `store.db.transaction(async () => …)`: repositories' statements
  * issued there join that transaction.
  */
@@ -37,8 +42,9 @@ export class Store {
   readonly terminationReviews: TerminationReviewsRepo;
   readonly customerLinks: CustomerLinksRepo;
   readonly customerMessages: CustomerMessagesRepo;
+  readonly replicas: ReplicasRepo;
 
-  constructor(readonly db: Database) {
+  constructor(readonly db: SqlDatabase) {
     this.hosts = new HostsRepo(db);
     this.customers = new CustomersRepo(db);
     this.complaints = new ComplaintsRepo(db);
@@ -54,11 +60,28 @@ export class Store {
     this.terminationReviews = new TerminationReviewsRepo(db);
     this.customerLinks = new CustomerLinksRepo(db);
     this.customerMessages = new CustomerMessagesRepo(db);
+    this.replicas = new ReplicasRepo(db);
   }
 
   /** Opens (creating and migrating) the store file; see Database.open. */
   static async open(path: string): Promise<Store> {
     return new Store(await Database.open(path));
+  }
+
+  /**
+   * Connects to PostgreSQL at `url` (postgres://…) and brings its schema up
+   * to this build's, under the migrations' lock, so replicas starting
+   * together migrate once; a database newer than this build refuses to start.
+   */
+  static async openUrl(url: string, options: PgDatabaseOptions = {}): Promise<Store> {
+    const db = await PgDatabase.open(url, options);
+    try {
+      await migrate(db, PG_MIGRATIONS);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return new Store(db);
   }
 
   /** An in-memory store, for unit tests of the code above it. */

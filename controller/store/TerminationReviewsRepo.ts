@@ -2,6 +2,7 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { SqlDatabase } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
+import { jsonTextList } from './sqlDialect.js';
 
 export const REVIEW_STATUSES = ['open', 'confirmed', 'declined'] as const;
 export type ReviewStatus = (typeof REVIEW_STATUSES)[number];
@@ -47,7 +48,7 @@ export class TerminationReviewsRepo {
     if (open) {
       // What the review counted before and still counts: an incident dismissed since no longer weighs against the customer.
       const before = JSON.parse(open.incidents_json) as string[];
-      const still = await this.db.all<{ id: string }>('SELECT id FROM incidents WHERE established = 1 AND id IN (SELECT value FROM json_each(?))', [JSON.stringify(before)]);
+      const still = await this.db.all<{ id: string }>(`SELECT id FROM incidents WHERE established = 1 AND id IN (${jsonTextList(this.db.dialect)})`, [JSON.stringify(before)]);
       const kept = new Set(still.map((r) => r.id));
       const merged = [...new Set([...before.filter((id) => kept.has(id)), ...incidentIds])];
       await this.db.run('UPDATE termination_reviews SET incidents_json = ? WHERE id = ?', [JSON.stringify(merged), open.id]);

@@ -539,6 +539,34 @@ CREATE INDEX bmc_checks_by_host_reachable ON bmc_checks (host_id, reachable, at)
 CREATE INDEX outbox_by_incident ON outbox (incident_id, id) WHERE incident_id IS NOT NULL;
 `;
 
+/**
+ * Several controller replicas on one database (issue 15; PostgreSQL only in
+ * practice, the tables exist on both engines so the schema versions agree).
+ * `replicas`: each running controller and when it last said it was alive
+ * (wall-clock ms: liveness is a fact of the wire, not of the incident clock).
+ * `agent_links`: which replica holds each host's agent stream and the
+ * session as that replica last saw it, so every replica sees the whole
+ * fleet. (The drill clock needs no table: its offset is the sum of the
+ * audit log's `clock.advance` entries, which every replica reads.)
+ */
+const REPLICAS = `
+CREATE TABLE replicas (
+  id         TEXT PRIMARY KEY,
+  listen     TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  seen_at    INTEGER NOT NULL
+) STRICT;
+CREATE TABLE agent_links (
+  host_id         TEXT PRIMARY KEY,
+  replica_id      TEXT NOT NULL,
+  live            INTEGER NOT NULL CHECK (live IN (0, 1)),
+  connected_since INTEGER NOT NULL,
+  session_json    TEXT NOT NULL,
+  changed_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX agent_links_by_replica ON agent_links (replica_id, host_id);
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -551,4 +579,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'desk_queue', sql: DESK_QUEUE },
   { version: 9, name: 'approval_rejections', sql: APPROVAL_REJECTIONS },
   { version: 10, name: 'desk_queue_reasons', sql: DESK_QUEUE_REASONS },
+  { version: 11, name: 'replicas', sql: REPLICAS },
 ];

@@ -113,6 +113,20 @@ export function addCordonFormats(): void {
     },
   });
   convict.addFormat({
+    name: 'postgres-url',
+    validate: (value: unknown) => {
+      if (value === '') return;
+      let url: URL | undefined;
+      try {
+        url = typeof value === 'string' ? new URL(value) : undefined;
+      } catch {
+        url = undefined;
+      }
+      // The value is never echoed: it may carry a password.
+      if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) throw new Error('must be empty or a postgres:// (or postgresql://) connection string');
+    },
+  });
+  convict.addFormat({
     name: 'cidr-list',
     validate: (value: unknown) => {
       if (!Array.isArray(value)) throw new Error('must be a list of CIDRs');

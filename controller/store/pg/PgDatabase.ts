@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { Mutex } from '../../../proto/runtime/Mutex.js';
-import { CommitListeners, runThenEnd, type Row, type RunResult, type SqlDatabase, type SqlParams } from '../SqlDatabase.js';
+import { CommitListeners, runThenEnd, type Row, type RunResult, type SqlDatabase, type SqlParams, type TransactionOptions } from '../SqlDatabase.js';
 import { summary, toCordonError } from './pgError.js';
 import { numberPlaceholders } from './placeholders.js';
 import { typeParsers } from './typeParsers.js';
@@ -55,6 +55,7 @@ export interface PgDatabaseOptions {
  * statement in a transaction.
  */
 export class PgDatabase implements SqlDatabase {
+  readonly dialect = 'postgresql' as const;
   private readonly root: Scope = { lock: new Mutex(), client: undefined, parent: undefined, depth: 0, open: true, memo: undefined, wrote: false };
   private readonly scopes = new AsyncLocalStorage<Scope>();
   private readonly commits = new CommitListeners();
@@ -104,12 +105,21 @@ export class PgDatabase implements SqlDatabase {
   }
 
   async get<T = Row>(sql: string, params: SqlParams = []): Promise<T | undefined> {
-    const result = await this.query(this.currentScope(), sql, params);
-    return result.rows[0] as T | undefined;
+    return (await this.rows<T>(sql, params))[0];
   }
 
   async all<T = Row>(sql: string, params: SqlParams = []): Promise<T[]> {
-    const result = await this.query(this.currentScope(), sql, params);
+    return this.rows<T>(sql, params);
+  }
+
+  /** A read, or a write that returns rows (INSERT … RETURNING): that one is a change like `run`'s. */
+  private async rows<T>(sql: string, params: SqlParams): Promise<T[]> {
+    const scope = this.currentScope();
+    const result = await this.query(scope, sql, params);
+    if (WRITES.has(result.command) && (result.rowCount ?? 0) > 0) {
+      if (scope.depth === 0) this.committed();
+      else scope.wrote = true;
+    }
     return result.rows as T[];
   }
 
@@ -141,8 +151,27 @@ export class PgDatabase implements SqlDatabase {
    * its whole life and runs BEGIN (SERIALIZABLE, see the class); nested ones
    * are savepoints on it. Commits when `fn` resolves, rolls back and
    * rethrows when it throws.
+   *
+   * An outermost transaction that loses a race with another replica (a
+   * serialization failure or a deadlock, which PostgreSQL reports so the
+   * loser runs again) is run again from the start, up to SERIALIZATION_TRIES
+   * times with a short jittered pause: `fn` must do database work only, as
+   * every transaction body in Cordon does (what follows a commit, a push or
+   * a mail, runs after it). SQLite's single writer never needs this.
    */
-  transaction<T>(fn: (db: SqlDatabase) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (db: SqlDatabase) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (this.currentScope() !== this.root) return this.once(fn, options);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(fn, options);
+      } catch (err) {
+        if (attempt >= SERIALIZATION_TRIES || !lostRace(err)) throw err;
+        await new Promise((r) => setTimeout(r, 5 * 2 ** attempt * (0.5 + Math.random())));
+      }
+    }
+  }
+
+  private once<T>(fn: (db: SqlDatabase) => Promise<T>, options: TransactionOptions): Promise<T> {
     const scope = this.currentScope();
     return scope.lock.lock(async () => {
       this.assertOpen('BEGIN');
@@ -152,7 +181,7 @@ export class PgDatabase implements SqlDatabase {
       const child: Scope = { lock: new Mutex(), client, parent: scope, depth: scope.depth + 1, open: true, memo: undefined, wrote: false };
       let broken: Error | undefined;
       try {
-        await direct(client, outermost ? 'BEGIN' : `SAVEPOINT ${name}`);
+        await direct(client, outermost ? (options.readCommitted ? 'BEGIN ISOLATION LEVEL READ COMMITTED' : 'BEGIN') : `SAVEPOINT ${name}`);
       } catch (err) {
         if (outermost) client.release(err as Error);
         throw err;
@@ -272,6 +301,17 @@ export class PgDatabase implements SqlDatabase {
   private assertOpen(sql: string): void {
     if (this.closed) throw new CordonError('internal', `the PostgreSQL database is closed (${summary(sql)})`);
   }
+}
+
+const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+
+/** Runs of an outermost transaction that lost a race, before its failure is the caller's. */
+const SERIALIZATION_TRIES = 6;
+
+/** A serialization failure or a deadlock: another transaction won, this one may simply run again. */
+function lostRace(err: unknown): boolean {
+  const code = ((err as { cause?: { code?: unknown } } | null)?.cause as { code?: unknown } | undefined)?.code;
+  return code === '40001' || code === '40P01';
 }
 
 /** Transaction control on a connection the caller already holds. */

@@ -450,6 +450,25 @@ CREATE INDEX bmc_checks_by_host_reachable ON bmc_checks (host_id, reachable, at)
 CREATE INDEX outbox_by_incident ON outbox (incident_id, id) WHERE incident_id IS NOT NULL;
 `;
 
+/** Migration 11: the replicas sharing this database and which holds each agent's stream. */
+const REPLICAS = `
+CREATE TABLE replicas (
+  id         TEXT PRIMARY KEY,
+  listen     TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  seen_at    BIGINT NOT NULL
+);
+CREATE TABLE agent_links (
+  host_id         TEXT PRIMARY KEY,
+  replica_id      TEXT NOT NULL,
+  live            BIGINT NOT NULL CHECK (live IN (0, 1)),
+  connected_since BIGINT NOT NULL,
+  session_json    TEXT NOT NULL,
+  changed_at      BIGINT NOT NULL
+);
+CREATE INDEX agent_links_by_replica ON agent_links (replica_id, host_id);
+`;
+
 /** Every migration, in order, under MIGRATIONS' versions and names. */
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -462,4 +481,5 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'desk_queue', sql: DESK_QUEUE },
   { version: 9, name: 'approval_rejections', sql: APPROVAL_REJECTIONS },
   { version: 10, name: 'desk_queue_reasons', sql: DESK_QUEUE_REASONS },
+  { version: 11, name: 'replicas', sql: REPLICAS },
 ];

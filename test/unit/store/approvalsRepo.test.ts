@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { testEngine } from '../../helpers/testStore.js';
 import { at, seededStore } from './storeFixtures.js';
 
 const request = { id: 'ap-1', requestedBy: 'olga', at: at(0), action: { kind: 'isolate' }, targets: ['web-02', 'web-01'], reason: 'botnet C2 on both' };
@@ -27,7 +28,7 @@ describe('ApprovalsRepo', () => {
     await store.approvals.create({ ...request, id: 'ap-2' });
     await expect(store.db.run("UPDATE approvals SET status = 'approved', decided_by = 'olga', decided_at = 1 WHERE id = 'ap-2'")).rejects.toMatchObject({
       kind: 'conflict',
-      message: expect.stringMatching(/CHECK constraint failed/),
+      message: expect.stringMatching(testEngine === 'sqlite' ? /CHECK constraint failed/ : /violates check constraint/),
     });
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { testEngine } from '../../helpers/testStore.js';
 import { at, incident, seededStore } from './storeFixtures.js';
 
 describe('EventsRepo', () => {
@@ -35,7 +36,7 @@ describe('EventsRepo', () => {
   it('refuses what cannot be stored: unknown incidents, states, non-JSON detail', async () => {
     const store = await seededStore();
     const base = { incidentId: 'inc-1', at: at(0), type: 't', fromState: null, toState: null, actor: 'a', detail: {} };
-    await expect(store.events.append(base)).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/FOREIGN KEY/) });
+    await expect(store.events.append(base)).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(testEngine === 'sqlite' ? /FOREIGN KEY/ : /violates foreign key constraint/) });
     await store.incidents.insert(incident(), undefined);
     await expect(store.events.append({ ...base, detail: { n: NaN } })).rejects.toMatchObject({ kind: 'invalid', field: 'detail' });
     await expect(store.events.append({ ...base, detail: { n: 1n } })).rejects.toMatchObject({ kind: 'invalid', field: 'detail' });

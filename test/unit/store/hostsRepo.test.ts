@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { testEngine } from '../../helpers/testStore.js';
 import { parseCidr } from '../../../proto/runtime/cidr.js';
 import { prefixKeys } from '../../../controller/store/addressKey.js';
 import { CachedInventory } from '../../../controller/store/CachedInventory.js';
@@ -20,6 +21,8 @@ async function carveOut(store: Store, hostId: string, prefix: string): Promise<v
 }
 
 const idOf = async (store: Store, ip: string) => (await store.hosts.findByIp(ip))?.id;
+
+if (testEngine === 'postgresql') console.warn('SKIP hostsRepo.test.ts "looks up by index probes" on postgresql: it reads SQLite\'s EXPLAIN QUERY PLAN; PostgreSQL plans by statistics');
 
 describe('HostsRepo', () => {
   it('stores hosts with canonical prefixes in their order, and lists them by id and by customer', async () => {
@@ -60,7 +63,8 @@ describe('HostsRepo', () => {
     expect(await idOf(store, '2001:db8:5::78')).toBe('big');
   });
 
-  it('looks up by index probes, not a scan', async () => {
+  // SQLite's plan is fixed by the schema; PostgreSQL's planner chooses by table statistics (a scan of a few rows is its right answer).
+  it.skipIf(testEngine === 'postgresql')('looks up by index probes, not a scan (SQLite)', async () => {
     const store = await seededStore();
     const plan = await store.db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${lookupSql(3)}`, Array(4).fill(Buffer.alloc(16)));
     expect(plan.map((p) => p.detail).join('\n')).toMatch(/SEARCH host_prefixes USING COVERING INDEX host_prefixes_by_range \(first_addr=\?/);

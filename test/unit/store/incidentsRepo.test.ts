@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { testEngine } from '../../helpers/testStore.js';
 import type { Incident } from '../../../controller/incidents/model.js';
 import { T0, at, incident, seededStore } from './storeFixtures.js';
 
@@ -60,7 +61,7 @@ describe('IncidentsRepo', () => {
              acknowledged_at, answered_at, escalated_at, step, actions_json, hold, closed_at, complaint_count, next_due_at, bmc_verified_at,
              established, overdue, opened_by, approval_id, pending_action_json, notice_undelivered_at, held_at
       FROM incidents WHERE id = 'inc-1'`);
-    await expect(raw).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/UNIQUE constraint failed: incidents.host_id, incidents.category/) });
+    await expect(raw).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(testEngine === 'sqlite' ? /UNIQUE constraint failed: incidents.host_id, incidents.category/ : /unique constraint "incidents_one_open"/) });
 
     await store.incidents.insert(incident({ id: 'inc-3', category: 'phishing' }), undefined); // another category
     await store.incidents.update(incident({ state: 'closed', closedAt: at(5) }), undefined);

@@ -4,7 +4,7 @@ import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { silentLogger } from '../../../proto/runtime/logger.js';
 import { INGEST_CHUNK, IncidentService } from '../../../controller/services/IncidentService.js';
 import { DEFAULT_POLICY } from '../../../controller/incidents/policy.js';
-import { Store } from '../../../controller/store/Store.js';
+import { reopenTestStore } from '../../helpers/testStore.js';
 import { BLOB_MIN_CHARS } from '../../../controller/store/Blobs.js';
 import { fileStore, host, T0 } from './storeFixtures.js';
 
@@ -37,8 +37,8 @@ describe('IncidentService.ingestReport in bulk', () => {
     expect(results[0]!.outcome).toBe('opened');
     expect(results.at(-1)!.outcome).toBe('rejected');
 
-    // A second connection sees it all: it was committed (and, with synchronous=FULL, fsynced) before ingest returned.
-    const other = await Store.open(store.path);
+    // A second connection sees it all: it was committed (on SQLite with synchronous=FULL, fsynced) before ingest returned.
+    const other = await reopenTestStore(store, store.path);
     try {
       const count = async (sql: string) => (await other.db.get<{ n: number }>(sql))!.n;
       expect(await count('SELECT COUNT(*) AS n FROM complaints')).toBe(results.length);

@@ -248,7 +248,7 @@ describe.skipIf(postgresql.missing !== undefined)('PG_MIGRATIONS on a throw-away
         VALUES ('held', 300, 'held', 'op', '{}'), ('held', 200, 'held', 'op', '{}'), ('held', 400, 'noted', 'op', '{}'),
                ('released', 100, 'held', 'op', '{}');
     `);
-    expect(await migrate(db, PG_MIGRATIONS)).toEqual([10]);
+    expect(await migrate(db, PG_MIGRATIONS.slice(0, 10))).toEqual([10]);
     // The last held event by id, not the latest time: as SQLite's backfill does.
     expect(await db.all('SELECT id, held_at FROM incidents ORDER BY id')).toEqual([
       { id: 'held', held_at: 200 },

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type { RegisteredReporter } from '../../../controller/intake/trust/RegisteredReporter.js';
 import { validateReporterList } from '../../../controller/intake/trust/RegisteredReporter.js';
 import { seedConfiguredReporters } from '../../../controller/store/seedConfiguredReporters.js';
-import { Store } from '../../../controller/store/Store.js';
 import { at, fileStore, T0 } from './storeFixtures.js';
 
 const cert = (over: Partial<RegisteredReporter> = {}): RegisteredReporter => ({
@@ -61,13 +60,9 @@ describe('ReportersRepo', () => {
     ['a non-boolean arcForwarder', { arcForwarder: 'yes' }, 'reporter.arcForwarder'],
     ['an unknown key', { trusted: true }, 'reporter.trusted'],
   ])('refuses %s (invalid, naming the field)', async (_what, over, field) => {
-    const store = await Store.openMemory();
-    try {
-      await expect(store.reporters.add({ ...cert(), ...(over as object) } as RegisteredReporter, 'desk', 'olga', T0)).rejects.toMatchObject({ kind: 'invalid', field });
-      expect(await store.reporters.list()).toEqual([]);
-    } finally {
-      await store.close();
-    }
+    const store = await fileStore();
+    await expect(store.reporters.add({ ...cert(), ...(over as object) } as RegisteredReporter, 'desk', 'olga', T0)).rejects.toMatchObject({ kind: 'invalid', field });
+    expect(await store.reporters.list()).toEqual([]);
   });
 
   it('tells listeners of every write', async () => {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { Incident } from '../../../controller/incidents/model.js';
 import type { Host } from '../../../controller/inventory/Inventory.js';
-import { Store } from '../../../controller/store/Store.js';
+import type { Store } from '../../../controller/store/Store.js';
+import { openTestStore } from '../../helpers/testStore.js';
 
 /** A fresh folder, removed when the test ends. */
 export function tempDir(): string {
@@ -13,10 +14,14 @@ export function tempDir(): string {
   return dir;
 }
 
-/** A store on a real SQLite file in a fresh folder, closed and removed when the test ends. */
+/**
+ * A store on a real SQLite file in a fresh folder (or, in the `postgresql`
+ * test project, a fresh PostgreSQL database), closed and removed when the
+ * test ends.
+ */
 export async function fileStore(): Promise<Store & { path: string }> {
   const path = join(tempDir(), 'cordon.db');
-  const store = await Store.open(path);
+  const store = await openTestStore(path);
   onTestFinished(() => store.close());
   return Object.assign(store, { path });
 }
