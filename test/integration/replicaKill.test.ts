@@ -151,7 +151,23 @@ describe.skipIf(missing)('a replica killed with kill -9 during a mass action', (
       expect(times.get(String(m.id))!, `mail ${m.id}`).toBeLessThanOrEqual(Number(m.attempts) > 1 ? 2 : 1);
     }
     process.stdout.write(
-      `replica kill: ${spread.map((s) => `${s.replica_id}=${s.n}`).join(' ')}, killed ${victim}; converged ${convergedMs.toFixed(0)} ms; mails ${sent.length} rows, ${ids.length} received\n`,
+      `replica kill: ${spread.map((s) => `${s.replica_id}=${s.n}`).join(' ')}, killed ${victim}; converged ${convergedMs.toFixed(0)} ms; ` +
+        `mails ${sent.length} rows, ${ids.length} received (${[...times.values()].filter((n) => n > 1).length} twice, each claimed by the dead replica)\n`,
     );
   }, 180_000);
+
+  it('refuses to start a replica whose build is behind the schema the others migrated to, saying so', async () => {
+    // As if a newer build's replica had migrated one step further.
+    await db.query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (12, 'from_a_newer_build', 'x', 0)");
+    try {
+      const out = await run(process.execPath, ['--disable-warning=DEP0123', join(DIST, 'controller/main.js'), '--config', join(work, 'replica-a.json')]).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => err,
+      );
+      expect(out.code).toBe(1);
+      expect(out.stderr).toMatch(/the database is at schema version 12, newer than this build's 11: run a newer controller/);
+    } finally {
+      await db.query('DELETE FROM schema_migrations WHERE version = 12');
+    }
+  });
 });
