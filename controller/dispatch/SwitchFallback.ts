@@ -120,8 +120,9 @@ export class SwitchFallback {
     const at = this.clock.now();
     try {
       const state = await this.driver.setPort(sw.target, up);
-      await this.store.db.transaction(async () => {
-        await this.store.switches.markPort(sw.hostId, !up, reason, at);
+      const recorded = await this.store.db.transaction(async () => {
+        // Replicas sweep the same ports: the one that records the change first audits it; the others' (idempotent) switch call stays unrecorded.
+        if (!(await this.store.switches.markPort(sw.hostId, !up, reason, at, sw.portDown))) return false;
         const detail = { switch: sw.target.switchId, port: state.port, adminUp: state.adminUp, reason };
         await this.store.audit.append({ at, actor: 'switch-fallback', action: up ? 'switch.port_up' : 'switch.port_down', subject: sw.hostId, detail });
         if (!up) {
@@ -131,7 +132,9 @@ export class SwitchFallback {
             await this.store.events.append({ incidentId: i.id, at, type: 'switch_port_down', fromState: i.state, toState: i.state, actor: 'switch-fallback', detail });
           }
         }
+        return true;
       });
+      if (!recorded) return;
       this.log.warn({ host: sw.hostId, switch: sw.target.switchId, port: state.port, up, reason }, up ? 'switch port reopened' : 'switch port shut: enforcing through the network');
     } catch (err) {
       this.log.error({ host: sw.hostId, switch: sw.target.switchId, err: asCordonError(err).message }, 'switch port change failed; retried next sweep');

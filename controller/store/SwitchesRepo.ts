@@ -47,8 +47,20 @@ export class SwitchesRepo {
     return new Map(rows.map((r) => [r.host_id, fromRow(r)]));
   }
 
-  async markPort(hostId: string, down: boolean, reason: string, at: Date): Promise<void> {
-    await this.db.run('UPDATE host_switches SET port_down = ?, reason = ?, changed_at = ? WHERE host_id = ?', [down ? 1 : 0, reason, at.getTime(), hostId]);
+  /**
+   * Records the port's new state if it still reads as `wasDown` (what the
+   * caller saw before acting); returns false when another controller
+   * replica recorded a change meanwhile, so the change is recorded once.
+   */
+  async markPort(hostId: string, down: boolean, reason: string, at: Date, wasDown: boolean): Promise<boolean> {
+    const { changes } = await this.db.run('UPDATE host_switches SET port_down = ?, reason = ?, changed_at = ? WHERE host_id = ? AND port_down = ?', [
+      down ? 1 : 0,
+      reason,
+      at.getTime(),
+      hostId,
+      wasDown ? 1 : 0,
+    ]);
+    return changes === 1;
   }
 
   /** Hosts whose switch port Cordon holds down now (the fallback when the agent is gone). */
