@@ -160,7 +160,10 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   const links = s.customerLinks ? new CustomerLinks(s.store, s.customerLinks, reads) : undefined;
   // Open desk pages learn of every commit that changed the store, whoever made it (Database.onCommit), and of
   // agents connecting, reporting, going stale or away (SessionRegistry's onChange, wired below): not call site by call site.
-  s.store.db.onCommit(() => deskChanges.notify());
+  s.store.db.onCommit(() => {
+    deskChanges.notify();
+    replica?.committed();
+  });
   const service = new IncidentService({
     links,
     outcome: s.outcome,

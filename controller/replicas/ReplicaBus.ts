@@ -3,8 +3,8 @@ import type { Logger } from '../../proto/runtime/logger.js';
 import type { SqlDatabase } from '../store/SqlDatabase.js';
 
 /** The channels replicas speak on; payloads are small JSON objects naming the sender replica. */
-export type Channel = 'cordon_hosts' | 'cordon_agents' | 'cordon_clock' | 'cordon_inventory';
-const CHANNELS: readonly Channel[] = ['cordon_hosts', 'cordon_agents', 'cordon_clock', 'cordon_inventory'];
+export type Channel = 'cordon_hosts' | 'cordon_agents' | 'cordon_clock' | 'cordon_inventory' | 'cordon_changes';
+const CHANNELS: readonly Channel[] = ['cordon_hosts', 'cordon_agents', 'cordon_clock', 'cordon_inventory', 'cordon_changes'];
 
 /** PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more. */
 export const MAX_PAYLOAD_BYTES = 7_900;

@@ -11,6 +11,9 @@ import { ReplicaBus } from './ReplicaBus.js';
 import { ReplicaPushes } from './ReplicaPushes.js';
 import { shareDrillClock } from './shareDrillClock.js';
 
+/** How often at most a replica tells the others' desk pages that it committed something. */
+const CHANGES_EVERY_MS = 250;
+
 export interface ReplicaSettings {
   /** The PostgreSQL URL the store uses: the notification connection opens its own session there. */
   url: string;
@@ -32,6 +35,8 @@ export interface Replica {
   agentChanged(hostId: string): void;
   /** Hosts were added or changed here. */
   inventoryChanged(): void;
+  /** A commit here changed the store (the others' open desk pages re-read, at most every CHANGES_EVERY_MS). */
+  committed(): void;
   /** Re-checks this replica's agents against the database now; returns how many were behind. */
   recheck(): Promise<number>;
   stop(): Promise<void>;
@@ -50,6 +55,7 @@ export async function startReplica(d: {
   clock: Clock;
   wall: Clock;
   log: Logger;
+  /** Another replica's agents changed, or it committed something: open desk pages here re-read. */
   onAgentsChanged: () => void;
   onInventoryChanged: () => void;
   onClockMoved: () => void;
@@ -77,6 +83,9 @@ export async function startReplica(d: {
   bus.on('cordon_inventory', (p) => {
     if ((p as { r?: unknown } | null)?.r !== id) d.onInventoryChanged();
   });
+  bus.on('cordon_changes', (p) => {
+    if ((p as { r?: unknown } | null)?.r !== id) d.onAgentsChanged();
+  });
   // Hosts added on another replica while a notification was lost still arrive here within a minute.
   bus.onResync(d.onInventoryChanged);
   const inventoryTimer = setInterval(d.onInventoryChanged, 60_000);
@@ -90,6 +99,7 @@ export async function startReplica(d: {
     await bus.stop();
     throw err;
   }
+  let changesTimer: NodeJS.Timeout | undefined;
   log.info('joined the replicas on the PostgreSQL store');
   return {
     id,
@@ -97,8 +107,16 @@ export async function startReplica(d: {
     hostChanged: (hostId) => pushes.hostChanged(hostId),
     agentChanged: (hostId) => fleet.localChanged(hostId),
     inventoryChanged: () => void bus.publish('cordon_inventory', { r: id }).catch((err: Error) => log.warn({ err: err.message }, 'cannot tell the other replicas the hosts changed')),
+    committed: () => {
+      // A burst of commits is one notification: desk pages re-read everything anyway.
+      changesTimer ??= setTimeout(() => {
+        changesTimer = undefined;
+        void bus.publish('cordon_changes', { r: id }).catch(() => undefined);
+      }, CHANGES_EVERY_MS);
+    },
     recheck: () => pushes.recheck(),
     async stop() {
+      clearTimeout(changesTimer);
       clearInterval(inventoryTimer);
       clock?.stop();
       await pushes.stop();

@@ -95,6 +95,12 @@ describe.skipIf(missing)('three controller replicas on one PostgreSQL database',
       latencies.push(performance.now() - t0);
     }
     process.stdout.write(`decision on A to the agent on B: ${latencies.map((l) => l.toFixed(1)).join(', ')} ms\n`);
+    // Open desk pages on C re-read when A commits anything, not only when agents change.
+    await new Promise((r) => setTimeout(r, 600));
+    let cHeard = 0;
+    c.deskChanges.subscribe(() => cHeard++);
+    await a.store.customers.upsert({ id: 'newco', name: 'NewCo', email: 'ops@newco.example' });
+    await waitFor('desk pages on C told of A’s commit', () => cHeard > 0, 2_000);
     // What the agent holds is what A decided last: the operator's incident on web-01, a block and the latest throttle, under the last reason.
     const held = received.at(-1)!.enforcements;
     expect(held.map((e) => e.action?.$case).sort()).toEqual(['smtpBlock', 'throttle']);
