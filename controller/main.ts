@@ -103,6 +103,11 @@ async function main(argv: string[]): Promise<number> {
   log.info({ version: cordonVersion(), config: file ?? '(defaults and environment)' }, 'starting');
   const store = storeUrl ? await Store.openUrl(storeUrl, { maxConnections: config.get('store.maxConnections') }) : await Store.open(config.get('store.path'));
   log.info({ store: storeUrl ? 'postgresql' : config.get('store.path') }, 'store open');
+  if (storeUrl) {
+    // Ids are compared and ordered byte by byte, as SQLite does; another collation orders them differently.
+    const c = await store.db.get<{ collation: string }>('SELECT datcollate AS collation FROM pg_database WHERE datname = current_database()');
+    if (c && c.collation !== 'C' && c.collation !== 'POSIX') log.warn({ collation: c.collation }, 'the database does not use the C collation: create it with --locale=C (see the README)');
+  }
   // Replicas starting together import the same inventory: one of two concurrent imports may lose a
   // serialization race on PostgreSQL and is then simply run again (each step is idempotent).
   await retryTransient(async () => {
