@@ -21,6 +21,8 @@ export interface AgentSessionView {
   certificateSerial: string;
   /** Drift the agent found and put back since it started, as its last report said; undefined before one says. */
   driftRepairs: bigint | undefined;
+  /** With replicas: the one holding (or last holding) the stream; undefined with a single controller. */
+  replica?: string | undefined;
 }
 
 /**

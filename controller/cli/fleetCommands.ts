@@ -29,9 +29,11 @@ export async function runFleetCommand(client: DeskClient, words: string[], f: Fl
         out(json(agents.map((a) => ({ ...(AgentSession.toJSON(a) as object), state: AGENT_STATE_NAME[a.state] ?? 'unknown' }))));
         return 0;
       }
+      // The REPLICA column only where there are replicas (a PostgreSQL store).
+      const replicas = agents.some((a) => a.replica !== '');
       out(
         renderTable(
-          ['HOST', 'STATE', 'VERSION', 'CONNECTED', 'HEARTBEAT', 'GENERATION', 'RTT', 'PEER'],
+          ['HOST', 'STATE', 'VERSION', 'CONNECTED', 'HEARTBEAT', 'GENERATION', 'RTT', 'PEER', ...(replicas ? ['REPLICA'] : [])],
           agents.map((a) => [
             a.hostId,
             AGENT_STATE_NAME[a.state] ?? 'unknown',
@@ -41,6 +43,7 @@ export async function runFleetCommand(client: DeskClient, words: string[], f: Fl
             a.generationHeld.toString(),
             a.lastRttMs ? `${a.lastRttMs}ms` : '-',
             a.peerAddress,
+            ...(replicas ? [a.replica || '-'] : []),
           ]),
         ),
       );

@@ -34,6 +34,7 @@ function toAgentSession(s: AgentSessionView): AgentSession {
     interfaces: s.interfaces as Interface[],
     lastRttMs: s.lastRttMs ?? 0,
     certificateSerial: s.certificateSerial,
+    replica: s.replica ?? '',
   };
 }
 

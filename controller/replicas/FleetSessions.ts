@@ -84,7 +84,9 @@ export class FleetSessions implements AgentSessions {
   }
 
   get(hostId: string): AgentSessionView | undefined {
-    return pick(this.d.local()?.get(hostId), this.remote.get(hostId)?.view);
+    const local = this.d.local()?.get(hostId);
+    const remote = this.remote.get(hostId);
+    return pick(local && { ...local, replica: this.d.replicaId }, remote && { ...remote.view, replica: remote.replicaId });
   }
 
   list(): AgentSessionView[] {

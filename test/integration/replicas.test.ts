@@ -84,6 +84,7 @@ describe.skipIf(missing)('three controller replicas on one PostgreSQL database',
     // A and C hold no stream for web-01, yet see it connected (at B).
     await waitFor('every replica to see web-01 connected', () => [a, c].every((r) => r.agents.get('web-01')?.state === 'connected'), 5_000);
     expect(a.replica!.agents.replicaOf('web-01')).toBe('replica-b');
+    expect(a.agents.get('web-01')).toMatchObject({ state: 'connected', replica: 'replica-b' });
     expect(a.server.sessions.get('web-01')).toBeUndefined();
 
     const latencies: number[] = [];

@@ -237,7 +237,7 @@ export class PgDatabase implements SqlDatabase {
   private send(scope: Scope, text: string, values: unknown[] | undefined, sql = text): Promise<pg.QueryResult> {
     this.assertOpen(sql);
     if (scope.client === undefined) {
-      const work = (async () => {
+      const once = async () => {
         const client = await this.checkout(sql);
         let broken: Error | undefined;
         try {
@@ -247,6 +247,18 @@ export class PgDatabase implements SqlDatabase {
           throw toCordonError(err, sql);
         } finally {
           client.release(broken);
+        }
+      };
+      // A statement outside any transaction is a transaction of its own: one that lost a race had no
+      // effect and runs again, as an outermost transaction does (a mail marked sent must not stay unmarked).
+      const work = (async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await once();
+          } catch (err) {
+            if (attempt >= SERIALIZATION_TRIES || !lostRace(err)) throw err;
+            await new Promise((r) => setTimeout(r, 5 * 2 ** attempt * (0.5 + Math.random())));
+          }
         }
       })();
       this.running.add(work);

@@ -778,6 +778,12 @@ export interface AgentSession {
   certificateSerial: string;
   /** Why the last stream ended: "closed by the agent", or the error. */
   disconnectReason: string;
+  /**
+   * With several controller replicas on one PostgreSQL database: the replica
+   * holding (or, when disconnected, last holding) the agent's stream. Empty
+   * with a single controller.
+   */
+  replica: string;
 }
 
 export interface Reporter {
@@ -7650,6 +7656,7 @@ function createBaseAgentSession(): AgentSession {
     lastRttMs: 0,
     certificateSerial: "",
     disconnectReason: "",
+    replica: "",
   };
 }
 
@@ -7696,6 +7703,9 @@ export const AgentSession: MessageFns<AgentSession> = {
     }
     if (message.disconnectReason !== "") {
       writer.uint32(106).string(message.disconnectReason);
+    }
+    if (message.replica !== "") {
+      writer.uint32(114).string(message.replica);
     }
     return writer;
   },
@@ -7817,6 +7827,14 @@ export const AgentSession: MessageFns<AgentSession> = {
             message.disconnectReason = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.replica = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7890,6 +7908,7 @@ export const AgentSession: MessageFns<AgentSession> = {
         : isSet(object.disconnect_reason)
         ? globalThis.String(object.disconnect_reason)
         : "",
+      replica: isSet(object.replica) ? globalThis.String(object.replica) : "",
     };
   },
 
@@ -7934,6 +7953,9 @@ export const AgentSession: MessageFns<AgentSession> = {
     if (message.disconnectReason !== "") {
       obj.disconnectReason = message.disconnectReason;
     }
+    if (message.replica !== "") {
+      obj.replica = message.replica;
+    }
     return obj;
   },
 
@@ -7957,6 +7979,7 @@ export const AgentSession: MessageFns<AgentSession> = {
     message.lastRttMs = object.lastRttMs ?? 0;
     message.certificateSerial = object.certificateSerial ?? "";
     message.disconnectReason = object.disconnectReason ?? "";
+    message.replica = object.replica ?? "";
     return message;
   },
 };
