@@ -14,6 +14,8 @@ export interface FleetSessionsSettings {
   refreshMs: number;
 }
 
+const REFRESH_GAP_MS = 100;
+
 export const DEFAULT_FLEET_SETTINGS: FleetSessionsSettings = { heartbeatMs: 2_000, deadAfterMs: 10_000, refreshMs: 5_000 };
 
 interface Remote {
@@ -35,6 +37,8 @@ export class FleetSessions implements AgentSessions {
   private readonly dirty = new Set<string>();
   private flushing: Promise<void> = Promise.resolve();
   private flushQueued = false;
+  private refreshQueued = false;
+  private refreshing: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
   private readonly startedAt: Date;
 
@@ -59,9 +63,9 @@ export class FleetSessions implements AgentSessions {
     await this.heartbeat();
     await this.refresh();
     this.d.bus.on('cordon_agents', (p) => {
-      if ((p as { r?: unknown } | null)?.r !== this.d.replicaId) void this.refresh().catch((err: Error) => this.d.log.warn({ err: err.message }, 'cannot read the fleet'));
+      if ((p as { r?: unknown } | null)?.r !== this.d.replicaId) this.refreshSoon();
     });
-    this.d.bus.onResync(() => void this.refresh().catch(() => undefined));
+    this.d.bus.onResync(() => this.refreshSoon());
     const every = (ms: number, fn: () => Promise<void>, what: string) =>
       this.timers.push(setInterval(() => void fn().catch((err: Error) => this.d.log.warn({ err: err.message }, what)), ms));
     every(this.d.settings.heartbeatMs, () => this.heartbeat(), 'cannot say this replica is alive');
@@ -133,6 +137,22 @@ export class FleetSessions implements AgentSessions {
       throw err;
     }
     await this.d.bus.publish('cordon_agents', { r: this.d.replicaId });
+  }
+
+  /**
+   * A reconnect storm on another replica is a stream of notifications: they
+   * coalesce into at most one re-read per REFRESH_GAP_MS, each reading the
+   * rows as they are by then.
+   */
+  private refreshSoon(): void {
+    if (this.refreshQueued) return;
+    this.refreshQueued = true;
+    setTimeout(() => {
+      this.refreshQueued = false;
+      this.refreshing = this.refreshing
+        .then(() => this.refresh())
+        .catch((err: Error) => this.d.log.warn({ err: err.message }, 'cannot read the fleet'));
+    }, REFRESH_GAP_MS);
   }
 
   private async heartbeat(): Promise<void> {
