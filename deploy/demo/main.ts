@@ -1,17 +1,23 @@
-// `npm run demo [-- --keep] [-- --hosts N]`: builds the namespace lab, runs
-// the story of one complaint from intake to release with an accelerated
-// (drill) clock, and tears the lab down. Exits 0 only if every check passed.
+// `npm run demo [-- --keep] [-- --hosts N] [-- --ha]`: builds the namespace
+// lab, runs the story of one complaint from intake to release with an
+// accelerated (drill) clock, and tears the lab down. Exits 0 only if every
+// check passed. --ha: the same story on PostgreSQL with three controller
+// replicas, the one holding web-01's stream killed (kill -9) mid-story.
 import { parseArgs } from 'node:util';
 import { labDown, labUp } from '../lab/lab.js';
 import { printTryIt } from '../lab/main.js';
+import { labPostgresMissing } from '../lab/labPostgres.js';
 import { ensureLabRequirements } from '../lab/requirements.js';
 import { say } from './narrate.js';
 import { runStory } from './story.js';
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { keep: { type: 'boolean' }, hosts: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({ args: argv, options: { keep: { type: 'boolean' }, hosts: { type: 'string', default: '3' }, ha: { type: 'boolean' } } });
   // The customer answers on the page in a real browser: Debian's Chromium, like the lab's other tools.
   ensureLabRequirements(say, 'the demo', undefined, { chromium: 'chromium' });
+  const ha = values.ha === true;
+  const noPostgres = ha ? labPostgresMissing('the demo with --ha') : undefined;
+  if (noPostgres) throw new Error(noPostgres);
   const started = Date.now();
   let keep = values.keep === true;
   let failures: readonly string[] = ['the lab did not come up'];
@@ -22,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    const info = await labUp({ hosts: Number(values.hosts), say });
+    const info = await labUp({ hosts: Number(values.hosts), say, store: ha ? 'postgresql' : 'sqlite' });
     const checks = await runStory(info);
     failures = checks.failures;
     if (keep) {

@@ -9,6 +9,7 @@ import { poll } from '../lab/processes.js';
 import { readLabMail, type LabMail } from './labMail.js';
 import { answerFixedOnPage } from './customerBrowser.js';
 import { Checks, say, setLabClockOffset, show } from './narrate.js';
+import { killStreamHolder } from './replicaFailover.js';
 
 interface IncidentJson {
   id: string;
@@ -134,6 +135,9 @@ export async function runStory(info: LabInfo): Promise<Checks> {
   checks.ok(`${web1.id}'s BMC still answers, so the customer can log in and repair`, /BMC answers/.test(bmcAfter), bmcAfter);
   const agentRow = (JSON.parse(op('agents', '--json')) as { hostId: string; state: string }[]).find((a) => a.hostId === web1.id);
   checks.ok(`${web1.id}'s agent is still connected over the management network`, agentRow?.state === 'connected');
+
+  // 3b. With replicas (--ha): the one holding web-01's stream dies while the cut is in force; the rest of the story runs on the survivors.
+  if (info.postgres) await killStreamHolder(info, web1, checks);
 
   // 4. The customer fixes it and says so on the page their notice links to; an operator verifies and releases.
   const link = notice ? await pageLinkIn(notice, info.pageUrl) : undefined;

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { packageRoot } from '../../proto/runtime/version.js';
 import { IPMI_SIM_EMU, ipmiSimLanConf } from './ipmiSimConfig.js';
+import { liveController, startLabControllers, type RunningController } from './labControllers.js';
+import { startLabPostgres, stopLabPostgres, type LabPostgres } from './labPostgres.js';
 import { LAB_ATTACKER, LAB_DNS, LAB_REPORTER, startLabDns } from './labReporters.js';
 import { buildLabNetwork, existingLabNamespaces, removeLabNetwork } from './network.js';
 import { namespacePids, poll, runInNamespace, startInNamespace, stopPids, waitListening } from './processes.js';
@@ -24,6 +26,9 @@ export const LAB_P12_PASSPHRASE = 'cordon-lab-desk';
 /** The operators the lab's PKI issues: one desk operator and one admin. */
 export const LAB_OPERATORS = { operator: 'olga', admin: 'ada' } as const;
 
+/** How many controller replicas the lab runs on PostgreSQL (`--ha`): the README's usual answer, so one can be killed and two carry on. */
+export const LAB_REPLICAS = 3;
+
 export interface LabInfo {
   dir: string;
   topology: LabTopology;
@@ -31,6 +36,10 @@ export interface LabInfo {
   startedAt: string;
   /** Where a browser on this machine opens the customer page (links in the lab's notices start with it). */
   pageUrl: string;
+  /** The controller, or the replicas in the order cordonctl tries them (labCtl takes the first one running). */
+  controllers: RunningController[];
+  /** The replicas' throw-away database (`store: 'postgresql'`); absent on SQLite. */
+  postgres?: LabPostgres;
 }
 
 type Say = (line: string) => void;
@@ -39,9 +48,13 @@ type Say = (line: string) => void;
  * Builds the whole lab and starts its processes; returns once every agent
  * is connected. Anything left by an earlier run (also a crashed one) is
  * removed first. On failure it tears down what it made and rethrows.
+ * `store: 'postgresql'` runs LAB_REPLICAS controller replicas on a
+ * throw-away PostgreSQL cluster instead of one controller on SQLite (the
+ * caller checks labPostgresMissing first); agents then list every replica.
  */
-export async function labUp(opts: { hosts: number; say: Say }): Promise<LabInfo> {
-  const t = labTopology(opts.hosts);
+export async function labUp(opts: { hosts: number; say: Say; store?: 'sqlite' | 'postgresql' }): Promise<LabInfo> {
+  const replicated = opts.store === 'postgresql';
+  const t = labTopology(opts.hosts, replicated ? LAB_REPLICAS : 1);
   await labDown(() => {});
   const dir = labDir();
   const info: LabInfo = {
@@ -50,6 +63,7 @@ export async function labUp(opts: { hosts: number; say: Say }): Promise<LabInfo>
     customer: { id: 'acme', name: 'ACME Hosting Ltd', email: 'ops@acme.example' },
     startedAt: new Date().toISOString(),
     pageUrl: `http://127.0.0.1:${t.pagePort}`,
+    controllers: [],
   };
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -77,26 +91,36 @@ export async function labUp(opts: { hosts: number; say: Say }): Promise<LabInfo>
     opts.say(`starting the lab DNS (dnsmasq, ${LAB_DNS.address}:${LAB_DNS.port} in ${t.mgmtNs}): DKIM keys and DMARC policies of ${LAB_REPORTER.domain} (a registered reporter) and ${LAB_ATTACKER.domain}`);
     await startLabDns(dir, t);
     writeInventory(dir, info);
-    writeControllerConfig(dir, t);
-    opts.say(`starting cordon-controller on ${t.controller4}:${t.controllerPort} (mutual TLS, drill clock, mail to ${t.controller4}:${t.mailPort})`);
-    const controller = startInNamespace(t.mgmtNs, 'controller', logs, node, ['--disable-warning=DEP0123', join(dist, 'controller/main.js'), '--config', join(dir, 'controller.json')]);
-    await waitListening(t.mgmtNs, 'tcp', t.controllerPort, 'cordon-controller', controller, 20_000);
+    if (replicated) {
+      info.postgres = await startLabPostgres(dir);
+      opts.say(`started a throw-away PostgreSQL cluster in ${info.postgres.dir} (Unix socket only, run as the postgres user)`);
+      opts.say(`starting ${t.controllers.length} cordon-controller replicas on one database: ${t.controllers.map((c) => `${c.id} on ${c.address}`).join(', ')} (mutual TLS, drill clock, mail to ${t.controller4}:${t.mailPort})`);
+    } else {
+      opts.say(`starting cordon-controller on ${t.controller4}:${t.controllerPort} (mutual TLS, drill clock, mail to ${t.controller4}:${t.mailPort})`);
+    }
+    info.controllers = await startLabControllers(dir, t, info.postgres);
     await startBridge(dir, t, {
       name: 'page',
-      target: { host: '127.0.0.1', port: t.pagePort },
+      targets: t.controllers.map((c) => ({ host: '127.0.0.1', port: c.pagePort })),
       hostPort: t.pagePort,
       portEnv: 'CORDON_LAB_PAGE_PORT',
       ready: () => fetch(`http://127.0.0.1:${t.pagePort}/healthz`).then((r) => r.ok).catch(() => false),
     });
     opts.say(`the customer page: http://127.0.0.1:${t.pagePort} in ${t.mgmtNs}, and the same on this machine's loopback through ${join(dir, 'page.sock')}`);
-    await startBridge(dir, t, { name: 'desk', target: { host: t.controller4, port: t.deskPort }, hostPort: t.deskPort, portEnv: 'CORDON_LAB_DESK_PORT', ready: () => tlsAnswers(t.deskPort) });
+    await startBridge(dir, t, {
+      name: 'desk',
+      targets: t.controllers.map((c) => ({ host: t.controller4, port: c.deskPort })),
+      hostPort: t.deskPort,
+      portEnv: 'CORDON_LAB_DESK_PORT',
+      ready: () => tlsAnswers(t.deskPort),
+    });
     opts.say(`the abuse desk in the browser: https://${t.controller4}:${t.deskPort} on the management network, and https://127.0.0.1:${t.deskPort} on this machine (mutual TLS)`);
     opts.say(`starting cordon-agent on ${t.hosts.map((h) => h.id).join(', ')} (each in its own namespace, enforcing with nft, tc and ip)`);
     for (const h of t.hosts) {
       writeAgentConfig(dir, t, h);
       startInNamespace(h.ns, `agent-${h.id}`, logs, node, ['--disable-warning=DEP0123', join(dist, 'agent/main.js'), '--config', join(dir, 'hosts', h.id, 'agent.json')]);
     }
-    writeCtlWrapper(dir, t);
+    writeCtlWrapper(dir, t, info.controllers);
     writeFileSync(join(dir, 'lab.json'), JSON.stringify(info, null, 2) + '\n');
     const connected = await poll(() => {
       const agents = JSON.parse(labCtl(info, LAB_OPERATORS.operator, 'agents', '--json')) as { hostId: string; state: string }[];
@@ -123,6 +147,11 @@ export async function labDown(say: Say, opts: { keepDir?: boolean } = {}): Promi
   if (pids.length > 0) say(`stopping ${pids.length} lab processes`);
   await stopPids(pids);
   await stopBridges();
+  // After the controllers, which would only log the database going away.
+  await stopLabPostgres(labDir()).then(
+    (pgDir) => pgDir && say(`stopped the PostgreSQL cluster and removed ${pgDir}`),
+    (err: Error) => say(`cannot stop the lab's PostgreSQL cluster: ${err.message}`),
+  );
   const gone = removeLabNetwork();
   if (gone.length > 0) say(`deleted namespaces ${gone.join(', ')}`);
   if (!opts.keepDir) rmSync(labDir(), { recursive: true, force: true });
@@ -136,13 +165,13 @@ export function labInfo(): LabInfo | undefined {
   return JSON.parse(readFileSync(file, 'utf8')) as LabInfo;
 }
 
-/** Runs cordonctl as `operator` from the management namespace; returns stdout, throws with stderr. */
+/** Runs cordonctl as `operator` from the management namespace, against the first controller running; returns stdout, throws with stderr. */
 export function labCtl(info: LabInfo, operator: string, ...args: string[]): string {
   const t = info.topology;
   return runInNamespace(t.mgmtNs, process.execPath, [
     '--disable-warning=DEP0123',
     join(dist, 'controller/cli/main.js'),
-    '--controller', `${t.controller4}:${t.controllerPort}`,
+    '--controller', liveController(info.controllers).address,
     '--server-name', t.controllerName,
     '--pki', join(info.dir, 'pki'),
     '--operator', operator,
@@ -158,8 +187,8 @@ export function labProbe(ns: string, host: string, port: number, timeoutMs = 1_5
 /** A lab service that lives in the management namespace and is bridged to this machine's loopback. */
 interface Bridged {
   name: string;
-  /** Where it listens inside the management namespace. */
-  target: { host: string; port: number };
+  /** Where it listens inside the management namespace: each controller's listener, tried in order (a dead replica's refuses at once). */
+  targets: { host: string; port: number }[];
   /** The port on this machine's 127.0.0.1. */
   hostPort: number;
   /** Answers when the service is up through the bridge. */
@@ -178,7 +207,7 @@ interface Bridged {
 async function startBridge(dir: string, t: LabTopology, b: Bridged): Promise<void> {
   const socket = join(dir, `${b.name}.sock`);
   const bridge = join(dist, 'deploy/lab/servers/socketBridge.js');
-  startInNamespace(t.mgmtNs, `${b.name}-bridge-mgmt`, join(dir, 'logs'), process.execPath, [bridge, 'unix-to-tcp', socket, b.target.host, String(b.target.port)]);
+  startInNamespace(t.mgmtNs, `${b.name}-bridge-mgmt`, join(dir, 'logs'), process.execPath, [bridge, 'unix-to-tcp', socket, ...b.targets.flatMap((x) => [x.host, String(x.port)])]);
   if (!(await poll(() => (existsSync(socket) ? true : undefined), 10_000))) throw new Error(`the ${b.name} bridge did not create ${socket}`);
   const log = join(dir, 'logs', `${b.name}-bridge-host.log`);
   const fd = openSync(log, 'a', 0o600);
@@ -258,40 +287,14 @@ function writeInventory(dir: string, info: LabInfo): void {
   writeFileSync(join(dir, 'inventory.json'), JSON.stringify(inventory, null, 2) + '\n');
 }
 
-function writeControllerConfig(dir: string, t: LabTopology): void {
-  const pki = join(dir, 'pki');
-  const config = {
-    listen: `${t.controller4}:${t.controllerPort}`,
-    tls: { ca: join(pki, 'ca.crt'), cert: join(pki, 'controller.crt'), key: join(pki, 'controller.key'), revokedSerialsFile: join(pki, 'revoked-serials') },
-    inventory: { file: join(dir, 'inventory.json') },
-    store: { path: join(dir, 'cordon.db') },
-    mail: { smtp: { host: t.controller4, port: t.mailPort }, from: 'abuse@provider.example', replyTo: 'abuse@provider.example', deskName: 'Provider abuse desk' },
-    // BMC checks in a lab answer in milliseconds; the production pacing (5 s) would only slow the story.
-    // The lab's password files live under <lab>/bmc, so an admin can rebind them with `cordonctl host set-bmc`.
-    bmc: { minIntervalSeconds: 1, credentialsDir: join(dir, 'bmc') },
-    switchFallback: { enabled: false },
-    clock: { drill: true },
-    metrics: { listen: `${t.controller4}:${t.metricsPort}` },
-    // Plain HTTP on loopback, as behind a reverse proxy; the lab bridges it to this machine's loopback (startPageBridge).
-    // The desk on the management network with the controller's certificate (which also names 127.0.0.1, for the bridge).
-    web: {
-      customer: { listen: `127.0.0.1:${t.pagePort}`, publicUrl: `http://127.0.0.1:${t.pagePort}`, secretFile: join(dir, 'web', 'link-secret') },
-      desk: { listen: `${t.controller4}:${t.deskPort}` },
-    },
-    // Who the lab believes: reports DKIM-signed by mailbox.example (aligned with their From), checked against the lab DNS.
-    reporters: [{ id: LAB_REPORTER.id, name: LAB_REPORTER.name, kind: LAB_REPORTER.kind, domains: [LAB_REPORTER.domain] }],
-    intake: { dnsServers: [`${LAB_DNS.address}:${LAB_DNS.port}`] },
-  };
-  writeFileSync(join(dir, 'controller.json'), JSON.stringify(config, null, 2) + '\n');
-}
-
 function writeAgentConfig(dir: string, t: LabTopology, h: LabHost): void {
   const hostDir = join(dir, 'hosts', h.id);
   mkdirSync(hostDir, { recursive: true, mode: 0o700 });
   const pki = join(dir, 'pki');
   const config = {
     hostId: h.id,
-    controller: { address: `${t.controller4}:${t.controllerPort}`, serverName: t.controllerName },
+    // Replicas: every one's address; the agent starts at a random one and moves to the next when its stream ends.
+    controller: { ...(t.controllers.length > 1 ? { addresses: t.controllers.map((c) => c.address) } : { address: t.controllers[0]!.address }), serverName: t.controllerName },
     tls: { ca: join(pki, 'ca.crt'), cert: join(pki, `agent-${h.id}.crt`), key: join(pki, `agent-${h.id}.key`) },
     heartbeatSeconds: 2,
     reconnect: { initialMs: 200, maxMs: 2_000 },
@@ -303,16 +306,32 @@ function writeAgentConfig(dir: string, t: LabTopology, h: LabHost): void {
   writeFileSync(join(hostDir, 'agent.json'), JSON.stringify(config, null, 2) + '\n');
 }
 
-/** `<lab>/bin/cordonctl`: cordonctl from the management network, as $CORDON_OPERATOR (default olga). */
-function writeCtlWrapper(dir: string, t: LabTopology): void {
+/**
+ * `<lab>/bin/cordonctl`: cordonctl from the management network, as
+ * $CORDON_OPERATOR (default olga); with replicas, against the first one
+ * still running (as labCtl), or $CORDON_CONTROLLER.
+ */
+function writeCtlWrapper(dir: string, t: LabTopology, controllers: RunningController[]): void {
   const file = join(dir, 'bin', 'cordonctl');
+  const pick =
+    controllers.length > 1
+      ? [
+          `# The first replica still running: ${controllers.map((c) => `${c.id} (pid ${c.pid})`).join(', ')}.`,
+          'controller=',
+          `for c in ${controllers.map((c) => `${c.pid}=${c.address}`).join(' ')}; do`,
+          '  if [ -z "$controller" ] && kill -0 "${c%%=*}" 2>/dev/null; then controller=${c#*=}; fi',
+          'done',
+        ]
+      : [];
+  const address = controllers.length > 1 ? `"\${CORDON_CONTROLLER:-\${controller:-${controllers[0]!.address}}}"` : `${t.controller4}:${t.controllerPort}`;
   writeFileSync(
     file,
     [
       '#!/bin/sh',
       '# cordonctl against the lab controller, from the management namespace.',
+      ...pick,
       `exec ip netns exec ${t.mgmtNs} ${process.execPath} --disable-warning=DEP0123 ${join(dist, 'controller/cli/main.js')} \\`,
-      `  --controller ${t.controller4}:${t.controllerPort} --server-name ${t.controllerName} --pki ${join(dir, 'pki')} \\`,
+      `  --controller ${address} --server-name ${t.controllerName} --pki ${join(dir, 'pki')} \\`,
       `  --operator "\${CORDON_OPERATOR:-${LAB_OPERATORS.operator}}" "$@"`,
       '',
     ].join('\n'),

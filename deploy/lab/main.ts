@@ -1,21 +1,23 @@
-// `npm run lab -- up [--hosts N] | down | status`: the namespace lab on its
+// `npm run lab -- up [--hosts N] [--ha] | down | status`: the namespace lab on its
 // own, for trying Cordon by hand (the demo builds and removes it itself).
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { say } from '../demo/narrate.js';
-import { LAB_P12_PASSPHRASE, LAB_OPERATORS, labCtl, labDown, labInfo, labUp } from './lab.js';
+import { LAB_P12_PASSPHRASE, LAB_OPERATORS, LAB_REPLICAS, labCtl, labDown, labInfo, labUp } from './lab.js';
+import { labPostgresMissing } from './labPostgres.js';
 import { ensureLabRequirements } from './requirements.js';
 
-const USAGE = `usage: lab up [--hosts N] | down | status
+const USAGE = `usage: lab up [--hosts N] [--ha] | down | status
 
   up       build the lab (default 3 servers) and start the controller, agents,
-           BMCs and mail receiver; replaces a lab left from an earlier run
+           BMCs and mail receiver; replaces a lab left from an earlier run;
+           --ha: ${LAB_REPLICAS} controller replicas on a throw-away PostgreSQL cluster
   down     stop every lab process, delete its namespaces and files (idempotent)
   status   the running lab's agents
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { hosts: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { hosts: { type: 'string', default: '3' }, ha: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   const [command] = positionals;
   if (values.help || !command || positionals.length > 1) {
     process.stdout.write(USAGE);
@@ -24,7 +26,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'up': {
       ensureLabRequirements(say);
-      const info = await labUp({ hosts: Number(values.hosts), say });
+      const missing = values.ha ? labPostgresMissing('lab up --ha') : undefined;
+      if (missing) throw new Error(missing);
+      const info = await labUp({ hosts: Number(values.hosts), say, store: values.ha ? 'postgresql' : 'sqlite' });
       say(`lab up: ${info.topology.hosts.map((h) => `${h.id} ${h.pub4}`).join(', ')}`);
       printTryIt(info.dir);
       return 0;

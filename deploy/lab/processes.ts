@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -58,6 +58,22 @@ export async function poll<T>(check: () => Promise<T | undefined> | T | undefine
 export async function waitListening(ns: string, proto: 'tcp' | 'udp', port: number, what: string, pid: number, ms = 10_000, address?: string): Promise<void> {
   const ok = await poll(() => (alive(pid) && isListening(ns, proto, port, address) ? true : undefined), ms);
   if (!ok) throw new Error(`${what} did not start listening on ${proto} port ${port} in ${ns}${alive(pid) ? '' : ' (it exited; see its log)'}`);
+}
+
+/**
+ * Whether `pid` runs and is not a zombie. A killed child stays a zombie
+ * until reaped, and a process we did not start (PostgreSQL's postmaster,
+ * detached by pg_ctl) may never be reaped where init does not reap
+ * orphans; kill(pid, 0) finds both.
+ */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) S ...: the state follows the last ')', as comm may hold one.
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 export function alive(pid: number): boolean {

@@ -12,9 +12,10 @@
  *           cordon-lab-h1  ...   cordon-lab-hN     (dedicated servers, each
  *                 mgmt0    mgmt0         mgmt0      with a cordon-agent)
  *                 m1   \    m2 |   ... / mN        (management: 10.70.0.1X)
- *                      cordon-lab-mgmt  (bridge br0 10.70.0.1: cordon-controller,
- *                                        the mail receiver, one ipmi_sim BMC per
- *                                        server at 10.70.0.10X)
+ *                      cordon-lab-mgmt  (bridge br0 10.70.0.1: cordon-controller
+ *                                        (or three replicas, --ha), the mail
+ *                                        receiver, one ipmi_sim BMC per server
+ *                                        at 10.70.0.10X)
  */
 export const LAB_PREFIX = 'cordon-lab';
 export const MAX_HOSTS = 40;
@@ -32,6 +33,26 @@ export interface LabHost {
   mgmt4: string;
   bmc4: string;
 }
+
+/**
+ * One cordon-controller process of the lab. With one controller its ports
+ * are the lab's own (7443, 9477, the page and desk ports); with replicas
+ * (`--ha`) the k-th takes each port + k, all on the management address.
+ */
+export interface LabController {
+  /** `replica.id` on PostgreSQL, and the name of its config and log files. */
+  id: string;
+  /** host:port of its gRPC listener (agents, cordonctl). */
+  address: string;
+  port: number;
+  metricsPort: number;
+  /** Its customer page, on loopback inside the management namespace (the page bridge reaches every one). */
+  pagePort: number;
+  /** Its desk, on the management address (the desk bridge reaches every one). */
+  deskPort: number;
+}
+
+export const MAX_CONTROLLERS = 3;
 
 export interface LabTopology {
   mgmtNs: string;
@@ -51,11 +72,16 @@ export interface LabTopology {
   inet6: string;
   pubNet4: string;
   hosts: LabHost[];
+  /** One, or the replicas in the order cordonctl tries them; the first one's ports are the fields above. */
+  controllers: LabController[];
 }
 
-export function labTopology(hostCount: number): LabTopology {
+export function labTopology(hostCount: number, controllerCount = 1): LabTopology {
   if (!Number.isInteger(hostCount) || hostCount < 1 || hostCount > MAX_HOSTS) {
     throw new RangeError(`--hosts must be a whole number from 1 to ${MAX_HOSTS}, got ${hostCount}`);
+  }
+  if (!Number.isInteger(controllerCount) || controllerCount < 1 || controllerCount > MAX_CONTROLLERS) {
+    throw new RangeError(`the lab runs 1 to ${MAX_CONTROLLERS} controllers, got ${controllerCount}`);
   }
   const hosts = Array.from({ length: hostCount }, (_, k): LabHost => {
     const index = k + 1;
@@ -71,22 +97,33 @@ export function labTopology(hostCount: number): LabTopology {
       bmc4: `10.70.0.${100 + index}`,
     };
   });
+  const controller4 = '10.70.0.1';
+  const ports = { port: 7443, metricsPort: 9477, pagePort: Number(process.env.CORDON_LAB_PAGE_PORT) || 8480, deskPort: Number(process.env.CORDON_LAB_DESK_PORT) || 8443 };
+  const controllers = Array.from({ length: controllerCount }, (_, k): LabController => ({
+    id: controllerCount === 1 ? 'controller' : `replica-${String.fromCharCode(97 + k)}`,
+    address: `${controller4}:${ports.port + k}`,
+    port: ports.port + k,
+    metricsPort: ports.metricsPort + k,
+    pagePort: ports.pagePort + k,
+    deskPort: ports.deskPort + k,
+  }));
   return {
     mgmtNs: `${LAB_PREFIX}-mgmt`,
     switchNs: `${LAB_PREFIX}-sw`,
     inetNs: `${LAB_PREFIX}-inet`,
     mgmtNet4: '10.70.0.0/24',
-    controller4: '10.70.0.1',
-    controllerPort: 7443,
+    controller4,
+    controllerPort: ports.port,
     controllerName: 'controller.lab',
-    metricsPort: 9477,
+    metricsPort: ports.metricsPort,
     mailPort: 2525,
-    pagePort: Number(process.env.CORDON_LAB_PAGE_PORT) || 8480,
-    deskPort: Number(process.env.CORDON_LAB_DESK_PORT) || 8443,
+    pagePort: ports.pagePort,
+    deskPort: ports.deskPort,
     inet4: '203.0.113.1',
     inet6: '2001:db8:1::1',
     pubNet4: '203.0.113.0/24',
     hosts,
+    controllers,
   };
 }
 
