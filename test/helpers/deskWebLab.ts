@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../controller/clock.js';
 import { runController, type Controller, type ControllerSettings } from '../../controller/runController.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from './testStore.js';
 import { controllerSettings } from './controllerHarness.js';
 import { TestPki } from './pki.js';
 
@@ -52,7 +52,7 @@ export class DeskWebLab {
     pki.agent('web-01');
     pki.run('issue-feed', 'shadow');
     const work = mkdtempSync(join(tmpdir(), 'cordon-deskweb-'));
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
     for (let n = 1; n <= 5; n++) await store.hosts.add({ id: `web-0${n}`, customerId: 'acme', publicPrefixes: [`203.0.113.${n}/32`], managementAddress: `10.255.0.${n}` });
     const clock = new ManualClock(T0);

@@ -16,11 +16,12 @@ const urls = new WeakMap<Store, string>();
 
 /**
  * A fresh, migrated store for one test: on SQLite the file at `sqlitePath`
- * (the caller's temporary folder), on PostgreSQL a new database copied from
- * the migrated template, dropped when the store is closed.
+ * (the caller's temporary folder), or an in-memory database when there is
+ * none; on PostgreSQL a new database copied from the migrated template,
+ * dropped when the store is closed.
  */
-export async function openTestStore(sqlitePath: string): Promise<Store> {
-  if (testEngine === 'sqlite') return Store.open(sqlitePath);
+export async function openTestStore(sqlitePath?: string): Promise<Store> {
+  if (testEngine === 'sqlite') return sqlitePath === undefined ? Store.openMemory() : Store.open(sqlitePath);
   const base = inject('pgUrl');
   // Idle connections end on their own, so a test file's worker exits without an afterAll here.
   admin ??= new pg.Pool({ connectionString: base, max: 2, idleTimeoutMillis: 500, allowExitOnIdle: true });

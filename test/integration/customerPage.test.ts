@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../controller/clock.js';
 import { CustomerLinks } from '../../controller/customer/CustomerLinks.js';
 import { runController, type Controller } from '../../controller/runController.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { freePort } from '../helpers/freePort.js';
 import { TestPki } from '../helpers/pki.js';
@@ -85,7 +85,7 @@ describe('customer page over HTTP', () => {
   beforeAll(async () => {
     pki = new TestPki();
     work = mkdtempSync(join(tmpdir(), 'cordon-page-'));
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
     await store.customers.upsert({ id: 'beta', name: 'Beta', email: 'noc@beta.example' });
     for (let n = 1; n <= 13; n++) {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrillClock } from '../../controller/clock.js';
 import { MailSender } from '../../controller/mail/MailSender.js';
 import { runController, type Controller } from '../../controller/runController.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { cordonctl } from '../helpers/cordonctl.js';
 import { TestPki } from '../helpers/pki.js';
@@ -113,7 +113,7 @@ describe('customer replies, auto-replies and bounces by mail', () => {
     pki.operator('olga', 'abuse_operator');
     work = mkdtempSync(join(tmpdir(), 'cordon-replies-'));
     sink = await SmtpSink.start();
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
     await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.10/32'], managementAddress: '10.255.0.10' });
     await store.hosts.add({ id: 'web-02', customerId: 'acme', publicPrefixes: ['203.0.113.11/32'], managementAddress: '10.255.0.11' });

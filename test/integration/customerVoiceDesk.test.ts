@@ -8,7 +8,7 @@ import { CustomerLinks, type CustomerLinkSettings } from '../../controller/custo
 import { tokenOf } from '../../controller/customer/linkTokens.js';
 import type { Incident } from '../../controller/incidents/model.js';
 import { runController, type Controller } from '../../controller/runController.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { cordonctl } from '../helpers/cordonctl.js';
 import { TestPki } from '../helpers/pki.js';
@@ -96,7 +96,7 @@ describe("the customer's voice at the desk", () => {
     pki.operator('vic', 'viewer');
     pki.run('issue-feed', 'shadow');
     work = mkdtempSync(join(tmpdir(), 'cordon-voice-'));
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
     for (let n = 1; n <= 5; n++) await store.hosts.add({ id: `web-0${n}`, customerId: 'acme', publicPrefixes: [`203.0.113.${n}/32`], managementAddress: `10.255.0.${n}` });
     controller = await runController(controllerSettings(pki, store, { clock, customerLinks: settings }));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../controller/clock.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { TestPki } from '../helpers/pki.js';
 import { cordonctl } from '../helpers/cordonctl.js';
 
@@ -30,7 +30,7 @@ describe('cordonctl against a controller with a store', () => {
     pki.operator('tess', 'technician');
     pki.operator('vic', 'viewer');
     work = mkdtempSync(join(tmpdir(), 'cordon-desk-'));
-    controller = await runController(controllerSettings(pki, await Store.open(join(work, 'cordon.db')), { clock }));
+    controller = await runController(controllerSettings(pki, await openTestStore(join(work, 'cordon.db')), { clock }));
   });
   afterAll(async () => {
     await controller?.stop(500);

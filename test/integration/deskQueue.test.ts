@@ -12,7 +12,7 @@ import { ManualClock } from '../../controller/clock.js';
 import { countQueue } from '../../controller/desk/deskQueue.js';
 import type { Incident } from '../../controller/incidents/model.js';
 import { runController, type Controller } from '../../controller/runController.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { Decision, type ListQueueResponse, type QueueEntry, type SubmitComplaintResponse } from '../../proto/gen/cordon/v1/desk.js';
 import { controllerSettings, testLink } from '../helpers/controllerHarness.js';
 import { cordonctl } from '../helpers/cordonctl.js';
@@ -91,7 +91,7 @@ describe('the desk queue: every reason a person is needed, most urgent first', (
     pki.run('issue-feed', 'shadow');
     work = mkdtempSync(join(tmpdir(), 'cordon-deskqueue-'));
     sim = await IpmiSim.start();
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
     for (let n = 1; n <= 6; n++) await store.hosts.add({ id: `web-0${n}`, customerId: 'acme', publicPrefixes: [`203.0.113.${n}/32`], managementAddress: `10.255.0.${n}` });
     const t = sim.target();

@@ -8,7 +8,7 @@ import { resolveConnection } from '../../controller/cli/connection.js';
 import { ManualClock } from '../../controller/clock.js';
 import type { Incident } from '../../controller/incidents/model.js';
 import { runController, type Controller } from '../../controller/runController.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import type {
   Approval,
   EnforceResponse,
@@ -84,7 +84,7 @@ describe('due process at the desk', () => {
     pki.operator('olga', 'abuse_operator');
     pki.operator('omar', 'abuse_operator');
     work = mkdtempSync(join(tmpdir(), 'cordon-dueprocess-'));
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
     await store.customers.upsert({ id: 'solo', name: 'Solo', email: 'ops@solo.example' });
     for (let n = 1; n <= 9; n++) {

@@ -7,7 +7,7 @@ import type { CordonError } from '../../proto/runtime/CordonError.js';
 import { DeskClient } from '../../controller/cli/deskClient.js';
 import { MailSender } from '../../controller/mail/MailSender.js';
 import { runController, type Controller } from '../../controller/runController.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { TestPki } from '../helpers/pki.js';
 import { cordonctl } from '../helpers/cordonctl.js';
@@ -66,7 +66,7 @@ describe('customer contacts and BMC credentials over the desk', () => {
     symlinkSync(join(creds, 'web-01.pw'), join(creds, 'alias-of-web-01.pw'));
     sink = await SmtpSink.start();
     const roles: [string, string][] = [['tess', 'technician'], ['olga', 'abuse_operator'], ['ada', 'admin'], ['vic', 'viewer']];
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     controller = await runController(
       controllerSettings(pki, store, {
         mail: { transport: new MailSender({ host: '127.0.0.1', port: sink.port, secure: false, from: DESK.from, replyTo: DESK.replyTo }), desk: DESK, maxAttempts: 3 },

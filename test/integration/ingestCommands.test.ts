@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runController, type Controller } from '../../controller/runController.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { DIST } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
 import { cordonctl } from '../helpers/cordonctl.js';
@@ -57,7 +57,7 @@ describe('cordonctl ingest', () => {
     pki = new TestPki();
     pki.operator('olga', 'abuse_operator');
     work = mkdtempSync(join(tmpdir(), 'cordon-ingest-'));
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.10/32'], managementAddress: '10.255.0.10' });
     controller = await runController(controllerSettings(pki, store));
     writeFileSync(join(work, 'arf.eml'), ARF);

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_INTAKE_LIMITS } from '../../controller/intake/limits.js';
 import { runController, type Controller } from '../../controller/runController.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { freePort } from '../helpers/freePort.js';
 import { DIST } from '../helpers/paths.js';
@@ -75,7 +75,7 @@ describe('large reports through the desk', () => {
     pki = new TestPki();
     pki.operator('olga', 'abuse_operator');
     work = mkdtempSync(join(tmpdir(), 'cordon-ingest-limits-'));
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.10/32'], managementAddress: '10.255.0.10' });
     controller = await runController(controllerSettings(pki, store, { intake: { limits: { ...DEFAULT_INTAKE_LIMITS, maxReportBytes: MAX }, parseWorkers: 1 } }));
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runController, type Controller } from '../../controller/runController.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { controllerSettings, testLink } from '../helpers/controllerHarness.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { ResultStatus } from '../../proto/gen/cordon/v1/agent.js';
@@ -23,7 +23,7 @@ describe('the controller metrics endpoint', () => {
     pki = new TestPki();
     pki.agent('web-01');
     work = mkdtempSync(join(tmpdir(), 'cordon-metrics-'));
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.10/32'], managementAddress: '10.255.0.10' });
     controller = await runController(controllerSettings(pki, store, { metricsListen: '127.0.0.1:0' }));
   });

@@ -6,7 +6,7 @@ import { DeskClient } from '../../controller/cli/deskClient.js';
 import { ManualClock } from '../../controller/clock.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { seedConfiguredReporters } from '../../controller/store/seedConfiguredReporters.js';
-import { Store } from '../../controller/store/Store.js';
+import { openTestStore } from '../helpers/testStore.js';
 import { DeskServiceService } from '../../proto/gen/cordon/v1/desk.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { TestPki } from '../helpers/pki.js';
@@ -34,7 +34,7 @@ describe('the reporter registry over the desk', () => {
     pki.operator('vic', 'viewer');
     pki.run('issue-feed', 'shadow');
     work = mkdtempSync(join(tmpdir(), 'cordon-reporters-'));
-    const store = await Store.open(join(work, 'cordon.db'));
+    const store = await openTestStore(join(work, 'cordon.db'));
     await seedConfiguredReporters(store, [{ id: 'cert-example', name: 'Example CERT', kind: 'cert', domains: ['cert.example'], arcForwarder: false }], clock.now());
     controller = await runController(controllerSettings(pki, store, { clock }));
   });

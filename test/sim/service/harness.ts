@@ -16,7 +16,8 @@ import type { MailRecipient, MailTransport } from '../../../controller/mail/Mail
 import { OutboxWorker } from '../../../controller/mail/OutboxWorker.js';
 import type { MailPayload } from '../../../controller/mail/OutboxSource.js';
 import { StoreOutbox } from '../../../controller/mail/StoreOutbox.js';
-import { Store } from '../../../controller/store/Store.js';
+import type { Store } from '../../../controller/store/Store.js';
+import { openTestStore } from '../../helpers/testStore.js';
 import { ResultStatus, type DesiredState } from '../../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { silentLogger } from '../../../proto/runtime/logger.js';
@@ -28,8 +29,9 @@ import type { Scenario } from './scenario.js';
 
 /**
  * The real controller parts, wired as controller/runController.ts wires
- * them but driven step by step: the store on a SQLite file in a temp dir,
- * the IncidentService with the real report authenticator (DNS answered in
+ * them but driven step by step: the store on a SQLite file in a temp dir
+ * (a fresh PostgreSQL database in the `postgresql` test project), the
+ * IncidentService with the real report authenticator (DNS answered in
  * process), the deadline scheduler on a ManualClock, the mail outbox worker
  * with a recording transport, the BMC check worker with a scripted driver,
  * desired-state dispatch and agent-report tracking with scripted agents, and
@@ -103,7 +105,7 @@ export interface Sabotage {
 
 export async function createHarness(s: Scenario, policy: PolicyConfig, sabotage: Sabotage = {}): Promise<Harness> {
   const dir = mkdtempSync(join(simTmpDir(), `cordon-sim-${s.seed}-`));
-  const store = await Store.open(join(dir, 'cordon.db'));
+  const store = await openTestStore(join(dir, 'cordon.db'));
   const clock = new ManualClock(new Date(s.t0));
   const log = silentLogger();
 

@@ -3,7 +3,7 @@ import { ManualClock } from '../../../controller/clock.js';
 import { IncidentService } from '../../../controller/services/IncidentService.js';
 import { DEFAULT_POLICY } from '../../../controller/incidents/policy.js';
 import { createReportAuthenticator } from '../../../controller/intake/trust/createReportAuthenticator.js';
-import { Store } from '../../../controller/store/Store.js';
+import { openTestStore } from '../../helpers/testStore.js';
 import { silentLogger } from '../../../proto/runtime/logger.js';
 import { arfMail, createSimResolver, DOMAINS, REGISTRY, sign, signingKeys } from './reports.js';
 
@@ -18,7 +18,7 @@ const HOUR = 3_600_000;
 const T0 = new Date('2026-11-02T09:00:00Z');
 
 async function world() {
-  const store = await Store.openMemory();
+  const store = await openTestStore();
   await store.customers.upsert({ id: 'acme', name: 'ACME', email: 'ops@acme.example' });
   await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.1/32'], managementAddress: '10.0.0.1' });
   for (const r of REGISTRY) await store.reporters.add(r, 'config', 'sim', T0);

@@ -9,7 +9,7 @@ import type { Incident } from '../../../controller/incidents/model.js';
 import type { RegisteredReporter } from '../../../controller/intake/trust/RegisteredReporter.js';
 import { MailSender } from '../../../controller/mail/MailSender.js';
 import { runController, type Controller, type ControllerSettings } from '../../../controller/runController.js';
-import { Store } from '../../../controller/store/Store.js';
+import { openTestStore } from '../../helpers/testStore.js';
 import { controllerSettings } from '../../helpers/controllerHarness.js';
 import { TestPki } from '../../helpers/pki.js';
 import { waitFor } from '../../helpers/waitFor.js';
@@ -31,8 +31,9 @@ export interface Delivered {
 }
 
 /**
- * The whole controller (real SQLite file, real SMTP to a real receiving
- * server, the incident clock moved by hand) with a customer `acme` owning
+ * The whole controller (a real SQLite file, or a PostgreSQL database in
+ * the `postgresql` test project; real SMTP to a real receiving server;
+ * the incident clock moved by hand) with a customer `acme` owning
  * web-01 (203.0.113.0/29) and the customer page's links on.
  */
 export class MailController {
@@ -48,7 +49,7 @@ export class MailController {
     const m = new MailController();
     m.pki = new TestPki();
     m.work = mkdtempSync(join(tmpdir(), 'cordon-mail-'));
-    const store = await Store.open(join(m.work, 'cordon.db'));
+    const store = await openTestStore(join(m.work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME Hosting Customer', email: 'ops@acme.example' });
     await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.0/29'], managementAddress: '10.255.0.1' });
     await store.hosts.add({ id: 'web-02', customerId: 'acme', publicPrefixes: ['203.0.113.8/29'], managementAddress: '10.255.0.2' });
