@@ -167,7 +167,8 @@ const SABOTAGES: { name: string; caughtBy: string; sabotage: Sabotage }[] = [
         let n = 0;
         h.pump = async (step) => {
           if (++n === 100) {
-            await h.store.db.run("INSERT INTO audit_log (at, actor, action, subject, detail_json, prev_hash, hash) VALUES (?, 'mallory', 'nothing.happened', 'x', '{}', ?, ?)", [
+            // The next id by hand, as AuditLog writes it: PostgreSQL's id is a plain BIGINT, not SQLite's rowid.
+            await h.store.db.run("INSERT INTO audit_log (id, at, actor, action, subject, detail_json, prev_hash, hash) VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log), ?, 'mallory', 'nothing.happened', 'x', '{}', ?, ?)", [
               h.clock.now().getTime(),
               '0'.repeat(64),
               'f'.repeat(64),
