@@ -1,9 +1,13 @@
 import { ResultStatus, type EnforcementResult, type Report } from '../../proto/gen/cordon/v1/agent.js';
-import { asCordonError } from '../../proto/runtime/CordonError.js';
+import { asCordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import type { IncidentService } from '../services/IncidentService.js';
 import type { StoredEnforcement } from '../store/DesiredStateRepo.js';
+import { retryTransient } from '../store/retryTransient.js';
 import type { Store } from '../store/Store.js';
+
+/** Runs of one report's handling before a transient failure is logged and the report dropped (about 6 s of backoff in all). */
+const REPORT_TRIES = 8;
 
 /**
  * Turns agent reports into dispatch status and incident events: a report of
@@ -32,9 +36,16 @@ export class ReportTracker {
     private readonly onApplied: (seconds: number) => void = () => {},
   ) {}
 
-  /** Serialised per controller: reports are small and ordering matters for one host. */
+  /**
+   * Serialised per controller: reports are small and ordering matters for one
+   * host. An agent reports a generation once: a report dropped on a
+   * transient failure (a race lost to another replica, a busy file) would
+   * leave its incidents enforcing for good, so it is handled again; each
+   * step reads what it needs afresh, and an incident already moved is not
+   * moved twice.
+   */
   onReport(hostId: string, report: Report): void {
-    this.queue = this.queue.then(() => this.handle(hostId, report)).catch((err: unknown) => {
+    this.queue = this.queue.then(() => retryTransient(() => this.handle(hostId, report), REPORT_TRIES)).catch((err: unknown) => {
       this.log.error({ host: hostId, err: asCordonError(err).message }, 'cannot record agent report');
     });
   }
@@ -60,7 +71,10 @@ export class ReportTracker {
       const error = failed.map(({ result }) => `${result.enforcementId}: ${result.error}`).join('; ');
       await this.store.desired.recordStatus(hostId, { status: 'failed', appliedGeneration: generation, error, at: now });
       for (const incidentId of new Set(failed.map(({ enforcement }) => enforcement.incidentId))) {
-        await this.service.apply(incidentId, { type: 'host_failed', error }, `agent ${hostId}`).catch(() => {});
+        // An incident past the point of failing (closed since) refuses the event; a lost race runs the report again.
+        await this.service.apply(incidentId, { type: 'host_failed', error }, `agent ${hostId}`).catch((err: unknown) => {
+          if (isCordonError(err, 'transient')) throw err;
+        });
       }
       return;
     }

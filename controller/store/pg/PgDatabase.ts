@@ -28,6 +28,19 @@ interface Scope {
 export interface PgDatabaseOptions {
   /** Connections in the pool (default 10): one per open transaction, the rest for statements outside any. */
   maxConnections?: number;
+  /**
+   * The table nearly every write transaction appends to after reading its
+   * newest row (Store: the audit chain, `audit_log`). Replicas writing at
+   * once race for that row and all but one lose; rerun optimistically, the
+   * losers lose again under load (1,445 lost races and 56 agent reports
+   * given up on in one 1,000-host mass action across three replicas). So a
+   * transaction that lost a race runs again holding this table in SHARE ROW
+   * EXCLUSIVE mode from its first statement: its snapshot is taken after the
+   * lock is granted (LOCK TABLE takes none), it sees the newest row, and
+   * others' INSERTs into the table wait for its commit. First runs stay
+   * optimistic and take no lock.
+   */
+  rerunLock?: string;
 }
 
 /**
@@ -63,7 +76,10 @@ export class PgDatabase implements SqlDatabase {
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
 
-  private constructor(private readonly pool: pg.Pool) {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly rerunLock: string | undefined,
+  ) {
     // An idle connection that breaks (server restart, terminated backend) is
     // dropped by the pool; the next statement gets a fresh one or a
     // `transient` error. Without a listener the 'error' event would crash the process.
@@ -82,7 +98,11 @@ export class PgDatabase implements SqlDatabase {
       options: '-c default_transaction_isolation=serializable',
       types: typeParsers,
     });
-    const db = new PgDatabase(pool);
+    if (options.rerunLock !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.rerunLock)) {
+      await pool.end();
+      throw new CordonError('invalid', `rerunLock: "${options.rerunLock}" is not a plain table name`);
+    }
+    const db = new PgDatabase(pool, options.rerunLock);
     try {
       await db.get('SELECT 1');
     } catch (err) {
@@ -157,13 +177,15 @@ export class PgDatabase implements SqlDatabase {
    * loser runs again) is run again from the start, up to SERIALIZATION_TRIES
    * times with a short jittered pause: `fn` must do database work only, as
    * every transaction body in Cordon does (what follows a commit, a push or
-   * a mail, runs after it). SQLite's single writer never needs this.
+   * a mail, runs after it). Reruns hold the `rerunLock` table (see
+   * PgDatabaseOptions). SQLite's single writer never needs this.
    */
   async transaction<T>(fn: (db: SqlDatabase) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    if (this.currentScope() !== this.root) return this.once(fn, options);
+    if (this.currentScope() !== this.root) return this.once(fn, options, false);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.once(fn, options);
+        // READ COMMITTED work serialises itself with its own lock (the migrations').
+        return await this.once(fn, options, attempt > 1 && !options.readCommitted);
       } catch (err) {
         if (attempt >= SERIALIZATION_TRIES || !lostRace(err)) throw err;
         await new Promise((r) => setTimeout(r, 5 * 2 ** attempt * (0.5 + Math.random())));
@@ -171,7 +193,7 @@ export class PgDatabase implements SqlDatabase {
     }
   }
 
-  private once<T>(fn: (db: SqlDatabase) => Promise<T>, options: TransactionOptions): Promise<T> {
+  private once<T>(fn: (db: SqlDatabase) => Promise<T>, options: TransactionOptions, rerun: boolean): Promise<T> {
     const scope = this.currentScope();
     return scope.lock.lock(async () => {
       this.assertOpen('BEGIN');
@@ -182,6 +204,8 @@ export class PgDatabase implements SqlDatabase {
       let broken: Error | undefined;
       try {
         await direct(client, outermost ? (options.readCommitted ? 'BEGIN ISOLATION LEVEL READ COMMITTED' : 'BEGIN') : `SAVEPOINT ${name}`);
+        // Before any other statement: the snapshot is taken once the lock is held.
+        if (outermost && rerun && this.rerunLock) await direct(client, `LOCK TABLE ${this.rerunLock} IN SHARE ROW EXCLUSIVE MODE`);
       } catch (err) {
         if (outermost) client.release(err as Error);
         throw err;
