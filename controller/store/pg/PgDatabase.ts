@@ -30,17 +30,23 @@ export interface PgDatabaseOptions {
   maxConnections?: number;
   /**
    * The table nearly every write transaction appends to after reading its
-   * newest row (Store: the audit chain, `audit_log`). Replicas writing at
-   * once race for that row and all but one lose; rerun optimistically, the
-   * losers lose again under load (1,445 lost races and 56 agent reports
-   * given up on in one 1,000-host mass action across three replicas). So a
-   * transaction that lost a race runs again holding this table in SHARE ROW
-   * EXCLUSIVE mode from its first statement: its snapshot is taken after the
-   * lock is granted (LOCK TABLE takes none), it sees the newest row, and
-   * others' INSERTs into the table wait for its commit. First runs stay
-   * optimistic and take no lock.
+   * newest row (Store: the audit chain, `audit_log`). Every outermost
+   * transaction (but READ COMMITTED ones, which lock for themselves) holds
+   * it in SHARE ROW EXCLUSIVE mode from its first statement, so write
+   * transactions run one at a time across all replicas, as they run one at
+   * a time on SQLite's one file. LOCK TABLE takes no snapshot: the
+   * transaction's snapshot is taken after the lock is granted and sees its
+   * previous holder's commit.
+   *
+   * Why not optimistically: replicas writing at once race for the chain's
+   * head and all but one lose. Rerun freely, the losers lost again until
+   * they gave up (1,445 lost races and 56 agent reports dropped in one
+   * 1,000-host mass action across three replicas); taking the lock only on
+   * a rerun deadlocked against first runs holding row locks while they
+   * waited for it (a 1,000-host approval failed nine times in a row).
+   * Taken first by every transaction, the lock orders them all.
    */
-  rerunLock?: string;
+  writeLock?: string;
 }
 
 /**
@@ -51,16 +57,17 @@ export interface PgDatabaseOptions {
  * for SQLite, where a transaction never sees another writer; SERIALIZABLE is
  * the one level that keeps their read-then-write transactions correct
  * without reviewing each for row locks: the outcome is that of some serial
- * order, or a transaction fails with 40001, a `transient` CordonError, and
- * the caller retries as it retries any transient failure. Nothing retries
- * by itself here: `fn` may have done things a rerun would repeat.
+ * order, or a transaction fails with 40001. Such a loser runs again by
+ * itself (`transaction`, and statements outside any), and fails
+ * `transient` only after SERIALIZATION_TRIES runs.
  *
  * In this process, outermost transactions run one at a time, as SQLite's
  * single writer does: a replica never fails against itself, and the
- * contract suite holds on both engines. Serialization failures come only
- * from other processes (replicas) or from a statement outside any
- * transaction that touched the same rows; such statements do not wait for
- * a transaction here (they take another pooled connection).
+ * contract suite holds on both engines. Across processes (replicas) the
+ * `writeLock` table orders them too. Serialization failures then come from
+ * statements outside any transaction that touched the same rows; such
+ * statements do not wait for a transaction here (they take another pooled
+ * connection) and take no lock.
  *
  * A failed statement inside a transaction undoes only itself, as in SQLite:
  * each runs in its own savepoint (PostgreSQL would otherwise refuse every
@@ -78,7 +85,7 @@ export class PgDatabase implements SqlDatabase {
 
   private constructor(
     private readonly pool: pg.Pool,
-    private readonly rerunLock: string | undefined,
+    private readonly writeLock: string | undefined,
   ) {
     // An idle connection that breaks (server restart, terminated backend) is
     // dropped by the pool; the next statement gets a fresh one or a
@@ -98,11 +105,11 @@ export class PgDatabase implements SqlDatabase {
       options: '-c default_transaction_isolation=serializable',
       types: typeParsers,
     });
-    if (options.rerunLock !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.rerunLock)) {
+    if (options.writeLock !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.writeLock)) {
       await pool.end();
-      throw new CordonError('invalid', `rerunLock: "${options.rerunLock}" is not a plain table name`);
+      throw new CordonError('invalid', `writeLock: "${options.writeLock}" is not a plain table name`);
     }
-    const db = new PgDatabase(pool, options.rerunLock);
+    const db = new PgDatabase(pool, options.writeLock);
     try {
       await db.get('SELECT 1');
     } catch (err) {
@@ -177,15 +184,15 @@ export class PgDatabase implements SqlDatabase {
    * loser runs again) is run again from the start, up to SERIALIZATION_TRIES
    * times with a short jittered pause: `fn` must do database work only, as
    * every transaction body in Cordon does (what follows a commit, a push or
-   * a mail, runs after it). Reruns hold the `rerunLock` table (see
-   * PgDatabaseOptions). SQLite's single writer never needs this.
+   * a mail, runs after it). Every run holds the `writeLock` table (see
+   * PgDatabaseOptions), so races are lost only to statements outside
+   * transactions. SQLite's single writer never needs this.
    */
   async transaction<T>(fn: (db: SqlDatabase) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    if (this.currentScope() !== this.root) return this.once(fn, options, false);
+    if (this.currentScope() !== this.root) return this.once(fn, options);
     for (let attempt = 1; ; attempt++) {
       try {
-        // READ COMMITTED work serialises itself with its own lock (the migrations').
-        return await this.once(fn, options, attempt > 1 && !options.readCommitted);
+        return await this.once(fn, options);
       } catch (err) {
         if (attempt >= SERIALIZATION_TRIES || !lostRace(err)) throw err;
         await new Promise((r) => setTimeout(r, 5 * 2 ** attempt * (0.5 + Math.random())));
@@ -193,7 +200,7 @@ export class PgDatabase implements SqlDatabase {
     }
   }
 
-  private once<T>(fn: (db: SqlDatabase) => Promise<T>, options: TransactionOptions, rerun: boolean): Promise<T> {
+  private once<T>(fn: (db: SqlDatabase) => Promise<T>, options: TransactionOptions): Promise<T> {
     const scope = this.currentScope();
     return scope.lock.lock(async () => {
       this.assertOpen('BEGIN');
@@ -204,8 +211,9 @@ export class PgDatabase implements SqlDatabase {
       let broken: Error | undefined;
       try {
         await direct(client, outermost ? (options.readCommitted ? 'BEGIN ISOLATION LEVEL READ COMMITTED' : 'BEGIN') : `SAVEPOINT ${name}`);
-        // Before any other statement: the snapshot is taken once the lock is held.
-        if (outermost && rerun && this.rerunLock) await direct(client, `LOCK TABLE ${this.rerunLock} IN SHARE ROW EXCLUSIVE MODE`);
+        // Before any other statement: the snapshot is taken once the lock is held. READ COMMITTED work
+        // (the migrations) takes a lock of its own, and may create the table.
+        if (outermost && !options.readCommitted && this.writeLock) await direct(client, `LOCK TABLE ${this.writeLock} IN SHARE ROW EXCLUSIVE MODE`);
       } catch (err) {
         if (outermost) client.release(err as Error);
         throw err;

@@ -1,13 +1,14 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ReportTracker } from '../../../controller/dispatch/ReportTracker.js';
+import { ManualClock } from '../../../controller/clock.js';
 import { DEFAULT_POLICY } from '../../../controller/incidents/policy.js';
 import { IncidentService } from '../../../controller/services/IncidentService.js';
 import { ResultStatus, type Report } from '../../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { fileStore, host } from '../store/storeFixtures.js';
 
-const clock = { now: () => new Date('2026-03-01T12:00:00Z') };
+const clock = new ManualClock(new Date('2026-03-01T12:00:00Z'));
 
 async function enforcing() {
   const store = await fileStore();

@@ -7,9 +7,10 @@ import { at, fileStore, host } from './storeFixtures.js';
  * Several writers (replicas on PostgreSQL, processes on one SQLite file)
  * appending to the one audit chain at once, each append inside a
  * transaction that also changes a row of its own, as the services' are.
- * On PostgreSQL every such transaction reads the chain's head, so all but
- * one of the writers lose each race; the losers run again holding the
- * chain (PgDatabase's rerunLock), and none may end up failing.
+ * On PostgreSQL every such transaction reads the chain's head: run
+ * optimistically, all but one of the writers lose each race and some lose
+ * every rerun; each holds the chain from its start (PgDatabase's
+ * writeLock), and none may fail.
  */
 describe('the audit chain under writers racing for its head', () => {
   it('takes every append from three writers at once, in one unbroken chain', async () => {
