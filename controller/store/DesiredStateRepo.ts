@@ -6,6 +6,9 @@ import type { SqlDatabase } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
+/** The pushes' reads: one consistent view, which on PostgreSQL waits for no writer. */
+const READ_ONLY = { readOnly: true } as const;
+
 /** One action an incident holds on its host; `id` is `${incidentId}:${kind}`, stable while it holds it. */
 export interface StoredEnforcement {
   id: string;
@@ -148,7 +151,7 @@ export class DesiredStateRepo {
           action: checkAction(JSON.parse(r.action_json), `enforcements[${r.incident_id}:${r.kind}]`, 'internal'),
         })),
       };
-    });
+    }, READ_ONLY);
   }
 
   /**
@@ -178,7 +181,7 @@ export class DesiredStateRepo {
         });
       }
       return out;
-    });
+    }, READ_ONLY);
   }
 
   /** `status` for many hosts at once; hosts with no recorded report are absent. */

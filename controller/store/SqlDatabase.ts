@@ -41,6 +41,13 @@ export interface TransactionOptions {
    * writer needs no such thing and ignores it.
    */
   readCommitted?: boolean;
+  /**
+   * Reads only, for one consistent view of several statements (a host's
+   * generation with its rows). PostgreSQL: READ ONLY, outermost ones hold
+   * no write lock and do not queue behind this process's writing
+   * transaction; a write inside fails. SQLite ignores it.
+   */
+  readOnly?: boolean;
 }
 
 /**

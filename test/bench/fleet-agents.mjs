@@ -8,10 +8,13 @@
 // applied, as test/helpers/controllerHarness.ts testLink() does; nothing runs nft.
 //
 // Driven over the IPC channel only (not meant to be run by hand):
-//   parent -> {type:'start', address, ca, key, certDir, hostIds, heartbeatMs, backoff}
-//   parent -> {type:'collect'}  worker -> {type:'receipts', receipts:[[hostId, generation, receivedAt, reportedAt], ...]}
+//   parent -> {type:'start', address | addresses, ca, key, certDir, hostIds, heartbeatMs, backoff}
+//             (addresses: several controllers, the agent's controller.addresses; replicas.mjs)
+//   parent -> {type:'collect', since?}  worker -> {type:'receipts', receipts:[[hostId, generation, receivedAt, reportedAt], ...],
+//             connects:[[hostId, address, at], ...]} (only those at or after `since` when given)
 //   parent -> {type:'stop'}     worker stops every link (clean close) and exits
-//   worker -> {type:'status', connected, sessions, failedAttempts, rss, cpuMs, lagMaxMs, errors, attempts} every 250 ms
+//   worker -> {type:'status', connected, sessions, failedAttempts, rss, cpuMs, lagMaxMs, errors, attempts,
+//             receipts, byAddress} every 250 ms (byAddress: connected agents per controller address)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -26,8 +29,13 @@ if (!process.send) {
 }
 const now = () => performance.timeOrigin + performance.now();
 const links = [];
+/** The host id of links[i]. */
+const linkHosts = [];
 /** hostId -> [generation, receivedAt, reportedAt] of the desired states received. */
 const receipts = [];
+/** [hostId, address, at] of each accepted Hello, and the address each agent is connected to now. */
+const connects = [];
+const connectedTo = new Map();
 let statusTimer;
 // A starved worker answers keepalive pings late; this shows whether it was.
 const lag = monitorEventLoopDelay({ resolution: 20 });
@@ -51,12 +59,13 @@ function start(msg) {
     const link = new ControllerLink({
       hostId,
       agentVersion: 'fleet-bench',
-      address: msg.address,
+      address: msg.addresses ? undefined : msg.address,
+      addresses: msg.addresses,
       serverName: 'localhost',
       tls,
       heartbeatMs: msg.heartbeatMs,
       backoff: msg.backoff,
-      log: silentLogger(),
+      log: connectLogger(hostId),
       held: () => ({ generation, observedDigest: digest, interfaces }),
       onDesiredState: async (state) => {
         const receivedAt = now();
@@ -73,10 +82,29 @@ function start(msg) {
       },
     });
     links.push(link);
+    linkHosts.push(hostId);
     link.start();
   }
   statusTimer = setInterval(sendStatus, 250);
   sendStatus();
+}
+
+const base = silentLogger();
+/**
+ * A silent logger that notes which controller each link connected to: the
+ * link says so only in its log line (its status has no address). Bench
+ * instrumentation: a renamed message would leave byAddress empty, which
+ * the driver reports rather than trusts.
+ */
+function connectLogger(hostId) {
+  const log = Object.create(base);
+  log.info = (fields, message) => {
+    if (message === 'connected to controller' && fields?.address) {
+      connects.push([hostId, fields.address, now()]);
+      connectedTo.set(hostId, fields.address);
+    }
+  };
+  return log;
 }
 
 function sendStatus() {
@@ -86,9 +114,14 @@ function sendStatus() {
   const errors = {};
   /** How many disconnected agents are at each failed-attempt count (their backoff step). */
   const attempts = {};
-  for (const l of links) {
+  const byAddress = {};
+  for (const [i, l] of links.entries()) {
     const s = l.status();
-    if (s.connected) connected++;
+    if (s.connected) {
+      connected++;
+      const a = connectedTo.get(linkHosts[i]) ?? '?';
+      byAddress[a] = (byAddress[a] ?? 0) + 1;
+    }
     sessions += s.sessions;
     failedAttempts += s.failedAttempts;
     if (!s.connected && s.lastError) errors[s.lastError] = (errors[s.lastError] ?? 0) + 1;
@@ -97,7 +130,7 @@ function sendStatus() {
   const cpu = process.cpuUsage();
   const lagMaxMs = lag.max / 1e6;
   lag.reset();
-  process.send({ type: 'status', connected, sessions, failedAttempts, rss: process.memoryUsage.rss(), cpuMs: (cpu.user + cpu.system) / 1000, lagMaxMs, errors, attempts });
+  process.send({ type: 'status', connected, sessions, failedAttempts, rss: process.memoryUsage.rss(), cpuMs: (cpu.user + cpu.system) / 1000, lagMaxMs, errors, attempts, receipts: receipts.length, byAddress });
 }
 
 async function stop() {
@@ -109,6 +142,9 @@ async function stop() {
 
 process.on('message', (msg) => {
   if (msg.type === 'start') start(msg);
-  else if (msg.type === 'collect') process.send({ type: 'receipts', receipts });
+  else if (msg.type === 'collect') {
+    const since = msg.since ?? -Infinity;
+    process.send({ type: 'receipts', receipts: receipts.filter((r) => r[2] >= since), connects: connects.filter((c) => c[2] >= since) });
+  }
   else if (msg.type === 'stop') void stop();
 });

@@ -4,15 +4,22 @@
 // DeadlineScheduler (systemClock) then runs, and each firing records how late
 // it came (wall time at the handler minus the due time).
 //   npm run build && node test/bench/scheduler-lateness.mjs [--incidents 100000] [--due 2000|all] [--window 20] [--lead 3] [--handler clear|apply]
+//     [--engines sqlite|postgresql|sqlite,postgresql] [--pg-durability on|off]
 // --handler clear (default): records the lateness and clears the incident's
 //   next_due_at with one UPDATE through the store (the least the real handler
 //   writes), so it measures the scheduler itself: its queries and its timer.
 // --handler apply: the real path, IncidentService.apply(deadline) as
 //   runController wires it (escalation, events, audit, outbox in a transaction);
 //   use a --due the machine can process inside the window (about 1,000/s).
+// --engines: each engine in turn, the same seed and window, figures side by
+//   side at the end. sqlite (default): a real SQLite file. postgresql: a
+//   throw-away cluster (lib/pgBench.mjs) over its Unix socket, durable
+//   commits unless --pg-durability off, ANALYZE after seeding (what
+//   autovacuum would do after a bulk load); its RSS is the server's, not
+//   in this process's figure, so the server's Pss is printed beside it.
 // Seeding is a direct bulk INSERT in one transaction (not the intake path).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -22,6 +29,7 @@ import { IncidentService } from '../../dist/controller/services/IncidentService.
 import { CATEGORIES } from '../../dist/controller/incidents/model.js';
 import { DEFAULT_POLICY } from '../../dist/controller/incidents/policy.js';
 import { Store } from '../../dist/controller/store/Store.js';
+import { benchCluster, parseEngines } from './lib/pgBench.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -30,18 +38,21 @@ const { values } = parseArgs({
     window: { type: 'string', default: '20' },
     lead: { type: 'string', default: '3' },
     handler: { type: 'string', default: 'clear' },
+    engines: { type: 'string', default: 'sqlite' },
+    'pg-durability': { type: 'string', default: 'on' },
   },
 });
 const N = Number(values.incidents);
 const DUE = values.due === 'all' ? N : Math.min(N, Number(values.due));
 const WINDOW_MS = Number(values.window) * 1000;
 const LEAD_MS = Number(values.lead) * 1000;
+const ENGINES = parseEngines(values.engines);
+if (!['on', 'off'].includes(values['pg-durability'])) throw new Error('--pg-durability: on or off');
 const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const log = pino({ level: 'silent' });
 
-const work = mkdtempSync(join(tmpdir(), 'cordon-sched-bench-'));
-try {
-  const store = await Store.open(join(work, 'bench.db'));
+/** Seeds `store`, runs the scheduler over the window, prints and returns the figures. */
+async function measure(engine, store, afterSeed, server) {
   const db = store.db;
   let t0 = performance.now();
   // One host per category-full of incidents: one open incident per host and category (incidents_one_open).
@@ -75,13 +86,17 @@ try {
   // The window: DUE deadlines spread evenly over [start, start + WINDOW_MS].
   const start = Date.now() + LEAD_MS;
   t0 = performance.now();
-  await db.run(`UPDATE incidents SET ack_due_at = ? + CAST(next_due_at * ? AS INTEGER), next_due_at = ? + CAST(next_due_at * ? AS INTEGER) WHERE next_due_at < ?`, [
-    start, WINDOW_MS / Math.max(1, DUE - 1), start, WINDOW_MS / Math.max(1, DUE - 1), DUE,
-  ]);
-  await db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  // The step is fractional: typed as a double for PostgreSQL, which would otherwise read the parameter as BIGINT.
+  const step = WINDOW_MS / Math.max(1, DUE - 1);
+  await db.run(
+    `UPDATE incidents SET ack_due_at = ? + CAST(next_due_at * CAST(? AS DOUBLE PRECISION) AS BIGINT),
+       next_due_at = ? + CAST(next_due_at * CAST(? AS DOUBLE PRECISION) AS BIGINT) WHERE next_due_at < ?`,
+    [start, step, start, step, DUE],
+  );
+  await afterSeed(db);
   const windowMs = performance.now() - t0;
   const rssSeeded = process.memoryUsage().rss;
-  console.log(`scheduler: ${N} open incidents (${hosts} hosts), ${DUE} due within ${WINDOW_MS / 1000} s from ${LEAD_MS / 1000} s after seeding; handler ${values.handler}`);
+  console.log(`scheduler on ${engine}: ${N} open incidents (${hosts} hosts), ${DUE} due within ${WINDOW_MS / 1000} s from ${LEAD_MS / 1000} s after seeding; handler ${values.handler}`);
   console.log(`  seed (one bulk transaction): ${(seedMs / 1000).toFixed(1)} s; lay the window: ${(windowMs / 1000).toFixed(1)} s; RSS after seeding ${mb(rssSeeded)}`);
   if (Date.now() > start) console.log('  WARNING: the window opened before the scheduler started; raise --lead');
 
@@ -105,7 +120,11 @@ try {
     };
   }
   let rssMax = process.memoryUsage().rss;
-  const sampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 200);
+  let serverPssMax = server?.().pss ?? 0;
+  const sampler = setInterval(() => {
+    rssMax = Math.max(rssMax, process.memoryUsage().rss);
+    if (server) serverPssMax = Math.max(serverPssMax, server().pss);
+  }, 200);
   scheduler = new DeadlineScheduler(store.incidents, handler, systemClock, log);
   await scheduler.start();
   const deadline = start + WINDOW_MS + 120_000;
@@ -116,10 +135,43 @@ try {
 
   const sorted = [...lateness].sort((a, b) => a - b);
   const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+  const r = { engine, seedMs, probeMs, fired: lateness.length, p50: pct(50), p99: pct(99), max: sorted.at(-1), rssMax, serverPssMax: server ? serverPssMax : undefined };
   console.log(`  earliestDue() with ${N} rows: ${probeMs.toFixed(1)} ms (first due ${earliest?.id})`);
-  console.log(`  fired ${lateness.length} of ${DUE}; lateness ms: p50 ${pct(50)}, p99 ${pct(99)}, max ${sorted.at(-1)}`);
-  console.log(`  RSS: max ${mb(rssMax)} while firing (heap used ${mb(process.memoryUsage().heapUsed)})`);
-  await store.close();
-} finally {
-  rmSync(work, { recursive: true, force: true });
+  console.log(`  fired ${lateness.length} of ${DUE}; lateness ms: p50 ${r.p50}, p99 ${r.p99}, max ${r.max}`);
+  console.log(`  RSS: max ${mb(rssMax)} while firing (heap used ${mb(process.memoryUsage().heapUsed)})${server ? `; the PostgreSQL server's processes: Pss max ${mb(serverPssMax)}` : ''}`);
+  return r;
 }
+
+console.log(`${ENGINES.join(' and ')}; ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}, ${new Date().toISOString()}`);
+const results = [];
+for (const engine of ENGINES) {
+  if (engine === 'sqlite') {
+    const work = mkdtempSync(join(tmpdir(), 'cordon-sched-bench-'));
+    try {
+      const store = await Store.open(join(work, 'bench.db'));
+      results.push(await measure('sqlite (file)', store, (db) => db.exec('PRAGMA wal_checkpoint(TRUNCATE)')));
+      await store.close();
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  } else {
+    const cluster = await benchCluster();
+    try {
+      await cluster.configure({ durable: values['pg-durability'] === 'on' });
+      const store = await Store.openUrl(cluster.url);
+      const label = `postgresql (Unix socket, ${values['pg-durability'] === 'on' ? 'durable commits' : 'fsync off: not durable'})`;
+      results.push(await measure(label, store, (db) => db.exec('ANALYZE incidents'), () => cluster.sample()));
+      await store.close();
+    } finally {
+      await cluster.stop();
+    }
+  }
+}
+if (results.length > 1) {
+  console.log(`\nside by side (${N} open incidents, ${DUE} due in ${WINDOW_MS / 1000} s, handler ${values.handler}):`);
+  console.log(`  ${'engine'.padEnd(52)} ${'seed s'.padStart(7)} ${'earliestDue ms'.padStart(15)} ${'fired'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)}`);
+  for (const r of results) {
+    console.log(`  ${r.engine.padEnd(52)} ${(r.seedMs / 1000).toFixed(1).padStart(7)} ${r.probeMs.toFixed(1).padStart(15)} ${String(r.fired).padStart(6)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.max).padStart(7)}`);
+  }
+}
+console.log(`reproduce: npm run build && node test/bench/scheduler-lateness.mjs ${process.argv.slice(2).join(' ')}`.trimEnd());

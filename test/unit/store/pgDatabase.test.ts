@@ -82,4 +82,79 @@ describe.skipIf(postgresql.missing !== undefined)('PgDatabase on a throw-away cl
     await db.run('INSERT INTO t VALUES (2)');
     expect(commits).toBe(1);
   });
+
+  it('runs a transaction without savepoints; one that caught a failed statement and went on runs again with them, to the same outcome', async () => {
+    const db = (await postgresql.open()) as PgDatabase;
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)');
+    // Nothing fails: one run, no statement savepoints.
+    let runs = 0;
+    await db.transaction(async () => {
+      runs++;
+      await db.run('INSERT INTO t VALUES (1, 1)');
+      await db.run('INSERT INTO t VALUES (2, 2)');
+    });
+    expect([runs, db.savepointReruns]).toEqual([1, 0]);
+    // A failure that ends the transaction: rolled back once, the caller gets the statement's own error.
+    runs = 0;
+    await expect(
+      db.transaction(async () => {
+        runs++;
+        await db.run('UPDATE t SET v = 10 WHERE id = 1');
+        await db.run('INSERT INTO t VALUES (1, 9)');
+      }),
+    ).rejects.toMatchObject({ kind: 'conflict' });
+    expect([runs, db.savepointReruns]).toEqual([1, 0]);
+    // Caught, and the transaction goes on: the first run cannot commit; the second, with savepoints, undoes the statement alone.
+    runs = 0;
+    await db.transaction(async () => {
+      runs++;
+      await db.run('UPDATE t SET v = 20 WHERE id = 1');
+      await db.run('INSERT INTO t VALUES (1, 9)').catch((err: { kind: string }) => expect(err.kind).toBe('conflict'));
+      await db.run('INSERT INTO t VALUES (3, 3)');
+    });
+    expect([runs, db.savepointReruns]).toEqual([2, 1]);
+    // Caught and resolved at once, with no statement after it: the COMMIT would fail, so it runs again too.
+    runs = 0;
+    const got = await db.transaction(async () => {
+      runs++;
+      return db.run('INSERT INTO t VALUES (1, 9)').then(() => 'inserted', () => 'refused');
+    });
+    expect([got, runs, db.savepointReruns]).toEqual(['refused', 2, 2]);
+    // A nested transaction that fails is undone alone, without a rerun: its own savepoint recovers the outer one.
+    runs = 0;
+    await db.transaction(async () => {
+      runs++;
+      await db.transaction(() => db.run('INSERT INTO t VALUES (1, 9)')).catch(() => undefined);
+      await db.run('INSERT INTO t VALUES (4, 4)');
+    });
+    expect([runs, db.savepointReruns]).toEqual([1, 2]);
+    expect(await db.all('SELECT id, v FROM t ORDER BY id')).toEqual([
+      { id: 1, v: 20 },
+      { id: 2, v: 2 },
+      { id: 3, v: 3 },
+      { id: 4, v: 4 },
+    ]);
+  });
+
+  it('runs a read-only transaction beside a writing one, seeing one snapshot, and refuses a write in it', async () => {
+    const db = await postgresql.open();
+    await db.exec('CREATE TABLE t (v INTEGER NOT NULL)');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const insertedInside = new Promise<void>((resolve) => (inserted = resolve));
+    const writer = db.transaction(async () => {
+      await db.run('INSERT INTO t VALUES (1)');
+      inserted();
+      await held;
+    });
+    await insertedInside;
+    // The writer holds this process's turn; a reader does not wait for it.
+    const seen = await db.transaction(async () => [await db.get('SELECT COUNT(*) AS n FROM t'), await db.get('SELECT COUNT(*) AS n FROM t')], { readOnly: true });
+    expect(seen).toEqual([{ n: 0 }, { n: 0 }]);
+    release();
+    await writer;
+    await expect(db.transaction(() => db.run('INSERT INTO t VALUES (2)'), { readOnly: true })).rejects.toMatchObject({ message: expect.stringMatching(/read-only/) });
+    expect(await db.get('SELECT COUNT(*) AS n FROM t')).toEqual({ n: 1 });
+  });
 });
