@@ -6,13 +6,16 @@ import { toProtoState } from './toProtoState.js';
 type Listener = (state: DesiredState) => void;
 
 /**
- * Desired states read from SQLite, the one source of truth. After a commit
+ * Desired states read from the store, the one source of truth. After a commit
  * that changed a host, `changed(hostId)` re-reads it and pushes the new
  * snapshot to that host's connected agent; an agent that connects later gets
  * it from `get`. Level-based: a lost push is repaired by the next connect.
  */
 export class StoreDesiredStates implements DesiredStateSource {
   private readonly listeners = new Map<string, Set<Listener>>();
+  private pending = new Map<string, Waiter[]>();
+  private scheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -32,11 +35,64 @@ export class StoreDesiredStates implements DesiredStateSource {
     return () => set.delete(listener);
   }
 
-  /** Re-reads the host's state and pushes it to its agent, if connected. */
-  async changed(hostId: string): Promise<void> {
+  /**
+   * Re-reads the host's state and pushes it to its agent, if connected;
+   * resolves once pushed. Hosts changed in the same turn of the event loop
+   * (a mass action's, another replica's notification) are read together, a
+   * thousand per read-only transaction, rather than one transaction each;
+   * batches are read and pushed one after another, so a later read never
+   * overtakes an earlier one.
+   */
+  changed(hostId: string): Promise<void> {
     const listeners = this.listeners.get(hostId);
-    if (!listeners || listeners.size === 0) return;
-    const state = await this.get(hostId);
-    if (state) for (const l of listeners) l(state);
+    if (!listeners || listeners.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiting = this.pending.get(hostId);
+      if (waiting) waiting.push({ resolve, reject });
+      else this.pending.set(hostId, [{ resolve, reject }]);
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        const batch = this.pending;
+        this.pending = new Map();
+        this.flushing = this.flushing.then(() => this.flush(batch));
+      });
+    });
+  }
+
+  private async flush(batch: Map<string, Waiter[]>): Promise<void> {
+    const ids = [...batch.keys()];
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const chunk = ids.slice(i, i + BATCH);
+      let states: Awaited<ReturnType<Store['desired']['getMany']>>;
+      try {
+        states = await this.store.desired.getMany(chunk);
+      } catch (err) {
+        for (const h of chunk) for (const w of batch.get(h)!) w.reject(err);
+        continue;
+      }
+      for (const h of chunk) {
+        try {
+          const d = states.get(h)!;
+          if (d.generation !== 0) {
+            const state = toProtoState(BigInt(d.generation), d.enforcements, d.issuedAt ?? new Date(), this.smtpRelays);
+            for (const l of this.listeners.get(h) ?? []) l(state);
+          }
+          for (const w of batch.get(h)!) w.resolve();
+        } catch (err) {
+          // One host's bad row or failing push is its own caller's to report; the batch goes on.
+          for (const w of batch.get(h)!) w.reject(err);
+        }
+      }
+    }
   }
 }
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Hosts read per transaction when pushing. */
+const BATCH = 1000;
