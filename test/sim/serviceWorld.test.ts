@@ -148,13 +148,16 @@ const SABOTAGES: { name: string; caughtBy: string; sabotage: Sabotage }[] = [
     caughtBy: '(2) own host only',
     sabotage: {
       patch: (h) => {
+        // Both reads of a desired state: one host's (an agent connecting) and many hosts' (the pushes).
         const get = h.store.desired.get.bind(h.store.desired);
+        const getMany = h.store.desired.getMany.bind(h.store.desired);
         const seen = new Map<string, Awaited<ReturnType<typeof get>>>();
-        h.store.desired.get = async (hostId) => {
-          const d = await get(hostId);
+        const leak = (hostId: string, d: Awaited<ReturnType<typeof get>>) => {
           seen.set(hostId, d);
           return { ...d, enforcements: [...d.enforcements, ...[...seen].filter(([k]) => k !== hostId).flatMap(([, v]) => v.enforcements)] };
         };
+        h.store.desired.get = async (hostId) => leak(hostId, await get(hostId));
+        h.store.desired.getMany = async (hostIds) => new Map([...(await getMany(hostIds))].map(([k, d]) => [k, leak(k, d)]));
       },
     },
   },
