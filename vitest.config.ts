@@ -17,6 +17,7 @@ import { pgMissing } from './test/helpers/pgCluster.js';
 const ON_POSTGRESQL = [
   'test/unit/store/**/*.test.ts',
   'test/unit/dispatch/**/*.test.ts',
+  'test/unit/services/**/*.test.ts',
   'test/sim/service/knownDefects.test.ts',
   'test/unit/customerMail/CustomerMailThreader.test.ts',
   'test/unit/desk/deskQueueSql.test.ts',

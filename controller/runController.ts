@@ -185,11 +185,16 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     authenticate,
     findReporter: (id) => s.store.reporters.get(id),
   });
+  const firePage = (page: readonly { id: string; dueAt: Date }[]) => fireDeadlines(service, s.store, page);
   scheduler = new DeadlineScheduler(
     s.store.incidents,
-    (incidentId, dueAt) => fireDeadline(service, s.store, incidentId, dueAt),
+    async (id, dueAt) => {
+      const failed = await firePage([{ id, dueAt }]);
+      if (failed.has(id)) throw failed.get(id);
+    },
     clock,
     log.child({ component: 'deadlines' }),
+    firePage,
   );
   let metrics: Metrics | undefined;
   const reports = new ReportTracker(s.store, service, () => clock.now(), log.child({ component: 'dispatch' }), (seconds) => metrics?.dispatch.observe(seconds));
@@ -356,17 +361,28 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
  * at once, and then finds the deadline stale (the lifecycle ignores an
  * event whose due time is no longer the incident's).
  */
-async function fireDeadline(service: IncidentService, store: Store, incidentId: string, dueAt: Date): Promise<void> {
+/**
+ * A page of due deadlines in one transaction. Each incident is claimed
+ * first (another replica firing it holds its row: skipped, not failed); a
+ * page that fails transient as a whole (a busy file, a race lost six
+ * times) is run again, at most three times.
+ */
+async function fireDeadlines(service: IncidentService, store: Store, page: readonly { id: string; dueAt: Date }[]): Promise<Map<string, unknown>> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await service.apply(incidentId, { type: 'deadline', dueAt }, 'clock', {
-        within: async () => {
-          if (!(await store.incidents.claim(incidentId))) throw new ClaimedElsewhere();
-        },
-      });
-      return;
+      const failed = await service.applyMany(
+        page.map((d) => ({
+          incidentId: d.id,
+          event: { type: 'deadline', dueAt: d.dueAt } as const,
+          within: async () => {
+            if (!(await store.incidents.claim(d.id))) throw new ClaimedElsewhere();
+          },
+        })),
+        'clock',
+      );
+      for (const [id, err] of failed) if (err instanceof ClaimedElsewhere) failed.delete(id);
+      return failed;
     } catch (err) {
-      if (err instanceof ClaimedElsewhere) return;
       if (attempt < 3 && isCordonError(err, 'transient')) continue;
       throw err;
     }

@@ -8,7 +8,14 @@ export interface DueSource {
   dueUpTo(t: Date, limit: number, after?: { id: string; dueAt: Date }): Promise<{ id: string; dueAt: Date }[]>;
 }
 
-/** Deadlines read per query while catching up. */
+/**
+ * Fires a page of due deadlines at once (one transaction); resolves with the
+ * failure of each deadline that failed, or rejects when the page as a
+ * whole did.
+ */
+export type FirePage = (page: readonly { id: string; dueAt: Date }[]) => Promise<Map<string, unknown>>;
+
+/** Deadlines read per query while catching up, and fired together when the scheduler has a FirePage. */
 const PAGE = 500;
 
 /**
@@ -30,6 +37,8 @@ export class DeadlineScheduler {
     private readonly fire: (incidentId: string, dueAt: Date) => Promise<void>,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Fires each page in one go; without it, `fire` runs for each deadline in turn. */
+    private readonly firePage?: FirePage,
   ) {}
 
   start(): Promise<void> {
@@ -73,10 +82,16 @@ export class DeadlineScheduler {
       const now = this.clock.now();
       const due = await this.source.dueUpTo(new Date(now.getTime() - 1), PAGE, after);
       if (due.length === 0) break;
-      for (const d of due) {
-        after = d;
-        if (tried.has(d.id)) continue; // fired already in this run and due again: the next run takes it
-        tried.add(d.id);
+      after = due.at(-1);
+      // One fired already in this run and due again: the next run takes it.
+      const page = due.filter((d) => !tried.has(d.id));
+      for (const d of page) tried.add(d.id);
+      if (this.firePage) {
+        const failed = await this.firePage(page).catch((err: unknown) => new Map(page.map((d) => [d.id, err])));
+        for (const [id, err] of failed) this.log.error({ incident: id, err: asCordonError(err).message }, 'deadline event failed');
+        continue;
+      }
+      for (const d of page) {
         await this.fire(d.id, d.dueAt).catch((err: unknown) =>
           this.log.error({ incident: d.id, err: asCordonError(err).message }, 'deadline event failed'),
         );

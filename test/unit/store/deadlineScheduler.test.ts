@@ -56,3 +56,43 @@ describe('DeadlineScheduler over IncidentsRepo', () => {
     scheduler.stop();
   });
 });
+
+describe('DeadlineScheduler with a FirePage', () => {
+  it('hands each page of due deadlines over at once, and logs the failures it returns without a busy loop', async () => {
+    const store = await seededStore();
+    await store.db.transaction(async () => {
+      for (let n = 0; n < 700; n++) {
+        await store.incidents.insert(incident({ id: `i${String(n).padStart(3, '0')}`, hostId: n % 2 ? 'web-01' : 'web-02', state: 'closed' }), new Date(T0.getTime() + n));
+      }
+    });
+    const clock = new ManualClock(new Date(T0.getTime() + 10_000));
+    const pages: number[] = [];
+    const scheduler = new DeadlineScheduler(
+      store.incidents,
+      async () => {
+        throw new Error('the page path is used instead');
+      },
+      clock,
+      silentLogger(),
+      async (page) => {
+        pages.push(page.length);
+        const failed = new Map<string, unknown>();
+        await store.db.transaction(async () => {
+          for (const d of page) {
+            if (d.id < 'i100') failed.set(d.id, new Error('keeps failing'));
+            else await store.db.run('UPDATE incidents SET next_due_at = NULL WHERE id = ?', [d.id]);
+          }
+        });
+        return failed;
+      },
+    );
+    await scheduler.start();
+    expect(pages).toEqual([500, 200]);
+    expect((await store.incidents.earliestDue())?.id).toBe('i000');
+    expect((await store.incidents.dueUpTo(clock.now(), 1000)).length).toBe(100);
+    clock.advance(59_000);
+    await flush();
+    expect(pages).toEqual([500, 200]);
+    scheduler.stop();
+  });
+});
