@@ -74,7 +74,7 @@ export class Store {
    * together migrate once; a database newer than this build refuses to start.
    */
   static async openUrl(url: string, options: PgDatabaseOptions = {}): Promise<Store> {
-    const db = await PgDatabase.open(url, { writeLock: 'audit_log', ...options });
+    const db = await PgDatabase.open(url, { writeLock: 'write_lock', ...options });
     try {
       await migrate(db, PG_MIGRATIONS);
     } catch (err) {

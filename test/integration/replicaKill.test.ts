@@ -160,16 +160,16 @@ describe.skipIf(missing)('a replica killed with kill -9 during a mass action', (
 
   it('refuses to start a replica whose build is behind the schema the others migrated to, saying so', async () => {
     // As if a newer build's replica had migrated one step further.
-    await db.query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (12, 'from_a_newer_build', 'x', 0)");
+    await db.query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (13, 'from_a_newer_build', 'x', 0)");
     try {
       const out = await run(process.execPath, ['--disable-warning=DEP0123', join(DIST, 'controller/main.js'), '--config', join(work, 'replica-a.json')]).then(
         () => ({ code: 0, stderr: '' }),
         (err: { code: number; stderr: string }) => err,
       );
       expect(out.code).toBe(1);
-      expect(out.stderr).toMatch(/the database is at schema version 12, newer than this build's 11: run a newer controller/);
+      expect(out.stderr).toMatch(/the database is at schema version 13, newer than this build's 12: run a newer controller/);
     } finally {
-      await db.query('DELETE FROM schema_migrations WHERE version = 12');
+      await db.query('DELETE FROM schema_migrations WHERE version = 13');
     }
   });
 });

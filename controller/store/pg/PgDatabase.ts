@@ -48,22 +48,22 @@ export interface PgDatabaseOptions {
   /** Connections in the pool (default 10): one per open transaction, the rest for statements outside any. */
   maxConnections?: number;
   /**
-   * The table nearly every write transaction appends to after reading its
-   * newest row (Store: the audit chain, `audit_log`). Every outermost
-   * transaction (but READ COMMITTED ones, which lock for themselves) holds
-   * it in SHARE ROW EXCLUSIVE mode from its first statement, so write
-   * transactions run one at a time across all replicas, as they run one at
-   * a time on SQLite's one file. LOCK TABLE takes no snapshot: the
+   * A table every outermost transaction (but READ COMMITTED ones, which
+   * lock for themselves, and read-only ones) holds in SHARE ROW EXCLUSIVE
+   * mode from its first statement (Store: `write_lock`, an empty table), so
+   * write transactions run one at a time across all replicas, as they run
+   * one at a time on SQLite's one file. LOCK TABLE takes no snapshot: the
    * transaction's snapshot is taken after the lock is granted and sees its
    * previous holder's commit.
    *
-   * Why not optimistically: replicas writing at once race for the chain's
-   * head and all but one lose. Rerun freely, the losers lost again until
-   * they gave up (1,445 lost races and 56 agent reports dropped in one
-   * 1,000-host mass action across three replicas); taking the lock only on
-   * a rerun deadlocked against first runs holding row locks while they
-   * waited for it (a 1,000-host approval failed nine times in a row).
-   * Taken first by every transaction, the lock orders them all.
+   * Why: nearly every write transaction appends to the audit chain after
+   * reading its newest row. Replicas writing at once raced for that row and
+   * all but one lost; rerun freely, the losers lost again until they gave
+   * up (1,445 lost races and 56 agent reports dropped in one 1,000-host
+   * mass action across three replicas); taking a lock only on a rerun
+   * deadlocked against first runs holding row locks while they waited for
+   * it (a 1,000-host approval failed nine times in a row). Taken first by
+   * every transaction, the lock orders them all.
    */
   writeLock?: string;
 }

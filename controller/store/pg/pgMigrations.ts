@@ -469,6 +469,20 @@ CREATE TABLE agent_links (
 CREATE INDEX agent_links_by_replica ON agent_links (replica_id, host_id);
 `;
 
+/**
+ * The table PostgreSQL's write transactions lock first, so replicas write
+ * one at a time (PgDatabase's writeLock): empty and never written, so no
+ * vacuum ever needs it for longer than an instant (locking audit_log
+ * itself would have made every autovacuum of it hold the replicas' writes
+ * up, an anti-wraparound one for its whole run). Unused on SQLite, whose
+ * one file has one writer; created there too so both schemas stay the same.
+ */
+const WRITE_LOCK = `
+CREATE TABLE write_lock (
+  id BIGINT PRIMARY KEY CHECK (id = 1)
+);
+`;
+
 /** Every migration, in order, under MIGRATIONS' versions and names. */
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -482,4 +496,5 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'approval_rejections', sql: APPROVAL_REJECTIONS },
   { version: 10, name: 'desk_queue_reasons', sql: DESK_QUEUE_REASONS },
   { version: 11, name: 'replicas', sql: REPLICAS },
+  { version: 12, name: 'write_lock', sql: WRITE_LOCK },
 ];

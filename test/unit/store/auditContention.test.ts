@@ -9,7 +9,7 @@ import { at, fileStore, host } from './storeFixtures.js';
  * transaction that also changes a row of its own, as the services' are.
  * On PostgreSQL every such transaction reads the chain's head: run
  * optimistically, all but one of the writers lose each race and some lose
- * every rerun; each holds the chain from its start (PgDatabase's
+ * every rerun; each takes the write lock from its start (PgDatabase's
  * writeLock), and none may fail.
  */
 describe('the audit chain under writers racing for its head', () => {
