@@ -27,6 +27,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { stopWorkers } from './lib/workers.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({
@@ -631,13 +632,7 @@ async function drive() {
     ok = true;
   } finally {
     // Orderly stop: agents close their streams, the controller stops; kill what does not.
-    await Promise.all(
-      workers.map(async (w) => {
-        if (w.exitCode !== null || w.signalCode !== null) return;
-        w.send({ type: 'stop' });
-        if ((await Promise.race([w.exited, sleep(8_000).then(() => 'timeout')])) === 'timeout') w.kill('SIGKILL');
-      }),
-    );
+    await stopWorkers(workers);
     if (controller && controller.exitCode === null && controller.signalCode === null) {
       await controller.ask('stop', {}, 10_000).catch(() => controller.kill('SIGKILL'));
     }

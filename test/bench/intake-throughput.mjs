@@ -12,17 +12,13 @@
 // Results: test/bench/results/intake.md, BENCHMARKS.md.
 //   npm run build && node test/bench/intake-throughput.mjs [--rows 100000] [--hosts 2000]
 //     [--engines sqlite|postgresql|sqlite,postgresql] [--pg-durability on|off]
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { systemClock } from '../../dist/controller/clock.js';
 import { IncidentService } from '../../dist/controller/services/IncidentService.js';
 import { DEFAULT_POLICY } from '../../dist/controller/incidents/policy.js';
 import { parseReport } from '../../dist/controller/intake/parseReport.js';
-import { Store } from '../../dist/controller/store/Store.js';
-import { benchCluster, parseEngines } from './lib/pgBench.mjs';
+import { onEachEngine, parseEngines } from './lib/pgBench.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -71,30 +67,7 @@ async function measure(engine, store) {
   return r;
 }
 
-console.log(`${ENGINES.join(' and ')}; ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}, ${new Date().toISOString()}`);
-const results = [];
-for (const engine of ENGINES) {
-  if (engine === 'sqlite') {
-    const work = mkdtempSync(join(tmpdir(), 'cordon-intake-bench-'));
-    try {
-      const store = await Store.open(join(work, 'bench.db'));
-      results.push(await measure('sqlite (file, synchronous=FULL)', store));
-      await store.close();
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-  } else {
-    const cluster = await benchCluster();
-    try {
-      await cluster.configure({ durable: values['pg-durability'] === 'on' });
-      const store = await Store.openUrl(cluster.url);
-      results.push(await measure(`postgresql (Unix socket, ${values['pg-durability'] === 'on' ? 'fsync + synchronous_commit on' : 'fsync off: not durable'})`, store));
-      await store.close();
-    } finally {
-      await cluster.stop();
-    }
-  }
-}
+const results = await onEachEngine(ENGINES, { durable: values['pg-durability'] === 'on', prefix: 'cordon-intake-bench-' }, (engine, store) => measure(engine, store));
 if (results.length > 1) {
   console.log('\nside by side (complaints per second):');
   console.log(`  ${'engine'.padEnd(60)} ${'match+store/s'.padStart(14)} ${'end to end/s'.padStart(13)} ${'store ms'.padStart(9)}`);

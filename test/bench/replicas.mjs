@@ -42,6 +42,7 @@ import { SMTPServer } from 'smtp-server';
 import { fleetPki, hostIdOf } from './lib/fleetPki.mjs';
 import { benchCluster, procSample } from './lib/pgBench.mjs';
 import { summary } from './lib/stats.mjs';
+import { stopWorkers } from './lib/workers.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = resolve(HERE, '../../dist');
@@ -595,13 +596,7 @@ try {
   say(`  mail: ${mailsReceived} notices received by the SMTP sink in all`);
   ok = true;
 } finally {
-  await Promise.all(
-    workers.map(async (w) => {
-      if (w.exitCode !== null || w.signalCode !== null) return;
-      w.send({ type: 'stop' });
-      if ((await Promise.race([w.exited, sleep(8_000).then(() => 'timeout')])) === 'timeout') w.kill('SIGKILL');
-    }),
-  );
+  await stopWorkers(workers);
   await Promise.all(
     [...replicas.values()].map(async (r) => {
       if (!r.proc || r.proc.exitCode !== null || r.proc.signalCode !== null) return;

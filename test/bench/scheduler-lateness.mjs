@@ -20,9 +20,6 @@
 //   autovacuum would do after a bulk load); its RSS is the server's, not
 //   in this process's figure, so the server's Pss is printed beside it.
 // Seeding is a direct bulk INSERT in one transaction (not the intake path).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { systemClock } from '../../dist/controller/clock.js';
@@ -30,8 +27,7 @@ import { DeadlineScheduler } from '../../dist/controller/services/DeadlineSchedu
 import { IncidentService } from '../../dist/controller/services/IncidentService.js';
 import { CATEGORIES } from '../../dist/controller/incidents/model.js';
 import { DEFAULT_POLICY } from '../../dist/controller/incidents/policy.js';
-import { Store } from '../../dist/controller/store/Store.js';
-import { benchCluster, parseEngines } from './lib/pgBench.mjs';
+import { onEachEngine, parseEngines } from './lib/pgBench.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -155,31 +151,11 @@ async function measure(engine, store, afterSeed, server) {
   return r;
 }
 
-console.log(`${ENGINES.join(' and ')}; ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}, ${new Date().toISOString()}`);
-const results = [];
-for (const engine of ENGINES) {
-  if (engine === 'sqlite') {
-    const work = mkdtempSync(join(tmpdir(), 'cordon-sched-bench-'));
-    try {
-      const store = await Store.open(join(work, 'bench.db'));
-      results.push(await measure('sqlite (file)', store, (db) => db.exec('PRAGMA wal_checkpoint(TRUNCATE)')));
-      await store.close();
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-  } else {
-    const cluster = await benchCluster();
-    try {
-      await cluster.configure({ durable: values['pg-durability'] === 'on' });
-      const store = await Store.openUrl(cluster.url);
-      const label = `postgresql (Unix socket, ${values['pg-durability'] === 'on' ? 'durable commits' : 'fsync off: not durable'})`;
-      results.push(await measure(label, store, (db) => db.exec('ANALYZE incidents'), () => cluster.sample()));
-      await store.close();
-    } finally {
-      await cluster.stop();
-    }
-  }
-}
+const results = await onEachEngine(ENGINES, { durable: values['pg-durability'] === 'on', prefix: 'cordon-sched-bench-' }, (engine, store, cluster) =>
+  cluster
+    ? measure(engine, store, (db) => db.exec('ANALYZE incidents'), () => cluster.sample())
+    : measure(engine, store, (db) => db.exec('PRAGMA wal_checkpoint(TRUNCATE)')),
+);
 if (results.length > 1) {
   console.log(`\nside by side (${N} open incidents, ${DUE} due in ${WINDOW_MS / 1000} s, handler ${values.handler}):`);
   console.log(`  ${'engine'.padEnd(52)} ${'seed s'.padStart(7)} ${'earliestDue ms'.padStart(15)} ${'fired'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)}`);

@@ -10,11 +10,12 @@
 // `configure({ durable: true })`, which restarts the server (they are on its
 // command line, which ALTER SYSTEM cannot override).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { pgBinDir, pgMissing, startPgCluster } from '../../../dist/deploy/pg/throwawayCluster.js';
+import { Store } from '../../../dist/controller/store/Store.js';
 
 let signalsHandled = false;
 
@@ -146,4 +147,39 @@ export function parseEngines(text) {
   for (const e of list) if (e !== 'sqlite' && e !== 'postgresql') throw new Error(`--engines: unknown engine "${e}" (sqlite, postgresql)`);
   if (list.length === 0) throw new Error('--engines: name at least one engine');
   return [...new Set(list)];
+}
+
+/**
+ * Runs `measure(engine, store, cluster)` once on each engine in turn, on a
+ * fresh store: a SQLite file in a temporary folder, or a throw-away
+ * PostgreSQL cluster (durable commits when `durable`; `cluster` undefined
+ * on SQLite). Prints the machine first; returns what each run returned.
+ * The folder and the cluster go whatever happens.
+ */
+export async function onEachEngine(engines, { durable, prefix }, measure) {
+  console.log(`${engines.join(' and ')}; ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}, ${new Date().toISOString()}`);
+  const results = [];
+  for (const engine of engines) {
+    if (engine === 'sqlite') {
+      const work = mkdtempSync(join(tmpdir(), prefix));
+      try {
+        const store = await Store.open(join(work, 'bench.db'));
+        results.push(await measure('sqlite (file, synchronous=FULL)', store, undefined));
+        await store.close();
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    } else {
+      const cluster = await benchCluster();
+      try {
+        await cluster.configure({ durable });
+        const store = await Store.openUrl(cluster.url);
+        results.push(await measure(`postgresql (Unix socket, ${durable ? 'durable commits' : 'fsync off: not durable'})`, store, cluster));
+        await store.close();
+      } finally {
+        await cluster.stop();
+      }
+    }
+  }
+  return results;
 }

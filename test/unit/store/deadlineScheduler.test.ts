@@ -6,15 +6,21 @@ import { incident, seededStore, T0 } from './storeFixtures.js';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
+/** i000 … i699, each due 1 ms after the one before, from T0: more than a page of 500. */
+async function sevenHundredDue() {
+  const store = await seededStore();
+  await store.db.transaction(async () => {
+    for (let n = 0; n < 700; n++) {
+      await store.incidents.insert(incident({ id: `i${String(n).padStart(3, '0')}`, hostId: n % 2 ? 'web-01' : 'web-02', state: 'closed' }), new Date(T0.getTime() + n));
+    }
+  });
+  return store;
+}
+
 describe('DeadlineScheduler over IncidentsRepo', () => {
   it('pages past deadlines whose events keep failing, so the ones behind them still fire in the same run', async () => {
-    const store = await seededStore();
     // 700 due deadlines (more than a page of 500): the first 600 fail, the last 100 succeed.
-    await store.db.transaction(async () => {
-      for (let n = 0; n < 700; n++) {
-        await store.incidents.insert(incident({ id: `i${String(n).padStart(3, '0')}`, hostId: n % 2 ? 'web-01' : 'web-02', state: 'closed' }), new Date(T0.getTime() + n));
-      }
-    });
+    const store = await sevenHundredDue();
     const clock = new ManualClock(new Date(T0.getTime() + 10_000));
     const fired: string[] = [];
     const scheduler = new DeadlineScheduler(
@@ -59,12 +65,7 @@ describe('DeadlineScheduler over IncidentsRepo', () => {
 
 describe('DeadlineScheduler with a FirePage', () => {
   it('hands each page of due deadlines over at once, and logs the failures it returns without a busy loop', async () => {
-    const store = await seededStore();
-    await store.db.transaction(async () => {
-      for (let n = 0; n < 700; n++) {
-        await store.incidents.insert(incident({ id: `i${String(n).padStart(3, '0')}`, hostId: n % 2 ? 'web-01' : 'web-02', state: 'closed' }), new Date(T0.getTime() + n));
-      }
-    });
+    const store = await sevenHundredDue();
     const clock = new ManualClock(new Date(T0.getTime() + 10_000));
     const pages: number[] = [];
     const scheduler = new DeadlineScheduler(

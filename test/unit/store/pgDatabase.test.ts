@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { PgDatabase } from '../../../controller/store/pg/PgDatabase.js';
 import { kindOfSqlState } from '../../../controller/store/pg/pgError.js';
+import type { SqlDatabase } from '../../../controller/store/SqlDatabase.js';
 import { sqlEngines } from '../../helpers/sqlEngines.js';
 
 /** SQLSTATE classes, not message text, decide the kind (PostgreSQL manual, Appendix A). */
@@ -26,6 +27,22 @@ describe('kindOfSqlState', () => {
 });
 
 const postgresql = sqlEngines('pgDatabase.test.ts').find((e) => e.name === 'postgresql')!;
+
+/** A table t and a transaction that has inserted a row into it and holds until `release()`. */
+async function insertedAndHeld(db: SqlDatabase): Promise<{ release: () => void; tx: Promise<void> }> {
+  await db.exec('CREATE TABLE t (v INTEGER NOT NULL)');
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let inserted!: () => void;
+  const insertedInside = new Promise<void>((resolve) => (inserted = resolve));
+  const tx = db.transaction(async () => {
+    await db.run('INSERT INTO t VALUES (1)');
+    inserted();
+    await held;
+  });
+  await insertedInside;
+  return { release, tx };
+}
 
 /** What only PostgreSQL has: a server that can go away, and connections that can be lost. */
 describe.skipIf(postgresql.missing !== undefined)('PgDatabase on a throw-away cluster', () => {
@@ -54,17 +71,7 @@ describe.skipIf(postgresql.missing !== undefined)('PgDatabase on a throw-away cl
 
   it('runs a statement outside any transaction at once, on another connection, seeing only what was committed', async () => {
     const db = await postgresql.open();
-    await db.exec('CREATE TABLE t (v INTEGER NOT NULL)');
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let inserted!: () => void;
-    const insertedInside = new Promise<void>((resolve) => (inserted = resolve));
-    const tx = db.transaction(async () => {
-      await db.run('INSERT INTO t VALUES (1)');
-      inserted();
-      await held;
-    });
-    await insertedInside;
+    const { release, tx } = await insertedAndHeld(db);
     // SQLite would make this wait for the transaction; here it does not.
     expect(await db.get('SELECT COUNT(*) AS n FROM t')).toEqual({ n: 0 });
     release();
@@ -138,17 +145,7 @@ describe.skipIf(postgresql.missing !== undefined)('PgDatabase on a throw-away cl
 
   it('runs a read-only transaction beside a writing one, seeing one snapshot, and refuses a write in it', async () => {
     const db = await postgresql.open();
-    await db.exec('CREATE TABLE t (v INTEGER NOT NULL)');
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let inserted!: () => void;
-    const insertedInside = new Promise<void>((resolve) => (inserted = resolve));
-    const writer = db.transaction(async () => {
-      await db.run('INSERT INTO t VALUES (1)');
-      inserted();
-      await held;
-    });
-    await insertedInside;
+    const { release, tx: writer } = await insertedAndHeld(db);
     // The writer holds this process's turn; a reader does not wait for it.
     const seen = await db.transaction(async () => [await db.get('SELECT COUNT(*) AS n FROM t'), await db.get('SELECT COUNT(*) AS n FROM t')], { readOnly: true });
     expect(seen).toEqual([{ n: 0 }, { n: 0 }]);
