@@ -185,17 +185,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     authenticate,
     findReporter: (id) => s.store.reporters.get(id),
   });
-  const firePage = (page: readonly { id: string; dueAt: Date }[]) => fireDeadlines(service, s.store, page);
-  scheduler = new DeadlineScheduler(
-    s.store.incidents,
-    async (id, dueAt) => {
-      const failed = await firePage([{ id, dueAt }]);
-      if (failed.has(id)) throw failed.get(id);
-    },
-    clock,
-    log.child({ component: 'deadlines' }),
-    firePage,
-  );
+  scheduler = new DeadlineScheduler(s.store.incidents, (page) => fireDeadlines(service, s.store, page), clock, log.child({ component: 'deadlines' }));
   let metrics: Metrics | undefined;
   const reports = new ReportTracker(s.store, service, () => clock.now(), log.child({ component: 'dispatch' }), (seconds) => metrics?.dispatch.observe(seconds));
   if (s.mail) {
@@ -355,17 +345,12 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
 }
 
 /**
- * A deadline, fired once however many replicas see it due: the replica
- * that takes the incident's row applies it, the others skip it. One whose
- * transaction lost a race anyway (a serialization failure) is tried again
- * at once, and then finds the deadline stale (the lifecycle ignores an
- * event whose due time is no longer the incident's).
- */
-/**
- * A page of due deadlines in one transaction. Each incident is claimed
- * first (another replica firing it holds its row: skipped, not failed); a
- * page that fails transient as a whole (a busy file, a race lost six
- * times) is run again, at most three times.
+ * A page of due deadlines in one transaction, each fired once however many
+ * replicas see it due: the replica that takes the incident's row applies
+ * it, the others skip it (not a failure). A page that fails transient as a
+ * whole (a busy file, a race lost six times) is run again, at most three
+ * times; a deadline fired meanwhile is then stale, and the lifecycle
+ * ignores an event whose due time is no longer the incident's.
  */
 async function fireDeadlines(service: IncidentService, store: Store, page: readonly { id: string; dueAt: Date }[]): Promise<Map<string, unknown>> {
   for (let attempt = 1; ; attempt++) {

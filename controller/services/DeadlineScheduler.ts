@@ -15,7 +15,16 @@ export interface DueSource {
  */
 export type FirePage = (page: readonly { id: string; dueAt: Date }[]) => Promise<Map<string, unknown>>;
 
-/** Deadlines read per query while catching up, and fired together when the scheduler has a FirePage. */
+/** A FirePage that fires each deadline of the page in turn, each on its own. */
+export function oneByOne(fire: (incidentId: string, dueAt: Date) => Promise<void>): FirePage {
+  return async (page) => {
+    const failed = new Map<string, unknown>();
+    for (const d of page) await fire(d.id, d.dueAt).catch((err: unknown) => failed.set(d.id, err));
+    return failed;
+  };
+}
+
+/** Deadlines read per query while catching up, and fired together. */
 const PAGE = 500;
 
 /**
@@ -34,11 +43,10 @@ export class DeadlineScheduler {
 
   constructor(
     private readonly source: DueSource,
-    private readonly fire: (incidentId: string, dueAt: Date) => Promise<void>,
+    /** Fires each page of due deadlines (runController: in one transaction; `oneByOne` for one at a time). */
+    private readonly fire: FirePage,
     private readonly clock: Clock,
     private readonly log: Logger,
-    /** Fires each page in one go; without it, `fire` runs for each deadline in turn. */
-    private readonly firePage?: FirePage,
   ) {}
 
   start(): Promise<void> {
@@ -85,17 +93,10 @@ export class DeadlineScheduler {
       after = due.at(-1);
       // One fired already in this run and due again: the next run takes it.
       const page = due.filter((d) => !tried.has(d.id));
+      if (page.length === 0) continue;
       for (const d of page) tried.add(d.id);
-      if (this.firePage) {
-        const failed = await this.firePage(page).catch((err: unknown) => new Map(page.map((d) => [d.id, err])));
-        for (const [id, err] of failed) this.log.error({ incident: id, err: asCordonError(err).message }, 'deadline event failed');
-        continue;
-      }
-      for (const d of page) {
-        await this.fire(d.id, d.dueAt).catch((err: unknown) =>
-          this.log.error({ incident: d.id, err: asCordonError(err).message }, 'deadline event failed'),
-        );
-      }
+      const failed = await this.fire(page).catch((err: unknown) => new Map(page.map((d) => [d.id, err])));
+      for (const [id, err] of failed) this.log.error({ incident: id, err: asCordonError(err).message }, 'deadline event failed');
     }
     const next = await this.source.earliestDue();
     this.cancel?.();

@@ -23,7 +23,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { systemClock } from '../../dist/controller/clock.js';
-import { DeadlineScheduler } from '../../dist/controller/services/DeadlineScheduler.js';
+import { DeadlineScheduler, oneByOne } from '../../dist/controller/services/DeadlineScheduler.js';
 import { IncidentService } from '../../dist/controller/services/IncidentService.js';
 import { CATEGORIES } from '../../dist/controller/incidents/model.js';
 import { DEFAULT_POLICY } from '../../dist/controller/incidents/policy.js';
@@ -134,7 +134,7 @@ async function measure(engine, store, afterSeed, server) {
     rssMax = Math.max(rssMax, process.memoryUsage().rss);
     if (server) serverPssMax = Math.max(serverPssMax, server().pss);
   }, 200);
-  scheduler = new DeadlineScheduler(store.incidents, handler, systemClock, log, firePage);
+  scheduler = new DeadlineScheduler(store.incidents, firePage ?? oneByOne(handler), systemClock, log);
   await scheduler.start();
   const deadline = start + WINDOW_MS + 120_000;
   while (lateness.length < DUE && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));

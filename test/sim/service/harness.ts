@@ -147,7 +147,8 @@ export async function createHarness(s: Scenario, policy: PolicyConfig, sabotage:
     onOutbox: () => {},
     onDeadlinesChanged: () => void scheduler?.kick(),
   });
-  scheduler = new DeadlineScheduler(store.incidents, async (incidentId, dueAt) => void (await service.apply(incidentId, { type: 'deadline', dueAt }, 'clock')), clock, log);
+  // A page of due deadlines in one transaction, as runController fires them.
+  scheduler = new DeadlineScheduler(store.incidents, (page) => service.applyMany(page.map((d) => ({ incidentId: d.id, event: { type: 'deadline', dueAt: d.dueAt } })), 'clock'), clock, log);
   await scheduler.start();
   const reports = new ReportTracker(store, service, () => clock.now(), log);
   // Never polls by itself (2^31-1 ms): each pump starts it for one pass and stops it again.

@@ -32,6 +32,8 @@ describe('IncidentService.applyMany', () => {
       [
         ...due.map((d) => ({ incidentId: d.id, event: { type: 'deadline' as const, dueAt: d.dueAt } })),
         { incidentId: 'no-such-incident', event: { type: 'deadline' as const, dueAt: due[0]!.dueAt } },
+        // The same deadline again in the page (a replayed or re-read one): stale by then, it changes nothing.
+        { incidentId: due[1]!.id, event: { type: 'deadline' as const, dueAt: due[1]!.dueAt } },
         // Claimed by another replica: refused before anything is read, and nothing of it is written.
         { incidentId: due[0]!.id, event: { type: 'deadline' as const, dueAt: due[0]!.dueAt }, within: async () => {
             refused++;
@@ -47,7 +49,7 @@ describe('IncidentService.applyMany', () => {
     expect(commits).toBe(1);
     const after = await store.incidents.list({ limit: 10 });
     for (const i of after) expect(i.state).not.toBe(before.get(i.id));
-    // One deadline event per incident (the refused duplicate wrote none), and the audit chain holds.
+    // One deadline event per incident (neither the replayed nor the refused duplicate wrote one), and the audit chain holds.
     const events = await store.db.all<{ incident_id: string }>("SELECT incident_id FROM incident_events WHERE id > ? AND type = 'deadline'", [eventsBefore]);
     expect(events.map((e) => e.incident_id).sort()).toEqual(due.map((d) => d.id).sort());
     expect((await store.audit.verify()).ok).toBe(true);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../controller/clock.js';
-import { DeadlineScheduler } from '../../../controller/services/DeadlineScheduler.js';
+import { DeadlineScheduler, oneByOne } from '../../../controller/services/DeadlineScheduler.js';
 import { silentLogger } from '../../../proto/runtime/logger.js';
 import { incident, seededStore, T0 } from './storeFixtures.js';
 
@@ -25,11 +25,11 @@ describe('DeadlineScheduler over IncidentsRepo', () => {
     const fired: string[] = [];
     const scheduler = new DeadlineScheduler(
       store.incidents,
-      async (id) => {
+      oneByOne(async (id) => {
         fired.push(id);
         if (id < 'i600') throw new Error('keeps failing');
         await store.db.run('UPDATE incidents SET next_due_at = NULL WHERE id = ?', [id]);
-      },
+      }),
       clock,
       silentLogger(),
     );
@@ -54,7 +54,7 @@ describe('DeadlineScheduler over IncidentsRepo', () => {
         return store.incidents.dueUpTo(...args);
       },
     };
-    const scheduler = new DeadlineScheduler(source, async () => undefined, new ManualClock(T0), silentLogger());
+    const scheduler = new DeadlineScheduler(source, async () => new Map(), new ManualClock(T0), silentLogger());
     await scheduler.start();
     reads = 0;
     await Promise.all(Array.from({ length: 100 }, () => scheduler.kick()));
@@ -63,18 +63,13 @@ describe('DeadlineScheduler over IncidentsRepo', () => {
   });
 });
 
-describe('DeadlineScheduler with a FirePage', () => {
+describe('DeadlineScheduler with a page fired at once', () => {
   it('hands each page of due deadlines over at once, and logs the failures it returns without a busy loop', async () => {
     const store = await sevenHundredDue();
     const clock = new ManualClock(new Date(T0.getTime() + 10_000));
     const pages: number[] = [];
     const scheduler = new DeadlineScheduler(
       store.incidents,
-      async () => {
-        throw new Error('the page path is used instead');
-      },
-      clock,
-      silentLogger(),
       async (page) => {
         pages.push(page.length);
         const failed = new Map<string, unknown>();
@@ -86,6 +81,8 @@ describe('DeadlineScheduler with a FirePage', () => {
         });
         return failed;
       },
+      clock,
+      silentLogger(),
     );
     await scheduler.start();
     expect(pages).toEqual([500, 200]);
