@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 
@@ -22,15 +22,25 @@ export async function loadLinkSecret(path: string): Promise<Buffer> {
   }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const secret = randomBytes(32);
-  // 'wx': two controllers starting at once must not both write; the loser reads the winner's.
+  // Written whole under a private name, then link()ed into place: link fails
+  // with EEXIST when the file exists, so of two controllers starting at once
+  // one wins and the other reads the winner's secret, never a half-written
+  // (empty) file, which 'wx' on the final name alone would let it see.
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const f = await open(temp, 'wx', 0o600);
   try {
-    const f = await open(path, 'wx', 0o600);
     await f.writeFile(secret);
     await f.sync();
+  } finally {
     await f.close();
+  }
+  try {
+    await link(temp, path);
     return secret;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadLinkSecret(path);
     throw err;
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
 }
