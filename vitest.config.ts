@@ -47,10 +47,22 @@ const NOT_ON_POSTGRESQL = ['test/unit/store/database*.test.ts', 'test/unit/store
 const pgSkip = pgMissing();
 if (pgSkip) console.warn(`SKIP the store and service suites on postgresql: ${pgSkip}`);
 
+/**
+ * Files that build network namespaces, run the lab, a real browser or other
+ * system daemons (nftables, tc, ipmi_sim, sshd, systemd units), and the
+ * simulated worlds. They share fixed namespace names and /run/cordon-lab.
+ */
+const SYSTEM_LANE = ['test/system/**/*.test.ts', 'test/browser/**/*.test.ts', 'test/sim/**/*.test.ts'];
+
+/**
+ * Three projects, each run one file at a time, tests inside a file
+ * sequential too. `npm test` (test/lanes.mjs) runs them as three vitest
+ * processes at once: vitest itself puts every project that runs one file at
+ * a time into one queue, so a plain `vitest run` runs them one after the
+ * other (slower, same results).
+ */
 export default defineConfig({
   test: {
-    // System tests share network namespaces and ports: files run one at a time
-    // on CI's two cores; tests inside a file stay sequential too.
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
@@ -58,7 +70,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'sqlite', include: ['test/**/*.test.ts', 'controller/**/*.test.ts', 'agent/**/*.test.ts', 'proto/**/*.test.ts'] },
+        test: { name: 'system', include: SYSTEM_LANE },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'sqlite',
+          include: ['test/**/*.test.ts', 'controller/**/*.test.ts', 'agent/**/*.test.ts', 'proto/**/*.test.ts'],
+          exclude: SYSTEM_LANE,
+        },
       },
       ...(pgSkip
         ? []

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { parseAddress } from '../proto/runtime/config.js';
+import { parseAddress } from '../proto/runtime/address.js';
 import { cidrCovers, parseCidr } from '../proto/runtime/cidr.js';
 import type { Logger } from '../proto/runtime/logger.js';
 import { createDryRunBackends } from './backends/dryRun.js';

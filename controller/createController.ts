@@ -3,7 +3,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { AgentServiceService } from '../proto/gen/cordon/v1/agent.js';
 import { DeskServiceService } from '../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../proto/runtime/CordonError.js';
-import { parseAddress } from '../proto/runtime/config.js';
+import { parseAddress } from '../proto/runtime/address.js';
 import type { Logger } from '../proto/runtime/logger.js';
 import { bidiHandler, guardedServices, unaryHandler, type CallContext } from '../proto/runtime/rpcServer.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';

@@ -8,7 +8,7 @@ import {
   type TamperEvent,
 } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
-import { parseAddress } from '../../proto/runtime/config.js';
+import { parseAddress } from '../../proto/runtime/address.js';
 import { sleep } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import { clientChannel, openBidi, type BidiCall } from '../../proto/runtime/rpcClient.js';

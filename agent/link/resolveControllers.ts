@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { parseAddress } from '../../proto/runtime/config.js';
+import { parseAddress } from '../../proto/runtime/address.js';
 
 /** One controller to dial: where to connect, and which name its certificate must carry. */
 export interface DialTarget {

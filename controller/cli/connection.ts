@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { parseAddress } from '../../proto/runtime/config.js';
+import { parseAddress } from '../../proto/runtime/address.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { loadTlsMaterial, type TlsMaterial } from '../../proto/runtime/tls.js';
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Report } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
-import { parseAddress } from '../../proto/runtime/config.js';
+import { parseAddress } from '../../proto/runtime/address.js';
 import type { AgentSessions } from '../agents/SessionRegistry.js';
 import { DEADLINE_HORIZON_HOURS, readReversal, type ReversalFigures } from '../desk/deskHealth.js';
 import type { Store } from '../store/Store.js';

@@ -4,18 +4,9 @@ import convict from 'convict';
 import { CordonError } from './CordonError.js';
 import { HOST_ID_PATTERN } from './peerIdentity.js';
 import { parseCidr } from './cidr.js';
+import { parseAddress } from './address.js';
 
-/** "host:port" or "[v6]:port"; what gRPC accepts as a target or a listen address. */
-export function parseAddress(value: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) {
-    throw new Error(`must be host:port or [ipv6]:port, got ${JSON.stringify(value)}`);
-  }
-  const host = m[1] ?? m[2]!;
-  if (m[1] && isIP(host) !== 6) throw new Error(`${host} is not an IPv6 address`);
-  return { host, port };
-}
+export { parseAddress };
 
 /** An e-mail address as SMTP takes it in MAIL FROM: dot-atom local part @ a host name (no display name). */
 const MAIL_ADDRESS = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;

@@ -64,6 +64,21 @@ export class SwitchLab {
     return this.inNs(from, process.execPath, PROBE, host, String(port), '800').trim();
   }
 
+  /**
+   * Probes until the answer is `want` or `ms` passes; returns the last
+   * answer. A port that comes back up forwards at once, but the host may
+   * still hold a FAILED neighbour entry for the far side from while it was
+   * cut (connects fail with EHOSTUNREACH until the kernel retries it).
+   */
+  async probeUntil(from: string, host: string, port: number, want: string, ms = 5_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const got = this.probe(from, host, port);
+      if (got === want || Date.now() > deadline) return got;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** What the switch's kernel says about a port, read without any driver. */
   kernelLink(port: string): { flags: string[]; operstate: string } {
     return (JSON.parse(this.inNs(this.ns.sw, 'ip', '-j', 'link', 'show', 'dev', port)) as { flags: string[]; operstate: string }[])[0]!;

@@ -259,9 +259,12 @@ describe('an agent with several controllers', () => {
     link.start();
     // Sorted, and random() = 0: the first is 127.0.0.1, controller a.
     await waitFor('the agent on the first address', () => a.server.sessions.get('web-01')?.state === 'connected');
+    // The controller registers the session before the agent has logged its side of it.
+    await waitFor('the agent to log the connection', () => connectedTo(lines).length > 0);
     expect(connectedTo(lines)).toEqual([`controllers.test:${a.server.port} (127.0.0.1)`]);
     await stopController(a);
     await waitFor('the state from the second address', () => received.length === 1, 10_000);
+    await waitFor('the agent to log the second connection', () => connectedTo(lines).length > 1);
     expect(connectedTo(lines)).toEqual([`controllers.test:${a.server.port} (127.0.0.1)`, `controllers.test:${a.server.port} (127.0.0.2)`]);
     // Resolved at each dial, not once.
     expect(looked.length).toBeGreaterThanOrEqual(2);

@@ -80,7 +80,7 @@ describe.skipIf(!gate.ok)('SshSwitchDriver against a Linux bridge switch in name
     await expect(driver.setPort(target, true)).resolves.toEqual({ port: 'swp1', adminUp: true });
     expect(kernelAdminUp('swp1')).toBe(true);
     await bridgePortsUp();
-    expect(probe(ns.host, '203.0.113.1', 80)).toBe('connected');
+    expect(await lab.probeUntil(ns.host, '203.0.113.1', 80, 'connected')).toBe('connected');
   });
 
   it('refuses a switch whose host key is not the pinned one, and changes nothing', async () => {

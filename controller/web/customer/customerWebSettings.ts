@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { checkKeyPair } from '../../../proto/runtime/checkKeyPair.js';
 import { parseCidr } from '../../../proto/runtime/cidr.js';
-import { parseAddress } from '../../../proto/runtime/config.js';
+import { parseAddress } from '../../../proto/runtime/address.js';
 
 /** `web.customer.*` as the page's server needs it, checked and with its files read. */
 export interface CustomerWebSettings {

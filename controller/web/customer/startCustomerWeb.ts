@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
-import { parseAddress } from '../../../proto/runtime/config.js';
+import { parseAddress } from '../../../proto/runtime/address.js';
 import type { Logger } from '../../../proto/runtime/logger.js';
 import type { Clock } from '../../clock.js';
 import { PAGE_PREFIX, type CustomerLinks } from '../../customer/CustomerLinks.js';

@@ -1,6 +1,6 @@
 import { CordonError } from '../../../proto/runtime/CordonError.js';
 import { checkKeyPair } from '../../../proto/runtime/checkKeyPair.js';
-import { parseAddress } from '../../../proto/runtime/config.js';
+import { parseAddress } from '../../../proto/runtime/address.js';
 import { loadTlsMaterial, type TlsFiles, type TlsMaterial } from '../../../proto/runtime/tls.js';
 
 /** `web.desk.*` as the desk's server needs it, checked and with its files read. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
-import { parseAddress } from '../../../proto/runtime/config.js';
+import { parseAddress } from '../../../proto/runtime/address.js';
 import type { Logger } from '../../../proto/runtime/logger.js';
 import { RevocationList } from '../../agents/RevocationList.js';
 import { Csrf } from '../customer/csrf.js';
