@@ -1,5 +1,4 @@
-import { makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
+import { makeGenericClientConstructor, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { DeskServiceClient, type ListAgentsResponse, type ListHostsResponse } from '../../proto/gen/cordon/v1/desk.js';
 import { callUnary, clientChannel, type ClientCallOptions } from '../../proto/runtime/rpcClient.js';
 import type { Connection } from './connection.js';
@@ -7,9 +6,9 @@ import type { Connection } from './connection.js';
 /** The operator API as promises. One channel, closed by close(). */
 export class DeskClient {
   private readonly desk: DeskServiceClient;
-  private readonly health: Client & {
-    check: (req: { service: string }, md: unknown, opts: unknown, cb: (e: ServiceError | null, r: { status: string }) => void) => never;
-  };
+  private readonly credentials: ChannelCredentials;
+  private readonly options: ChannelOptions;
+  private readonly address: string;
 
   constructor(conn: Connection, private readonly callOptions: ClientCallOptions = {}) {
     const channel = clientChannel(conn.tls, conn.serverName);
@@ -19,8 +18,9 @@ export class DeskClient {
     // The controller is authenticated by mutual TLS; a RESOURCE_EXHAUSTED status is then always its refusal.
     const options = { ...channel.options, 'grpc.max_receive_message_length': -1 };
     this.desk = new DeskServiceClient(conn.address, credentials, options);
-    const Health = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
-    this.health = new Health(conn.address, credentials, { ...options, channelOverride: this.desk.getChannel() }) as never;
+    this.credentials = credentials;
+    this.options = options;
+    this.address = conn.address;
   }
 
   listHosts(): Promise<ListHostsResponse> {
@@ -39,8 +39,15 @@ export class DeskClient {
 
   /** grpc.health.v1 Check for the whole server ('') or one service. */
   async checkHealth(serviceName = ''): Promise<string> {
+    // grpc-health-check reads its .proto with protobufjs when imported (about 35 ms):
+    // only the commands that check health pay for it.
+    const { service } = await import('grpc-health-check');
+    const Health = makeGenericClientConstructor(service, 'grpc.health.v1.Health');
+    const health = new Health(this.address, this.credentials, { ...this.options, channelOverride: this.desk.getChannel() }) as unknown as Client & {
+      check: (req: { service: string }, md: unknown, opts: unknown, cb: (e: ServiceError | null, r: { status: string }) => void) => never;
+    };
     const res = await callUnary<{ service: string }, { status: string | number }>(
-      this.health.check.bind(this.health) as never,
+      health.check.bind(health) as never,
       { service: serviceName },
       this.callOptions,
     );

@@ -43,15 +43,30 @@ export interface CordonErrorOptions {
   cause?: unknown;
 }
 
+/** Marks a CordonError made by any copy of this module (see hasInstance). */
+const BRAND = Symbol.for('cordon.CordonError');
+
 export class CordonError extends Error {
   readonly kind: ErrorKind;
   readonly field: string | undefined;
+
+  /**
+   * cordonctl is a bundle that also loads a module as tsc wrote it (ingest,
+   * deploy/build/bundleCordonctl.mjs), so two copies of this class can meet:
+   * an error from either is a CordonError to both. Subclasses keep the
+   * ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== CordonError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
 
   constructor(kind: ErrorKind, message: string, options: CordonErrorOptions = {}) {
     super(options.field ? `${options.field}: ${message}` : message, { cause: options.cause });
     this.name = 'CordonError';
     this.kind = kind;
     this.field = options.field;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   /** Worth retrying the same request later. */
