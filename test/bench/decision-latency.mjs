@@ -8,7 +8,9 @@
 // A probe in the host namespace sends a UDP datagram to the internet
 // namespace every --probe-ms, stamped with CLOCK_MONOTONIC; a receiver there
 // records which arrive. One cycle: the operator enforces ISOLATE on the host
-// (t0 = just before the Enforce request leaves, on the same clock); the
+// (t0 = just before the Enforce request leaves, on the same clock; a cut
+// without a complaint needs a second operator, so t0 is when the second
+// operator's Approve leaves); the
 // enforcement took effect with the first datagram that never arrived; latency
 // = its send time − t0. Then the customer confirms the fix and the operator
 // releases (same measurement, the first datagram that arrives again). Each
@@ -26,6 +28,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchBmc } from './lib/benchBmc.mjs';
 import { createLab } from './lib/netns.mjs';
 import { fmt, summary } from './lib/stats.mjs';
 
@@ -100,8 +103,9 @@ async function until(what, check, timeoutMs, everyMs = 2) {
 }
 
 /** Starts a process inside a namespace; logs to a file or hands stdout to the caller. */
-function startIn(ns, args, { log, nodeArgs = [], stdio } = {}) {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, ...args], {
+function startIn(ns, args, { log, nodeArgs = [], stdio, raw = false } = {}) {
+  // raw: args is a whole command line, not a Node script's.
+  const child = spawn('ip', ['netns', 'exec', ns, ...(raw ? [] : [process.execPath, ...nodeArgs]), ...args], {
     stdio: stdio ?? ['ignore', 'pipe', 'pipe'],
     cwd: ROOT,
   });
@@ -147,13 +151,17 @@ async function main() {
   pkiRun('issue-controller', 'ctl.mgmt', lab.addr.mgmt);
   pkiRun('issue-agent', HOST_ID);
   pkiRun('issue-operator', 'olga', 'abuse_operator');
+  pkiRun('issue-operator', 'ada', 'abuse_operator');
+  // The host's BMC: a cut waits for a good BMC check, as in production.
+  const bmc = benchBmc(work, { hostId: HOST_ID, mgmtNs: lab.mgmt });
+  startIn(lab.mgmt, bmc.command, { log: join(work, 'bmc.log'), raw: true });
   if (cpuProf) mkdirSync(cpuProf, { recursive: true });
 
   // ---- controller, in the management namespace --------------------------------
   writeFileSync(
     join(work, 'inventory.json'),
     JSON.stringify({
-      hosts: [{ id: HOST_ID, customerId: 'bench', publicPrefixes: [`${lab.addr.hostPub}/32`], managementAddress: lab.addr.hostMgmt }],
+      hosts: [{ id: HOST_ID, customerId: 'bench', publicPrefixes: [`${lab.addr.hostPub}/32`], managementAddress: lab.addr.hostMgmt, bmc: bmc.inventory }],
       customers: [{ id: 'bench', name: 'Bench Ltd', email: 'ops@bench.example' }],
     }),
   );
@@ -164,6 +172,7 @@ async function main() {
       tls: { ca: join(pki, 'ca.crt'), cert: join(pki, 'controller.crt'), key: join(pki, 'controller.key'), revokedSerialsFile: join(pki, 'revoked-serials') },
       inventory: { file: join(work, 'inventory.json') },
       store: { path: join(work, 'cordon.db') },
+      bmc: bmc.controllerConfig,
       // Nothing listens on the mgmt namespace's loopback: customer mail fails fast and waits in the outbox.
       mail: { smtp: { host: '127.0.0.1', port: 2525 }, maxAttempts: 1 },
       log: { level: 'info' },
@@ -181,7 +190,7 @@ async function main() {
   });
 
   // ---- operator, probe receiver and sender ------------------------------------
-  const operator = startIn(lab.mgmt, [join(LIB, 'operator.mjs'), `${lab.addr.mgmt}:7443`, 'ctl.mgmt', pki, 'olga'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const operator = startIn(lab.mgmt, [join(LIB, 'operator.mjs'), `${lab.addr.mgmt}:7443`, 'ctl.mgmt', pki, 'olga', 'ada'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const waiting = new Map();
   let nextId = 1;
   createInterface({ input: operator.stdout }).on('line', (line) => {
