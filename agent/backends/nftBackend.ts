@@ -37,10 +37,25 @@ function normalise(value: unknown): unknown {
 export class NftBackend implements Backend<NftObserved> {
   readonly name = 'nftables';
 
+  /** The transaction this process last applied with success; undefined after a failure or a release. */
+  private applied: string | undefined;
+
   constructor(private readonly runner: CommandRunner) {}
 
   async apply(plan: EnforcementPlan): Promise<void> {
-    await runChecked(this.runner, 'nft', ['-f', '-'], { input: renderTransaction(plan) });
+    const transaction = renderTransaction(plan);
+    this.applied = undefined;
+    await runChecked(this.runner, 'nft', ['-f', '-'], { input: transaction });
+    this.applied = transaction;
+  }
+
+  /**
+   * Whether `plan` renders the transaction this process last applied. Only a
+   * hint: the table may have changed since, which the caller's next
+   * observation shows (see Engine.applyHeld).
+   */
+  sameAsApplied(plan: EnforcementPlan): boolean {
+    return this.applied !== undefined && renderTransaction(plan) === this.applied;
   }
 
   async observe(): Promise<NftObserved> {
@@ -76,6 +91,7 @@ export class NftBackend implements Backend<NftObserved> {
   }
 
   async release(): Promise<void> {
+    this.applied = undefined;
     // Deleting a table that is not there is an error; creating it first makes
     // the release idempotent, in the same atomic transaction.
     await runChecked(this.runner, 'nft', ['-f', '-'], { input: `table ${TABLE}\ndelete table ${TABLE}\n` });

@@ -150,12 +150,24 @@ export class TcBackend implements Backend<TcObserved> {
     await this.execute([...wanted, ...others].map(planRemoval));
   }
 
-  /** Runs each interface's commands in order; one interface's failure does not stop the others. */
+  /**
+   * Runs each interface's commands in order; one interface's failure does not
+   * stop the others. Consecutive commands of one tool go to it as one batch
+   * (`ip -batch -`, `tc -batch -`): a process start costs more than the
+   * change itself, and an apply from empty went from 9 starts to 2. A batch
+   * stops at its first failing line, as the commands one by one did.
+   */
   private async execute(plans: Command[][]): Promise<void> {
     const errors: unknown[] = [];
     for (const commands of plans) {
       try {
-        for (const [command, ...args] of commands) await runChecked(this.runner, command, args);
+        for (const [tool, lines] of batches(commands)) {
+          if (lines.length > 1 && lines.every(batchable)) {
+            await runChecked(this.runner, tool, ['-batch', '-'], { input: lines.map(batchLine).join('\n') + '\n' });
+          } else {
+            for (const args of lines) await runChecked(this.runner, tool, args);
+          }
+        }
       } catch (err) {
         errors.push(err);
       }
@@ -250,16 +262,18 @@ function planThrottle(s: IfaceState, rateBps: number): Command[] {
   const burst = Math.max(MIN_BURST, Math.ceil(rateBytes / 1000));
   const limit = burst + Math.ceil(rateBytes / 10);
   const tbf = ['tbf', 'rate', `${rateBps}bit`, 'burst', String(burst), 'limit', String(limit)];
+  // The links first, then every tc change: two batches (see execute).
+  const links: Command[] = [];
   const out: Command[] = [];
   for (const d of DIRECTIONS) {
     const ifbName = `${IFB_PREFIX[d]}${s.ifindex}`;
     const ifb = s.ifb[d];
-    if (!ifb) out.push(['ip', 'link', 'add', ifbName, 'type', 'ifb']);
+    if (!ifb) links.push(['ip', 'link', 'add', ifbName, 'type', 'ifb']);
     // The ownership mark goes on before the clsact itself: a crash in between
     // cannot leave a clsact Cordon created unmarked, and so never removed.
     const keptMark = ifb?.alias === ALIAS_CLSACT_OURS ? ALIAS_CLSACT_OURS : ALIAS_CLSACT_THEIRS;
     const alias = d === 'ingress' ? ALIAS_INGRESS : s.clsact ? keptMark : ALIAS_CLSACT_OURS;
-    if (!ifb || !ifb.up || ifb.alias !== alias) out.push(['ip', 'link', 'set', 'dev', ifbName, 'alias', alias, 'up']);
+    if (!ifb || !ifb.up || ifb.alias !== alias) links.push(['ip', 'link', 'set', 'dev', ifbName, 'alias', alias, 'up']);
     const root = ifb?.root;
     if (root?.kind === 'tbf' && root.handle === '1:') {
       if (root.rateBytes !== rateBytes) out.push(['tc', 'qdisc', 'change', 'dev', ifbName, 'root', 'handle', '1:', ...tbf]);
@@ -278,7 +292,30 @@ function planThrottle(s: IfaceState, rateBps: number): Command[] {
     out.push(['tc', 'filter', 'add', 'dev', name, d, 'pref', String(PREF), 'protocol', 'all',
       'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', `${IFB_PREFIX[d]}${s.ifindex}`]);
   }
+  return [...links, ...out];
+}
+
+/** Consecutive commands of the same tool, as [tool, each command's arguments]. */
+function batches(commands: Command[]): [string, string[][]][] {
+  const out: [string, string[][]][] = [];
+  for (const [tool, ...args] of commands) {
+    const last = out.at(-1);
+    if (last && last[0] === tool) last[1].push(args);
+    else out.push([tool, [args]]);
+  }
   return out;
+}
+
+/**
+ * Whether a command can be a line of a batch file: ip and tc split a line on
+ * blanks and take a double-quoted word whole (the aliases hold a blank), with
+ * no escapes, so a word holding a quote, a backslash or a line break (an
+ * interface name may) runs as a command of its own.
+ */
+const batchable = (args: string[]): boolean => args.every((a) => !/["'\\\n\r]/.test(a));
+
+function batchLine(args: string[]): string {
+  return args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ');
 }
 
 /** The commands that remove Cordon's objects of one interface. Redirects go before the ifbs they point to. */

@@ -14,11 +14,16 @@ const PORT = 5201;
 const MBIT = 1_000_000;
 
 /** Runs commands for real and keeps the ones that change something (every read passes -j). */
+/** Records every change: a batch (`tc -batch -`) as its lines, quotes dropped. */
 class TappedRunner implements CommandRunner {
   changes: string[] = [];
   constructor(private readonly inner: CommandRunner) {}
   run(command: string, args: string[], opts?: RunOptions): Promise<CommandResult> {
-    if (!args.includes('-j')) this.changes.push([command, ...args].join(' '));
+    if (args[0] === '-batch') {
+      for (const line of (opts?.input ?? '').split('\n').filter(Boolean)) this.changes.push(`${command} ${line.replace(/"/g, '')}`);
+    } else if (!args.includes('-j')) {
+      this.changes.push([command, ...args].join(' '));
+    }
     return this.inner.run(command, args, opts);
   }
 }

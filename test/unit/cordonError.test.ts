@@ -5,7 +5,8 @@ import { IntakeLimitError } from '../../controller/intake/limits.js';
 describe('CordonError across two copies of its module', () => {
   // cordonctl's bundle loads `ingest` as tsc wrote it: its errors come from the other copy of the class.
   it('is a CordonError to either copy, and asCordonError keeps it (kind, field, message)', async () => {
-    const other = (await import('../../proto/runtime/CordonError.js?second-copy')) as typeof import('../../proto/runtime/CordonError.js');
+    const secondCopy = '../../proto/runtime/CordonError.js?second-copy';
+    const other = (await import(/* @vite-ignore */ secondCopy)) as typeof import('../../proto/runtime/CordonError.js');
     expect(other.CordonError).not.toBe(CordonError);
     const foreign = new other.CordonError('invalid', 'must be a file', { field: '--maildir' });
     expect(foreign instanceof CordonError).toBe(true);

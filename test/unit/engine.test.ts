@@ -81,7 +81,49 @@ function engine(refuse?: string) {
   return { ...fake, dir, engine: new Engine(fake.backends, settings, new StateFile(dir), silentLogger()) };
 }
 
+/** The nft part of a plan, as NftBackend renders it: what sameAsApplied compares. */
+const nftPart = (p: EnforcementPlan) => JSON.stringify({ isolate: p.isolate, smtp: p.smtp ?? null, nets: p.managementNetworks }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+
+/** An engine whose nft backend remembers what it applied, as NftBackend does. */
+function rememberingEngine() {
+  const made = engine();
+  let applied: string | undefined;
+  const apply = made.backends.nft.apply;
+  made.backends.nft.apply = async (p) => {
+    await apply(p);
+    applied = nftPart(p);
+  };
+  made.backends.nft.sameAsApplied = (p) => applied === nftPart(p);
+  return made;
+}
+
 describe('Engine', () => {
+  it('does not send an nft transaction it already applied, while the table is as it left it', async () => {
+    const { engine: e, host } = rememberingEngine();
+    await e.converge(state(1, { smtpBlock: {} }));
+    expect(host.applies).toBe(1);
+    const r = await e.converge(state(2, { smtpBlock: {} }, { throttle: { rateBps: 10_000_000 } }));
+    expect(host.applies).toBe(1);
+    expect(host.rate).toBe(10_000_000);
+    expect(r.outcomes.map((o) => [o.kind, o.status])).toEqual([
+      ['smtp_block', 'applied'],
+      ['throttle', 'applied'],
+    ]);
+  });
+
+  it('applies the same nft transaction again when the table changed since (a customer deleted it)', async () => {
+    const { engine: e, host } = rememberingEngine();
+    await e.converge(state(1, { smtpBlock: {} }));
+    host.nft = undefined; // nft delete table inet cordon, between two drift checks
+    const r = await e.converge(state(2, { smtpBlock: {} }, { throttle: { rateBps: 10_000_000 } }));
+    expect(host.applies).toBe(2);
+    expect(host.nft?.smtp).toBeDefined();
+    expect(r.outcomes.map((o) => [o.kind, o.status])).toEqual([
+      ['smtp_block', 'applied'],
+      ['throttle', 'applied'],
+    ]);
+  });
+
   it('applies, verifies and reports every kind', async () => {
     const { engine: e } = engine();
     const r = await e.converge(state(1, { smtpBlock: {} }, { throttle: { rateBps: 10_000_000 } }));

@@ -49,7 +49,15 @@ function host(state: Record<string, string>): RecordingRunner {
   });
 }
 
-const lines = (r: RecordingRunner) => r.calls.map((c) => [c.command, ...c.args].join(' '));
+/** Every command run, a batch (`tc -batch -`) read as its lines, quotes dropped. */
+const lines = (r: RecordingRunner) =>
+  r.calls.flatMap((c) =>
+    c.args[0] === '-batch'
+      ? (c.input ?? '').split('\n').filter(Boolean).map((l) => `${c.command} ${l.replace(/"/g, '')}`)
+      : [[c.command, ...c.args].join(' ')],
+  );
+/** The processes started. */
+const starts = (r: RecordingRunner) => r.calls.map((c) => [c.command, ...c.args].join(' '));
 const changes = (r: RecordingRunner) => lines(r).filter((l) => !l.includes(' -j '));
 
 describe('TcBackend', () => {
@@ -61,14 +69,34 @@ describe('TcBackend', () => {
       'tc -j qdisc show dev pub0',
       'ip link add cdne2 type ifb',
       'ip link set dev cdne2 alias cordon-tc clsact=cordon up',
-      'tc qdisc replace dev cdne2 root handle 1: tbf rate 10000000bit burst 65536 limit 190536',
       'ip link add cdni2 type ifb',
       'ip link set dev cdni2 alias cordon-tc up',
+      'tc qdisc replace dev cdne2 root handle 1: tbf rate 10000000bit burst 65536 limit 190536',
       'tc qdisc replace dev cdni2 root handle 1: tbf rate 10000000bit burst 65536 limit 190536',
       'tc qdisc add dev pub0 clsact',
       'tc filter add dev pub0 egress pref 49374 protocol all u32 match u32 0 0 action mirred egress redirect dev cdne2',
       'tc filter add dev pub0 ingress pref 49374 protocol all u32 match u32 0 0 action mirred egress redirect dev cdni2',
     ]);
+  });
+
+  it('makes its changes in two processes, links then tc, each batch a file ip and tc read whole', async () => {
+    const r = host(FRESH);
+    await new TcBackend(r).apply(plan);
+    expect(starts(r)).toEqual(['ip -j link show', 'tc -j qdisc show dev pub0', 'ip -batch -', 'tc -batch -']);
+    // The alias holds a blank: quoted, so ip takes it as one word.
+    expect(r.calls[2]!.input).toContain('link set dev cdne2 alias "cordon-tc clsact=cordon" up\n');
+  });
+
+  it('runs commands one by one when a word could not be read back from a batch line', async () => {
+    const r = new RecordingRunner((command, args) => {
+      const line = [command, ...args].join(' ');
+      if (line === 'ip -j link show') return { stdout: LINKS_FRESH.replace(/"pub0"/g, '"pub\\"0"') };
+      if (line.startsWith('tc -j qdisc show dev')) return { stdout: QDISC_PUB0_FRESH };
+      return args.includes('-j') ? { code: 1, stderr: `unexpected read: ${line}` } : {};
+    });
+    await new TcBackend(r).apply({ ...plan, publicInterfaces: ['pub"0'] });
+    expect(starts(r).filter((l) => l.includes('-batch'))).toEqual(['ip -batch -']);
+    expect(starts(r)).toContain('tc filter add dev pub"0 egress pref 49374 protocol all u32 match u32 0 0 action mirred egress redirect dev cdne2');
   });
 
   it('a second apply of the same plan only reads', async () => {
