@@ -117,7 +117,7 @@ describe('Engine', () => {
     host.nft = undefined; // nft delete table inet cordon, between two drift checks
     const r = await e.converge(state(2, { smtpBlock: {} }, { throttle: { rateBps: 10_000_000 } }));
     expect(host.applies).toBe(2);
-    expect(host.nft?.smtp).toBeDefined();
+    expect((host.nft as EnforcementPlan | undefined)?.smtp).toBeDefined();
     expect(r.outcomes.map((o) => [o.kind, o.status])).toEqual([
       ['smtp_block', 'applied'],
       ['throttle', 'applied'],
