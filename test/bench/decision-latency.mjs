@@ -25,10 +25,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchBmc } from './lib/benchBmc.mjs';
+import { deskLines } from './lib/deskLines.mjs';
 import { createLab } from './lib/netns.mjs';
 import { fmt, summary } from './lib/stats.mjs';
 
@@ -191,24 +191,7 @@ async function main() {
 
   // ---- operator, probe receiver and sender ------------------------------------
   const operator = startIn(lab.mgmt, [join(LIB, 'operator.mjs'), `${lab.addr.mgmt}:7443`, 'ctl.mgmt', pki, 'olga', 'ada'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const waiting = new Map();
-  let nextId = 1;
-  createInterface({ input: operator.stdout }).on('line', (line) => {
-    const r = JSON.parse(line);
-    waiting.get(r.id)?.(r);
-    waiting.delete(r.id);
-  });
-  const desk = (op, args = {}) =>
-    new Promise((res, rej) => {
-      const id = nextId++;
-      const timer = setTimeout(() => rej(new Error(`operator ${op}: no answer in 15 s`)), 15_000);
-      waiting.set(id, (r) => {
-        clearTimeout(timer);
-        if (r.ok) res(r);
-        else rej(new Error(`${op}: ${r.error}`));
-      });
-      operator.stdin.write(JSON.stringify({ id, op, ...args }) + '\n');
-    });
+  const desk = deskLines(operator);
   await until('the controller to answer health checks', () => desk('health').then((r) => r.status === 'SERVING' || r.status === '1', () => false), 20_000, 200);
 
   const maxSeconds = String(3600);

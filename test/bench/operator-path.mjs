@@ -37,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchBmc } from './lib/benchBmc.mjs';
 import { bouncerConfig, configureCrowdsec, crowdsecVersion, ensureCrowdsec } from './lib/crowdsec.mjs';
+import { deskLines } from './lib/deskLines.mjs';
 import { createLab } from './lib/netns.mjs';
 import { fmt, summary } from './lib/stats.mjs';
 
@@ -229,24 +230,7 @@ async function runCordon() {
   );
   const controller = daemon(lab.mgmt, 'controller', process.execPath, ['dist/controller/main.js', '--config', join(work, 'controller.json')]);
   const operator = daemon(lab.mgmt, 'operator', process.execPath, [join(LIB, 'operator.mjs'), `${lab.addr.mgmt}:7443`, 'ctl.mgmt', pki, 'olga']);
-  const waiting = new Map();
-  let nextId = 1;
-  createInterface({ input: operator.stdout }).on('line', (line) => {
-    const r = JSON.parse(line);
-    waiting.get(r.id)?.(r);
-    waiting.delete(r.id);
-  });
-  const desk = (op, args = {}) =>
-    new Promise((res, rej) => {
-      const id = nextId++;
-      const timer = setTimeout(() => rej(new Error(`operator ${op}: no answer in 15 s`)), 15_000);
-      waiting.set(id, (r) => {
-        clearTimeout(timer);
-        if (r.ok) res(r);
-        else rej(new Error(`${op}: ${r.error}`));
-      });
-      operator.stdin.write(JSON.stringify({ id, op, ...args }) + '\n');
-    });
+  const desk = deskLines(operator);
   await until('the controller to answer', () => desk('health').then((r) => r.status === 'SERVING' || r.status === '1', () => false), 20_000, 200);
   const agent = daemon(lab.host, 'agent', process.execPath, ['dist/agent/main.js', '--config', join(work, 'agent.json')]);
   await until('the agent to say hello', () => desk('agents').then((r) => r.agents.some((a) => a.hostId === HOST_ID && a.state !== 0 && a.state !== 'AGENT_STATE_UNSPECIFIED')), 20_000, 100);
