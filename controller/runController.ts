@@ -14,6 +14,7 @@ import type { SwitchDriver } from './switch/SwitchDriver.js';
 import { ReportTracker } from './dispatch/ReportTracker.js';
 import { StoreDesiredStates } from './dispatch/StoreDesiredStates.js';
 import { DeadlineScheduler } from './services/DeadlineScheduler.js';
+import { fireDeadlines } from './services/fireDeadlines.js';
 import { createReportAuthenticator } from './intake/trust/createReportAuthenticator.js';
 import { IncidentService } from './services/IncidentService.js';
 import type { IntakeLimits } from './intake/limits.js';
@@ -343,35 +344,3 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     },
   };
 }
-
-/**
- * A page of due deadlines in one transaction, each fired once however many
- * replicas see it due: the replica that takes the incident's row applies
- * it, the others skip it (not a failure). A page that fails transient as a
- * whole (a busy file, a race lost six times) is run again, at most three
- * times; a deadline fired meanwhile is then stale, and the lifecycle
- * ignores an event whose due time is no longer the incident's.
- */
-async function fireDeadlines(service: IncidentService, store: Store, page: readonly { id: string; dueAt: Date }[]): Promise<Map<string, unknown>> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const failed = await service.applyMany(
-        page.map((d) => ({
-          incidentId: d.id,
-          event: { type: 'deadline', dueAt: d.dueAt } as const,
-          within: async () => {
-            if (!(await store.incidents.claim(d.id))) throw new ClaimedElsewhere();
-          },
-        })),
-        'clock',
-      );
-      for (const [id, err] of failed) if (err instanceof ClaimedElsewhere) failed.delete(id);
-      return failed;
-    } catch (err) {
-      if (attempt < 3 && isCordonError(err, 'transient')) continue;
-      throw err;
-    }
-  }
-}
-
-class ClaimedElsewhere extends Error {}

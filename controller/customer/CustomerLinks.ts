@@ -2,6 +2,7 @@ import type { Incident } from '../incidents/model.js';
 import { TERMINAL_STATES } from '../incidents/model.js';
 import type { CustomerLink } from '../store/CustomerLinksRepo.js';
 import type { Store } from '../store/Store.js';
+import type { StoreTx } from '../store/StoreTx.js';
 import { hashToken, isTokenShaped, newLinkId, tokenOf } from './linkTokens.js';
 
 export interface CustomerLinkSettings {
@@ -35,17 +36,22 @@ export class CustomerLinks {
     return `${this.settings.publicUrl.replace(/\/+$/, '')}${PAGE_PREFIX}${tokenOf(this.settings.secret, linkId)}`;
   }
 
-  /** The incident's live link made for `contact`, or a new one. */
-  async ensure(incident: Incident, contact: string, by: string, at: Date): Promise<string> {
-    const live = (await this.store.customerLinks.listByIncident(incident.id)).filter((l) => l.revokedAt === undefined && l.contact === contact);
+  /**
+   * The incident's live link made for `contact`, or a new one. Inside a
+   * StoreTx, the links it read ahead serve (none read per incident) and a
+   * new link is queued with its other writes.
+   */
+  async ensure(incident: Incident, contact: string, by: string, at: Date, tx?: StoreTx): Promise<string> {
+    const links = tx?.knownLinks(incident.id) ?? (await this.store.customerLinks.listByIncident(incident.id));
+    const live = links.filter((l) => l.revokedAt === undefined && l.contact === contact);
     if (live.length > 0) return live.at(-1)!.id;
-    return this.issue(incident, contact, by, at);
+    return this.issue(incident, contact, by, at, tx);
   }
 
   /** A new link (a new token); earlier ones stay valid unless revoked. */
-  async issue(incident: Incident, contact: string, by: string, at: Date): Promise<string> {
+  async issue(incident: Incident, contact: string, by: string, at: Date, tx?: StoreTx): Promise<string> {
     const id = newLinkId();
-    await this.store.customerLinks.insert({
+    const link = {
       id,
       incidentId: incident.id,
       customerId: incident.customerId,
@@ -53,7 +59,9 @@ export class CustomerLinks {
       tokenHash: hashToken(tokenOf(this.settings.secret, id)),
       createdAt: at,
       createdBy: by,
-    });
+    };
+    if (tx) tx.insertLink(link);
+    else await this.store.customerLinks.insert(link);
     return id;
   }
 

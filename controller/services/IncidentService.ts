@@ -623,23 +623,70 @@ export class IncidentService {
   /**
    * `apply` for many incidents in one transaction (a page of due deadlines):
    * one commit, one fsync on SQLite, one turn of the write lock on
-   * PostgreSQL, instead of one each. Each incident's event runs in a
-   * savepoint of its own, so one that fails (or whose `within` refuses)
-   * is undone alone and the others go on; returns the failure of each that
-   * failed. Pushes, mail and deadline kicks follow the one commit.
+   * PostgreSQL, instead of one each; and a page's reads and writes in bulk:
+   * the incidents, their hosts, customers, BMCs, links and counts read in a
+   * few queries, the events, audit entries, links and mail written in
+   * multi-row INSERTs (one StoreTx for the page, one `now`).
+   *
+   * `claim` (PostgreSQL replicas) takes the rows this replica fires; the
+   * others are skipped, not failed. When an event fails, the page is rolled
+   * back whole and run again one incident at a time, each in a savepoint of
+   * its own, so the one that fails is undone alone and the others go on;
+   * returns the failure of each that failed. A transient failure of the
+   * page (busy, a lost race) is thrown for the caller to retry. Pushes, mail
+   * and deadline kicks follow the commit.
    */
-  async applyMany(items: readonly { incidentId: string; event: IncidentEvent; within?: () => Promise<void> }[], actor: string): Promise<Map<string, unknown>> {
+  async applyMany(
+    items: readonly { incidentId: string; event: IncidentEvent }[],
+    actor: string,
+    opts: { claim?: (ids: readonly string[]) => Promise<Set<string>> } = {},
+  ): Promise<Map<string, unknown>> {
+    const touched = new Set<string>();
+    const failed = new Map<string, unknown>();
+    const claim = opts.claim ?? (async (ids: readonly string[]) => new Set(ids));
+    try {
+      await this.deps.store.db.transaction(async () => {
+        // A rerun (a race lost on PostgreSQL) starts afresh.
+        touched.clear();
+        failed.clear();
+        const claimed = await claim([...new Set(items.map((i) => i.incidentId))]);
+        const incidents = await this.deps.store.incidents.getMany([...claimed]);
+        const now = this.deps.clock.now();
+        const tx = new StoreTx(this.deps.store);
+        await this.prefetchFor(tx, [...incidents.values()], now);
+        for (const item of items) {
+          if (!claimed.has(item.incidentId)) continue;
+          const current = incidents.get(item.incidentId);
+          if (!current) throw new CordonError('not_found', `no incident ${item.incidentId}`, { field: 'incidentId' });
+          incidents.set(current.id, await this.applyInTx(tx, current, item.event, actor, now, touched));
+        }
+        await tx.flush();
+      });
+    } catch (err) {
+      if (isCordonError(err, 'transient')) throw err;
+      this.deps.log.warn({ err: asCordonError(err).message, events: items.length }, 'a page of events failed together; applying them one by one');
+      return this.applyEach(items, actor, claim);
+    }
+    this.afterCommit(touched);
+    return failed;
+  }
+
+  /** `applyMany`'s way when the page failed together: each event in a savepoint of its own. */
+  private async applyEach(
+    items: readonly { incidentId: string; event: IncidentEvent }[],
+    actor: string,
+    claim: (ids: readonly string[]) => Promise<Set<string>>,
+  ): Promise<Map<string, unknown>> {
     const touched = new Set<string>();
     const failed = new Map<string, unknown>();
     await this.deps.store.db.transaction(async () => {
-      // A rerun (a race lost on PostgreSQL) starts afresh.
       touched.clear();
       failed.clear();
       for (const item of items) {
         const mine = new Set<string>();
         try {
           await this.deps.store.db.transaction(async () => {
-            await item.within?.();
+            if (!(await claim([item.incidentId])).has(item.incidentId)) return;
             const current = await this.deps.store.incidents.get(item.incidentId);
             if (!current) throw new CordonError('not_found', `no incident ${item.incidentId}`, { field: 'incidentId' });
             const tx = new StoreTx(this.deps.store);
@@ -654,6 +701,16 @@ export class IncidentService {
     });
     this.afterCommit(touched);
     return failed;
+  }
+
+  /** Reads ahead, in a few queries, what events on these incidents will ask (context, mail, scope, links). */
+  private async prefetchFor(tx: StoreTx, incidents: readonly Incident[], now: Date): Promise<void> {
+    if (incidents.length === 0) return;
+    const since = new Date(now.getTime() - this.deps.policy.recidivism.windowDays * DAY);
+    await tx.prefetchHosts([...new Set(incidents.map((i) => i.hostId))], [], since);
+    await tx.countAutomaticSince(new Date(now.getTime() - HOUR));
+    await tx.prefetchCustomerHosts([...new Set(incidents.map((i) => i.customerId))]);
+    if (this.deps.links) await tx.prefetchLinks(incidents.map((i) => i.id));
   }
 
   private async applyInTx(
@@ -715,6 +772,7 @@ export class IncidentService {
           const generation = await s.desired.setIncidentActions(i.hostId, i.id, e.actions, e.reason, { automatic, at: now, freshIncident });
           tx.noteEnforced(i.id);
           tx.noteEnforcementChanged(automatic);
+          tx.noteRestrictionChanged(i.customerId);
           tx.appendAudit({ at: now, actor, action: 'host.desired_state', subject: i.hostId, detail: { incident: i.id, generation, actions: e.actions, reason: e.reason } });
           touched.add(i.hostId);
           break;
@@ -725,7 +783,7 @@ export class IncidentService {
           break;
         case 'bmc_check':
           // Durable like mail: the BMC worker runs it outside the transaction and reports back as bmc_result.
-          await s.outbox.enqueue({ kind: 'bmc_check', incidentId: i.id, payload: { hostId: i.hostId, phase: e.phase }, availableAt: now });
+          tx.enqueue({ kind: 'bmc_check', incidentId: i.id, payload: { hostId: i.hostId, phase: e.phase }, availableAt: now });
           break;
         case 'alert':
           tx.appendEvent({ incidentId: i.id, at: now, type: 'alert', fromState: i.state, toState: i.state, actor: 'policy', detail: { reason: e.reason } });
@@ -747,8 +805,8 @@ export class IncidentService {
   }
 
   /** The customer's other servers as they stand now, for a mail that must say truthfully whether they are affected. */
-  private async scopeOf(i: Incident): Promise<{ otherHosts: number; otherRestricted: string[] }> {
-    const others = (await this.deps.store.desired.customerHosts(i.customerId)).filter((h) => h.hostId !== i.hostId);
+  private async scopeOf(tx: StoreTx, i: Incident): Promise<{ otherHosts: number; otherRestricted: string[] }> {
+    const others = (await tx.customerHosts(i.customerId)).filter((h) => h.hostId !== i.hostId);
     return { otherHosts: others.length, otherRestricted: others.filter((h) => h.restricted).map((h) => h.hostId) };
   }
 
@@ -817,8 +875,8 @@ export class IncidentService {
     const restricts = (template === 'escalated' || template === 'enforced') && i.actions.length > 0;
     let linkId: string | undefined;
     if (this.deps.links && customer.email && PAGE_TEMPLATES.includes(template)) {
-      await tx.flush(); // the link refers to the incident row
-      linkId = await this.deps.links.ensure(i, customer.email, actor, now);
+      // The incident's row is in the table already (StoreTx inserts new incidents at once); the link is queued with the rest.
+      linkId = await this.deps.links.ensure(i, customer.email, actor, now, tx);
     }
     const payload: MailPayload = {
       template,
@@ -832,13 +890,13 @@ export class IncidentService {
       terminationReview,
       migrationDays: this.deps.policy.recidivism.migrationDays,
       bmcCheckedAt: i.bmcVerifiedAt,
-      ...(template === 'escalated' || template === 'enforced' ? { scope: await this.scopeOf(i) } : {}),
+      ...(template === 'escalated' || template === 'enforced' ? { scope: await this.scopeOf(tx, i) } : {}),
       ...(cause.review ? { review: cause.review } : {}),
       ...(template === 'enforced' && i.approvalId ? { approval: await this.approvalOf(i.approvalId) } : {}),
       ...(restricts ? { statement: await this.statementOf(tx, i, template, cause.eventType) } : {}),
       ...(linkId ? { linkId } : {}),
     };
-    await s.outbox.enqueue({ kind: 'mail', incidentId: i.id, payload, availableAt });
+    tx.enqueue({ kind: 'mail', incidentId: i.id, payload, availableAt });
   }
 
   /**
@@ -850,6 +908,7 @@ export class IncidentService {
    */
   private async mailMergedComplaint(tx: StoreTx, i: Incident, complaint: Complaint, actor: string, now: Date): Promise<void> {
     const s = this.deps.store;
+    await tx.outboxVisible();
     if (await s.outbox.appendToPending(i.id, ['notice', 'complaint_digest'], 'complaints', mailComplaint(complaint))) return;
     const last = await s.outbox.lastMailDue(i.id, ['notice', 'complaint_digest']);
     const availableAt = new Date(Math.max(now.getTime(), last ? last.getTime() + HOUR : 0));
@@ -864,7 +923,7 @@ export class IncidentService {
    */
   private async statementOf(tx: StoreTx, i: Incident, template: MailTemplate, eventType: string): Promise<StatementInput> {
     const s = this.deps.store;
-    await tx.flush();
+    await tx.complaintsVisible();
     const linked = (await s.complaints.listByIncident(i.id)).filter((c) => c.status === 'linked');
     const facts = linked.slice(0, STATEMENT_FACTS).map((c) => ({ ip: c.ip, eventTime: c.eventTime, receivedAt: c.receivedAt, reporter: c.reporter, observed: c.evidence }));
     const ladder = this.deps.policy.categories[i.category].ladder;
@@ -879,6 +938,7 @@ export class IncidentService {
       const start = await s.db.get<{ automatic: number }>('SELECT automatic FROM enforcement_starts WHERE incident_id = ? ORDER BY id DESC LIMIT 1', [i.id]);
       if (start?.automatic === 1) decision = policy(i.overdue ? 'deadline' : 'immediate');
       else {
+        await tx.flush();
         const ordered = [...(await s.events.list(i.id))].reverse().find((ev) => ev.type === 'operator_enforce');
         const d = (ordered?.detail ?? {}) as { operator?: unknown; reason?: unknown };
         decision = {
@@ -936,7 +996,7 @@ export class IncidentService {
         ...(r.messageId ? { inReplyTo: r.messageId } : {}),
       };
       // No incident id on the row: a bounce of this mail must never count as the customer's notice bouncing.
-      await s.outbox.enqueue({ kind: 'mail', payload, availableAt: now });
+      tx.enqueue({ kind: 'mail', payload, availableAt: now });
       tx.appendAudit({ at: now, actor: 'policy', action: 'reporter.outcome_queued', subject: i.id, detail: { to: r.email, outcome, ips: r.ips } });
     }
   }

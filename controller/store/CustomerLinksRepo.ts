@@ -2,6 +2,7 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { SqlDatabase } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty } from './validate.js';
+import { byIdChunks } from './byIdChunks.js';
 import { INCIDENT_COLUMNS, incidentFromRow, type IncidentRow } from './incidentRow.js';
 import type { Incident } from '../incidents/model.js';
 
@@ -47,21 +48,39 @@ function fromRow(r: Row): CustomerLink {
   };
 }
 
+/** Links per multi-row INSERT (7 parameters each). */
+const ROWS_PER_INSERT = 500;
+
 /** Links to the customer page (migration `customer_voice`). Whether one still opens the page is the web layer's rule (customer/linkAccess). */
 export class CustomerLinksRepo {
   constructor(private readonly db: SqlDatabase) {}
 
   async insert(link: Omit<CustomerLink, 'revokedAt' | 'revokedBy'>): Promise<void> {
-    if (!/^[0-9a-f]{64}$/.test(link.tokenHash)) throw new CordonError('invalid', 'must be a SHA-256 in hex', { field: 'tokenHash' });
-    await this.db.run(`INSERT INTO customer_links (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)`, [
-      nonEmpty(link.id, 'id'),
-      nonEmpty(link.incidentId, 'incidentId'),
-      nonEmpty(link.customerId, 'customerId'),
-      link.contact,
-      link.tokenHash,
-      toEpochMs(link.createdAt, 'createdAt'),
-      nonEmpty(link.createdBy, 'createdBy'),
-    ]);
+    await this.insertMany([link]);
+  }
+
+  /** Inserts links in order, in as few statements as it can (inside the caller's transaction, or all or none). */
+  async insertMany(links: readonly Omit<CustomerLink, 'revokedAt' | 'revokedBy'>[]): Promise<void> {
+    const rows = links.map((link) => {
+      if (!/^[0-9a-f]{64}$/.test(link.tokenHash)) throw new CordonError('invalid', 'must be a SHA-256 in hex', { field: 'tokenHash' });
+      return [
+        nonEmpty(link.id, 'id'),
+        nonEmpty(link.incidentId, 'incidentId'),
+        nonEmpty(link.customerId, 'customerId'),
+        link.contact,
+        link.tokenHash,
+        toEpochMs(link.createdAt, 'createdAt'),
+        nonEmpty(link.createdBy, 'createdBy'),
+      ];
+    });
+    const write = async () => {
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        const slice = rows.slice(i, i + ROWS_PER_INSERT);
+        await this.db.run(`INSERT INTO customer_links (${COLUMNS}) VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?, NULL, NULL)').join(', ')}`, slice.flat());
+      }
+    };
+    if (rows.length <= ROWS_PER_INSERT || this.db.inTransaction) await write();
+    else await this.db.transaction(write);
   }
 
   async get(id: string): Promise<CustomerLink | undefined> {
@@ -106,6 +125,17 @@ export class CustomerLinksRepo {
 
   async listByIncident(incidentId: string): Promise<CustomerLink[]> {
     return (await this.db.all<Row>(`SELECT ${COLUMNS} FROM customer_links WHERE incident_id = ? ORDER BY created_at, id`, [incidentId])).map(fromRow);
+  }
+
+  /** `listByIncident` for many incidents: every asked incident is in the map, with its links oldest first. */
+  async listByIncidents(incidentIds: readonly string[]): Promise<Map<string, CustomerLink[]>> {
+    const out = new Map<string, CustomerLink[]>(incidentIds.map((id) => [id, []]));
+    if (incidentIds.length === 0) return out;
+    const rows = await byIdChunks(incidentIds, (list, params) =>
+      this.db.all<Row>(`SELECT ${COLUMNS} FROM customer_links WHERE incident_id IN (${list}) ORDER BY created_at, id`, params),
+    );
+    for (const r of rows) out.get(r.incident_id)?.push(fromRow(r));
+    return out;
   }
 
   /** Revokes every live link of the incident; returns how many. */

@@ -260,6 +260,20 @@ export class DesiredStateRepo {
     return rows.map((r) => ({ hostId: r.id, restricted: r.restricted === 1 }));
   }
 
+  /** `customerHosts` for many customers: every asked customer is in the map. */
+  async customerHostsMany(customerIds: readonly string[]): Promise<Map<string, { hostId: string; restricted: boolean }[]>> {
+    const out = new Map<string, { hostId: string; restricted: boolean }[]>(customerIds.map((c) => [c, []]));
+    if (customerIds.length === 0) return out;
+    const rows = await byIdChunks(customerIds, (list, params) =>
+      this.db.all<{ id: string; customer_id: string; restricted: number }>(
+        `SELECT h.id, h.customer_id, EXISTS (SELECT 1 FROM enforcements e WHERE e.host_id = h.id) AS restricted FROM hosts h WHERE h.customer_id IN (${list}) ORDER BY h.id`,
+        params,
+      ),
+    );
+    for (const r of rows) out.get(r.customer_id)?.push({ hostId: r.id, restricted: r.restricted === 1 });
+    return out;
+  }
+
   /**
    * Restrictions in force: hosts carrying at least one enforcement, and per
    * action kind how many hosts carry it (a host with two kinds counts under

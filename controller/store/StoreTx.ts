@@ -4,7 +4,9 @@ import type { AuditInput } from './AuditLog.js';
 import type { HostBmc, StoredBmcCheck } from './BmcRepo.js';
 import type { ComplaintLink, DuplicateKey, DuplicateRef } from './ComplaintsRepo.js';
 import type { Customer } from './CustomersRepo.js';
+import type { CustomerLink } from './CustomerLinksRepo.js';
 import type { IncidentEventInput } from './EventsRepo.js';
+import type { OutboxInput } from './OutboxRepo.js';
 import { HostMatcher } from './HostMatcher.js';
 import type { Store } from './Store.js';
 import type { Complaint } from '../incidents/model.js';
@@ -15,12 +17,13 @@ import type { Complaint } from '../incidents/model.js';
  *
  * Reads: what it read once it remembers, because inside a transaction that
  * holds SQLite's write lock nothing else changes the rows, except what this
- * transaction writes, which it records as it goes (noteIncident,
- * noteIncidentOpened, noteEnforcementStarted). Writes: complaints, incident
- * updates, events and audit entries are queued and written by `flush()` in
- * bulk (multi-row INSERTs, one UPDATE per incident however often it
- * changed), in the order they were queued; the audit chain comes out as if
- * appended one by one.
+ * transaction writes, which it records as it goes (updateIncident,
+ * noteEstablished, noteEnforcementChanged, noteRestrictionChanged).
+ * Writes: complaints, incident updates, events, audit entries, customer
+ * links and outbox messages are queued and written by `flush()` in bulk
+ * (multi-row INSERTs, one UPDATE per incident however often it changed),
+ * each table in the order queued; the audit chain comes out as if appended
+ * one by one.
  *
  * Rules: create it inside the transaction, call `flush()` before the
  * transaction's function returns (its errors then roll everything back),
@@ -46,6 +49,12 @@ export class StoreTx {
   private events: IncidentEventInput[] = [];
   private audits: AuditInput[] = [];
   private updates = new Map<string, { incident: Incident; nextDueAt: Date | undefined }>();
+  private outbox: OutboxInput[] = [];
+  private newLinks: Omit<CustomerLink, 'revokedAt' | 'revokedBy'>[] = [];
+  /** Customer links read ahead (prefetchLinks) and made here, per incident: only incidents read ahead are known. */
+  private readonly links = new Map<string, CustomerLink[]>();
+  /** Each customer's hosts and whether each is restricted; an entry goes when one of its hosts' enforcements changes. */
+  private readonly customerHostRows = new Map<string, { hostId: string; restricted: boolean }[]>();
 
   constructor(private readonly store: Store) {
     this.hosts = new HostMatcher(store.hosts);
@@ -93,16 +102,70 @@ export class StoreTx {
       for (const [c, n] of await this.store.incidents.countEstablishedForCustomersSince(uncounted, since)) this.customerCounts.set(`${c}\u0000${since.getTime()}`, n);
     }
     const fresh = hostIds.filter((h) => !this.bmcChecks.has(h));
-    if (this.updates.size > 0) await this.flushUpdates(); // the table must show what this transaction changed
-    const found = new Map((await this.store.incidents.findOpenForHosts(fresh)).map((i) => [`${i.hostId}\u0000${i.category}`, i]));
-    for (const hostId of fresh) {
-      for (const category of categories) {
-        const key = `${hostId}\u0000${category}`;
-        if (!this.open.has(key)) this.open.set(key, found.get(key));
+    if (categories.length > 0) {
+      if (this.updates.size > 0) await this.flushUpdates(); // the table must show what this transaction changed
+      const found = new Map((await this.store.incidents.findOpenForHosts(fresh)).map((i) => [`${i.hostId}\u0000${i.category}`, i]));
+      for (const hostId of fresh) {
+        for (const category of categories) {
+          const key = `${hostId}\u0000${category}`;
+          if (!this.open.has(key)) this.open.set(key, found.get(key));
+        }
       }
     }
     const checks = await this.store.bmcs.latestForHosts(fresh);
     for (const hostId of fresh) this.bmcChecks.set(hostId, checks.get(hostId));
+  }
+
+  /** Reads ahead these incidents' customer links (for `liveLinks`). */
+  async prefetchLinks(incidentIds: readonly string[]): Promise<void> {
+    const unknown = incidentIds.filter((id) => !this.links.has(id));
+    for (const [id, links] of await this.store.customerLinks.listByIncidents(unknown)) this.links.set(id, links);
+  }
+
+  /** The incident's customer links, oldest first, when read ahead; undefined when not (the caller reads them). */
+  knownLinks(incidentId: string): readonly CustomerLink[] | undefined {
+    return this.links.get(incidentId);
+  }
+
+  /** Queues a new customer link (written by `flush()`); an incident read ahead knows it at once. */
+  insertLink(link: Omit<CustomerLink, 'revokedAt' | 'revokedBy'>): void {
+    this.newLinks.push(link);
+    this.links.get(link.incidentId)?.push({ ...link, revokedAt: undefined, revokedBy: undefined });
+  }
+
+  /** Reads ahead these customers' hosts (for `customerHosts`). */
+  async prefetchCustomerHosts(customerIds: readonly string[]): Promise<void> {
+    const unknown = customerIds.filter((c) => !this.customerHostRows.has(c));
+    for (const [c, hosts] of await this.store.desired.customerHostsMany(unknown)) this.customerHostRows.set(c, hosts);
+  }
+
+  /** The customer's hosts and whether each carries an enforcement now, this transaction's changes included. */
+  async customerHosts(customerId: string): Promise<readonly { hostId: string; restricted: boolean }[]> {
+    let hosts = this.customerHostRows.get(customerId);
+    if (!hosts) this.customerHostRows.set(customerId, (hosts = await this.store.desired.customerHosts(customerId)));
+    return hosts;
+  }
+
+  /** One of the customer's hosts had its enforcements changed: its hosts are read again. */
+  noteRestrictionChanged(customerId: string): void {
+    this.customerHostRows.delete(customerId);
+  }
+
+  /** Queues an outbox message (written by `flush()`, after everything else queued). */
+  enqueue(input: OutboxInput): void {
+    this.outbox.push(input);
+  }
+
+  /** Writes the queued outbox messages now, before reading the outbox in this transaction. */
+  async outboxVisible(): Promise<void> {
+    const outbox = this.outbox;
+    this.outbox = [];
+    await this.store.outbox.enqueueMany(outbox);
+  }
+
+  /** Writes the queued complaints now, before reading complaints in this transaction. */
+  async complaintsVisible(): Promise<void> {
+    await this.flushComplaints();
   }
 
   /** The host's open incident of this category, as this transaction last left it. */
@@ -239,6 +302,10 @@ export class StoreTx {
     await this.flushUpdates();
     await this.store.events.appendMany(events);
     await this.store.audit.appendMany(audits);
+    const links = this.newLinks;
+    this.newLinks = [];
+    await this.store.customerLinks.insertMany(links);
+    await this.outboxVisible();
   }
 
   private async flushComplaints(): Promise<void> {

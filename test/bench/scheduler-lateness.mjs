@@ -8,9 +8,10 @@
 // --handler clear (default): records the lateness and clears the incident's
 //   next_due_at with one UPDATE through the store (the least the real handler
 //   writes), so it measures the scheduler itself: its queries and its timer.
-// --handler apply: the real path as runController wires it, a page of up to
-//   500 due deadlines in one transaction (IncidentService.applyMany: escalation,
-//   events, audit, outbox), lateness taken at the page's commit.
+// --handler apply: the real path as runController wires it (fireDeadlines):
+//   a page of up to 500 due deadlines in one transaction, read and written in
+//   bulk (IncidentService.applyMany: escalation, events, audit, the customer
+//   page's link, the mail in the outbox), lateness taken at the page's commit.
 // --handler apply-each: the path before pages, IncidentService.apply(deadline)
 //   in a transaction of its own per deadline (about 500-1,000/s here).
 // --engines: each engine in turn, the same seed and window, figures side by
@@ -25,6 +26,8 @@ import { pino } from 'pino';
 import { systemClock } from '../../dist/controller/clock.js';
 import { DeadlineScheduler, oneByOne } from '../../dist/controller/services/DeadlineScheduler.js';
 import { IncidentService } from '../../dist/controller/services/IncidentService.js';
+import { fireDeadlines } from '../../dist/controller/services/fireDeadlines.js';
+import { CustomerLinks } from '../../dist/controller/customer/CustomerLinks.js';
 import { CATEGORIES } from '../../dist/controller/incidents/model.js';
 import { DEFAULT_POLICY } from '../../dist/controller/incidents/policy.js';
 import { onEachEngine, parseEngines } from './lib/pgBench.mjs';
@@ -57,6 +60,12 @@ async function measure(engine, store, afterSeed, server) {
   const hosts = Math.ceil(N / CATEGORIES.length);
   const FAR = Date.now() + 30 * 24 * 3_600_000; // incidents not in the window are due in 30 days
   await db.transaction(async () => {
+    // Customers with notice addresses: each escalation's mail then carries a link to the customer page.
+    for (let i = 0; i < Math.min(hosts, 10000); i += 5000) {
+      const n = Math.min(5000, Math.min(hosts, 10000) - i);
+      await db.run(`INSERT INTO customers (id, name, email) VALUES ${Array(n).fill('(?, ?, ?)').join(', ')}`,
+        Array.from({ length: n }, (_, k) => [`c${i + k}`, `Customer ${i + k}`, `noc@c${i + k}.example`]).flat());
+    }
     for (let i = 0; i < hosts; i += 5000) {
       const n = Math.min(5000, hosts - i);
       await db.run(`INSERT INTO hosts (id, customer_id, management_address) VALUES ${Array(n).fill('(?, ?, ?)').join(', ')}`,
@@ -107,7 +116,9 @@ async function measure(engine, store, afterSeed, server) {
   let handler;
   let firePage;
   if (values.handler === 'apply' || values.handler === 'apply-each') {
-    const service = new IncidentService({ store, policy: DEFAULT_POLICY, clock: systemClock, log, onHostChanged() {}, onOutbox() {}, onDeadlinesChanged: () => void scheduler?.kick() });
+    // Customer links as a controller with the customer page makes them: each escalation's mail carries one.
+    const links = new CustomerLinks(store, { secret: Buffer.alloc(32, 7), publicUrl: 'https://abuse.example', ttlDays: 30 });
+    const service = new IncidentService({ store, policy: DEFAULT_POLICY, clock: systemClock, log, links, onHostChanged() {}, onOutbox() {}, onDeadlinesChanged: () => void scheduler?.kick() });
     handler = async (id, dueAt) => {
       lateness.push(Date.now() - dueAt.getTime());
       await service.apply(id, { type: 'deadline', dueAt }, 'clock');
@@ -116,7 +127,7 @@ async function measure(engine, store, afterSeed, server) {
     // the page's commit (when the escalation is in the store), not when its handler starts.
     if (values.handler === 'apply') {
       firePage = async (page) => {
-        const failed = await service.applyMany(page.map((d) => ({ incidentId: d.id, event: { type: 'deadline', dueAt: d.dueAt } })), 'clock');
+        const failed = await fireDeadlines(service, store, page);
         const at = Date.now();
         for (const d of page) lateness.push(at - d.dueAt.getTime());
         return failed;
