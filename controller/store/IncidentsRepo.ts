@@ -2,7 +2,7 @@ import { CordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import { INCIDENT_STATES, type Category, type Incident, type IncidentState } from '../incidents/model.js';
 import type { SqlDatabase, SqlValue } from './SqlDatabase.js';
 import { toEpochMs } from './epochMs.js';
-import { INCIDENT_COLUMNS, incidentFromRow, incidentParams, type IncidentRow } from './incidentRow.js';
+import { INCIDENT_COLUMNS, INCIDENT_NUMBER_COLUMNS, incidentFromRow, incidentParams, type IncidentRow } from './incidentRow.js';
 import { oneOf } from './validate.js';
 import { byIdChunks } from './byIdChunks.js';
 
@@ -10,6 +10,10 @@ import { byIdChunks } from './byIdChunks.js';
 /** What counts toward a termination review. */
 const ESTABLISHED = "established = 1 AND state <> 'dismissed' AND opened_by = 'complaint'";
 const OPEN = "state NOT IN ('closed', 'dismissed', 'released')";
+/** What identifies an incident's row and never changes. */
+const IMMUTABLE = ['id', 'host_id', 'customer_id', 'category', 'opened_at'];
+/** Incidents per multi-row UPDATE: 26 parameters each. */
+const UPDATE_ROWS = 250;
 
 /** An incident's next deadline, for the scheduler. */
 export interface DueIncident {
@@ -72,7 +76,7 @@ export class IncidentsRepo {
    */
   async update(incident: Incident, nextDueAt: Date | undefined): Promise<void> {
     const params = incidentParams(incident, nextDueAt);
-    const mutable = INCIDENT_COLUMNS.split(', ').filter((c) => !['id', 'host_id', 'customer_id', 'category', 'opened_at'].includes(c));
+    const mutable = INCIDENT_COLUMNS.split(', ').filter((c) => !IMMUTABLE.includes(c));
     const { changes } = await this.db.run(
       `UPDATE incidents SET ${mutable.map((c) => `${c} = $${c}`).join(', ')}
        WHERE id = $id AND host_id = $host_id AND customer_id = $customer_id AND category = $category AND opened_at = $opened_at`,
@@ -83,6 +87,51 @@ export class IncidentsRepo {
       throw new CordonError('invalid', `incident ${incident.id}: host, customer, category and openedAt never change`, { field: 'id' });
     }
     throw new CordonError('not_found', `no incident ${incident.id}`, { field: 'id' });
+  }
+
+  /**
+   * `update` for many incidents (each id once), in one statement per
+   * UPDATE_ROWS (two when some end closed and some open): an UPDATE joined
+   * to a VALUES list, whose columns are named
+   * column1… on both engines. When fewer rows changed than given (an
+   * unknown id, a changed host), the chunk is written again one by one,
+   * which throws `update`'s error for the culprit (inside the caller's
+   * transaction, which then rolls back).
+   */
+  async updateMany(items: readonly { incident: Incident; nextDueAt: Date | undefined }[]): Promise<void> {
+    if (items.length < 2) {
+      for (const u of items) await this.update(u.incident, u.nextDueAt);
+      return;
+    }
+    const columns = INCIDENT_COLUMNS.split(', ');
+    const value = (c: string) => `v.column${columns.indexOf(c) + 1}`;
+    const typed = this.db.dialect === 'postgresql' ? (c: string) => (INCIDENT_NUMBER_COLUMNS.has(c) ? 'CAST(? AS BIGINT)' : '?') : () => '?';
+    const row = `(${columns.map(typed).join(', ')})`;
+    const mutable = columns.filter((c) => !IMMUTABLE.includes(c));
+    // SQLite checks incidents_one_open row by row: rows that end closed go first, so a row that ends open never meets one still open in the table.
+    const ends = (u: (typeof items)[number]) => (['closed', 'dismissed', 'released'].includes(u.incident.state) ? 0 : 1);
+    const ordered = [...items].sort((a, b) => ends(a) - ends(b));
+    for (let i = 0; i < ordered.length; i += UPDATE_ROWS) {
+      const slice = ordered.slice(i, i + UPDATE_ROWS);
+      if (ends(slice[0]!) !== ends(slice.at(-1)!)) {
+        // A chunk that spans both: cut at the first row that ends open.
+        const cut = slice.findIndex((u) => ends(u) === 1);
+        await this.updateMany(slice.slice(0, cut));
+        await this.updateMany(slice.slice(cut));
+        continue;
+      }
+      const params = slice.flatMap((u) => {
+        const named = incidentParams(u.incident, u.nextDueAt);
+        return columns.map((c) => named[`$${c}`]!);
+      });
+      const { changes } = await this.db.run(
+        `UPDATE incidents SET ${mutable.map((c) => `${c} = ${value(c)}`).join(', ')}
+         FROM (VALUES ${Array<string>(slice.length).fill(row).join(', ')}) AS v
+         WHERE ${IMMUTABLE.map((c) => `incidents.${c} = ${value(c)}`).join(' AND ')}`,
+        params,
+      );
+      if (changes !== slice.length) for (const u of slice) await this.update(u.incident, u.nextDueAt);
+    }
   }
 
   /**

@@ -21,7 +21,7 @@ import type { Complaint } from '../incidents/model.js';
  * noteEstablished, noteEnforcementChanged, noteRestrictionChanged).
  * Writes: complaints, incident updates, events, audit entries, customer
  * links and outbox messages are queued and written by `flush()` in bulk
- * (multi-row INSERTs, one UPDATE per incident however often it changed),
+ * (multi-row INSERTs and UPDATEs, one row per incident however often it changed),
  * each table in the order queued; the audit chain comes out as if appended
  * one by one.
  *
@@ -320,7 +320,7 @@ export class StoreTx {
   private async flushUpdates(): Promise<void> {
     const updates = [...this.updates.values()];
     this.updates = new Map();
-    for (const u of updates) await this.store.incidents.update(u.incident, u.nextDueAt);
+    await this.store.incidents.updateMany(updates);
   }
 
   private async cached<T>(map: Map<string, T | undefined>, key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {

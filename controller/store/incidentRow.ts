@@ -68,6 +68,12 @@ export const INCIDENT_COLUMNS =
  * (enums, dates, integers, actions), naming the field, so a bad value is an
  * `invalid` error here rather than a vague constraint failure.
  */
+/** The columns that hold numbers (INTEGER on SQLite, BIGINT on PostgreSQL): a multi-row VALUES list types them on PostgreSQL. */
+export const INCIDENT_NUMBER_COLUMNS: ReadonlySet<string> = new Set([
+  'trusted', 'opened_at', 'notified_at', 'ack_due_at', 'resolve_due_at', 'acknowledged_at', 'answered_at', 'escalated_at', 'step',
+  'closed_at', 'complaint_count', 'next_due_at', 'bmc_verified_at', 'established', 'overdue', 'notice_undelivered_at',
+] satisfies (keyof IncidentRow)[]);
+
 export function incidentParams(i: Incident, nextDueAt: Date | undefined): Record<string, SqlValue> {
   if (!Number.isInteger(i.step) || i.step < -1) throw new CordonError('invalid', 'must be an integer >= -1', { field: 'step' });
   if (!Number.isInteger(i.complaintCount) || i.complaintCount < 0) {

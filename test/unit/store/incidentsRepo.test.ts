@@ -48,6 +48,30 @@ describe('IncidentsRepo', () => {
     await expect(store.incidents.update({ ...notified, state: 'bogus' as Incident['state'] }, undefined)).rejects.toMatchObject({ field: 'state' });
   });
 
+  it('updates many in one statement exactly as one by one, whatever order closes and opens come in, and names the culprit of a bad one', async () => {
+    const store = await seededStore();
+    // 300 incidents: more than one statement's worth (250), over both hosts and every field shape.
+    const many = Array.from({ length: 300 }, (_, k) => incident({ id: `m-${k}`, hostId: k % 2 ? 'web-02' : 'web-01', customerId: k % 2 ? 'cust-2' : 'cust-1', state: 'closed', closedAt: at(1), openedAt: at(k / 100) }));
+    for (const i of many) await store.incidents.insert(i, undefined);
+    await store.incidents.insert(incident({ id: 'open-1', openedAt: at(9) }), at(30));
+    const changed = many.map((i, k) => (k === 7 ? { ...full, id: i.id, hostId: i.hostId, customerId: i.customerId, openedAt: i.openedAt } : { ...i, complaintCount: k, hold: k % 3 ? undefined : ('approval' as const) }));
+    // m-0 re-opens as spam on web-01, listed before open-1's close: the close must reach the table first.
+    const reopened = { ...changed[0]!, state: 'notified' as const, closedAt: undefined };
+    const items = [{ incident: reopened, nextDueAt: at(40) }, ...changed.slice(1).map((i) => ({ incident: i, nextDueAt: undefined })), { incident: incident({ id: 'open-1', openedAt: at(9), state: 'closed', closedAt: at(10) }), nextDueAt: undefined }];
+    await store.db.transaction(() => store.incidents.updateMany(items));
+    for (const { incident: i } of items) expect(await store.incidents.get(i.id)).toEqual(i);
+    expect((await store.incidents.findOpen('web-01', 'spam'))?.id).toBe('m-0');
+    expect((await store.db.get<{ next_due_at: number }>("SELECT next_due_at FROM incidents WHERE id = 'm-0'"))!.next_due_at).toBe(at(40).getTime());
+
+    // A bad row among good ones: the same error as update's, and the transaction rolls back whole.
+    const before = await store.incidents.get('m-1');
+    for (const [bad, kind] of [[incident({ id: 'nope' }), 'not_found'], [{ ...changed[3]!, hostId: 'web-01' }, 'invalid']] as const) {
+      const write = store.db.transaction(() => store.incidents.updateMany([{ incident: { ...before!, complaintCount: 99 }, nextDueAt: undefined }, { incident: bad, nextDueAt: undefined }]));
+      await expect(write).rejects.toMatchObject({ kind });
+      expect(await store.incidents.get('m-1')).toEqual(before);
+    }
+  });
+
   it('keeps one open incident per host and category, by index even against raw SQL; closed ones do not block', async () => {
     const store = await seededStore();
     await store.incidents.insert(incident(), undefined);
