@@ -457,7 +457,7 @@ export class IncidentService {
       const reason = `repeats complaint ${duplicate.id} (same ${duplicate.by.replace(/_/g, '-')})${duplicate.incidentId ? ` of incident ${duplicate.incidentId}` : ''}`;
       tx.insertComplaint(complaint, { incidentId: duplicate.incidentId ?? null, status: 'duplicate', duplicateOf: duplicate.id, reason });
       if (duplicate.incidentId) {
-        const state = (await this.deps.store.incidents.get(duplicate.incidentId))?.state ?? null;
+        const state = (await tx.incident(duplicate.incidentId))?.state ?? null;
         tx.appendEvent({ incidentId: duplicate.incidentId, at: now, type: 'duplicate', fromState: state, toState: state, actor, detail: { complaintId, duplicateOf: duplicate.id, by: duplicate.by } });
       }
       tx.appendAudit({ at: now, actor, action: 'complaint.duplicate', subject: complaintId, detail: { duplicateOf: duplicate.id, by: duplicate.by, incident: duplicate.incidentId ?? null } });
@@ -536,6 +536,8 @@ export class IncidentService {
         const chunk = hostIds.slice(at, at + ENFORCE_CHUNK);
         const tx = new StoreTx(this.deps.store);
         await tx.prefetchHosts(chunk, ['other'], since);
+        // Each restriction mail states which of the customer's other servers are restricted.
+        await tx.prefetchCustomerHosts([...new Set((await Promise.all(chunk.map((h) => tx.host(h)))).flatMap((h) => (h ? [h.customerId] : [])))]);
         for (const hostId of chunk) out.push(await this.enforceInTx(tx, hostId, action, reason, operator, now, touched, opts.approvalId));
         await tx.flush();
       }
@@ -769,10 +771,11 @@ export class IncidentService {
           // Who decided it, as the lifecycle says: an operator's cut released by a BMC check is still the operator's.
           const automatic = e.actions.length > 0 && e.automatic;
           const freshIncident = tx.isNewIncident(i.id) && !tx.hasEnforced(i.id);
-          const generation = await s.desired.setIncidentActions(i.hostId, i.id, e.actions, e.reason, { automatic, at: now, freshIncident });
+          const generation = await tx.desired.setIncidentActions(i.hostId, i.id, e.actions, e.reason, { automatic, at: now, freshIncident });
           tx.noteEnforced(i.id);
           tx.noteEnforcementChanged(automatic);
-          tx.noteRestrictionChanged(i.customerId);
+          // An action taken restricts the host for sure; one lifted may leave others of its incidents in force.
+          tx.noteRestrictionChanged(i.customerId, e.actions.length > 0 ? i.hostId : undefined);
           tx.appendAudit({ at: now, actor, action: 'host.desired_state', subject: i.hostId, detail: { incident: i.id, generation, actions: e.actions, reason: e.reason } });
           touched.add(i.hostId);
           break;
@@ -802,6 +805,12 @@ export class IncidentService {
         }
       }
     }
+  }
+
+  /** What the incident holds on its host now, as the transaction leaves it (a release mail names what it lifts). */
+  private async heldActions(tx: StoreTx, i: Incident): Promise<Action[]> {
+    await tx.desired.flush();
+    return (await this.deps.store.desired.get(i.hostId)).enforcements.filter((x) => x.incidentId === i.id).map((x) => x.action);
   }
 
   /** The customer's other servers as they stand now, for a mail that must say truthfully whether they are affected. */
@@ -886,7 +895,7 @@ export class IncidentService {
       ...(openedBy ? { openedBy } : {}),
       complaint,
       ...(complaints ? { complaints } : {}),
-      actions: template === 'released' ? (await s.desired.get(i.hostId)).enforcements.filter((x) => x.incidentId === i.id).map((x) => x.action) : i.actions,
+      actions: template === 'released' ? await this.heldActions(tx, i) : i.actions,
       terminationReview,
       migrationDays: this.deps.policy.recidivism.migrationDays,
       bmcCheckedAt: i.bmcVerifiedAt,
@@ -922,9 +931,7 @@ export class IncidentService {
    * start) or the operator whose action it is.
    */
   private async statementOf(tx: StoreTx, i: Incident, template: MailTemplate, eventType: string): Promise<StatementInput> {
-    const s = this.deps.store;
-    await tx.complaintsVisible();
-    const linked = (await s.complaints.listByIncident(i.id)).filter((c) => c.status === 'linked');
+    const linked = await tx.linkedComplaints(i.id);
     const facts = linked.slice(0, STATEMENT_FACTS).map((c) => ({ ip: c.ip, eventTime: c.eventTime, receivedAt: c.receivedAt, reporter: c.reporter, observed: c.evidence }));
     const ladder = this.deps.policy.categories[i.category].ladder;
     const rung = i.step >= 0 ? ladder[i.step] : undefined;
@@ -935,11 +942,9 @@ export class IncidentService {
       // An escalation with actions is the ladder's own step, at a deadline or at intake.
       decision = policy(eventType === 'deadline' ? 'deadline' : 'immediate');
     } else {
-      const start = await s.db.get<{ automatic: number }>('SELECT automatic FROM enforcement_starts WHERE incident_id = ? ORDER BY id DESC LIMIT 1', [i.id]);
-      if (start?.automatic === 1) decision = policy(i.overdue ? 'deadline' : 'immediate');
+      if ((await tx.desired.lastStartAutomatic(i.id)) === true) decision = policy(i.overdue ? 'deadline' : 'immediate');
       else {
-        await tx.flush();
-        const ordered = [...(await s.events.list(i.id))].reverse().find((ev) => ev.type === 'operator_enforce');
+        const ordered = [...(await tx.eventsOf(i.id))].reverse().find((ev) => ev.type === 'operator_enforce');
         const d = (ordered?.detail ?? {}) as { operator?: unknown; reason?: unknown };
         decision = {
           by: 'operator',

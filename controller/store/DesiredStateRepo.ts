@@ -2,7 +2,7 @@ import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { Action } from '../incidents/model.js';
 import { checkAction } from './checkAction.js';
 import { byIdChunks } from './byIdChunks.js';
-import type { SqlDatabase } from './SqlDatabase.js';
+import type { SqlDatabase, SqlValue } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
 import { nonEmpty, oneOf } from './validate.js';
 
@@ -55,6 +55,13 @@ export interface SetActionsOptions {
    * refuses a mismatch). Mass actions open one incident per host.
    */
   freshIncident?: boolean;
+}
+
+/** What DesiredWrites queued, as DesiredStateRepo.writeQueued writes it (times in epoch ms, actions as their JSON). */
+export interface QueuedDesiredRows {
+  enforcements: { incidentId: string; hostId: string; kind: string; actionJson: string; reason: string; at: number }[];
+  starts: { incidentId: string; hostId: string; kind: string; automatic: boolean; at: number }[];
+  heads: { hostId: string; generation: number; at: number }[];
 }
 
 /**
@@ -130,6 +137,40 @@ export class DesiredStateRepo {
       );
       return row!.generation;
     });
+  }
+
+  /**
+   * Writes desired-state changes queued by a transaction (DesiredWrites):
+   * enforcements of incidents that held none, their starts, and each
+   * host's new generation, as computed from its last one. As few multi-row
+   * statements as it takes; inside the caller's transaction. The
+   * generation trigger still refuses a generation that does not grow.
+   */
+  async writeQueued(q: QueuedDesiredRows): Promise<void> {
+    const many = async (head: string, shape: string, rows: readonly SqlValue[][], tail = '') => {
+      const per = Math.floor(3000 / (rows[0]?.length ?? 1));
+      for (let i = 0; i < rows.length; i += per) {
+        const slice = rows.slice(i, i + per);
+        await this.db.run(`${head} VALUES ${Array<string>(slice.length).fill(shape).join(', ')}${tail}`, slice.flat());
+      }
+    };
+    await many(
+      'INSERT INTO enforcements (incident_id, host_id, kind, action_json, reason, since)',
+      '(?, ?, ?, ?, ?, ?)',
+      q.enforcements.map((e) => [e.incidentId, e.hostId, e.kind, e.actionJson, e.reason, e.at]),
+      ' ON CONFLICT (incident_id, kind) DO UPDATE SET action_json = excluded.action_json, reason = excluded.reason',
+    );
+    await many(
+      'INSERT INTO enforcement_starts (at, host_id, incident_id, kind, automatic)',
+      '(?, ?, ?, ?, ?)',
+      q.starts.map((e) => [e.at, e.hostId, e.incidentId, e.kind, e.automatic ? 1 : 0]),
+    );
+    await many(
+      'INSERT INTO host_desired (host_id, generation, issued_at)',
+      '(?, ?, ?)',
+      q.heads.map((h) => [h.hostId, h.generation, h.at]),
+      ' ON CONFLICT (host_id) DO UPDATE SET generation = excluded.generation, issued_at = excluded.issued_at',
+    );
   }
 
   /** The host's desired state; generation 0 and nothing held for a host never changed. */
@@ -244,6 +285,12 @@ export class DesiredStateRepo {
   async countAutomaticSince(t: Date): Promise<number> {
     const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM enforcement_starts WHERE automatic = 1 AND at >= ?', [toEpochMs(t, 't')]);
     return row?.n ?? 0;
+  }
+
+  /** Whether the incident's latest action start was automatic; undefined when it never took an action. */
+  async lastStartAutomatic(incidentId: string): Promise<boolean | undefined> {
+    const row = await this.db.get<{ automatic: number }>('SELECT automatic FROM enforcement_starts WHERE incident_id = ? ORDER BY id DESC LIMIT 1', [incidentId]);
+    return row === undefined ? undefined : row.automatic === 1;
   }
 
   private async generation(hostId: string): Promise<number> {

@@ -70,6 +70,37 @@ export class IncidentsRepo {
   }
 
   /**
+   * `insert` for many new incidents, in one statement per UPDATE_ROWS
+   * (those that end closed first, as in updateMany). A statement the
+   * constraints refuse is undone (a savepoint) and its rows inserted one by
+   * one, so the error names the incident and the reason, as `insert`'s does.
+   */
+  async insertMany(items: readonly { incident: Incident; nextDueAt: Date | undefined }[]): Promise<void> {
+    if (items.length < 2) {
+      for (const u of items) await this.insert(u.incident, u.nextDueAt);
+      return;
+    }
+    const columns = INCIDENT_COLUMNS.split(', ');
+    const ends = (u: (typeof items)[number]) => (['closed', 'dismissed', 'released'].includes(u.incident.state) ? 0 : 1);
+    const ordered = [...items].sort((a, b) => ends(a) - ends(b));
+    for (let i = 0; i < ordered.length; i += UPDATE_ROWS) {
+      const slice = ordered.slice(i, i + UPDATE_ROWS);
+      const params = slice.flatMap((u) => {
+        const named = incidentParams(u.incident, u.nextDueAt);
+        return columns.map((c) => named[`$${c}`]!);
+      });
+      const row = `(${columns.map(() => '?').join(', ')})`;
+      try {
+        await this.db.transaction(() => this.db.run(`INSERT INTO incidents (${INCIDENT_COLUMNS}) VALUES ${Array<string>(slice.length).fill(row).join(', ')}`, params));
+      } catch (err) {
+        if (!isCordonError(err, 'conflict')) throw err;
+        for (const u of slice) await this.insert(u.incident, u.nextDueAt);
+        throw err; // the constraint refused something the rows one by one did not show: say what the engine said
+      }
+    }
+  }
+
+  /**
    * Writes an incident's changed fields. Host, customer, category and
    * openedAt never change: a write that changes them is `invalid`;
    * an unknown id is `not_found`.

@@ -1,3 +1,4 @@
+import { CordonError } from '../../proto/runtime/CordonError.js';
 import type { Category, Incident } from '../incidents/model.js';
 import type { Host } from '../inventory/Inventory.js';
 import type { AuditInput } from './AuditLog.js';
@@ -7,6 +8,7 @@ import type { Customer } from './CustomersRepo.js';
 import type { CustomerLink } from './CustomerLinksRepo.js';
 import type { IncidentEventInput } from './EventsRepo.js';
 import type { OutboxInput } from './OutboxRepo.js';
+import { DesiredWrites } from './DesiredWrites.js';
 import { HostMatcher } from './HostMatcher.js';
 import type { Store } from './Store.js';
 import type { Complaint } from '../incidents/model.js';
@@ -19,16 +21,19 @@ import type { Complaint } from '../incidents/model.js';
  * holds SQLite's write lock nothing else changes the rows, except what this
  * transaction writes, which it records as it goes (updateIncident,
  * noteEstablished, noteEnforcementChanged, noteRestrictionChanged).
- * Writes: complaints, incident updates, events, audit entries, customer
- * links and outbox messages are queued and written by `flush()` in bulk
- * (multi-row INSERTs and UPDATEs, one row per incident however often it changed),
- * each table in the order queued; the audit chain comes out as if appended
- * one by one.
+ * Writes: new incidents, the actions they take (DesiredWrites), complaints,
+ * incident updates, events, audit entries, customer links and outbox
+ * messages are queued and written by `flush()` in bulk (multi-row INSERTs
+ * and UPDATEs, one row per incident however often it changed), each table
+ * in the order queued, rows that others refer to first; the audit chain
+ * comes out as if appended one by one. A read of a queued table through
+ * this class writes the queue first.
  *
  * Rules: create it inside the transaction, call `flush()` before the
  * transaction's function returns (its errors then roll everything back),
- * and before reading back a queued table (complaints, incident_events,
- * audit_log) through the repositories. Throw it away with its transaction.
+ * and before reading back a queued table (incidents, enforcements,
+ * complaints, incident_events, audit_log, outbox) through the repositories.
+ * Throw it away with its transaction.
  */
 export class StoreTx {
   readonly hosts: HostMatcher;
@@ -55,9 +60,16 @@ export class StoreTx {
   private readonly links = new Map<string, CustomerLink[]>();
   /** Each customer's hosts and whether each is restricted; an entry goes when one of its hosts' enforcements changes. */
   private readonly customerHostRows = new Map<string, { hostId: string; restricted: boolean }[]>();
+  /** Incidents opened here and not written yet, with their latest fields (a later change replaces the queued row). */
+  private newIncidents = new Map<string, { incident: Incident; nextDueAt: Date | undefined }>();
+  /** For incidents opened here: every complaint linked to them and every event, which this transaction made (no read needed). */
+  private readonly hereComplaints = new Map<string, Complaint[]>();
+  private readonly hereEvents = new Map<string, IncidentEventInput[]>();
+  readonly desired: DesiredWrites;
 
   constructor(private readonly store: Store) {
     this.hosts = new HostMatcher(store.hosts);
+    this.desired = new DesiredWrites(store.desired, () => this.flushIncidents());
   }
 
   /**
@@ -101,9 +113,10 @@ export class StoreTx {
       const uncounted = [...customerIds].filter((c) => !this.customerCounts.has(`${c}\u0000${since.getTime()}`));
       for (const [c, n] of await this.store.incidents.countEstablishedForCustomersSince(uncounted, since)) this.customerCounts.set(`${c}\u0000${since.getTime()}`, n);
     }
+    await this.desired.prefetch(hostIds);
     const fresh = hostIds.filter((h) => !this.bmcChecks.has(h));
     if (categories.length > 0) {
-      if (this.updates.size > 0) await this.flushUpdates(); // the table must show what this transaction changed
+      await this.flushUpdates(); // the table must show what this transaction changed
       const found = new Map((await this.store.incidents.findOpenForHosts(fresh)).map((i) => [`${i.hostId}\u0000${i.category}`, i]));
       for (const hostId of fresh) {
         for (const category of categories) {
@@ -136,19 +149,31 @@ export class StoreTx {
   /** Reads ahead these customers' hosts (for `customerHosts`). */
   async prefetchCustomerHosts(customerIds: readonly string[]): Promise<void> {
     const unknown = customerIds.filter((c) => !this.customerHostRows.has(c));
+    if (unknown.length > 0) await this.desired.flush();
     for (const [c, hosts] of await this.store.desired.customerHostsMany(unknown)) this.customerHostRows.set(c, hosts);
   }
 
   /** The customer's hosts and whether each carries an enforcement now, this transaction's changes included. */
   async customerHosts(customerId: string): Promise<readonly { hostId: string; restricted: boolean }[]> {
     let hosts = this.customerHostRows.get(customerId);
-    if (!hosts) this.customerHostRows.set(customerId, (hosts = await this.store.desired.customerHosts(customerId)));
+    if (!hosts) {
+      await this.desired.flush();
+      this.customerHostRows.set(customerId, (hosts = await this.store.desired.customerHosts(customerId)));
+    }
     return hosts;
   }
 
-  /** One of the customer's hosts had its enforcements changed: its hosts are read again. */
-  noteRestrictionChanged(customerId: string): void {
-    this.customerHostRows.delete(customerId);
+  /**
+   * One of the customer's hosts had its enforcements changed: `restricted`
+   * names the host when it now carries one for sure (an action was taken);
+   * otherwise (one lifted, others may stand) the customer's hosts are read
+   * again.
+   */
+  noteRestrictionChanged(customerId: string, restricted?: string): void {
+    const hosts = this.customerHostRows.get(customerId);
+    const host = restricted === undefined ? undefined : hosts?.find((h) => h.hostId === restricted);
+    if (host) host.restricted = true;
+    else this.customerHostRows.delete(customerId);
   }
 
   /** Queues an outbox message (written by `flush()`, after everything else queued). */
@@ -158,6 +183,7 @@ export class StoreTx {
 
   /** Writes the queued outbox messages now, before reading the outbox in this transaction. */
   async outboxVisible(): Promise<void> {
+    await this.flushIncidents();
     const outbox = this.outbox;
     this.outbox = [];
     await this.store.outbox.enqueueMany(outbox);
@@ -174,6 +200,7 @@ export class StoreTx {
     if (!this.open.has(key)) {
       // A queued update may have closed the incident the table still shows open.
       if ([...this.updates.values()].some((u) => u.incident.hostId === hostId && u.incident.category === category)) await this.flushUpdates();
+      await this.flushIncidents();
       this.open.set(key, await this.store.incidents.findOpen(hostId, category));
     }
     const i = this.open.get(key);
@@ -185,7 +212,7 @@ export class StoreTx {
     const key = `${customerId}\u0000${since.getTime()}`;
     let n = this.customerCounts.get(key);
     if (n === undefined) {
-      if (this.updates.size > 0) await this.flushUpdates();
+      await this.flushUpdates();
       this.customerCounts.set(key, (n = (await this.store.incidents.countEstablishedForCustomersSince([customerId], since)).get(customerId) ?? 0));
     }
     return n;
@@ -211,13 +238,16 @@ export class StoreTx {
 
   /** The host's last resolved incident of this category (IncidentsRepo.lastResolution), this transaction's updates included. */
   async lastResolution(hostId: string, category: Category): Promise<{ incidentId: string; at: Date } | undefined> {
-    if ([...this.updates.values()].some((u) => u.incident.hostId === hostId && u.incident.category === category)) await this.flushUpdates();
+    await this.flushUpdates();
     return this.store.incidents.lastResolution(hostId, category);
   }
 
   /** Automatic enforcement starts at or after `since`, fleet-wide. */
   async countAutomaticSince(since: Date): Promise<number> {
-    if (this.automatic?.sinceMs !== since.getTime()) this.automatic = { sinceMs: since.getTime(), n: await this.store.desired.countAutomaticSince(since) };
+    if (this.automatic?.sinceMs !== since.getTime()) {
+      await this.desired.flush();
+      this.automatic = { sinceMs: since.getTime(), n: await this.store.desired.countAutomaticSince(since) };
+    }
     return this.automatic.n;
   }
 
@@ -252,17 +282,53 @@ export class StoreTx {
     this.enforced.add(incidentId);
   }
 
+  /**
+   * Queues a new incident (written first by any flush) and remembers it: it
+   * is the open one of its host and category, with no customer links yet.
+   * The one-open index still decides at the write, which names a conflict.
+   */
   async insertIncident(incident: Incident, nextDueAt: Date | undefined): Promise<void> {
-    await this.store.incidents.insert(incident, nextDueAt);
+    if (this.inserted.has(incident.id) || this.updates.has(incident.id)) throw new CordonError('conflict', `incident ${incident.id} already exists`, { field: 'id' });
+    // One this transaction closed for the same host and category is closed in the table first (the one-open index).
+    if ([...this.updates.values()].some((u) => u.incident.hostId === incident.hostId && u.incident.category === incident.category)) await this.flushUpdates();
+    this.newIncidents.set(incident.id, { incident, nextDueAt });
     this.inserted.add(incident.id);
     this.open.set(`${incident.hostId}\u0000${incident.category}`, incident);
+    if (!this.links.has(incident.id)) this.links.set(incident.id, []);
+    this.hereComplaints.set(incident.id, []);
+    this.hereEvents.set(incident.id, []);
+  }
+
+  /** The complaints linked to the incident, oldest first; for one opened here, without a read. */
+  async linkedComplaints(incidentId: string): Promise<Complaint[]> {
+    const here = this.hereComplaints.get(incidentId);
+    if (here) return [...here].sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    await this.flushComplaints();
+    return (await this.store.complaints.listByIncident(incidentId)).filter((c) => c.status === 'linked');
+  }
+
+  /** The incident's events, oldest first (type, actor, detail); for one opened here, without a read. */
+  async eventsOf(incidentId: string): Promise<readonly Pick<IncidentEventInput, 'type' | 'actor' | 'detail'>[]> {
+    const here = this.hereEvents.get(incidentId);
+    if (here) return here;
+    await this.flush();
+    return this.store.events.list(incidentId);
+  }
+
+  /** The incident as this transaction leaves it: queued here, or read from the table. */
+  async incident(id: string): Promise<Incident | undefined> {
+    const queued = this.newIncidents.get(id) ?? this.updates.get(id);
+    return queued ? queued.incident : this.store.incidents.get(id);
   }
 
   /** Queues an incident's new fields (the last one queued per incident is written). */
   updateIncident(incident: Incident, nextDueAt: Date | undefined): void {
-    // Re-queued last, so updates are written in the order of their last change.
-    this.updates.delete(incident.id);
-    this.updates.set(incident.id, { incident, nextDueAt });
+    if (this.newIncidents.has(incident.id)) this.newIncidents.set(incident.id, { incident, nextDueAt }); // not written yet: written as it ends up
+    else {
+      // Re-queued last, so updates are written in the order of their last change.
+      this.updates.delete(incident.id);
+      this.updates.set(incident.id, { incident, nextDueAt });
+    }
     const key = `${incident.hostId}\u0000${incident.category}`;
     const open = !['closed', 'dismissed', 'released'].includes(incident.state);
     // An open incident is the one open for its host and category; a closed one replaces only itself in what we know.
@@ -277,15 +343,18 @@ export class StoreTx {
 
   insertComplaint(complaint: Complaint, link: ComplaintLink): void {
     this.complaints.push({ complaint, link });
+    if (link.status === 'linked' && link.incidentId !== null) this.hereComplaints.get(link.incidentId)?.push(complaint);
   }
 
   /** Links a held complaint (already stored) to the incident an operator admitted it into; written by `flush()`. */
   linkHeld(complaintId: string, incidentId: string, reason: string): void {
     this.heldLinks.push({ complaintId, incidentId, reason });
+    this.hereComplaints.delete(incidentId); // a stored complaint joins it: read them from the table
   }
 
   appendEvent(e: IncidentEventInput): void {
     this.events.push(e);
+    this.hereEvents.get(e.incidentId)?.push(e);
   }
 
   appendAudit(a: AuditInput): void {
@@ -294,6 +363,8 @@ export class StoreTx {
 
   /** Writes everything queued. Inside the transaction; an error leaves the queue emptied and the transaction to roll back. */
   async flush(): Promise<void> {
+    await this.flushIncidents();
+    await this.desired.flush();
     const events = this.events;
     const audits = this.audits;
     this.events = [];
@@ -308,7 +379,16 @@ export class StoreTx {
     await this.outboxVisible();
   }
 
+  /** Writes the incidents opened here: before anything that refers to them, and before reading incidents. */
+  async flushIncidents(): Promise<void> {
+    if (this.newIncidents.size === 0) return;
+    const rows = [...this.newIncidents.values()];
+    this.newIncidents = new Map();
+    await this.store.incidents.insertMany(rows);
+  }
+
   private async flushComplaints(): Promise<void> {
+    await this.flushIncidents();
     const complaints = this.complaints;
     const held = this.heldLinks;
     this.complaints = [];
@@ -318,6 +398,8 @@ export class StoreTx {
   }
 
   private async flushUpdates(): Promise<void> {
+    await this.flushIncidents();
+    if (this.updates.size === 0) return;
     const updates = [...this.updates.values()];
     this.updates = new Map();
     await this.store.incidents.updateMany(updates);
