@@ -8,7 +8,7 @@
 // applied, as test/helpers/controllerHarness.ts testLink() does; nothing runs nft.
 //
 // Driven over the IPC channel only (not meant to be run by hand):
-//   parent -> {type:'start', address | addresses, ca, key, certDir, hostIds, heartbeatMs, backoff}
+//   parent -> {type:'start', address | addresses, ca, key, certDir, hostIds, heartbeatMs, backoff, spreadMs?}
 //             (addresses: several controllers, the agent's controller.addresses; replicas.mjs)
 //   parent -> {type:'collect', since?}  worker -> {type:'receipts', receipts:[[hostId, generation, receivedAt, reportedAt], ...],
 //             connects:[[hostId, address, at], ...]} (only those at or after `since` when given)
@@ -83,7 +83,9 @@ function start(msg) {
     });
     links.push(link);
     linkHosts.push(hostId);
-    link.start();
+    // spreadMs (fleet.mjs --spread-seconds): each agent's first dial after a uniform draw, as after a controller restart.
+    if (msg.spreadMs > 0) setTimeout(() => link.start(), Math.random() * msg.spreadMs);
+    else link.start();
   }
   statusTimer = setInterval(sendStatus, 250);
   sendStatus();

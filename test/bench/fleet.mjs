@@ -12,8 +12,13 @@
 //      file and port, time until all N are connected again.
 //
 //   npm run build && node test/bench/fleet.mjs [--agents 1000] [--per-worker 1000] [--idle-seconds 20]
-//     [--push-hosts 1000] [--profile DIR] [--pki-cache DIR]
+//     [--push-hosts 1000] [--spread-seconds 0] [--profile DIR] [--pki-cache DIR]
 //   node test/bench/fleet.mjs --agents 10000        # the big run
+//
+// --spread-seconds N starts each agent after a uniform draw up to N seconds
+// (what a fleet does after its controller restarts: reconnect.spreadMs,
+// 10 s by default) instead of all in the same instant; 0, the default,
+// starts them all at once (a cold start of the whole fleet, the worst case).
 //
 // --profile DIR writes the controller's CPU profile of each phase (and a
 // sampling heap profile at the end of the idle window) to DIR and prints the
@@ -36,6 +41,7 @@ const { values: flags } = parseArgs({
     'per-worker': { type: 'string', default: '1000' },
     'idle-seconds': { type: 'string', default: '20' },
     'push-hosts': { type: 'string', default: '1000' },
+    'spread-seconds': { type: 'string', default: '0' },
     'connect-timeout': { type: 'string', default: '300' },
     'storm-timeout': { type: 'string', default: '300' },
     'pki-cache': { type: 'string', default: join(tmpdir(), 'cordon-fleet-pki') },
@@ -490,14 +496,14 @@ async function drive() {
         w.status = { ...m, at: now() };
       }
       });
-      w.send({ type: 'start', address, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, backoff: BACKOFF });
+      w.send({ type: 'start', address, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, backoff: BACKOFF, spreadMs: Number(flags['spread-seconds']) * 1000 });
       workers.push(w);
     }
     const connected = await untilAllConnected(connectStart, CONNECT_TIMEOUT_MS, 'connect');
     const connectCpuEnd = procSample(controller.pid);
     const sockets = establishedTo(port);
     let a = agentTotals();
-    say(`connect: all ${N} agents connected in ${secs(connected.controllerAt - connectStart)} (controller's view; agents' view ${secs(connected.agentsAt - connectStart)}; controller's view ${connected.milestones}), all started at once from ${workers.length} processes; ${a.sessions - N} extra sessions, ${a.failedAttempts} failed attempts pending; the agents' processes used ${secs(connected.agentCpuMs)} of CPU meanwhile`);
+    say(`connect: all ${N} agents connected in ${secs(connected.controllerAt - connectStart)} (controller's view; agents' view ${secs(connected.agentsAt - connectStart)}; controller's view ${connected.milestones}), ${Number(flags['spread-seconds']) > 0 ? `started over a uniform spread of ${flags['spread-seconds']} s` : 'all started at once'} from ${workers.length} processes; ${a.sessions - N} extra sessions, ${a.failedAttempts} failed attempts pending; the agents' processes used ${secs(connected.agentCpuMs)} of CPU meanwhile`);
     say(`  the controller used ${secs(connectCpuEnd.cpuMs - connectCpu.cpuMs)} of CPU for it (${((connectCpuEnd.cpuMs - connectCpu.cpuMs) / N).toFixed(2)} ms per agent: TLS handshake, HTTP/2, Hello, session, desired-state lookup, ping)`);
     say(`  event-loop delay meanwhile: controller p99 ${connected.lag.p99.toFixed(0)} ms, max ${connected.lag.max.toFixed(0)} ms; worst agent process max ${connected.agentLag.toFixed(0)} ms (keepalive pings time out after 10 s)`);
     say(`  ${sockets} established TCP connections to the controller's port (one HTTP/2 connection per agent expected: ${sockets === N ? 'yes' : 'NO'})`);
