@@ -536,6 +536,8 @@ export class IncidentService {
         const chunk = hostIds.slice(at, at + ENFORCE_CHUNK);
         const tx = new StoreTx(this.deps.store);
         await tx.prefetchHosts(chunk, ['other'], since);
+        // What the hosts' open incidents already hold, so their new actions are queued with the rest.
+        await tx.desired.prefetchHeld(chunk.flatMap((h) => tx.knownOpen(h, 'other') ?? []));
         // Each restriction mail states which of the customer's other servers are restricted.
         await tx.prefetchCustomerHosts([...new Set((await Promise.all(chunk.map((h) => tx.host(h)))).flatMap((h) => (h ? [h.customerId] : [])))]);
         for (const hostId of chunk) out.push(await this.enforceInTx(tx, hostId, action, reason, operator, now, touched, opts.approvalId));
@@ -712,6 +714,8 @@ export class IncidentService {
     await tx.prefetchHosts([...new Set(incidents.map((i) => i.hostId))], [], since);
     await tx.countAutomaticSince(new Date(now.getTime() - HOUR));
     await tx.prefetchCustomerHosts([...new Set(incidents.map((i) => i.customerId))]);
+    // A deadline may take the ladder's next step: what each incident holds is read ahead, so the step is queued in bulk.
+    await tx.desired.prefetchHeld(incidents);
     if (this.deps.links) await tx.prefetchLinks(incidents.map((i) => i.id));
   }
 

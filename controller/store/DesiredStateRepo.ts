@@ -59,6 +59,8 @@ export interface SetActionsOptions {
 
 /** What DesiredWrites queued, as DesiredStateRepo.writeQueued writes it (times in epoch ms, actions as their JSON). */
 export interface QueuedDesiredRows {
+  /** Rows an incident no longer holds: written first. */
+  drops: { incidentId: string; kind: string }[];
   enforcements: { incidentId: string; hostId: string; kind: string; actionJson: string; reason: string; at: number }[];
   starts: { incidentId: string; hostId: string; kind: string; automatic: boolean; at: number }[];
   heads: { hostId: string; generation: number; at: number }[];
@@ -141,8 +143,9 @@ export class DesiredStateRepo {
 
   /**
    * Writes desired-state changes queued by a transaction (DesiredWrites):
-   * enforcements of incidents that held none, their starts, and each
-   * host's new generation, as computed from its last one. As few multi-row
+   * the rows incidents dropped, the rows they hold now, the kinds they
+   * newly took on (starts), and each host's new generation, as computed
+   * from its last one. As few multi-row
    * statements as it takes; inside the caller's transaction. The
    * generation trigger still refuses a generation that does not grow.
    */
@@ -154,6 +157,10 @@ export class DesiredStateRepo {
         await this.db.run(`${head} VALUES ${Array<string>(slice.length).fill(shape).join(', ')}${tail}`, slice.flat());
       }
     };
+    for (let i = 0; i < q.drops.length; i += 500) {
+      const slice = q.drops.slice(i, i + 500);
+      await this.db.run(`DELETE FROM enforcements WHERE ${slice.map(() => '(incident_id = ? AND kind = ?)').join(' OR ')}`, slice.flatMap((d) => [d.incidentId, d.kind]));
+    }
     await many(
       'INSERT INTO enforcements (incident_id, host_id, kind, action_json, reason, since)',
       '(?, ?, ?, ?, ?, ?)',
@@ -285,6 +292,19 @@ export class DesiredStateRepo {
   async countAutomaticSince(t: Date): Promise<number> {
     const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM enforcement_starts WHERE automatic = 1 AND at >= ?', [toEpochMs(t, 't')]);
     return row?.n ?? 0;
+  }
+
+  /** What each of these incidents holds (every asked incident is in the map), with the host each row is on. */
+  async heldByIncidents(incidentIds: readonly string[]): Promise<Map<string, { hostId: string; kind: string; actionJson: string; reason: string }[]>> {
+    const out = new Map<string, { hostId: string; kind: string; actionJson: string; reason: string }[]>(incidentIds.map((id) => [id, []]));
+    const rows = await byIdChunks(incidentIds, (ids, params) =>
+      this.db.all<{ incident_id: string; host_id: string; kind: string; action_json: string; reason: string }>(
+        `SELECT incident_id, host_id, kind, action_json, reason FROM enforcements WHERE incident_id IN (${ids})`,
+        params,
+      ),
+    );
+    for (const r of rows) out.get(r.incident_id)?.push({ hostId: r.host_id, kind: r.kind, actionJson: r.action_json, reason: r.reason });
+    return out;
   }
 
   /** Whether the incident's latest action start was automatic; undefined when it never took an action. */

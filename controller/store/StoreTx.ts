@@ -194,6 +194,12 @@ export class StoreTx {
     await this.flushComplaints();
   }
 
+  /** The host's open incident of this category as read ahead or left here, without a read (undefined when not known or none). */
+  knownOpen(hostId: string, category: Category): Incident | undefined {
+    const i = this.open.get(`${hostId}\u0000${category}`);
+    return i && !['closed', 'dismissed', 'released'].includes(i.state) ? i : undefined;
+  }
+
   /** The host's open incident of this category, as this transaction last left it. */
   async findOpen(hostId: string, category: Category): Promise<Incident | undefined> {
     const key = `${hostId}\u0000${category}`;

@@ -277,13 +277,19 @@ describe('due process at the desk', () => {
         action: { id: '', incidentId: '', reason: '', action: { $case: 'throttle', value: { rateBps: 1_000_000n } } },
       });
       expect(r.approvalId).toMatch(/^apr-/);
-      const setActions = controller.store.desired.setIncidentActions.bind(controller.store.desired);
-      controller.store.desired.setIncidentActions = async (hostId, ...rest) => {
+      // The write of web-07's desired state fails (bulk, as a grant writes them, or one by one).
+      const desired = controller.store.desired;
+      const [setActions, writeQueued] = [desired.setIncidentActions.bind(desired), desired.writeQueued.bind(desired)];
+      desired.setIncidentActions = async (hostId, ...rest) => {
         if (hostId === 'web-07') throw new Error('disk full');
         return setActions(hostId, ...rest);
       };
+      desired.writeQueued = async (q) => {
+        if (q.heads.some((h) => h.hostId === 'web-07')) throw new Error('disk full');
+        return writeQueued(q);
+      };
       await expect(desk('omar').call('approve', { approvalId: r.approvalId })).rejects.toBeTruthy();
-      controller.store.desired.setIncidentActions = setActions;
+      Object.assign(desired, { setIncidentActions: setActions, writeQueued });
       const after = (await desk('omar').call<unknown, ListApprovalsResponse>('listApprovals', {})).approvals.find((a) => a.id === r.approvalId)!;
       expect(after.state).toBe('pending');
       for (const h of ['web-01', 'web-02', 'web-03']) expect((await controller.store.desired.get(h)).enforcements.some((e) => e.action.kind === 'throttle')).toBe(false);

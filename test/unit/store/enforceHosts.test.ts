@@ -72,6 +72,20 @@ describe('IncidentService.enforceHosts', () => {
       expect(state.generation, `h${k}`).toBe(k === 3 ? 3 : 1);
       expect(state.enforcements.map((e) => [e.incidentId, e.action.kind, e.reason])).toEqual([[id, 'smtp_block', 'by olga: spam wave seen by our own monitoring']]);
     }
+    // A second mass action over the same hosts: their open incidents hold smtp_block already; read ahead, their change is queued too.
+    statements = 0;
+    for (const m of ['run', 'get', 'all'] as const) db[m] = (...a: unknown[]) => (statements++, saved[m].apply(store.db, a));
+    const again = await service.enforceHosts(hostIds, { kind: 'throttle', rateBps: 1_000_000 }, 'still sending', 'olga').finally(() => Object.assign(db, saved));
+    expect(again).toEqual(ids);
+    expect(statements / n).toBeLessThan(1);
+    for (const [k, id] of ids.entries()) {
+      const state = await store.desired.get(`h${k}`);
+      expect(state.generation, `h${k}`).toBe(k === 3 ? 4 : 2);
+      expect(state.enforcements.find((e) => e.action.kind === 'throttle')).toMatchObject({ incidentId: id, action: { kind: 'throttle', rateBps: 1_000_000 } });
+    }
+    const throttles = await store.db.all<{ n: number }>("SELECT COUNT(*) AS n FROM enforcement_starts WHERE kind = 'throttle'");
+    expect(throttles[0]!.n).toBe(n);
+
     // Each host's customer gets the notice of its own incident, with the operator's reason and its link to nothing else.
     const notices = (await store.outbox.list({ limit: 1000 })).filter((m) => ids.includes(m.incidentId!));
     expect(notices.map((m) => (m.payload as { template: string }).template)).toEqual(Array(n).fill('notice'));
