@@ -7,6 +7,7 @@ import {
   type Report,
   type TamperEvent,
 } from '../../proto/gen/cordon/v1/agent.js';
+import { connectivityState } from '@grpc/grpc-js';
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
 import { parseAddress } from '../../proto/runtime/address.js';
 import { sleep } from '../../proto/runtime/iterate.js';
@@ -19,6 +20,15 @@ import { resolveControllers, type DialTarget, type LookupAll } from './resolveCo
 
 /** How long a dial may wait for its Hello to be accepted: longer than a busy controller's handshake, far shorter than TCP's timeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+
+/**
+ * How long a dial whose connection is up (TLS and HTTP/2 established) waits
+ * for the controller to accept its Hello. A controller that finished the
+ * handshake is there and busy (a fleet reconnecting at once): giving up on it
+ * after the connect timeout throws its work away and dials again into the
+ * same crowd, which at 10,000 agents meant none ever connected.
+ */
+export const HELLO_ANSWER_TIMEOUT_MS = 120_000;
 
 /** What the agent holds right now, for Hello and heartbeats. */
 export interface HeldState {
@@ -42,6 +52,8 @@ export interface ControllerLinkOptions {
   serverName?: string;
   /** A dial whose Hello is not accepted within this long fails, and the next controller is tried. Default 15 s. */
   connectTimeoutMs?: number | undefined;
+  /** Once the connection is up, how long the Hello's answer may take in all (default HELLO_ANSWER_TIMEOUT_MS). */
+  helloAnswerTimeoutMs?: number | undefined;
   /** Draws the random start in the list (tests inject one). */
   random?: () => number;
   /** Resolves DNS names at each dial (tests inject one); node's dns.lookup, all: true, by default. */
@@ -192,10 +204,18 @@ export class ControllerLink implements AgentLink {
     // OS's TCP timeout (minutes) before the next controller is tried.
     const connectTimeoutMs = this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     let timedOut = false;
-    const connectTimer = setTimeout(() => {
+    let waitedMs = connectTimeoutMs;
+    const onTimeout = () => {
+      // The connection is up: the controller is there, only busy. Its answer gets longer.
+      if (waitedMs === connectTimeoutMs && client.getChannel().getConnectivityState(false) === connectivityState.READY) {
+        waitedMs = Math.max(connectTimeoutMs, this.opts.helloAnswerTimeoutMs ?? HELLO_ANSWER_TIMEOUT_MS);
+        connectTimer = setTimeout(onTimeout, waitedMs - connectTimeoutMs);
+        return;
+      }
       timedOut = true;
       call.cancel();
-    }, connectTimeoutMs);
+    };
+    let connectTimer = setTimeout(onTimeout, connectTimeoutMs);
     try {
       const held = this.opts.held();
       await call.send({
@@ -233,9 +253,9 @@ export class ControllerLink implements AgentLink {
           });
         }
       }
-      if (timedOut) throw new CordonError('transient', `no answer to the Hello within ${connectTimeoutMs} ms`);
+      if (timedOut) throw new CordonError('transient', `no answer to the Hello within ${waitedMs} ms`);
     } catch (err) {
-      if (timedOut) throw new CordonError('transient', `no answer to the Hello within ${connectTimeoutMs} ms`, { cause: err });
+      if (timedOut) throw new CordonError('transient', `no answer to the Hello within ${waitedMs} ms`, { cause: err });
       throw err;
     } finally {
       clearTimeout(connectTimer);
