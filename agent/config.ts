@@ -63,8 +63,9 @@ export const agentSchema = {
     maxMs: { doc: 'Cap of the reconnect delay.', format: 'positive-int', default: 30_000 },
     connectTimeoutMs: {
       doc:
-        'A dial whose Hello the controller has not accepted within this long fails, and the next controller of the list is tried ' +
-        "(gRPC alone would wait for the system's TCP timeout, minutes, on an address that drops packets).",
+        'A dial that has not connected (TLS and HTTP/2 up) and had its Hello accepted within this long fails, and the next controller ' +
+        "of the list is tried (gRPC alone would wait for the system's TCP timeout, minutes, on an address that drops packets). " +
+        'A dial whose connection is up waits up to 120 s for the answer: that controller is there, only busy.',
       format: 'positive-int',
       default: 15_000,
     },
