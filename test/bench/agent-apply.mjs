@@ -56,10 +56,13 @@ const settings = {
 };
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
+// The node flags the installed agent runs with (its shebang); AGENT_NODE_FLAGS replaces them for an experiment.
+const AGENT_FLAGS = (process.env.AGENT_NODE_FLAGS ?? readFileSync('dist/agent/main.js', 'utf8').split('\n', 1)[0].replace(/^#!\S+\s+-S\s+node\s*/, '')).split(' ').filter(Boolean);
+console.log(`agent node flags: ${AGENT_FLAGS.join(' ') || '(none)'}`);
 console.log(`agent apply latency, ${N} applies per kind (each from the empty state), nft ${execFileSync('nft', ['--version']).toString().trim()}`);
 // Inside the namespace, as the agent runs on a host (lib/applyLoop.mjs says why).
 const measured = JSON.parse(
-  execFileSync('ip', ['netns', 'exec', ns, process.execPath, join(process.cwd(), 'test/bench/lib/applyLoop.mjs'), JSON.stringify(settings), String(N)], {
+  execFileSync('ip', ['netns', 'exec', ns, process.execPath, ...AGENT_FLAGS, join(process.cwd(), 'test/bench/lib/applyLoop.mjs'), JSON.stringify(settings), String(N)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }),
@@ -80,7 +83,7 @@ execFileSync(join(process.cwd(), 'deploy/pki/cordon-pki'), ['--dir', pki, 'init'
 execFileSync(join(process.cwd(), 'deploy/pki/cordon-pki'), ['--dir', pki, 'issue-agent', 'bench-01'], { stdio: 'ignore' });
 const cfg = { ...settings, tls: { ca: join(pki, 'ca.crt'), cert: join(pki, 'agent-bench-01.crt'), key: join(pki, 'agent-bench-01.key') } };
 writeFileSync(join(work, 'agent.json'), JSON.stringify(cfg));
-daemon = spawn('ip', ['netns', 'exec', ns, process.execPath, 'dist/agent/main.js', '--config', join(work, 'agent.json')], { stdio: 'ignore' });
+daemon = spawn('ip', ['netns', 'exec', ns, process.execPath, ...AGENT_FLAGS, 'dist/agent/main.js', '--config', join(work, 'agent.json')], { stdio: 'ignore' });
 const cpu0 = () => {
   const f = readFileSync(`/proc/${daemon.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in seconds (USER_HZ 100)
