@@ -15,20 +15,7 @@ export interface MutualTlsListenerOptions {
   refusals: HandshakeRefusalLog;
   /** A handshake not finished within this is dropped (and logged); default 10 s. */
   handshakeTimeoutMs?: number;
-  /** Handshakes in progress at most (default MAX_HANDSHAKES); a connection beyond them is closed before any crypto. */
-  maxHandshakes?: number;
 }
-
-/**
- * Handshakes served at once. Each costs a few milliseconds of CPU; when a
- * whole fleet dials at once (a cold start, a restart), serving every one
- * together makes each take longer than its timeout and none finishes (on
- * this project's 2-core machine, 10,000 agents started together never
- * connected). Beyond this many, a new connection is closed at once, before
- * any crypto, and its agent redials after its jittered backoff; the ones
- * admitted finish well within the timeout.
- */
-export const MAX_HANDSHAKES = 128;
 
 /** One admitted connection, for the revocation sweep. */
 export interface AdmittedConnection {
@@ -70,16 +57,11 @@ export async function listenMutualTls(opts: MutualTlsListenerOptions): Promise<M
   // address is read when it arrives, because a peer that hangs up
   // mid-handshake leaves none on its TLS socket.
   const connections = new Map<string, { socket: Socket; address: string; port: number | undefined; settled: boolean }>();
-  const maxHandshakes = opts.maxHandshakes ?? MAX_HANDSHAKES;
-  let handshaking = 0;
   const keyOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress}:${s.remotePort}`;
   /** Marks the TCP connection under `socket` as logged or admitted, so its close is not logged again. */
   const settle = (socket: TLSSocket) => {
     const c = connections.get(keyOf(socket));
-    if (c && !c.settled) {
-      c.settled = true;
-      handshaking--;
-    }
+    if (c) c.settled = true;
   };
   const server = createServer(
     {
@@ -113,23 +95,13 @@ export async function listenMutualTls(opts: MutualTlsListenerOptions): Promise<M
   );
   server.on('connection', (socket: Socket) => {
     const key = keyOf(socket);
-    if (handshaking >= maxHandshakes) {
-      // Shed before the ClientHello is read: it costs an accept and a close, and the agent backs off.
-      opts.refusals.refuse(socket.remoteAddress ?? 'unknown', 'EBUSY', { port: socket.remotePort, detail: `${handshaking} handshakes in progress, the most served at once` });
-      socket.destroy();
-      return;
-    }
-    handshaking++;
     connections.set(key, { socket, address: socket.remoteAddress ?? 'unknown', port: socket.remotePort, settled: false });
     socket.once('close', () =>
       // After the TLS layer has said why (tlsClientError comes after this close when the peer hung up).
       setImmediate(() => {
         const c = connections.get(key);
         connections.delete(key);
-        if (c && !c.settled) {
-          handshaking--;
-          opts.refusals.refuse(c.address, 'ECONNRESET', { port: c.port, detail: 'the client closed the connection during the handshake' });
-        }
+        if (c && !c.settled) opts.refusals.refuse(c.address, 'ECONNRESET', { port: c.port, detail: 'the client closed the connection during the handshake' });
       }),
     );
   });
