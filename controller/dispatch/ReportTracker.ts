@@ -8,6 +8,10 @@ import type { Store } from '../store/Store.js';
 
 /** Runs of one report's handling before a transient failure is logged and the report dropped (about 6 s of backoff in all). */
 const REPORT_TRIES = 8;
+/** Reports handled together, at most: those waiting when the previous batch is done. */
+const BATCH = 500;
+
+type Owned = { result: EnforcementResult; enforcement: StoredEnforcement }[];
 
 /**
  * Turns agent reports into dispatch status and incident events: a report of
@@ -24,6 +28,8 @@ const REPORT_TRIES = 8;
  */
 export class ReportTracker {
   private queue: Promise<void> = Promise.resolve();
+  private pending: { hostId: string; report: Report }[] = [];
+  private draining = false;
   /** Results dropped because they named no enforcement of the reporting host (for metrics and tests). */
   ignoredResults = 0;
 
@@ -37,17 +43,78 @@ export class ReportTracker {
   ) {}
 
   /**
-   * Serialised per controller: reports are small and ordering matters for one
-   * host. An agent reports a generation once: a report dropped on a
-   * transient failure (a race lost to another replica, a busy file) would
-   * leave its incidents enforcing for good, so it is handled again; each
-   * step reads what it needs afresh, and an incident already moved is not
-   * moved twice.
+   * Serialised per controller: ordering matters for one host. Reports that
+   * arrive while a batch is handled wait and are handled together (a mass
+   * action's thousand reports): the common one (the current generation,
+   * everything applied) in bulk, one status write and one transaction of
+   * incident events for the batch; any other one by one, in order. An agent
+   * reports a generation once: a batch dropped on a transient failure (a
+   * race lost to another replica, a busy file) would leave its incidents
+   * enforcing for good, so it is handled again; each step reads what it
+   * needs afresh, and an incident already moved is not moved twice. A batch
+   * that fails for good is handled again report by report, so only the
+   * report at fault is lost.
    */
   onReport(hostId: string, report: Report): void {
-    this.queue = this.queue.then(() => retryTransient(() => this.handle(hostId, report), REPORT_TRIES)).catch((err: unknown) => {
-      this.log.error({ host: hostId, err: asCordonError(err).message }, 'cannot record agent report');
+    this.pending.push({ hostId, report });
+    if (this.draining) return;
+    this.draining = true;
+    this.queue = this.queue.then(() => this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, BATCH);
+      try {
+        await retryTransient(() => this.handleMany(batch), REPORT_TRIES);
+      } catch (err) {
+        if (batch.length > 1) this.log.warn({ reports: batch.length, err: asCordonError(err).message }, 'a batch of agent reports failed; handling them one by one');
+        for (const { hostId, report } of batch.length > 1 ? batch : []) {
+          await retryTransient(() => this.handle(hostId, report), REPORT_TRIES).catch((e: unknown) => this.cannotRecord(hostId, e));
+        }
+        if (batch.length === 1) this.cannotRecord(batch[0]!.hostId, err);
+      }
+    }
+    this.draining = false;
+  }
+
+  private cannotRecord(hostId: string, err: unknown): void {
+    this.log.error({ host: hostId, err: asCordonError(err).message }, 'cannot record agent report');
+  }
+
+  /**
+   * A batch: hosts whose every report is of the current generation with
+   * every result it names applied are recorded in bulk; the others go one
+   * by one, in order.
+   */
+  private async handleMany(batch: readonly { hostId: string; report: Report }[]): Promise<void> {
+    const hosts = [...new Set(batch.map((b) => b.hostId))];
+    const desired = await this.store.desired.getMany(hosts);
+    const owned = batch.map(({ hostId, report }) => this.partition(report.results, desired.get(hostId)!.enforcements));
+    const simple = new Set(hosts);
+    batch.forEach(({ hostId, report }, k) => {
+      if (report.error || Number(report.appliedGeneration) !== desired.get(hostId)!.generation || owned[k]!.own.some(({ result }) => result.status !== ResultStatus.RESULT_STATUS_APPLIED)) simple.delete(hostId);
     });
+    for (const [k, { hostId, report }] of batch.entries()) {
+      if (simple.has(hostId)) this.noteIgnored(hostId, owned[k]!.ignored);
+      else await this.handle(hostId, report);
+    }
+    if (simple.size === 0) return;
+    const now = this.clock();
+    const applied = [...simple];
+    const before = await this.store.desired.statusMany(applied);
+    await this.store.desired.recordStatusMany(applied.map((hostId) => ({ hostId, report: { status: 'applied', appliedGeneration: desired.get(hostId)!.generation, at: now } })));
+    for (const hostId of applied) {
+      const d = desired.get(hostId)!;
+      // Only the first report of a generation measures its dispatch; later heartbeat reports repeat it.
+      if (d.issuedAt && before.get(hostId)?.appliedGeneration !== d.generation) this.onApplied((now.getTime() - d.issuedAt.getTime()) / 1000);
+    }
+    const incidents = await this.store.incidents.listForHosts(applied, ['enforcing', 'released']);
+    const failed = await this.service.applyMany(
+      incidents.map((i) => ({ incidentId: i.id, event: { type: 'host_applied' } as const, actor: `agent ${i.hostId}` })),
+      'agent',
+    );
+    for (const [incident, err] of failed) this.log.error({ incident, err: asCordonError(err).message }, 'cannot record an agent report on its incident');
   }
 
   /** Resolves when every report received so far is processed (tests, shutdown). */
@@ -65,7 +132,8 @@ export class ReportTracker {
       return;
     }
     // Checked only for the current generation: an older one may name enforcements since released.
-    const own = this.ownResults(hostId, report.results, desired.enforcements);
+    const { own, ignored } = this.partition(report.results, desired.enforcements);
+    this.noteIgnored(hostId, ignored);
     const failed = own.filter(({ result }) => result.status !== ResultStatus.RESULT_STATUS_APPLIED);
     if (failed.length > 0) {
       const error = failed.map(({ result }) => `${result.enforcementId}: ${result.error}`).join('; ');
@@ -90,20 +158,21 @@ export class ReportTracker {
     }
   }
 
-  /** The results that name an enforcement the host holds, each with the stored enforcement; logs and counts the rest. */
-  private ownResults(
-    hostId: string,
-    results: readonly EnforcementResult[],
-    held: readonly StoredEnforcement[],
-  ): { result: EnforcementResult; enforcement: StoredEnforcement }[] {
+  /** The results that name an enforcement the host holds, each with the stored enforcement, and the ids of the rest. */
+  private partition(results: readonly EnforcementResult[], held: readonly StoredEnforcement[]): { own: Owned; ignored: string[] } {
     const byId = new Map(held.map((e) => [e.id, e]));
-    const own: { result: EnforcementResult; enforcement: StoredEnforcement }[] = [];
+    const own: Owned = [];
     const ignored: string[] = [];
     for (const result of results) {
       const enforcement = byId.get(result.enforcementId);
       if (enforcement) own.push({ result, enforcement });
       else ignored.push(result.enforcementId);
     }
+    return { own, ignored };
+  }
+
+  /** Logs and counts results that named no enforcement of the reporting host. */
+  private noteIgnored(hostId: string, ignored: readonly string[]): void {
     if (ignored.length > 0) {
       this.ignoredResults += ignored.length;
       this.log.warn(
@@ -111,6 +180,5 @@ export class ReportTracker {
         'agent report names enforcements its host does not hold: ignored',
       );
     }
-    return own;
   }
 }

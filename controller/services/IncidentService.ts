@@ -632,6 +632,7 @@ export class IncidentService {
    * few queries, the events, audit entries, links and mail written in
    * multi-row INSERTs (one StoreTx for the page, one `now`).
    *
+   * An item's `actor` (an agent's report: `agent web-01`) stands for `actor`.
    * `claim` (PostgreSQL replicas) takes the rows this replica fires; the
    * others are skipped, not failed. When an event fails, the page is rolled
    * back whole and run again one incident at a time, each in a savepoint of
@@ -641,7 +642,7 @@ export class IncidentService {
    * and deadline kicks follow the commit.
    */
   async applyMany(
-    items: readonly { incidentId: string; event: IncidentEvent }[],
+    items: readonly { incidentId: string; event: IncidentEvent; actor?: string }[],
     actor: string,
     opts: { claim?: (ids: readonly string[]) => Promise<Set<string>> } = {},
   ): Promise<Map<string, unknown>> {
@@ -662,7 +663,7 @@ export class IncidentService {
           if (!claimed.has(item.incidentId)) continue;
           const current = incidents.get(item.incidentId);
           if (!current) throw new CordonError('not_found', `no incident ${item.incidentId}`, { field: 'incidentId' });
-          incidents.set(current.id, await this.applyInTx(tx, current, item.event, actor, now, touched));
+          incidents.set(current.id, await this.applyInTx(tx, current, item.event, item.actor ?? actor, now, touched));
         }
         await tx.flush();
       });
@@ -677,7 +678,7 @@ export class IncidentService {
 
   /** `applyMany`'s way when the page failed together: each event in a savepoint of its own. */
   private async applyEach(
-    items: readonly { incidentId: string; event: IncidentEvent }[],
+    items: readonly { incidentId: string; event: IncidentEvent; actor?: string }[],
     actor: string,
     claim: (ids: readonly string[]) => Promise<Set<string>>,
   ): Promise<Map<string, unknown>> {
@@ -694,7 +695,7 @@ export class IncidentService {
             const current = await this.deps.store.incidents.get(item.incidentId);
             if (!current) throw new CordonError('not_found', `no incident ${item.incidentId}`, { field: 'incidentId' });
             const tx = new StoreTx(this.deps.store);
-            await this.applyInTx(tx, current, item.event, actor, this.deps.clock.now(), mine);
+            await this.applyInTx(tx, current, item.event, item.actor ?? actor, this.deps.clock.now(), mine);
             await tx.flush();
           });
           for (const h of mine) touched.add(h);

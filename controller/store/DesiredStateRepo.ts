@@ -273,6 +273,24 @@ export class DesiredStateRepo {
     );
   }
 
+  /** `recordStatus` for many hosts (each once), in one statement per 500. */
+  async recordStatusMany(reports: readonly { hostId: string; report: AgentStatusReport }[]): Promise<void> {
+    const rows = reports.map(({ hostId, report }) => {
+      const g = report.appliedGeneration;
+      if (g !== undefined && (!Number.isSafeInteger(g) || g < 0)) throw new CordonError('invalid', 'must be a non-negative integer', { field: 'appliedGeneration' });
+      return [hostId, oneOf(report.status, AGENT_STATUSES, 'status'), g ?? null, report.error ?? null, toEpochMs(report.at, 'at')];
+    });
+    for (let i = 0; i < rows.length; i += 500) {
+      const slice = rows.slice(i, i + 500);
+      await this.db.run(
+        `INSERT INTO host_status (host_id, status, applied_generation, error, reported_at) VALUES ${slice.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (host_id) DO UPDATE SET status = excluded.status, applied_generation = excluded.applied_generation,
+           error = excluded.error, reported_at = excluded.reported_at`,
+        slice.flat(),
+      );
+    }
+  }
+
   /** The agent's last report, or undefined if none was recorded. */
   async status(hostId: string): Promise<HostAgentStatus | undefined> {
     const r = await this.db.get<{ status: string; applied_generation: number | null; error: string | null; reported_at: number }>(

@@ -193,6 +193,16 @@ export class IncidentsRepo {
     return new Map(rows.map((r) => [r.id, incidentFromRow(r)]));
   }
 
+  /** The incidents of these hosts in these states, oldest first. */
+  async listForHosts(hostIds: readonly string[], states: readonly IncidentState[]): Promise<Incident[]> {
+    if (hostIds.length === 0 || states.length === 0) return [];
+    const wanted = states.map((st) => oneOf(st, INCIDENT_STATES, 'states'));
+    const rows = await byIdChunks(hostIds, (list, params) =>
+      this.db.all<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE host_id IN (${list}) AND state IN (${wanted.map(() => '?').join(', ')})`, [...params, ...wanted]),
+    );
+    return rows.map(incidentFromRow).sort((a, b) => a.openedAt.getTime() - b.openedAt.getTime() || (a.id < b.id ? -1 : 1));
+  }
+
   async get(id: string): Promise<Incident | undefined> {
     const row = await this.db.get<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ?`, [id]);
     return row && incidentFromRow(row);
