@@ -135,7 +135,8 @@ describe.skipIf(!gate.ok)('mail authentication with real signatures and a real D
 
   it('authenticates a registered rights holder but does not trust it', async () => {
     const a = await check(await sign(message('notices@rights.example'), KEYS.rights));
-    expect(a).toMatchObject({ trusted: false, via: 'dkim', reporterId: 'rights-co', reporterKind: 'rights_holder' });
+    // Failed once in a three-lane run (via none, in 32 ms) and never alone: the verdict's reason and checks say why, if it does again.
+    expect(a, JSON.stringify({ reason: a.reason, checks: a.checks })).toMatchObject({ trusted: false, via: 'dkim', reporterId: 'rights-co', reporterKind: 'rights_holder' });
     expect(a.reason).toMatch(/rights_holder is not a kind the policy trusts/);
   });
 
