@@ -22,8 +22,8 @@
 // Root only. Creates namespaces cbench-<pid>-*, a temporary folder, four
 // processes per agent phase; removes them all on exit, failure or Ctrl-C.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,7 @@ import { benchBmc } from './lib/benchBmc.mjs';
 import { deskLines } from './lib/deskLines.mjs';
 import { createLab } from './lib/netns.mjs';
 import { fmt, summary } from './lib/stats.mjs';
+import { benchScope } from './lib/benchScope.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const LIB = join(ROOT, 'test/bench/lib');
@@ -63,32 +64,19 @@ for (const [k, v] of [['cycles', CYCLES], ['poll-cycles', POLL_CYCLES], ['poll-s
 
 const HOST_ID = 'bench-01';
 const PORT = 9999;
-const work = mkdtempSync(join(tmpdir(), 'cordon-decision-'));
-const children = new Set();
-const logFlushers = [];
-let lab;
-
-// ---- cleanup, always --------------------------------------------------------
-let cleaned = false;
-function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  lab?.destroy();
-  for (const flush of logFlushers) flush();
-  if (opt.keep) {
+const scope = benchScope('cordon-decision-', {
+  beforeRemove(work) {
+    if (!opt.keep) return;
     mkdirSync(opt.keep, { recursive: true });
     for (const f of ['controller.log', 'agent-push.log', 'agent-poll.log']) {
       try {
         cpSync(join(work, f), join(opt.keep, f));
       } catch {}
     }
-  }
-  rmSync(work, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
+  },
+});
+const { work, children, logFlushers } = scope;
+let lab;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Polls `check` every `everyMs` until it returns a truthy value; throws after `timeoutMs`. */
@@ -143,7 +131,7 @@ const wallMinusMono = Date.now() - mono();
 async function main() {
   const started = new Date();
   const loadBefore = loadavg();
-  lab = createLab('dl');
+  lab = scope.lab = createLab('dl');
   const pki = join(work, 'pki');
   const script = join(ROOT, 'deploy/pki/cordon-pki');
   const pkiRun = (...a) => execFileSync(script, ['--dir', pki, ...a], { stdio: 'ignore' });
@@ -422,6 +410,6 @@ try {
   console.error(`\ndecision-latency bench failed: ${err?.stack ?? err}`);
   process.exitCode = 1;
 } finally {
-  cleanup();
+  scope.cleanup();
 }
 process.exit(process.exitCode ?? 0);

@@ -16,14 +16,15 @@
 // passes). Bounded: each flood lasts --seconds; namespaces cbench-<pid>-* are
 // removed at the end, on failure and on Ctrl-C. Root only.
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderTable } from '../../dist/agent/backends/nftRuleset.js';
 import { parseCidr } from '../../dist/proto/runtime/cidr.js';
 import { createLab, inNs } from './lib/netns.mjs';
 import { fmt } from './lib/stats.mjs';
+import { benchScope } from './lib/benchScope.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -44,20 +45,9 @@ if (SIZES.some((n) => !Number.isInteger(n) || n < 1 || n > 65_000) || !(SECONDS 
   process.exit(2);
 }
 
-const work = mkdtempSync(join(tmpdir(), 'cordon-nftscale-'));
+const scope = benchScope('cordon-nftscale-');
+const { work, children } = scope;
 let lab;
-const children = new Set();
-let cleaned = false;
-function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  lab?.destroy();
-  rmSync(work, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
 
 /** N distinct, non-adjacent /32s in 10.0.0.0/8 (adjacent ones would be merged into fewer entries). */
 const allowList = (n) => Array.from({ length: n }, (_, i) => `10.${(i >> 7) & 255}.${(i & 127) * 2}.${1 + ((i >> 15) & 1) * 2}/32`);
@@ -125,7 +115,7 @@ function egressRules() {
 }
 
 try {
-  lab = createLab('ns');
+  lab = scope.lab = createLab('ns');
   const started = new Date();
   const loadBefore = loadavg();
   const configs = [{ name: 'no cordon table', n: 0, table: undefined }];
@@ -171,6 +161,6 @@ try {
   console.error(`\nnft-set-scaling bench failed: ${err?.stack ?? err}`);
   process.exitCode = 1;
 } finally {
-  cleanup();
+  scope.cleanup();
 }
 process.exit(process.exitCode ?? 0);

@@ -29,8 +29,8 @@
 // Root only. Namespaces cbench-<pid>-*, a temporary folder and every process
 // are removed on exit, failure or Ctrl-C.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,7 @@ import { bouncerConfig, configureCrowdsec, crowdsecVersion, ensureCrowdsec } fro
 import { deskLines } from './lib/deskLines.mjs';
 import { createLab } from './lib/netns.mjs';
 import { fmt, summary } from './lib/stats.mjs';
+import { benchScope } from './lib/benchScope.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const LIB = join(ROOT, 'test/bench/lib');
@@ -67,27 +68,15 @@ const HOST_ID = 'bench-01';
 const PORT = 8080;
 const PROBE_MS = 20;
 const PROBE_TIMEOUT_MS = 100;
-const work = mkdtempSync(join(tmpdir(), 'cordon-operator-path-'));
-const children = new Set();
-const logFlushers = [];
-let lab;
-
-let cleaned = false;
-function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  lab?.destroy();
-  for (const flush of logFlushers) flush();
-  if (opt.keep) {
+const scope = benchScope('cordon-operator-path-', {
+  beforeRemove(work) {
+    if (!opt.keep) return;
     mkdirSync(opt.keep, { recursive: true });
     cpSync(work, opt.keep, { recursive: true, filter: (src) => !src.includes('/pki') });
-  }
-  rmSync(work, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
+  },
+});
+const { work, children, logFlushers } = scope;
+let lab;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mono = () => Number(process.hrtime.bigint()) / 1e6;
@@ -320,7 +309,7 @@ async function main() {
       crowdsec = false;
     }
   }
-  lab = createLab('op');
+  lab = scope.lab = createLab('op');
   daemon(lab.host, 'listener-host', process.execPath, [join(ROOT, 'test/helpers/bin/tcp-listen.mjs'), String(PORT)]);
   daemon(lab.internet, 'listener-internet', process.execPath, [join(ROOT, 'test/helpers/bin/tcp-listen.mjs'), '25']);
   await sleep(300);
