@@ -129,7 +129,7 @@ export class StoreTx {
     for (const hostId of fresh) this.bmcChecks.set(hostId, checks.get(hostId));
   }
 
-  /** Reads ahead these incidents' customer links (for `liveLinks`). */
+  /** Reads ahead these incidents' customer links (for `knownLinks`). */
   async prefetchLinks(incidentIds: readonly string[]): Promise<void> {
     const unknown = incidentIds.filter((id) => !this.links.has(id));
     for (const [id, links] of await this.store.customerLinks.listByIncidents(unknown)) this.links.set(id, links);
@@ -189,11 +189,6 @@ export class StoreTx {
     await this.store.outbox.enqueueMany(outbox);
   }
 
-  /** Writes the queued complaints now, before reading complaints in this transaction. */
-  async complaintsVisible(): Promise<void> {
-    await this.flushComplaints();
-  }
-
   /** The host's open incident of this category as read ahead or left here, without a read (undefined when not known or none). */
   knownOpen(hostId: string, category: Category): Incident | undefined {
     const i = this.open.get(`${hostId}\u0000${category}`);
@@ -244,7 +239,7 @@ export class StoreTx {
 
   /** The host's last resolved incident of this category (IncidentsRepo.lastResolution), this transaction's updates included. */
   async lastResolution(hostId: string, category: Category): Promise<{ incidentId: string; at: Date } | undefined> {
-    await this.flushUpdates();
+    if ([...this.updates.values()].some((u) => u.incident.hostId === hostId && u.incident.category === category)) await this.flushUpdates();
     return this.store.incidents.lastResolution(hostId, category);
   }
 
