@@ -105,7 +105,13 @@ describe('ReportTracker and transient failures', () => {
     tracker.onReport('h0', h0);
     tracker.onReport('h1', reportOf('h1', [{ enforcementId: desired.get('h2')!.enforcements[0]!.id, kind: 0, status: ResultStatus.RESULT_STATUS_APPLIED, error: '' }]));
     for (let k = 2; k < n; k++) tracker.onReport(`h${k}`, reportOf(`h${k}`));
+    // A replayed report, in the same batch and once more after it: nothing moves twice.
+    tracker.onReport('h5', reportOf('h5'));
     await tracker.idle();
+    tracker.onReport('h5', reportOf('h5'));
+    await tracker.idle();
+    const h5 = ids[5]!;
+    expect((await store.events.list(h5)).filter((e) => e.type === 'host_applied')).toHaveLength(1);
     const states = new Map((await Promise.all(ids.map((id) => store.incidents.get(id)))).map((i) => [i!.hostId, i!.state]));
     expect(states.get('h0')).not.toBe('enforced');
     expect([...states].filter(([h, st]) => h !== 'h0' && st !== 'enforced')).toEqual([]);
