@@ -42,6 +42,7 @@ const { values: flags } = parseArgs({
     'idle-seconds': { type: 'string', default: '20' },
     'push-hosts': { type: 'string', default: '1000' },
     'spread-seconds': { type: 'string', default: '0' },
+    'agent-impl': { type: 'string', default: 'light' },
     'connect-timeout': { type: 'string', default: '300' },
     'storm-timeout': { type: 'string', default: '300' },
     'pki-cache': { type: 'string', default: join(tmpdir(), 'cordon-fleet-pki') },
@@ -199,6 +200,11 @@ async function serveController() {
           const { profile } = await profiler.post('HeapProfiler.getSamplingProfile');
           writeFileSync(msg.file, JSON.stringify(profile));
           return reply(msg, {});
+        }
+        case 'heap-snapshot': {
+          const v8 = await import('node:v8');
+          v8.writeHeapSnapshot(msg.file);
+          return reply(msg, { memory: process.memoryUsage() });
         }
         case 'stop':
           await controller.stop(2_000);
@@ -479,6 +485,8 @@ async function drive() {
     await sleep(2_000);
     const empty = procSample(controller.pid);
     const emptyMem = (await controller.ask('memory')).memory;
+    const emptySnapshot = profileDir ? join(profileDir, 'empty.heapsnapshot') : undefined;
+    const emptyAfterGc = emptySnapshot ? (await controller.ask('heap-snapshot', { file: emptySnapshot }, 600_000)).memory : undefined;
     say(`controller: pid ${controller.pid} on 127.0.0.1:${port}, ready in ${secs(controller.readyAt - t0)}, RSS with no agents (2 s later) ${mib(empty.rss)}`);
 
     // Connect -------------------------------------------------------------------
@@ -496,7 +504,7 @@ async function drive() {
         w.status = { ...m, at: now() };
       }
       });
-      w.send({ type: 'start', address, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, backoff: BACKOFF, spreadMs: Number(flags['spread-seconds']) * 1000 });
+      w.send({ type: 'start', address, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, backoff: BACKOFF, impl: flags['agent-impl'], spreadMs: Number(flags['spread-seconds']) * 1000 });
       workers.push(w);
     }
     const connected = await untilAllConnected(connectStart, CONNECT_TIMEOUT_MS, 'connect');
@@ -543,6 +551,11 @@ async function drive() {
       say(profileSummary(join(profileDir, 'idle.cpuprofile')));
       await controller.ask('heap-profile', { file: join(profileDir, 'idle.heapprofile') });
       say(heapSummary(join(profileDir, 'idle.heapprofile')));
+      // The snapshot forces a full GC: heapUsed after it is what the heap really keeps.
+      const { heapSnapshotSummary } = await import('./lib/heapSnapshot.mjs');
+      const snap = await controller.ask('heap-snapshot', { file: join(profileDir, 'idle.heapsnapshot') }, 600_000);
+      say(`    after the snapshot's full GC: heapUsed ${mib(snap.memory.heapUsed)} (${((snap.memory.heapUsed - emptyAfterGc.heapUsed) / 1024 / N).toFixed(1)} KiB per agent over the empty controller after its own full GC)`);
+      say(heapSnapshotSummary(join(profileDir, 'idle.heapsnapshot'), { perAgent: N, baseline: emptySnapshot }));
     }
 
     // Push ----------------------------------------------------------------------

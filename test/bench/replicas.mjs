@@ -50,6 +50,7 @@ const { values: flags } = parseArgs({
   options: {
     agents: { type: 'string', default: '1000' },
     'per-worker': { type: 'string', default: '500' },
+    'agent-impl': { type: 'string', default: 'light' },
     'idle-seconds': { type: 'string', default: '20' },
     'push-hosts': { type: 'string' },
     'kill-delay-ms': { type: 'string', default: '100' },
@@ -319,7 +320,7 @@ try {
     w.on('message', (m) => {
       if (m.type === 'status') w.status = { ...m, at: now() };
     });
-    w.send({ type: 'start', addresses, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, backoff: BACKOFF });
+    w.send({ type: 'start', addresses, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, backoff: BACKOFF, impl: flags['agent-impl'] });
     workers.push(w);
   }
   let agentsAt;
