@@ -96,8 +96,7 @@ export async function listenMutualTls(opts: MutualTlsListenerOptions): Promise<M
         socket.destroy();
         return;
       }
-      // The X509Certificate reads the serial alone; getPeerCertificate() would build every field and three fingerprints.
-      const serial = normaliseSerial(socket.getPeerX509Certificate()?.serialNumber ?? '');
+      const serial = normaliseSerial(socket.getPeerCertificate().serialNumber ?? '');
       admitted.set(socket, { peer, serial });
       socket.once('close', () => admitted.delete(socket));
       opts.onConnection(socket);
