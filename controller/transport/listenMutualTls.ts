@@ -72,13 +72,11 @@ export async function listenMutualTls(opts: MutualTlsListenerOptions): Promise<M
       requestCert: true,
       rejectUnauthorized: false,
       ALPNProtocols: ['h2'],
-      // No session resumption. Every connection shows its certificate in a full handshake, so one that
-      // expired since is refused rather than carried over in a ticket (a test tries it); and no client
-      // of ours resumes anyway (grpc-js keeps no session), while sealing two stateless TLS 1.3 tickets
-      // per handshake cost the controller CPU and memory: on a bare HTTP/2 server with mutual TLS
-      // (2,000 connections) 2.25 -> 1.66 ms of CPU and 84 -> 75 KiB of RSS per connection
-      // (BENCHMARKS.md §2). OpenSSL still sends a ticket naming a stateful session, which Node's
-      // server keeps nowhere, so it never resumes.
+      // No session resumption: every connection shows its certificate in a full handshake, never a
+      // ticket instead (tlsListenerResumption.test.ts offers one back). No Cordon client resumes (grpc-js
+      // keeps no session), and sealing two stateless TLS 1.3 tickets per handshake cost about a quarter
+      // of its CPU and ~10 KiB of RSS per connection (BENCHMARKS.md §2). OpenSSL still sends a ticket
+      // naming a stateful session, which Node's server keeps nowhere, so it never resumes.
       secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
       handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
     },
