@@ -55,7 +55,7 @@ R=${root%/}   # prepended to every target path; empty when installing on /
 [ "$(id -u)" = 0 ] || die "run as root: it sets owners and modes of keys and configs"
 
 # ---- what must be there before anything is touched
-for f in dist/controller/main.js dist/controller/cli/main.js dist/agent/main.js; do
+for f in dist/controller/main.js dist/controller/cli/cordonctl.cjs dist/agent/main.js; do
   [ -f "$repo/$f" ] || die "$repo/$f is missing: run npm run build first"
 done
 [ -d "$repo/node_modules" ] || die "$repo/node_modules is missing: run npm ci first (install.sh copies it; it never downloads)"
@@ -166,7 +166,7 @@ echo "install.sh: $role into ${root} (package in $prefix)"
 # built for this machine); `npm ci --omit=dev` in the target would need the
 # registry or a complete cache, and would rebuild sqlite3 with node-gyp.
 dest=$R$prefix
-bins=(dist/controller/main.js dist/controller/cli/main.js dist/agent/main.js deploy/pki/cordon-pki)
+bins=(dist/controller/main.js dist/controller/cli/cordonctl.cjs dist/agent/main.js deploy/pki/cordon-pki)
 deps=$(cd "$repo" && npm ls --omit=dev --all --parseable 2>/dev/null) ||
   die "npm ls --omit=dev reports problems in $repo/node_modules (missing or invalid packages): run npm ci first"
 files=$(
@@ -211,7 +211,7 @@ fi
 # ---- commands
 if [ "$role" = controller ]; then
   ensure_symlink "$R/usr/bin/cordon-controller" "$prefix/dist/controller/main.js"
-  ensure_symlink "$R/usr/bin/cordonctl" "$prefix/dist/controller/cli/main.js"
+  ensure_symlink "$R/usr/bin/cordonctl" "$prefix/dist/controller/cli/cordonctl.cjs"
   ensure_symlink "$R/usr/sbin/cordon-pki" "$prefix/deploy/pki/cordon-pki"
   units=(cordon-controller.service)
 else

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --disable-warning=DEP0123
+#!/usr/bin/env node
 // cordonctl: the operators' command line for the Cordon controller.
 // Only what every command needs is imported here; each command's module (and
 // gRPC, the generated messages, the intake stack) is imported when it runs,

@@ -1,46 +1,58 @@
-// cordonctl as a bundle: `npm run build` runs this after tsc. It replaces
-// dist/controller/cli/main.js (tsc's output, many ES modules) with one file
-// per command group (esbuild, chunks under dist/controller/cli/bundle/).
+// cordonctl as one CommonJS file: `npm run build` runs this after tsc. It
+// writes dist/controller/cli/cordonctl.cjs (esbuild) and removes tsc's
+// dist/controller/cli/main.js, so there is one cordonctl and it is this one.
 //
-// Why: an operator's command is a process start, and Node loads ES modules
-// one file at a time. Unbundled, `cordonctl incident enforce` read about
-// 190 files (gRPC, protobuf's wire format and its reflection, the generated
-// messages) before sending anything: about 75 ms of its 190 ms on this
-// project's machine. Bundled, tree-shaken and split per command, only what
-// the command uses is read, in a few files. The other dist/ modules stay as
-// tsc wrote them: the daemons, tests and benchmarks import those.
+// Why: an operator's command is a process start, and its start is most of
+// the time from the command to the host's first dropped packet (BENCHMARKS
+// §8). Node loads ES modules one file at a time, through its asynchronous
+// ES module loader; unbundled, `cordonctl incident enforce` read about 190
+// files. One tree-shaken CommonJS file is read and compiled once, and the
+// CommonJS loader starts about 9 ms sooner than the ES module one here.
 //
-// Left out of the bundle, loaded as tsc wrote them when a command needs
-// them: `ingest` (its parse worker is a file of its own, found beside its
-// module) and grpc-health-check (it finds its .proto from __dirname). Both
-// are off the operator's hot path.
+// No grpc-js: commands call the controller through UnaryChannel (node's own
+// HTTP/2). The generated files still import grpc-js for their client
+// classes, which cordonctl never builds; they get grpcGeneratedShim.mjs
+// instead, and the build fails if grpc-js or protobufjs reaches the bundle.
+//
+// Left out, loaded as tsc wrote it when a command needs it: `ingest` (its
+// parse worker is a file of its own, found beside its module, and the intake
+// stack is off the operator's hot path). A dynamic import() stays an import()
+// in the CommonJS output, so it loads that ES module as it is.
 import { build } from 'esbuild';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = join(ROOT, 'dist/controller/cli');
+const BUNDLE = join(OUT, 'cordonctl.cjs');
 
+// Earlier builds' outputs: the per-command ES module chunks, and tsc's unbundled entry.
 rmSync(join(OUT, 'bundle'), { recursive: true, force: true });
+for (const f of ['main.js', 'main.js.map', 'main.d.ts']) rmSync(join(OUT, f), { force: true });
+
 await build({
   entryPoints: [join(ROOT, 'controller/cli/main.ts')],
-  outdir: OUT,
-  entryNames: '[name]',
-  chunkNames: 'bundle/[name]-[hash]',
+  outfile: BUNDLE,
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // gRPC and the mail libraries are CommonJS and require() Node's own
-  // modules; an ES module bundle has no require of its own.
-  banner: { js: "import { createRequire as __cordonRequire } from 'node:module'; const require = __cordonRequire(import.meta.url);" },
+  // version.ts finds package.json from its own URL.
+  banner: { js: "const __cordonImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__cordonImportMetaUrl' },
   // Keep names in stack traces and error messages.
   keepNames: true,
   legalComments: 'none',
-  external: ['grpc-health-check'],
   plugins: [
+    {
+      name: 'grpc-js-shim-for-generated-code',
+      setup(b) {
+        b.onResolve({ filter: /^@grpc\/grpc-js$/ }, (args) =>
+          args.importer.includes('/proto/gen/') ? { path: join(ROOT, 'deploy/build/grpcGeneratedShim.mjs') } : undefined,
+        );
+      },
+    },
     {
       name: 'ingest-unbundled',
       setup(b) {
@@ -51,4 +63,8 @@ await build({
   ],
   logLevel: 'warning',
 });
-chmodSync(join(OUT, 'main.js'), 0o755);
+chmodSync(BUNDLE, 0o755);
+
+// The guard: a command that reaches grpc-js or protobufjs again would quietly cost its start time.
+const heavy = /node_modules\/(@grpc\/grpc-js|protobufjs|@grpc\/proto-loader)\//.exec(readFileSync(BUNDLE, 'utf8'));
+if (heavy) throw new Error(`cordonctl bundle contains ${heavy[1]}; commands must not load it (see the top of ${fileURLToPath(import.meta.url)})`);

@@ -170,7 +170,7 @@ export function labCtl(info: LabInfo, operator: string, ...args: string[]): stri
   const t = info.topology;
   return runInNamespace(t.mgmtNs, process.execPath, [
     '--disable-warning=DEP0123',
-    join(dist, 'controller/cli/main.js'),
+    join(dist, 'controller/cli/cordonctl.cjs'),
     '--controller', liveController(info.controllers).address,
     '--server-name', t.controllerName,
     '--pki', join(info.dir, 'pki'),
@@ -330,7 +330,7 @@ function writeCtlWrapper(dir: string, t: LabTopology, controllers: RunningContro
       '#!/bin/sh',
       '# cordonctl against the lab controller, from the management namespace.',
       ...pick,
-      `exec ip netns exec ${t.mgmtNs} ${process.execPath} --disable-warning=DEP0123 ${join(dist, 'controller/cli/main.js')} \\`,
+      `exec ip netns exec ${t.mgmtNs} ${process.execPath} --disable-warning=DEP0123 ${join(dist, 'controller/cli/cordonctl.cjs')} \\`,
       `  --controller ${address} --server-name ${t.controllerName} --pki ${join(dir, 'pki')} \\`,
       `  --operator "\${CORDON_OPERATOR:-${LAB_OPERATORS.operator}}" "$@"`,
       '',

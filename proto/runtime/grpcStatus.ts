@@ -1,5 +1,8 @@
-import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
-import { CordonError, ERROR_KINDS, type ErrorKind } from './CordonError.js';
+import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
+import { CordonError, type ErrorKind } from './CordonError.js';
+import { FIELD_KEY, KIND_KEY } from './grpcCodes.js';
+
+export { fromGrpcError } from './grpcCodes.js';
 
 const KIND_TO_CODE: Record<ErrorKind, status> = {
   invalid: status.INVALID_ARGUMENT,
@@ -12,10 +15,6 @@ const KIND_TO_CODE: Record<ErrorKind, status> = {
   unsupported: status.UNIMPLEMENTED,
   internal: status.INTERNAL,
 };
-
-/** Trailer that carries the exact kind, since gRPC codes are coarser. */
-const KIND_KEY = 'cordon-error-kind';
-const FIELD_KEY = 'cordon-error-field';
 
 /**
  * The one place where an error becomes a gRPC status. A CordonError keeps its
@@ -30,39 +29,4 @@ export function toGrpcStatus(err: unknown): Partial<StatusObject> & { code: stat
     return { code: KIND_TO_CODE[err.kind], details: err.message, metadata };
   }
   return { code: status.UNKNOWN, details: 'internal error (logged by the server)', metadata };
-}
-
-const CODE_TO_KIND: Partial<Record<status, ErrorKind>> = {
-  [status.INVALID_ARGUMENT]: 'invalid',
-  [status.OUT_OF_RANGE]: 'invalid',
-  [status.NOT_FOUND]: 'not_found',
-  [status.ALREADY_EXISTS]: 'conflict',
-  [status.FAILED_PRECONDITION]: 'conflict',
-  [status.ABORTED]: 'conflict',
-  [status.UNAUTHENTICATED]: 'unauthenticated',
-  [status.PERMISSION_DENIED]: 'permission',
-  [status.UNAVAILABLE]: 'transient',
-  [status.DEADLINE_EXCEEDED]: 'transient',
-  [status.RESOURCE_EXHAUSTED]: 'transient',
-  [status.CANCELLED]: 'transient',
-  [status.UNIMPLEMENTED]: 'unsupported',
-};
-
-/** The client-side inverse of toGrpcStatus. */
-export function fromGrpcError(err: unknown): CordonError {
-  if (err instanceof CordonError) return err;
-  const se = err as Partial<ServiceError>;
-  if (typeof se?.code !== 'number') {
-    return new CordonError('internal', err instanceof Error ? err.message : String(err), { cause: err });
-  }
-  const sentKind = se.metadata?.get(KIND_KEY)[0];
-  const kind =
-    typeof sentKind === 'string' && (ERROR_KINDS as readonly string[]).includes(sentKind)
-      ? (sentKind as ErrorKind)
-      : (CODE_TO_KIND[se.code] ?? 'internal');
-  const field = se.metadata?.get(FIELD_KEY)[0];
-  const details = se.details || se.message || `gRPC status ${se.code}`;
-  // The server already prefixed the field to the message; do not repeat it.
-  const error = new CordonError(kind, details, { cause: err });
-  return Object.assign(error, { field: typeof field === 'string' ? field : undefined });
 }

@@ -226,7 +226,7 @@ async function runCordon() {
   await until('the probes to flow', () => inbound.flowing() && outbound.flowing(), 5_000);
 
   const cordonctl = (operatorName, ...args) =>
-    command(lab.mgmt, process.execPath, ['--disable-warning=DEP0123', ...(opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(opt['cpu-prof'])] : []), join(ROOT, 'dist/controller/cli/main.js'), '--controller', `${lab.addr.mgmt}:7443`, '--server-name', 'ctl.mgmt', '--pki', pki, '--operator', operatorName, ...args]);
+    command(lab.mgmt, process.execPath, ['--disable-warning=DEP0123', ...(opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(opt['cpu-prof'])] : []), join(ROOT, 'dist/controller/cli/cordonctl.cjs'), '--controller', `${lab.addr.mgmt}:7443`, '--server-name', 'ctl.mgmt', '--pki', pki, '--operator', operatorName, ...args]);
   const incidentOf = (out) => {
     const id = /enforcing:? (\S+)/.exec(out)?.[1];
     if (!id) throw new Error(`cordonctl said: ${out.trim()}`);

@@ -20,7 +20,7 @@ export interface CtlResult {
 export function cordonctl(port: () => number, pkiDir: () => string) {
   return async (operator: string, ...args: string[]): Promise<CtlResult> => {
     try {
-      const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${port()}`, '--server-name', 'localhost', '--pki', pkiDir(), '--operator', operator, ...args]);
+      const r = await run(process.execPath, [join(DIST, 'controller/cli/cordonctl.cjs'), '--controller', `127.0.0.1:${port()}`, '--server-name', 'localhost', '--pki', pkiDir(), '--operator', operator, ...args]);
       return { code: 0, out: r.stdout, err: r.stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };

@@ -65,7 +65,7 @@ describe('agent link over mutual TLS', () => {
 
     const { stdout } = await run(
       process.execPath,
-      [join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${controller.port}`, '--server-name', 'localhost',
+      [join(DIST, 'controller/cli/cordonctl.cjs'), '--controller', `127.0.0.1:${controller.port}`, '--server-name', 'localhost',
         '--pki', pki.dir, '--operator', 'olga', 'agents', '--json'],
     );
     const agents = JSON.parse(stdout) as { hostId: string; state: string; agentVersion: string; lastHeartbeat: string; certificateSerial: string }[];

@@ -41,7 +41,7 @@ describe('a controller killed while an approval is granted', () => {
     }
   };
   const ctl = async (operator: string, ...args: string[]) =>
-    (await run(process.execPath, ['--disable-warning=DEP0123', join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', operator, '--timeout', '30000', ...args])).stdout;
+    (await run(process.execPath, ['--disable-warning=DEP0123', join(DIST, 'controller/cli/cordonctl.cjs'), '--controller', `127.0.0.1:${port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', operator, '--timeout', '30000', ...args])).stdout;
   /** The store as the crash left it, read with the controller down. */
   const onDisk = async (approvalId: string) => {
     const store = await Store.open(join(work, 'cordon.db'));

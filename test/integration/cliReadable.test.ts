@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrillClock } from '../../controller/clock.js';
@@ -211,33 +211,29 @@ describe('cordonctl, readable', () => {
     expect(r.out).toMatch(new RegExp(` duplicate .* ${original!.id} `));
   });
 
-  // cordonctl is a bundle (deploy/build/bundleCordonctl.mjs) that names each module it holds in a comment
-  // (`// node_modules/@grpc/grpc-js/build/src/index.js`): what a file imports statically is what Node loads
-  // before running it; a command group's modules come by import() when it runs.
-  it('answers --help without loading gRPC, the generated messages or the intake stack', async () => {
-    const main = join(DIST, 'controller/cli/main.js');
+  it('names the flag of a certificate file it cannot read, and the address it cannot reach', async () => {
+    const main = join(DIST, 'controller/cli/cordonctl.cjs');
+    const missing = await run(process.execPath, [main, 'hosts', '--ca', '/nonexistent/ca.crt', '--cert', join(pki.dir, 'operator-vic.crt'), '--key', join(pki.dir, 'operator-vic.key')]).catch((e: { code: number; stderr: string }) => e);
+    expect(missing).toMatchObject({ code: 2, stderr: 'cordonctl: --ca: cannot read /nonexistent/ca.crt: ENOENT\n' });
+    const closed = await run(process.execPath, [main, 'hosts', '--controller', '127.0.0.1:1', '--pki', pki.dir, '--operator', 'vic']).catch((e: { code: number; stderr: string }) => e);
+    expect(closed).toMatchObject({ code: 1, stderr: 'cordonctl: cannot reach 127.0.0.1:1 calling /cordon.v1.DeskService/ListHosts: connect ECONNREFUSED 127.0.0.1:1\n' });
+  });
+
+  // cordonctl is one CommonJS bundle (deploy/build/bundleCordonctl.mjs) that names each module it holds in a
+  // comment (`// proto/gen/cordon/v1/desk.ts`). What it holds is what every command reads and compiles.
+  it('holds neither grpc-js, protobufjs nor the intake stack, and still talks to the controller', async () => {
+    const main = join(DIST, 'controller/cli/cordonctl.cjs');
     const r = await run(process.execPath, [main, '--help']);
     expect(r.stdout).toMatch(/^usage: cordonctl/);
-    const heavy = /node_modules\/(@grpc|protobufjs|@bufbuild|iconv-lite|linkify|convict|mailparser)|proto\/gen\//;
-    const atStart = [...staticClosure(main)];
-    expect(atStart.filter((f) => heavy.test(readFileSync(f, 'utf8')))).toEqual([]);
-    // The same reading finds them where a command does need them, so the empty list above means something.
-    const deskClient = /import\("(\.\/bundle\/deskClient-[\w-]+\.js)"\)/.exec(readFileSync(main, 'utf8'))?.[1];
-    expect(deskClient).toBeDefined();
-    const forCommands = [...staticClosure(resolve(dirname(main), deskClient!))].map((f) => readFileSync(f, 'utf8')).join('\n');
-    expect(forCommands).toMatch(/node_modules\/@grpc\/grpc-js\//);
-    expect(forCommands).toMatch(/proto\/gen\/cordon\/v1\/desk/);
+    const bundle = readFileSync(main, 'utf8');
+    const heavy = /\/\/ node_modules\/(@grpc\/[\w-]+|protobufjs|iconv-lite|linkify-it|convict|mailparser|fast-xml-parser|fflate)\//g;
+    expect([...new Set([...bundle.matchAll(heavy)].map((m) => m[1]))]).toEqual([]);
+    // The same reading finds what it does hold, so the empty list above means something.
+    expect(bundle).toMatch(/\/\/ proto\/gen\/cordon\/v1\/desk\.ts\n/);
+    expect(bundle).toMatch(/\/\/ node_modules\/@bufbuild\/protobuf\//);
+    // The intake stack stays out: `ingest` loads tsc's module beside the bundle.
+    expect(bundle).toMatch(/import\("\.\/ingestCommand\.js"\)/);
     const listed = await run(process.execPath, [main, '--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'vic', 'health']);
     expect(listed.stdout).toBe('SERVING\n');
   });
 });
-
-/** `file` and every file it imports statically, transitively (import() is not followed): what Node loads before running it. */
-function staticClosure(file: string, seen = new Set<string>()): Set<string> {
-  if (seen.has(file)) return seen;
-  seen.add(file);
-  for (const m of readFileSync(file, 'utf8').matchAll(/(?:^|\n)import\s*(?:[\w*{}\s,$]+from\s*)?"(\.{1,2}\/[^"]+)"/g)) {
-    staticClosure(resolve(dirname(file), m[1]!), seen);
-  }
-  return seen;
-}

@@ -26,7 +26,7 @@ describe('cordonctl clock advance', () => {
 
   const ctl = async (port: number, operator: string, ...args: string[]) => {
     try {
-      const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', operator, ...args]);
+      const r = await run(process.execPath, [join(DIST, 'controller/cli/cordonctl.cjs'), '--controller', `127.0.0.1:${port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', operator, ...args]);
       return { code: 0, out: r.stdout, err: r.stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };

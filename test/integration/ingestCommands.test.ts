@@ -71,7 +71,7 @@ describe('cordonctl ingest', () => {
   });
 
   it('shows what it would make of a report, without a controller', async () => {
-    const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), 'ingest', '--dry-run', '--json', join(work, 'arf.eml')]);
+    const r = await run(process.execPath, [join(DIST, 'controller/cli/cordonctl.cjs'), 'ingest', '--dry-run', '--json', join(work, 'arf.eml')]);
     expect(JSON.parse(r.stdout)).toEqual({
       complaints: [
         { ip: '203.0.113.10', category: 'spam', eventTime: '2026-11-02T16:58:04.000Z', reporter: expect.stringContaining('fbl@mailbox.example'), reporterKind: 'upstream', format: 'arf', evidence: expect.any(String) },
@@ -80,7 +80,7 @@ describe('cordonctl ingest', () => {
       // The format's guess of the reporter's kind is not trust: an unsigned report without a registry is untrusted.
       authentication: expect.objectContaining({ trusted: false }),
     });
-    const none = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), 'ingest', '--dry-run', '--json', join(work, 'nothing.txt')]);
+    const none = await run(process.execPath, [join(DIST, 'controller/cli/cordonctl.cjs'), 'ingest', '--dry-run', '--json', join(work, 'nothing.txt')]);
     expect(JSON.parse(none.stdout)).toMatchObject({ complaints: [], needsInfo: expect.any(String) });
   });
 

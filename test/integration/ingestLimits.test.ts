@@ -61,7 +61,7 @@ describe('large reports through the desk', () => {
 
   const ctl = async (...args: string[]) => {
     try {
-      const r = await run(process.execPath, [join(DIST, 'controller/cli/main.js'), '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'olga', ...args], { maxBuffer: 16 * MiB });
+      const r = await run(process.execPath, [join(DIST, 'controller/cli/cordonctl.cjs'), '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'olga', ...args], { maxBuffer: 16 * MiB });
       return { code: 0, out: r.stdout, err: r.stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };

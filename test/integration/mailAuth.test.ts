@@ -288,7 +288,7 @@ describe.skipIf(!gate.ok)('mail authentication with real signatures and a real D
     try {
       writeFileSync(join(work, 'report.eml'), await sign(message('abuse@cert.example'), KEYS.cert));
       writeFileSync(join(work, 'reporters.json'), JSON.stringify(REGISTRY));
-      const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(DIST, 'controller/cli/main.js'), 'ingest', '--dry-run', '--json', '--dns-server', dns!.address, ...args]);
+      const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(DIST, 'controller/cli/cordonctl.cjs'), 'ingest', '--dry-run', '--json', '--dns-server', dns!.address, ...args]);
       const withRegistry = JSON.parse((await cli('--reporters', join(work, 'reporters.json'), join(work, 'report.eml'))).stdout) as { complaints: unknown[]; authentication: Authentication };
       expect(withRegistry).toHaveProperty('complaints');
       expect(withRegistry.authentication).toMatchObject({ trusted: true, via: 'dkim', reporterId: 'cert-example', reporterKind: 'cert' });

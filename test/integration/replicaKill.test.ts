@@ -52,7 +52,7 @@ describe.skipIf(missing)('a replica killed with kill -9 during a mass action', (
     procs.set(name, p);
   };
   const ctl = async (operator: string, replica: string, ...args: string[]) =>
-    (await run(process.execPath, ['--disable-warning=DEP0123', join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${ports.get(replica)}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', operator, '--timeout', '30000', ...args])).stdout;
+    (await run(process.execPath, ['--disable-warning=DEP0123', join(DIST, 'controller/cli/cordonctl.cjs'), '--controller', `127.0.0.1:${ports.get(replica)}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', operator, '--timeout', '30000', ...args])).stdout;
   const healthy = async (name: string) => {
     const p = procs.get(name)!;
     if (p.exitCode !== null) throw new Error(`${name} exited with ${p.exitCode} while starting`);

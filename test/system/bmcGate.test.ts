@@ -131,7 +131,7 @@ describe.skipIf(!gate.ok)('BMC checks around cuts', () => {
       new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
         execFile(
           process.execPath,
-          [join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'tess', 'host', 'bmc-check', host, '--json'],
+          [join(DIST, 'controller/cli/cordonctl.cjs'), '--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'tess', 'host', 'bmc-check', host, '--json'],
           { timeout: 30_000 },
           (err, stdout, stderr) => resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
         );

@@ -44,7 +44,7 @@ describe.skipIf(!gate.ok)('a controller killed between escalation and dispatch',
     await waitFor('the controller to answer', async () => (await ctl('health')).trim() === 'SERVING', 10_000, 100);
   };
   const ctl = async (...args: string[]) =>
-    (await run(process.execPath, ['--disable-warning=DEP0123', join(DIST, 'controller/cli/main.js'), '--controller', `127.0.0.1:${port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'olga', ...args])).stdout;
+    (await run(process.execPath, ['--disable-warning=DEP0123', join(DIST, 'controller/cli/cordonctl.cjs'), '--controller', `127.0.0.1:${port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'olga', ...args])).stdout;
 
   beforeAll(async () => {
     lab = NetLab.create('crash');

@@ -96,7 +96,7 @@ describe.skipIf(!gate.ok)('deploy/install.sh', () => {
 
   it('lays out the package: executable bins behind relative symlinks, production dependencies only', () => {
     for (const [root, bins] of [
-      [ctl, { 'usr/bin/cordon-controller': 'dist/controller/main.js', 'usr/bin/cordonctl': 'dist/controller/cli/main.js', 'usr/sbin/cordon-pki': 'deploy/pki/cordon-pki' }],
+      [ctl, { 'usr/bin/cordon-controller': 'dist/controller/main.js', 'usr/bin/cordonctl': 'dist/controller/cli/cordonctl.cjs', 'usr/sbin/cordon-pki': 'deploy/pki/cordon-pki' }],
       [agent, { 'usr/bin/cordon-agent': 'dist/agent/main.js' }],
     ] as const) {
       for (const [link, target] of Object.entries(bins)) {
