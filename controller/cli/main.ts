@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --use-openssl-ca
 // cordonctl: the operators' command line for the Cordon controller.
 // Only what every command needs is imported here; each command's module (and
 // gRPC, the generated messages, the intake stack) is imported when it runs,
@@ -10,6 +10,7 @@ import { CLI_OPTIONS, USAGE } from './commandLine.js';
 import type { DeskClient } from './deskClient.js';
 import type { Flags } from './incidentCommands.js';
 import { routeCommand, type CommandGroup } from './routeCommand.js';
+import { trustCordonCaOnly } from './trustCordonCaOnly.js';
 
 type Out = (text: string) => void;
 type Run = (client: DeskClient, words: string[], f: Flags, out: Out) => Promise<number>;
@@ -50,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
     const { ingestDryRun } = await import('./ingestCommand.js');
     return ingestDryRun(positionals[1], values.json === true, out, { reporters: values.reporters, dnsServers: values['dns-server'] });
   }
+  trustCordonCaOnly(process.execArgv, process.env);
   const timeoutMs = values.timeout === undefined ? 10_000 : Number(values.timeout);
   if (!(timeoutMs > 0)) throw new CordonError('invalid', 'must be a positive number of milliseconds', { field: '--timeout' });
   const [{ resolveConnection }, { DeskClient }] = await Promise.all([import('./connection.js'), import('./deskClient.js')]);

@@ -219,6 +219,21 @@ describe('cordonctl, readable', () => {
     expect(closed).toMatchObject({ code: 1, stderr: 'cordonctl: cannot reach 127.0.0.1:1 calling /cordon.v1.DeskService/ListHosts: connect ECONNREFUSED 127.0.0.1:1\n' });
   });
 
+  it('runs as an operator runs it, through its #! line, trusting the Cordon CA alone', async () => {
+    const main = join(DIST, 'controller/cli/cordonctl.cjs');
+    expect(readFileSync(main, 'utf8').split('\n', 1)[0]).toBe('#!/usr/bin/env -S node --use-openssl-ca');
+    const own = await run(main, ['--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--pki', pki.dir, '--operator', 'vic', 'health']);
+    expect(own.stdout).toBe('SERVING\n');
+    // The same controller, with a CA file that is not the one that signed it: refused, though this process has no other roots to fall back on.
+    const other = new TestPki();
+    try {
+      const refused = await run(main, ['--controller', `127.0.0.1:${controller.server.port}`, '--server-name', 'localhost', '--ca', join(other.dir, 'ca.crt'), '--cert', join(pki.dir, 'operator-vic.crt'), '--key', join(pki.dir, 'operator-vic.key'), 'health']).catch((e: { code: number; stderr: string }) => e);
+      expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^cordonctl: cannot reach 127\.0\.0\.1:\d+ calling \/grpc\.health\.v1\.Health\/Check: .*certificate/) });
+    } finally {
+      other.cleanup();
+    }
+  });
+
   // cordonctl is one CommonJS bundle (deploy/build/bundleCordonctl.mjs) that names each module it holds in a
   // comment (`// proto/gen/cordon/v1/desk.ts`). What it holds is what every command reads and compiles.
   it('holds neither grpc-js, protobufjs nor the intake stack, and still talks to the controller', async () => {
