@@ -11,6 +11,7 @@ import type { HostSettings } from './enforce/computePlan.js';
 import { Engine, type HostBackends } from './enforce/Engine.js';
 import { ExecRunner, type CommandRunner } from '../proto/runtime/CommandRunner.js';
 import { StateFile } from './state/StateFile.js';
+import { Watcher, type WatcherDeps } from './detect/Watcher.js';
 
 /** The controller's address when it is an IP literal: it must stay reachable like the management networks. */
 function controllerIp(settings: AgentSettings): string | undefined {
@@ -35,4 +36,11 @@ export function createBackends(settings: AgentSettings, log: Logger, runner: Com
 
 export function createEngine(settings: AgentSettings, log: Logger, runner?: CommandRunner): Engine {
   return new Engine(createBackends(settings, log, runner), hostSettings(settings), new StateFile(settings.stateDir), log.child({ component: 'engine' }));
+}
+
+/** The watcher of outbound connections on this host; none with the dry-run backend, which touches nothing. */
+export function createWatcher(settings: AgentSettings, log: Logger, send: WatcherDeps['send'], runner: CommandRunner = new ExecRunner()): Watcher | undefined {
+  if (settings.backend === 'dry-run') return undefined;
+  const host = hostSettings(settings);
+  return new Watcher({ runner, log: log.child({ component: 'watch' }), clock: () => new Date(), publicInterfaces: host.publicInterfaces, managementNetworks: host.managementNetworks, send });
 }

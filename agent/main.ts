@@ -14,7 +14,7 @@ import { cordonVersion } from '../proto/runtime/version.js';
 import { checkCertificateHostId } from './certificateHostId.js';
 import { applyCommand, applySavedCommand, releaseAllCommand, statusCommand } from './commands/oneShot.js';
 import { agentSchema, loadAgentConfig } from './config.js';
-import { createEngine } from './createEngine.js';
+import { createEngine, createWatcher } from './createEngine.js';
 import { runDaemon } from './runDaemon.js';
 
 const USAGE = `usage: cordon-agent [--config FILE] [COMMAND]
@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   log.info({ version: cordonVersion(), hostId: settings.hostId, config: file ?? '(defaults and environment)' }, 'starting');
-  const agent = await runDaemon(settings, tls, engine, log);
+  const agent = await runDaemon(settings, tls, engine, log, { createWatcher: (send) => createWatcher(settings, log, send) });
   onShutdownSignals(() => agent.stop(), log);
   return -1;
 }

@@ -1,4 +1,4 @@
-import { DesiredState } from '../proto/gen/cordon/v1/agent.js';
+import { DesiredState, type Observation } from '../proto/gen/cordon/v1/agent.js';
 import { asCordonError } from '../proto/runtime/CordonError.js';
 import type { Logger } from '../proto/runtime/logger.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
@@ -6,6 +6,7 @@ import { cordonVersion } from '../proto/runtime/version.js';
 import type { AgentSettings } from './config.js';
 import type { Engine } from './enforce/Engine.js';
 import { parseDesired } from './enforce/parseDesired.js';
+import type { Watcher } from './detect/Watcher.js';
 import { describeInterfaces } from './hostInterfaces.js';
 import { ControllerLink, type AgentLink, type ControllerLinkOptions } from './link/ControllerLink.js';
 import { PollingLink } from './link/PollingLink.js';
@@ -23,7 +24,19 @@ export interface RunningAgent {
  * The link holds one stream open (push), or with `controller.pollSeconds`
  * polls the controller on that interval (PollingLink).
  */
-export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engine: Engine, log: Logger): Promise<RunningAgent> {
+export async function runDaemon(
+  settings: AgentSettings,
+  tls: TlsMaterial,
+  engine: Engine,
+  log: Logger,
+  /**
+   * Makes the watcher of outbound connections (detect/Watcher.ts), given how
+   * to send an observation; without it the agent counts nothing, whatever
+   * the controller's policy says (tests that aim the engine at a namespace
+   * pass one aimed there too).
+   */
+  opts: { createWatcher?: (send: (o: Observation) => Promise<void>) => Watcher | undefined } = {},
+): Promise<RunningAgent> {
   let digest = '';
   try {
     const restored = await engine.restore();
@@ -37,6 +50,10 @@ export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engin
     log.error({ err: asCordonError(err).message }, 'cannot re-apply the saved state');
   }
 
+  // The watcher sends through the link, which is made below with the watcher's policy callback.
+  let link: AgentLink | undefined;
+  const watcher = opts.createWatcher?.((o) => link?.sendObservation(o) ?? Promise.resolve());
+
   const linkOptions: ControllerLinkOptions = {
     hostId: settings.hostId,
     agentVersion: cordonVersion(),
@@ -49,6 +66,9 @@ export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engin
     connectTimeoutMs: settings.reconnect.connectTimeoutMs,
     log: log.child({ component: 'link' }),
     held: () => ({ generation: engine.generation(), observedDigest: digest, interfaces: describeInterfaces(settings.interfaces) }),
+    onDetectionPolicy: (policy) => {
+      watcher?.setPolicy(policy).catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'cannot set up the watch table'));
+    },
     onDesiredState: async (message) => {
       try {
         const result = await engine.converge(parseDesired(DesiredState.toJSON(message)));
@@ -63,7 +83,7 @@ export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engin
   };
   // Settings built in code (tests, benches) may predate the key: absent means push.
   const pollMs = (settings.controller.pollSeconds ?? 0) * 1000;
-  const link: AgentLink = pollMs > 0 ? new PollingLink({ ...linkOptions, pollMs }) : new ControllerLink(linkOptions);
+  link = pollMs > 0 ? new PollingLink({ ...linkOptions, pollMs }) : new ControllerLink(linkOptions);
   if (pollMs > 0) log.info({ pollSeconds: settings.controller.pollSeconds }, 'poll mode: the controller is polled, not held open');
   link.start();
 
@@ -80,11 +100,13 @@ export async function runDaemon(settings: AgentSettings, tls: TlsMaterial, engin
       .catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'drift check failed'));
   }, settings.driftCheckSeconds * 1000);
 
+  const running = link;
   return {
-    link,
+    link: running,
     async stop() {
       clearInterval(drift);
-      await link.stop();
+      await watcher?.stop();
+      await running.stop();
     },
   };
 }

@@ -131,6 +131,27 @@ export const controllerSchema = {
       env: 'CORDON_BMC_CREDENTIALS_DIR',
     },
   },
+  detection: {
+    enabled: {
+      doc: 'Agents count, on their own hosts, new outbound SMTP connections and scanning fan-out (counting only: no traffic changes), and report what passes a threshold; each report becomes a complaint from own_monitoring.',
+      format: Boolean,
+      default: true,
+    },
+    windowSeconds: { doc: 'The counting window: agents read and reset their counts this often.', format: 'positive-int', default: 60 },
+    smtp: {
+      ports: { doc: 'Outbound destination ports counted as SMTP.', format: 'port-list', default: [25, 465, 587] },
+      newConnections: {
+        doc: 'New outbound connections to those ports within one window, across all destinations, above which the agent reports (category spam). 0 turns it off. A busy outbound mail server passes it: raise it, or set 0, for hosts that relay mail by design.',
+        format: 'nat',
+        default: 300,
+      },
+    },
+    fanout: {
+      ports: { doc: 'Outbound destination ports whose distinct destinations are counted (scanning and brute force from the host).', format: 'port-list', default: [22, 23, 445, 1433, 3306, 3389, 5900] },
+      destinations: { doc: 'Distinct destination addresses on those ports within one window above which the agent reports (category scan). 0 turns it off.', format: 'nat', default: 100 },
+    },
+    minIntervalSeconds: { doc: 'At most one complaint per host and kind within this; later windows over the threshold are logged, not filed again.', format: 'positive-int', default: 600 },
+  },
   switchFallback: {
     enabled: { doc: 'Shut a host\'s switch port (inventory "switchPorts") when it should be cut and its agent is silent or tampered with.', format: Boolean, default: true },
     silentSeconds: { doc: 'Agent silence, while its host should be cut, after which the switch port is shut.', format: 'positive-int', default: 90 },
@@ -346,6 +367,7 @@ export type ControllerConfig = convict.Config<{
     maxAttempts: number;
   };
   bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number; credentialsDir: string };
+  detection: { enabled: boolean; windowSeconds: number; smtp: { ports: number[]; newConnections: number }; fanout: { ports: number[]; destinations: number }; minIntervalSeconds: number };
   switchFallback: { enabled: boolean; silentSeconds: number; tamperThreshold: number; tamperWindowSeconds: number; sweepSeconds: number };
   enforcement: { smtpRelays: string[] };
   policy: {

@@ -8,7 +8,7 @@ import type { Logger } from '../proto/runtime/logger.js';
 import { bidiHandler, guardedServices, unaryHandler, type CallContext } from '../proto/runtime/rpcServer.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { MemoryDesiredStates, type DesiredStateSource } from './agents/DesiredStates.js';
-import type { Report, TamperEvent } from '../proto/gen/cordon/v1/agent.js';
+import type { DetectionPolicy, Observation, Report, TamperEvent } from '../proto/gen/cordon/v1/agent.js';
 import type { IncidentDesk } from './desk/incidentDesk.js';
 import { handleAgentConnect } from './agents/handleAgentConnect.js';
 import { RevocationList } from './agents/RevocationList.js';
@@ -30,6 +30,10 @@ export interface ControllerOptions {
   desired?: DesiredStateSource;
   onReport?: (hostId: string, report: Report) => void;
   onTamper?: (hostId: string, event: TamperEvent) => void;
+  /** What agents watch for on their hosts (config `detection`); absent: nothing is sent. */
+  detection?: DetectionPolicy;
+  /** Called with an agent's observation of its own host. */
+  onObservation?: (hostId: string, observation: Observation) => Promise<unknown>;
   /** An agent's session opened, closed, reported, or went stale or recovered (SessionRegistry's onChange). */
   onAgentChanged?: (hostId: string) => void;
   /** What ListAgents and ListHosts read: the fleet's sessions when there are replicas; this server's own when absent. */
@@ -96,6 +100,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     refused: (serial: string) => revocations.revoked(serial),
     ...(opts.onReport ? { onReport: opts.onReport } : {}),
     ...(opts.onTamper ? { onTamper: opts.onTamper } : {}),
+    ...(opts.detection ? { detection: opts.detection } : {}),
+    ...(opts.onObservation ? { onObservation: opts.onObservation } : {}),
   };
   server.addService(AgentServiceService, {
     connect: bidiHandler('AgentService/Connect', (stream, ctx) => handleAgentConnect(stream, ctx, linkDeps), deps),

@@ -10,6 +10,7 @@ import { loadTlsMaterial } from '../proto/runtime/tls.js';
 import { cordonVersion } from '../proto/runtime/version.js';
 import { controllerSchema, loadControllerConfig } from './config.js';
 import { policyFromConfig } from './incidents/policyFromConfig.js';
+import { detectionFromConfig } from './monitoring/detectionFromConfig.js';
 import { MailSender } from './mail/MailSender.js';
 import { runController } from './runController.js';
 import { DrillClock, drillOffsetFromAudit } from './clock.js';
@@ -160,6 +161,7 @@ async function main(argv: string[]): Promise<number> {
     metricsListen: config.get('metrics.listen'),
     intake: { limits: config.get('intake.limits'), parseWorkers: config.get('intake.parseWorkers') },
     dnsServers: config.get('intake.dnsServers'),
+    detection: detectionFromConfig(config.get('detection')),
     switchFallback: config.get('switchFallback.enabled')
       ? {
           driver: new SshSwitchDriver({ log: log.child({ component: 'switch' }) }),

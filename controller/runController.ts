@@ -41,6 +41,9 @@ import { createDeskReads } from './web/desk/DeskReads.js';
 import type { AgentSessions } from './agents/SessionRegistry.js';
 import { isCordonError } from '../proto/runtime/CordonError.js';
 import { startReplica, type Replica, type ReplicaSettings } from './replicas/startReplica.js';
+import type { DetectionSettings } from './monitoring/detectionFromConfig.js';
+import type { Observation } from '../proto/gen/cordon/v1/agent.js';
+import { ObservationIntake } from './monitoring/ObservationIntake.js';
 
 export interface ControllerSettings {
   listen: string;
@@ -58,6 +61,8 @@ export interface ControllerSettings {
   bmcDriver?: BmcDriver | undefined;
   /** `bmc.credentialsDir`: where BMC password files set over the desk must lie; without it the desk cannot set BMCs. */
   bmcCredentialsDir?: string | undefined;
+  /** What agents count on their hosts (config `detection`); without it they count nothing. */
+  detection?: DetectionSettings | undefined;
   /** The network-side fallback; without it a silent agent's cut stays with the agent. */
   switchFallback?: { driver: SwitchDriver; settings: SwitchFallbackSettings } | undefined;
   /** host:port for GET /metrics (Prometheus); absent or empty: no metrics endpoint. */
@@ -267,6 +272,16 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     await pageReads?.close();
     await replica?.stop();
   }
+  const observations = s.detection
+    ? new ObservationIntake({
+        inventory,
+        submit: (input, hostId) => service.submitComplaint(input, `agent:${hostId}`),
+        trusted: s.policy.trustedReporterKinds.includes('own_monitoring'),
+        clock: () => wall.now(),
+        log: log.child({ component: 'own-monitoring' }),
+        minIntervalMs: s.detection.minIntervalMs,
+      })
+    : undefined;
   let server: RunningController;
   try {
     server = await startController({
@@ -285,6 +300,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       },
       agents,
       onTamper: (hostId) => switches?.onTamper(hostId),
+      ...(observations && s.detection ? { detection: s.detection.policy, onObservation: (hostId: string, o: Observation) => observations.take(hostId, o) } : {}),
       staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
       ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),
       pingIntervalMs: s.pingIntervalMs,

@@ -3,7 +3,9 @@ import {
   type AgentMessage,
   type ControllerMessage,
   type DesiredState,
+  type DetectionPolicy,
   type Interface,
+  type Observation,
   type Report,
   type TamperEvent,
 } from '../../proto/gen/cordon/v1/agent.js';
@@ -69,6 +71,8 @@ export interface ControllerLinkOptions {
    * enforcement to keep heartbeating.
    */
   onDesiredState: (state: DesiredState) => Promise<Report>;
+  /** Called with the controller's detection policy, sent after each accepted Hello (the watcher ignores a repeat). */
+  onDetectionPolicy?: (policy: DetectionPolicy) => void;
 }
 
 /**
@@ -84,6 +88,8 @@ export interface AgentLink {
   sendTamper(event: TamperEvent): Promise<void>;
   /** Sends (or, between polls, queues) a report made outside a desired-state exchange. */
   sendReport(report: Report): Promise<void>;
+  /** Sends (or, between polls, queues) what the watcher measured over a threshold; dropped while no controller answers. */
+  sendObservation(observation: Observation): Promise<void>;
 }
 
 export interface LinkStatus {
@@ -147,6 +153,10 @@ export class ControllerLink implements AgentLink {
   /** Sends a report outside a desired-state exchange (e.g. after drift repair). */
   async sendReport(report: Report): Promise<void> {
     await this.current?.send({ body: { $case: 'report', value: report } }).catch(() => {});
+  }
+
+  async sendObservation(observation: Observation): Promise<void> {
+    await this.current?.send({ body: { $case: 'observation', value: observation } }).catch(() => {});
   }
 
   private async loop(): Promise<void> {
@@ -244,6 +254,8 @@ export class ControllerLink implements AgentLink {
         }
         if (msg.body?.$case === 'ping') {
           await this.heartbeat(call, msg.body.value.nonce);
+        } else if (msg.body?.$case === 'detection') {
+          this.opts.onDetectionPolicy?.(msg.body.value);
         } else if (msg.body?.$case === 'desiredState') {
           const state = msg.body.value;
           // Serialised so states apply in the order sent, without blocking heartbeats.

@@ -4,6 +4,7 @@ import {
   type ControllerMessage,
   type DesiredState,
   type Report,
+  type Observation,
   type TamperEvent,
 } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
@@ -28,6 +29,8 @@ export interface PollingLinkOptions extends ControllerLinkOptions {
 
 /** Tamper events kept between polls; older ones are dropped (the report's digest still tells). */
 const MAX_QUEUED_TAMPERS = 32;
+/** Observations kept between polls: the newest, one window's worth of each kind several times over. */
+const MAX_QUEUED_OBSERVATIONS = 16;
 /** How long a finished poll waits for the controller to close the stream, so it records a clean disconnect. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -51,6 +54,7 @@ export class PollingLink implements AgentLink {
   private readonly state: LinkStatus = { connected: false, sessions: 0, failedAttempts: 0, lastError: undefined };
   private queue: Promise<unknown> = Promise.resolve();
   private tampers: TamperEvent[] = [];
+  private observations: Observation[] = [];
   private pendingReport: Report | undefined;
   private stopping = false;
   private readonly configured: readonly string[];
@@ -82,6 +86,12 @@ export class PollingLink implements AgentLink {
   async sendTamper(event: TamperEvent): Promise<void> {
     this.tampers.push(event);
     if (this.tampers.length > MAX_QUEUED_TAMPERS) this.tampers.splice(0, this.tampers.length - MAX_QUEUED_TAMPERS);
+  }
+
+  /** Queued for the next poll, the newest MAX_QUEUED_OBSERVATIONS kept. */
+  async sendObservation(observation: Observation): Promise<void> {
+    this.observations.push(observation);
+    if (this.observations.length > MAX_QUEUED_OBSERVATIONS) this.observations.splice(0, this.observations.length - MAX_QUEUED_OBSERVATIONS);
   }
 
   /** Kept for the next poll; a newer report replaces it. */
@@ -196,8 +206,10 @@ export class PollingLink implements AgentLink {
           settleBy = performance.now() + settleMs;
           this.opts.log.debug({ address: target.label }, 'poll accepted');
           for (const value of this.tampers.splice(0)) await send({ $case: 'tamper', value });
+          for (const value of this.observations.splice(0)) await send({ $case: 'observation', value });
         }
         if (body?.$case === 'ping') await heartbeat(body.value.nonce);
+        else if (body?.$case === 'detection') this.opts.onDetectionPolicy?.(body.value);
         else if (body?.$case === 'desiredState') state = body.value;
       }
       let report: Report | undefined;

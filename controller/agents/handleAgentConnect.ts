@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { AgentMessage, ControllerMessage, Hello, Report, TamperEvent } from '../../proto/gen/cordon/v1/agent.js';
+import type { AgentMessage, ControllerMessage, DetectionPolicy, Hello, Observation, Report, TamperEvent } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { untilAborted } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
@@ -32,6 +32,10 @@ export interface AgentLinkDeps {
   onReport?: (hostId: string, report: Report) => void;
   /** Called with every tamper event. */
   onTamper?: (hostId: string, event: TamperEvent) => void;
+  /** What agents watch for on their hosts; sent after each accepted Hello, before the desired state. */
+  detection?: DetectionPolicy;
+  /** Called with what an agent measured over a threshold on its own host (the certificate's host). */
+  onObservation?: (hostId: string, observation: Observation) => Promise<unknown>;
 }
 
 /** Heartbeats faster than this would let one agent flood the controller. */
@@ -141,6 +145,7 @@ export async function handleAgentConnect(
   };
   // The first ping tells the agent its Hello was accepted.
   ping();
+  if (deps.detection) send({ body: { $case: 'detection', value: deps.detection } });
   const current = await deps.desired.get(certHostId);
   if (current) send({ body: { $case: 'desiredState', value: current } });
   const unsubscribe = deps.desired.subscribe(certHostId, (state) =>
@@ -186,6 +191,10 @@ export async function handleAgentConnect(
         case 'tamper':
           log.warn({ found: msg.body.value.found, restored: msg.body.value.restored }, 'agent reports tampering');
           deps.onTamper?.(certHostId, msg.body.value);
+          break;
+        case 'observation':
+          // Not awaited: filing a complaint must not hold up this agent's heartbeats and reports.
+          deps.onObservation?.(certHostId, msg.body.value).catch((err: unknown) => log.error({ err: (err as Error).message }, 'cannot file an observation'));
           break;
         case 'hello':
           throw new CordonError('invalid', 'a second Hello on the same stream', { field: 'hello' });

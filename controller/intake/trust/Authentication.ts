@@ -20,8 +20,8 @@ export interface AuthCheck {
 export interface Authentication {
   /** The report is authenticated as a registered reporter whose kind the policy trusts. */
   trusted: boolean;
-  /** How it was authenticated: an aligned DKIM signature, an ARC seal of a trusted forwarder, an operator's or a feed's certificate; none. */
-  via: 'dkim' | 'arc' | 'operator' | 'feed' | 'none';
+  /** How it was authenticated: an aligned DKIM signature, an ARC seal of a trusted forwarder, an operator's or a feed's certificate, the host's own agent (its measurements); none. */
+  via: 'dkim' | 'arc' | 'operator' | 'feed' | 'agent' | 'none';
   /** The registered reporter it is authenticated as, when it is. */
   reporterId?: string | undefined;
   reporterName?: string | undefined;

@@ -15,6 +15,7 @@ const VIA: Record<string, string> = {
   arc: 'an ARC seal of a trusted forwarder',
   operator: "an operator's certificate (the operator vouches for the report)",
   feed: "the reporter's feed certificate",
+  agent: "the host's own Cordon agent, over its certificate (the provider's own monitoring)",
 };
 
 /** Acronyms stay acronyms; other methods (registry, channel, alignment, header) read as words. */

@@ -179,6 +179,7 @@ export interface AgentMessage {
     | { $case: "heartbeat"; value: Heartbeat }
     | { $case: "report"; value: Report }
     | { $case: "tamper"; value: TamperEvent }
+    | { $case: "observation"; value: Observation }
     | undefined;
 }
 
@@ -256,8 +257,55 @@ export interface TamperEvent {
   generation: bigint;
 }
 
+/**
+ * What the agent measured on the host above a threshold of its detection
+ * policy: evidence for a complaint from the provider's own monitoring. The
+ * controller takes it only about the agent's own host (its certificate).
+ */
+export interface Observation {
+  /**
+   * "smtp": new outbound connections to SMTP ports; "fanout": distinct
+   * destinations of new outbound connections to the policy's scan ports.
+   */
+  kind: string;
+  windowStart?: Date | undefined;
+  windowEnd?:
+    | Date
+    | undefined;
+  /** What was counted in the window, and the threshold it passed. */
+  count: bigint;
+  threshold: bigint;
+  /** The busiest destinations, most first (at most 10). */
+  top: ObservedDestination[];
+}
+
+export interface ObservedDestination {
+  address: string;
+  /** New connections to it in the window. */
+  connections: bigint;
+}
+
 export interface ControllerMessage {
-  body?: { $case: "desiredState"; value: DesiredState } | { $case: "ping"; value: Ping } | undefined;
+  body?: { $case: "desiredState"; value: DesiredState } | { $case: "ping"; value: Ping } | {
+    $case: "detection";
+    value: DetectionPolicy;
+  } | undefined;
+}
+
+/**
+ * What the agent watches for on the host, sent after the Hello is accepted
+ * and before the desired state. Counting only: the agent's watch table never
+ * changes what traffic passes. A threshold of 0 turns that detector off.
+ */
+export interface DetectionPolicy {
+  enabled: boolean;
+  windowSeconds: number;
+  /** New outbound TCP connections to these ports, per window. */
+  smtpPorts: number[];
+  smtpNewConnections: number;
+  /** Distinct destination addresses of new outbound TCP connections to these ports, per window. */
+  fanoutPorts: number[];
+  fanoutDestinations: number;
 }
 
 /**
@@ -335,6 +383,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "tamper":
         TamperEvent.encode(message.body.value, writer.uint32(34).fork()).join();
         break;
+      case "observation":
+        Observation.encode(message.body.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -384,6 +435,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "tamper", value: TamperEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = { $case: "observation", value: Observation.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -406,6 +465,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "report", value: Report.fromJSON(object.report) }
         : isSet(object.tamper)
         ? { $case: "tamper", value: TamperEvent.fromJSON(object.tamper) }
+        : isSet(object.observation)
+        ? { $case: "observation", value: Observation.fromJSON(object.observation) }
         : undefined,
     };
   },
@@ -420,6 +481,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.report = Report.toJSON(message.body.value);
     } else if (message.body?.$case === "tamper") {
       obj.tamper = TamperEvent.toJSON(message.body.value);
+    } else if (message.body?.$case === "observation") {
+      obj.observation = Observation.toJSON(message.body.value);
     }
     return obj;
   },
@@ -451,6 +514,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "tamper": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "tamper", value: TamperEvent.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "observation": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "observation", value: Observation.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1343,6 +1412,259 @@ export const TamperEvent: MessageFns<TamperEvent> = {
   },
 };
 
+function createBaseObservation(): Observation {
+  return { kind: "", windowStart: undefined, windowEnd: undefined, count: 0n, threshold: 0n, top: [] };
+}
+
+export const Observation: MessageFns<Observation> = {
+  encode(message: Observation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.windowStart !== undefined) {
+      Timestamp.encode(toTimestamp(message.windowStart), writer.uint32(18).fork()).join();
+    }
+    if (message.windowEnd !== undefined) {
+      Timestamp.encode(toTimestamp(message.windowEnd), writer.uint32(26).fork()).join();
+    }
+    if (message.count !== 0n) {
+      if (BigInt.asUintN(64, message.count) !== message.count) {
+        throw new globalThis.Error("value provided for field message.count of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.count);
+    }
+    if (message.threshold !== 0n) {
+      if (BigInt.asUintN(64, message.threshold) !== message.threshold) {
+        throw new globalThis.Error("value provided for field message.threshold of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.threshold);
+    }
+    for (const v of message.top) {
+      ObservedDestination.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Observation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseObservation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.windowStart = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.windowEnd = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.threshold = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.top.push(ObservedDestination.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Observation {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      windowStart: isSet(object.windowStart)
+        ? fromJsonTimestamp(object.windowStart)
+        : isSet(object.window_start)
+        ? fromJsonTimestamp(object.window_start)
+        : undefined,
+      windowEnd: isSet(object.windowEnd)
+        ? fromJsonTimestamp(object.windowEnd)
+        : isSet(object.window_end)
+        ? fromJsonTimestamp(object.window_end)
+        : undefined,
+      count: isSet(object.count) ? BigInt(object.count) : 0n,
+      threshold: isSet(object.threshold) ? BigInt(object.threshold) : 0n,
+      top: globalThis.Array.isArray(object?.top) ? object.top.map((e: any) => ObservedDestination.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: Observation): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.windowStart !== undefined) {
+      obj.windowStart = message.windowStart.toISOString();
+    }
+    if (message.windowEnd !== undefined) {
+      obj.windowEnd = message.windowEnd.toISOString();
+    }
+    if (message.count !== 0n) {
+      obj.count = message.count.toString();
+    }
+    if (message.threshold !== 0n) {
+      obj.threshold = message.threshold.toString();
+    }
+    if (message.top?.length) {
+      obj.top = message.top.map((e) => ObservedDestination.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Observation>, I>>(base?: I): Observation {
+    return Observation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Observation>, I>>(object: I): Observation {
+    const message = createBaseObservation();
+    message.kind = object.kind ?? "";
+    message.windowStart = object.windowStart ?? undefined;
+    message.windowEnd = object.windowEnd ?? undefined;
+    message.count = (object.count !== undefined && object.count !== null) ? BigInt(object.count) : 0n;
+    message.threshold = (object.threshold !== undefined && object.threshold !== null) ? BigInt(object.threshold) : 0n;
+    message.top = object.top?.map((e) => ObservedDestination.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseObservedDestination(): ObservedDestination {
+  return { address: "", connections: 0n };
+}
+
+export const ObservedDestination: MessageFns<ObservedDestination> = {
+  encode(message: ObservedDestination, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.connections !== 0n) {
+      if (BigInt.asUintN(64, message.connections) !== message.connections) {
+        throw new globalThis.Error("value provided for field message.connections of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.connections);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ObservedDestination {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseObservedDestination();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.connections = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ObservedDestination {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      connections: isSet(object.connections) ? BigInt(object.connections) : 0n,
+    };
+  },
+
+  toJSON(message: ObservedDestination): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.connections !== 0n) {
+      obj.connections = message.connections.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ObservedDestination>, I>>(base?: I): ObservedDestination {
+    return ObservedDestination.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ObservedDestination>, I>>(object: I): ObservedDestination {
+    const message = createBaseObservedDestination();
+    message.address = object.address ?? "";
+    message.connections = (object.connections !== undefined && object.connections !== null)
+      ? BigInt(object.connections)
+      : 0n;
+    return message;
+  },
+};
+
 function createBaseControllerMessage(): ControllerMessage {
   return { body: undefined };
 }
@@ -1355,6 +1677,9 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         break;
       case "ping":
         Ping.encode(message.body.value, writer.uint32(18).fork()).join();
+        break;
+      case "detection":
+        DetectionPolicy.encode(message.body.value, writer.uint32(26).fork()).join();
         break;
     }
     return writer;
@@ -1389,6 +1714,14 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
             message.body = { $case: "ping", value: Ping.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.body = { $case: "detection", value: DetectionPolicy.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1409,6 +1742,8 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         ? { $case: "desiredState", value: DesiredState.fromJSON(object.desired_state) }
         : isSet(object.ping)
         ? { $case: "ping", value: Ping.fromJSON(object.ping) }
+        : isSet(object.detection)
+        ? { $case: "detection", value: DetectionPolicy.fromJSON(object.detection) }
         : undefined,
     };
   },
@@ -1419,6 +1754,8 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       obj.desiredState = DesiredState.toJSON(message.body.value);
     } else if (message.body?.$case === "ping") {
       obj.ping = Ping.toJSON(message.body.value);
+    } else if (message.body?.$case === "detection") {
+      obj.detection = DetectionPolicy.toJSON(message.body.value);
     }
     return obj;
   },
@@ -1441,7 +1778,217 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         }
         break;
       }
+      case "detection": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "detection", value: DetectionPolicy.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseDetectionPolicy(): DetectionPolicy {
+  return {
+    enabled: false,
+    windowSeconds: 0,
+    smtpPorts: [],
+    smtpNewConnections: 0,
+    fanoutPorts: [],
+    fanoutDestinations: 0,
+  };
+}
+
+export const DetectionPolicy: MessageFns<DetectionPolicy> = {
+  encode(message: DetectionPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.windowSeconds !== 0) {
+      writer.uint32(16).uint32(message.windowSeconds);
+    }
+    if (message.smtpPorts.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.smtpPorts) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.smtpNewConnections !== 0) {
+      writer.uint32(32).uint32(message.smtpNewConnections);
+    }
+    if (message.fanoutPorts.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.fanoutPorts) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.fanoutDestinations !== 0) {
+      writer.uint32(48).uint32(message.fanoutDestinations);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetectionPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetectionPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.windowSeconds = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.smtpPorts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.smtpPorts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.smtpNewConnections = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.fanoutPorts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.fanoutPorts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.fanoutDestinations = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetectionPolicy {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      windowSeconds: isSet(object.windowSeconds)
+        ? globalThis.Number(object.windowSeconds)
+        : isSet(object.window_seconds)
+        ? globalThis.Number(object.window_seconds)
+        : 0,
+      smtpPorts: globalThis.Array.isArray(object?.smtpPorts)
+        ? object.smtpPorts.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.smtp_ports)
+        ? object.smtp_ports.map((e: any) => globalThis.Number(e))
+        : [],
+      smtpNewConnections: isSet(object.smtpNewConnections)
+        ? globalThis.Number(object.smtpNewConnections)
+        : isSet(object.smtp_new_connections)
+        ? globalThis.Number(object.smtp_new_connections)
+        : 0,
+      fanoutPorts: globalThis.Array.isArray(object?.fanoutPorts)
+        ? object.fanoutPorts.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.fanout_ports)
+        ? object.fanout_ports.map((e: any) => globalThis.Number(e))
+        : [],
+      fanoutDestinations: isSet(object.fanoutDestinations)
+        ? globalThis.Number(object.fanoutDestinations)
+        : isSet(object.fanout_destinations)
+        ? globalThis.Number(object.fanout_destinations)
+        : 0,
+    };
+  },
+
+  toJSON(message: DetectionPolicy): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.windowSeconds !== 0) {
+      obj.windowSeconds = Math.round(message.windowSeconds);
+    }
+    if (message.smtpPorts?.length) {
+      obj.smtpPorts = message.smtpPorts.map((e) => Math.round(e));
+    }
+    if (message.smtpNewConnections !== 0) {
+      obj.smtpNewConnections = Math.round(message.smtpNewConnections);
+    }
+    if (message.fanoutPorts?.length) {
+      obj.fanoutPorts = message.fanoutPorts.map((e) => Math.round(e));
+    }
+    if (message.fanoutDestinations !== 0) {
+      obj.fanoutDestinations = Math.round(message.fanoutDestinations);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DetectionPolicy>, I>>(base?: I): DetectionPolicy {
+    return DetectionPolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DetectionPolicy>, I>>(object: I): DetectionPolicy {
+    const message = createBaseDetectionPolicy();
+    message.enabled = object.enabled ?? false;
+    message.windowSeconds = object.windowSeconds ?? 0;
+    message.smtpPorts = object.smtpPorts?.map((e) => e) || [];
+    message.smtpNewConnections = object.smtpNewConnections ?? 0;
+    message.fanoutPorts = object.fanoutPorts?.map((e) => e) || [];
+    message.fanoutDestinations = object.fanoutDestinations ?? 0;
     return message;
   },
 };

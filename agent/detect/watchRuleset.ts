@@ -1,0 +1,72 @@
+import { collapseCidrs, type Cidr } from '../../proto/runtime/cidr.js';
+
+/** The agent's second table: it counts, it never drops or accepts anything (a separate table, so enforcement's transactions and fingerprints never see it). */
+export const WATCH_TABLE = 'inet cordon_watch';
+
+/** The dynamic sets the watcher reads and flushes each window. */
+export const WATCH_SETS = ['smtp_v4', 'smtp_v6', 'fanout_v4', 'fanout_v6'] as const;
+
+/** Element limit of each dynamic set: beyond it the kernel adds no element, and a count saturates rather than grow memory. */
+export const WATCH_SET_SIZE = 65_535;
+
+export interface WatchPlan {
+  publicInterfaces: string[];
+  /** Destinations never counted (the management networks stay out of every measure). */
+  managementNetworks: Cidr[];
+  smtpPorts: number[];
+  fanoutPorts: number[];
+}
+
+function elements(items: string[]): string {
+  return items.length > 0 ? `\t\telements = { ${items.join(', ')} }\n` : '';
+}
+
+function addrSet(name: string, family: 4 | 6, cidrs: Cidr[]): string {
+  const own = collapseCidrs(cidrs.filter((c) => c.family === family)).map((c) => c.text);
+  return `\tset ${name} {\n\t\ttype ${family === 4 ? 'ipv4_addr' : 'ipv6_addr'}\n\t\tflags interval\n${elements(own)}\t}\n`;
+}
+
+function dynamicSet(name: string, family: 4 | 6): string {
+  return `\tset ${name} {\n\t\ttype ${family === 4 ? 'ipv4_addr' : 'ipv6_addr'}\n\t\tsize ${WATCH_SET_SIZE}\n\t\tflags dynamic\n\t\tcounter\n\t}\n`;
+}
+
+/**
+ * Renders `inet cordon_watch`. Pure (golden-tested). Every rule matches the
+ * first packet of a new outbound TCP connection leaving through a public
+ * interface (made on the host or forwarded for its VMs) and only adds its
+ * destination to a set with a counter per element: how many new connections
+ * to each SMTP destination, and how many distinct scan-port destinations
+ * (with their connections). The hooks run at priority filter - 20, before Cordon's
+ * own enforcement (filter - 10), so attempts that an SMTP block refuses are
+ * still counted, and no rule here has a verdict: traffic passes as before.
+ */
+export function renderWatchTable(plan: WatchPlan): string {
+  let out = `table ${WATCH_TABLE} {\n`;
+  out += `\tset public_ifs {\n\t\ttype ifname\n${elements(plan.publicInterfaces.map((n) => JSON.stringify(n)))}\t}\n`;
+  out += addrSet('mgmt_v4', 4, plan.managementNetworks);
+  out += addrSet('mgmt_v6', 6, plan.managementNetworks);
+  out += `\tset smtp_ports {\n\t\ttype inet_service\n${elements(plan.smtpPorts.map(String))}\t}\n`;
+  out += `\tset fanout_ports {\n\t\ttype inet_service\n${elements(plan.fanoutPorts.map(String))}\t}\n`;
+  out += dynamicSet('smtp_v4', 4) + dynamicSet('smtp_v6', 6) + dynamicSet('fanout_v4', 4) + dynamicSet('fanout_v6', 6);
+  out += '\tchain watch {\n';
+  out += '\t\tip daddr @mgmt_v4 return\n\t\tip6 daddr @mgmt_v6 return\n';
+  out += '\t\tct state new tcp dport @smtp_ports add @smtp_v4 { ip daddr }\n';
+  out += '\t\tct state new tcp dport @smtp_ports add @smtp_v6 { ip6 daddr }\n';
+  out += '\t\tct state new tcp dport @fanout_ports add @fanout_v4 { ip daddr }\n';
+  out += '\t\tct state new tcp dport @fanout_ports add @fanout_v6 { ip6 daddr }\n';
+  out += '\t}\n';
+  const hook = (name: string) => `\tchain ${name} {\n\t\ttype filter hook ${name} priority filter - 20; policy accept;\n\t\toifname @public_ifs jump watch\n\t}\n`;
+  out += hook('output') + hook('forward');
+  out += '}\n';
+  return out;
+}
+
+/** Replaces the table in one nft transaction (or only removes it when `plan` is undefined). */
+export function renderWatchTransaction(plan: WatchPlan | undefined): string {
+  return `table ${WATCH_TABLE}\ndelete table ${WATCH_TABLE}\n${plan ? renderWatchTable(plan) : ''}`;
+}
+
+/** Empties the dynamic sets, for the next window. */
+export function renderWatchFlush(): string {
+  return WATCH_SETS.map((s) => `flush set ${WATCH_TABLE} ${s}\n`).join('');
+}
