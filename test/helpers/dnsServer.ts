@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
+import { isIPv4 } from 'node:net';
 import { freePort } from './freePort.js';
 
 /** A real DNS server (dnsmasq) on the loopback, answering only the records a test gave it. */
@@ -31,28 +32,52 @@ export function dnsServerGate(): { ok: boolean; reason: string } {
   return { ok: false, reason: 'needs dnsmasq (apt-get install -y dnsmasq-base), and installing it needs root' };
 }
 
+/** More than one TXT record per name, A records, authoritative domains, and a fixed port. */
+export interface DnsRecords {
+  /** name → IPv4 addresses, one A record each (dnsmasq --host-record, which also answers their PTR). */
+  a?: Record<string, string[]>;
+  /** name → TXT records, one each (beside the first argument's one per name). */
+  txt?: Record<string, string[]>;
+  /**
+   * Domains answered from these records alone (dnsmasq --local): a name under
+   * one without records is NXDOMAIN, or NODATA if a longer name exists. Any
+   * other unknown name is REFUSED (no upstream).
+   */
+  authoritative?: string[];
+  /** Listen on this port (to restart a server where a client already points); default a free one. */
+  port?: number;
+}
+
 /** dnsmasq's own name for readiness probes. */
 const READY = 'ready.cordon.test';
 
 /**
- * Starts `dnsmasq --no-daemon` on a free loopback port, authoritative for
- * nothing but `txt` (name → record text; no upstream, no /etc/hosts).
+ * Starts `dnsmasq --no-daemon` on a free loopback port, answering nothing but
+ * `txt` (name → record text) and `more` (no upstream, no /etc/hosts).
  * dnsmasq 2.90 splits a text longer than 255 bytes into 255-byte
  * character-strings, as DKIM keys need; a DNS client joins them. Resolves
  * once it answers; the caller must `stop()` it (afterAll), and it is killed
  * on process exit in any case.
  */
-export async function startDnsServer(txt: Record<string, string>): Promise<DnsServer> {
+export async function startDnsServer(txt: Record<string, string>, more: DnsRecords = {}): Promise<DnsServer> {
   const binary = dnsmasqPath();
   if (!binary) throw new Error('dnsmasq is not installed (apt-get install -y dnsmasq-base; .ci/run installs it)');
-  const records = { ...txt, [READY]: 'ok' };
-  for (const [name, value] of Object.entries(records)) {
+  const records: [string, string][] = [...Object.entries(txt), [READY, 'ok']];
+  for (const [name, values] of Object.entries(more.txt ?? {})) for (const v of values) records.push([name, v]);
+  for (const [name, value] of records) {
     // dnsmasq splits --txt-record values at commas; quotes would be kept literally.
     if (/[,"]/.test(value)) throw new Error(`TXT record ${name}: commas and quotes are not supported by this helper`);
   }
+  const hosts: string[] = [];
+  for (const [name, addresses] of Object.entries(more.a ?? {})) {
+    for (const address of addresses) {
+      if (!isIPv4(address)) throw new Error(`A record ${name}: ${address} is not an IPv4 address`);
+      hosts.push(`--host-record=${name},${address}`);
+    }
+  }
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = more.port ?? (await freePort());
     const args = [
       '--no-daemon',
       `--port=${port}`,
@@ -63,7 +88,9 @@ export async function startDnsServer(txt: Record<string, string>): Promise<DnsSe
       '--no-poll',
       '--pid-file=',
       '--log-facility=-',
-      ...Object.entries(records).map(([name, value]) => `--txt-record=${name},${value}`),
+      ...records.map(([name, value]) => `--txt-record=${name},${value}`),
+      ...hosts,
+      ...(more.authoritative ?? []).map((domain) => `--local=/${domain}/`),
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -75,6 +102,8 @@ export async function startDnsServer(txt: Record<string, string>): Promise<DnsSe
     if (await answers(child, port)) return server;
     lastError = output.trim();
     await server.stop();
+    // A fixed port just given up by the previous server may take a moment to free.
+    if (more.port !== undefined) await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`dnsmasq did not start: ${lastError}`);
 }
