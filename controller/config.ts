@@ -150,6 +150,18 @@ export const controllerSchema = {
       ports: { doc: 'Outbound destination ports whose distinct destinations are counted (scanning and brute force from the host).', format: 'port-list', default: [22, 23, 445, 1433, 3306, 3389, 5900] },
       destinations: { doc: 'Distinct destination addresses on those ports within one window above which the agent reports (category scan). 0 turns it off.', format: 'nat', default: 100 },
     },
+    flood: {
+      packetsPerSecond: {
+        doc: 'Packets per second to one destination, averaged over a window, above which the agent reports (category ddos), when those packets average at most maxAverageBytes. 0 turns it off.',
+        format: 'nat',
+        default: 20000,
+      },
+      maxAverageBytes: {
+        doc: 'Largest average packet size (bytes, as nft sees it, before GSO splits TCP segments) that counts as a flood: bulk transfers of large packets never do.',
+        format: 'positive-int',
+        default: 512,
+      },
+    },
     minIntervalSeconds: { doc: 'At most one complaint per host and kind within this; later windows over the threshold are logged, not filed again.', format: 'positive-int', default: 600 },
   },
   switchFallback: {
@@ -367,7 +379,7 @@ export type ControllerConfig = convict.Config<{
     maxAttempts: number;
   };
   bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number; credentialsDir: string };
-  detection: { enabled: boolean; windowSeconds: number; smtp: { ports: number[]; newConnections: number }; fanout: { ports: number[]; destinations: number }; minIntervalSeconds: number };
+  detection: { enabled: boolean; windowSeconds: number; smtp: { ports: number[]; newConnections: number }; fanout: { ports: number[]; destinations: number }; flood: { packetsPerSecond: number; maxAverageBytes: number }; minIntervalSeconds: number };
   switchFallback: { enabled: boolean; silentSeconds: number; tamperThreshold: number; tamperWindowSeconds: number; sweepSeconds: number };
   enforcement: { smtpRelays: string[] };
   policy: {

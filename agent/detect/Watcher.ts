@@ -36,7 +36,8 @@ export function activePolicy(p: DetectionPolicy | undefined): DetectionPolicy | 
   const fanoutPorts = validPorts(p.fanoutPorts);
   const smtp = p.smtpNewConnections > 0 && smtpPorts.length > 0;
   const fanout = p.fanoutDestinations > 0 && fanoutPorts.length > 0;
-  if (!smtp && !fanout) return undefined;
+  const flood = p.floodPacketsPerSecond > 0 && p.floodMaxAverageBytes > 0;
+  if (!smtp && !fanout && !flood) return undefined;
   return {
     enabled: true,
     windowSeconds: Math.min(Math.max(p.windowSeconds, MIN_WINDOW_S), MAX_WINDOW_S),
@@ -44,6 +45,8 @@ export function activePolicy(p: DetectionPolicy | undefined): DetectionPolicy | 
     smtpNewConnections: smtp ? p.smtpNewConnections : 0,
     fanoutPorts: fanout ? fanoutPorts : [],
     fanoutDestinations: fanout ? p.fanoutDestinations : 0,
+    floodPacketsPerSecond: flood ? p.floodPacketsPerSecond : 0,
+    floodMaxAverageBytes: flood ? p.floodMaxAverageBytes : 0,
   };
 }
 
@@ -55,7 +58,31 @@ function observation(kind: 'smtp' | 'fanout', counts: Map<string, number>, count
     windowEnd: end,
     count: BigInt(count),
     threshold: BigInt(threshold),
-    top: top.map(([address, n]) => ({ address, connections: BigInt(n) })),
+    top: top.map(([address, n]) => ({ address, connections: BigInt(n), packets: 0n, bytes: 0n })),
+  };
+}
+
+/**
+ * The flood detector's finding, if any: destinations that got more packets
+ * than the rate allows over the window, in packets that average no more
+ * than the size limit (a bulk transfer's are far larger). Its count is the
+ * busiest such destination's packets.
+ */
+function floodObservation(flood: Map<string, { packets: number; bytes: number }>, p: DetectionPolicy, start: Date, end: Date): Observation | undefined {
+  const seconds = Math.max((end.getTime() - start.getTime()) / 1000, 1);
+  const threshold = Math.ceil(p.floodPacketsPerSecond * seconds);
+  const over = [...flood]
+    .filter(([, c]) => c.packets > threshold && c.bytes / c.packets <= p.floodMaxAverageBytes)
+    .sort((a, b) => b[1].packets - a[1].packets || (a[0] < b[0] ? -1 : 1))
+    .slice(0, TOP);
+  if (over.length === 0) return undefined;
+  return {
+    kind: 'flood',
+    windowStart: start,
+    windowEnd: end,
+    count: BigInt(over[0]![1].packets),
+    threshold: BigInt(threshold),
+    top: over.map(([address, c]) => ({ address, connections: 0n, packets: BigInt(c.packets), bytes: BigInt(c.bytes) })),
   };
 }
 
@@ -130,6 +157,8 @@ export class Watcher {
     if (policy.fanoutDestinations > 0 && counts.fanout.size > policy.fanoutDestinations) {
       found.push(observation('fanout', counts.fanout, counts.fanout.size, policy.fanoutDestinations, start, end));
     }
+    const flood = policy.floodPacketsPerSecond > 0 ? floodObservation(counts.flood, policy, start, end) : undefined;
+    if (flood) found.push(flood);
     for (const o of found) {
       this.deps.log.warn({ kind: o.kind, count: Number(o.count), threshold: Number(o.threshold) }, 'outbound connections over the detection threshold');
       await this.deps.send(o).catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'cannot send an observation'));
@@ -138,6 +167,6 @@ export class Watcher {
   }
 
   private plan(p: DetectionPolicy) {
-    return { publicInterfaces: this.deps.publicInterfaces, managementNetworks: this.deps.managementNetworks, smtpPorts: p.smtpPorts, fanoutPorts: p.fanoutPorts };
+    return { publicInterfaces: this.deps.publicInterfaces, managementNetworks: this.deps.managementNetworks, smtpPorts: p.smtpPorts, fanoutPorts: p.fanoutPorts, flood: p.floodPacketsPerSecond > 0 };
   }
 }

@@ -4,7 +4,7 @@ import { collapseCidrs, type Cidr } from '../../proto/runtime/cidr.js';
 export const WATCH_TABLE = 'inet cordon_watch';
 
 /** The dynamic sets the watcher reads and flushes each window. */
-export const WATCH_SETS = ['smtp_v4', 'smtp_v6', 'fanout_v4', 'fanout_v6'] as const;
+export const WATCH_SETS = ['smtp_v4', 'smtp_v6', 'fanout_v4', 'fanout_v6', 'flood_v4', 'flood_v6'] as const;
 
 /** Element limit of each dynamic set: beyond it the kernel adds no element, and a count saturates rather than grow memory. */
 export const WATCH_SET_SIZE = 65_535;
@@ -15,6 +15,8 @@ export interface WatchPlan {
   managementNetworks: Cidr[];
   smtpPorts: number[];
   fanoutPorts: number[];
+  /** Count every packet per destination (the flood detector), not only new connections. */
+  flood: boolean;
 }
 
 function elements(items: string[]): string {
@@ -36,7 +38,8 @@ function dynamicSet(name: string, family: 4 | 6): string {
  * interface (made on the host or forwarded for its VMs) and only adds its
  * destination to a set with a counter per element: how many new connections
  * to each SMTP destination, and how many distinct scan-port destinations
- * (with their connections). The hooks run at priority filter - 20, before Cordon's
+ * (with their connections), and, when the flood detector is on, every
+ * packet and byte per destination. The hooks run at priority filter - 20, before Cordon's
  * own enforcement (filter - 10), so attempts that an SMTP block refuses are
  * still counted, and no rule here has a verdict: traffic passes as before.
  */
@@ -48,12 +51,15 @@ export function renderWatchTable(plan: WatchPlan): string {
   out += `\tset smtp_ports {\n\t\ttype inet_service\n${elements(plan.smtpPorts.map(String))}\t}\n`;
   out += `\tset fanout_ports {\n\t\ttype inet_service\n${elements(plan.fanoutPorts.map(String))}\t}\n`;
   out += dynamicSet('smtp_v4', 4) + dynamicSet('smtp_v6', 6) + dynamicSet('fanout_v4', 4) + dynamicSet('fanout_v6', 6);
+  out += dynamicSet('flood_v4', 4) + dynamicSet('flood_v6', 6);
   out += '\tchain watch {\n';
   out += '\t\tip daddr @mgmt_v4 return\n\t\tip6 daddr @mgmt_v6 return\n';
   out += '\t\tct state new tcp dport @smtp_ports add @smtp_v4 { ip daddr }\n';
   out += '\t\tct state new tcp dport @smtp_ports add @smtp_v6 { ip6 daddr }\n';
   out += '\t\tct state new tcp dport @fanout_ports add @fanout_v4 { ip daddr }\n';
   out += '\t\tct state new tcp dport @fanout_ports add @fanout_v6 { ip6 daddr }\n';
+  // Every packet, per destination: the one rule whose cost grows with the packet rate (BENCHMARKS §4).
+  if (plan.flood) out += '\t\tadd @flood_v4 { ip daddr }\n\t\tadd @flood_v6 { ip6 daddr }\n';
   out += '\t}\n';
   const hook = (name: string) => `\tchain ${name} {\n\t\ttype filter hook ${name} priority filter - 20; policy accept;\n\t\toifname @public_ifs jump watch\n\t}\n`;
   out += hook('output') + hook('forward');

@@ -3,8 +3,9 @@ import { isIP } from 'node:net';
 
 /** What each kind of observation counts, and the category its complaint gets. */
 export const OBSERVATION_KINDS = {
-  smtp: { category: 'spam', counts: 'new outbound connections to SMTP ports' },
-  fanout: { category: 'scan', counts: 'distinct destinations of new outbound connections to scanning ports' },
+  smtp: { category: 'spam', counts: 'new outbound connections to SMTP ports', per: 'new connections' },
+  fanout: { category: 'scan', counts: 'distinct destinations of new outbound connections to scanning ports', per: 'new connections' },
+  flood: { category: 'ddos', counts: 'packets to a single destination', per: 'packets, average size' },
 } as const;
 
 export type ObservationKind = keyof typeof OBSERVATION_KINDS;
@@ -28,7 +29,8 @@ export function observationProblem(o: Observation, now: Date): string | undefine
   if (!(o.count > o.threshold)) return `count ${o.count} does not pass threshold ${o.threshold}`;
   if (o.count > BigInt(Number.MAX_SAFE_INTEGER)) return 'count is out of range';
   if (o.top.length > 10) return `at most 10 destinations, got ${o.top.length}`;
-  const bad = o.top.find((d) => !isIP(d.address) || d.connections > BigInt(Number.MAX_SAFE_INTEGER));
+  const tooBig = (n: bigint) => n > BigInt(Number.MAX_SAFE_INTEGER);
+  const bad = o.top.find((d) => !isIP(d.address) || tooBig(d.connections) || tooBig(d.packets) || tooBig(d.bytes));
   if (bad) return `destination ${JSON.stringify(bad.address.slice(0, 60))} is not an address`;
   return undefined;
 }
@@ -37,10 +39,12 @@ export function observationProblem(o: Observation, now: Date): string | undefine
 export function describeObservation(hostId: string, o: Observation): string {
   const k = OBSERVATION_KINDS[o.kind as ObservationKind];
   const when = `between ${o.windowStart!.toISOString()} and ${o.windowEnd!.toISOString()}`;
-  const top = o.top.map((d) => `${d.address} (${d.connections})`).join(', ');
+  const each = (d: Observation['top'][number]) =>
+    o.kind === 'flood' ? `${d.address} (${d.packets}, ${d.packets > 0n ? d.bytes / d.packets : 0n} bytes)` : `${d.address} (${d.connections})`;
+  const top = o.top.map(each).join(', ');
   return [
     `Cordon's agent on ${hostId} counted ${o.count} ${k.counts} ${when}, over the threshold of ${o.threshold}.`,
-    top ? `Busiest destinations (new connections): ${top}.` : '',
+    top ? `Busiest destinations (${k.per}): ${top}.` : '',
     'Measured on the server itself; no traffic was blocked by the measurement.',
   ]
     .filter(Boolean)

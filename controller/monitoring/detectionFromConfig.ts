@@ -13,6 +13,7 @@ export function detectionFromConfig(d: {
   windowSeconds: number;
   smtp: { ports: number[]; newConnections: number };
   fanout: { ports: number[]; destinations: number };
+  flood: { packetsPerSecond: number; maxAverageBytes: number };
   minIntervalSeconds: number;
 }): DetectionSettings | undefined {
   if (!d.enabled) return undefined;
@@ -24,6 +25,8 @@ export function detectionFromConfig(d: {
       smtpNewConnections: d.smtp.newConnections,
       fanoutPorts: d.fanout.ports,
       fanoutDestinations: d.fanout.destinations,
+      floodPacketsPerSecond: d.flood.packetsPerSecond,
+      floodMaxAverageBytes: d.flood.maxAverageBytes,
     },
     minIntervalMs: d.minIntervalSeconds * 1000,
   };

@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ describe.skipIf(!gate.ok)('outbound abuse seen on the host, for real', () => {
     controller = await runController(
       controllerSettings(pki, store, {
         detection: {
-          policy: { enabled: true, windowSeconds: WINDOW_S, smtpPorts: [25, 465, 587], smtpNewConnections: 20, fanoutPorts: [22, 3389], fanoutDestinations: 8 },
+          policy: { enabled: true, windowSeconds: WINDOW_S, smtpPorts: [25, 465, 587], smtpNewConnections: 20, fanoutPorts: [22, 3389], fanoutDestinations: 8, floodPacketsPerSecond: 2_000, floodMaxAverageBytes: 512 },
           minIntervalMs: 600_000,
         },
       }),
@@ -121,5 +122,21 @@ describe.skipIf(!gate.ok)('outbound abuse seen on the host, for real', () => {
     inNs(lab.host, 'nft', 'delete', 'table', 'inet', 'cordon_watch');
     expect(inNs(lab.host, 'nft', 'list', 'tables')).not.toContain('cordon_watch');
     await waitFor('the watch table to be back', () => inNs(lab.host, 'nft', 'list', 'tables').includes('inet cordon_watch'), (WINDOW_S + 3) * 1000, 200);
+  });
+
+  // Last: a ddos incident from a trusted reporter may be enforced at once, as the policy says.
+  it('turns a flood of small packets to one destination into a ddos incident (iperf3, UDP, 64 bytes)', async (ctx) => {
+    if (spawnSync('iperf3', ['--version']).error) {
+      console.log('SKIP ownMonitoring.test.ts flood: iperf3 is not installed (apt-get install -y iperf3)');
+      ctx.skip();
+    }
+    const server = lab.track(spawn('ip', ['netns', 'exec', lab.internet, 'iperf3', '-s', '-1', '-B', lab.addr.inet4, '-p', '5201'], { stdio: 'ignore' }));
+    await new Promise((r) => setTimeout(r, 300));
+    inNs(lab.host, 'timeout', '15', 'iperf3', '-c', lab.addr.inet4, '-p', '5201', '-u', '-b', '0', '-l', '64', '-t', '3');
+    server.kill('SIGKILL');
+    await waitFor('a ddos incident from own monitoring', async () => (await incidentsOf('ddos')).length === 1, (2 * WINDOW_S + 3) * 1000, 200);
+    const [incident] = await incidentsOf('ddos');
+    const [complaint] = await controller.store.complaints.listByIncident(incident!.id);
+    expect(complaint!.evidence).toMatch(new RegExp(`packets to a single destination .*\\nBusiest destinations \\(packets, average size\\): ${lab.addr.inet4.replaceAll('.', '\\.')} \\(\\d+, ([89]\\d|1[0-2]\\d) bytes\\)`));
   });
 });

@@ -7,14 +7,14 @@ import { parseCidr } from '../../proto/runtime/cidr.js';
 import { RecordingRunner } from '../../proto/runtime/CommandRunner.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
 
-const policy: DetectionPolicy = { enabled: true, windowSeconds: 60, smtpPorts: [25, 465, 587], smtpNewConnections: 5, fanoutPorts: [22, 3389], fanoutDestinations: 3 };
-const plan = { publicInterfaces: ['pub0'], managementNetworks: [parseCidr('10.255.0.0/16'), parseCidr('fd00:ff::/64')], smtpPorts: [25, 465, 587], fanoutPorts: [22, 3389] };
+const policy: DetectionPolicy = { enabled: true, windowSeconds: 60, smtpPorts: [25, 465, 587], smtpNewConnections: 5, fanoutPorts: [22, 3389], fanoutDestinations: 3, floodPacketsPerSecond: 0, floodMaxAverageBytes: 0 };
+const plan = { publicInterfaces: ['pub0'], managementNetworks: [parseCidr('10.255.0.0/16'), parseCidr('fd00:ff::/64')], smtpPorts: [25, 465, 587], fanoutPorts: [22, 3389], flood: true };
 
 /** nft -j list table output as nft 1.0.6 prints it (the shape checked against the real program in test/system/watch.test.ts). */
-function listing(smtp: [string, number][], fanout: [string, number][]): string {
+function listing(smtp: [string, number][], fanout: [string, number][], flood: [string, number, number][] = []): string {
   const set = (name: string, elems: [string, number][]) => ({ set: { family: 'inet', name, table: 'cordon_watch', type: 'ipv4_addr', handle: 7, size: 65535, flags: ['dynamic'], elem: elems.map(([val, packets]) => ({ elem: { val, counter: { packets, bytes: packets * 60 } } })) } });
   return JSON.stringify({
-    nftables: [{ metainfo: { version: '1.0.6', json_schema_version: 1 } }, { table: { family: 'inet', name: 'cordon_watch', handle: 1 } }, set('smtp_v4', smtp), set('smtp_v6', []), set('fanout_v4', fanout), { set: { family: 'inet', name: 'fanout_v6', table: 'cordon_watch', type: 'ipv6_addr', handle: 9 } }],
+    nftables: [{ metainfo: { version: '1.0.6', json_schema_version: 1 } }, { table: { family: 'inet', name: 'cordon_watch', handle: 1 } }, set('smtp_v4', smtp), set('smtp_v6', []), set('fanout_v4', fanout), { set: { family: 'inet', name: 'flood_v4', table: 'cordon_watch', type: 'ipv4_addr', handle: 10, elem: flood.map(([val, packets, bytes]) => ({ elem: { val, counter: { packets, bytes } } })) } }, { set: { family: 'inet', name: 'fanout_v6', table: 'cordon_watch', type: 'ipv6_addr', handle: 9 } }],
   });
 }
 
@@ -32,7 +32,7 @@ describe('the watch table', () => {
     // No verdict anywhere but the base chains' accept policy: traffic passes as it would without the table.
     expect(renderWatchTransaction(plan).replaceAll('policy accept;', '')).not.toMatch(/\b(drop|reject|accept|queue)\b/);
     expect(renderWatchTransaction(undefined)).toBe('table inet cordon_watch\ndelete table inet cordon_watch\n');
-    expect(renderWatchFlush()).toBe(['smtp_v4', 'smtp_v6', 'fanout_v4', 'fanout_v6'].map((s) => `flush set inet cordon_watch ${s}\n`).join(''));
+    expect(renderWatchFlush()).toBe(['smtp_v4', 'smtp_v6', 'fanout_v4', 'fanout_v6', 'flood_v4', 'flood_v6'].map((s) => `flush set inet cordon_watch ${s}\n`).join(''));
   });
 
   it("reads nft's listing: packets per destination, and refuses what is not its JSON", () => {
@@ -53,6 +53,22 @@ describe('the watch table', () => {
 });
 
 describe('Watcher', () => {
+  it('reports a flood of small packets to one destination, and not a bulk transfer of large ones at the same rate', async () => {
+    const flood: [string, number, number][] = [
+      ['198.51.100.9', 1_500_000, 1_500_000 * 64],
+      ['198.51.100.10', 1_500_000, 1_500_000 * 9000],
+      ['198.51.100.11', 10_000, 10_000 * 64],
+    ];
+    const { w, advance } = watcher((_cmd: string, args: string[]) => (args[0] === '-j' ? { stdout: listing([], [], flood) } : {}));
+    await w.setPolicy({ ...policy, smtpNewConnections: 0, fanoutDestinations: 0, floodPacketsPerSecond: 20_000, floodMaxAverageBytes: 512 });
+    advance(60_000);
+    const [found, ...rest] = await w.sample();
+    expect(rest).toEqual([]);
+    expect(found).toMatchObject({ kind: 'flood', count: 1_500_000n, threshold: 1_200_000n });
+    expect(found!.top).toEqual([{ address: '198.51.100.9', connections: 0n, packets: 1_500_000n, bytes: 96_000_000n }]);
+    await w.stop();
+  });
+
   it('applies the table once for the same policy, and removes it when the policy turns detection off', async () => {
     const { w, runner } = watcher(() => ({}));
     await w.setPolicy(policy);

@@ -17,8 +17,8 @@ const obs = (over: Partial<Observation> = {}, end = T0): Observation => ({
   count: 812n,
   threshold: 300n,
   top: [
-    { address: '198.51.100.7', connections: 400n },
-    { address: '2001:db8::25', connections: 12n },
+    { address: '198.51.100.7', connections: 400n, packets: 0n, bytes: 0n },
+    { address: '2001:db8::25', connections: 12n, packets: 0n, bytes: 0n },
   ],
   ...over,
 });
@@ -26,12 +26,18 @@ const obs = (over: Partial<Observation> = {}, end = T0): Observation => ({
 describe('an observation, checked', () => {
   it('takes a well-formed one and names what is wrong with any other', () => {
     expect(observationProblem(obs(), T0)).toBeUndefined();
-    expect(observationProblem(obs({ kind: 'ddos' }), T0)).toMatch(/kind "ddos" is not one of smtp, fanout/);
+    expect(observationProblem(obs({ kind: 'ddos' }), T0)).toMatch(/kind "ddos" is not one of smtp, fanout, flood/);
     expect(observationProblem(obs({ count: 300n }), T0)).toMatch(/does not pass threshold/);
     expect(observationProblem(obs({ windowStart: T0, windowEnd: T0 }), T0)).toMatch(/longer than 0/);
     expect(observationProblem(obs({}, new Date(T0.getTime() + 3_600_000)), T0)).toMatch(/future/);
-    expect(observationProblem(obs({ top: [{ address: '<script>', connections: 1n }] }), T0)).toMatch(/is not an address/);
-    expect(observationProblem(obs({ top: Array.from({ length: 11 }, () => ({ address: '192.0.2.1', connections: 1n })) }), T0)).toMatch(/at most 10/);
+    expect(observationProblem(obs({ top: [{ address: '<script>', connections: 1n, packets: 0n, bytes: 0n }] }), T0)).toMatch(/is not an address/);
+    expect(observationProblem(obs({ top: Array.from({ length: 11 }, () => ({ address: '192.0.2.1', connections: 1n, packets: 0n, bytes: 0n })) }), T0)).toMatch(/at most 10/);
+  });
+
+  it('reads a flood with packets and their average size', () => {
+    const flood = obs({ kind: 'flood', count: 3_000_000n, threshold: 1_200_000n, top: [{ address: '198.51.100.9', connections: 0n, packets: 3_000_000n, bytes: 192_000_000n }] });
+    expect(observationProblem(flood, T0)).toBeUndefined();
+    expect(describeObservation('web-01', flood)).toMatch(/counted 3000000 packets to a single destination .* over the threshold of 1200000\.\nBusiest destinations \(packets, average size\): 198\.51\.100\.9 \(3000000, 64 bytes\)\./);
   });
 
   it('reads for the customer: what was counted, when, the threshold and the busiest destinations', () => {

@@ -265,7 +265,8 @@ export interface TamperEvent {
 export interface Observation {
   /**
    * "smtp": new outbound connections to SMTP ports; "fanout": distinct
-   * destinations of new outbound connections to the policy's scan ports.
+   * destinations of new outbound connections to the policy's scan ports;
+   * "flood": packets to the busiest single destination.
    */
   kind: string;
   windowStart?: Date | undefined;
@@ -281,8 +282,11 @@ export interface Observation {
 
 export interface ObservedDestination {
   address: string;
-  /** New connections to it in the window. */
+  /** New connections to it in the window (smtp, fanout). */
   connections: bigint;
+  /** Packets and bytes sent to it in the window (flood). */
+  packets: bigint;
+  bytes: bigint;
 }
 
 export interface ControllerMessage {
@@ -306,6 +310,14 @@ export interface DetectionPolicy {
   /** Distinct destination addresses of new outbound TCP connections to these ports, per window. */
   fanoutPorts: number[];
   fanoutDestinations: number;
+  /**
+   * Packets per second, averaged over the window, to one destination, whose
+   * packets average at most flood_max_average_bytes: a flood of small
+   * packets, not a bulk transfer (whose segments nft sees before GSO splits
+   * them, tens of kilobytes each).
+   */
+  floodPacketsPerSecond: number;
+  floodMaxAverageBytes: number;
 }
 
 /**
@@ -1576,7 +1588,7 @@ export const Observation: MessageFns<Observation> = {
 };
 
 function createBaseObservedDestination(): ObservedDestination {
-  return { address: "", connections: 0n };
+  return { address: "", connections: 0n, packets: 0n, bytes: 0n };
 }
 
 export const ObservedDestination: MessageFns<ObservedDestination> = {
@@ -1589,6 +1601,18 @@ export const ObservedDestination: MessageFns<ObservedDestination> = {
         throw new globalThis.Error("value provided for field message.connections of type uint64 too large");
       }
       writer.uint32(16).uint64(message.connections);
+    }
+    if (message.packets !== 0n) {
+      if (BigInt.asUintN(64, message.packets) !== message.packets) {
+        throw new globalThis.Error("value provided for field message.packets of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.packets);
+    }
+    if (message.bytes !== 0n) {
+      if (BigInt.asUintN(64, message.bytes) !== message.bytes) {
+        throw new globalThis.Error("value provided for field message.bytes of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.bytes);
     }
     return writer;
   },
@@ -1622,6 +1646,22 @@ export const ObservedDestination: MessageFns<ObservedDestination> = {
             message.connections = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.packets = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bytes = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1638,6 +1678,8 @@ export const ObservedDestination: MessageFns<ObservedDestination> = {
     return {
       address: isSet(object.address) ? globalThis.String(object.address) : "",
       connections: isSet(object.connections) ? BigInt(object.connections) : 0n,
+      packets: isSet(object.packets) ? BigInt(object.packets) : 0n,
+      bytes: isSet(object.bytes) ? BigInt(object.bytes) : 0n,
     };
   },
 
@@ -1648,6 +1690,12 @@ export const ObservedDestination: MessageFns<ObservedDestination> = {
     }
     if (message.connections !== 0n) {
       obj.connections = message.connections.toString();
+    }
+    if (message.packets !== 0n) {
+      obj.packets = message.packets.toString();
+    }
+    if (message.bytes !== 0n) {
+      obj.bytes = message.bytes.toString();
     }
     return obj;
   },
@@ -1661,6 +1709,8 @@ export const ObservedDestination: MessageFns<ObservedDestination> = {
     message.connections = (object.connections !== undefined && object.connections !== null)
       ? BigInt(object.connections)
       : 0n;
+    message.packets = (object.packets !== undefined && object.packets !== null) ? BigInt(object.packets) : 0n;
+    message.bytes = (object.bytes !== undefined && object.bytes !== null) ? BigInt(object.bytes) : 0n;
     return message;
   },
 };
@@ -1797,6 +1847,8 @@ function createBaseDetectionPolicy(): DetectionPolicy {
     smtpNewConnections: 0,
     fanoutPorts: [],
     fanoutDestinations: 0,
+    floodPacketsPerSecond: 0,
+    floodMaxAverageBytes: 0,
   };
 }
 
@@ -1827,6 +1879,12 @@ export const DetectionPolicy: MessageFns<DetectionPolicy> = {
     }
     if (message.fanoutDestinations !== 0) {
       writer.uint32(48).uint32(message.fanoutDestinations);
+    }
+    if (message.floodPacketsPerSecond !== 0) {
+      writer.uint32(56).uint32(message.floodPacketsPerSecond);
+    }
+    if (message.floodMaxAverageBytes !== 0) {
+      writer.uint32(64).uint32(message.floodMaxAverageBytes);
     }
     return writer;
   },
@@ -1912,6 +1970,22 @@ export const DetectionPolicy: MessageFns<DetectionPolicy> = {
             message.fanoutDestinations = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.floodPacketsPerSecond = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.floodMaxAverageBytes = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1952,6 +2026,16 @@ export const DetectionPolicy: MessageFns<DetectionPolicy> = {
         : isSet(object.fanout_destinations)
         ? globalThis.Number(object.fanout_destinations)
         : 0,
+      floodPacketsPerSecond: isSet(object.floodPacketsPerSecond)
+        ? globalThis.Number(object.floodPacketsPerSecond)
+        : isSet(object.flood_packets_per_second)
+        ? globalThis.Number(object.flood_packets_per_second)
+        : 0,
+      floodMaxAverageBytes: isSet(object.floodMaxAverageBytes)
+        ? globalThis.Number(object.floodMaxAverageBytes)
+        : isSet(object.flood_max_average_bytes)
+        ? globalThis.Number(object.flood_max_average_bytes)
+        : 0,
     };
   },
 
@@ -1975,6 +2059,12 @@ export const DetectionPolicy: MessageFns<DetectionPolicy> = {
     if (message.fanoutDestinations !== 0) {
       obj.fanoutDestinations = Math.round(message.fanoutDestinations);
     }
+    if (message.floodPacketsPerSecond !== 0) {
+      obj.floodPacketsPerSecond = Math.round(message.floodPacketsPerSecond);
+    }
+    if (message.floodMaxAverageBytes !== 0) {
+      obj.floodMaxAverageBytes = Math.round(message.floodMaxAverageBytes);
+    }
     return obj;
   },
 
@@ -1989,6 +2079,8 @@ export const DetectionPolicy: MessageFns<DetectionPolicy> = {
     message.smtpNewConnections = object.smtpNewConnections ?? 0;
     message.fanoutPorts = object.fanoutPorts?.map((e) => e) || [];
     message.fanoutDestinations = object.fanoutDestinations ?? 0;
+    message.floodPacketsPerSecond = object.floodPacketsPerSecond ?? 0;
+    message.floodMaxAverageBytes = object.floodMaxAverageBytes ?? 0;
     return message;
   },
 };
