@@ -33,9 +33,11 @@ function dynamicSet(name: string, family: 4 | 6): string {
 }
 
 /**
- * Renders `inet cordon_watch`. Pure (golden-tested). Every rule matches the
- * first packet of a new outbound TCP connection leaving through a public
- * interface (made on the host or forwarded for its VMs) and only adds its
+ * Renders `inet cordon_watch`. Pure (golden-tested). The connection rules
+ * match the first packet of a new outbound TCP connection (a SYN without
+ * ACK: by its flags, not by conntrack, which a host may not run and which
+ * would cost a quarter of a small-packet flood's rate to turn on, BENCHMARKS
+ * §4) leaving through a public interface (made on the host or forwarded for its VMs) and only adds its
  * destination to a set with a counter per element: how many new connections
  * to each SMTP destination, and how many distinct scan-port destinations
  * (with their connections), and, when the flood detector is on, every
@@ -54,10 +56,10 @@ export function renderWatchTable(plan: WatchPlan): string {
   out += dynamicSet('flood_v4', 4) + dynamicSet('flood_v6', 6);
   out += '\tchain watch {\n';
   out += '\t\tip daddr @mgmt_v4 return\n\t\tip6 daddr @mgmt_v6 return\n';
-  out += '\t\tct state new tcp dport @smtp_ports add @smtp_v4 { ip daddr }\n';
-  out += '\t\tct state new tcp dport @smtp_ports add @smtp_v6 { ip6 daddr }\n';
-  out += '\t\tct state new tcp dport @fanout_ports add @fanout_v4 { ip daddr }\n';
-  out += '\t\tct state new tcp dport @fanout_ports add @fanout_v6 { ip6 daddr }\n';
+  out += '\t\ttcp flags & (syn | ack) == syn tcp dport @smtp_ports add @smtp_v4 { ip daddr }\n';
+  out += '\t\ttcp flags & (syn | ack) == syn tcp dport @smtp_ports add @smtp_v6 { ip6 daddr }\n';
+  out += '\t\ttcp flags & (syn | ack) == syn tcp dport @fanout_ports add @fanout_v4 { ip daddr }\n';
+  out += '\t\ttcp flags & (syn | ack) == syn tcp dport @fanout_ports add @fanout_v6 { ip6 daddr }\n';
   // Every packet, per destination: the one rule whose cost grows with the packet rate (BENCHMARKS §4).
   if (plan.flood) out += '\t\tadd @flood_v4 { ip daddr }\n\t\tadd @flood_v6 { ip6 daddr }\n';
   out += '\t}\n';

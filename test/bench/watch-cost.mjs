@@ -1,0 +1,129 @@
+// What the agent's watch table (outbound abuse detection, agent/detect/)
+// costs per packet: a 64-byte UDP flood's packet rate with no watch table,
+// with the table counting new connections only (SMTP and fan-out), and with
+// the flood detector on too (every packet added to a per-destination set).
+// Beside nft-set-scaling.mjs, with the same flood.
+//
+//   npm run build && node test/bench/watch-cost.mjs [--seconds 3] [--reps 5]
+//
+// The flood: iperf3 UDP, 64-byte payloads, unlimited rate (-b 0), for
+// --seconds, from the host namespace (pub0) to the internet namespace. The
+// sender's packets per second measure the cost of the output path, nft
+// included. Rounds go over every variant in turn, so a change in the shared
+// machine's load spreads over all of them. Also measured: one window's work
+// for the agent (list the table as JSON and empty its sets: two nft runs).
+// Bounded; namespaces cbench-<pid>-* are removed at the end, on failure and
+// on Ctrl-C. Root only.
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { renderWatchFlush, renderWatchTransaction } from '../../dist/agent/detect/watchRuleset.js';
+import { parseCidr } from '../../dist/proto/runtime/cidr.js';
+import { benchScope } from './lib/benchScope.mjs';
+import { createLab, inNs } from './lib/netns.mjs';
+import { fmt } from './lib/stats.mjs';
+
+const { values: opt } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, reps: { type: 'string', default: '5' } } });
+const SECONDS = Number(opt.seconds);
+const REPS = Number(opt.reps);
+if (process.getuid?.() !== 0) {
+  console.error('watch-cost bench: needs root (network namespaces, nft)');
+  process.exit(1);
+}
+if (!(SECONDS >= 1 && SECONDS <= 30) || !(Number.isInteger(REPS) && REPS >= 1 && REPS <= 20)) {
+  console.error('watch-cost bench: --seconds 1..30, --reps 1..20');
+  process.exit(2);
+}
+
+const scope = benchScope('cordon-watchcost-');
+const { work, children } = scope;
+let lab;
+
+const plan = (flood) => ({
+  publicInterfaces: ['pub0'],
+  managementNetworks: [parseCidr('10.255.0.0/16')],
+  smtpPorts: [25, 465, 587],
+  fanoutPorts: [22, 23, 445, 1433, 3306, 3389, 5900],
+  flood,
+});
+
+function load(transaction) {
+  const file = join(work, 'watch.nft');
+  writeFileSync(file, transaction);
+  inNs(lab.host, 'nft', '-f', file);
+}
+
+/** One bounded UDP flood; the sender's packets per second. */
+function flood() {
+  const server = spawn('ip', ['netns', 'exec', lab.internet, 'iperf3', '-s', '-1', '-B', lab.addr.inet, '-p', '5201'], { stdio: 'ignore' });
+  children.add(server);
+  try {
+    execFileSync('sleep', ['0.3']);
+    const r = JSON.parse(inNs(lab.host, 'timeout', String(SECONDS + 15), 'iperf3', '-c', lab.addr.inet, '-p', '5201', '-u', '-b', '0', '-l', '64', '-t', String(SECONDS), '-J'));
+    return r.end.sum.packets / r.end.sum.seconds;
+  } finally {
+    if (server.exitCode === null) server.kill('SIGKILL');
+    children.delete(server);
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Milliseconds for one window's work: list the table as JSON, then flush its sets (as the watcher does). */
+function windowWork() {
+  const t0 = process.hrtime.bigint();
+  inNs(lab.host, 'nft', '-j', 'list', 'table', 'inet', 'cordon_watch');
+  const file = join(work, 'flush.nft');
+  writeFileSync(file, renderWatchFlush());
+  inNs(lab.host, 'nft', '-f', file);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+try {
+  execFileSync('iperf3', ['--version'], { stdio: 'ignore' });
+} catch {
+  console.error('watch-cost bench: needs iperf3 (apt-get install -y iperf3)');
+  process.exit(1);
+}
+try {
+  lab = scope.lab = createLab('wc');
+  const started = new Date();
+  const loadBefore = loadavg();
+  const variants = [
+    { name: 'no watch table', tx: renderWatchTransaction(undefined), runs: [] },
+    { name: 'watch: new connections only (flood off)', tx: renderWatchTransaction(plan(false)), runs: [] },
+    { name: 'watch: flood detector on too', tx: renderWatchTransaction(plan(true)), runs: [] },
+  ];
+  process.stdout.write(`measuring ${variants.length} variants × ${REPS} rounds`);
+  for (let r = 0; r < REPS; r++) {
+    for (const v of variants) {
+      load(v.tx);
+      v.runs.push(flood());
+      process.stdout.write('.');
+    }
+  }
+  // One window's work with the flood set full of one flood's destination (and a list of 1,000 more).
+  load(renderWatchTransaction(plan(true)));
+  flood();
+  const works = Array.from({ length: 10 }, () => windowWork());
+  load(renderWatchTransaction(undefined));
+  process.stdout.write('\n');
+  const base = median(variants[0].runs);
+  console.log(`\nwatch table cost, ${started.toISOString()}, ${cpus().length} × ${cpus()[0]?.model.trim()}, kernel ${execFileSync('uname', ['-r']).toString().trim()}, ${execFileSync('nft', ['--version']).toString().trim()}`);
+  console.log(`load average at start ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`flood: iperf3 UDP 64 B, -b 0, ${SECONDS} s, host pub0 → internet, median of ${REPS} rounds; sender packets/s`);
+  for (const v of variants) {
+    const pps = median(v.runs);
+    console.log(`  ${v.name.padEnd(42)} ${fmt(pps / 1000).padStart(8)} kpps ${(fmt((100 * pps) / base, 1) + '%').padStart(8)} of none   runs: ${v.runs.map((x) => fmt(x / 1000)).join(' ')}`);
+  }
+  console.log(`one window's work (nft -j list table + nft -f flush), 10 runs: median ${fmt(median(works))} ms, max ${fmt(Math.max(...works))} ms; at the default 60 s window that is ${fmt((100 * median(works)) / 60_000, 3)} % of a core`);
+  console.log(`reproduce: npm run build && node test/bench/watch-cost.mjs --seconds ${SECONDS} --reps ${REPS}`);
+} catch (err) {
+  console.error(`\nwatch-cost bench failed: ${err?.stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  scope.cleanup();
+}
+process.exit(process.exitCode ?? 0);
