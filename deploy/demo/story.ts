@@ -10,6 +10,7 @@ import { readLabMail, type LabMail } from './labMail.js';
 import { answerFixedOnPage } from './customerBrowser.js';
 import { Checks, say, setLabClockOffset, show } from './narrate.js';
 import { killStreamHolder } from './replicaFailover.js';
+import { ownMonitoringChapter } from './ownMonitoringChapter.js';
 
 interface IncidentJson {
   id: string;
@@ -189,6 +190,9 @@ export async function runStory(info: LabInfo): Promise<Checks> {
     const p = probe(web2.ns, t.inet4, 25);
     checks.ok(`${web2.id} still sends mail: its port 25 connects`, p === 'connected', p);
   }
+
+  // 6b. Nobody complains, but the server's own agent sees it send spam.
+  await ownMonitoringChapter(info, checks);
 
   // 7. The desk in the browser: the operator's .p12, as a browser would present it, opens the queue through the lab's bridge.
   const deskUrl = `https://127.0.0.1:${t.deskPort}/`;

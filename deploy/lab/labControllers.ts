@@ -58,6 +58,8 @@ function controllerConfig(dir: string, t: LabTopology, c: LabController, pg: Lab
     // The lab's password files live under <lab>/bmc, so an admin can rebind them with `cordonctl host set-bmc`.
     bmc: { minIntervalSeconds: 1, credentialsDir: join(dir, 'bmc') },
     switchFallback: { enabled: false },
+    // Agents count outbound connections in 10 s windows here, so the story's spam run shows within seconds; production counts per minute.
+    detection: { windowSeconds: 10 },
     clock: { drill: true },
     metrics: { listen: `${t.controller4}:${c.metricsPort}` },
     // Plain HTTP on loopback, as behind a reverse proxy; the lab bridges it to this machine's loopback (startBridge).
