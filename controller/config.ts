@@ -4,6 +4,9 @@ import { LOG_LEVELS } from '../proto/runtime/logger.js';
 import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from './intake/limits.js';
 import { validateDnsServers } from './intake/trust/createDnsResolver.js';
 import { validateReporterList, type RegisteredReporter } from './intake/trust/RegisteredReporter.js';
+import { validateDnsblZones, type DnsblZoneConfig } from './monitoring/dnsbl/DnsblZone.js';
+import { dnsblTunablesFromConfig, type DnsblConfig } from './monitoring/dnsbl/dnsblTunablesFromConfig.js';
+import { CordonError, asCordonError } from '../proto/runtime/CordonError.js';
 
 /** Every controller setting, its default and its meaning, in one place. */
 export const controllerSchema = {
@@ -163,6 +166,35 @@ export const controllerSchema = {
       },
     },
     minIntervalSeconds: { doc: 'At most one complaint per host and kind within this; later windows over the threshold are logged, not filed again.', format: 'positive-int', default: 600 },
+  },
+  monitoring: {
+    dnsbl: {
+      enabled: {
+        doc: "Check every public address of the inventory's hosts on DNS blocklists (monitoring.dnsbl.zones) and file each new listing as a complaint from own_monitoring; a delisting is noted on its incident. Off by default: it queries a third party about every address.",
+        format: Boolean,
+        default: false,
+      },
+      zones: {
+        doc: 'The blocklists asked, each {"zone": "zen.spamhaus.org", "codes": {"127.0.0.2": {"list": "SBL", "category": "spam"}}}. "codes" maps each return code to its list and complaint category ("ignore": never a complaint); without it zen.spamhaus.org and a DQS key\'s KEY.zen.dq.spamhaus.net get Spamhaus ZEN\'s table (PBL ignored), any other zone none (its listings are filed as "other"). Spamhaus\'s public mirrors refuse public resolvers and are free for small non-commercial use only: a provider wants a DQS key.',
+        format: function dnsblZoneList(value: unknown) {
+          // convict names the key; the message names the entry within it ("[0].codes["127.0.0.2"].category: ...").
+          validateDnsblZones(value, '');
+        },
+        default: [{ zone: 'zen.spamhaus.org' }] as DnsblZoneConfig[],
+      },
+      intervalSeconds: { doc: 'Between the starts of two checks of every address (at most about 24.8 days).', format: 'positive-int', default: 86400 },
+      spreadSeconds: { doc: 'A check spreads its lookups over this window, so a DNSBL sees a trickle, not a burst; at most intervalSeconds.', format: 'nat', default: 3600 },
+      dnsServers: {
+        doc: 'DNS servers asked: ["127.0.0.1:53", "[::1]:5353"]. Empty: the system resolver. A recursive resolver of our own: DNSBLs answer public ones (8.8.8.8, 1.1.1.1) with an error code, which is a failed check, never a listing.',
+        format: function dnsblServerList(value: unknown) {
+          validateDnsServers(value, 'monitoring.dnsbl.dnsServers');
+        },
+        default: [] as string[],
+      },
+      timeoutMs: { doc: 'One lookup (its A and TXT queries) at most; a lookup that takes longer fails and changes nothing.', format: 'positive-int', default: 5000 },
+      concurrency: { doc: 'Lookups in flight at most (1 to 256).', format: 'positive-int', default: 4 },
+      cacheSeconds: { doc: 'An answer is reused this long without a query (checkOnce soon after a check); at most intervalSeconds - spreadSeconds, so every scheduled check asks again.', format: 'nat', default: 3600 },
+    },
   },
   switchFallback: {
     enabled: { doc: 'Shut a host\'s switch port (inventory "switchPorts") when it should be cut and its agent is silent or tampered with.', format: Boolean, default: true },
@@ -380,6 +412,7 @@ export type ControllerConfig = convict.Config<{
   };
   bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number; credentialsDir: string };
   detection: { enabled: boolean; windowSeconds: number; smtp: { ports: number[]; newConnections: number }; fanout: { ports: number[]; destinations: number }; flood: { packetsPerSecond: number; maxAverageBytes: number }; minIntervalSeconds: number };
+  monitoring: { dnsbl: DnsblConfig & { enabled: boolean } };
   switchFallback: { enabled: boolean; silentSeconds: number; tamperThreshold: number; tamperWindowSeconds: number; sweepSeconds: number };
   enforcement: { smtpRelays: string[] };
   policy: {
@@ -413,6 +446,26 @@ export type ControllerConfig = convict.Config<{
   log: { level: string; pretty: boolean };
 }>;
 
+/**
+ * Loads and validates the controller's config (loadConfig), then the checks
+ * that span several keys, each naming the key to change: CordonError
+ * `invalid`, as loadConfig's own.
+ */
 export function loadControllerConfig(opts: LoadOptions): ControllerConfig {
-  return loadConfig(controllerSchema as never, opts) as ControllerConfig;
+  const config = loadConfig(controllerSchema as never, opts) as ControllerConfig;
+  checkAcrossKeys(config);
+  return config;
+}
+
+function checkAcrossKeys(config: ControllerConfig): void {
+  const dnsbl = config.get('monitoring.dnsbl');
+  try {
+    // Checked when off too, so turning it on later cannot fail at start.
+    dnsblTunablesFromConfig(dnsbl);
+    if (dnsbl.enabled && dnsbl.zones.length === 0) throw new CordonError('invalid', 'is empty: name at least one zone, or set monitoring.dnsbl.enabled to false', { field: 'monitoring.dnsbl.zones' });
+  } catch (err) {
+    const e = asCordonError(err);
+    // The message starts with the key (CordonError puts its field first).
+    throw new CordonError('invalid', `invalid configuration:\n  ${e.message}`, { cause: err });
+  }
 }

@@ -44,6 +44,10 @@ import { startReplica, type Replica, type ReplicaSettings } from './replicas/sta
 import type { DetectionSettings } from './monitoring/detectionFromConfig.js';
 import type { Observation } from '../proto/gen/cordon/v1/agent.js';
 import { ObservationIntake } from './monitoring/ObservationIntake.js';
+import { createDnsblMonitor } from './monitoring/createDnsblMonitor.js';
+import type { DnsblMonitor } from './monitoring/dnsbl/DnsblMonitor.js';
+import { dnsblSettings, type DnsblTunables } from './monitoring/dnsbl/dnsblSettings.js';
+import { DEFAULT_FLEET_SETTINGS } from './replicas/FleetSessions.js';
 
 export interface ControllerSettings {
   listen: string;
@@ -63,6 +67,8 @@ export interface ControllerSettings {
   bmcCredentialsDir?: string | undefined;
   /** What agents count on their hosts (config `detection`); without it they count nothing. */
   detection?: DetectionSettings | undefined;
+  /** `monitoring.dnsbl` when enabled: our public addresses checked on DNS blocklists, listings filed as own_monitoring complaints. Absent: no checks. */
+  dnsbl?: DnsblTunables | undefined;
   /** The network-side fallback; without it a silent agent's cut stays with the agent. */
   switchFallback?: { driver: SwitchDriver; settings: SwitchFallbackSettings } | undefined;
   /** host:port for GET /metrics (Prometheus); absent or empty: no metrics endpoint. */
@@ -111,6 +117,8 @@ export interface Controller {
   agents: AgentSessions;
   /** The replica's coordination, when one of several. */
   replica: Replica | undefined;
+  /** The DNSBL checks, when monitoring.dnsbl is enabled (checkOnce() checks now). */
+  dnsbl: DnsblMonitor | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -127,6 +135,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   // clock is a test's or a drill's.
   const wall = s.wallClock ?? systemClock;
   const log = s.log;
+  // Bad DNSBL tunables fail here, before anything is opened or listening.
+  if (s.dnsbl) dnsblSettings(s.dnsbl);
   // parseReport (IncidentService.ingestReport) parses in this pool's worker threads, within these limits.
   const parsePool = setSharedParsePool({ limits: s.intake?.limits, workers: s.intake?.parseWorkers, log: log.child({ component: 'intake' }) });
   const inventory = await CachedInventory.load(s.store.hosts);
@@ -240,6 +250,19 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     linkTtlDays: links?.settings.ttlDays,
     reads,
   });
+  // Started with the rest below, once the controller serves; only here so undoStart can reach it.
+  const dnsbl = s.dnsbl
+    ? createDnsblMonitor({
+        tunables: s.dnsbl,
+        store: s.store,
+        service,
+        trusted: s.policy.trustedReporterKinds.includes('own_monitoring'),
+        clock,
+        wall,
+        replica: replica ? { id: replica.id, deadAfterMs: s.replica?.fleet?.deadAfterMs ?? DEFAULT_FLEET_SETTINGS.deadAfterMs } : undefined,
+        log,
+      })
+    : undefined;
   let customerWeb: CustomerWeb | undefined;
   let deskWeb: DeskWeb | undefined;
   // Both pages start before the gRPC server, so a port already taken stops the start with little to undo.
@@ -265,6 +288,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   }
   // A start that fails from here (the gRPC port taken, say) leaves nothing listening or open behind it.
   async function undoStart(): Promise<void> {
+    await dnsbl?.stop();
     await deskWeb?.close();
     await customerWeb?.close();
     scheduler!.stop();
@@ -317,6 +341,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   running = server;
   outbox?.start();
   bmc?.start();
+  dnsbl?.start();
   let metricsServer: { port: number; server: Server } | undefined;
   if (s.metricsListen) {
     metrics = createMetrics(s.store, agents, () => clock.now());
@@ -343,8 +368,11 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     deskChanges,
     agents,
     replica,
+    dnsbl,
     async stop(graceMs = 5_000) {
       metricsServer?.server.close();
+      // Lookups in flight end within timeoutMs; a filing in progress finishes before the store closes.
+      await dnsbl?.stop();
       await deskWeb?.close();
       await customerWeb?.close();
       await pageReads?.close();

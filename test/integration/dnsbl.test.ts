@@ -121,7 +121,7 @@ describe.skipIf(!gate.ok)('DNSBL monitor with a real DNS server', () => {
     expect(listed).toHaveLength(2);
     const v4 = listed.find((l) => l.hostId === 'mail-1')!;
     expect(v4.reasons.sort()).toEqual(['https://check.spamhaus.org/sbl/query/SBL1', 'https://check.spamhaus.org/xbl/query/XBL2']);
-    expect(v4).toMatchObject({ zone: ZONE, codes: ['127.0.0.2', '127.0.0.4'], categories: ['spam', 'malware'], firstAnswer: true });
+    expect(v4).toMatchObject({ zone: ZONE, codes: ['127.0.0.2', '127.0.0.4'], categories: ['spam', 'botnet'], firstAnswer: true });
     expect(listed.find((l) => l.hostId === 'mail-6')!.reasons).toEqual(['https://check.spamhaus.org/css/query/CSS4']);
     expect(first.failures.map((f) => [f.hostId, f.stage, f.kind]).sort()).toEqual([
       ['web-1', 'lookup', 'permission'],

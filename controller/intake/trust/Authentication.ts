@@ -20,8 +20,13 @@ export interface AuthCheck {
 export interface Authentication {
   /** The report is authenticated as a registered reporter whose kind the policy trusts. */
   trusted: boolean;
-  /** How it was authenticated: an aligned DKIM signature, an ARC seal of a trusted forwarder, an operator's or a feed's certificate, the host's own agent (its measurements); none. */
-  via: 'dkim' | 'arc' | 'operator' | 'feed' | 'agent' | 'none';
+  /**
+   * How it was authenticated: an aligned DKIM signature, an ARC seal of a
+   * trusted forwarder, an operator's or a feed's certificate, the host's own
+   * agent (its measurements), a DNS blocklist's answer to Cordon's own query
+   * about one of our addresses; none.
+   */
+  via: 'dkim' | 'arc' | 'operator' | 'feed' | 'agent' | 'dnsbl' | 'none';
   /** The registered reporter it is authenticated as, when it is. */
   reporterId?: string | undefined;
   reporterName?: string | undefined;

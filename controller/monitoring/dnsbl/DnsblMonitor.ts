@@ -5,7 +5,7 @@ import { parseDnsblAddress } from './dnsblQueryName.js';
 import { dnsblSettings, type DnsblSettings, type DnsblTunables } from './dnsblSettings.js';
 import type { DnsblZone } from './DnsblZone.js';
 import { diffListing, type KnownListing } from './diffListing.js';
-import type { Delisting, Listing } from './Listing.js';
+import type { Delisting, Listing, ReportedListing } from './Listing.js';
 import { lookupDnsbl, type DnsblAnswer, type LookupDnsbl } from './lookupDnsbl.js';
 import { readReturnCodes } from './readReturnCodes.js';
 import { runSpread, type Sleep } from './runSpread.js';
@@ -17,6 +17,21 @@ export interface DnsblMonitorDeps extends DnsblTunables {
   onListed: (l: Listing) => Promise<void>;
   /** A reported listing that ended. If it throws, it is offered again at the next check. */
   onDelisted: (d: Delisting) => Promise<void>;
+  /**
+   * The listings reported before this process (kept by the caller, e.g. in
+   * the store), read before the first check and again after a skipped one:
+   * a listing already reported is not reported again, and one that ended
+   * meanwhile is reported as a delisting. Absent: memory only. If it
+   * throws, the check fails (nothing reported) and reads it again next time.
+   */
+  reported?: () => Promise<ReportedListing[]>;
+  /**
+   * Whether this process runs the next scheduled check (one replica of
+   * several); asked before each one, not for checkOnce(). A check skipped
+   * (false, or a throw) makes the next one re-read `reported`, since
+   * another process may have reported meanwhile. Absent: always.
+   */
+  mayCheck?: () => Promise<boolean>;
   clock: () => Date;
   log: Logger;
   /** Tests only: waiting between spread lookups and checks. */
@@ -66,13 +81,13 @@ const sleepFor: Sleep = (ms, signal) => delay(ms, undefined, { signal });
  * (onListed) or a reported listing that ended (onDelisted). A failed lookup
  * changes nothing: no listing, and no delisting of a listed address.
  *
- * What it saw is kept in memory only: the first answer for an address and
+ * What it saw is kept in memory; `reported` (when given) tells it what was
+ * reported before this process, so a restart neither reports a listing
+ * again nor misses its end. Without it, the first answer for an address and
  * zone after a start reports a current listing as new (`firstAnswer` set),
- * once. We chose that over staying quiet at start, which would lose every
- * listing that appeared while the controller was down; the price is a
- * repeat of listings already reported before a restart, which intake folds
- * into the open complaint. Addresses that leave the inventory are forgotten
- * without a delisting (nobody asked about them).
+ * once: better than staying quiet at start, which would lose every listing
+ * that appeared while the controller was down. Addresses that leave the
+ * inventory are forgotten without a delisting (nobody asked about them).
  */
 export class DnsblMonitor {
   private readonly s: DnsblSettings;
@@ -84,6 +99,8 @@ export class DnsblMonitor {
   /** Pairs with an answer settled in this process (for Listing.firstAnswer). */
   private readonly answered = new Set<string>();
   private readonly cache = new Map<string, { answer: DnsblAnswer; at: Date }>();
+  /** `reported` must be read before the next check. */
+  private reseed = true;
   private lifetime = new AbortController();
   /** Checks run one at a time, so each compares with the last one's outcome. */
   private tail: Promise<unknown> = Promise.resolve();
@@ -126,7 +143,9 @@ export class DnsblMonitor {
   private async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       const began = this.deps.clock().getTime();
-      await this.checkOnce({ spreadMs: this.s.spreadMs }).catch((err: unknown) => this.log.error({ err: asCordonError(err).message }, 'dnsbl check failed'));
+      if (await this.myTurn()) {
+        await this.checkOnce({ spreadMs: this.s.spreadMs }).catch((err: unknown) => this.log.error({ err: asCordonError(err).message }, 'dnsbl check failed'));
+      }
       if (signal.aborted) return;
       try {
         await this.sleep(Math.max(0, began + this.s.intervalMs - this.deps.clock().getTime()), signal);
@@ -136,8 +155,39 @@ export class DnsblMonitor {
     }
   }
 
+  private async myTurn(): Promise<boolean> {
+    if (!this.deps.mayCheck) return true;
+    const mine = await this.deps.mayCheck().catch((err: unknown) => {
+      this.log.warn({ err: asCordonError(err).message }, 'dnsbl: cannot tell whose turn the check is; skipped');
+      return false;
+    });
+    if (!mine) {
+      this.reseed = true;
+      this.log.debug('dnsbl: another replica runs the checks; skipped');
+    }
+    return mine;
+  }
+
+  /** Replaces what is known by what was reported (deps.reported), when due. */
+  private async seed(): Promise<void> {
+    if (!this.reseed || !this.deps.reported) return;
+    const reported = await this.deps.reported();
+    this.known.clear();
+    this.answered.clear();
+    this.cache.clear();
+    for (const r of reported) {
+      try {
+        this.known.set(`${r.zone} ${parseDnsblAddress(r.ip).ip}`, { codes: [...r.codes], lists: [...r.lists], since: r.since });
+      } catch {
+        this.log.warn({ ip: r.ip, zone: r.zone }, 'dnsbl: a reported listing names no IP address; ignored');
+      }
+    }
+    this.reseed = false;
+  }
+
   private async check(spreadMs: number, signal: AbortSignal): Promise<DnsblCheckSummary> {
     const startedAt = this.deps.clock();
+    await this.seed();
     const pairs = await this.pairs();
     const summary: DnsblCheckSummary = { startedAt, pairs: pairs.length, lookups: 0, cached: 0, skipped: 0, listed: [], delisted: [], failures: [] };
     const due: Pair[] = [];

@@ -25,9 +25,9 @@ export interface Listing {
   checkedAt: Date;
   /**
    * No earlier answer for this address and zone in this process. The
-   * monitor keeps what it saw in memory only, so after a restart a listing
-   * that was already reported is reported again, with this set: intake
-   * should fold it into an open complaint for the same ip and zone.
+   * monitor keeps what it saw in memory, so after a restart a listing that
+   * was already reported is reported again, with this set, unless the
+   * monitor was told of it (DnsblMonitorDeps.reported).
    */
   firstAnswer: boolean;
 }
@@ -44,4 +44,15 @@ export interface Delisting {
   listedSince: Date;
   /** When the answer without it came. */
   checkedAt: Date;
+}
+
+/** A listing reported before this process started (DnsblMonitorDeps.reported): what the monitor compares the first answer with. */
+export interface ReportedListing {
+  ip: string;
+  zone: string;
+  /** The reportable codes reported. */
+  codes: string[];
+  lists: string[];
+  /** When it was first reported. */
+  since: Date;
 }

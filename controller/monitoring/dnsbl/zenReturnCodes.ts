@@ -14,10 +14,13 @@ export const ZEN_RETURN_CODES: DnsblCodes = {
   '127.0.0.3': { list: 'SBL CSS', category: 'spam' },
   // XBL: a machine running exploited software, a proxy or a bot (CBL data).
   // Spamhaus answers .4 today and keeps .5 to .7 for XBL ("currently unused").
-  '127.0.0.4': { list: 'XBL', category: 'malware' },
-  '127.0.0.5': { list: 'XBL', category: 'malware' },
-  '127.0.0.6': { list: 'XBL', category: 'malware' },
-  '127.0.0.7': { list: 'XBL', category: 'malware' },
+  // Category botnet, not malware: malware is acted on at once by default,
+  // and a third party's view of an address (shared addresses, NAT, stale
+  // data) must not cut a server before its customer has heard of it.
+  '127.0.0.4': { list: 'XBL', category: 'botnet' },
+  '127.0.0.5': { list: 'XBL', category: 'botnet' },
+  '127.0.0.6': { list: 'XBL', category: 'botnet' },
+  '127.0.0.7': { list: 'XBL', category: 'botnet' },
   // DROP/EDROP: a range hijacked or run by spammers; "always in addition to SBL".
   '127.0.0.9': { list: 'DROP', category: 'spam' },
   // PBL: a range that should not send mail directly to MX hosts, declared by

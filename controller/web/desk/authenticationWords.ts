@@ -16,10 +16,11 @@ const VIA: Record<string, string> = {
   operator: "an operator's certificate (the operator vouches for the report)",
   feed: "the reporter's feed certificate",
   agent: "the host's own Cordon agent, over its certificate (the provider's own monitoring)",
+  dnsbl: "a DNS blocklist's answer to Cordon's own query about the address (the provider's own monitoring; the list's reason is in the check below)",
 };
 
 /** Acronyms stay acronyms; other methods (registry, channel, alignment, header) read as words. */
-const ACRONYMS = new Set(['dkim', 'spf', 'dmarc', 'arc', 'arf', 'smime', 'pgp']);
+const ACRONYMS = new Set(['dkim', 'spf', 'dmarc', 'arc', 'arf', 'smime', 'pgp', 'dns']);
 
 type Check = { method?: unknown; result?: unknown; domain?: unknown; detail?: unknown };
 type Record_ = { trusted?: unknown; via?: unknown; reporterId?: unknown; reporterName?: unknown; reporterKind?: unknown; domain?: unknown; reason?: unknown; checks?: unknown };

@@ -49,7 +49,7 @@ describe('DnsblMonitor: what it reports', () => {
         newCodes: ['127.0.0.2', '127.0.0.4'],
         lists: ['SBL', 'XBL'],
         category: 'spam',
-        categories: ['spam', 'malware'],
+        categories: ['spam', 'botnet'],
         reasons: ['https://check.spamhaus.org/sbl/query/SBL1'],
         checkedAt: clock.now(),
         firstAnswer: true,

@@ -16,10 +16,10 @@ describe('Spamhaus ZEN return codes', () => {
     expect(table).toEqual({
       '127.0.0.2': 'SBL spam',
       '127.0.0.3': 'SBL CSS spam',
-      '127.0.0.4': 'XBL malware',
-      '127.0.0.5': 'XBL malware',
-      '127.0.0.6': 'XBL malware',
-      '127.0.0.7': 'XBL malware',
+      '127.0.0.4': 'XBL botnet',
+      '127.0.0.5': 'XBL botnet',
+      '127.0.0.6': 'XBL botnet',
+      '127.0.0.7': 'XBL botnet',
       '127.0.0.9': 'DROP spam',
       '127.0.0.10': 'PBL ignore',
       '127.0.0.11': 'PBL ignore',
@@ -53,8 +53,8 @@ describe('reading a listing', () => {
 
   it('takes the first known category as the complaint category', () => {
     expect(mainCategory(readReturnCodes(['127.0.0.4', '127.0.0.2'], zen!).reportable)).toBe('spam');
-    expect(mainCategory(readReturnCodes(['127.0.0.4'], zen!).reportable)).toBe('malware');
-    expect(mainCategory(readReturnCodes(['127.0.0.8', '127.0.0.4'], zen!).reportable)).toBe('malware');
+    expect(mainCategory(readReturnCodes(['127.0.0.4'], zen!).reportable)).toBe('botnet');
+    expect(mainCategory(readReturnCodes(['127.0.0.8', '127.0.0.4'], zen!).reportable)).toBe('botnet');
     expect(mainCategory(readReturnCodes(['127.0.0.8'], zen!).reportable)).toBe('unknown');
   });
 
