@@ -1,5 +1,5 @@
 import type { DetectionPolicy, Observation } from '../../proto/gen/cordon/v1/agent.js';
-import type { Cidr } from '../../proto/runtime/cidr.js';
+import { cidrContains, type Cidr } from '../../proto/runtime/cidr.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { Logger } from '../../proto/runtime/logger.js';
@@ -157,6 +157,8 @@ export class Watcher {
     if (policy.fanoutDestinations > 0 && counts.fanout.size > policy.fanoutDestinations) {
       found.push(observation('fanout', counts.fanout, counts.fanout.size, policy.fanoutDestinations, start, end));
     }
+    // The table counts every destination's packets; management networks are left out here, not per packet.
+    for (const address of counts.flood.keys()) if (this.deps.managementNetworks.some((c) => cidrContains(c, address))) counts.flood.delete(address);
     const flood = policy.floodPacketsPerSecond > 0 ? floodObservation(counts.flood, policy, start, end) : undefined;
     if (flood) found.push(flood);
     for (const o of found) {

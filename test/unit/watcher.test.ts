@@ -58,6 +58,8 @@ describe('Watcher', () => {
       ['198.51.100.9', 1_500_000, 1_500_000 * 64],
       ['198.51.100.10', 1_500_000, 1_500_000 * 9000],
       ['198.51.100.11', 10_000, 10_000 * 64],
+      // The management network is never counted as flooded (the table counts it; the watcher leaves it out).
+      ['10.255.0.1', 9_000_000, 9_000_000 * 64],
     ];
     const { w, advance } = watcher((_cmd: string, args: string[]) => (args[0] === '-j' ? { stdout: listing([], [], flood) } : {}));
     await w.setPolicy({ ...policy, smtpNewConnections: 0, fanoutDestinations: 0, floodPacketsPerSecond: 20_000, floodMaxAverageBytes: 512 });
