@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { InterfaceRole, type Interface } from '../proto/gen/cordon/v1/agent.js';
+import { InterfaceRole, type Interface } from '../proto/gen-messages/cordon/v1/agent.js';
 
 /** Whether the kernel reports the link as up (operstate up or unknown, e.g. for tun). */
 export function linkUp(name: string): boolean {

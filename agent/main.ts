@@ -1,8 +1,9 @@
-#!/usr/bin/env -S node --lite-mode --no-expose-wasm --disable-warning=DEP0123
+#!/usr/bin/env -S node --lite-mode --no-expose-wasm --use-openssl-ca
 // cordon-agent: converges this dedicated server to the enforcement the controller decides.
 // --lite-mode (V8 without its optimising compiler): the agent's JavaScript is small and rarely hot;
 // its idle private memory drops from about 25 to 16 MiB, apply latency unchanged (BENCHMARKS.md §4).
 // --no-expose-wasm: lite mode turns WebAssembly off anyway, and says so on stderr unless asked to.
+// --use-openssl-ca: with trustCordonCaOnly, no store of public root certificates (the agent trusts the Cordon CA alone).
 import { existsSync } from 'node:fs';
 import { CordonError, asCordonError } from '../proto/runtime/CordonError.js';
 import { describeSchema, printableConfig } from '../proto/runtime/config.js';
@@ -10,6 +11,7 @@ import { onShutdownSignals, parseDaemonArgs } from '../proto/runtime/daemonArgs.
 import { createRootLogger } from '../proto/runtime/logger.js';
 import { checkKeyPair } from '../proto/runtime/checkKeyPair.js';
 import { loadTlsMaterial } from '../proto/runtime/tls.js';
+import { trustCordonCaOnly } from '../proto/runtime/trustCordonCaOnly.js';
 import { cordonVersion } from '../proto/runtime/version.js';
 import { checkCertificateHostId } from './certificateHostId.js';
 import { applyCommand, applySavedCommand, releaseAllCommand, statusCommand } from './commands/oneShot.js';
@@ -88,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   log.info({ version: cordonVersion(), hostId: settings.hostId, config: file ?? '(defaults and environment)' }, 'starting');
+  trustCordonCaOnly(process.execArgv, process.env);
   const agent = await runDaemon(settings, tls, engine, log, { createWatcher: (send) => createWatcher(settings, log, send) });
   onShutdownSignals(() => agent.stop(), log);
   return -1;

@@ -1,4 +1,4 @@
-import { EnforcementKind, ResultStatus, type Report } from '../proto/gen/cordon/v1/agent.js';
+import { EnforcementKind, ResultStatus, type Report } from '../proto/gen-messages/cordon/v1/agent.js';
 import type { ConvergeResult, ResultStatusName } from './enforce/Engine.js';
 import type { EnforcementKindName } from './enforce/plan.js';
 

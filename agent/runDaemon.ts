@@ -1,4 +1,4 @@
-import { DesiredState, type Observation } from '../proto/gen/cordon/v1/agent.js';
+import { DesiredState, type Observation } from '../proto/gen-messages/cordon/v1/agent.js';
 import { asCordonError } from '../proto/runtime/CordonError.js';
 import type { Logger } from '../proto/runtime/logger.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';

@@ -1,4 +1,4 @@
-import type { DetectionPolicy, Observation } from '../../proto/gen/cordon/v1/agent.js';
+import type { DetectionPolicy, Observation } from '../../proto/gen-messages/cordon/v1/agent.js';
 import { cidrContains, type Cidr } from '../../proto/runtime/cidr.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';

@@ -1,20 +1,19 @@
 import {
-  AgentServiceClient,
-  type AgentMessage,
-  type ControllerMessage,
+  AgentMessage,
+  ControllerMessage,
   type DesiredState,
   type DetectionPolicy,
   type Interface,
   type Observation,
   type Report,
   type TamperEvent,
-} from '../../proto/gen/cordon/v1/agent.js';
-import { connectivityState } from '@grpc/grpc-js';
+} from '../../proto/gen-messages/cordon/v1/agent.js';
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
 import { parseAddress } from '../../proto/runtime/address.js';
 import { sleep } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
-import { clientChannel, openBidi, type BidiCall } from '../../proto/runtime/rpcClient.js';
+import { openHttp2Bidi } from '../../proto/runtime/Http2Bidi.js';
+import type { BidiCall } from '../../proto/runtime/rpcClient.js';
 import type { TlsMaterial } from '../../proto/runtime/tls.js';
 import { backoffDelay, firstRedialDelay, type BackoffPolicy } from './backoff.js';
 import { ControllerAddresses } from './ControllerAddresses.js';
@@ -202,22 +201,20 @@ export class ControllerLink implements AgentLink {
     }
   }
 
-  /** One stream, from dial to end. A fresh channel each time, so only our backoff applies. */
+  /** One stream, from dial to end. A fresh connection each time, so only our backoff applies. */
   private async session(target: DialTarget): Promise<void> {
-    const { credentials, options } = clientChannel(this.opts.tls, target.serverName);
-    const client = new AgentServiceClient(target.address, credentials, options);
-    const call = openBidi<AgentMessage, ControllerMessage>((o) => client.connect(o), { signal: this.stopper.signal });
+    const call = openAgentStream(this.opts.tls, target, this.stopper.signal);
     this.current = call;
     this.state.sessions++;
     let heartbeat: NodeJS.Timeout | undefined;
-    // grpc-js has no connect deadline of its own: an address that drops packets would hold the dial for the
+    // The connection has no deadline of its own: an address that drops packets would hold the dial for the
     // OS's TCP timeout (minutes) before the next controller is tried.
     const connectTimeoutMs = this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     let timedOut = false;
     let waitedMs = connectTimeoutMs;
     const onTimeout = () => {
       // The connection is up: the controller is there, only busy. Its answer gets longer.
-      if (waitedMs === connectTimeoutMs && client.getChannel().getConnectivityState(false) === connectivityState.READY) {
+      if (waitedMs === connectTimeoutMs && call.connected()) {
         waitedMs = Math.max(connectTimeoutMs, this.opts.helloAnswerTimeoutMs ?? HELLO_ANSWER_TIMEOUT_MS);
         connectTimer = setTimeout(onTimeout, waitedMs - connectTimeoutMs);
         return;
@@ -273,7 +270,6 @@ export class ControllerLink implements AgentLink {
       clearTimeout(connectTimer);
       clearInterval(heartbeat);
       call.cancel();
-      client.close();
     }
   }
 
@@ -302,4 +298,24 @@ export function configuredControllers(opts: Pick<ControllerLinkOptions, 'address
     }
   }
   return list;
+}
+
+/** AgentService.Connect's gRPC path (test/unit/agentConnectPath.test.ts holds it to the generated service). */
+export const AGENT_CONNECT_PATH = '/cordon.v1.AgentService/Connect';
+
+/**
+ * The agent's Connect stream over node's own HTTP/2 (Http2Bidi), not grpc-js:
+ * the same bytes on the wire, about 3 MiB less of the agent's memory.
+ * Keepalive as before: a ping every 20 s, 10 s for its answer.
+ */
+export function openAgentStream(tls: TlsMaterial, target: DialTarget, signal: AbortSignal) {
+  return openHttp2Bidi<AgentMessage, ControllerMessage>({
+    address: target.address,
+    tls,
+    serverName: target.serverName,
+    path: AGENT_CONNECT_PATH,
+    serialize: (m) => AgentMessage.encode(m).finish(),
+    deserialize: (b) => ControllerMessage.decode(b),
+    signal,
+  });
 }

@@ -1,16 +1,14 @@
 import {
-  AgentServiceClient,
   type AgentMessage,
   type ControllerMessage,
   type DesiredState,
   type Report,
   type Observation,
   type TamperEvent,
-} from '../../proto/gen/cordon/v1/agent.js';
+} from '../../proto/gen-messages/cordon/v1/agent.js';
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
 import { sleep } from '../../proto/runtime/iterate.js';
-import { clientChannel, openBidi } from '../../proto/runtime/rpcClient.js';
-import { configuredControllers, type AgentLink, type ControllerLinkOptions, type LinkStatus } from './ControllerLink.js';
+import { configuredControllers, openAgentStream, type AgentLink, type ControllerLinkOptions, type LinkStatus } from './ControllerLink.js';
 import { ControllerAddresses } from './ControllerAddresses.js';
 import { resolveControllers, type DialTarget } from './resolveControllers.js';
 
@@ -149,9 +147,7 @@ export class PollingLink implements AgentLink {
     const onStop = () => aborter.abort(this.stopper.signal.reason);
     this.stopper.signal.addEventListener('abort', onStop, { once: true });
     const timer = setTimeout(() => aborter.abort(new CordonError('transient', `poll took longer than ${timeoutMs} ms`)), timeoutMs);
-    const { credentials, options } = clientChannel(this.opts.tls, target.serverName);
-    const client = new AgentServiceClient(target.address, credentials, options);
-    const call = openBidi<AgentMessage, ControllerMessage>((o) => client.connect(o), { signal: aborter.signal });
+    const call = openAgentStream(this.opts.tls, target, aborter.signal);
     this.state.sessions++;
     const responses = call.responses[Symbol.asyncIterator]();
     // One read outstanding at a time: a read that lost a race with a timer is kept for the next wait.
@@ -240,7 +236,6 @@ export class PollingLink implements AgentLink {
       clearTimeout(timer);
       this.stopper.signal.removeEventListener('abort', onStop);
       call.cancel();
-      client.close();
     }
   }
 }

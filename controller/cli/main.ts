@@ -10,7 +10,7 @@ import { CLI_OPTIONS, USAGE } from './commandLine.js';
 import type { DeskClient } from './deskClient.js';
 import type { Flags } from './incidentCommands.js';
 import { routeCommand, type CommandGroup } from './routeCommand.js';
-import { trustCordonCaOnly } from './trustCordonCaOnly.js';
+import { trustCordonCaOnly } from '../../proto/runtime/trustCordonCaOnly.js';
 
 type Out = (text: string) => void;
 type Run = (client: DeskClient, words: string[], f: Flags, out: Out) => Promise<number>;

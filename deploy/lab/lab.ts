@@ -118,7 +118,7 @@ export async function labUp(opts: { hosts: number; say: Say; store?: 'sqlite' | 
     opts.say(`starting cordon-agent on ${t.hosts.map((h) => h.id).join(', ')} (each in its own namespace, enforcing with nft, tc and ip)`);
     for (const h of t.hosts) {
       writeAgentConfig(dir, t, h);
-      startInNamespace(h.ns, `agent-${h.id}`, logs, node, ['--lite-mode', '--no-expose-wasm', '--disable-warning=DEP0123', join(dist, 'agent/main.js'), '--config', join(dir, 'hosts', h.id, 'agent.json')]);
+      startInNamespace(h.ns, `agent-${h.id}`, logs, node, ['--lite-mode', '--no-expose-wasm', '--use-openssl-ca', join(dist, 'agent/main.js'), '--config', join(dir, 'hosts', h.id, 'agent.json')]);
     }
     writeCtlWrapper(dir, t, info.controllers);
     writeFileSync(join(dir, 'lab.json'), JSON.stringify(info, null, 2) + '\n');

@@ -1,9 +1,7 @@
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
-import { isIP } from 'node:net';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { parseAddress } from './address.js';
+import { constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { CordonError } from './CordonError.js';
 import { GrpcCode, fromGrpcError, type StatusLike } from './grpcCodes.js';
+import { FRAME_HEADER_BYTES, authorityOf, codeForHttpStatus, connectMutualTls, frameMessage, header, statusFrom } from './grpcHttp2.js';
 import type { TlsMaterial } from './tls.js';
 
 /**
@@ -37,60 +35,14 @@ export interface UnaryCallOptions {
   timeoutMs?: number;
 }
 
+/** grpc-timeout allows at most 8 digits. */
+const MAX_TIMEOUT_MS = 99_999_999;
+
 export interface UnaryChannelOptions {
   /** Name to verify the server's certificate against (and send as SNI), instead of the address's host. */
   serverName?: string | undefined;
   /** Largest answer accepted, in bytes (the gRPC frame included). Default: no limit below the 4 GiB a frame can say. */
   maxResponseBytes?: number;
-}
-
-const FRAME_HEADER_BYTES = 5;
-/** grpc-timeout allows at most 8 digits. */
-const MAX_TIMEOUT_MS = 99_999_999;
-
-/** HTTP status of an answer that is not gRPC → gRPC code (grpc/doc/http-grpc-status-mapping.md). */
-function codeForHttpStatus(httpStatus: number): number {
-  switch (httpStatus) {
-    case 400:
-      return GrpcCode.INTERNAL;
-    case 401:
-      return GrpcCode.UNAUTHENTICATED;
-    case 403:
-      return GrpcCode.PERMISSION_DENIED;
-    case 404:
-      return GrpcCode.UNIMPLEMENTED;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return GrpcCode.UNAVAILABLE;
-    default:
-      return GrpcCode.UNKNOWN;
-  }
-}
-
-/** grpc-message is percent-encoded UTF-8; a malformed one is shown as sent. */
-function decodeGrpcMessage(raw: string | undefined): string {
-  if (!raw) return '';
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
-
-function header(h: IncomingHttpHeaders, name: string): string | undefined {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** A status read from headers or trailers, shaped as fromGrpcError reads grpc-js's ServiceError. */
-function statusFrom(h: IncomingHttpHeaders): StatusLike | undefined {
-  const raw = header(h, 'grpc-status');
-  if (raw === undefined) return undefined;
-  const code = /^\d{1,2}$/.test(raw) ? Number(raw) : GrpcCode.UNKNOWN;
-  const details = decodeGrpcMessage(header(h, 'grpc-message')) || (code === GrpcCode.UNKNOWN && !/^\d{1,2}$/.test(raw) ? `malformed grpc-status ${JSON.stringify(raw)}` : '');
-  return { code, details, metadata: { get: (key) => (header(h, key) === undefined ? [] : [header(h, key)]) } };
 }
 
 /**
@@ -103,16 +55,13 @@ export class UnaryChannel {
   private session: ClientHttp2Session | undefined;
   private lastSessionError: Error | undefined;
   private readonly authority: string;
-  private readonly host: string;
 
   constructor(
-    address: string,
+    private readonly address: string,
     private readonly tls: Pick<TlsMaterial, 'ca' | 'cert' | 'key'>,
     private readonly options: UnaryChannelOptions = {},
   ) {
-    const { host, port } = parseAddress(address);
-    this.host = host;
-    this.authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+    this.authority = authorityOf(address).authority;
   }
 
   call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, opts: UnaryCallOptions = {}): Promise<Res> {
@@ -129,10 +78,7 @@ export class UnaryChannel {
         reject(new CordonError('invalid', `cannot encode the request for ${method.path}: ${(err as Error).message}`, { cause: err }));
         return;
       }
-      const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
-      frame.writeUInt8(0, 0);
-      frame.writeUInt32BE(body.length, 1);
-      body.copy(frame, FRAME_HEADER_BYTES);
+      const frame = frameMessage(body);
 
       let stream: ClientHttp2Stream;
       try {
@@ -239,17 +185,7 @@ export class UnaryChannel {
 
   private open(): ClientHttp2Session {
     if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
-    const { serverName } = this.options;
-    // An IP address is not a TLS server name (RFC 6066 §3): Node then checks the certificate against the address itself.
-    const sni = serverName ?? (isIP(this.host) ? undefined : this.host);
-    const session = connect(`https://${this.authority}`, {
-      ca: this.tls.ca,
-      cert: this.tls.cert,
-      key: this.tls.key,
-      ...(sni === undefined ? {} : { servername: sni }),
-      ...(serverName === undefined ? {} : { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(serverName, cert) }),
-      settings: { enablePush: false },
-    });
+    const session = connectMutualTls(this.address, this.tls, this.options.serverName);
     this.lastSessionError = undefined;
     session.on('error', (err) => {
       this.lastSessionError = err;
