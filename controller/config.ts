@@ -6,6 +6,7 @@ import { validateDnsServers } from './intake/trust/createDnsResolver.js';
 import { validateReporterList, type RegisteredReporter } from './intake/trust/RegisteredReporter.js';
 import { validateDnsblZones, type DnsblZoneConfig } from './monitoring/dnsbl/DnsblZone.js';
 import { dnsblTunablesFromConfig, type DnsblConfig } from './monitoring/dnsbl/dnsblTunablesFromConfig.js';
+import { validateAlertSources, type AlertSourceConfig } from './alerts/alertsSettings.js';
 import { CordonError, asCordonError } from '../proto/runtime/CordonError.js';
 
 /** Every controller setting, its default and its meaning, in one place. */
@@ -194,6 +195,31 @@ export const controllerSchema = {
       timeoutMs: { doc: 'One lookup (its A and TXT queries) at most; a lookup that takes longer fails and changes nothing.', format: 'positive-int', default: 5000 },
       concurrency: { doc: 'Lookups in flight at most (1 to 256).', format: 'positive-int', default: 4 },
       cacheSeconds: { doc: 'An answer is reused this long without a query (checkOnce soon after a check); at most intervalSeconds - spreadSeconds, so every scheduled check asks again.', format: 'nat', default: 3600 },
+    },
+  },
+  alerts: {
+    listen: {
+      doc:
+        'host:port where CrowdSec (its http notification plugin) and FastNetMon (deploy/alerts/fastnetmon-notify.sh) post their alerts: POST /alerts/crowdsec, POST /alerts/fastnetmon, ' +
+        'each with its source\'s bearer token (alerts.sources). Each alert about one of our addresses becomes a complaint from own_monitoring. Empty: no listener. ' +
+        'It belongs on the management network, like `listen`.',
+      format: 'optional-address',
+      default: '',
+      env: 'CORDON_ALERTS_LISTEN',
+    },
+    tls: {
+      doc: "HTTPS with the controller's own certificate (tls.cert, tls.key; senders check it against tls.ca). false: plain HTTP, for a management network or loopback behind a TLS proxy only (the tokens cross it in clear text).",
+      format: Boolean,
+      default: true,
+    },
+    sources: {
+      doc:
+        'Who may post, each [{"id": "edge-crowdsec", "kind": "crowdsec" | "fastnetmon", "tokenFile": "/etc/cordon/alerts/edge-crowdsec.token"}]: a source posts only to its kind\'s route, ' +
+        'with the token its file holds (one line, 16+ characters: openssl rand -hex 32; not world-readable). Its complaints are recorded as reporter KIND:ID. Files are read at start.',
+      format: function alertSourceList(value: unknown) {
+        validateAlertSources(value, '');
+      },
+      default: [] as AlertSourceConfig[],
     },
   },
   switchFallback: {
@@ -413,6 +439,7 @@ export type ControllerConfig = convict.Config<{
   bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number; credentialsDir: string };
   detection: { enabled: boolean; windowSeconds: number; smtp: { ports: number[]; newConnections: number }; fanout: { ports: number[]; destinations: number }; flood: { packetsPerSecond: number; maxAverageBytes: number }; minIntervalSeconds: number };
   monitoring: { dnsbl: DnsblConfig & { enabled: boolean } };
+  alerts: { listen: string; tls: boolean; sources: AlertSourceConfig[] };
   switchFallback: { enabled: boolean; silentSeconds: number; tamperThreshold: number; tamperWindowSeconds: number; sweepSeconds: number };
   enforcement: { smtpRelays: string[] };
   policy: {

@@ -27,6 +27,7 @@ import { checkStorePath } from './checkStorePath.js';
 import { loadLinkSecret } from './customer/linkSecret.js';
 import { customerWebSettings } from './web/customer/customerWebSettings.js';
 import { deskWebSettings } from './web/desk/deskWebSettings.js';
+import { alertsSettings } from './alerts/alertsSettings.js';
 
 const USAGE = `usage: cordon-controller [--config FILE] [--check-config | --print-config]
 
@@ -96,6 +97,8 @@ async function main(argv: string[]): Promise<number> {
   const customerWeb = customerWebSettings(config.get('web.customer'));
   // The desk in the browser: its certificate (the controller's own unless set) read and matched now.
   const deskWeb = deskWebSettings(config.get('web.desk'), config.get('tls'));
+  // The alerts listener: every source's token file read and checked now.
+  const alerts = alertsSettings(config.get('alerts'), tls);
   if (args.checkConfig) {
     process.stdout.write('config OK\n');
     return 0;
@@ -189,6 +192,7 @@ async function main(argv: string[]): Promise<number> {
     customerLinks,
     customerWeb,
     deskWeb,
+    alerts,
     replica: storeUrl ? { url: storeUrl, id: config.get('replica.id') || undefined, listen: config.get('listen') } : undefined,
     log,
   });

@@ -48,6 +48,9 @@ import { createDnsblMonitor } from './monitoring/createDnsblMonitor.js';
 import type { DnsblMonitor } from './monitoring/dnsbl/DnsblMonitor.js';
 import { dnsblSettings, type DnsblTunables } from './monitoring/dnsbl/dnsblSettings.js';
 import { DEFAULT_FLEET_SETTINGS } from './replicas/FleetSessions.js';
+import { AlertIntake } from './alerts/AlertIntake.js';
+import type { AlertsSettings } from './alerts/alertsSettings.js';
+import { startAlertsListener, type AlertsListener } from './alerts/startAlertsListener.js';
 
 export interface ControllerSettings {
   listen: string;
@@ -91,6 +94,8 @@ export interface ControllerSettings {
   customerWeb?: CustomerWebSettings | undefined;
   /** The desk in the browser (`web.desk.*`): mutual TLS, operator certificates. Absent: no desk page. */
   deskWeb?: DeskWebSettings | undefined;
+  /** `alerts.*`: CrowdSec and FastNetMon post alerts, filed as own_monitoring complaints. Absent: no listener. */
+  alerts?: AlertsSettings | undefined;
   /** One of several controllers on one PostgreSQL database (store.url): how it finds and tells the others. Absent: the only controller. */
   replica?: ReplicaSettings | undefined;
   log: Logger;
@@ -111,6 +116,8 @@ export interface Controller {
   customerWebPort: number | undefined;
   /** The port of the desk in the browser, when served. */
   deskWebPort: number | undefined;
+  /** The alerts listener (port, what it filed), when served. */
+  alerts: { port: number; intake: AlertIntake } | undefined;
   /** "Something changed" for open desk pages (fed by the hooks below). */
   deskChanges: DeskChanges;
   /** The fleet's agent sessions: this controller's, and with replicas every replica's. */
@@ -265,6 +272,16 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     : undefined;
   let customerWeb: CustomerWeb | undefined;
   let deskWeb: DeskWeb | undefined;
+  let alerts: AlertsListener | undefined;
+  const alertIntake = s.alerts
+    ? new AlertIntake({
+        submit: (input, actor) => service.submitComplaint(input, actor),
+        keep: (input, reason, actor) => service.keepNeedsInfo(input, reason, actor),
+        trusted: s.policy.trustedReporterKinds.includes('own_monitoring'),
+        clock: () => clock.now(),
+        log: log.child({ component: 'alerts' }),
+      })
+    : undefined;
   // Both pages start before the gRPC server, so a port already taken stops the start with little to undo.
   try {
     if (s.customerWeb) {
@@ -282,6 +299,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       const fleetReads = { details: incidentDesk.getHostDetails, driftRepairs: (hostId: string) => agents.get(hostId)?.driftRepairs };
       deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers, fleet: fleetReads, reads: createDeskReads(s.store, () => clock.now()), revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
     }
+    if (s.alerts && alertIntake) alerts = await startAlertsListener(s.alerts, alertIntake, log.child({ component: 'alerts' }));
   } catch (err) {
     await undoStart();
     throw err;
@@ -289,6 +307,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   // A start that fails from here (the gRPC port taken, say) leaves nothing listening or open behind it.
   async function undoStart(): Promise<void> {
     await dnsbl?.stop();
+    await alerts?.close();
     await deskWeb?.close();
     await customerWeb?.close();
     scheduler!.stop();
@@ -365,6 +384,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     metricsPort: metricsServer?.port,
     customerWebPort: customerWeb?.port,
     deskWebPort: deskWeb?.port,
+    alerts: alerts && alertIntake ? { port: alerts.port, intake: alertIntake } : undefined,
     deskChanges,
     agents,
     replica,
@@ -373,6 +393,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       metricsServer?.server.close();
       // Lookups in flight end within timeoutMs; a filing in progress finishes before the store closes.
       await dnsbl?.stop();
+      await alerts?.close();
       await deskWeb?.close();
       await customerWeb?.close();
       await pageReads?.close();

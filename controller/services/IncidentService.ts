@@ -365,6 +365,20 @@ export class IncidentService {
   private async keepForOperator(input: ComplaintInput, err: unknown, actor: string, now: Date): Promise<SubmitResult> {
     const reason = `could not be routed: ${asCordonError(err).message}`;
     this.deps.log.error({ ip: input.ip, err: asCordonError(err).message }, 'complaint kept for an operator');
+    return this.storeNeedsInfo(input, reason, actor, now);
+  }
+
+  /**
+   * Keeps a complaint whole for an operator as needs_info with `reason`
+   * (a detector's alert Cordon has no category for, say): never dropped,
+   * never routed by itself; the desk's queue and `cordonctl complaints
+   * --status needs_info` list it. An unknown category is stored as other.
+   */
+  async keepNeedsInfo(input: ComplaintInput, reason: string, actor: string): Promise<SubmitResult> {
+    return this.storeNeedsInfo(input, reason, actor, this.deps.clock.now());
+  }
+
+  private async storeNeedsInfo(input: ComplaintInput, reason: string, actor: string, now: Date): Promise<SubmitResult> {
     const complaintId = `c-${randomUUID()}`;
     const category = (CATEGORIES as readonly string[]).includes(input.category) ? (input.category as Category) : 'other';
     const reporterKind = (REPORTER_KINDS as readonly string[]).includes(input.reporterKind) ? (input.reporterKind as ReporterKind) : 'anonymous';

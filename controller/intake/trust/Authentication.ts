@@ -24,9 +24,10 @@ export interface Authentication {
    * How it was authenticated: an aligned DKIM signature, an ARC seal of a
    * trusted forwarder, an operator's or a feed's certificate, the host's own
    * agent (its measurements), a DNS blocklist's answer to Cordon's own query
-   * about one of our addresses; none.
+   * about one of our addresses, a detector's alert (CrowdSec, FastNetMon)
+   * over its own token on the alerts listener; none.
    */
-  via: 'dkim' | 'arc' | 'operator' | 'feed' | 'agent' | 'dnsbl' | 'none';
+  via: 'dkim' | 'arc' | 'operator' | 'feed' | 'agent' | 'dnsbl' | 'alert' | 'none';
   /** The registered reporter it is authenticated as, when it is. */
   reporterId?: string | undefined;
   reporterName?: string | undefined;

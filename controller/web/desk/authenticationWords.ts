@@ -17,6 +17,7 @@ const VIA: Record<string, string> = {
   feed: "the reporter's feed certificate",
   agent: "the host's own Cordon agent, over its certificate (the provider's own monitoring)",
   dnsbl: "a DNS blocklist's answer to Cordon's own query about the address (the provider's own monitoring; the list's reason is in the check below)",
+  alert: "a detector's alert (CrowdSec, FastNetMon) sent with its own token to the alerts listener (the provider's own monitoring; the source is in the check below)",
 };
 
 /** Acronyms stay acronyms; other methods (registry, channel, alignment, header) read as words. */
