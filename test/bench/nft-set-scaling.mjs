@@ -15,7 +15,7 @@
 // through `oifname @public_ifs jump egress` and the allow-list lookup, then
 // passes). Bounded: each flood lasts --seconds; namespaces cbench-<pid>-* are
 // removed at the end, on failure and on Ctrl-C. Root only.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { renderTable } from '../../dist/agent/backends/nftRuleset.js';
 import { parseCidr } from '../../dist/proto/runtime/cidr.js';
 import { createLab, inNs } from './lib/netns.mjs';
 import { fmt } from './lib/stats.mjs';
+import { udpFlood } from './lib/udpFlood.mjs';
 import { benchScope } from './lib/benchScope.mjs';
 
 const { values: opt } = parseArgs({
@@ -92,20 +93,7 @@ function load(table) {
 }
 
 /** One bounded UDP flood; returns the sender's packets per second. */
-function flood() {
-  const server = spawn('ip', ['netns', 'exec', lab.internet, 'iperf3', '-s', '-1', '-B', lab.addr.inet, '-p', '5201'], { stdio: 'ignore' });
-  children.add(server);
-  try {
-    execFileSync('sleep', ['0.3']);
-    const out = inNs(lab.host, 'timeout', String(SECONDS + 15), 'iperf3', '-c', lab.addr.inet, '-p', '5201', '-u', '-b', '0', '-l', '64', '-t', String(SECONDS), '-J');
-    const r = JSON.parse(out);
-    const sum = r.end.sum;
-    return { pps: sum.packets / sum.seconds, lost: sum.lost_percent };
-  } finally {
-    if (server.exitCode === null) server.kill('SIGKILL');
-    children.delete(server);
-  }
-}
+const flood = () => udpFlood(lab, children, SECONDS);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

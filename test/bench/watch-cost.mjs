@@ -14,7 +14,7 @@
 // for the agent (list the table as JSON and empty its sets: two nft runs).
 // Bounded; namespaces cbench-<pid>-* are removed at the end, on failure and
 // on Ctrl-C. Root only.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { parseCidr } from '../../dist/proto/runtime/cidr.js';
 import { benchScope } from './lib/benchScope.mjs';
 import { createLab, inNs } from './lib/netns.mjs';
 import { fmt } from './lib/stats.mjs';
+import { udpFlood } from './lib/udpFlood.mjs';
 
 const { values: opt } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, reps: { type: 'string', default: '5' } } });
 const SECONDS = Number(opt.seconds);
@@ -56,18 +57,7 @@ function load(transaction) {
 }
 
 /** One bounded UDP flood; the sender's packets per second. */
-function flood() {
-  const server = spawn('ip', ['netns', 'exec', lab.internet, 'iperf3', '-s', '-1', '-B', lab.addr.inet, '-p', '5201'], { stdio: 'ignore' });
-  children.add(server);
-  try {
-    execFileSync('sleep', ['0.3']);
-    const r = JSON.parse(inNs(lab.host, 'timeout', String(SECONDS + 15), 'iperf3', '-c', lab.addr.inet, '-p', '5201', '-u', '-b', '0', '-l', '64', '-t', String(SECONDS), '-J'));
-    return r.end.sum.packets / r.end.sum.seconds;
-  } finally {
-    if (server.exitCode === null) server.kill('SIGKILL');
-    children.delete(server);
-  }
-}
+const flood = () => udpFlood(lab, children, SECONDS).pps;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

@@ -3,33 +3,30 @@ export const DNSBL_AUDIT_SUBJECT = 'dnsbl';
 export const DNSBL_FILED = 'dnsbl.filed';
 export const DNSBL_DELISTED = 'dnsbl.delisted';
 
-/** What `dnsbl.filed` records: one complaint filed for a listing. */
-export interface FiledDetail {
+/** What both audit entries record about a listing's episode. */
+interface EpisodeDetail {
   zone: string;
   ip: string;
   host: string;
   /** The listing's episode for this address and zone (1, then 2 after a delisting and a new listing, …). */
   episode: number;
-  /** The reportable codes this complaint was filed for. */
+  /** The reportable codes this entry is about. */
   codes: string[];
   /** Every reportable list at the time. */
   lists: string[];
   /** When the check saw it (ISO). */
   checkedAt: string;
+}
+
+/** What `dnsbl.filed` records: one complaint filed for a listing. */
+export interface FiledDetail extends EpisodeDetail {
   complaint: string;
   incident: string | null;
   outcome: string;
 }
 
 /** What `dnsbl.delisted` records: an episode ended. */
-export interface DelistedDetail {
-  zone: string;
-  ip: string;
-  host: string;
-  episode: number;
-  codes: string[];
-  lists: string[];
-  checkedAt: string;
+export interface DelistedDetail extends EpisodeDetail {
   incidents: string[];
 }
 
