@@ -4,7 +4,10 @@ import { LAB_OPERATORS } from '../lab/lab.js';
 import { poll, runInNamespace } from '../lab/processes.js';
 import { say, show, type Checks } from './narrate.js';
 
-/** New SMTP connections the story's server makes: above the lab's threshold of 300 per 10 s window. */
+/**
+ * New SMTP connections the story's server makes, against the lab's threshold
+ * of 100 per 10 s window: even split across two windows, each half passes it.
+ */
 const FLOOD = 400;
 
 interface IncidentRow {
@@ -36,12 +39,14 @@ export async function ownMonitoringChapter(info: LabInfo, checks: Checks): Promi
   const op = (...args: string[]) => labCtl(info, LAB_OPERATORS.operator, ...args);
   const t = info.topology;
   say(`nobody has complained about ${host.id}, but it starts sending mail itself: ${FLOOD} new SMTP connections in a few seconds`);
-  runInNamespace(host.ns, 'bash', ['-c', `for i in $(seq ${FLOOD}); do timeout 1 bash -c "exec 3<>/dev/tcp/${t.inet4}/25" 2>/dev/null; done; true`], 120_000);
+  // In batches of 50 at once, so that a busy machine still sends them within a window or two.
+  const batch = `for i in $(seq 50); do (exec 3<>/dev/tcp/${t.inet4}/25) 2>/dev/null & done; wait`;
+  runInNamespace(host.ns, 'timeout', ['60', 'bash', '-c', `for b in $(seq ${FLOOD / 50}); do ${batch}; done; true`], 90_000);
   const incident = await poll(() => {
     const rows = JSON.parse(op('incident', 'list', '--host', host.id, '--json')) as IncidentRow[];
     return rows.find((r) => r.category === 'spam');
   }, 30_000);
-  checks.ok(`${host.id}'s agent saw it within one 10 s window and the controller opened a spam incident`, incident !== undefined, incident ? `${incident.id}, ${incident.state}` : 'none');
+  checks.ok(`${host.id}'s agent saw it (10 s windows here) and the controller opened a spam incident`, incident !== undefined, incident ? `${incident.id}, ${incident.state}` : 'none');
   if (!incident) return;
   const detail = JSON.parse(op('incident', 'show', incident.id, '--json')) as { complaints?: ComplaintRow[] };
   const complaint = detail.complaints?.[0];

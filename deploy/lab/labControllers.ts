@@ -58,8 +58,9 @@ function controllerConfig(dir: string, t: LabTopology, c: LabController, pg: Lab
     // The lab's password files live under <lab>/bmc, so an admin can rebind them with `cordonctl host set-bmc`.
     bmc: { minIntervalSeconds: 1, credentialsDir: join(dir, 'bmc') },
     switchFallback: { enabled: false },
-    // Agents count outbound connections in 10 s windows here, so the story's spam run shows within seconds; production counts per minute.
-    detection: { windowSeconds: 10 },
+    // Agents count outbound connections in 10 s windows here, so the story's spam run shows within seconds; production counts
+    // per minute. 100 new SMTP connections a window, as 600 a minute: the same rate as production's 300 a minute, doubled.
+    detection: { windowSeconds: 10, smtp: { newConnections: 100 } },
     clock: { drill: true },
     metrics: { listen: `${t.controller4}:${c.metricsPort}` },
     // Plain HTTP on loopback, as behind a reverse proxy; the lab bridges it to this machine's loopback (startBridge).
