@@ -169,6 +169,7 @@ export interface AgentMessage {
     | { $case: "report"; value: Report }
     | { $case: "tamper"; value: TamperEvent }
     | { $case: "observation"; value: Observation }
+    | { $case: "ban"; value: BanEvent }
     | undefined;
 }
 
@@ -269,6 +270,30 @@ export interface Observation {
   top: ObservedDestination[];
 }
 
+/**
+ * A change of one brute-force ban on the host (managed security): the agent
+ * placed it, it ran out, or the agent removed it (a lift the controller asked
+ * for, or the guard turned off). For the record and the customer's page: the
+ * controller decides which lifts were the customer's from its own audit log,
+ * never from this message.
+ */
+export interface BanEvent {
+  /** Stable for the ban's life: "<banned_at ms>-<address>". */
+  banId: string;
+  address: string;
+  /** "banned", "expired" or "removed". */
+  change: string;
+  /** Guarded services whose meter the source passed (ssh, smtp, http, ftp). */
+  services: string[];
+  bannedAt?: Date | undefined;
+  expiresAt?:
+    | Date
+    | undefined;
+  /** The source's ban count, this one included (the ban time doubles with each). */
+  offence: number;
+  seconds: number;
+}
+
 export interface ObservedDestination {
   address: string;
   /** New connections to it in the window (smtp, fanout). */
@@ -279,10 +304,52 @@ export interface ObservedDestination {
 }
 
 export interface ControllerMessage {
-  body?: { $case: "desiredState"; value: DesiredState } | { $case: "ping"; value: Ping } | {
-    $case: "detection";
-    value: DetectionPolicy;
-  } | undefined;
+  body?:
+    | { $case: "desiredState"; value: DesiredState }
+    | { $case: "ping"; value: Ping }
+    | { $case: "detection"; value: DetectionPolicy }
+    | { $case: "managedSecurity"; value: ManagedSecurity }
+    | undefined;
+}
+
+/**
+ * Brute-force protection the customer took for this host, sent after the
+ * Hello and again on every change (a lift). Absent or not enabled: the agent
+ * removes its guard table. Desired state: the lifted ban ids are the full
+ * list of the customer's lifts still worth applying, not a command.
+ */
+export interface ManagedSecurity {
+  enabled: boolean;
+  services: GuardedService[];
+  /**
+   * The first ban of a source lasts base_ban_seconds; each further one twice
+   * the one before, up to max_ban_seconds.
+   */
+  baseBanSeconds: number;
+  maxBanSeconds: number;
+  /** A source whose last ban ended longer ago than this starts again at the base. */
+  forgetAfterSeconds: number;
+  /**
+   * Sources never banned, besides the agent's own management networks:
+   * IPv4 or IPv6 addresses or CIDRs.
+   */
+  allowed: string[];
+  /** Bans the customer lifted on their page; the agent removes each it holds. */
+  liftedBanIds: string[];
+  /** Most bans held at once per address family (the kernel set's size). */
+  maxBans: number;
+}
+
+export interface GuardedService {
+  /** "ssh", "smtp", "http", "ftp", …: a name for the customer's page. */
+  name: string;
+  ports: number[];
+  /**
+   * New TCP connections from one source to these ports per minute (after
+   * the burst) above which the source is banned.
+   */
+  newConnectionsPerMinute: number;
+  burst: number;
 }
 
 /**
@@ -387,6 +454,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "observation":
         Observation.encode(message.body.value, writer.uint32(42).fork()).join();
         break;
+      case "ban":
+        BanEvent.encode(message.body.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -444,6 +514,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "observation", value: Observation.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "ban", value: BanEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -468,6 +546,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "tamper", value: TamperEvent.fromJSON(object.tamper) }
         : isSet(object.observation)
         ? { $case: "observation", value: Observation.fromJSON(object.observation) }
+        : isSet(object.ban)
+        ? { $case: "ban", value: BanEvent.fromJSON(object.ban) }
         : undefined,
     };
   },
@@ -484,6 +564,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.tamper = TamperEvent.toJSON(message.body.value);
     } else if (message.body?.$case === "observation") {
       obj.observation = Observation.toJSON(message.body.value);
+    } else if (message.body?.$case === "ban") {
+      obj.ban = BanEvent.toJSON(message.body.value);
     }
     return obj;
   },
@@ -521,6 +603,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "observation": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "observation", value: Observation.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "ban": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "ban", value: BanEvent.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1576,6 +1664,208 @@ export const Observation: MessageFns<Observation> = {
   },
 };
 
+function createBaseBanEvent(): BanEvent {
+  return {
+    banId: "",
+    address: "",
+    change: "",
+    services: [],
+    bannedAt: undefined,
+    expiresAt: undefined,
+    offence: 0,
+    seconds: 0,
+  };
+}
+
+export const BanEvent: MessageFns<BanEvent> = {
+  encode(message: BanEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.banId !== "") {
+      writer.uint32(10).string(message.banId);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.change !== "") {
+      writer.uint32(26).string(message.change);
+    }
+    for (const v of message.services) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.bannedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.bannedAt), writer.uint32(42).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(50).fork()).join();
+    }
+    if (message.offence !== 0) {
+      writer.uint32(56).uint32(message.offence);
+    }
+    if (message.seconds !== 0) {
+      writer.uint32(64).uint32(message.seconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BanEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBanEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.banId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.change = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.services.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bannedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.offence = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.seconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BanEvent {
+    return {
+      banId: isSet(object.banId)
+        ? globalThis.String(object.banId)
+        : isSet(object.ban_id)
+        ? globalThis.String(object.ban_id)
+        : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      change: isSet(object.change) ? globalThis.String(object.change) : "",
+      services: globalThis.Array.isArray(object?.services) ? object.services.map((e: any) => globalThis.String(e)) : [],
+      bannedAt: isSet(object.bannedAt)
+        ? fromJsonTimestamp(object.bannedAt)
+        : isSet(object.banned_at)
+        ? fromJsonTimestamp(object.banned_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      offence: isSet(object.offence) ? globalThis.Number(object.offence) : 0,
+      seconds: isSet(object.seconds) ? globalThis.Number(object.seconds) : 0,
+    };
+  },
+
+  toJSON(message: BanEvent): unknown {
+    const obj: any = {};
+    if (message.banId !== "") {
+      obj.banId = message.banId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.change !== "") {
+      obj.change = message.change;
+    }
+    if (message.services?.length) {
+      obj.services = message.services;
+    }
+    if (message.bannedAt !== undefined) {
+      obj.bannedAt = message.bannedAt.toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.offence !== 0) {
+      obj.offence = Math.round(message.offence);
+    }
+    if (message.seconds !== 0) {
+      obj.seconds = Math.round(message.seconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BanEvent>, I>>(base?: I): BanEvent {
+    return BanEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BanEvent>, I>>(object: I): BanEvent {
+    const message = createBaseBanEvent();
+    message.banId = object.banId ?? "";
+    message.address = object.address ?? "";
+    message.change = object.change ?? "";
+    message.services = object.services?.map((e) => e) || [];
+    message.bannedAt = object.bannedAt ?? undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.offence = object.offence ?? 0;
+    message.seconds = object.seconds ?? 0;
+    return message;
+  },
+};
+
 function createBaseObservedDestination(): ObservedDestination {
   return { address: "", connections: 0n, packets: 0n, bytes: 0n };
 }
@@ -1720,6 +2010,9 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       case "detection":
         DetectionPolicy.encode(message.body.value, writer.uint32(26).fork()).join();
         break;
+      case "managedSecurity":
+        ManagedSecurity.encode(message.body.value, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1761,6 +2054,14 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
             message.body = { $case: "detection", value: DetectionPolicy.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = { $case: "managedSecurity", value: ManagedSecurity.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1783,6 +2084,10 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         ? { $case: "ping", value: Ping.fromJSON(object.ping) }
         : isSet(object.detection)
         ? { $case: "detection", value: DetectionPolicy.fromJSON(object.detection) }
+        : isSet(object.managedSecurity)
+        ? { $case: "managedSecurity", value: ManagedSecurity.fromJSON(object.managedSecurity) }
+        : isSet(object.managed_security)
+        ? { $case: "managedSecurity", value: ManagedSecurity.fromJSON(object.managed_security) }
         : undefined,
     };
   },
@@ -1795,6 +2100,8 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       obj.ping = Ping.toJSON(message.body.value);
     } else if (message.body?.$case === "detection") {
       obj.detection = DetectionPolicy.toJSON(message.body.value);
+    } else if (message.body?.$case === "managedSecurity") {
+      obj.managedSecurity = ManagedSecurity.toJSON(message.body.value);
     }
     return obj;
   },
@@ -1823,7 +2130,362 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         }
         break;
       }
+      case "managedSecurity": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "managedSecurity", value: ManagedSecurity.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseManagedSecurity(): ManagedSecurity {
+  return {
+    enabled: false,
+    services: [],
+    baseBanSeconds: 0,
+    maxBanSeconds: 0,
+    forgetAfterSeconds: 0,
+    allowed: [],
+    liftedBanIds: [],
+    maxBans: 0,
+  };
+}
+
+export const ManagedSecurity: MessageFns<ManagedSecurity> = {
+  encode(message: ManagedSecurity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    for (const v of message.services) {
+      GuardedService.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.baseBanSeconds !== 0) {
+      writer.uint32(24).uint32(message.baseBanSeconds);
+    }
+    if (message.maxBanSeconds !== 0) {
+      writer.uint32(32).uint32(message.maxBanSeconds);
+    }
+    if (message.forgetAfterSeconds !== 0) {
+      writer.uint32(40).uint32(message.forgetAfterSeconds);
+    }
+    for (const v of message.allowed) {
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.liftedBanIds) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.maxBans !== 0) {
+      writer.uint32(64).uint32(message.maxBans);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ManagedSecurity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseManagedSecurity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.services.push(GuardedService.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.baseBanSeconds = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxBanSeconds = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.forgetAfterSeconds = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.allowed.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.liftedBanIds.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxBans = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ManagedSecurity {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      services: globalThis.Array.isArray(object?.services)
+        ? object.services.map((e: any) => GuardedService.fromJSON(e))
+        : [],
+      baseBanSeconds: isSet(object.baseBanSeconds)
+        ? globalThis.Number(object.baseBanSeconds)
+        : isSet(object.base_ban_seconds)
+        ? globalThis.Number(object.base_ban_seconds)
+        : 0,
+      maxBanSeconds: isSet(object.maxBanSeconds)
+        ? globalThis.Number(object.maxBanSeconds)
+        : isSet(object.max_ban_seconds)
+        ? globalThis.Number(object.max_ban_seconds)
+        : 0,
+      forgetAfterSeconds: isSet(object.forgetAfterSeconds)
+        ? globalThis.Number(object.forgetAfterSeconds)
+        : isSet(object.forget_after_seconds)
+        ? globalThis.Number(object.forget_after_seconds)
+        : 0,
+      allowed: globalThis.Array.isArray(object?.allowed)
+        ? object.allowed.map((e: any) => globalThis.String(e))
+        : [],
+      liftedBanIds: globalThis.Array.isArray(object?.liftedBanIds)
+        ? object.liftedBanIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.lifted_ban_ids)
+        ? object.lifted_ban_ids.map((e: any) => globalThis.String(e))
+        : [],
+      maxBans: isSet(object.maxBans)
+        ? globalThis.Number(object.maxBans)
+        : isSet(object.max_bans)
+        ? globalThis.Number(object.max_bans)
+        : 0,
+    };
+  },
+
+  toJSON(message: ManagedSecurity): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.services?.length) {
+      obj.services = message.services.map((e) => GuardedService.toJSON(e));
+    }
+    if (message.baseBanSeconds !== 0) {
+      obj.baseBanSeconds = Math.round(message.baseBanSeconds);
+    }
+    if (message.maxBanSeconds !== 0) {
+      obj.maxBanSeconds = Math.round(message.maxBanSeconds);
+    }
+    if (message.forgetAfterSeconds !== 0) {
+      obj.forgetAfterSeconds = Math.round(message.forgetAfterSeconds);
+    }
+    if (message.allowed?.length) {
+      obj.allowed = message.allowed;
+    }
+    if (message.liftedBanIds?.length) {
+      obj.liftedBanIds = message.liftedBanIds;
+    }
+    if (message.maxBans !== 0) {
+      obj.maxBans = Math.round(message.maxBans);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ManagedSecurity>, I>>(base?: I): ManagedSecurity {
+    return ManagedSecurity.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ManagedSecurity>, I>>(object: I): ManagedSecurity {
+    const message = createBaseManagedSecurity();
+    message.enabled = object.enabled ?? false;
+    message.services = object.services?.map((e) => GuardedService.fromPartial(e)) || [];
+    message.baseBanSeconds = object.baseBanSeconds ?? 0;
+    message.maxBanSeconds = object.maxBanSeconds ?? 0;
+    message.forgetAfterSeconds = object.forgetAfterSeconds ?? 0;
+    message.allowed = object.allowed?.map((e) => e) || [];
+    message.liftedBanIds = object.liftedBanIds?.map((e) => e) || [];
+    message.maxBans = object.maxBans ?? 0;
+    return message;
+  },
+};
+
+function createBaseGuardedService(): GuardedService {
+  return { name: "", ports: [], newConnectionsPerMinute: 0, burst: 0 };
+}
+
+export const GuardedService: MessageFns<GuardedService> = {
+  encode(message: GuardedService, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.ports.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.ports) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.newConnectionsPerMinute !== 0) {
+      writer.uint32(24).uint32(message.newConnectionsPerMinute);
+    }
+    if (message.burst !== 0) {
+      writer.uint32(32).uint32(message.burst);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GuardedService {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGuardedService();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.ports.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.ports.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.newConnectionsPerMinute = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.burst = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GuardedService {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => globalThis.Number(e)) : [],
+      newConnectionsPerMinute: isSet(object.newConnectionsPerMinute)
+        ? globalThis.Number(object.newConnectionsPerMinute)
+        : isSet(object.new_connections_per_minute)
+        ? globalThis.Number(object.new_connections_per_minute)
+        : 0,
+      burst: isSet(object.burst) ? globalThis.Number(object.burst) : 0,
+    };
+  },
+
+  toJSON(message: GuardedService): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => Math.round(e));
+    }
+    if (message.newConnectionsPerMinute !== 0) {
+      obj.newConnectionsPerMinute = Math.round(message.newConnectionsPerMinute);
+    }
+    if (message.burst !== 0) {
+      obj.burst = Math.round(message.burst);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GuardedService>, I>>(base?: I): GuardedService {
+    return GuardedService.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GuardedService>, I>>(object: I): GuardedService {
+    const message = createBaseGuardedService();
+    message.name = object.name ?? "";
+    message.ports = object.ports?.map((e) => e) || [];
+    message.newConnectionsPerMinute = object.newConnectionsPerMinute ?? 0;
+    message.burst = object.burst ?? 0;
     return message;
   },
 };
