@@ -310,6 +310,7 @@ export const controllerSchema = {
       zipMemberBytes: { doc: 'One zip member, decompressed: checked against the declared size and counted as it inflates.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.zipMemberBytes },
       rows: { doc: 'CSV records in one file.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.rows },
       lineLength: { doc: 'One line of a text part, or one CSV record (characters).', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.lineLength },
+      jsonDepth: { doc: 'Nesting of arrays and objects in one JSON feed document or JSON Lines record.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.jsonDepth },
       mimeDepth: { doc: 'MIME nesting depth (the message is 1, its parts 2, a message/rfc822 inside one 3).', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.mimeDepth },
       mimeParts: { doc: 'MIME parts in one message, embedded messages included.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.mimeParts },
       parseSeconds: { doc: 'Time one report may take to parse; its worker is then stopped and replaced.', format: 'positive-int', default: DEFAULT_INTAKE_LIMITS.parseSeconds },

@@ -22,6 +22,8 @@ export interface IntakeLimits {
   rows: number;
   /** One line of text (characters; bytes in a part not yet decoded) or one CSV record (characters). */
   lineLength: number;
+  /** Nesting of arrays and objects in one JSON document or JSON Lines record (a feed); deeper ones are not read. */
+  jsonDepth: number;
   /** Nesting of MIME parts: the message is 1, its parts 2, a message/rfc822 inside one 3, … */
   mimeDepth: number;
   /** MIME parts in one message, the message itself and embedded messages included. */
@@ -41,6 +43,7 @@ export const DEFAULT_INTAKE_LIMITS: Readonly<IntakeLimits> = Object.freeze({
   zipMemberBytes: 64 * MiB,
   rows: 1_000_000,
   lineLength: 64 * 1024,
+  jsonDepth: 32,
   mimeDepth: 8,
   mimeParts: 500,
   parseSeconds: 30,
