@@ -63,7 +63,7 @@ export async function parseReportInProcess(raw: Buffer, filename?: string, limit
     if (found === undefined) continue;
     // Complaints are completed in place, not copied: a feed's excerpts share their header (sharedExcerpt).
     const valid = found.filter((c) => validIp(c.ip));
-    for (const c of valid) c.eventTime ??= message.date;
+    for (const c of valid) markEventTime(c, message.date);
     const complaints = dedupe(valid);
     if (complaints.length === 0) {
       return { complaints: [], needsInfo: `recognised as ${parser.name} but no offender IP could be read with confidence`, ...ids };
@@ -96,6 +96,16 @@ function validIp(ip: string): boolean {
   }
 }
 
+/** The report's own time when it states none: the Date it was sent, marked as such. */
+function markEventTime(c: ParsedComplaint, sent: Date | undefined): void {
+  if (c.eventTime) {
+    c.eventTimeSource ??= 'report';
+    return;
+  }
+  c.eventTime = sent;
+  c.eventTimeSource = sent ? 'receipt' : undefined;
+}
+
 /** One complaint per offender IP and category: the earliest event, the first evidence. */
 function dedupe(list: ParsedComplaint[]): ParsedComplaint[] {
   const byKey = new Map<string, ParsedComplaint>();
@@ -103,9 +113,18 @@ function dedupe(list: ParsedComplaint[]): ParsedComplaint[] {
     const key = `${c.ip}|${c.category}`;
     const seen = byKey.get(key);
     if (!seen) byKey.set(key, c);
-    else if (c.eventTime && (!seen.eventTime || c.eventTime < seen.eventTime)) seen.eventTime = c.eventTime;
+    else if (c.eventTime && (!seen.eventTime || betterTime(c, seen))) {
+      seen.eventTime = c.eventTime;
+      seen.eventTimeSource = c.eventTimeSource;
+    }
   }
   return [...byKey.values()];
+}
+
+/** A stated time beats a receipt time; between two of a kind, the earlier. */
+function betterTime(c: ParsedComplaint, seen: ParsedComplaint): boolean {
+  if (c.eventTimeSource !== seen.eventTimeSource) return c.eventTimeSource === 'report';
+  return c.eventTime! < seen.eventTime!;
 }
 
 /** The dry-run JSON operators see (`cordonctl ingest --dry-run --json`). */
@@ -115,6 +134,7 @@ export function toDryRunJson(r: ParseResult): unknown {
       ip: c.ip,
       category: c.category,
       eventTime: c.eventTime?.toISOString() ?? null,
+      eventTimeSource: c.eventTimeSource ?? null,
       reporter: c.reporter,
       reporterKind: c.reporterKind,
       format: c.format,

@@ -11,6 +11,13 @@ export interface ParsedComplaint {
   category: Exclude<Category, 'child_abuse' | 'terrorism'> | 'child_abuse' | 'terrorism';
   /** When the abuse happened, UTC; undefined when the report does not say. */
   eventTime: Date | undefined;
+  /**
+   * Where eventTime comes from: 'report' when the report states when the
+   * abuse happened (a field of its format, a time written in its text);
+   * 'receipt' when it states none and the report's own Date (when it was
+   * sent) stands in. parseReport sets it; a parser may leave it unset.
+   */
+  eventTimeSource?: 'report' | 'receipt' | undefined;
   /** Name and/or address of who reported. */
   reporter: string;
   reporterKind: ReporterKind;

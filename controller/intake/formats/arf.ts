@@ -54,8 +54,7 @@ function parseArf(message: ParsedMessage): ParsedComplaint[] | undefined {
   const eventTime =
     parseReportDate(firstField(fields, 'arrival-date')) ??
     parseReportDate(firstField(fields, 'received-date')) ??
-    parseReportDate(firstField(original, 'date')) ??
-    message.date;
+    parseReportDate(firstField(original, 'date'));
 
   const agent = firstField(fields, 'user-agent');
   const reporter = cleanFrom(message.from) ?? firstField(fields, 'reporting-mta') ?? agent ?? 'unknown ARF reporter';

@@ -72,7 +72,7 @@ export const plainTextParser: FormatParser = {
       const found = offenders(region, spamCop);
       // An open proxy relays spam: SpamCop reports are spam whatever the body says (INDEX.md dev-07).
       const category = spamCop ? 'spam' : categoryFromKeywords(`${message.subject}\n${region}`);
-      const fallbackTime = labelledTime(region, 0, region.length) ?? parseReportDate(ISO_TIME.exec(region)?.[0]) ?? message.date;
+      const fallbackTime = labelledTime(region, 0, region.length) ?? parseReportDate(ISO_TIME.exec(region)?.[0]);
       const seen = new Set<string>();
       const out: ParsedComplaint[] = [];
       found.forEach((f, i) => {

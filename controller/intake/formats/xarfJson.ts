@@ -89,7 +89,7 @@ export function readXarfJson(doc: JsonRecord, message: ParsedMessage): ParsedCom
   const type = str(first(r.ReportType, doc.type));
   const category = xarfCategory(type, first(r.ReportClass, doc.category, doc.class));
   // v1–v3 Report.Date / v4 timestamp: when the abuse was seen.
-  const eventTime = readXarfDate(first(r.Date, doc.timestamp, r.Timestamp, doc.Date)) ?? message.date;
+  const eventTime = readXarfDate(first(r.Date, doc.timestamp, r.Timestamp, doc.Date));
   const reporter = reporterOf(doc, message);
   const evidence = evidenceOf(doc, r, type);
   return offenderIps(r).map((ip) => ({ ip, category, eventTime, reporter, reporterKind: 'cert', format: 'xarf-json', evidence }));

@@ -88,7 +88,7 @@ export function readXarfYaml(report: XarfYamlReport, message: ParsedMessage, evi
   return [{
     ip,
     category: xarfCategory(type, report.get('category')),
-    eventTime: readXarfDate(report.get('date')) ?? message.date,
+    eventTime: readXarfDate(report.get('date')),
     reporter: report.get('reported-from') ?? message.from?.replace(/"/g, '').trim() ?? 'unknown X-ARF reporter',
     reporterKind: 'cert',
     format: 'xarf-yaml',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { arfParser } from '../../../controller/intake/formats/arf.js';
+import { parseReportInProcess } from '../../../controller/intake/parseReport.js';
 import { readMessage } from '../../../controller/intake/readMessage.js';
 import type { ParsedMessage } from '../../../controller/intake/types.js';
 import { SHARED_REPORTS, type ExpectedFixture } from '../../helpers/intakeFixtures.js';
@@ -103,12 +104,16 @@ describe('arfParser edge cases', () => {
     expect(arfParser.parse(await readMessage(mail('Feedback-Type: not-spam\r\nSource-IP: 192.0.2.5')))).toEqual([]);
   });
 
-  it('maps Feedback-Type and falls back to the email Date', async () => {
+  it('maps Feedback-Type; without Arrival-Date the email Date stands in, marked as receipt', async () => {
     const cases: [string, string][] = [['abuse', 'spam'], ['fraud', 'phishing'], ['virus', 'malware'], ['auth-failure', 'auth_failure'], ['other', 'other'], ['dmarc', 'other']];
     for (const [type, category] of cases) {
-      const [c] = arfParser.parse(await readMessage(mail(`Feedback-Type: ${type}\r\nSource-IP: [2001:DB8::0:1]`)))!;
+      const raw = mail(`Feedback-Type: ${type}\r\nSource-IP: [2001:DB8::0:1]`);
+      const [c] = arfParser.parse(await readMessage(raw))!;
       expect(c).toMatchObject({ ip: '2001:db8::1', category });
-      expect(c!.eventTime?.toISOString()).toBe('2025-03-09T02:10:00.000Z');
+      expect(c!.eventTime).toBeUndefined();
+      const [p] = (await parseReportInProcess(raw)).complaints;
+      expect(p).toMatchObject({ ip: '2001:db8::1', category, eventTimeSource: 'receipt' });
+      expect(p!.eventTime?.toISOString()).toBe('2025-03-09T02:10:00.000Z');
     }
   });
 

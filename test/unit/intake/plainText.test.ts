@@ -50,10 +50,10 @@ describe('plain text rules', () => {
     expect(plainTextParser.parse(textMessage(text))?.map((c) => c.ip)).toEqual(ips);
   });
 
-  it('takes the time labelled after each offender, else the mail Date', () => {
+  it('takes the time labelled after each offender, else none (parseReport then marks the mail Date as receipt)', () => {
     const found = plainTextParser.parse(textMessage('Offending IP: 192.0.2.1\nTime: 2024-02-03 04:05:06\n\nOffending IP: 192.0.2.2\nTime: 2024-02-04T00:00:00Z\n')) ?? [];
     expect(found.map((c) => c.eventTime?.toISOString())).toEqual(['2024-02-03T04:05:06.000Z', '2024-02-04T00:00:00.000Z']);
-    expect(plainTextParser.parse(textMessage('Source IP: 192.0.2.1'))?.[0]?.eventTime?.toISOString()).toBe('2024-01-01T00:00:00.000Z');
+    expect(plainTextParser.parse(textMessage('Source IP: 192.0.2.1'))?.[0]?.eventTime).toBeUndefined();
   });
 
   it.each([

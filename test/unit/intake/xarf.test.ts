@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { arfParser } from '../../../controller/intake/formats/arf.js';
 import { xarfParser } from '../../../controller/intake/formats/xarf.js';
+import { parseReportInProcess } from '../../../controller/intake/parseReport.js';
 import { readMessage } from '../../../controller/intake/readMessage.js';
 import type { ParsedMessage } from '../../../controller/intake/types.js';
 import { SHARED_REPORTS, type ExpectedFixture } from '../../helpers/intakeFixtures.js';
@@ -144,9 +145,13 @@ describe('xarfParser edge cases', () => {
     expect(c!.eventTime?.toISOString()).toBe('2014-02-03T01:13:35.000Z');
   });
 
-  it('falls back to the email Date when the report has none', async () => {
-    const [c] = xarfParser.parse(await readMessage(yamlMail('Reported-From: r@example.org\nCategory: abuse\nReport-Type: spam\nSource: 192.0.2.44\n')))!;
-    expect(c!.eventTime?.toISOString()).toBe('2025-02-10T07:20:00.000Z');
+  it('states no time when the report has none; parseReport then takes the email Date, marked as receipt', async () => {
+    const raw = yamlMail('Reported-From: r@example.org\nCategory: abuse\nReport-Type: spam\nSource: 192.0.2.44\n');
+    const [c] = xarfParser.parse(await readMessage(raw))!;
+    expect(c!.eventTime).toBeUndefined();
+    const [p] = (await parseReportInProcess(raw)).complaints;
+    expect(p).toMatchObject({ ip: '192.0.2.44', eventTimeSource: 'receipt' });
+    expect(p!.eventTime?.toISOString()).toBe('2025-02-10T07:20:00.000Z');
   });
 
   it('never throws on arbitrary content in an X-ARF mail', () => {
