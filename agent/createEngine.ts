@@ -12,6 +12,8 @@ import { Engine, type HostBackends } from './enforce/Engine.js';
 import { ExecRunner, type CommandRunner } from '../proto/runtime/CommandRunner.js';
 import { StateFile } from './state/StateFile.js';
 import { Watcher, type WatcherDeps } from './detect/Watcher.js';
+import { Guard, type GuardDeps } from './guard/Guard.js';
+import { GuardStateFile } from './guard/GuardStateFile.js';
 
 /** The controller's address when it is an IP literal: it must stay reachable like the management networks. */
 function controllerIp(settings: AgentSettings): string | undefined {
@@ -43,4 +45,11 @@ export function createWatcher(settings: AgentSettings, log: Logger, send: Watche
   if (settings.backend === 'dry-run') return undefined;
   const host = hostSettings(settings);
   return new Watcher({ runner, log: log.child({ component: 'watch' }), clock: () => new Date(), publicInterfaces: host.publicInterfaces, managementNetworks: host.managementNetworks, send });
+}
+
+/** The brute-force guard of this host (managed security); none with the dry-run backend, which touches nothing. Its bans are kept in the state dir. */
+export function createGuard(settings: AgentSettings, log: Logger, send: GuardDeps['send'], runner: CommandRunner = new ExecRunner(), opts: Pick<GuardDeps, 'tickMs'> = {}): Guard | undefined {
+  if (settings.backend === 'dry-run') return undefined;
+  const host = hostSettings(settings);
+  return new Guard({ runner, log: log.child({ component: 'guard' }), clock: () => new Date(), publicInterfaces: host.publicInterfaces, managementNetworks: host.managementNetworks, file: new GuardStateFile(settings.stateDir), send, ...opts });
 }

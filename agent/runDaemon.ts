@@ -1,4 +1,4 @@
-import { DesiredState, type Observation } from '../proto/gen-messages/cordon/v1/agent.js';
+import { DesiredState, type BanEvent, type Observation } from '../proto/gen-messages/cordon/v1/agent.js';
 import { asCordonError } from '../proto/runtime/CordonError.js';
 import type { Logger } from '../proto/runtime/logger.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
@@ -7,6 +7,7 @@ import type { AgentSettings } from './config.js';
 import type { Engine } from './enforce/Engine.js';
 import { parseDesired } from './enforce/parseDesired.js';
 import type { Watcher } from './detect/Watcher.js';
+import type { Guard } from './guard/Guard.js';
 import { describeInterfaces } from './hostInterfaces.js';
 import { ControllerLink, type AgentLink, type ControllerLinkOptions } from './link/ControllerLink.js';
 import { PollingLink } from './link/PollingLink.js';
@@ -35,7 +36,11 @@ export async function runDaemon(
    * the controller's policy says (tests that aim the engine at a namespace
    * pass one aimed there too).
    */
-  opts: { createWatcher?: (send: (o: Observation) => Promise<void>) => Watcher | undefined } = {},
+  opts: {
+    createWatcher?: (send: (o: Observation) => Promise<void>) => Watcher | undefined;
+    /** Makes the brute-force guard (guard/Guard.ts), given how to send a ban event; without it the agent bans nothing. */
+    createGuard?: (send: (e: BanEvent) => Promise<boolean>) => Guard | undefined;
+  } = {},
 ): Promise<RunningAgent> {
   let digest = '';
   try {
@@ -50,9 +55,19 @@ export async function runDaemon(
     log.error({ err: asCordonError(err).message }, 'cannot re-apply the saved state');
   }
 
-  // The watcher sends through the link, which is made below with the watcher's policy callback.
+  // The watcher and the guard send through the link, which is made below with their policy callbacks.
   let link: AgentLink | undefined;
   const watcher = opts.createWatcher?.((o) => link?.sendObservation(o) ?? Promise.resolve());
+  const guard = opts.createGuard?.((e) => link?.sendBan(e) ?? Promise.resolve(false));
+  if (guard) {
+    // Before the controller is dialled: after a reboot the bans are back before anyone can try again.
+    try {
+      const restored = await guard.restore();
+      if (restored > 0) log.info({ bans: restored }, 'brute-force bans restored at start');
+    } catch (err) {
+      log.error({ err: asCordonError(err).message }, 'cannot restore the brute-force bans');
+    }
+  }
 
   const linkOptions: ControllerLinkOptions = {
     hostId: settings.hostId,
@@ -68,6 +83,9 @@ export async function runDaemon(
     held: () => ({ generation: engine.generation(), observedDigest: digest, interfaces: describeInterfaces(settings.interfaces) }),
     onDetectionPolicy: (policy) => {
       watcher?.setPolicy(policy).catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'cannot set up the watch table'));
+    },
+    onManagedSecurity: (policy) => {
+      guard?.setPolicy(policy).catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'cannot set up the guard table'));
     },
     onDesiredState: async (message) => {
       try {
@@ -106,6 +124,7 @@ export async function runDaemon(
     async stop() {
       clearInterval(drift);
       await watcher?.stop();
+      await guard?.stop();
       await running.stop();
     },
   };

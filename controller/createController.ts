@@ -20,6 +20,7 @@ import { listenMutualTls } from './transport/listenMutualTls.js';
 import { createDeskHandlers } from './desk/deskService.js';
 import { DEFAULT_INTAKE_LIMITS, grpcMessageLimit } from './intake/limits.js';
 import type { Inventory } from './inventory/Inventory.js';
+import type { ManagedSecuritySource } from './security/ManagedSecurityPolicies.js';
 
 export interface ControllerOptions {
   listen: string;
@@ -34,6 +35,8 @@ export interface ControllerOptions {
   detection?: DetectionPolicy;
   /** Called with an agent's observation of its own host. */
   onObservation?: (hostId: string, observation: Observation) => Promise<unknown>;
+  /** Managed security (config `managedSecurity`); absent: no agent gets a guard policy and ban events are ignored. */
+  managedSecurity?: ManagedSecuritySource;
   /** An agent's session opened, closed, reported, or went stale or recovered (SessionRegistry's onChange). */
   onAgentChanged?: (hostId: string) => void;
   /** What ListAgents and ListHosts read: the fleet's sessions when there are replicas; this server's own when absent. */
@@ -102,6 +105,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     ...(opts.onTamper ? { onTamper: opts.onTamper } : {}),
     ...(opts.detection ? { detection: opts.detection } : {}),
     ...(opts.onObservation ? { onObservation: opts.onObservation } : {}),
+    ...(opts.managedSecurity ? { managedSecurity: opts.managedSecurity } : {}),
   };
   server.addService(AgentServiceService, {
     connect: bidiHandler('AgentService/Connect', (stream, ctx) => handleAgentConnect(stream, ctx, linkDeps), deps),

@@ -1,9 +1,11 @@
 import {
   AgentMessage,
+  type BanEvent,
   ControllerMessage,
   type DesiredState,
   type DetectionPolicy,
   type Interface,
+  type ManagedSecurity,
   type Observation,
   type Report,
   type TamperEvent,
@@ -72,6 +74,8 @@ export interface ControllerLinkOptions {
   onDesiredState: (state: DesiredState) => Promise<Report>;
   /** Called with the controller's detection policy, sent after each accepted Hello (the watcher ignores a repeat). */
   onDetectionPolicy?: (policy: DetectionPolicy) => void;
+  /** Called with the host's managed-security policy, sent after each accepted Hello and on every change (a lift). */
+  onManagedSecurity?: (policy: ManagedSecurity) => void;
 }
 
 /**
@@ -89,6 +93,8 @@ export interface AgentLink {
   sendReport(report: Report): Promise<void>;
   /** Sends (or, between polls, queues) what the watcher measured over a threshold; dropped while no controller answers. */
   sendObservation(observation: Observation): Promise<void>;
+  /** Sends (or, between polls, queues) a ban event; false when it was dropped (no controller, or the poll queue full). */
+  sendBan(event: BanEvent): Promise<boolean>;
 }
 
 export interface LinkStatus {
@@ -156,6 +162,15 @@ export class ControllerLink implements AgentLink {
 
   async sendObservation(observation: Observation): Promise<void> {
     await this.current?.send({ body: { $case: 'observation', value: observation } }).catch(() => {});
+  }
+
+  async sendBan(event: BanEvent): Promise<boolean> {
+    const call = this.state.connected ? this.current : undefined;
+    if (!call) return false;
+    return call.send({ body: { $case: 'ban', value: event } }).then(
+      () => true,
+      () => false,
+    );
   }
 
   private async loop(): Promise<void> {
@@ -253,6 +268,8 @@ export class ControllerLink implements AgentLink {
           await this.heartbeat(call, msg.body.value.nonce);
         } else if (msg.body?.$case === 'detection') {
           this.opts.onDetectionPolicy?.(msg.body.value);
+        } else if (msg.body?.$case === 'managedSecurity') {
+          this.opts.onManagedSecurity?.(msg.body.value);
         } else if (msg.body?.$case === 'desiredState') {
           const state = msg.body.value;
           // Serialised so states apply in the order sent, without blocking heartbeats.

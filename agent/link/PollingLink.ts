@@ -1,5 +1,6 @@
 import {
   type AgentMessage,
+  type BanEvent,
   type ControllerMessage,
   type DesiredState,
   type Report,
@@ -29,6 +30,8 @@ export interface PollingLinkOptions extends ControllerLinkOptions {
 const MAX_QUEUED_TAMPERS = 32;
 /** Observations kept between polls: the newest, one window's worth of each kind several times over. */
 const MAX_QUEUED_OBSERVATIONS = 16;
+/** Ban events kept between polls; past it a ban event is refused (the guard sends the ban again after a later Hello). */
+const MAX_QUEUED_BANS = 256;
 /** How long a finished poll waits for the controller to close the stream, so it records a clean disconnect. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -53,6 +56,7 @@ export class PollingLink implements AgentLink {
   private queue: Promise<unknown> = Promise.resolve();
   private tampers: TamperEvent[] = [];
   private observations: Observation[] = [];
+  private bans: BanEvent[] = [];
   private pendingReport: Report | undefined;
   private stopping = false;
   private readonly configured: readonly string[];
@@ -90,6 +94,13 @@ export class PollingLink implements AgentLink {
   async sendObservation(observation: Observation): Promise<void> {
     this.observations.push(observation);
     if (this.observations.length > MAX_QUEUED_OBSERVATIONS) this.observations.splice(0, this.observations.length - MAX_QUEUED_OBSERVATIONS);
+  }
+
+  /** Queued for the next poll; refused (false) when MAX_QUEUED_BANS wait already. */
+  async sendBan(event: BanEvent): Promise<boolean> {
+    if (this.bans.length >= MAX_QUEUED_BANS) return false;
+    this.bans.push(event);
+    return true;
   }
 
   /** Kept for the next poll; a newer report replaces it. */
@@ -203,9 +214,11 @@ export class PollingLink implements AgentLink {
           this.opts.log.debug({ address: target.label }, 'poll accepted');
           for (const value of this.tampers.splice(0)) await send({ $case: 'tamper', value });
           for (const value of this.observations.splice(0)) await send({ $case: 'observation', value });
+          for (const value of this.bans.splice(0)) await send({ $case: 'ban', value });
         }
         if (body?.$case === 'ping') await heartbeat(body.value.nonce);
         else if (body?.$case === 'detection') this.opts.onDetectionPolicy?.(body.value);
+        else if (body?.$case === 'managedSecurity') this.opts.onManagedSecurity?.(body.value);
         else if (body?.$case === 'desiredState') state = body.value;
       }
       let report: Report | undefined;

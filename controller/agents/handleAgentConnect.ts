@@ -5,6 +5,7 @@ import { untilAborted } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import type { BidiStream, CallContext } from '../../proto/runtime/rpcServer.js';
 import type { Inventory } from '../inventory/Inventory.js';
+import type { ManagedSecuritySource } from '../security/ManagedSecurityPolicies.js';
 import type { DesiredStateSource } from './DesiredStates.js';
 import type { SessionRegistry } from './SessionRegistry.js';
 
@@ -36,6 +37,8 @@ export interface AgentLinkDeps {
   detection?: DetectionPolicy;
   /** Called with what an agent measured over a threshold on its own host (the certificate's host). */
   onObservation?: (hostId: string, observation: Observation) => Promise<unknown>;
+  /** Managed security (brute-force bans): its policy is sent after the detection policy and on every change; the agent's ban events go to it. */
+  managedSecurity?: ManagedSecuritySource;
 }
 
 /** Heartbeats faster than this would let one agent flood the controller. */
@@ -146,6 +149,9 @@ export async function handleAgentConnect(
   // The first ping tells the agent its Hello was accepted.
   ping();
   if (deps.detection) send({ body: { $case: 'detection', value: deps.detection } });
+  const security = deps.managedSecurity ? await deps.managedSecurity.policyFor(certHostId) : undefined;
+  if (security) send({ body: { $case: 'managedSecurity', value: security } });
+  const unsubscribeSecurity = deps.managedSecurity?.subscribe(certHostId, (policy) => send({ body: { $case: 'managedSecurity', value: policy } }));
   const current = await deps.desired.get(certHostId);
   if (current) send({ body: { $case: 'desiredState', value: current } });
   const unsubscribe = deps.desired.subscribe(certHostId, (state) =>
@@ -196,6 +202,10 @@ export async function handleAgentConnect(
           // Not awaited: filing a complaint must not hold up this agent's heartbeats and reports.
           deps.onObservation?.(certHostId, msg.body.value).catch((err: unknown) => log.error({ err: (err as Error).message }, 'cannot file an observation'));
           break;
+        case 'ban':
+          // Not awaited, like observations; a malformed event is logged and dropped without ending the stream.
+          deps.managedSecurity?.onBan(certHostId, msg.body.value).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ban event not recorded'));
+          break;
         case 'hello':
           throw new CordonError('invalid', 'a second Hello on the same stream', { field: 'hello' });
         default:
@@ -210,6 +220,7 @@ export async function handleAgentConnect(
   } finally {
     clearInterval(pinger);
     unsubscribe();
+    unsubscribeSecurity?.();
     ctx.signal.removeEventListener('abort', abortOnCall);
     deps.sessions.closed(certHostId, token, endReason);
   }

@@ -1,0 +1,241 @@
+import type { BanEvent, ManagedSecurity } from '../../proto/gen-messages/cordon/v1/agent.js';
+import { cidrContains, type Cidr } from '../../proto/runtime/cidr.js';
+import { asCordonError } from '../../proto/runtime/CordonError.js';
+import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
+import type { Logger } from '../../proto/runtime/logger.js';
+import { banSeconds, nextOffence } from './banTime.js';
+import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
+import { GUARD_TABLE, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
+import type { Ban, GuardState, GuardStateFile } from './GuardStateFile.js';
+import { readGuardSets, type GuardListing } from './readGuardSets.js';
+
+export interface GuardDeps {
+  runner: CommandRunner;
+  log: Logger;
+  clock: () => Date;
+  publicInterfaces: string[];
+  /** The agent's management networks and the controller: never banned, whatever the policy says. */
+  managementNetworks: Cidr[];
+  file: GuardStateFile;
+  /** Hands a ban event to the link; false when it was dropped (no controller): the ban is sent again after the next Hello. */
+  send: (event: BanEvent) => Promise<boolean>;
+  /** How often the ban set is read (default 2 s): a new ban's grown time is set within this. */
+  tickMs?: number;
+}
+
+/** Active bans sent again after each Hello, the newest first; the controller skips the ones it has. */
+export const RESEND_LIMIT = 200;
+/** A ban gone from the set this close to its end ran out; one gone earlier was removed by someone else and is put back. */
+const EXPIRY_SLACK_MS = 3_000;
+
+/**
+ * Brute-force protection on the host (managed security): keeps the guard
+ * table (guardRuleset.ts) in place for the controller's ManagedSecurity,
+ * reads its ban set every tick, gives each new ban its grown time, keeps
+ * every ban in the state file so it comes back after a restart or reboot,
+ * and removes the bans the customer lifted. Every change runs one at a time.
+ */
+export class Guard {
+  private state: GuardState = { policy: undefined, bans: [], offences: new Map() };
+  private policy: GuardPolicy | undefined;
+  private appliedKey: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Bans whose 'banned' event reached a controller stream (or a poll's queue) since this process started. */
+  private readonly delivered = new Set<string>();
+
+  constructor(private readonly deps: GuardDeps) {}
+
+  /** Puts back the saved bans (before the controller answers: a reboot must not open the door). Returns how many. */
+  restore(): Promise<number> {
+    return this.serial(async () => {
+      this.state = this.deps.file.load();
+      const now = this.now();
+      this.state.bans = this.state.bans.filter((b) => b.expiresAtMs > now);
+      await this.converge(this.state.policy);
+      return this.state.bans.length;
+    });
+  }
+
+  /**
+   * Converges to the controller's policy: the table, then the customer's
+   * lifts. The same policy again changes nothing. Afterwards the active bans
+   * no controller has heard of from this process are sent (the policy comes
+   * after each accepted Hello; the controller skips bans it has).
+   */
+  setPolicy(policy: ManagedSecurity | undefined): Promise<void> {
+    return this.serial(async () => {
+      await this.converge(policy);
+      const unsent = this.state.bans.filter((b) => !this.delivered.has(b.id));
+      const newest = unsent.sort((a, b) => b.bannedAtMs - a.bannedAtMs).slice(0, RESEND_LIMIT);
+      for (const ban of newest) await this.emit('banned', ban);
+    });
+  }
+
+  /** Reads the ban set once now (the timer does it every tick). */
+  tick(): Promise<void> {
+    return this.serial(() => this.tickNow());
+  }
+
+  /** The bans held now (for status and tests). */
+  bans(): Ban[] {
+    return this.state.bans.map((b) => ({ ...b }));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.queue;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private now(): number {
+    return this.deps.clock().getTime();
+  }
+
+  private never(): Cidr[] {
+    return [...this.deps.managementNetworks, ...(this.policy?.allowed ?? [])];
+  }
+
+  private isNever(address: string): boolean {
+    return this.never().some((c) => c.family === (address.includes(':') ? 6 : 4) && cidrContains(c, address));
+  }
+
+  private plan(p: GuardPolicy): GuardPlan {
+    const now = this.now();
+    return {
+      publicInterfaces: this.deps.publicInterfaces,
+      never: this.never(),
+      services: p.services,
+      baseBanSeconds: p.baseBanSeconds,
+      maxBans: p.maxBans,
+      bans: this.state.bans.map((b) => ({ address: b.address, family: b.family, seconds: (b.expiresAtMs - now) / 1000 })),
+    };
+  }
+
+  private async converge(policy: ManagedSecurity | undefined): Promise<void> {
+    const dropped: string[] = [];
+    const active = activeGuardPolicy(policy, dropped);
+    if (dropped.length > 0) this.deps.log.warn({ dropped }, 'parts of the managed-security policy left out');
+    const key = JSON.stringify(active ?? null);
+    if (key !== this.appliedKey) {
+      // Bans the kernel placed since the last read are booked before the table is made again.
+      if (this.policy) await this.tickNow();
+      clearInterval(this.timer);
+      this.timer = undefined;
+      this.policy = active;
+      if (!active) {
+        for (const ban of this.state.bans) await this.emit('removed', ban);
+        this.state.bans = [];
+      } else {
+        // A source the new policy allows is let go now.
+        const allowedNow = this.state.bans.filter((b) => this.isNever(b.address));
+        this.state.bans = this.state.bans.filter((b) => !this.isNever(b.address));
+        for (const ban of allowedNow) await this.emit('removed', ban);
+      }
+      await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderGuardTransaction(active && this.plan(active)) });
+      this.appliedKey = key;
+      if (active) {
+        this.deps.log.info({ services: active.services.map((s) => s.name), bans: this.state.bans.length }, 'guarding against brute force');
+        this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'guard tick failed')), this.deps.tickMs ?? 2_000);
+        this.timer.unref();
+      }
+    }
+    this.state.policy = policy?.enabled ? policy : undefined;
+    const lifted = new Set(policy?.liftedBanIds ?? []);
+    const lifting = this.state.bans.filter((b) => lifted.has(b.id));
+    if (lifting.length > 0 && active) {
+      await this.removeFromSet(lifting);
+      this.state.bans = this.state.bans.filter((b) => !lifted.has(b.id));
+      for (const ban of lifting) {
+        // The customer vouched for this source: its next ban starts again at the base time.
+        this.state.offences.delete(ban.address);
+        this.deps.log.info({ ban: ban.id, address: ban.address }, 'ban lifted (the customer, on their page)');
+        await this.emit('removed', ban);
+      }
+    }
+    this.deps.file.save(this.state);
+  }
+
+  private async list(): Promise<GuardListing | undefined> {
+    const listed = await this.deps.runner.run('nft', ['-j', 'list', 'table', ...GUARD_TABLE.split(' ')]);
+    return listed.code === 0 ? readGuardSets(listed.stdout) : undefined;
+  }
+
+  /** Deletes elements one at a time (one that ran out meanwhile fails alone), then checks none is left. */
+  private async removeFromSet(bans: Ban[]): Promise<void> {
+    for (const ban of bans) await this.deps.runner.run('nft', ['-f', '-'], { input: renderRemoveBans([ban]) });
+    const left = (await this.list())?.bans;
+    const still = bans.filter((b) => left?.has(b.address));
+    if (still.length > 0) await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderRemoveBans(still) });
+  }
+
+  private async tickNow(): Promise<void> {
+    const policy = this.policy;
+    if (!policy) return;
+    const listing = await this.list();
+    if (!listing) {
+      this.deps.log.warn('the guard table is gone (removed on the host?): putting it back with every ban');
+      await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderGuardTransaction(this.plan(policy)) });
+      return;
+    }
+    const now = this.now();
+    const held = new Map(this.state.bans.map((b) => [b.address, b]));
+    let changed = false;
+    const fresh: Ban[] = [];
+    const letGo: Ban[] = [];
+    for (const [address, { family }] of listing.bans) {
+      if (held.has(address)) continue;
+      const offence = nextOffence(this.state.offences.get(address), now, policy.forgetAfterSeconds);
+      const seconds = banSeconds(offence, policy.baseBanSeconds, policy.maxBanSeconds);
+      const ban: Ban = { id: `${now}-${address}`, address, family, services: [...(listing.meters.get(address) ?? [])].sort(), bannedAtMs: now, expiresAtMs: now + seconds * 1000, offence, seconds };
+      // The kernel checks never-ban sources before any meter; one here came from a policy change between two reads.
+      if (this.isNever(address)) letGo.push(ban);
+      else fresh.push(ban);
+    }
+    if (letGo.length > 0) await this.removeFromSet(letGo);
+    const longer = fresh.filter((b) => b.seconds !== policy.baseBanSeconds).map((b) => ({ address: b.address, family: b.family, seconds: b.seconds }));
+    if (longer.length > 0) {
+      const all = await this.deps.runner.run('nft', ['-f', '-'], { input: longer.map(renderBanTime).join('') });
+      // One element that ran out in between fails the whole transaction: then each on its own, adding back any that went.
+      if (all.code !== 0) for (const b of longer) if ((await this.deps.runner.run('nft', ['-f', '-'], { input: renderBanTime(b) })).code !== 0) await this.deps.runner.run('nft', ['-f', '-'], { input: renderAddBans([b]) });
+    }
+    for (const ban of fresh) {
+      this.state.bans.push(ban);
+      this.state.offences.set(ban.address, { count: ban.offence, lastEndMs: ban.expiresAtMs });
+      this.deps.log.warn({ address: ban.address, services: ban.services, offence: ban.offence, seconds: ban.seconds }, 'brute force: source banned');
+      changed = true;
+    }
+    const gone = this.state.bans.filter((b) => !listing.bans.has(b.address) && !fresh.includes(b));
+    const expired = gone.filter((b) => b.expiresAtMs <= now + EXPIRY_SLACK_MS);
+    const removedElsewhere = gone.filter((b) => b.expiresAtMs > now + EXPIRY_SLACK_MS);
+    if (removedElsewhere.length > 0) {
+      this.deps.log.warn({ addresses: removedElsewhere.map((b) => b.address) }, 'bans removed on the host before their time: put back (a ban is lifted on the customer page)');
+      await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderAddBans(removedElsewhere.map((b) => ({ address: b.address, family: b.family, seconds: (b.expiresAtMs - now) / 1000 }))) });
+    }
+    if (expired.length > 0) {
+      const ids = new Set(expired.map((b) => b.id));
+      this.state.bans = this.state.bans.filter((b) => !ids.has(b.id));
+      changed = true;
+    }
+    if (changed) this.deps.file.save(this.state);
+    for (const ban of fresh) await this.emit('banned', ban);
+    for (const ban of expired) await this.emit('expired', ban);
+  }
+
+  private async emit(change: 'banned' | 'expired' | 'removed', ban: Ban): Promise<void> {
+    const sent = await this.deps
+      .send({ banId: ban.id, address: ban.address, change, services: ban.services, bannedAt: new Date(ban.bannedAtMs), expiresAt: new Date(ban.expiresAtMs), offence: ban.offence, seconds: ban.seconds })
+      .catch((err: unknown) => {
+        this.deps.log.error({ err: asCordonError(err).message }, 'cannot send a ban event');
+        return false;
+      });
+    if (change === 'banned' && sent) this.delivered.add(ban.id);
+    if (change !== 'banned') this.delivered.delete(ban.id);
+  }
+}

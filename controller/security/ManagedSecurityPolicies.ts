@@ -1,0 +1,94 @@
+import type { BanEvent, ManagedSecurity } from '../../proto/gen/cordon/v1/agent.js';
+import { asCordonError } from '../../proto/runtime/CordonError.js';
+import type { Logger } from '../../proto/runtime/logger.js';
+import type { Inventory } from '../inventory/Inventory.js';
+import type { BanLedger } from './BanLedger.js';
+import type { ManagedSecuritySettings } from './managedSecuritySettings.js';
+
+/** What the agent link needs of managed security (handleAgentConnect). */
+export interface ManagedSecuritySource {
+  /** The host's policy, lifts included; undefined when the host did not take managed security. */
+  policyFor(hostId: string): Promise<ManagedSecurity | undefined>;
+  /** Calls `push` with the host's policy whenever it may have changed (a lift here, or the resync timer for one on another replica); returns the unsubscribe. */
+  subscribe(hostId: string, push: (policy: ManagedSecurity) => void): () => void;
+  /** An agent's ban event about its own host. */
+  onBan(hostId: string, event: BanEvent): Promise<unknown>;
+}
+
+/**
+ * Managed security per host: whether the host took it (listed itself, or its
+ * customer is), the policy each agent gets, and the desired state's lifts
+ * read back from the ban ledger. A lift made here is pushed at once to a
+ * stream held here; every stream also re-reads its policy each resync
+ * interval, which carries a lift made on another replica.
+ */
+export class ManagedSecurityPolicies implements ManagedSecuritySource {
+  private readonly listeners = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly settings: ManagedSecuritySettings,
+    private readonly inventory: Inventory,
+    readonly ledger: BanLedger,
+    private readonly clock: () => Date,
+    private readonly log: Logger,
+  ) {}
+
+  /** Whether the host took managed security. */
+  covers(hostId: string): boolean {
+    const host = this.inventory.get(hostId);
+    return host !== undefined && (this.settings.hosts.has(host.id) || this.settings.customers.has(host.customerId));
+  }
+
+  async policyFor(hostId: string): Promise<ManagedSecurity | undefined> {
+    if (!this.covers(hostId)) return undefined;
+    const s = this.settings;
+    return {
+      enabled: true,
+      services: s.services,
+      baseBanSeconds: s.baseBanSeconds,
+      maxBanSeconds: s.maxBanSeconds,
+      forgetAfterSeconds: s.forgetAfterSeconds,
+      allowed: s.allowed,
+      liftedBanIds: await this.ledger.liftedIds(hostId, this.clock()),
+      maxBans: s.maxBans,
+    };
+  }
+
+  subscribe(hostId: string, push: (policy: ManagedSecurity) => void): () => void {
+    let last = '';
+    const refresh = () => {
+      this.policyFor(hostId).then(
+        (p) => {
+          const key = JSON.stringify(p ?? null);
+          if (!p || key === last) return;
+          last = key;
+          push(p);
+        },
+        (err: unknown) => this.log.error({ host: hostId, err: asCordonError(err).message }, 'cannot read the managed-security policy'),
+      );
+    };
+    // The first read is the one sent after the Hello; the timer and lifts only send what changed since.
+    void this.policyFor(hostId).then((p) => (last = JSON.stringify(p ?? null)), () => undefined);
+    const set = this.listeners.get(hostId) ?? new Set();
+    set.add(refresh);
+    this.listeners.set(hostId, set);
+    const timer = setInterval(refresh, this.settings.resyncSeconds * 1000);
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      set.delete(refresh);
+      if (set.size === 0) this.listeners.delete(hostId);
+    };
+  }
+
+  /** A lift was recorded for the host: streams held here get the new policy now. */
+  changed(hostId: string): void {
+    for (const refresh of this.listeners.get(hostId) ?? []) refresh();
+  }
+
+  async onBan(hostId: string, event: BanEvent): Promise<unknown> {
+    // An agent of a host that did not take managed security has nothing to record.
+    if (!this.covers(hostId)) return false;
+    return this.ledger.record(hostId, event, this.clock());
+  }
+}
