@@ -1,8 +1,9 @@
 import { IntakeLimitError } from '../limits.js';
 
 /**
- * A small RFC 4180 CSV reader, enough for Shadowserver reports: fields
- * separated by commas, records by CRLF (LF and a lone CR are accepted too,
+ * A small RFC 4180 CSV reader, for Shadowserver reports and every other
+ * delimited feed: fields separated by commas (or, for the feeds that use
+ * them, a semicolon, a tab or a pipe: `delimiter`), records by CRLF (LF and a lone CR are accepted too,
  * since reports pass through tools that rewrite line ends), fields optionally
  * enclosed in double quotes, and a quote inside a quoted field written as two
  * quotes (RFC 4180 §2, rules 5–7). A quoted field may hold commas and line
@@ -17,15 +18,17 @@ import { IntakeLimitError } from '../limits.js';
  */
 
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 const CR = 0x0d;
 const LF = 0x0a;
 
-/** Index of the next comma, CR or LF at or after `from`, or text.length. */
-function nextDelimiter(text: string, from: number): number {
+/** The field separators a feed may use (RFC 4180 has only the comma). */
+export type CsvDelimiter = ',' | ';' | '\t' | '|';
+
+/** Index of the next separator, CR or LF at or after `from`, or text.length. */
+function nextDelimiter(text: string, from: number, sep: number): number {
   for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === COMMA || c === CR || c === LF) return i;
+    if (c === sep || c === CR || c === LF) return i;
   }
   return text.length;
 }
@@ -39,7 +42,8 @@ export interface CsvBounds {
 }
 
 /** The records of `text` one at a time, each its list of field values, so a large file is never held as rows all at once. */
-export function* csvRecords(text: string, bounds?: CsvBounds): Generator<string[]> {
+export function* csvRecords(text: string, bounds?: CsvBounds, delimiter: CsvDelimiter = ','): Generator<string[]> {
+  const sep = delimiter.charCodeAt(0);
   const n = text.length;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   if (i >= n) return;
@@ -67,18 +71,18 @@ export function* csvRecords(text: string, bounds?: CsvBounds): Generator<string[
           break;
         }
       }
-      const end = nextDelimiter(text, i); // stray text after the closing quote: keep it
+      const end = nextDelimiter(text, i, sep); // stray text after the closing quote: keep it
       value += text.slice(i, end);
       i = end;
     } else {
-      const end = nextDelimiter(text, i);
+      const end = nextDelimiter(text, i, sep);
       value = text.slice(i, end);
       i = end;
     }
     row.push(value);
     if (bounds && i - rowStart > bounds.lineLength) throw new IntakeLimitError('lineLength', i - rowStart, bounds.lineLength, `${bounds.where}, record ${count + 1}`, true);
     const last = i >= n;
-    if (!last && text.charCodeAt(i) === COMMA) {
+    if (!last && text.charCodeAt(i) === sep) {
       i++;
       continue;
     }
@@ -96,6 +100,6 @@ export function* csvRecords(text: string, bounds?: CsvBounds): Generator<string[
 }
 
 /** Reads every record of `text`; each record is its list of field values. */
-export function readCsv(text: string): string[][] {
-  return [...csvRecords(text)];
+export function readCsv(text: string, delimiter: CsvDelimiter = ','): string[][] {
+  return [...csvRecords(text, undefined, delimiter)];
 }

@@ -4,7 +4,7 @@ import { parseReportInProcess } from '../../../controller/intake/parseReport.js'
 import { checkMimeShape } from '../../../controller/intake/checkMimeShape.js';
 import { DEFAULT_INTAKE_LIMITS, IntakeLimitError, grpcMessageLimit, type IntakeLimits } from '../../../controller/intake/limits.js';
 import { readZip } from '../../../controller/intake/readZip.js';
-import { csvRecords } from '../../../controller/intake/formats/shadowserverCsv.js';
+import { csvRecords } from '../../../controller/intake/formats/csvRecords.js';
 import { manyParts, member, nestedMime, zeros, zipBytes } from './zipBytes.js';
 
 const MiB = 1024 * 1024;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readCsv } from '../../../controller/intake/formats/shadowserverCsv.js';
+import { readCsv } from '../../../controller/intake/formats/csvRecords.js';
 import { shadowserverParser } from '../../../controller/intake/formats/shadowserver.js';
 import type { ParsedMessage } from '../../../controller/intake/types.js';
 
