@@ -6,6 +6,8 @@ import type { MessagePart, ParsedMessage } from './types.js';
 /** Whether the bytes look like an RFC 822 message (a header block) rather than a bare JSON, CSV or XML file. */
 export function looksLikeMail(raw: Buffer): boolean {
   const head = raw.subarray(0, 4096).toString('latin1');
+  // JSON Lines: `{"ip":"…"}` per line is made of header-name characters and a colon, but no mail starts with a brace.
+  if (/^\s*[[{]/.test(head)) return false;
   const firstBlock = head.split(/\r?\n\r?\n/, 1)[0] ?? '';
   const lines = firstBlock.split(/\r?\n/).filter((l) => l && !/^\s/.test(l));
   return lines.length >= 2 && lines.every((l) => /^[!-9;-~]+:/.test(l) || /^From /.test(l));
