@@ -122,7 +122,7 @@ export class Guard {
     const dropped: string[] = [];
     const active = activeGuardPolicy(policy, dropped);
     if (dropped.length > 0) this.deps.log.warn({ dropped }, 'parts of the managed-security policy left out');
-    const key = JSON.stringify(active ?? null);
+    const key = JSON.stringify(active ? { ...active, allowed: active.allowed.map((c) => c.text) } : null);
     if (key !== this.appliedKey) {
       // Bans the kernel placed since the last read are booked before the table is made again.
       if (this.policy) await this.tickNow();
