@@ -11,6 +11,9 @@ import { LAB_ATTACKER, LAB_DNS, LAB_REPORTER, startLabDns } from './labReporters
 import { buildLabNetwork, existingLabNamespaces, removeLabNetwork } from './network.js';
 import { namespacePids, poll, runInNamespace, startInNamespace, stopPids, waitListening } from './processes.js';
 import { labTopology, type LabHost, type LabTopology } from './topology.js';
+import { LAB_SWITCH_SILENT_SECONDS } from './labControllers.js';
+import { labSwitchPorts, startLabSwitch, type LabSwitch } from './labSwitch.js';
+import { startLabAgent } from './labHosts.js';
 
 const root = packageRoot();
 const dist = join(root, 'dist');
@@ -40,6 +43,8 @@ export interface LabInfo {
   controllers: RunningController[];
   /** The replicas' throw-away database (`store: 'postgresql'`); absent on SQLite. */
   postgres?: LabPostgres;
+  /** The access switch's sshd, as the inventory's switchPorts name it. */
+  switch?: LabSwitch;
 }
 
 type Say = (line: string) => void;
@@ -90,6 +95,8 @@ export async function labUp(opts: { hosts: number; say: Say; store?: 'sqlite' | 
     }
     opts.say(`starting the lab DNS (dnsmasq, ${LAB_DNS.address}:${LAB_DNS.port} in ${t.mgmtNs}): DKIM keys and DMARC policies of ${LAB_REPORTER.domain} (a registered reporter) and ${LAB_ATTACKER.domain}`);
     await startLabDns(dir, t);
+    info.switch = await startLabSwitch(dir, t);
+    opts.say(`starting the access switch's sshd (OpenSSH, key login only) on ${t.switch4}:22 in ${t.switchNs}: host key ${info.switch.hostKeySha256} pinned in the inventory; the controller shuts a server's port (swpN) there when its agent is silent ${LAB_SWITCH_SILENT_SECONDS} s while it should be cut`);
     writeInventory(dir, info);
     if (replicated) {
       info.postgres = await startLabPostgres(dir);
@@ -118,7 +125,7 @@ export async function labUp(opts: { hosts: number; say: Say; store?: 'sqlite' | 
     opts.say(`starting cordon-agent on ${t.hosts.map((h) => h.id).join(', ')} (each in its own namespace, enforcing with nft, tc and ip)`);
     for (const h of t.hosts) {
       writeAgentConfig(dir, t, h);
-      startInNamespace(h.ns, `agent-${h.id}`, logs, node, ['--lite-mode', '--no-expose-wasm', '--use-openssl-ca', join(dist, 'agent/main.js'), '--config', join(dir, 'hosts', h.id, 'agent.json')]);
+      startLabAgent(dir, h);
     }
     writeCtlWrapper(dir, t, info.controllers);
     writeFileSync(join(dir, 'lab.json'), JSON.stringify(info, null, 2) + '\n');
@@ -283,6 +290,7 @@ function writeInventory(dir: string, info: LabInfo): void {
       managementAddress: h.mgmt4,
       bmc: { address: h.bmc4, port: 623, user: 'cordon', passwordFile: join(dir, 'bmc', h.id, 'password') },
     })),
+    ...(info.switch ? { switchPorts: labSwitchPorts(t, info.switch) } : {}),
   };
   writeFileSync(join(dir, 'inventory.json'), JSON.stringify(inventory, null, 2) + '\n');
 }

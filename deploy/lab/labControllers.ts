@@ -6,6 +6,16 @@ import type { LabPostgres } from './labPostgres.js';
 import { running, startInNamespace, waitListening } from './processes.js';
 import type { LabController, LabTopology } from './topology.js';
 
+/**
+ * The lab's switch-fallback window: an agent silent this long while its host
+ * should be cut loses the host's switch port. Short so the demo's escape
+ * chapter and the escape benchmark see the handover in seconds; production
+ * keeps the default 90 s (three missed 30 s heartbeats), so that an agent
+ * upgrade, a restart or a blip on the management network never takes a
+ * customer's whole port down, and no switch sees an SSH login per blip.
+ */
+export const LAB_SWITCH_SILENT_SECONDS = 10;
+
 /** A started controller of the lab: the topology's entry and its process. */
 export interface RunningController {
   id: string;
@@ -57,7 +67,8 @@ function controllerConfig(dir: string, t: LabTopology, c: LabController, pg: Lab
     // BMC checks in a lab answer in milliseconds; the production pacing (5 s) would only slow the story.
     // The lab's password files live under <lab>/bmc, so an admin can rebind them with `cordonctl host set-bmc`.
     bmc: { minIntervalSeconds: 1, credentialsDir: join(dir, 'bmc') },
-    switchFallback: { enabled: false },
+    // The lab's access switch (labSwitch.ts); a sweep a second, so the port goes down within about a second of the window.
+    switchFallback: { enabled: true, silentSeconds: LAB_SWITCH_SILENT_SECONDS, sweepSeconds: 1 },
     // Agents count outbound connections in 10 s windows here, so the story's spam run shows within seconds; production counts
     // per minute. 100 new SMTP connections a window, as 600 a minute: the same rate as production's 300 a minute, doubled.
     detection: { windowSeconds: 10, smtp: { newConnections: 100 } },

@@ -38,6 +38,11 @@ export function buildLabNetwork(t: LabTopology): void {
   ip('-n', t.inetNs, 'addr', 'add', `${t.inet4}/24`, 'dev', 'inet0');
   ip('-n', t.inetNs, 'addr', 'add', `${t.inet6}/64`, 'dev', 'inet0', 'nodad');
   ip('-n', t.inetNs, 'link', 'set', 'inet0', 'up');
+  // The switch's management port (not in its bridge): where the controller reaches its sshd.
+  ip('-n', t.switchNs, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', t.switchMgmtPort, 'netns', t.mgmtNs);
+  ip('-n', t.mgmtNs, 'link', 'set', t.switchMgmtPort, 'master', 'br0', 'up');
+  ip('-n', t.switchNs, 'addr', 'add', `${t.switch4}/24`, 'dev', 'eth0');
+  ip('-n', t.switchNs, 'link', 'set', 'eth0', 'up');
   for (const h of t.hosts) {
     ip('-n', h.ns, 'link', 'add', 'pub0', 'type', 'veth', 'peer', 'name', h.switchPort, 'netns', t.switchNs);
     ip('-n', t.switchNs, 'link', 'set', h.switchPort, 'master', 'br0', 'up');

@@ -11,6 +11,9 @@ const TOOLS: Record<string, string> = {
   ipmi_sim: 'openipmi',
   ipmitool: 'ipmitool',
   dnsmasq: 'dnsmasq-base',
+  // The access switch's management plane (labSwitch.ts).
+  sshd: 'openssh-server',
+  'ssh-keygen': 'openssh-client',
 };
 
 function has(command: string): boolean {

@@ -6,8 +6,8 @@
  *                      cordon-lab-inet  (the internet: 203.0.113.1, 2001:db8:1::1;
  *                            | inet0       SMTP sink on 25/587, HTTP on 80)
  *                            | up0
- *                      cordon-lab-sw    (the access switch: bridge br0)
- *                 swp1 /   swp2 |  ... \ swpN
+ *                      cordon-lab-sw    (the access switch: bridge br0; sshd on
+ *                 swp1 /   swp2 |  ... \ swpN       eth0 10.70.0.2, on the management bridge)
  *                 pub0     pub0          pub0      (public: 203.0.113.1X)
  *           cordon-lab-h1  ...   cordon-lab-hN     (dedicated servers, each
  *                 mgmt0    mgmt0         mgmt0      with a cordon-agent)
@@ -71,6 +71,9 @@ export interface LabTopology {
   inet4: string;
   inet6: string;
   pubNet4: string;
+  /** The switch's management address (its sshd), on its `eth0`, joined to the management bridge by `switchMgmtPort`. */
+  switch4: string;
+  switchMgmtPort: string;
   hosts: LabHost[];
   /** One, or the replicas in the order cordonctl tries them; the first one's ports are the fields above. */
   controllers: LabController[];
@@ -122,6 +125,8 @@ export function labTopology(hostCount: number, controllerCount = 1): LabTopology
     inet4: '203.0.113.1',
     inet6: '2001:db8:1::1',
     pubNet4: '203.0.113.0/24',
+    switch4: '10.70.0.2',
+    switchMgmtPort: 'msw',
     hosts,
     controllers,
   };

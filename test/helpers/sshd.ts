@@ -1,9 +1,10 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
+import { ensurePrivsepDir, makeSshKey, sshdPath, sshFingerprint, switchSshdConfig } from '../../deploy/lab/switchSshd.js';
 
 /** A running OpenSSH server for tests, with the material a client needs to reach it. */
 export interface Sshd {
@@ -31,10 +32,6 @@ export interface SshdOptions {
   port?: number;
   /** Extra sshd_config lines (e.g. `ForceCommand …`). */
   extraConfig?: string[];
-}
-
-function keygen(file: string, comment: string): void {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 async function freePort(host: string): Promise<number> {
@@ -81,10 +78,9 @@ function descendants(pid: number): number[] {
  * with sshd's own output.
  */
 export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
-  const sshdPath = spawnSync('sh', ['-c', 'command -v sshd'], { encoding: 'utf8' }).stdout.trim();
-  if (!sshdPath) throw new Error('sshd is not installed (apt-get install -y openssh-server)');
-  // sshd's privilege-separation chroot; the Debian package only creates it at boot.
-  if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const sshd = sshdPath();
+  if (!sshd) throw new Error('sshd is not installed (apt-get install -y openssh-server)');
+  ensurePrivsepDir();
   const dir = mkdtempSync(join(tmpdir(), 'cordon-sshd-'));
   let child: ChildProcess | undefined;
   let stderr = '';
@@ -110,34 +106,20 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     const hostKey = join(dir, 'host_ed25519');
     const clientKey = join(dir, 'client_ed25519');
     const strangerKey = join(dir, 'stranger_ed25519');
-    keygen(hostKey, 'cordon-test-switch');
-    keygen(clientKey, 'cordon-controller');
-    keygen(strangerKey, 'someone-else');
+    makeSshKey(hostKey, 'cordon-test-switch');
+    makeSshKey(clientKey, 'cordon-controller');
+    makeSshKey(strangerKey, 'someone-else');
     writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`));
-    const hostKeySha256 = execFileSync('ssh-keygen', ['-lf', `${hostKey}.pub`], { encoding: 'utf8' }).split(' ')[1] ?? '';
+    const hostKeySha256 = sshFingerprint(`${hostKey}.pub`);
     const address = opts.listenAddress ?? '127.0.0.1';
     const port = opts.port ?? (opts.netns ? 22 : await freePort(address));
     const user = userInfo().username;
-    const config = [
-      `ListenAddress ${address}:${port}`,
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      'PubkeyAuthentication yes',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      // The temp folder and its keys are not root-owned 0700 all the way up.
-      'StrictModes no',
-      'PermitRootLogin prohibit-password',
-      `AllowUsers ${user}`,
-      'PrintMotd no',
-      'LogLevel INFO',
-      ...(opts.extraConfig ?? []),
-    ];
     const configFile = join(dir, 'sshd_config');
-    writeFileSync(configFile, config.join('\n') + '\n');
-    const argv = [sshdPath, '-D', '-e', '-f', configFile];
+    writeFileSync(
+      configFile,
+      switchSshdConfig({ address, port, hostKeyFile: hostKey, authorizedKeysFile: join(dir, 'authorized_keys'), pidFile: join(dir, 'sshd.pid'), user, extra: opts.extraConfig }),
+    );
+    const argv = [sshd, '-D', '-e', '-f', configFile];
     child = opts.netns ? spawn('ip', ['netns', 'exec', opts.netns, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     const started = child;
     started.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));

@@ -8,7 +8,7 @@ const isInCidr = (ip: string, cidr: string) => cidrContains(parseCidr(cidr), ip)
 describe('the lab topology', () => {
   it('gives every server distinct names and addresses, all inside the lab ranges', () => {
     const t = labTopology(MAX_HOSTS);
-    const all = t.hosts.flatMap((h) => [h.pub4, h.mgmt4, h.bmc4, h.pub6]);
+    const all = [t.controller4, t.switch4, ...t.hosts.flatMap((h) => [h.pub4, h.mgmt4, h.bmc4, h.pub6])];
     expect(new Set(all).size).toBe(all.length);
     expect(new Set(labNamespaces(t)).size).toBe(MAX_HOSTS + 3);
     for (const h of t.hosts) {
@@ -19,6 +19,9 @@ describe('the lab topology', () => {
       expect(h.ns.length).toBeLessThanOrEqual(30);
       expect(h.switchPort.length).toBeLessThanOrEqual(15);
     }
+    // The switch's sshd is on the management network, where the controller reaches it; its management port is no host's.
+    expect(isInCidr(t.switch4, t.mgmtNet4)).toBe(true);
+    expect(t.hosts.map((h) => h.mgmtPort)).not.toContain(t.switchMgmtPort);
     expect(t.hosts[0]).toMatchObject({ id: 'web-01', pub4: '203.0.113.11', mgmt4: '10.70.0.11', bmc4: '10.70.0.101', ns: 'cordon-lab-h1' });
   });
 
