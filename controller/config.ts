@@ -1,4 +1,5 @@
 import type convict from 'convict';
+import type { ManagedSecurityConfig } from './security/managedSecuritySettings.js';
 import { loadConfig, type LoadOptions } from '../proto/runtime/config.js';
 import { LOG_LEVELS } from '../proto/runtime/logger.js';
 import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from './intake/limits.js';
@@ -167,6 +168,38 @@ export const controllerSchema = {
       },
     },
     minIntervalSeconds: { doc: 'At most one complaint per host and kind within this; later windows over the threshold are logged, not filed again.', format: 'positive-int', default: 600 },
+  },
+  managedSecurity: {
+    hosts: {
+      doc: 'Hosts (by id) that took managed security: brute-force protection by their agent. Off for every host not listed here or under customers.',
+      format: Array,
+      default: [] as string[],
+    },
+    customers: { doc: 'Customers (by id) that took managed security for all their hosts.', format: Array, default: [] as string[] },
+    services: {
+      doc:
+        'What is guarded: per service a name (lowercase, for the customer page), its TCP ports, the new connections per minute from one source above which ' +
+        'the source is banned, and the burst allowed before the rate counts. Defaults: ssh 22 at 10/min burst 10; smtp auth (465, 587) 20/min burst 20; ' +
+        'ftp 21 10/min burst 10; http (80, 443) 300/min burst 300 (browsers open several connections per page).',
+      format: Array,
+      default: [
+        { name: 'ssh', ports: [22], newConnectionsPerMinute: 10, burst: 10 },
+        { name: 'smtp', ports: [465, 587], newConnectionsPerMinute: 20, burst: 20 },
+        { name: 'ftp', ports: [21], newConnectionsPerMinute: 10, burst: 10 },
+        { name: 'http', ports: [80, 443], newConnectionsPerMinute: 300, burst: 300 },
+      ],
+    },
+    baseBanSeconds: { doc: "A source's first ban lasts this long; each further ban twice the one before (fail2ban's bantime.increment), up to maxBanSeconds.", format: 'positive-int', default: 600 },
+    maxBanSeconds: { doc: 'The longest ban (at most a year).', format: 'positive-int', default: 7 * 86_400 },
+    forgetAfterSeconds: { doc: 'A source whose last ban ended longer ago than this starts again at baseBanSeconds.', format: 'positive-int', default: 7 * 86_400 },
+    allowed: { doc: "Sources never banned on any host, besides each agent's management networks and controller (IPv4/IPv6 addresses or CIDRs).", format: 'cidr-list', default: [] as string[] },
+    maxBans: {
+      doc: "Bans a host holds at once per address family (the kernel set's size): a flood of spoofed sources fills it and no further source is banned until bans run out; existing bans stay.",
+      format: 'positive-int',
+      default: 10_000,
+    },
+    maxEventsPerMinute: { doc: "Ban events recorded per host per minute at most (audit log entries); more are logged as dropped.", format: 'positive-int', default: 120 },
+    resyncSeconds: { doc: "How often each agent stream re-reads its host's bans and lifts (a lift made on another replica reaches the agent within this).", format: 'positive-int', default: 15 },
   },
   monitoring: {
     dnsbl: {
@@ -439,6 +472,7 @@ export type ControllerConfig = convict.Config<{
   };
   bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number; credentialsDir: string };
   detection: { enabled: boolean; windowSeconds: number; smtp: { ports: number[]; newConnections: number }; fanout: { ports: number[]; destinations: number }; flood: { packetsPerSecond: number; maxAverageBytes: number }; minIntervalSeconds: number };
+  managedSecurity: ManagedSecurityConfig;
   monitoring: { dnsbl: DnsblConfig & { enabled: boolean } };
   alerts: { listen: string; tls: boolean; sources: AlertSourceConfig[] };
   switchFallback: { enabled: boolean; silentSeconds: number; tamperThreshold: number; tamperWindowSeconds: number; sweepSeconds: number };

@@ -11,6 +11,7 @@ import { cordonVersion } from '../proto/runtime/version.js';
 import { controllerSchema, loadControllerConfig } from './config.js';
 import { policyFromConfig } from './incidents/policyFromConfig.js';
 import { detectionFromConfig } from './monitoring/detectionFromConfig.js';
+import { managedSecurityFromConfig } from './security/managedSecuritySettings.js';
 import { dnsblTunablesFromConfig } from './monitoring/dnsbl/dnsblTunablesFromConfig.js';
 import { MailSender } from './mail/MailSender.js';
 import { runController } from './runController.js';
@@ -166,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
     intake: { limits: config.get('intake.limits'), parseWorkers: config.get('intake.parseWorkers') },
     dnsServers: config.get('intake.dnsServers'),
     detection: detectionFromConfig(config.get('detection')),
+    managedSecurity: managedSecurityFromConfig(config.get('managedSecurity')),
     dnsbl: config.get('monitoring.dnsbl.enabled') ? dnsblTunablesFromConfig(config.get('monitoring.dnsbl')) : undefined,
     switchFallback: config.get('switchFallback.enabled')
       ? {

@@ -10,6 +10,8 @@ import type { BmcDriver } from './bmc/BmcDriver.js';
 import { createMetrics, serveMetrics, type Metrics } from './metrics/createMetrics.js';
 import { BmcCheckWorker } from './dispatch/BmcCheckWorker.js';
 import { SwitchFallback, type SwitchFallbackSettings } from './dispatch/SwitchFallback.js';
+import { EnforcementObserver } from './dispatch/EnforcementObserver.js';
+import { TamperLog } from './agents/TamperLog.js';
 import type { SwitchDriver } from './switch/SwitchDriver.js';
 import { ReportTracker } from './dispatch/ReportTracker.js';
 import { StoreDesiredStates } from './dispatch/StoreDesiredStates.js';
@@ -44,6 +46,10 @@ import { startReplica, type Replica, type ReplicaSettings } from './replicas/sta
 import type { DetectionSettings } from './monitoring/detectionFromConfig.js';
 import type { Observation } from '../proto/gen/cordon/v1/agent.js';
 import { ObservationIntake } from './monitoring/ObservationIntake.js';
+import { BanLedger } from './security/BanLedger.js';
+import { ManagedSecurityPolicies } from './security/ManagedSecurityPolicies.js';
+import type { ManagedSecuritySettings } from './security/managedSecuritySettings.js';
+import { SecurityPages } from './security/SecurityPages.js';
 import { createDnsblMonitor } from './monitoring/createDnsblMonitor.js';
 import type { DnsblMonitor } from './monitoring/dnsbl/DnsblMonitor.js';
 import { dnsblSettings, type DnsblTunables } from './monitoring/dnsbl/dnsblSettings.js';
@@ -70,6 +76,8 @@ export interface ControllerSettings {
   bmcCredentialsDir?: string | undefined;
   /** What agents count on their hosts (config `detection`); without it they count nothing. */
   detection?: DetectionSettings | undefined;
+  /** Managed security (config `managedSecurity`): brute-force bans on the hosts that took it. Absent: none did. */
+  managedSecurity?: ManagedSecuritySettings | undefined;
   /** `monitoring.dnsbl` when enabled: our public addresses checked on DNS blocklists, listings filed as own_monitoring complaints. Absent: no checks. */
   dnsbl?: DnsblTunables | undefined;
   /** The network-side fallback; without it a silent agent's cut stays with the agent. */
@@ -237,7 +245,14 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   // The desk's handlers, built once: DeskService (gRPC) and the desk's pages call the same functions.
   // Who holds which agent: this controller's registry, or every replica's (replica.agents).
   const agents: AgentSessions = replica?.agents ?? { get: (h) => running?.sessions.get(h), list: () => running?.sessions.list() ?? [] };
+  // Tamper reports count for the switch fallback and for what the desk says is confirmed; without a fallback, its defaults.
+  const tamperSettings = s.switchFallback?.settings ?? { tamperWindowSeconds: 600, tamperThreshold: 3 };
+  const tampers = new TamperLog(() => wall.now(), tamperSettings.tamperWindowSeconds, tamperSettings.tamperThreshold);
+  // What the agent or the switch confirmed, on the wall clock like the agents' liveness it reads.
+  const observer = new EnforcementObserver(s.store, agents, () => wall.now(), wall.now(), tampers, s.switchFallback !== undefined);
+  const observe = (hostIds: readonly string[]) => observer.observeMany(hostIds);
   const incidentDesk = createIncidentDesk({
+    observe,
     store: s.store,
     service,
     policy: s.policy,
@@ -282,18 +297,25 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         log: log.child({ component: 'alerts' }),
       })
     : undefined;
+  const managedSecurity = s.managedSecurity
+    ? new ManagedSecurityPolicies(s.managedSecurity, inventory, new BanLedger(() => s.store.audit, log.child({ component: 'guard' }), s.managedSecurity.maxEventsPerMinute), () => wall.now(), log.child({ component: 'guard' }))
+    : undefined;
   // Both pages start before the gRPC server, so a port already taken stops the start with little to undo.
   try {
     if (s.customerWeb) {
       if (!links) throw new CordonError('invalid', 'the customer page needs customer links (web.customer.publicUrl and secretFile)', { field: 'web.customer.listen' });
       const voice = new CustomerVoice({ store: s.store, reads, service, policy: s.policy, clock });
-      customerWeb = await startCustomerWeb({ settings: s.customerWeb, links, voice, clock, log: log.child({ component: 'customer-page' }) });
+      const security =
+        managedSecurity && s.managedSecurity
+          ? { pages: new SecurityPages(links.settings.secret, s.customerWeb.publicUrl, inventory, (id) => managedSecurity.covers(id)), policies: managedSecurity, settings: s.managedSecurity }
+          : undefined;
+      customerWeb = await startCustomerWeb({ settings: s.customerWeb, links, voice, clock, log: log.child({ component: 'customer-page' }), security });
     }
     if (s.deskWeb) {
       // ListHosts and ListAgents read the agents' sessions, which exist once the gRPC server below has started.
       const fleet = () => {
         if (!running) throw new CordonError('transient', 'the controller is still starting; reload in a moment');
-        return createDeskHandlers({ inventory, sessions: agents });
+        return createDeskHandlers({ inventory, sessions: agents, observe });
       };
       const handlers = { ...incidentDesk, listHosts: () => fleet().listHosts(), listAgents: () => fleet().listAgents() };
       const fleetReads = { details: incidentDesk.getHostDetails, driftRepairs: (hostId: string) => agents.get(hostId)?.driftRepairs };
@@ -342,8 +364,13 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         replica?.agentChanged(hostId);
       },
       agents,
-      onTamper: (hostId) => switches?.onTamper(hostId),
+      onTamper: (hostId) => {
+        tampers.record(hostId);
+        switches?.onTamper(hostId);
+      },
+      observe,
       ...(observations && s.detection ? { detection: s.detection.policy, onObservation: (hostId: string, o: Observation) => observations.take(hostId, o) } : {}),
+      ...(managedSecurity ? { managedSecurity } : {}),
       staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
       ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),
       pingIntervalMs: s.pingIntervalMs,
@@ -363,12 +390,15 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   dnsbl?.start();
   let metricsServer: { port: number; server: Server } | undefined;
   if (s.metricsListen) {
-    metrics = createMetrics(s.store, agents, () => clock.now());
+    metrics = createMetrics(s.store, agents, () => clock.now(), () => observer.counts());
     metricsServer = await serveMetrics(metrics, s.metricsListen);
     log.info({ port: metricsServer.port }, 'metrics on /metrics');
   }
   const switches = s.switchFallback
-    ? new SwitchFallback(s.store, s.switchFallback.driver, agents, wall, log.child({ component: 'switch-fallback' }), s.switchFallback.settings)
+    ? new SwitchFallback(s.store, s.switchFallback.driver, agents, wall, log.child({ component: 'switch-fallback' }), s.switchFallback.settings, {
+        tampers,
+        apply: (incidentId, event, actor) => service.apply(incidentId, event, actor),
+      })
     : undefined;
   switches?.start();
 

@@ -5,7 +5,7 @@ import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunne
 import type { Logger } from '../../proto/runtime/logger.js';
 import { banSeconds, nextOffence } from './banTime.js';
 import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
-import { GUARD_TABLE, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
+import { GUARD_TABLE, meterSet, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
 import type { Ban, GuardState, GuardStateFile } from './GuardStateFile.js';
 import { readGuardSets, type GuardListing } from './readGuardSets.js';
 
@@ -151,6 +151,7 @@ export class Guard {
     const lifting = this.state.bans.filter((b) => lifted.has(b.id));
     if (lifting.length > 0 && active) {
       await this.removeFromSet(lifting);
+      await this.resetMeters(lifting);
       this.state.bans = this.state.bans.filter((b) => !lifted.has(b.id));
       for (const ban of lifting) {
         // The customer vouched for this source: its next ban starts again at the base time.
@@ -173,6 +174,20 @@ export class Guard {
     const left = (await this.list())?.bans;
     const still = bans.filter((b) => left?.has(b.address));
     if (still.length > 0) await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderRemoveBans(still) });
+  }
+
+  /**
+   * Empties the lifted sources' meters: a source still over its rate would
+   * otherwise be banned again by its very next connection. Best effort: a
+   * meter entry that ran out meanwhile is gone already.
+   */
+  private async resetMeters(bans: Ban[]): Promise<void> {
+    const meters = (await this.list())?.meters;
+    for (const ban of bans) {
+      for (const service of meters?.get(ban.address) ?? []) {
+        await this.deps.runner.run('nft', ['delete', 'element', ...GUARD_TABLE.split(' '), meterSet(service, ban.family), `{ ${ban.address} }`]);
+      }
+    }
   }
 
   private async tickNow(): Promise<void> {

@@ -13,6 +13,10 @@ import type { CustomerWebSettings } from './customerWebSettings.js';
 import { messagePage } from './layout.js';
 import { MAX_FIELD_BYTES } from './readAnswerBody.js';
 import { redactPath, registerCustomerRoutes } from './routes.js';
+import { registerSecurityRoutes } from './securityRoutes.js';
+import type { ManagedSecurityPolicies } from '../../security/ManagedSecurityPolicies.js';
+import type { ManagedSecuritySettings } from '../../security/managedSecuritySettings.js';
+import { SECURITY_PREFIX, type SecurityPages } from '../../security/SecurityPages.js';
 
 /** Headers on every response: the token is in the URL, so no referrer leaves the page, nothing is cached, nothing frames it. */
 export const SECURITY_HEADERS: Record<string, string> = {
@@ -29,6 +33,8 @@ export interface CustomerWebDeps {
   voice: CustomerVoice;
   clock: Clock;
   log: Logger;
+  /** Managed security's page (`/s/<token>`): the host's bans and the customer's lifts; absent when no host took it. */
+  security?: { pages: SecurityPages; policies: ManagedSecurityPolicies; settings: ManagedSecuritySettings } | undefined;
 }
 
 export interface CustomerWeb {
@@ -92,6 +98,16 @@ export async function startCustomerWeb(d: CustomerWebDeps): Promise<CustomerWeb>
     maxFiles: s.maxFiles,
     maxFileBytes: s.maxFileBytes,
   });
+  if (d.security) {
+    registerSecurityRoutes(app, {
+      ...d.security,
+      csrf: new Csrf(d.links.settings.secret, `${basePath}${SECURITY_PREFIX}`, secure),
+      limiter: new BadTokenLimiter(s.badTokensPerMinute),
+      clock: d.clock,
+      log: d.log,
+      publicUrl: s.publicUrl,
+    });
+  }
   const { host, port } = parseAddress(s.listen);
   try {
     await app.listen({ host, port });
