@@ -12,15 +12,21 @@
 // run ends with each lane's summary and one line for all, and fails if any
 // lane failed. A lane whose project is not defined (postgresql without
 // PostgreSQL: vitest.config.ts prints why) counts as nothing to run.
+//
+// First, as root on Debian, it installs the Debian packages the system
+// tests use that are missing (test/requirements.mjs; says so, and why not
+// where it cannot: not root, not Debian, CORDON_TEST_NO_INSTALL=1).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureTestPackages } from './requirements.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const LANES = ['system', 'sqlite', 'postgresql'];
 const extra = process.argv.slice(2);
+ensureTestPackages((line) => process.stdout.write(`${line}\n`));
 const started = Date.now();
 
 const children = new Set();

@@ -21,27 +21,29 @@ const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'igno
  * refuses service starts keeps both daemons from starting on this machine.
  * Throws with the command to run otherwise.
  */
-export function ensureCrowdsec({ install, say }) {
-  const missing = BINARIES.filter((b) => !has(b));
+export function ensureCrowdsec({ install, say, bouncer = true }) {
+  // The test suite needs the Local API and cscli only (bouncer: false); the benchmark also the bouncer.
+  const binaries = bouncer ? BINARIES : BINARIES.filter((b) => b !== 'crowdsec-firewall-bouncer');
+  const missing = binaries.filter((b) => !has(b));
   if (missing.length === 0) return;
-  const packages = 'crowdsec crowdsec-firewall-bouncer';
+  const packages = bouncer ? 'crowdsec crowdsec-firewall-bouncer' : 'crowdsec';
   if (!install) throw new Error(`CrowdSec is not installed (${missing.join(', ')} missing): run with --with-crowdsec to install Debian's ${packages} offline, or leave it out`);
   if (process.getuid?.() !== 0 || !has('apt-get')) throw new Error(`installing CrowdSec needs root and apt-get: apt-get install -y ${packages}`);
   mkdirSync('/etc/crowdsec', { recursive: true });
   const capi = '/etc/crowdsec/online_api_credentials.yaml';
   if (!existsSync(capi) || readFileSync(capi, 'utf8').trim() === '') {
-    writeFileSync(capi, '# offline: no Central API (written before installation by Cordon\'s benchmark)\n');
+    writeFileSync(capi, '# offline: no Central API (written before installation by Cordon\'s tests or benchmark)\n');
   }
   const policy = '/usr/sbin/policy-rc.d';
   const ownPolicy = !existsSync(policy);
-  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\n# Cordon benchmark: no service starts while CrowdSec installs\nexit 101\n', { mode: 0o755 });
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\n# Cordon tests or benchmark: no service starts while CrowdSec installs\nexit 101\n', { mode: 0o755 });
   try {
     say(`installing Debian's ${packages} (offline: no Central API registration, services not started)`);
     execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${packages}`], { stdio: 'inherit' });
   } finally {
     if (ownPolicy) spawnSync('rm', ['-f', policy]);
   }
-  const still = BINARIES.filter((b) => !has(b));
+  const still = binaries.filter((b) => !has(b));
   if (still.length > 0) throw new Error(`still missing after installing ${packages}: ${still.join(', ')}`);
 }
 
