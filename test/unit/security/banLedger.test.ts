@@ -1,0 +1,117 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BanEvent } from '../../../proto/gen/cordon/v1/agent.js';
+import { silentLogger } from '../../../proto/runtime/logger.js';
+import { BanLedger } from '../../../controller/security/BanLedger.js';
+import { ManagedSecurityPolicies } from '../../../controller/security/ManagedSecurityPolicies.js';
+import { managedSecurityFromConfig, type ManagedSecurityConfig } from '../../../controller/security/managedSecuritySettings.js';
+import { SecurityPages } from '../../../controller/security/SecurityPages.js';
+import { StaticInventory } from '../../../controller/inventory/Inventory.js';
+import type { Store } from '../../../controller/store/Store.js';
+import { openTestStore } from '../../helpers/testStore.js';
+
+const T0 = new Date('2026-12-07T10:00:00Z');
+const config: ManagedSecurityConfig = {
+  hosts: ['web-01'],
+  customers: ['beta'],
+  services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 10, burst: 10 }],
+  baseBanSeconds: 600,
+  maxBanSeconds: 86_400,
+  forgetAfterSeconds: 86_400,
+  allowed: ['192.0.2.0/24'],
+  maxBans: 10_000,
+  maxEventsPerMinute: 5,
+  resyncSeconds: 15,
+};
+const ban = (address: string, atMs = T0.getTime(), over: Partial<BanEvent> = {}): BanEvent => ({
+  banId: `${atMs}-${address}`,
+  address,
+  change: 'banned',
+  services: ['ssh'],
+  bannedAt: new Date(atMs),
+  expiresAt: new Date(atMs + 600_000),
+  offence: 1,
+  seconds: 600,
+  ...over,
+});
+
+describe('managed security settings', () => {
+  it('is off unless a host or customer took it, and refuses bad config naming the field', () => {
+    expect(managedSecurityFromConfig({ ...config, hosts: [], customers: [] })).toBeUndefined();
+    expect(managedSecurityFromConfig(config)!.hosts.has('web-01')).toBe(true);
+    const bad = (over: Partial<ManagedSecurityConfig>) => () => managedSecurityFromConfig({ ...config, ...over });
+    expect(bad({ services: [] })).toThrow(/managedSecurity.services: name at least one/);
+    expect(bad({ services: [{ name: 'SSH!', ports: [22], newConnectionsPerMinute: 1, burst: 1 }] })).toThrow(/services\[0\]\.name/);
+    expect(bad({ services: [{ name: 'ssh', ports: [0], newConnectionsPerMinute: 1, burst: 1 }] })).toThrow(/services\[0\]\.ports/);
+    expect(bad({ services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 0, burst: 1 }] })).toThrow(/newConnectionsPerMinute/);
+    expect(bad({ maxBanSeconds: 10 })).toThrow(/maxBanSeconds: must be at least baseBanSeconds/);
+    expect(bad({ allowed: ['10.0.0.0/33'] })).toThrow(/allowed\[0\]/);
+  });
+});
+
+describe('the ban ledger (audit log)', () => {
+  let store: Store;
+  let ledger: BanLedger;
+  beforeEach(async () => {
+    store = await openTestStore();
+    ledger = new BanLedger(() => store.audit, silentLogger(), 5);
+  });
+  afterEach(async () => store.close());
+
+  it('records what the agent says once, and only the customer page lifts', async () => {
+    const e = ban('198.51.100.7');
+    expect(await ledger.record('web-01', e, T0)).toBe(true);
+    // The agent sends its bans again after each Hello: the second copy is skipped.
+    expect(await ledger.record('web-01', e, T0)).toBe(false);
+    expect((await ledger.active('web-01', T0)).map((b) => b.address)).toEqual(['198.51.100.7']);
+    const lifted = await ledger.lift('web-01', e.banId, { actor: 'customer:acme', sourceAddress: '127.0.0.1' }, T0);
+    expect(lifted.address).toBe('198.51.100.7');
+    expect(await ledger.liftedIds('web-01', T0)).toEqual([e.banId]);
+    expect(await ledger.active('web-01', T0)).toEqual([]);
+    // The agent's removal after the lift changes nothing: the lift stays the customer's.
+    expect(await ledger.record('web-01', { ...e, change: 'removed' }, T0)).toBe(false);
+    const entries = await store.audit.list({ subject: 'web-01' });
+    expect(entries.map((x) => [x.action, x.actor])).toEqual([['guard.banned', 'agent:web-01'], ['guard.lift', 'customer:acme']]);
+    await expect(ledger.lift('web-01', e.banId, { actor: 'customer:acme' }, T0)).rejects.toMatchObject({ kind: 'not_found' });
+    // Once the ban would have run out, the lift is no longer part of the desired state.
+    expect(await ledger.liftedIds('web-01', new Date(T0.getTime() + 601_000))).toEqual([]);
+  });
+
+  it('refuses malformed events by field and bounds how many a host records per minute', async () => {
+    await expect(ledger.record('web-01', ban('198.51.100.7', T0.getTime(), { banId: 'x' }), T0)).rejects.toMatchObject({ kind: 'invalid', field: 'ban_id' });
+    await expect(ledger.record('web-01', ban('198.51.100.7', T0.getTime(), { address: '198.51.100.8' }), T0)).rejects.toMatchObject({ field: 'address' });
+    await expect(ledger.record('web-01', ban('198.51.100.7', T0.getTime(), { change: 'lifted' }), T0)).rejects.toMatchObject({ field: 'change' });
+    await expect(ledger.record('web-01', ban('198.51.100.7', T0.getTime(), { expiresAt: new Date(T0.getTime() + 400 * 86_400_000) }), T0)).rejects.toMatchObject({ field: 'expires_at' });
+    const recorded = [];
+    for (let i = 1; i <= 8; i++) recorded.push(await ledger.record('web-01', ban(`198.51.100.${i}`), T0));
+    expect(recorded.filter(Boolean)).toHaveLength(5);
+    // Another host has its own budget; the next minute a new one.
+    expect(await ledger.record('web-02', ban('198.51.100.9'), T0)).toBe(true);
+    expect(await ledger.record('web-01', ban('198.51.100.20'), new Date(T0.getTime() + 60_000))).toBe(true);
+  });
+
+  it('sends a policy only to hosts that took managed security, with their lifts', async () => {
+    const inventory = new StaticInventory([
+      { id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.1/32'], managementAddress: '10.0.0.1' },
+      { id: 'web-02', customerId: 'beta', publicPrefixes: ['203.0.113.2/32'], managementAddress: '10.0.0.2' },
+      { id: 'web-03', customerId: 'acme', publicPrefixes: ['203.0.113.3/32'], managementAddress: '10.0.0.3' },
+    ]);
+    const policies = new ManagedSecurityPolicies(managedSecurityFromConfig(config)!, inventory, ledger, () => T0, silentLogger());
+    expect(await policies.policyFor('web-03')).toBeUndefined();
+    expect((await policies.policyFor('web-02'))?.enabled).toBe(true);
+    const e = ban('198.51.100.7');
+    await policies.onBan('web-01', e);
+    expect(await policies.onBan('web-03', ban('198.51.100.8'))).toBe(false);
+    await ledger.lift('web-01', e.banId, { actor: 'customer:acme' }, T0);
+    expect((await policies.policyFor('web-01'))!.liftedBanIds).toEqual([e.banId]);
+
+    const secret = Buffer.alloc(32, 7);
+    const pages = new SecurityPages(secret, 'https://c.example/', inventory, (id) => policies.covers(id));
+    const token = pages.token({ id: 'web-01', customerId: 'acme' });
+    expect(pages.url({ id: 'web-01', customerId: 'acme' })).toBe(`https://c.example/s/${token}`);
+    expect(pages.resolve(token, T0.getTime())?.id).toBe('web-01');
+    // No page for a host without managed security; a token made for another customer opens nothing.
+    expect(pages.resolve(pages.token({ id: 'web-03', customerId: 'acme' }), T0.getTime())).toBeUndefined();
+    expect(pages.resolve(pages.token({ id: 'web-01', customerId: 'beta' }), T0.getTime())).toBeUndefined();
+    expect(pages.resolve('short', T0.getTime())).toBeUndefined();
+  });
+});
