@@ -2,6 +2,7 @@ import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { parseIp } from '../../proto/runtime/cidr.js';
 import { acnsParser } from './formats/acns.js';
 import { arfParser } from './formats/arf.js';
+import { feedParser } from './formats/feed.js';
 import { plainTextParser } from './formats/plainText.js';
 import { shadowserverParser } from './formats/shadowserver.js';
 import { xarfParser } from './formats/xarf.js';
@@ -15,10 +16,12 @@ import type { FormatParser, ParseResult, ParsedComplaint, ParsedMessage } from '
 /**
  * The formats in the order they are tried. Structured formats first; ARF
  * before X-ARF because an ARF without Source-IP (Netcraft's `Feedback-Type:
- * xarf`) declines and lets X-ARF read the report it wraps; plain text last,
+ * xarf`) declines and lets X-ARF read the report it wraps; Shadowserver's
+ * CSV before the generic feed reader, which reads every other table and
+ * JSON feed by its column names; plain text last,
  * and it only answers for a clearly labelled offender.
  */
-export const PARSERS: readonly FormatParser[] = [arfParser, xarfParser, acnsParser, shadowserverParser, plainTextParser];
+export const PARSERS: readonly FormatParser[] = [arfParser, xarfParser, acnsParser, shadowserverParser, feedParser, plainTextParser];
 
 /**
  * Turns a raw report (RFC 822 message or a bare JSON/CSV/XML/ZIP/text file)

@@ -17,6 +17,7 @@ export function looksLikeMail(raw: Buffer): boolean {
 function sniff(raw: Buffer): string {
   const head = raw.subarray(0, 512).toString('utf8').trimStart();
   if (raw[0] === 0x50 && raw[1] === 0x4b) return 'application/zip';
+  if (raw[0] === 0x1f && raw[1] === 0x8b) return 'application/gzip'; // RFC 1952: not text, whatever its bytes look like
   if (head.startsWith('{') || head.startsWith('[')) return 'application/json';
   if (head.startsWith('<')) return 'application/xml';
   if (/^---/.test(head) || /^[A-Za-z-]+: /m.test(head.split('\n')[0] ?? '')) return 'text/plain';

@@ -3,7 +3,7 @@ import { DEFAULT_INTAKE_LIMITS, isIntakeLimitError, type IntakeLimits } from '..
 import { setSharedExcerpt } from '../sharedExcerpt.js';
 import type { FormatParser, ParsedComplaint, ParsedMessage } from '../types.js';
 import { feedCategory } from './feedCategory.js';
-import { roleColumns, type FeedKey, type RoleColumns } from './feedColumns.js';
+import { hasOffenderColumn, roleColumns, type FeedKey, type RoleColumns } from './feedColumns.js';
 import { feedFiles, type FeedFile } from './feedFiles.js';
 import { readJsonFeed } from './feedJson.js';
 import { csvRecord, excerptHeads, feedIp } from './feedRows.js';
@@ -129,7 +129,7 @@ function complaint(ctx: Context, row: Row, roles: RoleColumns, ip: string, forma
 
 /** Complaints of one file, or undefined when it is no feed. */
 function readFile(file: FeedFile, ctx: Context, limits: IntakeLimits): ParsedComplaint[] | undefined {
-  const label = file.filename ?? 'body';
+  const label = file.filename ?? (file.body ? 'body' : 'file');
   const where = `file ${label}`;
   const reportCategory = reportCategoryOf(file, ctx.message);
   const json = readJsonFeed(file.text, limits, where);
@@ -143,8 +143,9 @@ function readFile(file: FeedFile, ctx: Context, limits: IntakeLimits): ParsedCom
       c.excerpt = `${r.text}\n`;
       out.push(c);
     });
-    // A JSON text none of whose records has an offender column is not a feed (an X-ARF, a config, an API error).
-    return out.length > 0 || json.records.some((r) => ctx.roles.of(r.keys, false).offender.length > 0) ? out : undefined;
+    // A JSON text none of whose records has an offender or URL key is not a feed (an X-ARF, a config, an API error).
+    const isFeed = out.length > 0 || json.records.some((r) => hasOffenderColumn(r.keys));
+    return isFeed ? out : undefined;
   }
   const table = readFeedTable(file.text, limits, where);
   if (!table) return undefined;

@@ -38,6 +38,9 @@ const TYPES: Readonly<Record<string, Category | null>> = {
   // services named alone (blocklist.de's lists, honeypot feeds) are attacks on that service: login attempts
   ssh: 'brute_force', sshd: 'brute_force', ftp: 'brute_force', telnet: 'brute_force', rdp: 'brute_force', imap: 'brute_force', pop3: 'brute_force', smtpauth: 'brute_force', sip: 'brute_force', bruteforcelogin: 'brute_force', wordpress: 'brute_force', wplogin: 'brute_force',
   mail: 'spam', email: 'spam', emailspam: 'spam', webspam: 'spam', blogspam: 'spam', fraud: 'phishing',
+  // Team Cymru CAP and DataPlane.org report names
+  controller: 'botnet', darknet: 'scan', honeypot: 'scan', sshpwauth: 'brute_force', telnetlogin: 'brute_force', sipregistration: 'brute_force', sipinvitation: 'scan', sipquery: 'scan',
+  sshclient: 'scan', vncrfb: 'scan', dnsrd: 'scan', dnsrdany: 'scan', dnsversion: 'scan', smtpgreet: 'scan', smtpdata: 'spam', proto41: 'open_service',
   other: null, undetermined: null, unknown: null, test: null, blacklist: null, blocklist: null, tor: null, vpn: null,
 };
 
@@ -56,8 +59,8 @@ const KEYWORDS: readonly [RegExp, Category][] = [
   [/copyright|\bdmca\b|infring|piracy|torrent/, 'copyright'],
   [/phish|social engineering|credential harvest/, 'phishing'],
   [/amplifier|open[ _-]?(resolver|proxy|relay|service|port)|^open[ _-]|accessible|exposed|vulnerab|misconfig|\bcve-\d/, 'open_service'],
-  [/brute|login attempt|auth(?:entication)? attack|password (?:attack|guess)|credential stuffing|dictionary attack/, 'brute_force'],
-  [/\bddos\b|\bdos\b|denial[ _-]of[ _-]service|flood|reflection/, 'ddos'],
+  [/brute|pwauth|login attempt|auth(?:entication)? attack|password (?:attack|guess)|credential stuffing|dictionary attack/, 'brute_force'],
+  [/\bddos\b|\bdos\b|denial[ _-]of[ _-]service|flood|reflection|amplification/, 'ddos'],
   [/\bc2\b|\bc&c\b|\bcnc\b|command[ _-]and[ _-]control|botnet|\bbots?\b|drone|infected|sinkhole|mirai|gafgyt|mozi|emotet|qakbot|trickbot|conficker|andromeda/, 'botnet'],
   [/malware|virus|trojan|ransomware|exploit ?kit|malicious[ _-]code|compromised|defacement|webshell|backdoor|dropper|payload/, 'malware'],
   [/spam|unsolicited|\buce\b/, 'spam'],

@@ -45,12 +45,12 @@ const ROLE_NAMES: Readonly<Record<FeedRole, readonly string[]>> = {
   offender: [
     'srcip', 'sourceip', 'srcaddr', 'srcaddress', 'sourceaddr', 'sourceaddress', 'sourceipaddress', 'srcipaddress', 'sourceipv4', 'sourceipv6', 'srcipv4', 'srcipv6',
     'attackerip', 'attackeraddress', 'attackingip', 'offenderip', 'offendingip', 'abuserip', 'abusingip', 'reportedip', 'infectedip', 'botip', 'scannerip',
-    'ip', 'ipaddress', 'ipaddr', 'ipv4', 'ipv6', 'ipv4address', 'ipv6address', 'address', 'addr', 'hostip', 'hostaddress',
+    'saddr', 'ip', 'ipaddress', 'ipaddr', 'ipv4', 'ipv6', 'ipv4address', 'ipv6address', 'address', 'addr', 'hostip', 'hostaddress',
     'src', 'source', 'attacker', 'offender', 'host',
   ],
   time: [
     'eventtime', 'eventdate', 'eventtimestamp', 'timesource', 'sourcetime', 'attacktime', 'incidenttime', 'detecttime', 'detectiontime', 'detectedat', 'detected',
-    'timestamp', 'time', 'datetime', 'date', 'ts', 'timeutc', 'timestamputc', 'datetimeutc',
+    'timestamp', 'time', 'datetime', 'date', 'ts', 'timeutc', 'timestamputc', 'datetimeutc', 'utc',
     'firstseen', 'firstseenutc', 'firstseenat', 'firsttime', 'starttime', 'start',
     'reportdate', 'reportedat', 'reporttime', 'dateadded', 'lastseen', 'lastseenutc', 'lastseenat', 'lasttime', 'seen',
     'observationtime', 'timeobservation', 'createdat', 'created',
@@ -58,12 +58,12 @@ const ROLE_NAMES: Readonly<Record<FeedRole, readonly string[]>> = {
   zone: ['timezone', 'tz', 'zone', 'utcoffset', 'timezoneoffset', 'tzoffset', 'offset'],
   type: [
     'classificationtype', 'classificationidentifier', 'type', 'eventtype', 'threattype', 'threat', 'attacktype', 'abusetype', 'incidenttype', 'reporttype', 'feedtype',
-    'category', 'categories', 'eventcategory', 'classification', 'classificationtaxonomy', 'taxonomy', 'feed', 'feedname', 'list', 'listname', 'reason', 'description', 'comment',
+    'category', 'categories', 'eventcategory', 'classification', 'classificationtaxonomy', 'taxonomy', 'feed', 'feedname', 'list', 'listname', 'eventaction', 'action', 'reason', 'description', 'comment',
   ],
   family: ['malware', 'malwarefamily', 'malwarename', 'family', 'infection', 'botnet', 'tag', 'tags', 'threatname'],
   port: ['srcport', 'sourceport', 'attackerport', 'port'],
   asn: ['srcasn', 'sourceasn', 'asn', 'as', 'asnumber', 'sourceasnumber'],
-  hostname: ['srchostname', 'sourcehostname', 'sourcefqdn', 'sourcereversedns', 'hostname', 'fqdn', 'rdns', 'reversedns', 'domain', 'domainname'],
+  hostname: ['srchostname', 'sourcehostname', 'sourcefqdn', 'sourcereversedns', 'hostname', 'fqdn', 'rdns', 'reversedns', 'domain', 'domainname', 'host'],
   url: ['srcurl', 'sourceurl', 'url', 'uri', 'link'],
 };
 
@@ -103,7 +103,10 @@ export function roleRank(key: FeedKey, role: FeedRole): number | undefined {
   let best: number | undefined;
   // Every ending of the path: [a, b, c] tries "abc", "bc", "c".
   for (let from = 0; from < key.norm.length; from++) {
-    const at = names.indexOf(key.norm.slice(from).join(''));
+    const ending = key.norm.slice(from).join('');
+    let at = names.indexOf(ending);
+    // "Dateadded (UTC)", "first_seen_utc", "time_gmt": a time column that names its zone.
+    if (at < 0 && role === 'time' && /.(utc|gmt)$/.test(ending)) at = names.indexOf(ending.slice(0, -3));
     if (at >= 0 && (best === undefined || at < best)) best = at;
   }
   if (best === undefined) return undefined;
@@ -131,7 +134,7 @@ export function roleColumns(keys: readonly FeedKey[]): RoleColumns {
   return out;
 }
 
-/** Whether a header names an offender column: the least a table must have to be read as a feed. */
+/** Whether a header names an offender column, or a URL column (whose host may be an address): the least a table must have to be read as a feed. */
 export function hasOffenderColumn(keys: readonly FeedKey[]): boolean {
-  return keys.some((k) => roleRank(k, 'offender') !== undefined);
+  return keys.some((k) => roleRank(k, 'offender') !== undefined || roleRank(k, 'url') !== undefined);
 }

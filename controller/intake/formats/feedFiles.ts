@@ -7,6 +7,8 @@ import type { MessagePart, ParsedMessage } from '../types.js';
 export interface FeedFile {
   filename: string | undefined;
   text: string;
+  /** The mail's text body rather than a file. */
+  body?: boolean;
 }
 
 function isZip(part: MessagePart): boolean {
@@ -83,6 +85,6 @@ export function feedFiles(message: ParsedMessage, limits: IntakeLimits, withBody
       // A corrupt archive is not a report we can read; other parts may still be.
     }
   }
-  if (withBody && message.headers.size > 0 && message.text.trim() !== '') files.push({ filename: undefined, text: message.text });
+  if (withBody && message.headers.size > 0 && message.text.trim() !== '') files.push({ filename: undefined, text: message.text, body: true });
   return files;
 }

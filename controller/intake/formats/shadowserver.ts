@@ -15,12 +15,29 @@ function firstLine(text: string): string {
   return end < 0 ? text : text.slice(0, end);
 }
 
-/** A header row is Shadowserver's when it has a `timestamp` column and an offender column (and is no longer than a line may be). */
-function looksLikeShadowserver(text: string, limits: IntakeLimits): boolean {
-  const line = firstLine(text);
+/** Report families Shadowserver names its files and subjects with. */
+const SHADOWSERVER_FAMILY = /^(?:scan6?|event[46]|drone|sinkhole6?|honeypot|compromised|blocklist|device|ddos|amplification|ssl|caida|microsoft|botnet|darknet|open|accessible|vulnerable|cisco|special|population6?)_/;
+
+/** Columns only Shadowserver's reports have (industry codes, its own source field), for a bare file that names no report type. */
+const SIGNATURE_COLUMN = /^(?:src_|dst_)?(?:naics|sic|sector)$|^public_source$/;
+
+/**
+ * A file is Shadowserver's when its header row has a `timestamp` column and
+ * an offender column (and is no longer than a line may be), and something
+ * says it is Shadowserver's: its name or the subject names a report type,
+ * the sender or subject is Shadowserver, or the header has Shadowserver's
+ * own columns. Any other CSV is left to the generic feed reader, which
+ * reads its type and category columns.
+ */
+function looksLikeShadowserver(file: FeedFile, message: ParsedMessage, limits: IntakeLimits): boolean {
+  const line = firstLine(file.text);
   if (line.length > limits.lineLength) return false;
   const header = (readCsv(line)[0] ?? []).map((h) => h.trim().toLowerCase());
-  return header.includes('timestamp') && offenderColumn(header) !== undefined;
+  if (!header.includes('timestamp') || offenderColumn(header) === undefined) return false;
+  const fromName = reportTypeFromFilename(file.filename);
+  // A dated name (Shadowserver's YYYY-MM-DD-<type>-…) or a type of its families; "abuse_report.csv" is no report type.
+  const named = (fromName !== undefined && (/^(?:.*[\\/])?\d{4}-\d{2}-\d{2}-/.test(file.filename ?? '') || SHADOWSERVER_FAMILY.test(fromName))) || reportTypeFromSubject(message.subject) !== undefined;
+  return named || /shadowserver/i.test(`${message.from ?? ''} ${message.subject}`) || header.some((h) => SIGNATURE_COLUMN.test(h));
 }
 
 function complaintsOf(file: FeedFile, message: ParsedMessage, limits: IntakeLimits): ParsedComplaint[] {
@@ -73,7 +90,7 @@ export const shadowserverParser: FormatParser = {
     const limits = message.limits ?? DEFAULT_INTAKE_LIMITS;
     let files: FeedFile[];
     try {
-      files = feedFiles(message, limits).filter((f) => looksLikeShadowserver(f.text, limits));
+      files = feedFiles(message, limits).filter((f) => looksLikeShadowserver(f, message, limits));
     } catch (err) {
       if (isIntakeLimitError(err)) throw err;
       return undefined;

@@ -82,8 +82,18 @@ describe('shadowserver report type and category', () => {
   });
 
   it('answers [] for a Shadowserver CSV without a readable offender, undefined for other CSV', async () => {
-    expect(shadowserverParser.parse(await readMessage(Buffer.from('"timestamp","src_ip","dst_ip"\n"2024-01-01 00:00:00","","192.0.2.1"\n')))).toEqual([]);
+    const noOffender = Buffer.from('"timestamp","src_ip","dst_ip"\n"2024-01-01 00:00:00","","192.0.2.1"\n');
+    expect(shadowserverParser.parse(await readMessage(noOffender, '2024-01-01-event4_honeypot_darknet-asn.csv'))).toEqual([]);
     expect(shadowserverParser.parse(await readMessage(Buffer.from('name,value\nx,1\n')))).toBeUndefined();
+  });
+
+  it('leaves a CSV that nothing names Shadowserver\'s to the generic feed reader', async () => {
+    const csv = Buffer.from('"asn","ip","timestamp","malware"\n"64500","192.0.2.1","2020-08-11 22:53:53","andromeda"\n');
+    expect(shadowserverParser.parse(await readMessage(csv))).toBeUndefined();
+    expect(shadowserverParser.parse(await readMessage(csv, 'abuse_report.csv'))).toBeUndefined();
+    // Named by its file, its subject or its own columns, it is Shadowserver's.
+    expect(shadowserverParser.parse(await readMessage(csv, '2020-08-11-botnet_drone-asn.csv'))?.map((c) => c.ip)).toEqual(['192.0.2.1']);
+    expect(shadowserverParser.parse(await readMessage(Buffer.from('timestamp,ip,naics\n2020-08-11 22:53:53,192.0.2.1,518210\n')))?.map((c) => c.ip)).toEqual(['192.0.2.1']);
   });
 
   it('never throws on garbage', async () => {
