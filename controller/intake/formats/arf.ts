@@ -4,6 +4,8 @@ import type { FormatParser, ParsedComplaint, ParsedMessage } from '../types.js';
 import { firstField, readArfFields } from './arfFields.js';
 import { readIp } from './arfIp.js';
 import { readArfOriginalHeaders } from './arfOriginal.js';
+import { declineWith } from '../declineWith.js';
+import { entryHop, parseReceived } from './receivedChain.js';
 
 /**
  * Feedback-Type (RFC 5965 §3.1, IANA "Feedback Report Type Values"; RFC 6591
@@ -29,6 +31,16 @@ function readFeedbackReport(message: ParsedMessage): Map<string, string[]> | und
   return undefined;
 }
 
+/** The domain of a From address ("FBL <fbl@mail.example>" → mail.example). */
+function addressDomain(from: string | undefined): string | undefined {
+  return /@([A-Za-z0-9.-]+)>?\s*$/.exec(from ?? '')?.[1];
+}
+
+/** Reporting-MTA's host ("dns; mta.example.net", RFC 5965 §3.2). */
+function reportingMta(fields: Map<string, string[]>): string | undefined {
+  return /^(?:dns;\s*)?([A-Za-z0-9.-]+)/i.exec(firstField(fields, 'reporting-mta') ?? '')?.[1];
+}
+
 /** "\"Zoho FBL\" <fbl@example>" → "Zoho FBL <fbl@example>". */
 function cleanFrom(from: string | undefined): string | undefined {
   const text = from?.replace(/"/g, '').replace(/\s+/g, ' ').trim();
@@ -40,25 +52,47 @@ function parseArf(message: ParsedMessage): ParsedComplaint[] | undefined {
   if (!fields) return undefined;
   const feedbackType = (firstField(fields, 'feedback-type') ?? 'abuse').toLowerCase();
   const sourceIp = firstField(fields, 'source-ip');
-  // No Source-IP (RFC 5965 §3.2: optional): e.g. Netcraft's "Feedback-Type: xarf"
-  // wrapper carries its data in an X-ARF attachment. Decline, so the X-ARF
-  // parser reads it; never guess from the Received: lines of the original.
-  if (feedbackType === 'xarf' || sourceIp === undefined) return undefined;
-  const ip = readIp(sourceIp);
+  // Netcraft's "Feedback-Type: xarf" wrapper carries its data in an X-ARF
+  // attachment: decline, so the X-ARF parser reads it.
+  if (feedbackType === 'xarf') return undefined;
   const category = FEEDBACK_CATEGORY[feedbackType] === undefined ? 'other' : FEEDBACK_CATEGORY[feedbackType];
-  if (ip === undefined || category === null) return [];
-
+  if (category === null) return [];
   const original = readArfOriginalHeaders(message);
-  // Event time: Arrival-Date (RFC 5965 §3.2), Received-Date (the older FBL
-  // spelling, e.g. Zoho), the original's Date, then the report's own Date.
+  const received = original.get('received') ?? [];
+
+  let ip: string | undefined;
+  let arrival: Date | undefined;
+  if (sourceIp !== undefined) {
+    ip = readIp(sourceIp);
+    if (ip === undefined) return [];
+    // The reporter's own hop that names the Source-IP says when it arrived.
+    arrival = received.map(parseReceived).find((h) => h.fromIp === ip)?.date;
+  } else {
+    // No Source-IP (RFC 5965 §3.2 makes it optional): the sender is where the
+    // reporter's systems received the original (receivedChain.entryHop).
+    // A report that carries another machine-readable part may be read by
+    // its own parser: decline rather than answer for it.
+    const entry = entryHop(received, [addressDomain(message.from), reportingMta(fields)]);
+    if (!entry.hop) {
+      if (message.parts.some((p) => /json|xml|yaml/.test(p.contentType) || /\.(json|xml|ya?ml)$/i.test(p.filename ?? ''))) return undefined;
+      return declineWith(`ARF report without Source-IP: ${entry.reason}`);
+    }
+    ip = entry.hop.fromIp;
+    arrival = entry.hop.date;
+  }
+
+  // Event time: Arrival-Date (RFC 5965 §3.2) or Received-Date (the older FBL
+  // spelling, e.g. Zoho) of the feedback part itself; else the timestamp of
+  // the reporter's own Received hop. Never the original's Date: the sender wrote it.
   const eventTime =
     parseReportDate(firstField(fields, 'arrival-date')) ??
     parseReportDate(firstField(fields, 'received-date')) ??
-    parseReportDate(firstField(original, 'date'));
+    arrival;
 
   const agent = firstField(fields, 'user-agent');
   const reporter = cleanFrom(message.from) ?? firstField(fields, 'reporting-mta') ?? agent ?? 'unknown ARF reporter';
   const pointers = [`ARF ${feedbackType} report${agent ? ` (${agent})` : ''}`];
+  if (sourceIp === undefined) pointers.push(`sender from the original's Received chain`);
   const domain = firstField(fields, 'reported-domain');
   if (domain) pointers.push(`Reported-Domain ${domain}`);
   const uri = firstField(fields, 'reported-uri');
@@ -71,10 +105,14 @@ function parseArf(message: ParsedMessage): ParsedComplaint[] | undefined {
 
 /**
  * ARF (RFC 5965) feedback reports, as mailbox providers send them from
- * their feedback loops. One complaint: the Source-IP, the one field that
- * names the sending host (§3.2). Declines (undefined) reports without a
- * Source-IP so that a wrapped format can be read by its own parser; returns
- * [] for an ARF report with an unusable Source-IP or a not-spam report.
+ * their feedback loops. One complaint: the Source-IP (§3.2), or, when the
+ * report has none, the sender where the reporter's own systems received the
+ * attached original (receivedChain.entryHop: never one of the reporter's
+ * relays, never a private address, never a hop below the entry). Declines
+ * (undefined) Netcraft's `Feedback-Type: xarf` wrapper and a report without
+ * Source-IP that carries another machine-readable part, so that part's
+ * parser reads it; returns [] for an unusable Source-IP or a not-spam
+ * report, and declineWith(reason) when the Received chain names no sender.
  * Never throws.
  */
 export const arfParser: FormatParser = {

@@ -1,32 +1,21 @@
-import { formatIp, parseIp } from '../../../proto/runtime/cidr.js';
+import { canonicalIp } from '../canonicalIp.js';
 
 /**
  * Reads one IP address as report fields write it — "192.0.2.1",
  * "[192.0.2.1]", "IPv6:2001:db8::1", "192.0.2.1 (mx.example)" — and returns
- * it in canonical form (RFC 5952 for IPv6; a v4-mapped address becomes its
- * IPv4 form, since that is how the fleet inventory holds it). Returns
- * undefined for anything that is not an address: a field that names a host
- * or holds junk must never become an offender.
+ * it in canonical form (canonicalIp: RFC 5952 for IPv6; a v4-mapped
+ * address becomes its IPv4 form, since that is how the fleet inventory holds
+ * it). Returns undefined for anything that is not an address, and for an
+ * address with a zone id: a field that names a host or holds junk must never
+ * become an offender.
  *
  * Shared by the ARF and X-ARF parsers (Source-IP, Source, SourceIp,
  * source_identifier).
  */
 export function readIp(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
-  const token = value
-    .trim()
-    .split(/[\s,;]+/, 1)[0]!
-    .replace(/^\[|\]$/g, '')
-    .replace(/^ipv6:/i, '');
-  if (!token) return undefined;
-  let ip: { family: 4 | 6; value: bigint };
-  try {
-    ip = parseIp(token);
-  } catch {
-    return undefined;
-  }
-  if (ip.family === 6 && ip.value >> 32n === 0xffffn) return formatIp(4, ip.value & 0xffff_ffffn);
-  return formatIp(ip.family, ip.value);
+  const token = value.trim().split(/[\s,;]+/, 1)[0]!;
+  return token ? canonicalIp(token) : undefined;
 }
 
 /**

@@ -11,9 +11,9 @@ import { readArfFields } from './arfFields.js';
  * original's header block. A part sent base64-encoded then yields no usable
  * fields, which only costs the evidence pointer and the date fallback.
  *
- * Used for the Message-ID (evidence) and the Date (last-resort event time):
- * never for IPs — the original's Received: lines name reporter relays and
- * end users' clients, not the offender (RFC 5965 §3.1 gives Source-IP).
+ * Used for the Message-ID (evidence) and, when the report has no
+ * Source-IP, the Received chain (receivedChain.entryHop, which walks it from
+ * the reporter's side and stops at the first outside sender).
  */
 export function readArfOriginalHeaders(message: ParsedMessage): Map<string, string[]> {
   const part = message.parts.find((p) => p.contentType === 'message/rfc822' || p.contentType === 'text/rfc822-headers');
@@ -25,4 +25,18 @@ export function readArfOriginalHeaders(message: ParsedMessage): Map<string, stri
   const body = /\r?\n\r?\n/.exec(rest);
   if (!body) return new Map();
   return readArfFields(rest.slice(body.index + body[0].length, body.index + body[0].length + 64 * 1024));
+}
+
+/**
+ * The header block of an original pasted into a notice's text ("show
+ * original", a forward with full headers): the block that holds its first
+ * Received: line, read from that block's start. Empty when the text holds
+ * none.
+ */
+export function readInlineOriginalHeaders(text: string): Map<string, string[]> {
+  const at = /^Received:[ \t]/im.exec(text);
+  if (!at) return new Map();
+  let start = 0;
+  for (const m of text.slice(0, at.index).matchAll(/\n[ \t]*\r?\n/g)) start = m.index + m[0].length;
+  return readArfFields(text.slice(start, at.index + 64 * 1024));
 }

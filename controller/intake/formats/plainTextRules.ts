@@ -52,30 +52,36 @@ export function offenderIp(address: string, prefix: string | undefined): string 
 type Category = ParsedComplaint['category'];
 
 /**
- * Category from keywords, most specific first: a wp-login brute force report
- * that mentions "botnets" is brute force; an open proxy relays spam (INDEX.md).
+ * Category from the notice's own words, most specific first: a wp-login
+ * brute force report that mentions "botnets" is brute force; an open
+ * resolver abused for reflection is the open service, not the flood; an
+ * open proxy relays spam (INDEX.md). Cordon has no defacement category: a
+ * defaced site is a compromised server serving the intruder's content,
+ * filed as malware.
  *
- * | keywords                                                         | category    |
- * |------------------------------------------------------------------|-------------|
- * | copyright, DMCA, infringement, torrent                           | copyright   |
- * | phishing                                                         | phishing    |
- * | brute force, wp-login, xmlrpc, login/password attempts           | brute_force |
- * | DDoS, denial of service, flood                                   | ddos        |
- * | malware, virus, trojan, ransomware                               | malware     |
- * | botnet, command and control, C&C                                 | botnet      |
- * | spam, open proxy, open relay, unsolicited, UCE                    | spam        |
- * | port scan, scanning                                              | scan        |
- * | none of these                                                    | other       |
+ * | words                                                                          | category     |
+ * |--------------------------------------------------------------------------------|--------------|
+ * | copyright, DMCA, infringement, torrent, pirated                                | copyright    |
+ * | phishing, credential harvesting, fake login page                               | phishing     |
+ * | brute force, wp-login, xmlrpc, login/password attempts, dictionary attack      | brute_force  |
+ * | open resolver/relay-free open services: open DNS/NTP/SSDP/memcached…, amplifier | open_service |
+ * | DDoS, denial of service, flood, reflection/amplification attack                | ddos         |
+ * | botnet, bot, drone, infected, compromised host, worm, C&C, sinkhole            | botnet       |
+ * | malware, virus, trojan, ransomware, webshell, defacement, exploit kit          | malware      |
+ * | spam, open proxy, open relay, unsolicited, UCE, junk mail                      | spam         |
+ * | port scan, scanning, probe, reconnaissance, sweep                              | scan         |
+ * | none of these                                                                  | other        |
  */
 const KEYWORDS: readonly [RegExp, Category][] = [
-  [/copyright|\bdmca\b|infring|\btorrent/i, 'copyright'],
-  [/phish/i, 'phishing'],
-  [/brute[- ]?forc|wp-login|xmlrpc\.php|(?:login|logon|password|authentication) attempts?|failed (?:login|password)/i, 'brute_force'],
-  [/\bddos\b|denial[- ]of[- ]service|\bflood(?:ing)?\b/i, 'ddos'],
-  [/malware|\bvirus\b|trojan|ransomware/i, 'malware'],
-  [/botnet|command[- ]and[- ]control|\bc&c\b|\bc2\b/i, 'botnet'],
-  [/\bspam|open proxy|open relay|unsolicited|\buce\b/i, 'spam'],
-  [/port ?scan|\bscann(?:ing|ed)\b|\bscans?\b/i, 'scan'],
+  [/copyright|\bdmca\b|infring|\btorrent|\bpirat(?:ed|ing|cy)\b/i, 'copyright'],
+  [/phish|credential[- ]harvest|fake (?:bank |log-?in )?(?:login|page|site)/i, 'phishing'],
+  [/brute[- ]?forc|wp-login|xmlrpc\.php|(?:login|logon|password|authentication|ssh|rdp) (?:attempts?|attacks?|failures?)|failed (?:login|password)|dictionary attack|credential stuffing|password guessing/i, 'brute_force'],
+  [/open (?:dns )?resolver|open (?:recursive )?(?:dns|ntp|ssdp|snmp|memcached|chargen|portmap(?:per)?|mdns|ldap|cldap|netbios|tftp|ubiquiti|redis|elasticsearch|mongodb|rdp|vnc|telnet|smb)\b|\bamplifier\b|open service|vulnerable (?:service|server)|publicly (?:accessible|exposed)/i, 'open_service'],
+  [/\bddos\b|\bdos attack|denial[- ]of[- ]service|\bflood(?:ing)?\b|reflection attack|amplification attack|reflected (?:traffic|attack)/i, 'ddos'],
+  [/botnet|\bbots?\b|\bdrones?\b|\binfect(?:ed|ion)\b|compromised (?:host|machine|device|system|server)|\bworm\b|command[- ]and[- ]control|\bc&c\b|\bc2\b|sinkhole|\bmirai\b/i, 'botnet'],
+  [/malware|\bvirus\b|trojan|ransomware|web ?shell|defac(?:ed|ement|ing)|exploit kit|malicious (?:file|code|software|download|script)/i, 'malware'],
+  [/\bspam|open proxy|open relay|unsolicited|\buce\b|junk (?:mail|e-?mail)/i, 'spam'],
+  [/port ?scan|\bscann(?:ing|ed|er)\b|\bscans?\b|\bprob(?:e|es|ing)\b|reconnaissance|\bsweeps?\b/i, 'scan'],
 ];
 
 export function categoryFromKeywords(text: string): Category {
