@@ -11,6 +11,7 @@ import { answerFixedOnPage } from './customerBrowser.js';
 import { Checks, say, setLabClockOffset, show } from './narrate.js';
 import { killStreamHolder } from './replicaFailover.js';
 import { ownMonitoringChapter } from './ownMonitoringChapter.js';
+import { escapeChapter } from './escapeChapter.js';
 
 interface IncidentJson {
   id: string;
@@ -193,6 +194,9 @@ export async function runStory(info: LabInfo): Promise<Checks> {
 
   // 6b. Nobody complains, but the server's own agent sees it send spam.
   await ownMonitoringChapter(info, checks);
+
+  // 6c. A cut server's customer, root on it, kills the agent and flushes its rules: the switch takes over.
+  await escapeChapter(info, checks);
 
   // 7. The desk in the browser: the operator's .p12, as a browser would present it, opens the queue through the lab's bridge.
   const deskUrl = `https://127.0.0.1:${t.deskPort}/`;

@@ -53,7 +53,7 @@ describe.skipIf(!gate.ok)('the lab and the demo', () => {
   });
 
   it('runs the whole story, every check passing, and tears the lab down', async () => {
-    const r = await run('deploy/demo/main.js', [], 120_000);
+    const r = await run('deploy/demo/main.js', [], 240_000);
     if (r.code !== 0) process.stderr.write(r.out);
     expect(r.code).toBe(0);
     expect(r.out).not.toMatch(/\bFAIL\b/);
@@ -69,6 +69,18 @@ describe.skipIf(!gate.ok)('the lab and the demo', () => {
       /PASS the notice carries the customer's own page link/,
       /PASS the customer's answer on the page is the incident's own event, by the customer/,
       /PASS web-01 works again/,
+      // The escape (deploy/demo/escapeChapter.ts): web-02's customer kills its agent and flushes its rules.
+      /PASS web-02 is cut: its agent confirms, and from the internet 203\.0\.113\.12:22 does not answer/,
+      /PASS for a moment web-02 is reachable again from the internet/,
+      /PASS the switch shut web-02's port \(swp2 on cordon-lab-sw, read from the switch\) within the window, a sweep and the SSH call \([\d.]+ s after the escape\)/,
+      /PASS from the internet 203\.0\.113\.12:22 no longer answers/,
+      /PASS the incident records the switch holding the cut, with why/,
+      /PASS the management network still reaches web-02 \(10\.70\.0\.12:22 connected\) and its BMC answers ipmitool from there \(ipmitool mc info/,
+      /PASS with the agent gone the release is not claimed done/,
+      /PASS the switch reopened web-02's port/,
+      /PASS nothing told the customer the restrictions were lifted yet/,
+      /PASS only once the port is up, the agent is back and traffic flows from the internet does the incident read released \(states .*released.*; then the agent connected, from the internet connected\)/,
+      /PASS then the customer is told the restrictions are lifted/,
       /PASS the abuse desk opens in a browser on this machine with olga's certificate \(\.p12\)/,
       /PASS the hash-chained audit log verifies/,
       /demo passed in [\d.]+ s/,
@@ -79,7 +91,7 @@ describe.skipIf(!gate.ok)('the lab and the demo', () => {
     expect(existsSync(LAB_DIR)).toBe(false);
     // The page bridge on this machine's loopback lives in no lab namespace: it must be gone too.
     expect(spawnSync('pgrep', ['-f', 'socketBridge.js'], { encoding: 'utf8' }).stdout.trim()).toBe('');
-  }, 130_000);
+  }, 250_000);
 
   it('lab up replaces a lab left running; lab down removes every namespace, process and file, twice over', async () => {
     const first = await run('deploy/lab/main.js', ['up', '--hosts', '1'], 60_000);

@@ -94,9 +94,24 @@ describe('arfParser edge cases', () => {
     expect(arfParser.parse(await readMessage(plain))).toBeUndefined();
   });
 
-  it('declines an ARF report without Source-IP (no fishing in Received: lines)', async () => {
+  it('without Source-IP, takes no address from a Received line no host of the reporter wrote, and says why', async () => {
     const m = mail('Feedback-Type: abuse\r\nVersion: 1', '--b\r\nContent-Type: message/rfc822\r\n\r\nReceived: from x ([192.0.2.9])\r\nSubject: s\r\n\r\nbody');
-    expect(arfParser.parse(await readMessage(m))).toBeUndefined();
+    expect(arfParser.parse(await readMessage(m))).toHaveLength(0);
+    const r = await parseReportInProcess(m);
+    expect(r.complaints).toEqual([]);
+    expect(r.needsInfo).toMatch(/ARF report without Source-IP: .*192\.0\.2\.9 names no receiving host/);
+  });
+
+  it('without Source-IP, takes the sender where the reporter received it, never a relay, a private hop or a forged hop below', async () => {
+    const original = [
+      'Received: from mx1.mail.example (mx1.mail.example [198.51.100.20]) by store.mail.example; Sun, 9 Mar 2025 01:00:02 +0000',
+      'Received: from scan (unknown [192.168.7.7]) by mx1.mail.example; Sun, 9 Mar 2025 01:00:01 +0000',
+      'Received: from relay.customer.example (relay.customer.example [IPv6:2001:DB8:0:0:0:0:0:25]) by mx0.mail.example; Sun, 9 Mar 2025 01:00:00 +0000',
+      'Received: from victim (victim [203.0.113.66]) by relay.customer.example; Sun, 9 Mar 2025 00:59:00 +0000',
+    ].join('\r\n');
+    const m = mail('Feedback-Type: fraud\r\nVersion: 1', `--b\r\nContent-Type: message/rfc822\r\n\r\n${original}\r\nSubject: s\r\n\r\nbody`);
+    const r = await parseReportInProcess(m);
+    expect(r.complaints.map((c) => [c.ip, c.category, c.eventTime?.toISOString(), c.eventTimeSource])).toEqual([['2001:db8::25', 'phishing', '2025-03-09T01:00:00.000Z', 'report']]);
   });
 
   it('returns [] for an unusable Source-IP and for not-spam feedback', async () => {
