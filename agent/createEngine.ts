@@ -14,6 +14,7 @@ import { StateFile } from './state/StateFile.js';
 import { Watcher, type WatcherDeps } from './detect/Watcher.js';
 import { Guard, type GuardDeps } from './guard/Guard.js';
 import { GuardStateFile } from './guard/GuardStateFile.js';
+import { ListenerWatcher, type ListenerWatcherDeps } from './sockets/ListenerWatcher.js';
 
 /** The controller's address when it is an IP literal: it must stay reachable like the management networks. */
 function controllerIp(settings: AgentSettings): string | undefined {
@@ -52,4 +53,10 @@ export function createGuard(settings: AgentSettings, log: Logger, send: GuardDep
   if (settings.backend === 'dry-run') return undefined;
   const host = hostSettings(settings);
   return new Guard({ runner, log: log.child({ component: 'guard' }), clock: () => new Date(), publicInterfaces: host.publicInterfaces, managementNetworks: host.managementNetworks, file: new GuardStateFile(settings.stateDir), send, ...opts });
+}
+
+/** The new-socket watcher of this host (managed security); none with the dry-run backend. */
+export function createListenerWatcher(settings: AgentSettings, log: Logger, send: ListenerWatcherDeps['send'], runner: CommandRunner = new ExecRunner()): ListenerWatcher | undefined {
+  if (settings.backend === 'dry-run') return undefined;
+  return new ListenerWatcher({ runner, log: log.child({ component: 'sockets' }), clock: () => new Date(), publicInterfaces: settings.interfaces.public, send });
 }

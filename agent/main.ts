@@ -16,7 +16,7 @@ import { cordonVersion } from '../proto/runtime/version.js';
 import { checkCertificateHostId } from './certificateHostId.js';
 import { applyCommand, applySavedCommand, releaseAllCommand, statusCommand } from './commands/oneShot.js';
 import { agentSchema, loadAgentConfig } from './config.js';
-import { createEngine, createGuard, createWatcher } from './createEngine.js';
+import { createEngine, createGuard, createListenerWatcher, createWatcher } from './createEngine.js';
 import { runDaemon } from './runDaemon.js';
 
 const USAGE = `usage: cordon-agent [--config FILE] [COMMAND]
@@ -91,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
   }
   log.info({ version: cordonVersion(), hostId: settings.hostId, config: file ?? '(defaults and environment)' }, 'starting');
   trustCordonCaOnly(process.execArgv, process.env);
-  const agent = await runDaemon(settings, tls, engine, log, { createWatcher: (send) => createWatcher(settings, log, send), createGuard: (send) => createGuard(settings, log, send) });
+  const agent = await runDaemon(settings, tls, engine, log, { createWatcher: (send) => createWatcher(settings, log, send), createGuard: (send) => createGuard(settings, log, send), createListenerWatcher: (send) => createListenerWatcher(settings, log, send) });
   onShutdownSignals(() => agent.stop(), log);
   return -1;
 }

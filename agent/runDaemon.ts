@@ -1,4 +1,4 @@
-import { DesiredState, type BanEvent, type Observation } from '../proto/gen-messages/cordon/v1/agent.js';
+import { DesiredState, type BanEvent, type ListeningSockets, type Observation } from '../proto/gen-messages/cordon/v1/agent.js';
 import { asCordonError } from '../proto/runtime/CordonError.js';
 import type { Logger } from '../proto/runtime/logger.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
@@ -8,6 +8,7 @@ import type { Engine } from './enforce/Engine.js';
 import { parseDesired } from './enforce/parseDesired.js';
 import type { Watcher } from './detect/Watcher.js';
 import type { Guard } from './guard/Guard.js';
+import type { ListenerWatcher } from './sockets/ListenerWatcher.js';
 import { describeInterfaces } from './hostInterfaces.js';
 import { ControllerLink, type AgentLink, type ControllerLinkOptions } from './link/ControllerLink.js';
 import { PollingLink } from './link/PollingLink.js';
@@ -40,6 +41,8 @@ export async function runDaemon(
     createWatcher?: (send: (o: Observation) => Promise<void>) => Watcher | undefined;
     /** Makes the brute-force guard (guard/Guard.ts), given how to send a ban event; without it the agent bans nothing. */
     createGuard?: (send: (e: BanEvent) => Promise<boolean>) => Guard | undefined;
+    /** Makes the new-socket watcher (sockets/ListenerWatcher.ts); without it the agent lists no sockets. */
+    createListenerWatcher?: (send: (s: ListeningSockets) => Promise<boolean>) => ListenerWatcher | undefined;
   } = {},
 ): Promise<RunningAgent> {
   let digest = '';
@@ -59,6 +62,7 @@ export async function runDaemon(
   let link: AgentLink | undefined;
   const watcher = opts.createWatcher?.((o) => link?.sendObservation(o) ?? Promise.resolve());
   const guard = opts.createGuard?.((e) => link?.sendBan(e) ?? Promise.resolve(false));
+  const listeners = opts.createListenerWatcher?.((s) => link?.sendListeners(s) ?? Promise.resolve(false));
   if (guard) {
     // Before the controller is dialled: after a reboot the bans are back before anyone can try again.
     try {
@@ -86,6 +90,7 @@ export async function runDaemon(
     },
     onManagedSecurity: (policy) => {
       guard?.setPolicy(policy).catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'cannot set up the guard table'));
+      listeners?.setPolicy(policy).catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'cannot list the listening sockets'));
     },
     onDesiredState: async (message) => {
       try {
@@ -125,6 +130,7 @@ export async function runDaemon(
       clearInterval(drift);
       await watcher?.stop();
       await guard?.stop();
+      await listeners?.stop();
       await running.stop();
     },
   };

@@ -200,6 +200,11 @@ export const controllerSchema = {
     },
     maxEventsPerMinute: { doc: "Ban events recorded per host per minute at most (audit log entries); more are logged as dropped.", format: 'positive-int', default: 120 },
     resyncSeconds: { doc: "How often each agent stream re-reads its host's bans and lifts (a lift made on another replica reaches the agent within this).", format: 'positive-int', default: 15 },
+    listenerCheckSeconds: {
+      doc: 'New-socket monitoring: how often agents list the TCP and UDP sockets listening on public interfaces (ss -tulnp); a socket not in the host\'s baseline is reported to the customer. 0 turns it off; else 5-3600.',
+      format: 'nat',
+      default: 60,
+    },
   },
   monitoring: {
     dnsbl: {

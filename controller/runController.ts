@@ -47,6 +47,7 @@ import type { DetectionSettings } from './monitoring/detectionFromConfig.js';
 import type { Observation } from '../proto/gen/cordon/v1/agent.js';
 import { ObservationIntake } from './monitoring/ObservationIntake.js';
 import { BanLedger } from './security/BanLedger.js';
+import { ListenerLedger } from './security/ListenerLedger.js';
 import { ManagedSecurityPolicies } from './security/ManagedSecurityPolicies.js';
 import type { ManagedSecuritySettings } from './security/managedSecuritySettings.js';
 import { SecurityPages } from './security/SecurityPages.js';
@@ -298,7 +299,14 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       })
     : undefined;
   const managedSecurity = s.managedSecurity
-    ? new ManagedSecurityPolicies(s.managedSecurity, inventory, new BanLedger(() => s.store.audit, log.child({ component: 'guard' }), s.managedSecurity.maxEventsPerMinute), () => wall.now(), log.child({ component: 'guard' }))
+    ? new ManagedSecurityPolicies(
+        s.managedSecurity,
+        inventory,
+        new BanLedger(() => s.store.audit, log.child({ component: 'guard' }), s.managedSecurity.maxEventsPerMinute),
+        new ListenerLedger(() => s.store.audit),
+        () => wall.now(),
+        log.child({ component: 'managed-security' }),
+      )
     : undefined;
   // Both pages start before the gRPC server, so a port already taken stops the start with little to undo.
   try {

@@ -5,6 +5,7 @@ import {
   type DesiredState,
   type DetectionPolicy,
   type Interface,
+  type ListeningSockets,
   type ManagedSecurity,
   type Observation,
   type Report,
@@ -95,6 +96,8 @@ export interface AgentLink {
   sendObservation(observation: Observation): Promise<void>;
   /** Sends (or, between polls, queues) a ban event; false when it was dropped (no controller, or the poll queue full). */
   sendBan(event: BanEvent): Promise<boolean>;
+  /** Sends (or, between polls, keeps the newest) list of listening sockets; false when it was dropped. */
+  sendListeners(sockets: ListeningSockets): Promise<boolean>;
 }
 
 export interface LinkStatus {
@@ -165,9 +168,18 @@ export class ControllerLink implements AgentLink {
   }
 
   async sendBan(event: BanEvent): Promise<boolean> {
+    return this.sendIfConnected({ body: { $case: 'ban', value: event } });
+  }
+
+  async sendListeners(sockets: ListeningSockets): Promise<boolean> {
+    return this.sendIfConnected({ body: { $case: 'listeners', value: sockets } });
+  }
+
+  /** Sends on an accepted stream; false when there is none or the send failed. */
+  private async sendIfConnected(message: AgentMessage): Promise<boolean> {
     const call = this.state.connected ? this.current : undefined;
     if (!call) return false;
-    return call.send({ body: { $case: 'ban', value: event } }).then(
+    return call.send(message).then(
       () => true,
       () => false,
     );

@@ -2,6 +2,7 @@ import {
   type AgentMessage,
   type BanEvent,
   type ControllerMessage,
+  type ListeningSockets,
   type DesiredState,
   type Report,
   type Observation,
@@ -57,6 +58,7 @@ export class PollingLink implements AgentLink {
   private tampers: TamperEvent[] = [];
   private observations: Observation[] = [];
   private bans: BanEvent[] = [];
+  private listeners: ListeningSockets | undefined;
   private pendingReport: Report | undefined;
   private stopping = false;
   private readonly configured: readonly string[];
@@ -100,6 +102,12 @@ export class PollingLink implements AgentLink {
   async sendBan(event: BanEvent): Promise<boolean> {
     if (this.bans.length >= MAX_QUEUED_BANS) return false;
     this.bans.push(event);
+    return true;
+  }
+
+  /** Kept for the next poll; a newer list replaces it. */
+  async sendListeners(sockets: ListeningSockets): Promise<boolean> {
+    this.listeners = sockets;
     return true;
   }
 
@@ -215,6 +223,8 @@ export class PollingLink implements AgentLink {
           for (const value of this.tampers.splice(0)) await send({ $case: 'tamper', value });
           for (const value of this.observations.splice(0)) await send({ $case: 'observation', value });
           for (const value of this.bans.splice(0)) await send({ $case: 'ban', value });
+          if (this.listeners) await send({ $case: 'listeners', value: this.listeners });
+          this.listeners = undefined;
         }
         if (body?.$case === 'ping') await heartbeat(body.value.nonce);
         else if (body?.$case === 'detection') this.opts.onDetectionPolicy?.(body.value);

@@ -206,6 +206,9 @@ export async function handleAgentConnect(
           // Not awaited, like observations; a malformed event is logged and dropped without ending the stream.
           deps.managedSecurity?.onBan(certHostId, msg.body.value).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ban event not recorded'));
           break;
+        case 'listeners':
+          deps.managedSecurity?.onListeners(certHostId, msg.body.value).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'listening sockets not recorded'));
+          break;
         case 'hello':
           throw new CordonError('invalid', 'a second Hello on the same stream', { field: 'hello' });
         default:

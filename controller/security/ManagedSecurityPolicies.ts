@@ -1,8 +1,9 @@
-import type { BanEvent, ManagedSecurity } from '../../proto/gen/cordon/v1/agent.js';
+import type { BanEvent, ListeningSocket, ListeningSockets, ManagedSecurity } from '../../proto/gen/cordon/v1/agent.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import type { Inventory } from '../inventory/Inventory.js';
 import type { BanLedger } from './BanLedger.js';
+import type { ListenerLedger } from './ListenerLedger.js';
 import type { ManagedSecuritySettings } from './managedSecuritySettings.js';
 
 /** What the agent link needs of managed security (handleAgentConnect). */
@@ -13,6 +14,8 @@ export interface ManagedSecuritySource {
   subscribe(hostId: string, push: (policy: ManagedSecurity) => void): () => void;
   /** An agent's ban event about its own host. */
   onBan(hostId: string, event: BanEvent): Promise<unknown>;
+  /** An agent's list of the sockets listening on its own host's public interfaces. */
+  onListeners(hostId: string, list: ListeningSockets): Promise<unknown>;
 }
 
 /**
@@ -23,14 +26,17 @@ export interface ManagedSecuritySource {
  * interval, which carries a lift made on another replica.
  */
 export class ManagedSecurityPolicies implements ManagedSecuritySource {
-  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly subscribers = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly settings: ManagedSecuritySettings,
     private readonly inventory: Inventory,
     readonly ledger: BanLedger,
+    readonly sockets: ListenerLedger,
     private readonly clock: () => Date,
     private readonly log: Logger,
+    /** Told of each new socket recorded (the customer's mail); absent: recorded only. */
+    private readonly onNewSockets?: (hostId: string, sockets: ListeningSocket[]) => Promise<unknown>,
   ) {}
 
   /** Whether the host took managed security. */
@@ -51,6 +57,7 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
       allowed: s.allowed,
       liftedBanIds: await this.ledger.liftedIds(hostId, this.clock()),
       maxBans: s.maxBans,
+      listenerCheckSeconds: s.listenerCheckSeconds,
     };
   }
 
@@ -69,21 +76,31 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
     };
     // The first read is the one sent after the Hello; the timer and lifts only send what changed since.
     void this.policyFor(hostId).then((p) => (last = JSON.stringify(p ?? null)), () => undefined);
-    const set = this.listeners.get(hostId) ?? new Set();
+    const set = this.subscribers.get(hostId) ?? new Set();
     set.add(refresh);
-    this.listeners.set(hostId, set);
+    this.subscribers.set(hostId, set);
     const timer = setInterval(refresh, this.settings.resyncSeconds * 1000);
     timer.unref();
     return () => {
       clearInterval(timer);
       set.delete(refresh);
-      if (set.size === 0) this.listeners.delete(hostId);
+      if (set.size === 0) this.subscribers.delete(hostId);
     };
   }
 
   /** A lift was recorded for the host: streams held here get the new policy now. */
   changed(hostId: string): void {
-    for (const refresh of this.listeners.get(hostId) ?? []) refresh();
+    for (const refresh of this.subscribers.get(hostId) ?? []) refresh();
+  }
+
+  async onListeners(hostId: string, list: ListeningSockets): Promise<unknown> {
+    if (!this.covers(hostId) || this.settings.listenerCheckSeconds === 0) return [];
+    const fresh = await this.sockets.take(hostId, list, this.clock());
+    if (fresh.length > 0) {
+      this.log.warn({ host: hostId, sockets: fresh.map((s) => `${s.protocol} ${s.address}:${s.port} ${s.process}`) }, 'new listening sockets on a public interface');
+      await this.onNewSockets?.(hostId, fresh);
+    }
+    return fresh;
   }
 
   async onBan(hostId: string, event: BanEvent): Promise<unknown> {

@@ -18,6 +18,8 @@ export interface ManagedSecuritySettings {
   maxEventsPerMinute: number;
   /** How often each agent stream re-reads its host's policy (a lift made on another replica arrives within this). */
   resyncSeconds: number;
+  /** How often agents list the sockets listening on public interfaces (new-socket monitoring); 0: off. */
+  listenerCheckSeconds: number;
 }
 
 export interface ManagedSecurityConfig {
@@ -31,6 +33,7 @@ export interface ManagedSecurityConfig {
   maxBans: number;
   maxEventsPerMinute: number;
   resyncSeconds: number;
+  listenerCheckSeconds: number;
 }
 
 const NAME = /^[a-z][a-z0-9]{0,15}$/;
@@ -54,6 +57,7 @@ export function managedSecurityFromConfig(c: ManagedSecurityConfig): ManagedSecu
   });
   if (c.maxBanSeconds < c.baseBanSeconds) fail('managedSecurity.maxBanSeconds', `must be at least baseBanSeconds (${c.baseBanSeconds})`);
   if (c.maxBanSeconds > 365 * 86_400) fail('managedSecurity.maxBanSeconds', 'at most a year (31536000)');
+  if (c.listenerCheckSeconds !== 0 && (c.listenerCheckSeconds < 5 || c.listenerCheckSeconds > 3600)) fail('managedSecurity.listenerCheckSeconds', 'must be 0 (off) or in [5, 3600]');
   if (c.maxBans > 65_535) fail('managedSecurity.maxBans', 'at most 65535 per address family');
   c.allowed.forEach((a, i) => {
     try {
@@ -74,5 +78,6 @@ export function managedSecurityFromConfig(c: ManagedSecurityConfig): ManagedSecu
     maxBans: c.maxBans,
     maxEventsPerMinute: c.maxEventsPerMinute,
     resyncSeconds: c.resyncSeconds,
+    listenerCheckSeconds: c.listenerCheckSeconds,
   };
 }

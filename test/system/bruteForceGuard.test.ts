@@ -34,6 +34,7 @@ const policy = (over: Partial<ManagedSecurity> = {}): ManagedSecurity => ({
   allowed: [`${ALLOWED}/32`],
   liftedBanIds: [],
   maxBans: 100,
+  listenerCheckSeconds: 0,
   ...over,
 });
 

@@ -84,6 +84,7 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
           maxBans: 100,
           maxEventsPerMinute: 30,
           resyncSeconds: 1,
+          listenerCheckSeconds: 0,
         },
       }),
     );

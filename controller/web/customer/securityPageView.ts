@@ -1,5 +1,6 @@
 import type { Host } from '../../inventory/Inventory.js';
 import type { BanRecord } from '../../security/BanLedger.js';
+import type { ListenerState } from '../../security/ListenerLedger.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 
@@ -16,6 +17,9 @@ export interface SecurityPageContext {
   maxBanSeconds: number;
   notice?: string | undefined;
   error?: string | undefined;
+  /** New-socket monitoring's state; absent when it is off. */
+  sockets?: ListenerState | undefined;
+  listenerCheckSeconds: number;
 }
 
 /** The host's managed-security page: what is guarded, the bans in force (each with a lift button), and the recent ones that ended. */
@@ -46,5 +50,24 @@ ${ended.length > 0
     ? html`<h2>Recent bans that ended</h2>
 <ul>${ended.map((b) => html`<li><code>${b.address}</code>, banned ${time(b.bannedAt)}: ${b.ended ? (b.ended.how === 'lifted' ? 'lifted on this page' : b.ended.how === 'expired' ? 'ran out' : 'removed on the server') : 'ran out'}</li>`)}</ul>`
     : ''}`;
-  return layout(ctx.basePath, `Managed security ${host.id}`, body);
+  return layout(ctx.basePath, `Managed security ${host.id}`, html`${body}${socketsSection(ctx)}`);
+}
+
+function socketsSection(ctx: SecurityPageContext) {
+  const st = ctx.sockets;
+  if (!st || ctx.listenerCheckSeconds === 0) return html``;
+  return html`<h2>New listening sockets</h2>
+<p>Every ${duration(ctx.listenerCheckSeconds)} your server's agent lists the TCP and UDP sockets listening on its public addresses. What listened when the service began is the baseline; a socket not in it is reported here and by mail.</p>
+${!st.baselined
+    ? html`<p>The first list has not arrived yet.</p>`
+    : st.pending.length === 0
+      ? html`<p id="no-new-sockets">No new listening socket: everything matches the baseline (${st.baseline.size} socket${st.baseline.size === 1 ? '' : 's'}).</p>`
+      : html`<table id="new-sockets">
+<tr><th>Protocol</th><th>Address</th><th>Port</th><th>Process</th><th>Seen</th><th></th></tr>
+${st.pending.map(
+          (p) => html`<tr data-socket="${p.key}"><td>${p.socket.protocol}</td><td><code>${p.socket.address}</code></td><td>${p.socket.port}</td><td>${p.socket.process ? html`${p.socket.process} (pid ${p.socket.pid})` : 'not known'}</td><td>${time(p.at)}</td>
+<td><form method="post" action="${ctx.pagePath}/accept"><input type="hidden" name="csrf" value="${ctx.csrf}"><input type="hidden" name="socket" value="${p.key}"><button type="submit">It is ours: accept</button></form></td></tr>`,
+        )}
+</table>
+<p>If you do not know a socket, a program may have been installed without you: look at it before you accept it. Accepting adds it to the baseline; it is recorded with the time, your address and your browser.</p>`}`;
 }

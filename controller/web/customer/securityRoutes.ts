@@ -66,7 +66,8 @@ export function registerSecurityRoutes(app: FastifyInstance, d: SecurityRoutesDe
     const active = all.filter((b) => !b.ended && b.expiresAt.getTime() > now.getTime()).reverse();
     const ended = all.filter((b) => b.ended || b.expiresAt.getTime() <= now.getTime()).reverse().slice(0, RECENT_ENDED);
     const s = d.settings;
-    const page = renderSecurityPage(host, active, ended, { basePath, pagePath: pagePath(token), csrf: d.csrf.field(linkId(host), nonce), services: s.services, baseBanSeconds: s.baseBanSeconds, maxBanSeconds: s.maxBanSeconds, ...extra });
+    const sockets = s.listenerCheckSeconds > 0 ? await d.policies.sockets.state(host.id) : undefined;
+    const page = renderSecurityPage(host, active, ended, { basePath, pagePath: pagePath(token), csrf: d.csrf.field(linkId(host), nonce), services: s.services, baseBanSeconds: s.baseBanSeconds, maxBanSeconds: s.maxBanSeconds, sockets, listenerCheckSeconds: s.listenerCheckSeconds, ...extra });
     await reply.code(status).type(HTML).send(page);
   };
 
@@ -75,23 +76,50 @@ export function registerSecurityRoutes(app: FastifyInstance, d: SecurityRoutesDe
     if (host) await render(request, reply, host, request.params.token, 200);
   });
 
-  app.post<{ Params: { token: string }; Body: Record<string, unknown> }>(`${SECURITY_PREFIX}:token/lift`, async (request, reply) => {
-    const token = request.params.token;
-    const host = await open(request, reply, token);
-    if (!host) return;
-    const back = pagePath(token);
+  /** The host and form fields of a POST that passed the origin and CSRF checks, or undefined once a refusal is sent. */
+  const form = async (request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply): Promise<{ host: Host; fields: Record<string, unknown> } | undefined> => {
+    const host = await open(request, reply, request.params.token);
+    if (!host) return undefined;
     const fields = (request.body ?? {}) as Record<string, unknown>;
-    const refuse = (text: string) => reply.code(403).type(HTML).send(messagePage(basePath, 'Not accepted', text, back));
-    if (!sameOrigin(request, publicUrl.origin)) return refuse('The form was sent from another site, so nothing was changed. Open the page from our link and lift the ban there.');
+    const refuse = async (text: string) => {
+      await reply.code(403).type(HTML).send(messagePage(basePath, 'Not accepted', text, pagePath(request.params.token)));
+      return undefined;
+    };
+    if (!sameOrigin(request, publicUrl.origin)) return refuse('The form was sent from another site, so nothing was changed. Open the page from our link and act there.');
     if (!d.csrf.check(linkId(host), d.csrf.nonceFrom(request.headers.cookie), typeof fields.csrf === 'string' ? fields.csrf : undefined)) {
       return refuse('The form could not be verified (it is old, or your browser did not send our cookie), so nothing was changed. Reload the page and try again.');
     }
+    return { host, fields };
+  };
+  const backToPage = (reply: FastifyReply, token: string) => reply.code(303).header('location', `${d.publicUrl.replace(/\/+$/, '')}${SECURITY_PREFIX}${token}`).send();
+
+  app.post<{ Params: { token: string } }>(`${SECURITY_PREFIX}:token/accept`, async (request, reply) => {
+    const token = request.params.token;
+    const checked = await form(request, reply);
+    if (!checked) return;
+    const { host, fields } = checked;
+    const key = typeof fields.socket === 'string' ? fields.socket.slice(0, 200) : '';
+    try {
+      await d.policies.sockets.accept(host.id, key, { actor: `customer:${host.customerId}`, sourceAddress: request.ip, userAgent: request.headers['user-agent'] }, d.clock.now());
+      d.log.info({ host: host.id, socket: key, source: request.ip }, 'listening socket accepted into the baseline by the customer');
+      return backToPage(reply, token);
+    } catch (err) {
+      if (isCordonError(err, 'not_found')) return render(request, reply, host, token, 409, { error: 'That socket is not waiting any more (accepted already?); nothing was changed.' });
+      throw err;
+    }
+  });
+
+  app.post<{ Params: { token: string } }>(`${SECURITY_PREFIX}:token/lift`, async (request, reply) => {
+    const token = request.params.token;
+    const checked = await form(request, reply);
+    if (!checked) return;
+    const { host, fields } = checked;
     const banId = typeof fields.ban === 'string' ? fields.ban.slice(0, 80) : '';
     try {
       const ban = await d.policies.ledger.lift(host.id, banId, { actor: `customer:${host.customerId}`, sourceAddress: request.ip, userAgent: request.headers['user-agent'] }, d.clock.now());
       d.policies.changed(host.id);
       d.log.info({ host: host.id, ban: banId, address: ban.address, source: request.ip }, 'ban lifted by the customer');
-      return reply.code(303).header('location', `${d.publicUrl.replace(/\/+$/, '')}${SECURITY_PREFIX}${token}`).send();
+      return backToPage(reply, token);
     } catch (err) {
       if (isCordonError(err, 'not_found')) return render(request, reply, host, token, 409, { error: 'That ban is no longer in force (it ran out or was lifted already); nothing was changed.' });
       throw err;

@@ -15,6 +15,7 @@ const policy: ManagedSecurity = {
   allowed: ['192.0.2.0/24'],
   liftedBanIds: [],
   maxBans: 0,
+  listenerCheckSeconds: 0,
 };
 
 describe('ban time growth', () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BanEvent } from '../../../proto/gen/cordon/v1/agent.js';
 import { silentLogger } from '../../../proto/runtime/logger.js';
 import { BanLedger } from '../../../controller/security/BanLedger.js';
+import { ListenerLedger } from '../../../controller/security/ListenerLedger.js';
 import { ManagedSecurityPolicies } from '../../../controller/security/ManagedSecurityPolicies.js';
 import { managedSecurityFromConfig, type ManagedSecurityConfig } from '../../../controller/security/managedSecuritySettings.js';
 import { SecurityPages } from '../../../controller/security/SecurityPages.js';
@@ -21,6 +22,7 @@ const config: ManagedSecurityConfig = {
   maxBans: 10_000,
   maxEventsPerMinute: 5,
   resyncSeconds: 15,
+  listenerCheckSeconds: 60,
 };
 const ban = (address: string, atMs = T0.getTime(), over: Partial<BanEvent> = {}): BanEvent => ({
   banId: `${atMs}-${address}`,
@@ -95,7 +97,7 @@ describe('the ban ledger (audit log)', () => {
       { id: 'web-02', customerId: 'beta', publicPrefixes: ['203.0.113.2/32'], managementAddress: '10.0.0.2' },
       { id: 'web-03', customerId: 'acme', publicPrefixes: ['203.0.113.3/32'], managementAddress: '10.0.0.3' },
     ]);
-    const policies = new ManagedSecurityPolicies(managedSecurityFromConfig(config)!, inventory, ledger, () => T0, silentLogger());
+    const policies = new ManagedSecurityPolicies(managedSecurityFromConfig(config)!, inventory, ledger, new ListenerLedger(() => store.audit), () => T0, silentLogger());
     expect(await policies.policyFor('web-03')).toBeUndefined();
     expect((await policies.policyFor('web-02'))?.enabled).toBe(true);
     const e = ban('198.51.100.7');

@@ -170,6 +170,7 @@ export interface AgentMessage {
     | { $case: "tamper"; value: TamperEvent }
     | { $case: "observation"; value: Observation }
     | { $case: "ban"; value: BanEvent }
+    | { $case: "listeners"; value: ListeningSockets }
     | undefined;
 }
 
@@ -294,6 +295,31 @@ export interface BanEvent {
   seconds: number;
 }
 
+/**
+ * The TCP and UDP sockets listening on the host's public interfaces
+ * (managed security's new-socket monitoring): the full list each time it
+ * changes and after each Hello, never a delta. The controller compares it
+ * with the host's baseline.
+ */
+export interface ListeningSockets {
+  sockets: ListeningSocket[];
+  observedAt?: Date | undefined;
+}
+
+export interface ListeningSocket {
+  /** "tcp" or "udp". */
+  protocol: string;
+  /**
+   * The local address as the kernel lists it: "0.0.0.0", "::" or "*" for
+   * every address, else one of the public interfaces' addresses.
+   */
+  address: string;
+  port: number;
+  /** The owning process's name and id, where the kernel tells (empty, 0: not known). */
+  process: string;
+  pid: number;
+}
+
 export interface ObservedDestination {
   address: string;
   /** New connections to it in the window (smtp, fanout). */
@@ -338,6 +364,11 @@ export interface ManagedSecurity {
   liftedBanIds: string[];
   /** Most bans held at once per address family (the kernel set's size). */
   maxBans: number;
+  /**
+   * How often the agent lists the sockets listening on public interfaces
+   * (new-socket monitoring); 0 turns it off.
+   */
+  listenerCheckSeconds: number;
 }
 
 export interface GuardedService {
@@ -457,6 +488,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "ban":
         BanEvent.encode(message.body.value, writer.uint32(50).fork()).join();
         break;
+      case "listeners":
+        ListeningSockets.encode(message.body.value, writer.uint32(58).fork()).join();
+        break;
     }
     return writer;
   },
@@ -522,6 +556,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "ban", value: BanEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.body = { $case: "listeners", value: ListeningSockets.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -548,6 +590,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "observation", value: Observation.fromJSON(object.observation) }
         : isSet(object.ban)
         ? { $case: "ban", value: BanEvent.fromJSON(object.ban) }
+        : isSet(object.listeners)
+        ? { $case: "listeners", value: ListeningSockets.fromJSON(object.listeners) }
         : undefined,
     };
   },
@@ -566,6 +610,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.observation = Observation.toJSON(message.body.value);
     } else if (message.body?.$case === "ban") {
       obj.ban = BanEvent.toJSON(message.body.value);
+    } else if (message.body?.$case === "listeners") {
+      obj.listeners = ListeningSockets.toJSON(message.body.value);
     }
     return obj;
   },
@@ -609,6 +655,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "ban": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "ban", value: BanEvent.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "listeners": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "listeners", value: ListeningSockets.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1866,6 +1918,230 @@ export const BanEvent: MessageFns<BanEvent> = {
   },
 };
 
+function createBaseListeningSockets(): ListeningSockets {
+  return { sockets: [], observedAt: undefined };
+}
+
+export const ListeningSockets: MessageFns<ListeningSockets> = {
+  encode(message: ListeningSockets, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.sockets) {
+      ListeningSocket.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.observedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.observedAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListeningSockets {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListeningSockets();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sockets.push(ListeningSocket.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.observedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListeningSockets {
+    return {
+      sockets: globalThis.Array.isArray(object?.sockets)
+        ? object.sockets.map((e: any) => ListeningSocket.fromJSON(e))
+        : [],
+      observedAt: isSet(object.observedAt)
+        ? fromJsonTimestamp(object.observedAt)
+        : isSet(object.observed_at)
+        ? fromJsonTimestamp(object.observed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ListeningSockets): unknown {
+    const obj: any = {};
+    if (message.sockets?.length) {
+      obj.sockets = message.sockets.map((e) => ListeningSocket.toJSON(e));
+    }
+    if (message.observedAt !== undefined) {
+      obj.observedAt = message.observedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListeningSockets>, I>>(base?: I): ListeningSockets {
+    return ListeningSockets.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListeningSockets>, I>>(object: I): ListeningSockets {
+    const message = createBaseListeningSockets();
+    message.sockets = object.sockets?.map((e) => ListeningSocket.fromPartial(e)) || [];
+    message.observedAt = object.observedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListeningSocket(): ListeningSocket {
+  return { protocol: "", address: "", port: 0, process: "", pid: 0 };
+}
+
+export const ListeningSocket: MessageFns<ListeningSocket> = {
+  encode(message: ListeningSocket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.protocol !== "") {
+      writer.uint32(10).string(message.protocol);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.port !== 0) {
+      writer.uint32(24).uint32(message.port);
+    }
+    if (message.process !== "") {
+      writer.uint32(34).string(message.process);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(40).uint32(message.pid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListeningSocket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListeningSocket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.process = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pid = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListeningSocket {
+    return {
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      process: isSet(object.process) ? globalThis.String(object.process) : "",
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+    };
+  },
+
+  toJSON(message: ListeningSocket): unknown {
+    const obj: any = {};
+    if (message.protocol !== "") {
+      obj.protocol = message.protocol;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    if (message.process !== "") {
+      obj.process = message.process;
+    }
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListeningSocket>, I>>(base?: I): ListeningSocket {
+    return ListeningSocket.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListeningSocket>, I>>(object: I): ListeningSocket {
+    const message = createBaseListeningSocket();
+    message.protocol = object.protocol ?? "";
+    message.address = object.address ?? "";
+    message.port = object.port ?? 0;
+    message.process = object.process ?? "";
+    message.pid = object.pid ?? 0;
+    return message;
+  },
+};
+
 function createBaseObservedDestination(): ObservedDestination {
   return { address: "", connections: 0n, packets: 0n, bytes: 0n };
 }
@@ -2151,6 +2427,7 @@ function createBaseManagedSecurity(): ManagedSecurity {
     allowed: [],
     liftedBanIds: [],
     maxBans: 0,
+    listenerCheckSeconds: 0,
   };
 }
 
@@ -2179,6 +2456,9 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     }
     if (message.maxBans !== 0) {
       writer.uint32(64).uint32(message.maxBans);
+    }
+    if (message.listenerCheckSeconds !== 0) {
+      writer.uint32(72).uint32(message.listenerCheckSeconds);
     }
     return writer;
   },
@@ -2260,6 +2540,14 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
             message.maxBans = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.listenerCheckSeconds = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2306,6 +2594,11 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
         : isSet(object.max_bans)
         ? globalThis.Number(object.max_bans)
         : 0,
+      listenerCheckSeconds: isSet(object.listenerCheckSeconds)
+        ? globalThis.Number(object.listenerCheckSeconds)
+        : isSet(object.listener_check_seconds)
+        ? globalThis.Number(object.listener_check_seconds)
+        : 0,
     };
   },
 
@@ -2335,6 +2628,9 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     if (message.maxBans !== 0) {
       obj.maxBans = Math.round(message.maxBans);
     }
+    if (message.listenerCheckSeconds !== 0) {
+      obj.listenerCheckSeconds = Math.round(message.listenerCheckSeconds);
+    }
     return obj;
   },
 
@@ -2351,6 +2647,7 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     message.allowed = object.allowed?.map((e) => e) || [];
     message.liftedBanIds = object.liftedBanIds?.map((e) => e) || [];
     message.maxBans = object.maxBans ?? 0;
+    message.listenerCheckSeconds = object.listenerCheckSeconds ?? 0;
     return message;
   },
 };
