@@ -117,3 +117,45 @@ describe('the ban ledger (audit log)', () => {
     expect(pages.resolve('short', T0.getTime())).toBeUndefined();
   });
 });
+
+describe('the listening-socket ledger (audit log)', () => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await openTestStore();
+  });
+  afterEach(async () => store.close());
+  const sock = (port: number, process = 'nginx', address = '0.0.0.0') => ({ protocol: 'tcp', address, port, process, pid: 100 + port });
+
+  it('takes the first list as the baseline, reports each new socket once, and the customer accepts it', async () => {
+    const ledger = new ListenerLedger(() => store.audit);
+    expect(await ledger.take('web-01', { sockets: [sock(22, 'sshd'), sock(80)], observedAt: T0 }, T0)).toEqual([]);
+    // The same list again, and a worker pid that changed: nothing new.
+    expect(await ledger.take('web-01', { sockets: [{ ...sock(80), pid: 9999 }, sock(22, 'sshd')], observedAt: T0 }, T0)).toEqual([]);
+    const fresh = await ledger.take('web-01', { sockets: [sock(22, 'sshd'), sock(80), sock(4444, 'nc')], observedAt: T0 }, T0);
+    expect(fresh.map((s) => s.port)).toEqual([4444]);
+    // Still there at the next check, or gone and back: reported once.
+    expect(await ledger.take('web-01', { sockets: [sock(4444, 'nc')], observedAt: T0 }, T0)).toEqual([]);
+    // Another program on a baseline port is new.
+    expect((await ledger.take('web-01', { sockets: [sock(80, 'python3')], observedAt: T0 }, T0)).map((s) => s.process)).toEqual(['python3']);
+    const st = await ledger.state('web-01');
+    expect(st.pending.map((p) => p.key)).toEqual(['tcp 0.0.0.0:4444 nc', 'tcp 0.0.0.0:80 python3']);
+    await ledger.accept('web-01', 'tcp 0.0.0.0:4444 nc', { actor: 'customer:acme', sourceAddress: '127.0.0.1' }, T0);
+    expect((await ledger.state('web-01')).baseline.has('tcp 0.0.0.0:4444 nc')).toBe(true);
+    await expect(ledger.accept('web-01', 'tcp 0.0.0.0:4444 nc', { actor: 'customer:acme' }, T0)).rejects.toMatchObject({ kind: 'not_found' });
+    const entries = await store.audit.list({ subject: 'web-01' });
+    expect(entries.map((e) => [e.action, e.actor])).toEqual([
+      ['sockets.baseline', 'agent:web-01'],
+      ['sockets.new', 'agent:web-01'],
+      ['sockets.new', 'agent:web-01'],
+      ['sockets.accept', 'customer:acme'],
+    ]);
+  });
+
+  it('refuses a malformed list by field and records nothing', async () => {
+    const ledger = new ListenerLedger(() => store.audit);
+    await expect(ledger.take('web-01', { sockets: [sock(22), { ...sock(23), protocol: 'sctp' }], observedAt: T0 }, T0)).rejects.toMatchObject({ kind: 'invalid', field: 'sockets[1].protocol' });
+    await expect(ledger.take('web-01', { sockets: [{ ...sock(23), address: 'evil' }], observedAt: T0 }, T0)).rejects.toMatchObject({ field: 'sockets[0].address' });
+    await expect(ledger.take('web-01', { sockets: [{ ...sock(23), process: 'x\u0007' }], observedAt: T0 }, T0)).rejects.toMatchObject({ field: 'sockets[0].process' });
+    expect(await store.audit.list({ subject: 'web-01' })).toEqual([]);
+  });
+});
