@@ -55,6 +55,13 @@ const structured = fc.oneof(
   fc.tuple(fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z-]{1,20}$/), fc.string()), { maxLength: 10 }), fc.string({ maxLength: 2000 })).map(([headers, body]) =>
     Buffer.from(`${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`),
   ),
+  // Feeds of other shapes: a delimiter and names from the feed vocabulary, JSON Lines with nested keys.
+  fc.tuple(fc.constantFrom(',', ';', '\t', '|'), fc.array(fc.array(fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ maxLength: 20 }), fc.constantFrom('1704164645000', '2024-01-02T03:04:05+01:00', 'c2-server')), { maxLength: 6 }), { maxLength: 20 })).map(([d, rows]) =>
+    Buffer.from(['# source.ip|dst|ts|type'.replace(/\|/g, d), ...rows.map((r) => r.join(d))].join('\n')),
+  ),
+  fc.array(fc.record({ source: fc.record({ ip: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()) }), destination: fc.record({ ip: fc.ipV4() }), ts: fc.oneof(fc.integer(), fc.string()), type: fc.string() }), { maxLength: 10 }).map((records) =>
+    Buffer.from(records.map((r) => JSON.stringify(r)).join('\n')),
+  ),
   fc.uint8Array({ maxLength: 4096 }).map((a) => Buffer.from(a)),
 );
 

@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { IntakeLimitError, checkLineLengths, isIntakeLimitError, type IntakeLimits } from '../limits.js';
+import { IntakeLimitError, isIntakeLimitError, type IntakeLimits } from '../limits.js';
 import { readZip, type DecompressBudget } from '../readZip.js';
 import type { MessagePart, ParsedMessage } from '../types.js';
 
@@ -52,13 +52,13 @@ function gunzipCounted(part: MessagePart, limits: IntakeLimits, budget: Decompre
   return bytes;
 }
 
-/** A decompressed file's text, its lines checked like a text part's (readMessage checks only what it can see). */
-function decompressedFile(name: string | undefined, bytes: Uint8Array, limits: IntakeLimits): FeedFile {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const first = buf.subarray(0, 256).toString('latin1').trimStart()[0];
-  // JSON may be one long line; anything else is read line by line and bounded like a text part.
-  if (first !== '{' && first !== '[') checkLineLengths(buf, limits, `file ${name ?? 'member'}`);
-  return { filename: name, text: buf.toString('utf8') };
+/**
+ * A decompressed file's text. Its lines are not checked here: the readers
+ * bound what they read (a CSV record by intake.limits.lineLength, JSON by
+ * jsonDepth), and a member that is no feed at all costs nothing more.
+ */
+function decompressedFile(name: string | undefined, bytes: Uint8Array): FeedFile {
+  return { filename: name, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') };
 }
 
 /**
@@ -74,9 +74,9 @@ export function feedFiles(message: ParsedMessage, limits: IntakeLimits, withBody
   for (const part of message.parts) {
     try {
       if (isZip(part)) {
-        for (const m of readZip(part.content, limits, budget, `zip ${part.filename ?? 'attachment'}`)) files.push(decompressedFile(m.name, m.bytes, limits));
+        for (const m of readZip(part.content, limits, budget, `zip ${part.filename ?? 'attachment'}`)) files.push(decompressedFile(m.name, m.bytes));
       } else if (isGzip(part)) {
-        files.push(decompressedFile(part.filename?.replace(/\.gz$/i, ''), gunzipCounted(part, limits, budget), limits));
+        files.push(decompressedFile(part.filename?.replace(/\.gz$/i, ''), gunzipCounted(part, limits, budget)));
       } else if (isTextual(part)) {
         files.push({ filename: part.filename, text: part.content.toString('utf8') });
       }
