@@ -17,7 +17,7 @@ import { createAuthorize } from './authorize.js';
 import { addReflection } from './reflection.js';
 import { HandshakeRefusalLog } from './transport/HandshakeRefusalLog.js';
 import { listenMutualTls } from './transport/listenMutualTls.js';
-import { createDeskHandlers } from './desk/deskService.js';
+import { createDeskHandlers, type DeskDeps } from './desk/deskService.js';
 import { DEFAULT_INTAKE_LIMITS, grpcMessageLimit } from './intake/limits.js';
 import type { Inventory } from './inventory/Inventory.js';
 import type { ManagedSecuritySource } from './security/ManagedSecurityPolicies.js';
@@ -41,6 +41,8 @@ export interface ControllerOptions {
   onAgentChanged?: (hostId: string) => void;
   /** What ListAgents and ListHosts read: the fleet's sessions when there are replicas; this server's own when absent. */
   agents?: AgentSessions;
+  /** What ListHosts shows of each host's enforcement as observed (EnforcementObserver.observeMany); absent: nothing. */
+  observe?: DeskDeps['observe'];
   /** The incident half of DeskService; its calls answer UNIMPLEMENTED when absent. */
   incidentDesk?: IncidentDesk;
   staleAfterMissedHeartbeats: number;
@@ -110,7 +112,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   server.addService(AgentServiceService, {
     connect: bidiHandler('AgentService/Connect', (stream, ctx) => handleAgentConnect(stream, ctx, linkDeps), deps),
   });
-  const desk = createDeskHandlers({ inventory: opts.inventory, sessions: opts.agents ?? sessions });
+  const desk = createDeskHandlers({ inventory: opts.inventory, sessions: opts.agents ?? sessions, observe: opts.observe });
   const incidents = opts.incidentDesk;
   const absent = async (): Promise<never> => {
     throw new CordonError('unsupported', 'this controller runs without a store');

@@ -299,6 +299,12 @@ export class Engine {
     for (const l of o.links.links) {
       if (p.linksDown.includes(l.name) && l.up) found.push(`${l.name} is up though NIC_DOWN holds it down`);
     }
+    // Cordon's rules name the public interfaces: one renamed (or removed) slips out of them, and re-applying
+    // cannot bring it back, so it is reported on every check, a run of tamper reports the controller hands to the switch.
+    const restricting = wantTable || p.throttleBps !== undefined || p.linksDown.length > 0;
+    for (const l of o.links.links) {
+      if (restricting && !l.exists) found.push(`public interface ${l.name} missing (renamed or removed): the rules that name it do not hold`);
+    }
     return found;
   }
 

@@ -36,6 +36,7 @@ export const CLI_OPTIONS = {
   state: { type: 'string' },
   host: { type: 'string', multiple: true },
   ack: { type: 'boolean' },
+  'agent-gone': { type: 'boolean' },
   fixed: { type: 'boolean' },
   'false-positive': { type: 'boolean' },
   plan: { type: 'string' },
@@ -111,6 +112,11 @@ commands (--json on every read command):
                                  record the customer's answer; --note (what the customer said) is required
                                  for --fixed, --false-positive and --plan
   incident verify ID | reject-dispute ID | dismiss ID --reason R | release ID
+                                 release lifts the restriction and waits (releasing) until the agent, or the
+                                 switch, confirms the lift; only then is it released and the customer told.
+  incident release ID --agent-gone --reason R
+                                 finish a release whose agent never confirmed it (the switch port must be open):
+                                 released, and the customer is told to clear the server through its console
                                  on an appealed incident (the customer contests a restriction in force):
                                  verify ID --reason R accepts the appeal and lifts the restriction;
                                  reject-dispute ID --reason R keeps it and restarts the ladder's clock

@@ -2,6 +2,7 @@ import { AgentSession, AgentState, Host } from '../../proto/gen/cordon/v1/desk.j
 import type { DeskClient } from './deskClient.js';
 import type { Flags } from './incidentCommands.js';
 import { age, renderTable } from './table.js';
+import { observationCell } from './describeObservation.js';
 
 type Out = (text: string) => void;
 
@@ -57,8 +58,8 @@ export async function runFleetCommand(client: DeskClient, words: string[], f: Fl
       }
       out(
         renderTable(
-          ['HOST', 'CUSTOMER', 'AGENT', 'MANAGEMENT', 'PUBLIC PREFIXES'],
-          hosts.map((h) => [h.id, h.customerId, AGENT_STATE_NAME[h.agentState] ?? 'unknown', h.managementAddress, h.publicPrefixes.join(' ')]),
+          ['HOST', 'CUSTOMER', 'AGENT', 'ENFORCEMENT', 'MANAGEMENT', 'PUBLIC PREFIXES'],
+          hosts.map((h) => [h.id, h.customerId, AGENT_STATE_NAME[h.agentState] ?? 'unknown', observationCell(h.observed), h.managementAddress, h.publicPrefixes.join(' ')]),
         ),
       );
       return 0;

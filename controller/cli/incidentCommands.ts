@@ -24,6 +24,7 @@ import { readDeskNow, type DeskNow } from './deskNow.js';
 import { renderApprovals } from './renderApprovals.js';
 import { renderComplaints, renderRaw } from './renderComplaints.js';
 import { renderHostDetail } from './renderHostDetail.js';
+import { describeObservation } from './describeObservation.js';
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 type Out = (text: string) => void;
@@ -166,6 +167,8 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
       }
       const [d, desk] = await Promise.all([client.call<unknown, IncidentDetail>('getIncident', { id }), readDeskNow(client)]);
       out(incidentTable(d.incident ? [d.incident] : [], desk));
+      // What the host really does, not what was decided: an incident reads enforced while its cut may be unconfirmed.
+      out(`\nenforcement on ${d.incident?.hostId ?? '-'}: ${describeObservation(d.host?.observed)}\n`);
       out(renderComplaints(d.complaints, desk));
       out('\nhistory:\n');
       out(renderTable(['AT', 'EVENT', 'FROM', 'TO', 'ACTOR', 'DETAIL'], d.events.map((e) => [e.at?.toISOString() ?? '', e.type, e.fromState || '-', e.toState, oneLine(e.actor), oneLine(e.detail)])));
@@ -186,15 +189,30 @@ export async function runIncidentCommand(client: DeskClient, words: string[], f:
     case 'incident dismiss':
     case 'incident release':
     case 'incident override-bmc': {
-      const decision = {
-        verify: Decision.DECISION_VERIFY,
-        'reject-dispute': Decision.DECISION_REJECT_DISPUTE,
-        dismiss: Decision.DECISION_DISMISS,
-        release: Decision.DECISION_RELEASE,
-        'override-bmc': Decision.DECISION_OVERRIDE_BMC,
-      }[verb as 'verify' | 'reject-dispute' | 'dismiss' | 'release' | 'override-bmc'];
+      // --agent-gone finishes a release its agent never confirmed; it needs a reason like every override.
+      const agentGone = verb === 'release' && f['agent-gone'] === true;
+      if (agentGone) need(f, 'reason');
+      const decision = agentGone
+        ? Decision.DECISION_RELEASE_AGENT_GONE
+        : {
+            verify: Decision.DECISION_VERIFY,
+            'reject-dispute': Decision.DECISION_REJECT_DISPUTE,
+            dismiss: Decision.DECISION_DISMISS,
+            release: Decision.DECISION_RELEASE,
+            'override-bmc': Decision.DECISION_OVERRIDE_BMC,
+          }[verb as 'verify' | 'reject-dispute' | 'dismiss' | 'release' | 'override-bmc'];
       const i = await client.call<unknown, Incident>('decideIncident', { incidentId: arg ?? need(f, 'id'), decision, reason: str(f, 'reason') ?? '' });
-      out(asJson ? json(Incident.toJSON(i)) : `${i.id}: ${i.state}\n`);
+      if (asJson) {
+        out(json(Incident.toJSON(i)));
+        return 0;
+      }
+      out(`${i.id}: ${i.state}\n`);
+      if (i.state === 'releasing') {
+        // Say what it waits for, so nobody reads the lift as done.
+        const d = await client.call<unknown, HostDetail>('getHost', { id: i.hostId });
+        out(`  the customer is told once the lift is confirmed; now: ${describeObservation(d.observed)}\n`);
+        out(`  if the agent never returns: cordonctl incident release ${i.id} --agent-gone --reason R (switch port open first; the customer is told to clear the server through its console)\n`);
+      }
       return 0;
     }
     case 'enforce': {

@@ -1,5 +1,6 @@
 import { DispatchStatus, type AgentSession, type HostDetail } from '../../proto/gen/cordon/v1/desk.js';
 import { describeEnforcement } from './describeEnforcement.js';
+import { describeObservation } from './describeObservation.js';
 import type { DeskNow } from './deskNow.js';
 import { AGENT_STATE_NAME } from './fleetCommands.js';
 import { age, oneLine, renderTable } from './table.js';
@@ -44,9 +45,11 @@ export function renderHostDetail(d: HostDetail, agent: AgentSession | undefined,
   lines.push([
     'switch port',
     p
-      ? `${p.hostPort} on ${p.switchId} (${p.address}, ${p.vendor}): ${p.portDown ? `SHUT by Cordon${p.changedAt ? ` since ${p.changedAt.toISOString()}` : ''}${p.reason ? ` (${oneLine(p.reason)})` : ''}` : 'not shut by Cordon'}`
+      ? `${p.hostPort} on ${p.switchId} (${p.address}, ${p.vendor}): ${p.portDown ? `SHUT by Cordon${p.changedAt ? ` since ${p.changedAt.toISOString()}` : ''}${p.reason ? ` (${oneLine(p.reason)})` : ''}` : 'not shut by Cordon'}` +
+        (p.failure ? `; switch FAILING since ${p.failureSince?.toISOString() ?? '?'} (${p.failureKind}: ${oneLine(p.failure)})` : p.confirmedAt ? `; switch confirmed ${p.confirmedAt.toISOString()}` : '')
       : 'none in the inventory',
   ]);
+  lines.push(['observed', describeObservation(d.observed)]);
   const width = Math.max(...lines.map(([k]) => k.length)) + 1;
   const head = `host ${h.id}\n${lines.map(([k, v]) => `  ${`${k}:`.padEnd(width)} ${v}`).join('\n')}\n`;
   const enforcements =

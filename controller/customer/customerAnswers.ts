@@ -127,6 +127,7 @@ const STATE_WORDS: Record<IncidentState, string> = {
   enforced: 'A restriction is in force on this server.',
   release_requested: 'You reported it fixed. A person of the abuse desk will check it and lift the restriction.',
   appealed: 'You contested the restriction. It stays in force until a person of the abuse desk decides.',
+  releasing: 'The abuse desk lifted the restriction; we are waiting for the server to confirm it is gone.',
   released: 'The restriction was lifted.',
   closed: 'Closed: nothing more is needed from you.',
   dismissed: 'Dismissed: nothing more is needed from you.',

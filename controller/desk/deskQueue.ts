@@ -9,7 +9,7 @@ import { incidentFromRow, type IncidentRow } from '../store/incidentRow.js';
 import type { Store } from '../store/Store.js';
 import { toComplaintRecord } from './incidentDesk.js';
 import { queueSql } from './deskQueueSql.js';
-import { bmcAlertReason, compareQueue, enforcementReason, QUEUE_ORDER, queueReason, reportReason, type QueueReason, type QueueWhy } from './queueReasons.js';
+import { bmcAlertReason, compareQueue, enforcementReason, QUEUE_ORDER, queueReason, reportReason, switchReason, type QueueReason, type QueueWhy } from './queueReasons.js';
 
 export interface DeskQueueDeps {
   store: Store;
@@ -34,7 +34,7 @@ export interface QueueCounts {
   byWhy: Record<QueueWhy, number>;
 }
 
-type Row = IncidentRow & { held_at: number | null; unseen_count: number; unseen_oldest: number | null };
+type Row = IncidentRow & { held_at: number | null; unseen_count: number; unseen_oldest: number | null; released_at?: number | null };
 type Keyed = QueueEntry & { key: { why: QueueWhy; since: Date; id: string } };
 interface HostItem {
   hostId: string;
@@ -47,6 +47,7 @@ type QueueSql = ReturnType<typeof queueSql>;
 const INCIDENT_KINDS: Partial<Record<QueueWhy, { sql: keyof QueueSql; state?: string }>> = {
   appealed: { sql: 'answered', state: 'appealed' },
   release_requested: { sql: 'answered', state: 'release_requested' },
+  releasing: { sql: 'releasing' },
   customer_resolved: { sql: 'answered', state: 'customer_resolved' },
   disputed: { sql: 'answered', state: 'disputed' },
   held: { sql: 'held' },
@@ -58,7 +59,8 @@ const REPORT_STATUS: Partial<Record<QueueWhy, string>> = { needs_info: 'needs_in
 function incidentOf(r: Row): { incident: Incident; reason: QueueReason | undefined; unseen: number } {
   const incident = incidentFromRow(r);
   const unseen = r.unseen_count > 0 && r.unseen_oldest !== null ? { count: r.unseen_count, oldest: new Date(r.unseen_oldest) } : undefined;
-  return { incident, reason: queueReason(incident, { unseen, heldAt: r.held_at === null ? undefined : new Date(r.held_at) }), unseen: r.unseen_count };
+  const releasedAt = r.released_at === null || r.released_at === undefined ? undefined : new Date(Number(r.released_at));
+  return { incident, reason: queueReason(incident, { unseen, heldAt: r.held_at === null ? undefined : new Date(r.held_at), releasedAt }), unseen: r.unseen_count };
 }
 
 
@@ -72,7 +74,8 @@ async function readHosts(store: Store, agentConnected: (hostId: string) => boole
     store.db.all<{ host_id: string; generation: number; issued_at: number; status: string | null; applied_generation: number | null; error: string | null; reported_at: number | null }>(queueSql(store.db.dialect).dispatch),
     store.db.all<{ host_id: string; at: number; error: string | null; down_since: number | null }>(queueSql(store.db.dialect).bmcDown),
   ]);
-  const ids = [...new Set([...dispatch.map((d) => d.host_id), ...bmc.map((b) => b.host_id)])];
+  const failing = (await store.switches.list()).filter((p) => p.failure !== undefined);
+  const ids = [...new Set([...dispatch.map((d) => d.host_id), ...bmc.map((b) => b.host_id), ...failing.map((p) => p.hostId)])];
   if (ids.length === 0) return [];
   const inForce = new Map<string, { incidentId: string; kind: string; words: string }[]>();
   for (const e of await store.db.all<{ host_id: string; incident_id: string; kind: string; action_json: string }>(queueSql(store.db.dialect).enforcementsOf, [JSON.stringify(ids)])) {
@@ -90,6 +93,10 @@ async function readHosts(store: Store, agentConnected: (hostId: string) => boole
       inForce: held.map((e) => e.words),
     });
     if (reason) items.push({ hostId: d.host_id, reason, incidentId: held[0]?.incidentId });
+  }
+  for (const p of failing) {
+    const reason = switchReason({ switchId: p.target.switchId, port: p.target.hostPort, portDown: p.portDown, failure: p.failure });
+    if (reason) items.push({ hostId: p.hostId, reason, incidentId: inForce.get(p.hostId)?.[0]?.incidentId });
   }
   for (const b of bmc) {
     const cuts = (inForce.get(b.host_id) ?? []).filter((e) => e.kind === 'isolate' || e.kind === 'nic_down');

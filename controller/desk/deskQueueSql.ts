@@ -40,6 +40,9 @@ const BY_DIALECT: Partial<Record<SqlDatabase['dialect'], ReturnType<typeof state
 const statements = (dialect: SqlDatabase['dialect']) => ({
   /** Appealed, release requested, customer resolved, disputed (the state is the parameter): since the customer's answer. */
   answered: `SELECT ${INCIDENT} FROM incidents WHERE ${ANSWERED} AND state = ? ORDER BY COALESCE(answered_at, opened_at), id LIMIT ?`,
+  /** Released, the lift not confirmed: since the operator's release. Few at a time (the state index). */
+  releasing: `SELECT ${INCIDENT}, (SELECT MAX(e.at) FROM incident_events e WHERE e.incident_id = incidents.id AND e.type = 'operator_release') AS released_at
+    FROM incidents WHERE state = 'releasing' ORDER BY opened_at, id LIMIT ?`,
   /** Escalations held back, since the hold was set. */
   held: `SELECT ${INCIDENT} FROM incidents WHERE ${HELD} ORDER BY COALESCE(held_at, escalated_at, opened_at), id LIMIT ?`,
   /** Unseen customer messages: walks unseen messages oldest first and keeps each incident's oldest. */
@@ -74,6 +77,7 @@ const statements = (dialect: SqlDatabase['dialect']) => ({
   counts: `SELECT
     (SELECT COUNT(*) FROM incidents WHERE state = 'appealed') AS appealed,
     (SELECT COUNT(*) FROM incidents WHERE state = 'release_requested') AS release_requested,
+    (SELECT COUNT(*) FROM incidents WHERE state = 'releasing') AS releasing,
     (SELECT COUNT(*) FROM incidents WHERE state = 'customer_resolved') AS customer_resolved,
     (SELECT COUNT(*) FROM incidents WHERE state = 'disputed') AS disputed,
     (SELECT COUNT(*) FROM incidents WHERE ${HELD}) AS held,

@@ -6,11 +6,15 @@ import {
   type ListHostsResponse,
 } from '../../proto/gen/cordon/v1/desk.js';
 import type { Inventory } from '../inventory/Inventory.js';
+import type { EnforcementObservation } from '../incidents/observeEnforcement.js';
+import { toObservationMsg } from './hostDesk.js';
 import type { AgentConnectionState, AgentSessions, AgentSessionView } from '../agents/SessionRegistry.js';
 
 export interface DeskDeps {
   inventory: Inventory;
   sessions: AgentSessions;
+  /** What the agent or the switch confirmed of each host's enforcement (EnforcementObserver.observeMany); absent: not listed. */
+  observe?: ((hostIds: readonly string[]) => Promise<Map<string, EnforcementObservation>>) | undefined;
 }
 
 const STATE: Record<AgentConnectionState, AgentState> = {
@@ -42,8 +46,10 @@ function toAgentSession(s: AgentSessionView): AgentSession {
 export function createDeskHandlers(deps: DeskDeps) {
   return {
     async listHosts(): Promise<ListHostsResponse> {
+      const hosts = deps.inventory.list();
+      const observed = deps.observe ? await deps.observe(hosts.map((h) => h.id)) : undefined;
       return {
-        hosts: deps.inventory.list().map((h) => {
+        hosts: hosts.map((h) => {
           const session = deps.sessions.get(h.id);
           return {
             id: h.id,
@@ -53,6 +59,7 @@ export function createDeskHandlers(deps: DeskDeps) {
             agentState: session ? STATE[session.state] : AgentState.AGENT_STATE_NEVER_SEEN,
             customerName: '',
             customerEmail: '',
+            observed: toObservationMsg(observed?.get(h.id)),
           };
         }),
       };

@@ -23,6 +23,8 @@ import { CONTACT_CHANGED, maskEmail, type ContactChangedPayload } from '../mail/
 import type { HostBmc } from '../store/BmcRepo.js';
 import { checkEmailAddress } from '../store/CustomersRepo.js';
 import type { Store } from '../store/Store.js';
+import type { EnforcementObservation } from '../incidents/observeEnforcement.js';
+import type { EnforcementObservation as EnforcementObservationMsg } from '../../proto/gen/cordon/v1/desk.js';
 
 export interface HostDeskDeps {
   store: Store;
@@ -36,6 +38,8 @@ export interface HostDeskDeps {
   bmcCredentialsDir?: string | undefined;
   /** Whether the host's agent is connected now (for the dispatch status). */
   agentConnected: (hostId: string) => boolean;
+  /** What the agent or the switch confirmed of each host's enforcement (EnforcementObserver); absent: not shown. */
+  observe?: ((hostIds: readonly string[]) => Promise<Map<string, EnforcementObservation>>) | undefined;
 }
 
 const IPMI_PORT = 623;
@@ -253,6 +257,11 @@ export function createHostDesk(deps: HostDeskDeps) {
   };
 }
 
+/** An observation for the wire; undefined when none was made. */
+export function toObservationMsg(o: EnforcementObservation | undefined): EnforcementObservationMsg | undefined {
+  return o && { observed: o.observed, reason: o.reason, since: o.since };
+}
+
 /** At most this many hosts per batched read: the fleet page shows 200. */
 export const MAX_HOST_DETAILS = 1000;
 
@@ -264,7 +273,7 @@ export const MAX_HOST_DETAILS = 1000;
  * asked, each exactly as `getHost` would return it; unknown ids are left out.
  * `invalid` naming `ids` beyond MAX_HOST_DETAILS.
  */
-export async function readHostDetails(deps: Pick<HostDeskDeps, 'store' | 'agentConnected'>, ids: readonly string[]): Promise<HostDetail[]> {
+export async function readHostDetails(deps: Pick<HostDeskDeps, 'store' | 'agentConnected' | 'observe'>, ids: readonly string[]): Promise<HostDetail[]> {
   if (ids.length > MAX_HOST_DETAILS) throw new CordonError('invalid', `at most ${MAX_HOST_DETAILS} hosts at once, got ${ids.length}`, { field: 'ids' });
   const store = deps.store;
   const hosts = await store.hosts.getMany([...new Set(ids)]);
@@ -279,6 +288,7 @@ export async function readHostDetails(deps: Pick<HostDeskDeps, 'store' | 'agentC
     store.bmcs.latestForHosts(hostIds),
     store.switches.getMany(hostIds),
   ]);
+  const observed = deps.observe ? await deps.observe(hostIds) : new Map<string, EnforcementObservation>();
   const customerOf = new Map(customers.map((c) => [c.id, c]));
   const bmcOf = new Map(bmcs.map((b) => [b.hostId, b]));
   const byId = new Map(hosts.map((host) => [host.id, host]));
@@ -328,7 +338,12 @@ export async function readHostDetails(deps: Pick<HostDeskDeps, 'store' | 'agentC
         portDown: port.portDown,
         reason: port.reason ?? '',
         changedAt: port.changedAt,
+        confirmedAt: port.confirmedAt,
+        failureKind: port.failure?.kind ?? '',
+        failure: port.failure?.error ?? '',
+        failureSince: port.failure?.since,
       },
+      observed: toObservationMsg(observed.get(host.id)),
     });
   }
   return out;

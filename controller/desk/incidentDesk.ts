@@ -34,6 +34,7 @@ import { createApprovalDesk } from './approvalDesk.js';
 import { createComplaintDesk } from './complaintDesk.js';
 import type { DrillClock } from '../clock.js';
 import { createHostDesk } from './hostDesk.js';
+import type { EnforcementObservation } from '../incidents/observeEnforcement.js';
 import { createReporterDesk } from './reporterDesk.js';
 import { createCustomerVoiceDesk, customerVoiceOf } from './customerVoiceDesk.js';
 import { randomUUID } from 'node:crypto';
@@ -47,6 +48,8 @@ export interface IncidentDeskDeps {
   onHostsChanged: () => Promise<void>;
   /** Whether the host's agent is connected now (for the dispatch status). */
   agentConnected: (hostId: string) => boolean;
+  /** What the agent or the switch confirmed of hosts' enforcement (EnforcementObserver.observeMany); absent: not shown. */
+  observe?: ((hostIds: readonly string[]) => Promise<Map<string, EnforcementObservation>>) | undefined;
   /** Checks a host's BMC now; absent when the controller has no BMC driver. */
   checkBmc?: (hostId: string) => Promise<BmcCheck>;
   /** The drill clock (clock.drill); absent in production, where the clock cannot be moved. */
@@ -326,8 +329,19 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
           if (!req.reason.trim()) throw new CordonError('invalid', 'an override of the BMC check needs a reason', { field: 'reason' });
           event = { type: 'operator_override_bmc', operator: op.name, reason: req.reason };
           break;
+        case Decision.DECISION_RELEASE_AGENT_GONE: {
+          if (!reason) throw new CordonError('invalid', 'finishing a release without the agent needs a reason', { field: 'reason' });
+          // The network side must really be open before anyone is told it is.
+          const port = await deps.store.switches.get(current.hostId);
+          if (port?.portDown) {
+            const why = port.failure ? `the switch is failing (${port.failure.kind} since ${port.failure.since.toISOString()}: ${port.failure.error})` : 'it reopens at the next sweep';
+            throw new CordonError('conflict', `incident ${current.id}: the switch port of ${current.hostId} is still shut by Cordon; ${why}. Try again once it is open`, { field: 'state' });
+          }
+          event = { type: 'operator_release_agent_gone', operator: op.name, reason };
+          break;
+        }
         default:
-          throw new CordonError('invalid', 'one of verify, reject-dispute, dismiss or release', { field: 'decision' });
+          throw new CordonError('invalid', 'one of verify, reject-dispute, dismiss, release, release-agent-gone or override-bmc', { field: 'decision' });
       }
       // A reason the event does not carry itself goes into its detail (and the audit entry).
       const detail = reason && !('reason' in event) ? { reason } : undefined;

@@ -19,6 +19,8 @@ import { TERMINAL_STATES, type Incident } from '../incidents/model.js';
 export const QUEUE_REASONS = [
   { why: 'appealed', about: 'incident', means: 'a restricted customer contests the restriction; it stays until an operator decides' },
   { why: 'release_requested', about: 'incident', means: 'a restricted customer says the problem is fixed and asks for the release' },
+  { why: 'releasing', about: 'incident', means: 'released by an operator, the lift not yet confirmed by the agent or the switch: the customer is not told until it is' },
+  { why: 'switch_failed', about: 'host', means: 'the switch of a host Cordon may have to cut refuses or cannot be reached (host key changed, key refused, timeout): no cut or release is claimed through it' },
   { why: 'enforcement_failed', about: 'host', means: "the host's connected agent reported an error applying the current desired state" },
   { why: 'agent_unreachable', about: 'host', means: "the host's current desired state (a restriction, or its release) has not reached the agent, which is not connected" },
   { why: 'bmc_alert', about: 'host', means: "a cut (isolate, nic_down) is in force and the host's BMC did not answer its latest check: the customer has no console" },
@@ -46,6 +48,8 @@ export interface QueueFacts {
   unseen?: { count: number; oldest: Date } | undefined;
   /** When the incident's current hold was set (its last `held` event), if known. */
   heldAt?: Date | undefined;
+  /** When an operator released it (its last `operator_release` event), if known. */
+  releasedAt?: Date | undefined;
 }
 
 const isOpen = (i: Incident) => !TERMINAL_STATES.includes(i.state) && i.state !== 'released';
@@ -62,6 +66,12 @@ export function queueReason(i: Incident, facts: QueueFacts): QueueReason | undef
       return { why: 'appealed', since: answered, reason: `the customer contests the restriction (${actions}); it stays until an operator decides: verify lifts it, reject-dispute keeps it (--reason)` };
     case 'release_requested':
       return { why: 'release_requested', since: answered, reason: `the customer says fixed while restricted (${actions}): release once checked` };
+    case 'releasing':
+      return {
+        why: 'releasing',
+        since: facts.releasedAt ?? answered,
+        reason: `released (${actions}), the lift not confirmed yet: waits for the agent's report or the switch port; the customer is told only then (incident show for why; release --agent-gone --reason R if the agent never returns)`,
+      };
     case 'customer_resolved':
       return { why: 'customer_resolved', since: answered, reason: 'the customer says fixed: verify' };
     case 'disputed':
@@ -120,6 +130,21 @@ export function enforcementReason(f: HostDispatchFacts): QueueReason | undefined
     return { why: 'enforcement_failed', since: f.issuedAt, reason: `the agent could not apply ${what}: ${f.status.error ?? 'no error given'} (reported ${f.status.reportedAt.toISOString()})` };
   }
   return undefined;
+}
+
+/** A host's switch port and the switch's failure since it last confirmed. */
+export interface SwitchFailureFacts {
+  switchId: string;
+  port: string;
+  portDown: boolean;
+  failure: { kind: string; error: string; since: Date } | undefined;
+}
+
+/** A switch that fails for a host: nothing is claimed through it until it answers again. Since: its first failure. Pure. */
+export function switchReason(f: SwitchFailureFacts): QueueReason | undefined {
+  if (!f.failure) return undefined;
+  const holds = f.portDown ? 'Cordon holds the port shut but cannot confirm or reopen it' : 'a cut that falls back to the switch cannot be made';
+  return { why: 'switch_failed', since: f.failure.since, reason: `switch ${f.switchId} port ${f.port}: ${f.failure.kind}: ${f.failure.error}; ${holds}` };
 }
 
 /** A host with a cut in force and its BMC's checks. */

@@ -1,6 +1,7 @@
 import { ResultStatus, type EnforcementResult, type Report } from '../../proto/gen/cordon/v1/agent.js';
 import { asCordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
+import type { IncidentState } from '../incidents/model.js';
 import type { IncidentService } from '../services/IncidentService.js';
 import type { StoredEnforcement } from '../store/DesiredStateRepo.js';
 import { retryTransient } from '../store/retryTransient.js';
@@ -14,9 +15,20 @@ const BATCH = 500;
 type Owned = { result: EnforcementResult; enforcement: StoredEnforcement }[];
 
 /**
+ * Whether the agent's report of the current generation confirms an incident
+ * in this state: an action taken (enforcing), a lift (releasing) unless the
+ * switch port is still shut, which keeps the server cut whatever the agent
+ * holds; and a confirmed lift again, which closes it.
+ */
+function confirms(state: IncidentState, portShut: boolean): boolean {
+  return state === 'enforcing' || state === 'released' || (state === 'releasing' && !portShut);
+}
+
+/**
  * Turns agent reports into dispatch status and incident events: a report of
  * the host's current generation with every result applied moves its
- * enforcing incidents to enforced (and released ones to closed); a failed
+ * enforcing incidents to enforced, its releasing ones to released (unless
+ * Cordon still holds its switch port shut) and released ones to closed; a failed
  * result puts its incident in front of an operator.
  *
  * A report speaks for its own host only. The enforcement and incident ids in
@@ -109,7 +121,8 @@ export class ReportTracker {
       // Only the first report of a generation measures its dispatch; later heartbeat reports repeat it.
       if (d.issuedAt && before.get(hostId)?.appliedGeneration !== d.generation) this.onApplied((now.getTime() - d.issuedAt.getTime()) / 1000);
     }
-    const incidents = await this.store.incidents.listForHosts(applied, ['enforcing', 'released']);
+    const shut = await this.portsShut(applied);
+    const incidents = (await this.store.incidents.listForHosts(applied, ['enforcing', 'releasing', 'released'])).filter((i) => confirms(i.state, shut.has(i.hostId)));
     const failed = await this.service.applyMany(
       incidents.map((i) => ({ incidentId: i.id, event: { type: 'host_applied' } as const, actor: `agent ${i.hostId}` })),
       'agent',
@@ -151,11 +164,18 @@ export class ReportTracker {
     // Only the first report of a generation measures its dispatch; later heartbeat reports repeat it.
     if (desired.issuedAt && before?.appliedGeneration !== generation) this.onApplied((now.getTime() - desired.issuedAt.getTime()) / 1000);
     const incidents = await this.store.incidents.list({ hostId, limit: 1000 });
+    const shut = (await this.portsShut([hostId])).has(hostId);
     for (const i of incidents) {
-      if (i.state === 'enforcing' || i.state === 'released') {
+      if (confirms(i.state, shut)) {
         await this.service.apply(i.id, { type: 'host_applied' }, `agent ${hostId}`);
       }
     }
+  }
+
+  /** Hosts among these whose switch port Cordon holds shut: a lift there is not done until the port opens (SwitchFallback). */
+  private async portsShut(hostIds: readonly string[]): Promise<Set<string>> {
+    const ports = await this.store.switches.getMany(hostIds);
+    return new Set([...ports.values()].filter((p) => p.portDown).map((p) => p.hostId));
   }
 
   /** The results that name an enforcement the host holds, each with the stored enforcement, and the ids of the rest. */

@@ -18,11 +18,22 @@ import type { PolicyConfig } from './policy.js';
  * `complaint_digest`: complaints that joined an open incident, at most one mail an hour; queued by
  * IncidentService on a merge, never by the lifecycle.
  */
-export type MailTemplate = 'notice' | 'escalated' | 'enforced' | 'released' | 'closed' | 'dismissed' | 'termination' | 'complaint_digest';
+export type MailTemplate =
+  | 'notice'
+  | 'escalated'
+  | 'enforced'
+  | 'released'
+  /** Released by an operator while the agent is gone: the network side is open, the server's own rules may remain. */
+  | 'released_agent_gone'
+  | 'closed'
+  | 'dismissed'
+  | 'termination'
+  | 'complaint_digest';
 
 /** What a transition asks the edges to do, written to the outbox in the same transaction. */
 export type Effect =
-  | { type: 'mail'; template: MailTemplate; terminationReview: boolean }
+  /** `actions`: what the mail names, when not the incident's own (a release names what it lifted). */
+  | { type: 'mail'; template: MailTemplate; terminationReview: boolean; actions?: Action[] }
   /** Set this incident's actions on its own host (empty: remove them). */
   /** `automatic`: the policy decided it (counted against the hourly cap), not an operator. */
   | { type: 'host_actions'; actions: Action[]; reason: string; automatic: boolean }
@@ -51,8 +62,19 @@ export type IncidentEvent =
   /** An operator's action; `approvalId` names the second operator's grant when policy needed one. */
   | { type: 'operator_enforce'; operator: string; action: Action; reason: string; approvalId?: string | undefined }
   | { type: 'operator_release'; operator: string }
+  /** The agent reported the host's current generation applied. */
   | { type: 'host_applied' }
   | { type: 'host_failed'; error: string }
+  /** The switch confirmed the host's port shut (read back admin-down): a cut in force without the agent. */
+  | { type: 'switch_cut' }
+  /** The switch confirmed the host's port open again, and no cut of this incident is left on the agent's side. */
+  | { type: 'switch_released' }
+  /**
+   * The agent never confirmed the lift and an operator finishes the release
+   * anyway: the network side is open, the customer is told to remove what the
+   * agent may have left on the server through its console (BMC). Reason required.
+   */
+  | { type: 'operator_release_agent_gone'; operator: string; reason: string }
   /** A BMC check of the incident's host finished. */
   | { type: 'bmc_result'; phase: 'before' | 'after'; reachable: boolean; checkedAt: Date; error?: string | undefined }
   /** An operator allows a cut although the BMC could not be verified. */
@@ -275,13 +297,14 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
     }
 
     case 'operator_dismiss':
-      if (!isOpen(i.state)) refuse(i, event);
+      // A release in flight ends by confirmation or by release --agent-gone, never by a dismissal that would claim nothing remains.
+      if (!isOpen(i.state) || i.state === 'releasing') refuse(i, event);
       if (i.actions.length > 0) effects.push({ type: 'host_actions', actions: [], reason: `dismissed by ${event.operator}: ${event.reason}`, automatic: false });
       close(i, effects, now, 'dismissed');
       return done();
 
     case 'operator_enforce': {
-      if (!isOpen(i.state) || i.state === 'release_requested') refuse(i, event);
+      if (!isOpen(i.state) || i.state === 'release_requested' || i.state === 'releasing') refuse(i, event);
       i.escalatedAt ??= now;
       if (event.approvalId) i.approvalId = event.approvalId;
       // An operator's cut passes the same gate as the policy's: the console must answer first.
@@ -301,6 +324,8 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
     }
 
     case 'operator_release':
+      // Asked again while the lift waits for its confirmation: nothing new to do, nothing sent twice.
+      if (i.state === 'releasing') return done(false);
       if (i.state !== 'release_requested') {
         throw new CordonError(
           'conflict',
@@ -310,20 +335,50 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
           { field: 'state' },
         );
       }
+      // The lift is asked of the host; the customer hears of it once the agent (or the switch) confirms it.
+      // The incident keeps naming what it lifts until then.
+      i.state = 'releasing';
+      effects.push({ type: 'host_actions', actions: [], reason: `released by ${event.operator} after the customer confirmed the fix`, automatic: false });
+      return done();
+
+    case 'operator_release_agent_gone': {
+      if (i.state !== 'releasing') {
+        throw new CordonError('conflict', `incident ${i.id} is ${i.state}: only a release waiting for its agent can be finished without it (incident release first)`, { field: 'state' });
+      }
+      if (!event.reason.trim()) throw new CordonError('invalid', 'finishing a release without the agent needs a reason', { field: 'reason' });
+      const lifted = i.actions;
       i.state = 'released';
       i.actions = [];
-      effects.push({ type: 'host_actions', actions: [], reason: `released by ${event.operator} after the customer confirmed the fix`, automatic: false });
-      effects.push({ type: 'mail', template: 'released', terminationReview: false });
+      effects.push({ type: 'mail', template: 'released_agent_gone', terminationReview: false, actions: lifted });
       return done();
+    }
+
+    case 'switch_cut':
+      // The switch holds the cut where the agent could not confirm it: enforced by the network side.
+      if (i.state !== 'enforcing' || !i.actions.some((a) => CUT_ACTIONS.includes(a.kind))) return done(false);
+      confirmEnforced(i, effects, ctx);
+      return done();
+
+    case 'switch_released': {
+      if (i.state !== 'releasing') return done(false);
+      const lifted = i.actions;
+      i.state = 'released';
+      i.actions = [];
+      effects.push({ type: 'mail', template: 'released', terminationReview: false, actions: lifted });
+      return done();
+    }
 
     case 'host_applied':
       if (i.state === 'enforcing') {
-        i.state = 'enforced';
-        // The next rung waits ladderStepHours from now, reusing resolveDueAt as the step clock.
-        i.resolveDueAt = addHours(now, ctx.policy.ladderStepHours);
-        effects.push({ type: 'mail', template: 'enforced', terminationReview: false });
-        // A cut is in place: make sure the console still answers.
-        if (i.actions.some((a) => CUT_ACTIONS.includes(a.kind))) effects.push({ type: 'bmc_check', phase: 'after' });
+        confirmEnforced(i, effects, ctx);
+        return done();
+      }
+      if (i.state === 'releasing') {
+        // The agent holds the generation without this incident's actions: the lift is real, the customer is told.
+        const lifted = i.actions;
+        i.state = 'released';
+        i.actions = [];
+        effects.push({ type: 'mail', template: 'released', terminationReview: false, actions: lifted });
         return done();
       }
       if (i.state === 'released') {
@@ -364,6 +419,16 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       else decide(i, effects, ctx, { bmcOverride: `${event.operator}: ${event.reason}` });
       return done();
   }
+}
+
+/** The host (its agent, or the switch for a cut) confirmed the incident's actions in force. */
+function confirmEnforced(i: Incident, effects: Effect[], ctx: Context): void {
+  i.state = 'enforced';
+  // The next rung waits ladderStepHours from now, reusing resolveDueAt as the step clock.
+  i.resolveDueAt = addHours(ctx.now, ctx.policy.ladderStepHours);
+  effects.push({ type: 'mail', template: 'enforced', terminationReview: false });
+  // A cut is in place: make sure the console still answers.
+  if (i.actions.some((a) => CUT_ACTIONS.includes(a.kind))) effects.push({ type: 'bmc_check', phase: 'after' });
 }
 
 function open(event: Extract<IncidentEvent, { type: 'open' }>, ctx: Context): Transition {

@@ -45,7 +45,8 @@ export const INCIDENT_STATES = [
   'enforced', // the host reported the action in place
   'release_requested', // the customer confirmed the fix while enforced
   'appealed', // the customer contests an enforcement in force; it stays until an operator decides
-  'released', // an operator released the host
+  'releasing', // an operator released the host; its agent (or the switch) has not confirmed the lift yet
+  'released', // the lift is confirmed (or an operator, the agent gone, finished it explicitly)
   'closed',
   'dismissed',
 ] as const;

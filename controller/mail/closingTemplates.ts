@@ -1,5 +1,5 @@
 import { describeAction, describeCategory } from './describeAction.js';
-import { server, type Template } from './mailBlocks.js';
+import { consoleBlock, server, type Template } from './mailBlocks.js';
 import { bullets, paragraph, utc } from './plainText.js';
 
 /** The restrictions of an incident were lifted. */
@@ -8,6 +8,28 @@ export const released: Template = (input) => [
   [
     paragraph(`We lifted the restrictions of incident ${input.incident.id} on your ${server(input)}.`),
     input.actions.length > 0 && `Lifted:\n${bullets(input.actions.map(describeAction))}`,
+  ],
+  [],
+];
+
+/**
+ * An operator finished a release its agent never confirmed: the network
+ * side is open, but Cordon cannot see what the server's own firewall still
+ * holds, so the mail says so and how to clear it from the console.
+ */
+export const releasedAgentGone: Template = (input) => [
+  `Restrictions lifted on our side for server ${input.host.id}: check the server`,
+  [
+    paragraph(
+      `We lifted the restrictions of incident ${input.incident.id} on our side: your ${server(input)} is no longer restricted in our network. ` +
+        `Its Cordon agent did not confirm the lift (it has not been in contact), so rules it applied on the server itself may still be in force there.`,
+    ),
+    input.actions.length > 0 && `Lifted on our side:\n${bullets(input.actions.map(describeAction))}`,
+    paragraph(
+      'If the server is still unreachable, connect to its console and either start the agent again (systemctl restart cordon-agent), ' +
+        'which removes what the lifted restrictions left, or remove its rules yourself: nft delete table inet cordon, then bring the public interfaces up (ip link set <interface> up).',
+    ),
+    consoleBlock(input),
   ],
   [],
 ];

@@ -7,7 +7,7 @@ import type { MailComplaint } from './renderMail.js';
 import { parseReporterOutcomePayload, REPORTER_OUTCOME } from './renderReporterOutcome.js';
 import type { StatementDecision, StatementFact, StatementInput } from './statementOfReasons.js';
 
-const TEMPLATES: readonly MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'closed', 'dismissed', 'termination', 'complaint_digest'];
+const TEMPLATES: readonly MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'released_agent_gone', 'closed', 'dismissed', 'termination', 'complaint_digest'];
 const INCIDENT_DATES = ['notifiedAt', 'ackDueAt', 'resolveDueAt', 'acknowledgedAt', 'answeredAt', 'escalatedAt', 'closedAt', 'noticeUndeliveredAt'] as const;
 
 type Obj = Record<string, unknown>;

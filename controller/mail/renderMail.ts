@@ -1,6 +1,6 @@
 import type { MailTemplate } from '../incidents/lifecycle.js';
 import type { Action, Incident } from '../incidents/model.js';
-import { closed, dismissed, released, termination } from './closingTemplates.js';
+import { closed, dismissed, released, releasedAgentGone, termination } from './closingTemplates.js';
 import { signature, type Template } from './mailBlocks.js';
 import { complaintDigest, notice } from './noticeTemplates.js';
 import type { OutboxMailPayload } from './OutboxSource.js';
@@ -90,6 +90,7 @@ const TEMPLATES: Record<MailTemplate, Template> = {
   escalated,
   enforced,
   released,
+  released_agent_gone: releasedAgentGone,
   closed,
   termination,
   dismissed,

@@ -6,6 +6,13 @@ import { parseAddress } from '../../proto/runtime/address.js';
 import type { AgentSessions } from '../agents/SessionRegistry.js';
 import { DEADLINE_HORIZON_HOURS, readReversal, type ReversalFigures } from '../desk/deskHealth.js';
 import type { Store } from '../store/Store.js';
+import type { ObservedEnforcement } from '../incidents/observeEnforcement.js';
+
+/** What EnforcementObserver.counts returns: hosts per observed state, and the oldest unconfirmed one's since. */
+export interface ObservedCounts {
+  byState: Record<ObservedEnforcement, number>;
+  oldestUnconfirmed: Date | undefined;
+}
 
 export interface Metrics {
   registry: Registry;
@@ -20,7 +27,7 @@ export interface Metrics {
  * session table at scrape time, so they are never stale and cost nothing
  * between scrapes; only dispatch latency is observed as it happens.
  */
-export function createMetrics(store: Store, sessions: AgentSessions, now: () => Date): Metrics {
+export function createMetrics(store: Store, sessions: AgentSessions, now: () => Date, observed?: () => Promise<ObservedCounts>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'cordon_controller_' });
   const rows = <T>(sql: string, params: (string | number)[] = []) => store.db.all<T>(sql, params);
@@ -58,7 +65,7 @@ export function createMetrics(store: Store, sessions: AgentSessions, now: () => 
   });
   new Gauge({
     name: 'cordon_enforcements',
-    help: 'Actions in force by kind and path (agent, or the switch port when the agent is gone).',
+    help: 'Actions decided by kind (path agent), and switch ports Cordon holds shut (path switch); what is confirmed in force is cordon_hosts_enforcement_observed.',
     labelNames: ['kind', 'path'],
     registers: [registry],
     async collect() {
@@ -68,6 +75,46 @@ export function createMetrics(store: Store, sessions: AgentSessions, now: () => 
       this.set({ kind: 'switch_port_down', path: 'switch' }, sw?.n ?? 0);
     },
   });
+  if (observed) {
+    // One observation per scrape feeds the three gauges: the first collect reads it, the others reuse it.
+    let pending: Promise<ObservedCounts> | undefined;
+    const read = () => (pending ??= observed().finally(() => setTimeout(() => (pending = undefined), 0)));
+    new Gauge({
+      name: 'cordon_hosts_enforcement_observed',
+      help: 'Hosts with a desired state by what the controller has seen of it: confirmed (agent), switch_only (a cut the switch holds, the agent does not confirm), unconfirmed (decided, confirmed by neither), lifting (lifted, not confirmed).',
+      labelNames: ['observed'],
+      registers: [registry],
+      async collect() {
+        const c = await read();
+        for (const o of ['confirmed', 'switch_only', 'unconfirmed', 'lifting'] as const) this.set({ observed: o }, c.byState[o]);
+      },
+    });
+    new Gauge({
+      name: 'cordon_hosts_restriction_unconfirmed',
+      help: 'Hosts that should be restricted (cut, throttled, SMTP-blocked) and that neither their agent nor the switch confirms now.',
+      registers: [registry],
+      async collect() {
+        this.set((await read()).byState.unconfirmed);
+      },
+    });
+    new Gauge({
+      name: 'cordon_hosts_cut_switch_only',
+      help: 'Hosts cut only at the switch: the switch confirmed the port shut, the agent does not confirm the cut.',
+      registers: [registry],
+      async collect() {
+        this.set((await read()).byState.switch_only);
+      },
+    });
+    new Gauge({
+      name: 'cordon_hosts_unconfirmed_oldest_seconds',
+      help: 'How long the longest-waiting unconfirmed restriction or lift has waited (0 when none).',
+      registers: [registry],
+      async collect() {
+        const oldest = (await read()).oldestUnconfirmed;
+        this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
+      },
+    });
+  }
   new Gauge({
     name: 'cordon_bmc_last_check',
     help: "Hosts by the result of their BMC's latest check.",

@@ -778,7 +778,7 @@ export class IncidentService {
     for (const e of effects) {
       switch (e.type) {
         case 'mail': {
-          await this.queueIncidentMail(tx, i, e.template, e.terminationReview, actor, now, cause);
+          await this.queueIncidentMail(tx, i, e.template, e.terminationReview, actor, now, e.actions ? { ...cause, actions: e.actions } : cause);
           // The reporters hear how it ended once, when it ends (not when its mail is re-sent).
           if ((e.template === 'closed' || e.template === 'dismissed') && cause.eventType !== 'mail_resent') {
             await this.queueReporterOutcomes(tx, i, e.template === 'closed' ? 'resolved' : 'dismissed', now);
@@ -870,7 +870,14 @@ export class IncidentService {
     terminationReview: boolean,
     actor: string,
     now: Date,
-    cause: { eventType: string; complaint?: Complaint; openedBy?: { operator: string; reason: string }; review?: { id: string; incidentIds: string[]; decidedAt: Date } },
+    cause: {
+      eventType: string;
+      complaint?: Complaint;
+      openedBy?: { operator: string; reason: string };
+      review?: { id: string; incidentIds: string[]; decidedAt: Date };
+      /** What the mail names when not the incident's own actions (a release names what it lifted). */
+      actions?: Action[];
+    },
     availableAt: Date = now,
   ): Promise<void> {
     const s = this.deps.store;
@@ -914,7 +921,7 @@ export class IncidentService {
       ...(openedBy ? { openedBy } : {}),
       complaint,
       ...(complaints ? { complaints } : {}),
-      actions: template === 'released' ? await this.heldActions(tx, i) : i.actions,
+      actions: cause.actions ?? (template === 'released' ? await this.heldActions(tx, i) : i.actions),
       terminationReview,
       migrationDays: this.deps.policy.recidivism.migrationDays,
       bmcCheckedAt: i.bmcVerifiedAt,

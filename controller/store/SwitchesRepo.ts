@@ -9,6 +9,10 @@ export interface HostSwitch {
   portDown: boolean;
   reason: string | undefined;
   changedAt: Date | undefined;
+  /** When the switch last read back the state Cordon holds (after a change, or a later check). */
+  confirmedAt: Date | undefined;
+  /** The switch's latest failure since it last confirmed, if any: kind (CordonError), message, since when. */
+  failure: { kind: string; error: string; since: Date } | undefined;
 }
 
 interface Row {
@@ -17,6 +21,10 @@ interface Row {
   port_down: number;
   reason: string | null;
   changed_at: number | null;
+  confirmed_at: number | null;
+  error: string | null;
+  error_kind: string | null;
+  error_since: number | null;
 }
 
 /** Each host's switch port (validated at import by validateSwitchInventory) and whether Cordon holds it down. */
@@ -53,14 +61,32 @@ export class SwitchesRepo {
    * replica recorded a change meanwhile, so the change is recorded once.
    */
   async markPort(hostId: string, down: boolean, reason: string, at: Date, wasDown: boolean): Promise<boolean> {
-    const { changes } = await this.db.run('UPDATE host_switches SET port_down = ?, reason = ?, changed_at = ? WHERE host_id = ? AND port_down = ?', [
-      down ? 1 : 0,
-      reason,
+    const { changes } = await this.db.run(
+      'UPDATE host_switches SET port_down = ?, reason = ?, changed_at = ?, confirmed_at = ?, error = NULL, error_kind = NULL, error_since = NULL WHERE host_id = ? AND port_down = ?',
+      [down ? 1 : 0, reason, at.getTime(), at.getTime(), hostId, wasDown ? 1 : 0],
+    );
+    return changes === 1;
+  }
+
+  /** The switch read back the state Cordon holds: confirmed now, any failure over. */
+  async markConfirmed(hostId: string, at: Date): Promise<void> {
+    await this.db.run('UPDATE host_switches SET confirmed_at = ?, error = NULL, error_kind = NULL, error_since = NULL WHERE host_id = ?', [at.getTime(), hostId]);
+  }
+
+  /**
+   * The switch could not be reached, refused, or did not confirm: records the
+   * failure, keeping when the failures began. Returns true when this is a new
+   * failure (none before, or of another kind), for the operator to be told once.
+   */
+  async markFailed(hostId: string, kind: string, error: string, at: Date): Promise<boolean> {
+    const before = await this.get(hostId);
+    await this.db.run('UPDATE host_switches SET error = ?, error_kind = ?, error_since = COALESCE(error_since, ?) WHERE host_id = ?', [
+      error.slice(0, 2000),
+      kind,
       at.getTime(),
       hostId,
-      wasDown ? 1 : 0,
     ]);
-    return changes === 1;
+    return before?.failure?.kind !== kind;
   }
 
   /** Hosts whose switch port Cordon holds down now (the fallback when the agent is gone). */
@@ -77,5 +103,7 @@ function fromRow(r: Row): HostSwitch {
     portDown: r.port_down === 1,
     reason: r.reason ?? undefined,
     changedAt: r.changed_at === null ? undefined : new Date(r.changed_at),
+    confirmedAt: r.confirmed_at === null ? undefined : new Date(Number(r.confirmed_at)),
+    failure: r.error === null ? undefined : { kind: r.error_kind ?? 'unknown', error: r.error, since: new Date(Number(r.error_since)) },
   };
 }

@@ -581,6 +581,19 @@ CREATE TABLE write_lock (
 ) STRICT;
 `;
 
+/**
+ * What the switch last said about each port Cordon may shut: when it last
+ * confirmed the state Cordon holds (a read-back after a change, or a later
+ * check), and the failure since then, if any (its kind and message, and when
+ * it began), so no one reads a cut the switch never confirmed.
+ */
+const SWITCH_OBSERVATIONS = `
+ALTER TABLE host_switches ADD COLUMN confirmed_at INTEGER;
+ALTER TABLE host_switches ADD COLUMN error TEXT;
+ALTER TABLE host_switches ADD COLUMN error_kind TEXT;
+ALTER TABLE host_switches ADD COLUMN error_since INTEGER;
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -595,4 +608,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'desk_queue_reasons', sql: DESK_QUEUE_REASONS },
   { version: 11, name: 'replicas', sql: REPLICAS },
   { version: 12, name: 'write_lock', sql: WRITE_LOCK },
+  { version: 13, name: 'switch_observations', sql: SWITCH_OBSERVATIONS },
 ];

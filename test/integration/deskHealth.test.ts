@@ -67,6 +67,8 @@ describe('the desk health figures, on a real store', () => {
     await restrict('h3');
     await apply('h3', { type: 'customer_fixed' });
     await apply('h3', { type: 'operator_release', operator: 'olga' });
+    // The agent's report confirms the lift (released), its next one closes the incident.
+    await apply('h3', { type: 'host_applied' });
     await apply('h3', { type: 'host_applied' });
 
     await restrict('h4');

@@ -200,6 +200,8 @@ describe('the desk queue: every reason a person is needed, most urgent first', (
   const EXPECTED = () => [
     ['appealed', ids.cut],
     ['release_requested', ids.failing],
+    // Released while its agent was away: the lift is not confirmed, so it waits, and the customer is not told.
+    ['releasing', ids.released],
     ['enforcement_failed', 'web-01'],
     ['agent_unreachable', 'web-02'],
     ['bmc_alert', 'web-03'],
@@ -217,6 +219,7 @@ describe('the desk queue: every reason a person is needed, most urgent first', (
     const q = await queue();
     expect(q.entries.map((e) => [e.why, subject(e)])).toEqual(EXPECTED());
     const by = (why: string) => q.entries.find((e) => e.why === why)!;
+    expect(by('releasing')).toMatchObject({ incident: { id: ids.released, state: 'releasing' }, reason: expect.stringMatching(/the lift not confirmed yet.*--agent-gone/) });
     expect(by('enforcement_failed')).toMatchObject({ hostId: 'web-01', incident: { id: ids.failing }, reason: expect.stringMatching(/could not apply smtp_block .*\(generation 1\): nft: Error: Could not process rule/) });
     // The release left nothing in force: no incident to name, and the block the agent last applied is still there.
     expect(by('agent_unreachable')).toMatchObject({ hostId: 'web-02', incident: undefined, reason: expect.stringMatching(/^the release \(generation 2: nothing in force\) has not reached the host: its agent is not connected \(generation 1\)/) });
@@ -237,7 +240,7 @@ describe('the desk queue: every reason a person is needed, most urgent first', (
   });
 
   it('stops at the limit with the most urgent, refuses an oversize one naming the field, and keeps agents and feeds out', async () => {
-    expect((await queue('vic', 3)).entries.map(subject)).toEqual([ids.cut, ids.failing, 'web-01']);
+    expect((await queue('vic', 3)).entries.map(subject)).toEqual([ids.cut, ids.failing, ids.released]);
     await expect(queue('vic', 5000)).rejects.toMatchObject({ kind: 'invalid', message: expect.stringMatching(/^limit: at most 1000, got 5000/) });
     const feed = new DeskClient(resolveConnection({ controller: `127.0.0.1:${controller.server.port}`, 'server-name': 'localhost', pki: pki.dir, cert: join(pki.dir, 'feed-shadow.crt'), key: join(pki.dir, 'feed-shadow.key'), operator: 'x' }, {}), { timeoutMs: 10_000 });
     await expect(feed.call('listQueue', { limit: 0 })).rejects.toMatchObject({ kind: 'permission' });
@@ -248,7 +251,7 @@ describe('the desk queue: every reason a person is needed, most urgent first', (
   it('counts every reason without listing them, for a page that shows the first N', async () => {
     const counts = await countQueue(controller.store, (h) => controller.server.sessions.get(h)?.state === 'connected');
     expect(counts.total).toBe(EXPECTED().length);
-    expect(counts.byWhy).toMatchObject({ appealed: 1, enforcement_failed: 1, agent_unreachable: 1, bmc_alert: 1, needs_info: 2, held_report: 1, notice_bounced: 1, unseen_messages: 1 });
+    expect(counts.byWhy).toMatchObject({ appealed: 1, releasing: 1, enforcement_failed: 1, agent_unreachable: 1, bmc_alert: 1, needs_info: 2, held_report: 1, notice_bounced: 1, unseen_messages: 1 });
   });
 
   it('shows the same queue on the page: each row links to what it is about, a report as text', async () => {
@@ -265,7 +268,7 @@ describe('the desk queue: every reason a person is needed, most urgent first', (
     expect(row(ids.late)).toContain('from &lt;img src=x onerror=alert(1)&gt; (individual) about 203.0.113.4, spam');
     expect(r.body).not.toContain('<img src=x');
     expect(row(ids.info1)).not.toContain('href="/incidents/');
-    expect(r.body).toMatch(/13 waiting for a person, most urgent first/);
+    expect(r.body).toMatch(/14 waiting for a person, most urgent first/);
     expect(r.body).not.toMatch(/method="post"/);
   });
 

@@ -483,6 +483,13 @@ CREATE TABLE write_lock (
 );
 `;
 
+const SWITCH_OBSERVATIONS = `
+ALTER TABLE host_switches ADD COLUMN confirmed_at BIGINT;
+ALTER TABLE host_switches ADD COLUMN error TEXT;
+ALTER TABLE host_switches ADD COLUMN error_kind TEXT;
+ALTER TABLE host_switches ADD COLUMN error_since BIGINT;
+`;
+
 /** Every migration, in order, under MIGRATIONS' versions and names. */
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -497,4 +504,5 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'desk_queue_reasons', sql: DESK_QUEUE_REASONS },
   { version: 11, name: 'replicas', sql: REPLICAS },
   { version: 12, name: 'write_lock', sql: WRITE_LOCK },
+  { version: 13, name: 'switch_observations', sql: SWITCH_OBSERVATIONS },
 ];

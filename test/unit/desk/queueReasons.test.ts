@@ -7,6 +7,7 @@ import {
   QUEUE_REASONS,
   queueReason,
   reportReason,
+  switchReason,
   type HostDispatchFacts,
   type QueueWhy,
 } from '../../../controller/desk/queueReasons.js';
@@ -18,6 +19,8 @@ describe('the queue: why each thing waits for a person', () => {
     expect(QUEUE_ORDER).toEqual([
       'appealed',
       'release_requested',
+      'releasing',
+      'switch_failed',
       'enforcement_failed',
       'agent_unreachable',
       'bmc_alert',
@@ -38,12 +41,24 @@ describe('the queue: why each thing waits for a person', () => {
     it.each([
       ['appealed', { state: 'appealed', answeredAt: at(30), ...enforced }, at(30), /contests the restriction \(smtp_block 25\)/],
       ['release_requested', { state: 'release_requested', answeredAt: at(31), ...enforced }, at(31), /says fixed while restricted \(smtp_block 25\)/],
+      ['releasing', { state: 'releasing', answeredAt: at(31), ...enforced }, at(31), /released \(smtp_block 25\), the lift not confirmed yet.*--agent-gone/],
       ['customer_resolved', { state: 'customer_resolved', answeredAt: at(2) }, at(2), /says fixed: verify/],
       ['disputed', { state: 'disputed', answeredAt: at(3) }, at(3), /false positive/],
       ['held', { state: 'escalated', hold: 'approval', escalatedAt: at(24), pendingAction: { kind: 'isolate' } }, at(24), /^escalated, held: approval, isolate pending$/],
       ['notice_bounced', { state: 'notified', noticeUndeliveredAt: at(1) }, at(1), /the notice bounced/],
     ] as const)('%s: since its own moment, with the reason in words', (why, over, since, reason) => {
       expect(queueReason(incident(over as never), {})).toEqual({ why, since, reason: expect.stringMatching(reason) });
+    });
+
+    it('a releasing incident waits since the operator released it, when known', () => {
+      expect(queueReason(incident({ state: 'releasing', answeredAt: at(31) } as never), { releasedAt: at(32) })?.since).toEqual(at(32));
+    });
+
+    it('a failing switch waits since its first failure and says what it cannot do', () => {
+      const failure = { kind: 'permission', error: 'presented host key SHA256:x, but SHA256:y is pinned', since: at(5) };
+      expect(switchReason({ switchId: 'sw1', port: 'swp1', portDown: false, failure })).toEqual({ why: 'switch_failed', since: at(5), reason: expect.stringMatching(/sw1 port swp1: permission: .*pinned; a cut that falls back to the switch cannot be made/) });
+      expect(switchReason({ switchId: 'sw1', port: 'swp1', portDown: true, failure })?.reason).toMatch(/holds the port shut but cannot confirm or reopen it/);
+      expect(switchReason({ switchId: 'sw1', port: 'swp1', portDown: true, failure: undefined })).toBeUndefined();
     });
 
     it('a held incident waits since its hold was set, then since it escalated', () => {

@@ -143,7 +143,7 @@ export const PATHS: Record<IncidentState, () => { incident: Incident; now: Date 
     ]),
     now: at(30 * HOUR),
   }),
-  released: () => ({
+  releasing: () => ({
     incident: run([
       [openEvent(), at(0)],
       [{ type: 'notice_sent' }, at(1000)],
@@ -153,6 +153,18 @@ export const PATHS: Record<IncidentState, () => { incident: Incident; now: Date 
       [{ type: 'operator_release', operator: 'alice' }, at(31 * HOUR)],
     ]),
     now: at(31 * HOUR),
+  }),
+  released: () => ({
+    incident: run([
+      [openEvent(), at(0)],
+      [{ type: 'notice_sent' }, at(1000)],
+      [{ type: 'deadline', dueAt: at(1000 + 24 * HOUR) }, at(1001 + 24 * HOUR)],
+      [{ type: 'host_applied' }, at(25 * HOUR)],
+      [{ type: 'customer_fixed' }, at(30 * HOUR)],
+      [{ type: 'operator_release', operator: 'alice' }, at(31 * HOUR)],
+      [{ type: 'host_applied' }, at(31 * HOUR + 1000)],
+    ]),
+    now: at(31 * HOUR + 1000),
   }),
   closed: () => ({
     incident: run([

@@ -69,6 +69,9 @@ const eventArb: fc.Arbitrary<EventSpec> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(op, actionArb).map(([operator, action]): EventSpec => ({ type: 'event', event: { type: 'operator_enforce', operator, action, reason: 'r' } })) },
   { weight: 2, arbitrary: op.map((operator): EventSpec => ({ type: 'event', event: { type: 'operator_release', operator } })) },
   { weight: 3, arbitrary: fc.constant<EventSpec>({ type: 'event', event: { type: 'host_applied' } }) },
+  { weight: 1, arbitrary: fc.constant<EventSpec>({ type: 'event', event: { type: 'switch_cut' } }) },
+  { weight: 1, arbitrary: fc.constant<EventSpec>({ type: 'event', event: { type: 'switch_released' } }) },
+  { weight: 1, arbitrary: op.map((operator): EventSpec => ({ type: 'event', event: { type: 'operator_release_agent_gone', operator, reason: 'agent gone' } })) },
   { weight: 1, arbitrary: fc.constant<EventSpec>({ type: 'event', event: { type: 'host_failed', error: 'boom' } }) },
 );
 
@@ -205,9 +208,10 @@ describe('lifecycle properties over random histories', () => {
           // host of its own, so the incident's hostId is where its actions go).
           expect(identity(after)).toEqual(firstIdentity);
 
-          // (d) actions only in enforcing/enforced/release_requested; an effect setting
-          // actions is the incident's complete set and leaves it in one of those states.
-          if (after.actions.length > 0) expect(ENFORCING_STATES).toContain(after.state);
+          // (d) actions only in enforcing/enforced/release_requested, or releasing (what it lifts,
+          // not yet confirmed gone); an effect setting actions is the incident's complete set
+          // and leaves it in one of the enforcing states.
+          if (after.actions.length > 0) expect([...ENFORCING_STATES, 'releasing']).toContain(after.state);
           for (const e of nonEmptyHostActions) {
             expect(ENFORCING_STATES).toContain(after.state);
             expect(e.type === 'host_actions' && e.actions).toEqual(after.actions);

@@ -38,7 +38,10 @@ type EventName =
   | 'host_applied'
   | 'host_failed'
   | 'bmc_result'
-  | 'operator_override_bmc';
+  | 'operator_override_bmc'
+  | 'switch_cut'
+  | 'switch_released'
+  | 'operator_release_agent_gone';
 
 type Cell = 'R' | 'U' | { to: IncidentState; effects: string[] };
 const R = 'R' as const;
@@ -79,6 +82,9 @@ const EVENTS: Record<EventName, (i: Incident, now: Date) => { event: IncidentEve
   host_failed: (_i, now) => ({ event: { type: 'host_failed', error: 'nft: permission denied' }, now: plusHour(now) }),
   bmc_result: (_i, now) => ({ event: { type: 'bmc_result', phase: 'before', reachable: true, checkedAt: plusHour(now) }, now: plusHour(now) }),
   operator_override_bmc: (_i, now) => ({ event: { type: 'operator_override_bmc', operator: 'alice', reason: 'console checked by phone' }, now: plusHour(now) }),
+  switch_cut: (_i, now) => ({ event: { type: 'switch_cut' }, now: plusHour(now) }),
+  switch_released: (_i, now) => ({ event: { type: 'switch_released' }, now: plusHour(now) }),
+  operator_release_agent_gone: (_i, now) => ({ event: { type: 'operator_release_agent_gone', operator: 'alice', reason: 'agent never came back' }, now: plusHour(now) }),
 };
 
 function plusHour(d: Date): Date {
@@ -97,6 +103,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   notified: {
     open: R, complaint: to('notified'), complaint_trusted: to('notified'),
@@ -111,6 +118,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   acknowledged: {
     open: R, complaint: to('acknowledged'), complaint_trusted: to('acknowledged'),
@@ -125,6 +133,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   customer_resolved: {
     open: R, complaint: to('customer_resolved'), complaint_trusted: to('customer_resolved'),
@@ -137,6 +146,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   disputed: {
     open: R, complaint: to('disputed'), complaint_trusted: to('disputed'),
@@ -152,6 +162,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   plan_accepted: {
     open: R, complaint: to('plan_accepted'), complaint_trusted: to('plan_accepted'),
@@ -166,6 +177,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   escalated: { // untrusted, held for an operator
     open: R, complaint: to('escalated'),
@@ -181,6 +193,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_enforce: to('enforcing', 'host:isolate'),
     operator_release: R, host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   enforcing: {
     open: R, complaint: to('enforcing'), complaint_trusted: to('enforcing'),
@@ -196,6 +209,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     host_applied: to('enforced', 'mail:enforced'),
     host_failed: to('enforcing', 'queue:operator_decision'),
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   enforced: {
     open: R, complaint: to('enforced'), complaint_trusted: to('enforced'),
@@ -210,6 +224,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_release: R, // "record the customer's confirmation first"
     host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   release_requested: {
     open: R, complaint: to('release_requested'), complaint_trusted: to('release_requested'),
@@ -219,9 +234,10 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
     operator_dismiss: to('dismissed', 'host:none', 'mail:dismissed'),
     operator_enforce: R, // the customer says fixed: release or dismiss, not harder
-    operator_release: to('released', 'host:none', 'mail:released'),
+    operator_release: to('releasing', 'host:none'), // the customer hears once the host confirms the lift
     host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   appealed: { // the customer contests an enforcement in force
     open: R, complaint: to('appealed'), complaint_trusted: to('appealed'),
@@ -238,6 +254,23 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_release: R,
     host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
+  },
+  releasing: { // the lift is asked of the host, not yet confirmed: nothing says released
+    open: R, complaint: to('releasing'), complaint_trusted: to('releasing'),
+    notice_sent: U, notice_bounced: to('releasing', 'alert'),
+    customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
+    deadline: U,
+    operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
+    operator_dismiss: R, // a dismissal would claim nothing remains: release --agent-gone says what does
+    operator_enforce: R,
+    operator_release: U, // asked twice: nothing new, no second mail
+    host_applied: to('released', 'mail:released'), // the agent confirmed the generation without the actions
+    host_failed: U,
+    bmc_result: U, operator_override_bmc: R,
+    switch_cut: U,
+    switch_released: to('released', 'mail:released'),
+    operator_release_agent_gone: to('released', 'mail:released_agent_gone'),
   },
   released: { // no longer takes complaints: a new one opens a new incident
     open: R, complaint: R, complaint_trusted: R,
@@ -249,6 +282,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     host_applied: to('closed', 'mail:closed'), // the host confirmed the removal
     host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   closed: {
     open: R, complaint: R, complaint_trusted: R,
@@ -259,6 +293,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: R, operator_enforce: R, operator_release: R,
     host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
   dismissed: {
     open: R, complaint: R, complaint_trusted: R,
@@ -269,6 +304,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_dismiss: R, operator_enforce: R, operator_release: R,
     host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
+    switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
 };
 
@@ -293,6 +329,9 @@ const EVENT_TYPES: Record<IncidentEvent['type'], true> = {
   host_failed: true,
   bmc_result: true,
   operator_override_bmc: true,
+  switch_cut: true,
+  switch_released: true,
+  operator_release_agent_gone: true,
 };
 
 describe('lifecycle table: every state × every event', () => {
@@ -644,25 +683,53 @@ describe('release and close', () => {
     }
   });
 
-  it('refuses release from any other state but release_requested', () => {
-    for (const state of INCIDENT_STATES.filter((s) => !['enforced', 'enforcing', 'release_requested'].includes(s))) {
+  it('refuses release from any other state but release_requested (and releasing, where it changes nothing)', () => {
+    for (const state of INCIDENT_STATES.filter((s) => !['enforced', 'enforcing', 'release_requested', 'releasing'].includes(s))) {
       const { incident, now } = PATHS[state]();
       const err = expectRefused(incident, { type: 'operator_release', operator: 'alice' }, ctxAt(plus(now)), ['conflict']);
       expect(err.message, state).toMatch(/nothing to release/);
     }
   });
 
-  it('release_requested → released removes the incident’s actions from its host; host_applied closes it', () => {
+  it('release_requested → releasing removes the incident’s actions from its host and tells the customer nothing yet; the agent’s confirmation releases, the next closes', () => {
     const { incident, now } = PATHS.release_requested();
     expect(incident.actions.length).toBeGreaterThan(0); // still held while the operator checks
-    const released = transition(incident, { type: 'operator_release', operator: 'alice' }, ctxAt(plus(now)));
+    const releasing = transition(incident, { type: 'operator_release', operator: 'alice' }, ctxAt(plus(now)));
+    expect(releasing.incident.state).toBe('releasing');
+    // It still names what it lifts, for the operator and for the mail once confirmed.
+    expect(releasing.incident.actions).toEqual(incident.actions);
+    expect(releasing.effects.map(sig)).toEqual(['host:none']);
+    const again = transition(releasing.incident, { type: 'operator_release', operator: 'bob' }, ctxAt(plus(plus(now))));
+    expect(again).toEqual({ incident: releasing.incident, effects: [], changed: false });
+    const released = transition(releasing.incident, { type: 'host_applied' }, ctxAt(plus(plus(now))));
     expect(released.incident.state).toBe('released');
     expect(released.incident.actions).toEqual([]);
-    expect(released.effects.map(sig)).toEqual(['host:none', 'mail:released']);
-    const closed = transition(released.incident, { type: 'host_applied' }, ctxAt(plus(plus(now))));
+    expect(released.effects).toEqual([{ type: 'mail', template: 'released', terminationReview: false, actions: incident.actions }]);
+    const closed = transition(released.incident, { type: 'host_applied' }, ctxAt(plus(plus(plus(now)))));
     expect(closed.incident.state).toBe('closed');
-    expect(closed.incident.closedAt).toEqual(plus(plus(now)));
+    expect(closed.incident.closedAt).toEqual(plus(plus(plus(now))));
     expect(closed.effects.map(sig)).toEqual(['mail:closed']);
+  });
+
+  it('finishing a release without the agent needs a releasing incident and a reason, and says so in its own mail', () => {
+    const { incident, now } = PATHS.releasing();
+    const blank = expectRefused(incident, { type: 'operator_release_agent_gone', operator: 'alice', reason: '  ' }, ctxAt(plus(now)), ['invalid']);
+    expect(blank.message).toMatch(/reason/);
+    const r = transition(incident, { type: 'operator_release_agent_gone', operator: 'alice', reason: 'agent gone for a week' }, ctxAt(plus(now)));
+    expect(r.incident.state).toBe('released');
+    expect(r.effects).toEqual([{ type: 'mail', template: 'released_agent_gone', terminationReview: false, actions: incident.actions }]);
+    const early = expectRefused(PATHS.release_requested().incident, { type: 'operator_release_agent_gone', operator: 'alice', reason: 'x' }, ctxAt(plus(now)), ['conflict']);
+    expect(early.message).toMatch(/incident release first/);
+  });
+
+  it('a cut the switch confirms is enforced without the agent (mail, BMC check after); a non-cut one is not', () => {
+    const base = PATHS.enforcing().incident;
+    const cut: Incident = { ...base, actions: [{ kind: 'isolate' }] };
+    const now = plus(PATHS.enforcing().now);
+    const r = transition(cut, { type: 'switch_cut' }, ctxAt(now));
+    expect(r.incident.state).toBe('enforced');
+    expect(r.effects.map(sig)).toEqual(['mail:enforced', 'bmc_check:after']);
+    expect(transition(base, { type: 'switch_cut' }, ctxAt(now)).changed).toBe(false);
   });
 
   it('dismissing an enforced incident removes its actions', () => {

@@ -149,10 +149,19 @@ export enum Decision {
    */
   DECISION_REJECT_DISPUTE = 2,
   DECISION_DISMISS = 3,
-  /** DECISION_RELEASE - release_requested -> released (the host's enforcement is removed). */
+  /**
+   * DECISION_RELEASE - release_requested -> releasing (the host's enforcement is removed), then
+   * released once the agent (or the switch) confirms the lift.
+   */
   DECISION_RELEASE = 4,
   /** DECISION_OVERRIDE_BMC - A cut held because the BMC did not answer proceeds anyway (reason required). */
   DECISION_OVERRIDE_BMC = 5,
+  /**
+   * DECISION_RELEASE_AGENT_GONE - releasing -> released although the agent never confirmed the lift: the
+   * switch port must be open; the customer is told to clear the server's own
+   * rules through its console (reason required).
+   */
+  DECISION_RELEASE_AGENT_GONE = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -176,6 +185,9 @@ export function decisionFromJSON(object: any): Decision {
     case 5:
     case "DECISION_OVERRIDE_BMC":
       return Decision.DECISION_OVERRIDE_BMC;
+    case 6:
+    case "DECISION_RELEASE_AGENT_GONE":
+      return Decision.DECISION_RELEASE_AGENT_GONE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -197,6 +209,8 @@ export function decisionToJSON(object: Decision): string {
       return "DECISION_RELEASE";
     case Decision.DECISION_OVERRIDE_BMC:
       return "DECISION_OVERRIDE_BMC";
+    case Decision.DECISION_RELEASE_AGENT_GONE:
+      return "DECISION_RELEASE_AGENT_GONE";
     case Decision.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -290,7 +304,29 @@ export interface SwitchPortRecord {
   /** Cordon shut the port and has not reopened it. */
   portDown: boolean;
   reason: string;
-  changedAt?: Date | undefined;
+  changedAt?:
+    | Date
+    | undefined;
+  /** When the switch last read back the state Cordon holds. */
+  confirmedAt?:
+    | Date
+    | undefined;
+  /** The switch's failure since then, if any (host key changed, key refused, unreachable): its kind, message, since when. */
+  failureKind: string;
+  failure: string;
+  failureSince?: Date | undefined;
+}
+
+/**
+ * What the controller has seen of a host's enforcement (not what it decided):
+ * observed is none, confirmed (the agent reported the current generation),
+ * switch_only (a cut the switch confirmed, the agent does not), unconfirmed
+ * (decided, confirmed by neither) or lifting (lifted, not confirmed yet).
+ */
+export interface EnforcementObservation {
+  observed: string;
+  reason: string;
+  since?: Date | undefined;
 }
 
 export interface ListHostsRequest {
@@ -311,7 +347,11 @@ export interface Host {
   customerName: string;
   customerEmail: string;
   /** The out-of-band console; cuts (isolate, NIC down) need it to answer. */
-  bmc?: Bmc | undefined;
+  bmc?:
+    | Bmc
+    | undefined;
+  /** Output only (ListHosts): its enforcement as observed. */
+  observed?: EnforcementObservation | undefined;
 }
 
 export interface Bmc {
@@ -363,7 +403,11 @@ export interface HostDetail {
     | BmcCheckResult
     | undefined;
   /** The host's switch port, when the inventory names one. */
-  switchPort?: SwitchPortRecord | undefined;
+  switchPort?:
+    | SwitchPortRecord
+    | undefined;
+  /** Its enforcement as observed: what the agent or the switch confirmed. */
+  observed?: EnforcementObservation | undefined;
 }
 
 export interface SubmitComplaintRequest {
@@ -1234,7 +1278,19 @@ export const ComplaintRaw: MessageFns<ComplaintRaw> = {
 };
 
 function createBaseSwitchPortRecord(): SwitchPortRecord {
-  return { switchId: "", address: "", vendor: "", hostPort: "", portDown: false, reason: "", changedAt: undefined };
+  return {
+    switchId: "",
+    address: "",
+    vendor: "",
+    hostPort: "",
+    portDown: false,
+    reason: "",
+    changedAt: undefined,
+    confirmedAt: undefined,
+    failureKind: "",
+    failure: "",
+    failureSince: undefined,
+  };
 }
 
 export const SwitchPortRecord: MessageFns<SwitchPortRecord> = {
@@ -1259,6 +1315,18 @@ export const SwitchPortRecord: MessageFns<SwitchPortRecord> = {
     }
     if (message.changedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.changedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.confirmedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.confirmedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.failureKind !== "") {
+      writer.uint32(74).string(message.failureKind);
+    }
+    if (message.failure !== "") {
+      writer.uint32(82).string(message.failure);
+    }
+    if (message.failureSince !== undefined) {
+      Timestamp.encode(toTimestamp(message.failureSince), writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -1332,6 +1400,38 @@ export const SwitchPortRecord: MessageFns<SwitchPortRecord> = {
             message.changedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.confirmedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.failureKind = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.failure = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.failureSince = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1369,6 +1469,22 @@ export const SwitchPortRecord: MessageFns<SwitchPortRecord> = {
         : isSet(object.changed_at)
         ? fromJsonTimestamp(object.changed_at)
         : undefined,
+      confirmedAt: isSet(object.confirmedAt)
+        ? fromJsonTimestamp(object.confirmedAt)
+        : isSet(object.confirmed_at)
+        ? fromJsonTimestamp(object.confirmed_at)
+        : undefined,
+      failureKind: isSet(object.failureKind)
+        ? globalThis.String(object.failureKind)
+        : isSet(object.failure_kind)
+        ? globalThis.String(object.failure_kind)
+        : "",
+      failure: isSet(object.failure) ? globalThis.String(object.failure) : "",
+      failureSince: isSet(object.failureSince)
+        ? fromJsonTimestamp(object.failureSince)
+        : isSet(object.failure_since)
+        ? fromJsonTimestamp(object.failure_since)
+        : undefined,
     };
   },
 
@@ -1395,6 +1511,18 @@ export const SwitchPortRecord: MessageFns<SwitchPortRecord> = {
     if (message.changedAt !== undefined) {
       obj.changedAt = message.changedAt.toISOString();
     }
+    if (message.confirmedAt !== undefined) {
+      obj.confirmedAt = message.confirmedAt.toISOString();
+    }
+    if (message.failureKind !== "") {
+      obj.failureKind = message.failureKind;
+    }
+    if (message.failure !== "") {
+      obj.failure = message.failure;
+    }
+    if (message.failureSince !== undefined) {
+      obj.failureSince = message.failureSince.toISOString();
+    }
     return obj;
   },
 
@@ -1410,6 +1538,111 @@ export const SwitchPortRecord: MessageFns<SwitchPortRecord> = {
     message.portDown = object.portDown ?? false;
     message.reason = object.reason ?? "";
     message.changedAt = object.changedAt ?? undefined;
+    message.confirmedAt = object.confirmedAt ?? undefined;
+    message.failureKind = object.failureKind ?? "";
+    message.failure = object.failure ?? "";
+    message.failureSince = object.failureSince ?? undefined;
+    return message;
+  },
+};
+
+function createBaseEnforcementObservation(): EnforcementObservation {
+  return { observed: "", reason: "", since: undefined };
+}
+
+export const EnforcementObservation: MessageFns<EnforcementObservation> = {
+  encode(message: EnforcementObservation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.observed !== "") {
+      writer.uint32(10).string(message.observed);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnforcementObservation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnforcementObservation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.observed = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnforcementObservation {
+    return {
+      observed: isSet(object.observed) ? globalThis.String(object.observed) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+    };
+  },
+
+  toJSON(message: EnforcementObservation): unknown {
+    const obj: any = {};
+    if (message.observed !== "") {
+      obj.observed = message.observed;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnforcementObservation>, I>>(base?: I): EnforcementObservation {
+    return EnforcementObservation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnforcementObservation>, I>>(object: I): EnforcementObservation {
+    const message = createBaseEnforcementObservation();
+    message.observed = object.observed ?? "";
+    message.reason = object.reason ?? "";
+    message.since = object.since ?? undefined;
     return message;
   },
 };
@@ -1564,6 +1797,7 @@ function createBaseHost(): Host {
     customerName: "",
     customerEmail: "",
     bmc: undefined,
+    observed: undefined,
   };
 }
 
@@ -1592,6 +1826,9 @@ export const Host: MessageFns<Host> = {
     }
     if (message.bmc !== undefined) {
       Bmc.encode(message.bmc, writer.uint32(66).fork()).join();
+    }
+    if (message.observed !== undefined) {
+      EnforcementObservation.encode(message.observed, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1673,6 +1910,14 @@ export const Host: MessageFns<Host> = {
             message.bmc = Bmc.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.observed = EnforcementObservation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1719,6 +1964,7 @@ export const Host: MessageFns<Host> = {
         ? globalThis.String(object.customer_email)
         : "",
       bmc: isSet(object.bmc) ? Bmc.fromJSON(object.bmc) : undefined,
+      observed: isSet(object.observed) ? EnforcementObservation.fromJSON(object.observed) : undefined,
     };
   },
 
@@ -1748,6 +1994,9 @@ export const Host: MessageFns<Host> = {
     if (message.bmc !== undefined) {
       obj.bmc = Bmc.toJSON(message.bmc);
     }
+    if (message.observed !== undefined) {
+      obj.observed = EnforcementObservation.toJSON(message.observed);
+    }
     return obj;
   },
 
@@ -1764,6 +2013,9 @@ export const Host: MessageFns<Host> = {
     message.customerName = object.customerName ?? "";
     message.customerEmail = object.customerEmail ?? "";
     message.bmc = (object.bmc !== undefined && object.bmc !== null) ? Bmc.fromPartial(object.bmc) : undefined;
+    message.observed = (object.observed !== undefined && object.observed !== null)
+      ? EnforcementObservation.fromPartial(object.observed)
+      : undefined;
     return message;
   },
 };
@@ -2407,6 +2659,7 @@ function createBaseHostDetail(): HostDetail {
     dispatchError: "",
     lastBmcCheck: undefined,
     switchPort: undefined,
+    observed: undefined,
   };
 }
 
@@ -2441,6 +2694,9 @@ export const HostDetail: MessageFns<HostDetail> = {
     }
     if (message.switchPort !== undefined) {
       SwitchPortRecord.encode(message.switchPort, writer.uint32(66).fork()).join();
+    }
+    if (message.observed !== undefined) {
+      EnforcementObservation.encode(message.observed, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -2522,6 +2778,14 @@ export const HostDetail: MessageFns<HostDetail> = {
             message.switchPort = SwitchPortRecord.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.observed = EnforcementObservation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2562,6 +2826,7 @@ export const HostDetail: MessageFns<HostDetail> = {
         : isSet(object.switch_port)
         ? SwitchPortRecord.fromJSON(object.switch_port)
         : undefined,
+      observed: isSet(object.observed) ? EnforcementObservation.fromJSON(object.observed) : undefined,
     };
   },
 
@@ -2591,6 +2856,9 @@ export const HostDetail: MessageFns<HostDetail> = {
     if (message.switchPort !== undefined) {
       obj.switchPort = SwitchPortRecord.toJSON(message.switchPort);
     }
+    if (message.observed !== undefined) {
+      obj.observed = EnforcementObservation.toJSON(message.observed);
+    }
     return obj;
   },
 
@@ -2614,6 +2882,9 @@ export const HostDetail: MessageFns<HostDetail> = {
       : undefined;
     message.switchPort = (object.switchPort !== undefined && object.switchPort !== null)
       ? SwitchPortRecord.fromPartial(object.switchPort)
+      : undefined;
+    message.observed = (object.observed !== undefined && object.observed !== null)
+      ? EnforcementObservation.fromPartial(object.observed)
       : undefined;
     return message;
   },
