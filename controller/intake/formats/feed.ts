@@ -186,7 +186,8 @@ export const feedParser: FormatParser = {
         if (isIntakeLimitError(err)) throw err;
         continue; // one unreadable file does not hide the complaints of the others
       }
-      if (complaints === undefined) continue;
+      // A mail body whose table names no address is left to the readers after this one (a notice in prose may label its offender).
+      if (complaints === undefined || (file.body && complaints.length === 0)) continue;
       found ??= [];
       for (const c of complaints) found.push(c);
     }

@@ -260,3 +260,14 @@ describe('the other side is never the offender', () => {
     ]);
   });
 });
+
+describe('a mail body that is not a feed', () => {
+  it('a table in the body without any address leaves the mail to the plain-text reader', async () => {
+    const raw = Buffer.from(
+      'From: noc@reporter.example\r\nTo: abuse@provider.example\r\nSubject: SSH brute force\r\nDate: Sat, 05 Dec 2026 10:00:00 +0000\r\n\r\n' +
+        'Offending IP: 192.0.2.90\r\n\r\nsource | port | attempts\r\nour log | 22 | 310\r\n',
+    );
+    const r = await parseReportInProcess(raw);
+    expect(r.complaints.map((c) => [c.ip, c.format])).toEqual([['192.0.2.90', 'plain']]);
+  });
+});
