@@ -27,6 +27,7 @@ import { OutboxWorker, type OutboxWorkerDeps } from './mail/OutboxWorker.js';
 import { StoreOutbox } from './mail/StoreOutbox.js';
 import { CachedInventory } from './store/CachedInventory.js';
 import type { Store } from './store/Store.js';
+import type { Inventory } from './inventory/Inventory.js';
 import { CustomerLinks, type CustomerLinkSettings } from './customer/CustomerLinks.js';
 import { CustomerVoice } from './customer/CustomerVoice.js';
 import { ReadPool } from './store/ReadPool.js';
@@ -50,7 +51,8 @@ import { BanLedger } from './security/BanLedger.js';
 import { ListenerLedger } from './security/ListenerLedger.js';
 import { ManagedSecurityPolicies } from './security/ManagedSecurityPolicies.js';
 import type { ManagedSecuritySettings } from './security/managedSecuritySettings.js';
-import { SecurityPages } from './security/SecurityPages.js';
+import { SecurityPages, securityPageUrl } from './security/SecurityPages.js';
+import { SecurityMailer } from './security/SecurityMailer.js';
 import { createDnsblMonitor } from './monitoring/createDnsblMonitor.js';
 import type { DnsblMonitor } from './monitoring/dnsbl/DnsblMonitor.js';
 import { dnsblSettings, type DnsblTunables } from './monitoring/dnsbl/dnsblSettings.js';
@@ -236,6 +238,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       log: log.child({ component: 'mail' }),
       config: { maxAttempts: s.mail.maxAttempts },
       linkUrl: links ? (id) => links.url(id) : undefined,
+      securityUrl: links && s.customerWeb ? (hostId, customerId) => securityPageUrl(links.settings.secret, links.settings.publicUrl, { id: hostId, customerId }) : undefined,
     });
   }
 
@@ -306,6 +309,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         new ListenerLedger(() => s.store.audit),
         () => wall.now(),
         log.child({ component: 'managed-security' }),
+        s.mail ? securityMailer(s.store, inventory, s.managedSecurity.maxEventsPerMinute, () => wall.now(), log.child({ component: 'managed-security' })) : undefined,
       )
     : undefined;
   // Both pages start before the gRPC server, so a port already taken stops the start with little to undo.
@@ -446,4 +450,9 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       await reports.idle();
     },
   };
+}
+
+/** Managed security's mailer, with a ledger of its own over the same audit log (the mailer reads bans, never records them). */
+function securityMailer(store: Store, inventory: Inventory, maxEventsPerMinute: number, clock: () => Date, log: Logger): SecurityMailer {
+  return new SecurityMailer(store, inventory, new BanLedger(() => store.audit, log, maxEventsPerMinute), clock, log);
 }

@@ -3,7 +3,8 @@ import type { Logger } from '../../proto/runtime/logger.js';
 import { outboxMessageId, type MailTransport } from './MailSender.js';
 import { NEVER, type OutboxItem, type OutboxSource } from './OutboxSource.js';
 import { parseOutboxMail } from './parseMailPayload.js';
-import { renderOutboxMail, type MailInput } from './renderMail.js';
+import { renderOutboxMail, type MailInput, type RenderedMail } from './renderMail.js';
+import { isManagedSecurityMail, parseManagedSecurityPayload, renderManagedSecurityMail } from '../security/managedSecurityMail.js';
 
 export interface OutboxWorkerConfig {
   /** How often to look for due mail when nobody kicks. */
@@ -36,6 +37,8 @@ export interface OutboxWorkerDeps {
   config?: Partial<OutboxWorkerConfig>;
   /** The customer page's URL for a link id (CustomerLinks.url); absent when the page is off, and mail then carries no link. */
   linkUrl?: ((linkId: string) => string) | undefined;
+  /** A host's managed-security page for its customer (SecurityPages.url); absent: those mails carry no link. */
+  securityUrl?: ((hostId: string, customerId: string) => string) | undefined;
 }
 
 /** Delay before the next attempt after `failures` failed ones (1, 2, 3 …): exponential, capped. */
@@ -146,10 +149,20 @@ export class OutboxWorker {
       // Claims that never reached markDone/markFailed: something kills the worker on this row. Stop feeding it.
       if (item.attempts > this.config.maxAttempts) throw new CordonError('internal', `claimed ${item.attempts} times without an outcome`);
       // An incident's mail and a changed notice address go to payload.customer; a reporter's outcome to payload.to.
-      const payload = parseOutboxMail(item.payload);
-      template = payload.template;
-      const mail = renderOutboxMail(payload, this.deps.desk, this.deps.linkUrl);
-      const to = 'to' in payload ? payload.to : payload.customer;
+      let mail: RenderedMail;
+      let to: { name: string; email: string };
+      if (isManagedSecurityMail(item.payload)) {
+        // Managed security's mail (no incident): its own template, its page made from the host and customer ids.
+        const p = parseManagedSecurityPayload(item.payload);
+        template = p.template;
+        mail = renderManagedSecurityMail(p, this.deps.desk, this.deps.securityUrl?.(p.host.id, p.customer.id));
+        to = p.customer;
+      } else {
+        const payload = parseOutboxMail(item.payload);
+        template = payload.template;
+        mail = renderOutboxMail(payload, this.deps.desk, this.deps.linkUrl);
+        to = 'to' in payload ? payload.to : payload.customer;
+      }
       messageId = await this.deps.transport.send({ name: to.name, address: to.email }, mail, {
         messageId: outboxMessageId(item.id, item.ref),
       });

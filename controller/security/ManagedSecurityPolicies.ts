@@ -35,8 +35,8 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
     readonly sockets: ListenerLedger,
     private readonly clock: () => Date,
     private readonly log: Logger,
-    /** Told of each new socket recorded (the customer's mail); absent: recorded only. */
-    private readonly onNewSockets?: (hostId: string, sockets: ListeningSocket[]) => Promise<unknown>,
+    /** Told of new sockets and of each new ban recorded (the customer's mail); absent: recorded only. */
+    private readonly notify?: { newSockets(hostId: string, sockets: ListeningSocket[]): Promise<unknown>; banned(hostId: string): Promise<unknown> },
   ) {}
 
   /** Whether the host took managed security. */
@@ -98,7 +98,7 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
     const fresh = await this.sockets.take(hostId, list, this.clock());
     if (fresh.length > 0) {
       this.log.warn({ host: hostId, sockets: fresh.map((s) => `${s.protocol} ${s.address}:${s.port} ${s.process}`) }, 'new listening sockets on a public interface');
-      await this.onNewSockets?.(hostId, fresh);
+      await this.notify?.newSockets(hostId, fresh);
     }
     return fresh;
   }
@@ -106,6 +106,8 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
   async onBan(hostId: string, event: BanEvent): Promise<unknown> {
     // An agent of a host that did not take managed security has nothing to record.
     if (!this.covers(hostId)) return false;
-    return this.ledger.record(hostId, event, this.clock());
+    const recorded = await this.ledger.record(hostId, event, this.clock());
+    if (recorded && event.change === 'banned') await this.notify?.banned(hostId);
+    return recorded;
   }
 }

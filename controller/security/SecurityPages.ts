@@ -8,6 +8,16 @@ export const SECURITY_PREFIX = '/s/';
 /** How long the token → host map is kept before the inventory is read again (a host added or moved to another customer). */
 const CACHE_MS = 30_000;
 
+/** The token of a host's page for its customer. */
+export function securityToken(secret: Buffer, host: Pick<Host, 'id' | 'customerId'>): string {
+  return createHmac('sha256', secret).update(`cordon-security-page\0${host.id}\0${host.customerId}`).digest('base64url');
+}
+
+/** The URL of a host's page for its customer under the customer page's public URL. */
+export function securityPageUrl(secret: Buffer, publicUrl: string, host: Pick<Host, 'id' | 'customerId'>): string {
+  return `${publicUrl.replace(/\/+$/, '')}${SECURITY_PREFIX}${securityToken(secret, host)}`;
+}
+
 /**
  * Links to a host's managed-security page. A token is HMAC-SHA256 of the
  * controller's customer-link secret over the host's id and its customer's
@@ -27,12 +37,12 @@ export class SecurityPages {
   ) {}
 
   token(host: Pick<Host, 'id' | 'customerId'>): string {
-    return createHmac('sha256', this.secret).update(`cordon-security-page\0${host.id}\0${host.customerId}`).digest('base64url');
+    return securityToken(this.secret, host);
   }
 
   /** The page's URL for a host (what a mail to its customer carries). */
   url(host: Pick<Host, 'id' | 'customerId'>): string {
-    return `${this.publicUrl.replace(/\/+$/, '')}${SECURITY_PREFIX}${this.token(host)}`;
+    return securityPageUrl(this.secret, this.publicUrl, host);
   }
 
   /** The host a token opens, or undefined (malformed, unknown, a host without managed security, another customer's). */

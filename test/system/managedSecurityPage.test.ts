@@ -11,7 +11,11 @@ import { SecurityPages } from '../../controller/security/SecurityPages.js';
 import { Store } from '../../controller/store/Store.js';
 import { ExecRunner } from '../../proto/runtime/CommandRunner.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
+import { simpleParser } from 'mailparser';
+import { MailSender } from '../../controller/mail/MailSender.js';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
+import { DESK } from '../unit/mail/fixtures.js';
+import { SmtpSink } from '../unit/mail/smtpSink.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { freePort } from '../helpers/freePort.js';
 import { NetLab, inNs } from '../helpers/netns.js';
@@ -45,6 +49,16 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
   let settings: AgentSettings;
   let pageUrl: string;
   const secret = randomBytes(32);
+  let sink: SmtpSink;
+  /** The managed-security mails the customer got, parsed. */
+  const mails = async () => {
+    const out = [];
+    for (const m of sink.received) {
+      const parsed = await simpleParser(m.raw);
+      if (parsed.headers.get('x-cordon-template') === 'managed_security') out.push(parsed);
+    }
+    return out;
+  };
 
   const loop = (n: number) => JSON.parse(inNs(lab.internet, process.execPath, LOOP, lab.addr.hostPub4, '22', String(n), '', '800').trim()) as { connected: number; refused: number };
   const startAgent = async () => {
@@ -67,11 +81,13 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
     await store.customers.upsert({ id: 'acme', name: 'ACME Hosting Ltd', email: 'ops@acme.example' });
     await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: [`${lab.addr.hostPub4}/32`], managementAddress: lab.addr.hostMgmt4 });
     await store.hosts.add({ id: 'web-02', customerId: 'acme', publicPrefixes: ['198.51.100.2/32'], managementAddress: '10.255.0.99' });
+    sink = await SmtpSink.start();
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
     controller = await runController(
       controllerSettings(pki, store, {
         customerLinks: { secret, publicUrl, ttlDays: 30 },
+        mail: { transport: new MailSender({ host: '127.0.0.1', port: sink.port, secure: false, from: DESK.from, replyTo: DESK.replyTo, connectionTimeoutMs: 2_000 }), desk: DESK, maxAttempts: 3 },
         customerWeb: { listen: `127.0.0.1:${port}`, tls: undefined, publicUrl, trustProxy: [], badTokensPerMinute: 10, maxFiles: 3, maxFileBytes: 1024 * 1024 },
         managedSecurity: {
           hosts: new Set(['web-01']),
@@ -112,6 +128,7 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
     await agent?.stop();
     await controller?.stop(500);
     await controller?.store.close();
+    await sink?.close();
     lab?.destroy();
     pki?.cleanup();
     if (work) rmSync(work, { recursive: true, force: true });
@@ -126,10 +143,16 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
     expect(banned.actor).toBe('agent:web-01');
     expect(banned.detail).toMatchObject({ address: lab.addr.inet4, offence: 1, seconds: 600, services: ['ssh'] });
 
+    // The customer is told by mail, with the page's link.
+    const mail = await waitFor('the ban mail', async () => (await mails())[0]);
+    expect(mail.subject).toContain('Brute force banned on your server web-01');
+    expect(mail.text).toContain(`${lab.addr.inet4} (ssh), until`);
+    const inMail = new RegExp(`${pageUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`).exec(mail.text ?? '')?.[0];
+    expect(inMail).toBe(pageUrl);
     const browser = await launchChromium();
     try {
       const page = await browser.context.newPage();
-      const res = await page.goto(pageUrl);
+      const res = await page.goto(inMail!);
       expect(res!.status()).toBe(200);
       expect(await page.title()).toBe('Managed security web-01');
       const row = page.locator(`#bans tr[data-ban]`);
@@ -153,6 +176,9 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
     await new Promise((r) => setTimeout(r, 1_000));
     loop(40);
     await waitFor('a second ban', async () => (await guardEntries()).filter((e) => e.action === 'guard.banned').length === 2);
+    // At most one ban mail an hour per host.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await mails()).toHaveLength(1);
     await agent!.stop();
     agent = undefined;
     inNs(lab.host, 'nft', 'delete', 'table', 'inet', 'cordon_guard');

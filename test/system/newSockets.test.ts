@@ -12,7 +12,11 @@ import { SecurityPages } from '../../controller/security/SecurityPages.js';
 import { Store } from '../../controller/store/Store.js';
 import { ExecRunner } from '../../proto/runtime/CommandRunner.js';
 import { silentLogger } from '../../proto/runtime/logger.js';
+import { simpleParser } from 'mailparser';
+import { MailSender } from '../../controller/mail/MailSender.js';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
+import { DESK } from '../unit/mail/fixtures.js';
+import { SmtpSink } from '../unit/mail/smtpSink.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { freePort } from '../helpers/freePort.js';
 import { NetLab } from '../helpers/netns.js';
@@ -41,6 +45,16 @@ describe.skipIf(!gate.ok || missing !== undefined)('new listening sockets, for r
   let agent: RunningAgent | undefined;
   let pageUrl: string;
   const secret = randomBytes(32);
+  let sink: SmtpSink;
+  /** The managed-security mails the customer got, parsed. */
+  const mails = async () => {
+    const out = [];
+    for (const m of sink.received) {
+      const parsed = await simpleParser(m.raw);
+      if (parsed.headers.get('x-cordon-template') === 'managed_security') out.push(parsed);
+    }
+    return out;
+  };
   const entries = async (action: string) => (await controller.store.audit.list({ subject: 'web-01' })).filter((e) => e.action === action);
   /** A program started in the host's namespace, stopped by the lab. */
   const run = (...args: string[]) => lab.track(spawn('ip', ['netns', 'exec', lab.host, ...args], { stdio: 'ignore' }));
@@ -54,11 +68,13 @@ describe.skipIf(!gate.ok || missing !== undefined)('new listening sockets, for r
     const store = await Store.open(join(work, 'cordon.db'));
     await store.customers.upsert({ id: 'acme', name: 'ACME Hosting Ltd', email: 'ops@acme.example' });
     await store.hosts.add({ id: 'web-01', customerId: 'acme', publicPrefixes: [`${lab.addr.hostPub4}/32`], managementAddress: lab.addr.hostMgmt4 });
+    sink = await SmtpSink.start();
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
     controller = await runController(
       controllerSettings(pki, store, {
         customerLinks: { secret, publicUrl, ttlDays: 30 },
+        mail: { transport: new MailSender({ host: '127.0.0.1', port: sink.port, secure: false, from: DESK.from, replyTo: DESK.replyTo, connectionTimeoutMs: 2_000 }), desk: DESK, maxAttempts: 3 },
         customerWeb: { listen: `127.0.0.1:${port}`, tls: undefined, publicUrl, trustProxy: [], badTokensPerMinute: 10, maxFiles: 3, maxFileBytes: 1024 * 1024 },
         managedSecurity: {
           hosts: new Set(),
@@ -75,6 +91,7 @@ describe.skipIf(!gate.ok || missing !== undefined)('new listening sockets, for r
         },
       }),
     );
+    // What the mail must carry (checked against the delivered mail below).
     pageUrl = new SecurityPages(secret, publicUrl, { get: () => undefined, list: () => [] }, () => true).url({ id: 'web-01', customerId: 'acme' });
     const file = join(work, 'agent.json');
     writeFileSync(
@@ -101,6 +118,7 @@ describe.skipIf(!gate.ok || missing !== undefined)('new listening sockets, for r
     await agent?.stop();
     await controller?.stop(500);
     await controller?.store.close();
+    await sink?.close();
     lab?.destroy();
     pki?.cleanup();
     if (work) rmSync(work, { recursive: true, force: true });
@@ -123,6 +141,13 @@ describe.skipIf(!gate.ok || missing !== undefined)('new listening sockets, for r
     expect(reported.detail).toMatchObject({ protocol: 'tcp', address: '0.0.0.0', port: 8003, process: 'python3' });
     await new Promise((r) => setTimeout(r, 5_500));
     expect((await entries('sockets.new')).map((e) => (e.detail as { port: number }).port)).toEqual([8003]);
+    // The customer is told by mail, with the page's link; the baseline sent none.
+    const mail = await waitFor('the mail about it', async () => (await mails())[0]);
+    expect(await mails()).toHaveLength(1);
+    expect(mail.to).toMatchObject({ text: expect.stringContaining('ops@acme.example') });
+    expect(mail.subject).toContain('New listening socket on your server web-01');
+    expect(mail.text).toMatch(/tcp 0\.0\.0\.0:8003, process python3 \(pid \d+\)/);
+    expect(mail.text).toContain(pageUrl);
   }, 30_000);
 
   it('the customer accepts it into the baseline on their page', async () => {
