@@ -1,8 +1,11 @@
 import { asCordonError } from '../../proto/runtime/CordonError.js';
-import { parseIp } from '../../proto/runtime/cidr.js';
+import { readCanonicalIp } from './canonicalIp.js';
+import { declinedReason } from './declineWith.js';
 import { acnsParser } from './formats/acns.js';
 import { arfParser } from './formats/arf.js';
 import { feedParser } from './formats/feed.js';
+import { forwardedOriginalParser } from './formats/forwardedOriginal.js';
+import { iodefParser } from './formats/iodef.js';
 import { plainTextParser } from './formats/plainText.js';
 import { shadowserverParser } from './formats/shadowserver.js';
 import { xarfParser } from './formats/xarf.js';
@@ -18,10 +21,12 @@ import type { FormatParser, ParseResult, ParsedComplaint, ParsedMessage } from '
  * before X-ARF because an ARF without Source-IP (Netcraft's `Feedback-Type:
  * xarf`) declines and lets X-ARF read the report it wraps; Shadowserver's
  * CSV before the generic feed reader, which reads every other table and
- * JSON feed by its column names; plain text last,
- * and it only answers for a clearly labelled offender.
+ * JSON feed by its column names; IODEF after ACNS; a
+ * complaint that carries the original mail (forwardedOriginal) just before
+ * plain text, which comes last and answers only for an offender its words
+ * tell apart from the reporter's, victim's and sensor's addresses.
  */
-export const PARSERS: readonly FormatParser[] = [arfParser, xarfParser, acnsParser, shadowserverParser, feedParser, plainTextParser];
+export const PARSERS: readonly FormatParser[] = [arfParser, xarfParser, acnsParser, iodefParser, shadowserverParser, feedParser, forwardedOriginalParser, plainTextParser];
 
 /**
  * Turns a raw report (RFC 822 message or a bare JSON/CSV/XML/ZIP/text file)
@@ -65,11 +70,13 @@ export async function parseReportInProcess(raw: Buffer, filename?: string, limit
     }
     if (found === undefined) continue;
     // Complaints are completed in place, not copied: a feed's excerpts share their header (sharedExcerpt).
-    const valid = found.filter((c) => validIp(c.ip));
+    const refused: string[] = [];
+    const valid = found.filter((c) => canonicalise(c, refused));
     for (const c of valid) markEventTime(c, message.date);
     const complaints = dedupe(valid);
     if (complaints.length === 0) {
-      return { complaints: [], needsInfo: `recognised as ${parser.name} but no offender IP could be read with confidence`, ...ids };
+      const why = declinedReason(found) ?? (refused.length > 0 ? `refused: ${refused.slice(0, 3).join('; ')}` : 'no offender IP could be read with confidence');
+      return { complaints: [], needsInfo: `recognised as ${parser.name} but ${why}`, ...ids };
     }
     return { complaints, needsInfo: null, ...ids };
   }
@@ -90,13 +97,15 @@ function idsOf(message: ParsedMessage): { messageId?: string | undefined; origin
   }
 }
 
-function validIp(ip: string): boolean {
-  try {
-    parseIp(ip);
-    return true;
-  } catch {
+/** Rewrites the complaint's address into its canonical form (canonicalIp); false, with the reason kept, when it is none. */
+function canonicalise(c: ParsedComplaint, refused: string[]): boolean {
+  const reading = readCanonicalIp(c.ip);
+  if (reading.ip === undefined) {
+    refused.push(reading.refused);
     return false;
   }
+  c.ip = reading.ip;
+  return true;
 }
 
 /** The report's own time when it states none: the Date it was sent, marked as such. */

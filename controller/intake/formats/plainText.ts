@@ -1,22 +1,35 @@
+import type { Category } from '../../incidents/model.js';
+import { declineWith } from '../declineWith.js';
 import { parseReportDate } from '../parseReportDate.js';
 import type { FormatParser, ParsedComplaint, ParsedMessage } from '../types.js';
-import { ISO_TIME, OFFENDER_LINE, TIME_LINE, categoryFromKeywords, offenderIp, reportRegion } from './plainTextRules.js';
+import { readNoticeAddresses, signatureStart } from './plainTextAddresses.js';
+import { OFFENDER_LINE, TIME_LINE, categoryFromKeywords, offenderIp, reportRegion } from './plainTextRules.js';
+import { readTables } from './plainTextTable.js';
+import { findProseTime } from './proseTime.js';
 
 /**
- * Plain-text reports, the last resort: SpamCop reports ("Email from <ip> /
- * <date>") and reports with a labelled offender line ("Offending IP:",
- * "Source IP:", "Attacker IP:", "IP address:"). An address that merely
- * appears in the text is never taken: without a label the answer is [] and
- * an operator decides. Never throws.
+ * Notices written for people, the last resort: SpamCop reports ("Email
+ * from <ip> / <date>"), labelled offender lines ("Offending IP:", "Source
+ * IP:", "Attacker IP:", "IP address:"), tables whose header names the
+ * offender column, and — when the notice claims abuse — addresses its
+ * words accuse (plainTextAddresses: prose, the source side of log lines,
+ * URLs on an IP literal). An address the notice calls the reporter's,
+ * a victim's, a sensor's or the destination of traffic, or that its
+ * signature names, is never taken, whatever else says so. A notice that
+ * names only host names is declined with them named; nothing is resolved.
+ * Never throws.
  */
 
 interface Found {
   ip: string;
-  /** Where the offender was named, to find the time line that belongs to it. */
+  /** Where the offender was named, to find its paragraph and the time line that belongs to it. */
   at: number;
-  /** A time written on the offender's own line (SpamCop's "/ date"). */
+  /** A time written for it alone (SpamCop's "/ date", its table row). */
   time: Date | undefined;
+  /** Its own words for the category (a table's type cell). */
+  type?: string | undefined;
   line: string;
+  kind: 'label' | 'table' | 'prose' | 'log' | 'url';
 }
 
 /** SpamCop's summary line: "Email from 10.0.0.1 / 19 Jun 2003 17:34:13 -0400". */
@@ -31,66 +44,96 @@ function bodyText(message: ParsedMessage): string {
   return message.parts.filter((p) => p.contentType.startsWith('text/plain')).map((p) => p.content.toString('utf8')).join('\n');
 }
 
-function offenders(region: string, spamCop: boolean): Found[] {
+function labelled(region: string, spamCop: boolean): Found[] {
   const found: Found[] = [];
   if (spamCop) {
     for (const m of region.matchAll(SPAMCOP_LINE)) {
       const ip = offenderIp(m[1]!, undefined);
-      if (ip) found.push({ ip, at: m.index, time: parseReportDate(m[2]), line: m[0].trim() });
+      if (ip) found.push({ ip, at: m.index, time: parseReportDate(m[2]), line: m[0].trim(), kind: 'label' });
     }
   }
   for (const m of region.matchAll(OFFENDER_LINE)) {
     const ip = offenderIp(m[1]!, m[2]);
-    if (ip) found.push({ ip, at: m.index, time: undefined, line: m[0].trim() });
+    if (ip) found.push({ ip, at: m.index, time: undefined, line: m[0].trim(), kind: 'label' });
   }
-  return found.sort((a, b) => a.at - b.at);
+  return found;
 }
 
 /** The first labelled time in [from, to) of the region that reads as a date. */
-function labelledTime(region: string, from: number, to: number): Date | undefined {
+function labelledTime(region: string, from: number, to: number, reference: Date | undefined): Date | undefined {
   for (const m of region.slice(from, to).matchAll(TIME_LINE)) {
-    const t = parseReportDate(m[1]);
+    const t = parseReportDate(m[1]) ?? findProseTime(m[1]!, reference);
     if (t) return t;
   }
   return undefined;
 }
 
+/** The paragraph (between blank lines) around `at`. */
+function paragraphAt(region: string, at: number): string {
+  let start = 0;
+  for (const m of region.slice(0, at).matchAll(/\n[ \t]*\r?\n/g)) start = m.index + m[0].length;
+  const endMatch = /\n[ \t]*\r?\n/.exec(region.slice(at));
+  return region.slice(start, endMatch ? at + endMatch.index : undefined);
+}
+
 function evidenceOf(region: string, found: Found): string {
   const spamCopLink = /https?:\/\/www\.spamcop\.net\/(?:w3m|sc|mcgi)\?\S+/i.exec(region)?.[0];
   const reportId = /^[ \t]*(?:[-*•][ \t]*)?(?:report|incident|ticket|case)[ \t]*(?:id|#|number)[ \t]*:?[ \t]*(\S+)/im.exec(region)?.[1];
-  return spamCopLink ?? (reportId ? `report ${reportId}: ${found.line}` : found.line);
+  const line = found.kind === 'log' ? `log line, source side: ${found.line}` : found.kind === 'url' ? `URL: ${found.line}` : found.line;
+  return (spamCopLink ?? (reportId ? `report ${reportId}: ${line}` : line)).slice(0, 400);
+}
+
+function parsePlain(message: ParsedMessage): ParsedComplaint[] | undefined {
+  const text = bodyText(message);
+  if (!text.trim()) return undefined;
+  const region = reportRegion(text);
+  const signatureAt = signatureStart(region);
+  const spamCop = isSpamCop(message, region);
+  // An open proxy relays spam: SpamCop reports are spam whatever the body says (INDEX.md dev-07).
+  const noticeCategory: Category = spamCop ? 'spam' : categoryFromKeywords(`${message.subject}\n${region.slice(0, signatureAt)}`);
+  const table = readTables(region.slice(0, signatureAt));
+  const words = readNoticeAddresses(region, signatureAt, noticeCategory !== 'other', table.spans);
+  for (const ip of table.others) words.vetoed.add(ip);
+  const tables: Found[] = table.rows.map((r) => ({
+    ip: r.ip, at: r.at, time: r.time ? (parseReportDate(r.time) ?? findProseTime(r.time, message.date)) : undefined, type: r.type, line: r.line, kind: 'table',
+  }));
+  const all = [...labelled(region, spamCop), ...tables, ...words.mentions.map((m): Found => ({ ...m, time: undefined }))]
+    .filter((f) => !words.vetoed.has(f.ip))
+    .sort((a, b) => a.at - b.at);
+  if (all.length === 0) {
+    return words.hosts.length > 0
+      ? declineWith(`the notice names ${words.hosts.slice(0, 3).join(', ')} and no IP address: a name is not resolved (it may point elsewhere now, or be shared)`)
+      : [];
+  }
+  const fallbackTime = labelledTime(region, 0, region.length, message.date) ?? findProseTime(region.slice(0, signatureAt), message.date);
+  const seen = new Set<string>();
+  const out: ParsedComplaint[] = [];
+  all.forEach((f, i) => {
+    if (seen.has(f.ip)) return;
+    seen.add(f.ip);
+    const paragraph = paragraphAt(region, f.at);
+    const own = spamCop ? 'spam' : categoryFromKeywords(`${f.type ?? ''}\n${f.line}`);
+    const near = own !== 'other' ? own : spamCop ? 'spam' : categoryFromKeywords(paragraph);
+    // The time that belongs to an offender: its own, one on its line, the first labelled time after it before the next offender, one in its paragraph.
+    const next = all.slice(i + 1).find((g) => g.ip !== f.ip)?.at ?? region.length;
+    out.push({
+      ip: f.ip,
+      category: near !== 'other' ? near : noticeCategory,
+      eventTime: f.time ?? findProseTime(f.line, message.date) ?? labelledTime(region, f.at, next, message.date) ?? findProseTime(paragraph, message.date) ?? fallbackTime,
+      reporter: message.from ?? 'unknown reporter',
+      reporterKind: 'individual',
+      format: 'plain',
+      evidence: evidenceOf(region, f),
+    });
+  });
+  return out;
 }
 
 export const plainTextParser: FormatParser = {
   name: 'plain',
   parse(message: ParsedMessage): ParsedComplaint[] | undefined {
     try {
-      const text = bodyText(message);
-      if (!text.trim()) return undefined;
-      const region = reportRegion(text);
-      const spamCop = isSpamCop(message, region);
-      const found = offenders(region, spamCop);
-      // An open proxy relays spam: SpamCop reports are spam whatever the body says (INDEX.md dev-07).
-      const category = spamCop ? 'spam' : categoryFromKeywords(`${message.subject}\n${region}`);
-      const fallbackTime = labelledTime(region, 0, region.length) ?? parseReportDate(ISO_TIME.exec(region)?.[0]);
-      const seen = new Set<string>();
-      const out: ParsedComplaint[] = [];
-      found.forEach((f, i) => {
-        if (seen.has(f.ip)) return;
-        seen.add(f.ip);
-        // The time that belongs to an offender is the first labelled time after it, before the next offender.
-        const next = found[i + 1]?.at ?? region.length;
-        out.push({
-          ip: f.ip,
-          category,
-          eventTime: f.time ?? labelledTime(region, f.at, next) ?? fallbackTime,
-          reporter: message.from ?? 'unknown reporter',
-          reporterKind: 'individual',
-          format: 'plain',
-          evidence: evidenceOf(region, f),
-        });
-      });
-      return out;
+      return parsePlain(message);
     } catch {
       return [];
     }
