@@ -80,7 +80,8 @@ export async function escapeChapter(info: LabInfo, checks: Checks): Promise<void
   );
   const cutAgain = await poll(() => (fromInternet() !== 'connected' ? true : undefined), 3_000);
   checks.ok(`from the internet ${host.pub4}:22 no longer answers`, cutAgain === true);
-  const portEvent = detail(id).events?.find((e) => e.type === 'switch_port_down');
+  // The controller records the change after reading the port back, a second SSH exec: seconds after the port is down on a loaded machine.
+  const portEvent = await poll(() => detail(id).events?.find((e) => e.type === 'switch_port_down'), 15_000);
   checks.ok('the incident records the switch holding the cut, with why', portEvent !== undefined && /agent silent/.test(portEvent.detail), portEvent?.detail ?? 'no switch_port_down event');
   const mgmt = labProbe(t.mgmtNs, host.mgmt4, 22);
   const bmc = bmcAnswers(info.dir, t, host);
