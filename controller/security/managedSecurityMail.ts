@@ -31,7 +31,7 @@ export function renderManagedSecurityMail(p: ManagedSecurityMailPayload, desk: M
   const parts: string[] = [];
   if (p.sockets?.length) {
     parts.push(
-      paragraph(`On ${utc(p.at)} (UTC) your server ${p.host.id} began listening on its public addresses on ${p.sockets.length === 1 ? 'a socket' : `${p.sockets.length} sockets`} that ${p.sockets.length === 1 ? 'was' : 'were'} not there before:`),
+      paragraph(`On ${utc(p.at)} your server ${p.host.id} began listening on its public addresses on ${p.sockets.length === 1 ? 'a socket' : `${p.sockets.length} sockets`} that ${p.sockets.length === 1 ? 'was' : 'were'} not there before:`),
       bullets(p.sockets.map((s) => `${s.protocol} ${s.address.includes(':') ? `[${s.address}]` : s.address}:${s.port}, ${s.process ? `process ${s.process} (pid ${s.pid})` : 'process not known'}`)),
       paragraph('If you started this yourself, accept it on the page below and we will not mention it again. If you did not, a program may have been installed without you: look at it now.'),
     );
@@ -39,7 +39,7 @@ export function renderManagedSecurityMail(p: ManagedSecurityMailPayload, desk: M
   if (p.bans?.length) {
     parts.push(
       paragraph(`Your server ${p.host.id}'s brute-force protection banned ${p.bans.length === 1 ? 'a source' : `${p.bans.length} sources`} that opened new connections to it too fast; ${p.bans.length === 1 ? 'it is' : 'they are'} refused on every port until:`),
-      bullets(p.bans.map((b) => `${b.address} (${b.services.join(', ') || 'guarded services'}), until ${utc(b.until)} UTC, ban no. ${b.offence}`)),
+      bullets(p.bans.map((b) => `${b.address} (${b.services.join(', ') || 'guarded services'}), until ${utc(b.until)}, ban no. ${b.offence}`)),
       paragraph('If one of them is yours (a monitoring service, your office), lift the ban on the page below. We send at most one such mail an hour per server.'),
     );
   }

@@ -87,6 +87,10 @@ describe.skipIf(!gate.ok)('brute-force bans, for real', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
+  it("the golden table is one the real nft takes (nft -c, in the lab host's namespace)", () => {
+    execFileSync('ip', ['netns', 'exec', lab.host, 'nft', '-c', '-f', join(REPO_ROOT, 'test/unit/golden/guard/guard-table.nft')]);
+  });
+
   it('below the thresholds nothing is banned: a few ssh logins, a busy web client', async () => {
     const g = makeGuard();
     await g.setPolicy(policy());
