@@ -63,6 +63,7 @@ export function printTryIt(dir: string): void {
       `        ${ctl} incident list`,
       `        CORDON_OPERATOR=${LAB_OPERATORS.admin} ${ctl} clock advance 25h`,
       `        ip netns exec cordon-lab-h1 nft list table inet cordon`,
+      `        ip -n cordon-lab-sw link show swp1     (the switch port the fallback shuts; its sshd: 10.70.0.2:22)`,
       `  desk: https://127.0.0.1:${process.env.CORDON_LAB_DESK_PORT || 8443}/ in a browser on this machine: import ${join(dir, 'pki', `operator-${LAB_OPERATORS.operator}.p12`)}`,
       `        (passphrase ${LAB_P12_PASSPHRASE}) as your certificate, and trust ${join(dir, 'pki', 'ca.crt')} for servers`,
       `  logs: ${join(dir, 'logs')}   customer mail: ${join(dir, 'mail')}`,
