@@ -5,9 +5,9 @@ import { canonicalIp } from '../canonicalIp.js';
  * "[192.0.2.1]", "IPv6:2001:db8::1", "192.0.2.1 (mx.example)" — and returns
  * it in canonical form (canonicalIp: RFC 5952 for IPv6; a v4-mapped
  * address becomes its IPv4 form, since that is how the fleet inventory holds
- * it). Returns undefined for anything that is not an address, and for an
- * address with a zone id: a field that names a host or holds junk must never
- * become an offender.
+ * it). Returns undefined for anything that is not an address: a field that
+ * names a host or holds junk must never become an offender. An address with
+ * a zone id comes back as written, for parseReport to refuse with its reason.
  *
  * Shared by the ARF and X-ARF parsers (Source-IP, Source, SourceIp,
  * source_identifier).
@@ -15,7 +15,11 @@ import { canonicalIp } from '../canonicalIp.js';
 export function readIp(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const token = value.trim().split(/[\s,;]+/, 1)[0]!;
-  return token ? canonicalIp(token) : undefined;
+  if (!token) return undefined;
+  const ip = canonicalIp(token);
+  // An address with a zone id is handed on as written: parseReport refuses it and says why.
+  if (ip === undefined && token.includes('%') && canonicalIp(token.slice(0, token.indexOf('%'))) !== undefined) return token;
+  return ip;
 }
 
 /**

@@ -32,6 +32,9 @@ interface Found {
   kind: 'label' | 'table' | 'prose' | 'log' | 'url';
 }
 
+/** Words that accuse without naming a category ("the attacking host", "unauthorised access"). */
+const ABUSE_WORDS = /\battack|\babus|\bmalicious|\bhack|\bintrusion|\bexploit|\bcompromis|\bunauthori[sz]ed|\billegal|\bfraud/i;
+
 /** SpamCop's summary line: "Email from 10.0.0.1 / 19 Jun 2003 17:34:13 -0400". */
 const SPAMCOP_LINE = /^[ \t]*Email from[ \t]+\[?([0-9A-Fa-f:.]+)\]?[ \t]*\/[ \t]*(.+?)[ \t]*$/gim;
 
@@ -92,7 +95,8 @@ function parsePlain(message: ParsedMessage): ParsedComplaint[] | undefined {
   // An open proxy relays spam: SpamCop reports are spam whatever the body says (INDEX.md dev-07).
   const noticeCategory: Category = spamCop ? 'spam' : categoryFromKeywords(`${message.subject}\n${region.slice(0, signatureAt)}`);
   const table = readTables(region.slice(0, signatureAt));
-  const words = readNoticeAddresses(region, signatureAt, noticeCategory !== 'other', table.spans);
+  const claimsAbuse = noticeCategory !== 'other' || ABUSE_WORDS.test(`${message.subject}\n${region.slice(0, signatureAt)}`);
+  const words = readNoticeAddresses(region, signatureAt, claimsAbuse, table.spans);
   for (const ip of table.others) words.vetoed.add(ip);
   const tables: Found[] = table.rows.map((r) => ({
     ip: r.ip, at: r.at, time: r.time ? (parseReportDate(r.time) ?? findProseTime(r.time, message.date)) : undefined, type: r.type, line: r.line, kind: 'table',

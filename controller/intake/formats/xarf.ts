@@ -1,3 +1,4 @@
+import { declinedReason, declineWith } from '../declineWith.js';
 import type { FormatParser, MessagePart, ParsedComplaint, ParsedMessage } from '../types.js';
 import { readXarfJson, xarfJsonReports } from './xarfJson.js';
 import { readXarfYaml, readXarfYamlReport } from './xarfYaml.js';
@@ -27,6 +28,7 @@ function isJsonPart(part: MessagePart, flagged: boolean): boolean {
 /** X-ARF JSON reports in the message's JSON parts (or the bare JSON file). Unparseable JSON yields none. */
 function readJsonReports(message: ParsedMessage, flagged: boolean): ParsedComplaint[] | undefined {
   let found = false;
+  let reason: string | undefined;
   const complaints: ParsedComplaint[] = [];
   for (const part of message.parts.filter((p) => isJsonPart(p, flagged))) {
     let doc: unknown;
@@ -37,10 +39,13 @@ function readJsonReports(message: ParsedMessage, flagged: boolean): ParsedCompla
     }
     for (const report of xarfJsonReports(doc)) {
       found = true;
-      complaints.push(...readXarfJson(report, message));
+      const read = readXarfJson(report, message);
+      reason ??= declinedReason(read);
+      complaints.push(...read);
     }
   }
-  return found ? complaints : undefined;
+  if (!found) return undefined;
+  return complaints.length === 0 && reason ? declineWith(reason) : complaints;
 }
 
 /**

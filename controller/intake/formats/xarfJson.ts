@@ -1,5 +1,7 @@
 import type { ParsedComplaint, ParsedMessage } from '../types.js';
+import { declineWith } from '../declineWith.js';
 import { readIp, readUrlIp } from './arfIp.js';
+import { sourceHost } from './sourceHost.js';
 import { xarfCategory } from './xarfCategory.js';
 import { readXarfDate } from './xarfDate.js';
 
@@ -92,5 +94,11 @@ export function readXarfJson(doc: JsonRecord, message: ParsedMessage): ParsedCom
   const eventTime = readXarfDate(first(r.Date, doc.timestamp, r.Timestamp, doc.Date));
   const reporter = reporterOf(doc, message);
   const evidence = evidenceOf(doc, r, type);
-  return offenderIps(r).map((ip) => ({ ip, category, eventTime, reporter, reporterKind: 'cert', format: 'xarf-json', evidence }));
+  const ips = offenderIps(r);
+  if (ips.length === 0) {
+    const source = isRecord(r.Source) ? r.Source : undefined;
+    const host = [r.source_identifier, r.SourceUrl, r.Url, r.url, r.source_url, r.Domain, r.domain, source?.URL ?? source?.Url, r.Source, r.source].flat().map(sourceHost).find(Boolean);
+    if (host) return declineWith(`X-ARF report names ${host} and no address: a name is not resolved (it may point elsewhere now, or be shared)`);
+  }
+  return ips.map((ip) => ({ ip, category, eventTime, reporter, reporterKind: 'cert', format: 'xarf-json', evidence }));
 }

@@ -1,6 +1,8 @@
 import { parseDocument } from 'yaml';
 import type { ParsedComplaint, ParsedMessage } from '../types.js';
+import { declineWith } from '../declineWith.js';
 import { readIp, readUrlIp } from './arfIp.js';
+import { sourceHost } from './sourceHost.js';
 import { xarfCategory } from './xarfCategory.js';
 import { readXarfDate } from './xarfDate.js';
 
@@ -75,7 +77,10 @@ export function readXarfYamlReport(text: string): XarfYamlReport | undefined {
 export function readXarfYaml(report: XarfYamlReport, message: ParsedMessage, evidenceFile: string | undefined): ParsedComplaint[] {
   const source = report.get('source');
   const ip = readIp(source) ?? readUrlIp(source);
-  if (!ip) return [];
+  if (!ip) {
+    const host = sourceHost(source) ?? sourceHost(report.get('domain'));
+    return host ? declineWith(`X-ARF report names ${host} and no address: a name is not resolved (it may point elsewhere now, or be shared)`) : [];
+  }
   const type = report.get('report-type');
   const pointers = [`X-ARF ${report.get('category') ?? ''}/${type ?? ''} report`];
   const id = report.get('report-id');

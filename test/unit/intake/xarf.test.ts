@@ -128,8 +128,14 @@ describe('xarfParser edge cases', () => {
     expect(xarfParser.parse(await readMessage(json))).toEqual([]);
   });
 
-  it('returns [] when the source is a URL on a host name, and reads an IP-literal URL', async () => {
-    expect(xarfParser.parse(await bare('{"Version":"3","ReporterInfo":{},"Report":{"ReportType":"Phishing","Source":{"URL":"https://bank.example/login","Type":"uri"}}}'))).toEqual([]);
+  it('names the host when the source is a URL on a host name (never resolved), and reads an IP-literal URL', async () => {
+    const raw = '{"Version":"3","ReporterInfo":{},"Report":{"ReportType":"Phishing","Source":{"URL":"https://bank.example/login","Type":"uri"}}}';
+    expect(xarfParser.parse(await bare(raw))).toHaveLength(0);
+    const r = await parseReportInProcess(Buffer.from(raw), 'xarf.json');
+    expect(r.complaints).toEqual([]);
+    expect(r.needsInfo).toMatch(/names bank\.example and no address: a name is not resolved/);
+    const yaml = await parseReportInProcess(yamlMail('Reported-From: r@example.org\nCategory: fraud\nReport-Type: phishing\nSource-Type: uri\nSource: http://shop.example/pay\n'));
+    expect(yaml.needsInfo).toMatch(/names shop\.example and no address/);
     const [c] = xarfParser.parse(await bare('{"xarf_version":"4.0.0","category":"content","type":"phishing","source_identifier":"http://198.51.100.8/login","timestamp":1736608537}'))!;
     expect(c).toMatchObject({ ip: '198.51.100.8', category: 'phishing' });
     expect(c!.eventTime?.toISOString()).toBe('2025-01-11T15:15:37.000Z');
