@@ -5,7 +5,7 @@ import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunne
 import type { Logger } from '../../proto/runtime/logger.js';
 import { banSeconds, nextOffence } from './banTime.js';
 import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
-import { GUARD_TABLE, meterSet, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
+import { GUARD_TABLE, banSet, meterSet, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
 import type { Ban, GuardState, GuardStateFile } from './GuardStateFile.js';
 import { readGuardSets, type GuardListing } from './readGuardSets.js';
 
@@ -19,9 +19,12 @@ export interface GuardDeps {
   file: GuardStateFile;
   /** Hands a ban event to the link; false when it was dropped (no controller): the ban is sent again after the next Hello. */
   send: (event: BanEvent) => Promise<boolean>;
-  /** How often the ban set is read (default 2 s): a new ban's grown time is set within this. */
+  /** How often the ban sets are read (default 5 s): the kernel bans at once; a new ban's grown time is set within this. */
   tickMs?: number;
 }
+
+/** How often the ban sets are read by default: two small nft listings, about 30 ms of CPU, every 5 s. */
+export const DEFAULT_TICK_MS = 5_000;
 
 /** Active bans sent again after each Hello, the newest first; the controller skips the ones it has. */
 export const RESEND_LIMIT = 200;
@@ -142,7 +145,7 @@ export class Guard {
       this.appliedKey = key;
       if (active) {
         this.deps.log.info({ services: active.services.map((s) => s.name), bans: this.state.bans.length }, 'guarding against brute force');
-        this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'guard tick failed')), this.deps.tickMs ?? 2_000);
+        this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'guard tick failed')), this.deps.tickMs ?? DEFAULT_TICK_MS);
         this.timer.unref();
       }
     }
@@ -163,9 +166,25 @@ export class Guard {
     this.deps.file.save(this.state);
   }
 
+  /** The whole table (bans and meters), or undefined when it is gone. */
   private async list(): Promise<GuardListing | undefined> {
     const listed = await this.deps.runner.run('nft', ['-j', 'list', 'table', ...GUARD_TABLE.split(' ')]);
     return listed.code === 0 ? readGuardSets(listed.stdout) : undefined;
+  }
+
+  /**
+   * The two ban sets only, each tick: the meters hold every source that
+   * connected lately (up to 65,535 per service and family on a busy web
+   * server) and are read only when a new ban needs its services named.
+   */
+  private async listBans(): Promise<GuardListing | undefined> {
+    const out: GuardListing = { bans: new Map(), meters: new Map() };
+    for (const family of [4, 6] as const) {
+      const listed = await this.deps.runner.run('nft', ['-j', 'list', 'set', ...GUARD_TABLE.split(' '), banSet(family)]);
+      if (listed.code !== 0) return undefined;
+      for (const [address, ban] of readGuardSets(listed.stdout).bans) out.bans.set(address, ban);
+    }
+    return out;
   }
 
   /** Deletes elements one at a time (one that ran out meanwhile fails alone), then checks none is left. */
@@ -193,7 +212,7 @@ export class Guard {
   private async tickNow(): Promise<void> {
     const policy = this.policy;
     if (!policy) return;
-    const listing = await this.list();
+    const listing = await this.listBans();
     if (!listing) {
       this.deps.log.warn('the guard table is gone (removed on the host?): putting it back with every ban');
       await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderGuardTransaction(this.plan(policy)) });
@@ -204,6 +223,8 @@ export class Guard {
     let changed = false;
     const fresh: Ban[] = [];
     const letGo: Ban[] = [];
+    // New bans are named by the services whose meters hold their source: read those only when there is one.
+    if ([...listing.bans.keys()].some((a) => !held.has(a))) listing.meters = (await this.list())?.meters ?? new Map();
     for (const [address, { family }] of listing.bans) {
       if (held.has(address)) continue;
       const offence = nextOffence(this.state.offences.get(address), now, policy.forgetAfterSeconds);
