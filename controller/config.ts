@@ -200,6 +200,12 @@ export const controllerSchema = {
     },
     maxEventsPerMinute: { doc: "Ban events recorded per host per minute at most (audit log entries); more are logged as dropped.", format: 'positive-int', default: 120 },
     resyncSeconds: { doc: "How often each agent stream re-reads its host's bans and lifts (a lift made on another replica reaches the agent within this).", format: 'positive-int', default: 15 },
+    authFailures: {
+      doc: "Failed logins from one source in the host's journal (sshd, Postfix/Exim/Dovecot SASL, vsftpd/ProFTPD, Apache/nginx basic auth) within authWindowSeconds that ban it, like fail2ban's maxretry. 0: the journal is not read (the connection meters still ban).",
+      format: 'nat',
+      default: 5,
+    },
+    authWindowSeconds: { doc: "The window of authFailures, like fail2ban's findtime.", format: 'positive-int', default: 600 },
     listenerCheckSeconds: {
       doc: 'New-socket monitoring: how often agents list the TCP and UDP sockets listening on public interfaces (ss -tulnp); a socket not in the host\'s baseline is reported to the customer. 0 turns it off; else 5-3600.',
       format: 'nat',

@@ -4,6 +4,7 @@ import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import { banSeconds, nextOffence } from './banTime.js';
+import { FailureCounter, JOURNAL_IDENTIFIERS, parseAuthFailure, type AuthFailure } from './authFailures.js';
 import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
 import { GUARD_TABLE, banSet, meterSet, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
 import type { Ban, GuardState, GuardStateFile } from './GuardStateFile.js';
@@ -46,6 +47,13 @@ export class Guard {
   private queue: Promise<unknown> = Promise.resolve();
   /** Bans whose 'banned' event reached a controller stream (or a poll's queue) since this process started. */
   private readonly delivered = new Set<string>();
+  /** Where the journal was read up to (its cursor), or from when before the first entry. */
+  private journalCursor: string | undefined;
+  private journalSince: number | undefined;
+  private journalFailing = false;
+  private readonly failures = new FailureCounter();
+  /** Services of the failed logins that banned a source, for the ban's record. */
+  private readonly authServices = new Map<string, string[]>();
 
   constructor(private readonly deps: GuardDeps) {}
 
@@ -212,6 +220,7 @@ export class Guard {
   private async tickNow(): Promise<void> {
     const policy = this.policy;
     if (!policy) return;
+    if (policy.authFailures > 0) await this.readJournal(policy);
     const listing = await this.listBans();
     if (!listing) {
       this.deps.log.warn('the guard table is gone (removed on the host?): putting it back with every ban');
@@ -229,7 +238,9 @@ export class Guard {
       if (held.has(address)) continue;
       const offence = nextOffence(this.state.offences.get(address), now, policy.forgetAfterSeconds);
       const seconds = banSeconds(offence, policy.baseBanSeconds, policy.maxBanSeconds);
-      const ban: Ban = { id: `${now}-${address}`, address, family, services: [...(listing.meters.get(address) ?? [])].sort(), bannedAtMs: now, expiresAtMs: now + seconds * 1000, offence, seconds };
+      const services = [...new Set([...(listing.meters.get(address) ?? []), ...(this.authServices.get(address) ?? [])])].sort();
+      this.authServices.delete(address);
+      const ban: Ban = { id: `${now}-${address}`, address, family, services, bannedAtMs: now, expiresAtMs: now + seconds * 1000, offence, seconds };
       // The kernel checks never-ban sources before any meter; one here came from a policy change between two reads.
       if (this.isNever(address)) letGo.push(ban);
       else fresh.push(ban);
@@ -262,6 +273,51 @@ export class Guard {
     if (changed) this.deps.file.save(this.state);
     for (const ban of fresh) await this.emit('banned', ban);
     for (const ban of expired) await this.emit('expired', ban);
+  }
+
+  /**
+   * Reads the servers' failed logins from the journal since the last read
+   * (journalctl through the runner, at most 5,000 entries a tick) and bans,
+   * in the kernel set, each source that reached the policy's count within
+   * its window; the tick then books it like a meter's ban. A journal that
+   * cannot be read is logged once and tried again each tick; the meters
+   * go on either way.
+   */
+  private async readJournal(policy: GuardPolicy): Promise<void> {
+    this.journalSince ??= Math.floor(this.now() / 1000);
+    const from = this.journalCursor ? [`--after-cursor=${this.journalCursor}`] : [`--since=@${this.journalSince}`];
+    const r = await this.deps.runner.run('journalctl', ['-o', 'json', '--no-pager', '-q', ...from, '-n', '5000', ...JOURNAL_IDENTIFIERS.map((i) => `SYSLOG_IDENTIFIER=${i}`)]);
+    if (r.code !== 0) {
+      if (!this.journalFailing) this.deps.log.warn({ code: r.code, stderr: r.stderr.trim().slice(0, 200) }, 'cannot read the journal: failed logins are not counted (the meters still are)');
+      this.journalFailing = true;
+      return;
+    }
+    this.journalFailing = false;
+    const found: AuthFailure[] = [];
+    for (const line of r.stdout.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      if (typeof entry.__CURSOR === 'string') this.journalCursor = entry.__CURSOR;
+      const f = parseAuthFailure(entry);
+      if (f && !this.isNever(f.address)) found.push(f);
+    }
+    const over = this.failures.add(found, policy.authFailures, policy.authWindowSeconds * 1000);
+    const held = new Set(this.state.bans.map((b) => b.address));
+    const toBan = [...over].filter(([address]) => !held.has(address));
+    for (const [address, services] of toBan) {
+      this.authServices.set(address, services);
+      this.deps.log.warn({ address, services, failures: policy.authFailures }, 'failed logins: source banned');
+    }
+    if (this.authServices.size > 10_000) this.authServices.clear();
+    if (toBan.length > 0) {
+      // `add` leaves an element already there as it is: a source the kernel banned meanwhile keeps its time.
+      await this.deps.runner.run('nft', ['-f', '-'], { input: toBan.map(([address]) => `add element ${GUARD_TABLE} ${banSet(address.includes(':') ? 6 : 4)} { ${address} }\n`).join('') });
+    }
   }
 
   private async emit(change: 'banned' | 'expired' | 'removed', ban: Ban): Promise<void> {

@@ -18,6 +18,9 @@ export interface GuardPolicy {
   /** The policy's allowed sources (the agent's management networks are added where the table is made). */
   allowed: Cidr[];
   maxBans: number;
+  /** Failed authentications in the journal within authWindowSeconds that ban a source; 0: the journal is not read. */
+  authFailures: number;
+  authWindowSeconds: number;
 }
 
 /** Kernel set size per family when the controller names none. */
@@ -51,7 +54,8 @@ export function activeGuardPolicy(p: ManagedSecurity | undefined, dropped: strin
     services.push({ name: s.name, ports, perMinute: Math.min(s.newConnectionsPerMinute, 1_000_000), burst: Math.min(Math.max(s.burst, 1), 1_000_000) });
     if (services.length === MAX_SERVICES) break;
   }
-  if (services.length === 0) return undefined;
+  const authFailures = Math.min(Math.max(Math.floor(p.authFailures) || 0, 0), 1000);
+  if (services.length === 0 && authFailures === 0) return undefined;
   const allowed: Cidr[] = [];
   for (const a of p.allowed) {
     try {
@@ -69,5 +73,7 @@ export function activeGuardPolicy(p: ManagedSecurity | undefined, dropped: strin
     forgetAfterSeconds: clamp(p.forgetAfterSeconds, 1, 10 * MAX_BAN_SECONDS),
     allowed,
     maxBans: p.maxBans > 0 ? Math.min(p.maxBans, MAX_BANS_LIMIT) : DEFAULT_MAX_BANS,
+    authFailures,
+    authWindowSeconds: clamp(p.authWindowSeconds, 1, 86_400),
   };
 }

@@ -58,6 +58,8 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
       liftedBanIds: await this.ledger.liftedIds(hostId, this.clock()),
       maxBans: s.maxBans,
       listenerCheckSeconds: s.listenerCheckSeconds,
+      authFailures: s.authFailures,
+      authWindowSeconds: s.authWindowSeconds,
     };
   }
 

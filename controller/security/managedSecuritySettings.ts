@@ -20,6 +20,9 @@ export interface ManagedSecuritySettings {
   resyncSeconds: number;
   /** How often agents list the sockets listening on public interfaces (new-socket monitoring); 0: off. */
   listenerCheckSeconds: number;
+  /** Failed logins in the host's journal within authWindowSeconds that ban a source; 0: the journal is not read. */
+  authFailures: number;
+  authWindowSeconds: number;
 }
 
 export interface ManagedSecurityConfig {
@@ -34,6 +37,8 @@ export interface ManagedSecurityConfig {
   maxEventsPerMinute: number;
   resyncSeconds: number;
   listenerCheckSeconds: number;
+  authFailures: number;
+  authWindowSeconds: number;
 }
 
 const NAME = /^[a-z][a-z0-9]{0,15}$/;
@@ -58,6 +63,8 @@ export function managedSecurityFromConfig(c: ManagedSecurityConfig): ManagedSecu
   if (c.maxBanSeconds < c.baseBanSeconds) fail('managedSecurity.maxBanSeconds', `must be at least baseBanSeconds (${c.baseBanSeconds})`);
   if (c.maxBanSeconds > 365 * 86_400) fail('managedSecurity.maxBanSeconds', 'at most a year (31536000)');
   if (c.listenerCheckSeconds !== 0 && (c.listenerCheckSeconds < 5 || c.listenerCheckSeconds > 3600)) fail('managedSecurity.listenerCheckSeconds', 'must be 0 (off) or in [5, 3600]');
+  if (c.authFailures > 1000) fail('managedSecurity.authFailures', 'at most 1000 (0 turns journal reading off)');
+  if (c.authWindowSeconds < 1 || c.authWindowSeconds > 86_400) fail('managedSecurity.authWindowSeconds', 'must be in [1, 86400]');
   if (c.maxBans > 65_535) fail('managedSecurity.maxBans', 'at most 65535 per address family');
   c.allowed.forEach((a, i) => {
     try {
@@ -79,5 +86,7 @@ export function managedSecurityFromConfig(c: ManagedSecurityConfig): ManagedSecu
     maxEventsPerMinute: c.maxEventsPerMinute,
     resyncSeconds: c.resyncSeconds,
     listenerCheckSeconds: c.listenerCheckSeconds,
+    authFailures: c.authFailures,
+    authWindowSeconds: c.authWindowSeconds,
   };
 }

@@ -27,6 +27,8 @@ describe('managed security on the desk', () => {
           maxEventsPerMinute: 30,
           resyncSeconds: 15,
           listenerCheckSeconds: 60,
+          authFailures: 0,
+          authWindowSeconds: 600,
         },
       }),
     });

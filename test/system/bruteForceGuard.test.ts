@@ -35,6 +35,8 @@ const policy = (over: Partial<ManagedSecurity> = {}): ManagedSecurity => ({
   liftedBanIds: [],
   maxBans: 100,
   listenerCheckSeconds: 0,
+  authFailures: 0,
+  authWindowSeconds: 600,
   ...over,
 });
 

@@ -101,6 +101,8 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
           maxEventsPerMinute: 30,
           resyncSeconds: 1,
           listenerCheckSeconds: 0,
+          authFailures: 0,
+          authWindowSeconds: 600,
         },
       }),
     );

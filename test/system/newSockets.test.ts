@@ -88,6 +88,8 @@ describe.skipIf(!gate.ok || missing !== undefined)('new listening sockets, for r
           maxEventsPerMinute: 30,
           resyncSeconds: 5,
           listenerCheckSeconds: 5,
+          authFailures: 0,
+          authWindowSeconds: 600,
         },
       }),
     );

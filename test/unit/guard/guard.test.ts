@@ -16,6 +16,8 @@ const policy: ManagedSecurity = {
   liftedBanIds: [],
   maxBans: 0,
   listenerCheckSeconds: 0,
+  authFailures: 0,
+  authWindowSeconds: 600,
 };
 
 describe('ban time growth', () => {

@@ -23,6 +23,8 @@ const config: ManagedSecurityConfig = {
   maxEventsPerMinute: 5,
   resyncSeconds: 15,
   listenerCheckSeconds: 60,
+  authFailures: 5,
+  authWindowSeconds: 600,
 };
 const ban = (address: string, atMs = T0.getTime(), over: Partial<BanEvent> = {}): BanEvent => ({
   banId: `${atMs}-${address}`,

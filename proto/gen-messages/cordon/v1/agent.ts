@@ -369,6 +369,13 @@ export interface ManagedSecurity {
    * (new-socket monitoring); 0 turns it off.
    */
   listenerCheckSeconds: number;
+  /**
+   * Failed authentications from one source in the journal (sshd, the mail,
+   * FTP and web servers) within auth_window_seconds that ban it; 0 turns
+   * journal reading off.
+   */
+  authFailures: number;
+  authWindowSeconds: number;
 }
 
 export interface GuardedService {
@@ -2428,6 +2435,8 @@ function createBaseManagedSecurity(): ManagedSecurity {
     liftedBanIds: [],
     maxBans: 0,
     listenerCheckSeconds: 0,
+    authFailures: 0,
+    authWindowSeconds: 0,
   };
 }
 
@@ -2459,6 +2468,12 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     }
     if (message.listenerCheckSeconds !== 0) {
       writer.uint32(72).uint32(message.listenerCheckSeconds);
+    }
+    if (message.authFailures !== 0) {
+      writer.uint32(80).uint32(message.authFailures);
+    }
+    if (message.authWindowSeconds !== 0) {
+      writer.uint32(88).uint32(message.authWindowSeconds);
     }
     return writer;
   },
@@ -2548,6 +2563,22 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
             message.listenerCheckSeconds = reader.uint32();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.authFailures = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.authWindowSeconds = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2599,6 +2630,16 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
         : isSet(object.listener_check_seconds)
         ? globalThis.Number(object.listener_check_seconds)
         : 0,
+      authFailures: isSet(object.authFailures)
+        ? globalThis.Number(object.authFailures)
+        : isSet(object.auth_failures)
+        ? globalThis.Number(object.auth_failures)
+        : 0,
+      authWindowSeconds: isSet(object.authWindowSeconds)
+        ? globalThis.Number(object.authWindowSeconds)
+        : isSet(object.auth_window_seconds)
+        ? globalThis.Number(object.auth_window_seconds)
+        : 0,
     };
   },
 
@@ -2631,6 +2672,12 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     if (message.listenerCheckSeconds !== 0) {
       obj.listenerCheckSeconds = Math.round(message.listenerCheckSeconds);
     }
+    if (message.authFailures !== 0) {
+      obj.authFailures = Math.round(message.authFailures);
+    }
+    if (message.authWindowSeconds !== 0) {
+      obj.authWindowSeconds = Math.round(message.authWindowSeconds);
+    }
     return obj;
   },
 
@@ -2648,6 +2695,8 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     message.liftedBanIds = object.liftedBanIds?.map((e) => e) || [];
     message.maxBans = object.maxBans ?? 0;
     message.listenerCheckSeconds = object.listenerCheckSeconds ?? 0;
+    message.authFailures = object.authFailures ?? 0;
+    message.authWindowSeconds = object.authWindowSeconds ?? 0;
     return message;
   },
 };
