@@ -7,7 +7,7 @@ import { hasOffenderColumn, roleColumns, type FeedKey, type RoleColumns } from '
 import { feedFiles, type FeedFile } from './feedFiles.js';
 import { readJsonFeed } from './feedJson.js';
 import { csvRecord, excerptHeads, feedIp } from './feedRows.js';
-import { readFeedTable } from './feedTable.js';
+import { addressOutsideTable, readFeedTable } from './feedTable.js';
 import { feedTime } from './feedTime.js';
 
 /**
@@ -148,7 +148,7 @@ function readFile(file: FeedFile, ctx: Context, limits: IntakeLimits): ParsedCom
     return isFeed ? out : undefined;
   }
   const table = readFeedTable(file.text, limits, where);
-  if (!table) return undefined;
+  if (!table || (file.body && addressOutsideTable(file.text, table))) return undefined;
   const roles = ctx.roles.of(table.keys, true);
   const headOf = excerptHeads(table.header);
   const out: ParsedComplaint[] = [];

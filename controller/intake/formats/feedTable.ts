@@ -1,4 +1,5 @@
 import type { IntakeLimits } from '../limits.js';
+import { feedIp } from './feedRows.js';
 import { csvRecords, readCsv, type CsvDelimiter } from './csvRecords.js';
 import { feedKey, hasOffenderColumn, type FeedKey } from './feedColumns.js';
 
@@ -20,6 +21,9 @@ export interface FeedTable {
   keys: FeedKey[];
   /** The rows after the header, one at a time, within intake.limits.rows and lineLength. */
   rows: Generator<string[]>;
+  /** Where the header line starts in the text, and where the rows start. */
+  headerAt: number;
+  rowsAt: number;
 }
 
 const DELIMITERS: readonly CsvDelimiter[] = [',', ';', '\t', '|'];
@@ -74,8 +78,28 @@ export function readFeedTable(text: string, limits: IntakeLimits, where: string)
     const line = text.slice(start, end).replace(/\r$/, '');
     // Lines are bounded by readMessage (intake.limits.lineLength) before any parser runs; a longer one is no header.
     const found = line.length <= limits.lineLength ? headerOf(line) : undefined;
-    if (found) return { ...found, rows: rowsOf(text.slice(end + 1), found.delimiter, limits, where) };
+    if (found) return { ...found, rows: rowsOf(text.slice(end + 1), found.delimiter, limits, where), headerAt: start, rowsAt: end + 1 };
     start = end + 1;
   }
   return undefined;
+}
+
+/**
+ * Whether text around the table — before its header, or lines after it
+ * without the table's delimiter — names an address: then the text is a
+ * notice written for people that holds a table, not a feed, and the notice
+ * reader reads it whole (its prose may accuse other addresses, or name the
+ * reporter's own). Comment lines do not count.
+ */
+export function addressOutsideTable(text: string, table: FeedTable): boolean {
+  const prose = [text.slice(0, table.headerAt), ...text.slice(table.rowsAt).split(/\r?\n|\r/).filter((l) => !l.includes(table.delimiter))];
+  for (const block of prose) {
+    for (const line of block.split(/\r?\n|\r/)) {
+      if (line.trimStart().startsWith('#')) continue;
+      for (const token of line.split(/[\s,;()<>"'|]+/)) {
+        if ((token.includes('.') || token.includes(':')) && feedIp(token.replace(/^\[|[\].:]+$/g, ''))) return true;
+      }
+    }
+  }
+  return false;
 }

@@ -271,3 +271,16 @@ describe('a mail body that is not a feed', () => {
     expect(r.complaints.map((c) => [c.ip, c.format])).toEqual([['192.0.2.90', 'plain']]);
   });
 });
+
+describe('a notice that holds a table', () => {
+  it('is left to the notice reader when its prose names an address too (it reads the table and the prose)', async () => {
+    const raw = Buffer.from(
+      'From: noc@reporter.example\r\nTo: abuse@provider.example\r\nSubject: Attacks from your network\r\nDate: Sat, 05 Dec 2026 10:00:00 +0000\r\n\r\n' +
+        'Hello,\r\n\r\n| IP | Time | Type |\r\n|---|---|---|\r\n| 192.0.2.91 | 2026-12-04 22:00:00 | scanner |\r\n\r\nWe also saw brute force attempts from 192.0.2.92.\r\n',
+    );
+    const r = await parseReportInProcess(raw);
+    expect(r.complaints.every((c) => c.format !== 'feed-csv')).toBe(true);
+    // What the notice reader makes of it is its own test's business; the feed reader has not cut the prose off.
+    expect(r.complaints.map((c) => c.ip)).toContain('192.0.2.92');
+  });
+});
