@@ -5,10 +5,12 @@ import { DeskServiceService } from '../proto/gen/cordon/v1/desk.js';
 import { CordonError } from '../proto/runtime/CordonError.js';
 import { parseAddress } from '../proto/runtime/address.js';
 import type { Logger } from '../proto/runtime/logger.js';
-import { bidiHandler, guardedServices, unaryHandler, type CallContext } from '../proto/runtime/rpcServer.js';
+import { bidiHandler, guardedServices, unaryHandler, type BidiStream, type CallContext } from '../proto/runtime/rpcServer.js';
+import { identityFromCertificate, type PeerIdentity } from '../proto/runtime/peerIdentity.js';
+import type { TLSSocket } from 'node:tls';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { MemoryDesiredStates, type DesiredStateSource } from './agents/DesiredStates.js';
-import type { DetectionPolicy, Observation, Report, TamperEvent } from '../proto/gen/cordon/v1/agent.js';
+import type { AgentMessage, ControllerMessage, DetectionPolicy, Observation, Report, TamperEvent } from '../proto/gen/cordon/v1/agent.js';
 import type { IncidentDesk } from './desk/incidentDesk.js';
 import { handleAgentConnect } from './agents/handleAgentConnect.js';
 import { RevocationList } from './agents/RevocationList.js';
@@ -17,6 +19,7 @@ import { createAuthorize } from './authorize.js';
 import { addReflection } from './reflection.js';
 import { HandshakeRefusalLog } from './transport/HandshakeRefusalLog.js';
 import { listenMutualTls } from './transport/listenMutualTls.js';
+import { createAgentStreamServer } from './transport/AgentStreamServer.js';
 import { createDeskHandlers, type DeskDeps } from './desk/deskService.js';
 import { DEFAULT_INTAKE_LIMITS, grpcMessageLimit } from './intake/limits.js';
 import type { Inventory } from './inventory/Inventory.js';
@@ -60,6 +63,19 @@ export interface ControllerOptions {
 
 export const DEFAULT_MAX_HEARTBEAT_MS = 30_000;
 
+/** What grpc.health.v1 answers for: the whole server ('') and each service. */
+const HEALTH_SERVICES = new Set(['', 'cordon.v1.AgentService', 'cordon.v1.DeskService']);
+
+/** The identity of an admitted connection's certificate when it is an agent's; anything else is grpc-js's to judge per call. */
+function agentPeer(socket: TLSSocket): PeerIdentity | undefined {
+  try {
+    const peer = identityFromCertificate(socket.getPeerCertificate());
+    return peer.kind === 'agent' ? peer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface RunningController {
   /** The port actually bound (useful with port 0). */
   port: number;
@@ -79,6 +95,10 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const source: DesiredStateSource = opts.desired ?? desired;
   const revocations = new RevocationList(opts.revokedSerialsFile);
   const authorize = createAuthorize(revocations);
+  const authorizeInfra = (peer: PeerIdentity) => {
+    const reason = revocations.check(peer.serial);
+    if (reason) throw new CordonError('permission', reason);
+  };
   const rpcLog = log.child({ component: 'rpc' });
   const deps = { log: rpcLog, authorize };
 
@@ -109,8 +129,11 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     ...(opts.onObservation ? { onObservation: opts.onObservation } : {}),
     ...(opts.managedSecurity ? { managedSecurity: opts.managedSecurity } : {}),
   };
+  // Agents whose connection reaches grpc-js (none does: listenMutualTls routes agent certificates to
+  // agentStreams below) would still be served the same way; the service is registered for reflection too.
+  const connectAgent = (stream: BidiStream<AgentMessage, ControllerMessage>, ctx: CallContext) => handleAgentConnect(stream, ctx, linkDeps);
   server.addService(AgentServiceService, {
-    connect: bidiHandler('AgentService/Connect', (stream, ctx) => handleAgentConnect(stream, ctx, linkDeps), deps),
+    connect: bidiHandler('AgentService/Connect', connectAgent, deps),
   });
   const desk = createDeskHandlers({ inventory: opts.inventory, sessions: opts.agents ?? sessions, observe: opts.observe });
   const incidents = opts.incidentDesk;
@@ -157,20 +180,10 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     getClock: u('GetClock', incidents?.getClock),
     getComplaintRaw: u('GetComplaintRaw', incidents?.getComplaintRaw),
   });
-  const health = new HealthImplementation({
-    '': 'SERVING',
-    'cordon.v1.AgentService': 'SERVING',
-    'cordon.v1.DeskService': 'SERVING',
-  });
+  const health = new HealthImplementation(Object.fromEntries([...HEALTH_SERVICES].map((s) => [s, 'SERVING'])));
   // Health and reflection are library code: they get the same certificate
   // checks as Cordon's own services (any Cordon identity, not revoked).
-  const infra = guardedServices(server, {
-    log: rpcLog,
-    authorize: (peer) => {
-      const reason = revocations.check(peer.serial);
-      if (reason) throw new CordonError('permission', reason);
-    },
-  });
+  const infra = guardedServices(server, { log: rpcLog, authorize: authorizeInfra });
   health.addToServer(infra as Server);
   addReflection(infra);
 
@@ -178,6 +191,17 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   // serves HTTP/2 on the connections it admits. Credentials are "insecure"
   // only to grpc-js, which gets sockets that are already mutual TLS.
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  // Agents' connections are served on node's own HTTP/2 (transport/AgentStreamServer.ts); everyone else's by grpc-js.
+  let serving = true;
+  const agentStreams = createAgentStreamServer({
+    connect: connectAgent,
+    authorize,
+    authorizeHealth: authorizeInfra,
+    health: (service) => (!HEALTH_SERVICES.has(service) ? 'SERVICE_UNKNOWN' : serving ? 'SERVING' : 'NOT_SERVING'),
+    log: rpcLog,
+    // Three missed heartbeats at the longest interval an agent may ask for, and a margin: the agent has been silent past going stale.
+    idleTimeoutMs: (opts.staleAfterMissedHeartbeats + 1) * (opts.maxHeartbeatMs ?? DEFAULT_MAX_HEARTBEAT_MS),
+  });
   const refusals = new HandshakeRefusalLog(log.child({ component: 'tls' }));
   const { host, port } = parseAddress(opts.listen);
   const listener = await listenMutualTls({
@@ -185,7 +209,11 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     port,
     tls: opts.tls,
     refusals,
-    onConnection: (socket) => injector.injectConnection(socket),
+    onConnection: (socket) => {
+      const peer = agentPeer(socket);
+      if (peer) agentStreams.serve(socket, peer);
+      else injector.injectConnection(socket);
+    },
   });
   const boundPort = listener.port;
   log.info({ listen: `${host}:${boundPort}` }, 'controller listening');
@@ -220,6 +248,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       clearInterval(refusalSummary);
       refusals.summarise();
       health.setStatus('', 'NOT_SERVING');
+      serving = false;
       void listener.close();
       // Agent streams never finish by themselves: end them with UNAVAILABLE,
       // which agents treat as "reconnect later", then let unary calls finish.
@@ -234,6 +263,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
           resolve();
         });
       });
+      await agentStreams.close(Math.min(graceMs, 1_000));
       // Connections grpc-js has not turned into sessions yet (mid-preface) go too.
       await listener.close({ destroy: true });
       log.info('controller stopped');

@@ -1,3 +1,4 @@
+import { AGENT_CONNECT_PATH } from '../../proto/runtime/agentConnectPath.js';
 import {
   AgentMessage,
   type BanEvent,
@@ -329,8 +330,6 @@ export function configuredControllers(opts: Pick<ControllerLinkOptions, 'address
   return list;
 }
 
-/** AgentService.Connect's gRPC path (test/unit/agentConnectPath.test.ts holds it to the generated service). */
-export const AGENT_CONNECT_PATH = '/cordon.v1.AgentService/Connect';
 
 /**
  * The agent's Connect stream over node's own HTTP/2 (Http2Bidi), not grpc-js:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AGENT_CONNECT_PATH } from '../../agent/link/ControllerLink.js';
+import { AGENT_CONNECT_PATH } from '../../proto/runtime/agentConnectPath.js';
 import { AgentServiceService } from '../../proto/gen/cordon/v1/agent.js';
 import { AgentMessage as LiteAgentMessage } from '../../proto/gen-messages/cordon/v1/agent.js';
 import { AgentMessage } from '../../proto/gen/cordon/v1/agent.js';
