@@ -74,11 +74,12 @@ export async function fleetPki(root, agents, { log = () => {}, timeoutMs = 30 * 
     // template with its host id and serial replaced, signed again by the CA
     // in this process (a process per certificate took 20 minutes for 10,000
     // on a loaded machine; this takes seconds). Host ids all have the same
-    // length and serials are 16 bytes with the top bit clear, so only the
+    // length and serials are 16 bytes with the top bit clear and a first byte
+    // other than zero (DER integers are minimal), so only the
     // signature's length changes (see resignedFromTemplate).
     const template = join(agentDir, 'template.crt');
     const templateId = hostIdOf(0);
-    const serialHex = (i) => (randomBytes(16)[0] & 0x7f).toString(16).padStart(2, '0') + randomBytes(15).toString('hex');
+    const serialHex = () => ((randomBytes(1)[0] & 0x7f) || 1).toString(16).padStart(2, '0') + randomBytes(15).toString('hex');
     execFileSync(
       'openssl',
       ['x509', '-new', '-force_pubkey', pub, '-subj', `/O=Cordon/OU=agent/CN=${templateId}`, '-CA', join(pki, 'ca.crt'), '-CAkey', join(pki, 'ca.key'),
