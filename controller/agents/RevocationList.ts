@@ -33,6 +33,7 @@ export class RevocationList {
     if (!this.path) return undefined;
     this.refresh();
     if (this.unreadable) return `the revocation list ${this.path} cannot be read (${this.unreadable})`;
+    if (this.serials.size === 0) return undefined;
     return this.serials.has(normaliseSerial(serial)) ? `certificate serial ${normaliseSerial(serial)} is revoked` : undefined;
   }
 
@@ -45,6 +46,8 @@ export class RevocationList {
   revoked(serial: string): string | undefined {
     if (!this.path) return undefined;
     this.refresh();
+    // The common case, checked for every session each second: nothing revoked, nothing to normalise.
+    if (this.serials.size === 0) return undefined;
     return this.serials.has(normaliseSerial(serial)) ? `certificate serial ${normaliseSerial(serial)} is revoked` : undefined;
   }
 

@@ -51,7 +51,8 @@ export interface AgentStreamServer {
  */
 export function createAgentStreamServer(opts: AgentStreamServerOptions): AgentStreamServer {
   const maxMessageBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
-  const lastHeard = new Map<ServerHttp2Session, number>();
+  // When each session last heard from its peer: an object per session, so that a message only writes a number.
+  const lastHeard = new Map<ServerHttp2Session, { at: number }>();
   const h2 = createServer({
     settings: { enablePush: false, maxConcurrentStreams: 8, maxHeaderListSize: 16 * 1024 },
     maxSessionMemory: 2,
@@ -62,9 +63,10 @@ export function createAgentStreamServer(opts: AgentStreamServerOptions): AgentSt
   let arriving: PeerIdentity | undefined;
   h2.on('session', (session: ServerHttp2Session) => {
     if (arriving) peers.set(session, arriving);
-    lastHeard.set(session, performance.now());
+    const heard = { at: performance.now() };
+    lastHeard.set(session, heard);
     session.on('error', () => {});
-    session.on('ping', () => lastHeard.set(session, performance.now()));
+    session.on('ping', () => (heard.at = performance.now()));
     session.once('close', () => lastHeard.delete(session));
   });
 
@@ -72,8 +74,9 @@ export function createAgentStreamServer(opts: AgentStreamServerOptions): AgentSt
     const session = stream.session as ServerHttp2Session | undefined;
     const peer = session ? peers.get(session) : undefined;
     stream.on('error', () => {});
-    if (!session || !peer) return refuseCall(stream, new CordonError('unauthenticated', 'mutual TLS is required'));
-    lastHeard.set(session, performance.now());
+    const heard = session ? lastHeard.get(session) : undefined;
+    if (!session || !peer || !heard) return refuseCall(stream, new CordonError('unauthenticated', 'mutual TLS is required'));
+    heard.at = performance.now();
     const path = String(headers[constants.HTTP2_HEADER_PATH] ?? '');
     const method = path.replace(/^\//, '').replace(/^cordon\.v1\./, '');
     if (headers[constants.HTTP2_HEADER_METHOD] !== 'POST' || !String(headers[constants.HTTP2_HEADER_CONTENT_TYPE] ?? '').startsWith('application/grpc')) {
@@ -94,8 +97,8 @@ export function createAgentStreamServer(opts: AgentStreamServerOptions): AgentSt
       deserialize: (bytes) => AgentMessage.decode(bytes),
       serialize: (message) => ControllerMessage.encode(message).finish(),
       maxMessageBytes,
+      onData: () => (heard.at = performance.now()),
     });
-    stream.on('data', () => lastHeard.set(session, performance.now()));
     const socket = session.socket;
     const ctx: CallContext = { peer, peerAddress: socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : String(socket.remoteAddress), signal: call.signal };
     opts.connect(call.stream, ctx).then(
@@ -111,9 +114,9 @@ export function createAgentStreamServer(opts: AgentStreamServerOptions): AgentSt
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const [session, heard] of lastHeard) {
-      if (now - heard <= opts.idleTimeoutMs) continue;
+      if (now - heard.at <= opts.idleTimeoutMs) continue;
       lastHeard.delete(session);
-      opts.log.info({ peer: session.socket?.remoteAddress, silentMs: Math.round(now - heard) }, 'agent connection closed: nothing heard from it');
+      opts.log.info({ peer: session.socket?.remoteAddress, silentMs: Math.round(now - heard.at) }, 'agent connection closed: nothing heard from it');
       session.destroy();
     }
   }, Math.min(5_000, opts.idleTimeoutMs));

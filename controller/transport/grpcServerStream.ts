@@ -18,6 +18,8 @@ export interface ServerStreamOptions<Req, Res> {
   serialize: (message: Res) => Uint8Array;
   /** Largest message taken from the client. */
   maxMessageBytes: number;
+  /** Called on every chunk the client sends (the connection's idle check). */
+  onData?: () => void;
 }
 
 export interface ServerCall<Req, Res> {
@@ -91,7 +93,9 @@ export function acceptBidi<Req, Res>(h2: ServerHttp2Stream, opts: ServerStreamOp
     notify();
   };
 
+  const onData = opts.onData;
   h2.on('data', (chunk: Buffer) => {
+    onData?.();
     if (failure) return;
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     while (pending.length >= FRAME_HEADER_BYTES) {

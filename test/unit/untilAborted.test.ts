@@ -23,6 +23,8 @@ describe('untilAborted', () => {
     let n = 0;
     for await (const m of untilAborted(messages(refs), ctl.signal)) {
       expect(m.seq).toBe(n);
+      // One listener for the whole loop, not one per message.
+      if (n === 1_000) expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(1);
       if (++n === 2_000) break;
     }
     await new Promise((r) => setImmediate(r));
