@@ -68,6 +68,15 @@ export const controllerSchema = {
       format: 'positive-int',
       default: 30,
     },
+    reconnectRatePerSecond: {
+      doc:
+        'Admission pacing: the rate of agent (re)connections this controller takes without falling behind (TLS handshakes, Hellos, ' +
+        'desired states). Every ping tells each agent to spread its redial, should the stream be lost, over (open sessions ÷ this) ' +
+        'seconds, so a restart brings the fleet back at this rate instead of all at once; agents take the larger of this and their own ' +
+        'reconnect.spreadMs, up to 5 minutes. 0: nothing is told (agents use their own spread).',
+      format: 'nat',
+      default: 400,
+    },
   },
   inventory: {
     file: {
@@ -469,7 +478,7 @@ export const controllerSchema = {
 export type ControllerConfig = convict.Config<{
   listen: string;
   tls: { ca: string; cert: string; key: string; revokedSerialsFile: string };
-  agents: { staleAfterMissedHeartbeats: number; pingIntervalSeconds: number; helloTimeoutSeconds: number; maxHeartbeatSeconds: number };
+  agents: { staleAfterMissedHeartbeats: number; pingIntervalSeconds: number; helloTimeoutSeconds: number; maxHeartbeatSeconds: number; reconnectRatePerSecond: number };
   inventory: { file: string };
   store: { path: string; url: string; maxConnections: number };
   replica: { id: string };

@@ -52,6 +52,8 @@ export interface ControllerOptions {
   /** The longest heartbeat interval an agent may ask for; longer ones are clamped (default 30 s, `agents.maxHeartbeatSeconds`). */
   maxHeartbeatMs?: number;
   pingIntervalMs: number;
+  /** Admission pacing (`agents.reconnectRatePerSecond`): agents are told to spread a redial over open sessions ÷ this; absent or 0, nothing is told. */
+  reconnectRatePerSecond?: number;
   helloTimeoutMs: number;
   /** How often open streams and connections are checked against the revocation list (default 1 s). */
   revocationSweepMs?: number;
@@ -62,6 +64,16 @@ export interface ControllerOptions {
 }
 
 export const DEFAULT_MAX_HEARTBEAT_MS = 30_000;
+
+/**
+ * How long a fleet of `open` agents should take to come back at `ratePerSecond`
+ * (admission pacing). Only the agents of this controller count: after a
+ * replica's death its agents are spread over the ones left by their own
+ * rotation.
+ */
+export function reconnectSpreadMs(open: number, ratePerSecond: number): number {
+  return Math.min(0xffffffff, Math.ceil((open / ratePerSecond) * 1000));
+}
 
 /** What grpc.health.v1 answers for: the whole server ('') and each service. */
 const HEALTH_SERVICES = new Set(['', 'cordon.v1.AgentService', 'cordon.v1.DeskService']);
@@ -121,6 +133,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     desired: source,
     pingIntervalMs: opts.pingIntervalMs,
     helloTimeoutMs: opts.helloTimeoutMs,
+    ...(opts.reconnectRatePerSecond ? { reconnectSpreadMs: () => reconnectSpreadMs(sessions.openCount(), opts.reconnectRatePerSecond!) } : {}),
     maxHeartbeatMs: opts.maxHeartbeatMs ?? DEFAULT_MAX_HEARTBEAT_MS,
     refused: (serial: string) => revocations.revoked(serial),
     ...(opts.onReport ? { onReport: opts.onReport } : {}),

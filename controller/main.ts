@@ -157,6 +157,7 @@ async function main(argv: string[]): Promise<number> {
     staleAfterMissedHeartbeats: config.get('agents.staleAfterMissedHeartbeats'),
     maxHeartbeatMs: config.get('agents.maxHeartbeatSeconds') * 1000,
     pingIntervalMs: config.get('agents.pingIntervalSeconds') * 1000,
+    reconnectRatePerSecond: config.get('agents.reconnectRatePerSecond'),
     helloTimeoutMs: config.get('agents.helloTimeoutSeconds') * 1000,
     store,
     policy,

@@ -69,6 +69,8 @@ export interface ControllerSettings {
   /** `agents.maxHeartbeatSeconds` in ms: the longest heartbeat interval an agent may ask for (default 30 s). */
   maxHeartbeatMs?: number | undefined;
   pingIntervalMs: number;
+  /** `agents.reconnectRatePerSecond`: the rate agents are told to come back at (0 or absent: nothing told). */
+  reconnectRatePerSecond?: number | undefined;
   helloTimeoutMs: number;
   store: Store;
   policy: PolicyConfig;
@@ -386,6 +388,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
       ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),
       pingIntervalMs: s.pingIntervalMs,
+      ...(s.reconnectRatePerSecond ? { reconnectRatePerSecond: s.reconnectRatePerSecond } : {}),
       helloTimeoutMs: s.helloTimeoutMs,
       maxReportBytes: parsePool.limits.maxReportBytes,
       log,

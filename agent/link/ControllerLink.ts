@@ -124,6 +124,8 @@ export class ControllerLink implements AgentLink {
   private readonly state: LinkStatus = { connected: false, sessions: 0, failedAttempts: 0, lastError: undefined };
   private queue: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** The redial spread the controller last told in its pings (admission pacing; 0: none told). */
+  private toldSpreadMs = 0;
   private readonly configured: readonly string[];
   private readonly rotation: ControllerAddresses;
 
@@ -209,7 +211,7 @@ export class ControllerLink implements AgentLink {
       if (established) {
         // The replica that dropped us is likely going away: the next dial goes to the next one, after the spread.
         this.rotation.ended(targets.length);
-        delay = firstRedialDelay(this.opts.backoff);
+        delay = firstRedialDelay(this.opts.backoff, Math.random, this.toldSpreadMs);
         const next = targets.length > 1 ? { next: targets[this.rotation.current(targets.length)]!.label } : {};
         log[failure ? 'warn' : 'info']({ ...fields, ...next, delayMs: delay }, failure ? 'controller link down' : 'controller ended the stream');
       } else {
@@ -278,6 +280,7 @@ export class ControllerLink implements AgentLink {
           this.opts.log.info({ address: target.label }, 'connected to controller');
         }
         if (msg.body?.$case === 'ping') {
+          this.toldSpreadMs = msg.body.value.reconnectSpreadMs;
           await this.heartbeat(call, msg.body.value.nonce);
         } else if (msg.body?.$case === 'detection') {
           this.opts.onDetectionPolicy?.(msg.body.value);

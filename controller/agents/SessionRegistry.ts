@@ -63,6 +63,8 @@ export class SessionRegistry implements AgentSessions {
   private readonly sessions = new Map<string, Session>();
   private nextToken = 1;
   private staleSeen = new Set<string>();
+  /** Hosts whose session is open now (connected or stale), kept as they open and close. */
+  private openSessions = 0;
 
   constructor(
     private readonly clock: () => Date,
@@ -92,6 +94,8 @@ export class SessionRegistry implements AgentSessions {
     });
     if (previous && previous.disconnectedAt === undefined) {
       previous.close(new CordonError('conflict', 'superseded by a newer connection from the same host'));
+    } else {
+      this.openSessions++;
     }
     this.onChange(info.hostId);
     return token;
@@ -124,6 +128,7 @@ export class SessionRegistry implements AgentSessions {
     if (!s) return;
     s.disconnectedAt = this.clock();
     s.disconnectReason = reason;
+    this.openSessions--;
     this.onChange(hostId);
   }
 
@@ -163,6 +168,11 @@ export class SessionRegistry implements AgentSessions {
     for (const hostId of stale) this.onChange(hostId);
     for (const hostId of recovered) this.onChange(hostId);
     return { stale, recovered };
+  }
+
+  /** How many hosts hold an open session now, without walking the table. */
+  openCount(): number {
+    return this.openSessions;
   }
 
   get(hostId: string): AgentSessionView | undefined {

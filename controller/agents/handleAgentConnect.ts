@@ -33,6 +33,12 @@ export interface AgentLinkDeps {
   onReport?: (hostId: string, report: Report) => void;
   /** Called with every tamper event. */
   onTamper?: (hostId: string, event: TamperEvent) => void;
+  /**
+   * How long the fleet should take to come back should this controller go
+   * away (admission pacing, told in every ping; agents redial after a
+   * uniform draw up to it). Absent: 0, the agents' own spread.
+   */
+  reconnectSpreadMs?: () => number;
   /** What agents watch for on their hosts; sent after each accepted Hello, before the desired state. */
   detection?: DetectionPolicy;
   /** Called with what an agent measured over a threshold on its own host (the certificate's host). */
@@ -144,7 +150,7 @@ export async function handleAgentConnect(
     const nonce = BigInt(randomInt(1, 2 ** 47));
     pings.clear(); // only the newest ping is worth a round-trip figure
     pings.set(nonce, performance.now());
-    send({ body: { $case: 'ping', value: { nonce, sentAt: deps.clock() } } });
+    send({ body: { $case: 'ping', value: { nonce, sentAt: deps.clock(), reconnectSpreadMs: deps.reconnectSpreadMs?.() ?? 0 } } });
   };
   // The first ping tells the agent its Hello was accepted.
   ping();

@@ -47,6 +47,8 @@ const { values: flags } = parseArgs({
     'storm-timeout': { type: 'string', default: '300' },
     'pki-cache': { type: 'string', default: join(tmpdir(), 'cordon-fleet-pki') },
     'log-level': { type: 'string', default: 'info' },
+    // agents.reconnectRatePerSecond (admission pacing); the controller's default unless given; 0 turns it off.
+    'reconnect-rate': { type: 'string' },
     profile: { type: 'string' },
     // Internal: this file is also the controller's process.
     'serve-controller': { type: 'boolean', default: false },
@@ -98,6 +100,7 @@ async function serveController() {
     revokedSerialsFile: join(pki, 'revoked-serials'),
     staleAfterMissedHeartbeats: d(controllerSchema.agents.staleAfterMissedHeartbeats),
     pingIntervalMs: d(controllerSchema.agents.pingIntervalSeconds) * 1000,
+    reconnectRatePerSecond: flags['reconnect-rate'] !== undefined ? Number(flags['reconnect-rate']) : d(controllerSchema.agents.reconnectRatePerSecond),
     helloTimeoutMs: d(controllerSchema.agents.helloTimeoutSeconds) * 1000,
     store,
     policy: DEFAULT_POLICY,
@@ -236,6 +239,8 @@ async function drive() {
   const CONNECT_TIMEOUT_MS = Number(flags['connect-timeout']) * 1000;
   const STORM_TIMEOUT_MS = Number(flags['storm-timeout']) * 1000;
   const HEARTBEAT_MS = agentSchema.heartbeatSeconds.default * 1000;
+  const { controllerSchema: ctlSchema } = await import('../../dist/controller/config.js');
+  const RECONNECT_RATE = flags['reconnect-rate'] ?? ctlSchema.agents.reconnectRatePerSecond.default;
   const BACKOFF = { initialMs: agentSchema.reconnect.initialMs.default, maxMs: agentSchema.reconnect.maxMs.default, spreadMs: agentSchema.reconnect.spreadMs.default };
   for (const [k, v] of Object.entries({ N, PER, IDLE_S, PUSH })) if (!(Number.isInteger(v) && v > 0)) throw new Error(`bad ${k}: ${v}`);
   const profileDir = flags.profile ? resolve(flags.profile) : undefined;
@@ -310,7 +315,7 @@ async function drive() {
   }
 
   async function startController(port, { profileBoot = false } = {}) {
-    const args = [fileURLToPath(import.meta.url), '--serve-controller', '--db', join(work, 'cordon.db'), '--port', String(port), '--pki-cache', pkiDir, '--log-level', flags['log-level'], '--agents', String(N)];
+    const args = [fileURLToPath(import.meta.url), '--serve-controller', '--db', join(work, 'cordon.db'), '--port', String(port), '--pki-cache', pkiDir, '--log-level', flags['log-level'], '--agents', String(N), ...(flags['reconnect-rate'] !== undefined ? ['--reconnect-rate', flags['reconnect-rate']] : [])];
     if (profileDir) args.push('--profile', profileDir, ...(profileBoot ? ['--profile-boot'] : []));
     const child = spawnNode(args, { out: join(work, 'controller.log') });
     const ready = await waitFor(child, 'ready', 120_000);
@@ -447,7 +452,7 @@ async function drive() {
   let ok = false;
   try {
     say(`fleet bench: ${N} agents in ${Math.ceil(N / PER)} worker processes, one controller; ${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), ${mib(totalmem())} RAM, node ${process.version}, ${new Date().toISOString()}`);
-    say(`  heartbeat ${HEARTBEAT_MS / 1000} s and reconnect backoff ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms, first redial after a lost stream spread over ${BACKOFF.spreadMs} ms (agent defaults, agent/config.ts); controller defaults of controller/config.ts; log level ${flags['log-level']} to a file`);
+    say(`  heartbeat ${HEARTBEAT_MS / 1000} s and reconnect backoff ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms, first redial after a lost stream spread over ${BACKOFF.spreadMs} ms (agent defaults, agent/config.ts) or over open sessions ÷ ${RECONNECT_RATE}/s as the controller tells (agents.reconnectRatePerSecond; 0: not told), whichever is longer; controller defaults of controller/config.ts; log level ${flags['log-level']} to a file`);
 
     // PKI (cached) -------------------------------------------------------------
     let t0 = now();

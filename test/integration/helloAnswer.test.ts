@@ -33,7 +33,7 @@ describe('the agent waits longer for a busy controller than for a missing one', 
         call.once('data', () => {
           hellos++;
           if (answerAfterMs === Infinity) return;
-          const t = setTimeout(() => call.write({ body: { $case: 'ping', value: { nonce: 1n, sentAt: new Date() } } }), answerAfterMs);
+          const t = setTimeout(() => call.write({ body: { $case: 'ping', value: { nonce: 1n, sentAt: new Date(), reconnectSpreadMs: 0 } } }), answerAfterMs);
           call.on('cancelled', () => clearTimeout(t));
         });
         call.on('end', () => call.end());

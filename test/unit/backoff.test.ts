@@ -25,3 +25,20 @@ describe('firstRedialDelay', () => {
     expect(firstRedialDelay({ initialMs: 500, maxMs: 30_000, spreadMs: 10_000 }, () => 0)).toBe(0);
   });
 });
+
+describe("firstRedialDelay with the controller's admission pacing", () => {
+  it('takes the longer of its own spread and the one the controller told, never over five minutes', async () => {
+    const { firstRedialDelay, MAX_TOLD_SPREAD_MS } = await import('../../agent/link/backoff.js');
+    const policy = { initialMs: 500, maxMs: 30_000, spreadMs: 10_000 };
+    // 10,000 agents at 400/s: 25 s.
+    expect(firstRedialDelay(policy, () => 0.999, 25_000)).toBe(24_975);
+    // Beyond the agent's own maxMs: the controller knows its fleet.
+    expect(firstRedialDelay(policy, () => 0.5, 100_000)).toBe(50_000);
+    // A small fleet's hint does not shorten the agent's own spread.
+    expect(firstRedialDelay(policy, () => 0.999, 2_000)).toBe(9_990);
+    // A broken or hostile controller cannot park the fleet for long.
+    expect(MAX_TOLD_SPREAD_MS).toBe(300_000);
+    expect(firstRedialDelay(policy, () => 0.999, 0xffffffff)).toBe(299_700);
+    expect(firstRedialDelay(policy, () => 0.999, 0)).toBe(9_990);
+  });
+});

@@ -18,6 +18,22 @@ function open(reg: SessionRegistry, hostId: string, closes: CordonError[] = []):
 }
 
 describe('SessionRegistry', () => {
+  it('counts open sessions as they open, are superseded and close (for the admission pacing told in pings)', () => {
+    const reg = new SessionRegistry(() => new Date('2026-01-01T00:00:00Z'), 3);
+    const a = open(reg, 'web-01');
+    open(reg, 'web-02');
+    expect(reg.openCount()).toBe(2);
+    // A second stream from web-01 supersedes the first: still one session for it.
+    const a2 = open(reg, 'web-01');
+    expect(reg.openCount()).toBe(2);
+    // The superseded stream's end changes nothing; the current one's does.
+    reg.closed('web-01', a, 'superseded');
+    expect(reg.openCount()).toBe(2);
+    reg.closed('web-01', a2, 'closed by the agent');
+    reg.closed('web-01', a2, 'closed twice');
+    expect(reg.openCount()).toBe(1);
+  });
+
   it('marks an agent stale after N missed heartbeats, and fresh again on the next one', () => {
     let now = new Date('2026-01-01T00:00:00Z');
     const reg = new SessionRegistry(() => now, 3);

@@ -78,7 +78,7 @@ export class LightLink {
       if (established) {
         this.at = (this.at + 1) % this.o.addresses.length;
         this.triedInRound = 0;
-        delay = firstRedialDelay(this.o.backoff);
+        delay = firstRedialDelay(this.o.backoff, Math.random, this.toldSpreadMs ?? 0);
       } else {
         this.state.failedAttempts++;
         this.at = (this.at + 1) % this.o.addresses.length;
@@ -170,7 +170,11 @@ export class LightLink {
             this.triedInRound = 0;
             o.onConnected?.(address);
           }
-          if (msg.body?.$case === 'ping') heartbeat(msg.body.value.nonce);
+          if (msg.body?.$case === 'ping') {
+            // Admission pacing, as ControllerLink honours it.
+            this.toldSpreadMs = msg.body.value.reconnectSpreadMs;
+            heartbeat(msg.body.value.nonce);
+          }
           else if (msg.body?.$case === 'desiredState') {
             const state = msg.body.value;
             queue = queue.then(async () => send({ body: { $case: 'report', value: await o.onDesiredState(state) } }));

@@ -467,7 +467,17 @@ export interface NicDown {
 
 export interface Ping {
   nonce: bigint;
-  sentAt?: Date | undefined;
+  sentAt?:
+    | Date
+    | undefined;
+  /**
+   * Admission pacing: should this stream be lost, wait a uniform draw up to
+   * this before the first redial, so that the whole fleet comes back at a rate
+   * the controller can take (its agents.reconnectRatePerSecond). The agent
+   * takes the larger of this and its own reconnect.spreadMs, up to a cap of
+   * its own. 0: the agent's own spread.
+   */
+  reconnectSpreadMs: number;
 }
 
 function createBaseAgentMessage(): AgentMessage {
@@ -3673,7 +3683,7 @@ export const NicDown: MessageFns<NicDown> = {
 };
 
 function createBasePing(): Ping {
-  return { nonce: 0n, sentAt: undefined };
+  return { nonce: 0n, sentAt: undefined, reconnectSpreadMs: 0 };
 }
 
 export const Ping: MessageFns<Ping> = {
@@ -3686,6 +3696,9 @@ export const Ping: MessageFns<Ping> = {
     }
     if (message.sentAt !== undefined) {
       Timestamp.encode(toTimestamp(message.sentAt), writer.uint32(18).fork()).join();
+    }
+    if (message.reconnectSpreadMs !== 0) {
+      writer.uint32(24).uint32(message.reconnectSpreadMs);
     }
     return writer;
   },
@@ -3719,6 +3732,14 @@ export const Ping: MessageFns<Ping> = {
             message.sentAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reconnectSpreadMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3739,6 +3760,11 @@ export const Ping: MessageFns<Ping> = {
         : isSet(object.sent_at)
         ? fromJsonTimestamp(object.sent_at)
         : undefined,
+      reconnectSpreadMs: isSet(object.reconnectSpreadMs)
+        ? globalThis.Number(object.reconnectSpreadMs)
+        : isSet(object.reconnect_spread_ms)
+        ? globalThis.Number(object.reconnect_spread_ms)
+        : 0,
     };
   },
 
@@ -3750,6 +3776,9 @@ export const Ping: MessageFns<Ping> = {
     if (message.sentAt !== undefined) {
       obj.sentAt = message.sentAt.toISOString();
     }
+    if (message.reconnectSpreadMs !== 0) {
+      obj.reconnectSpreadMs = Math.round(message.reconnectSpreadMs);
+    }
     return obj;
   },
 
@@ -3760,6 +3789,7 @@ export const Ping: MessageFns<Ping> = {
     const message = createBasePing();
     message.nonce = (object.nonce !== undefined && object.nonce !== null) ? BigInt(object.nonce) : 0n;
     message.sentAt = object.sentAt ?? undefined;
+    message.reconnectSpreadMs = object.reconnectSpreadMs ?? 0;
     return message;
   },
 };
