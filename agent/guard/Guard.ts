@@ -286,7 +286,10 @@ export class Guard {
   private async readJournal(policy: GuardPolicy): Promise<void> {
     this.journalSince ??= Math.floor(this.now() / 1000);
     const from = this.journalCursor ? [`--after-cursor=${this.journalCursor}`] : [`--since=@${this.journalSince}`];
-    const r = await this.deps.runner.run('journalctl', ['-o', 'json', '--no-pager', '-q', ...from, '-n', '5000', ...JOURNAL_IDENTIFIERS.map((i) => `SYSLOG_IDENTIFIER=${i}`)]);
+    // A host without journalctl (the runner throws) is a journal that cannot be read, not a failed tick.
+    const r = await this.deps.runner
+      .run('journalctl', ['-o', 'json', '--no-pager', '-q', ...from, '-n', '5000', ...JOURNAL_IDENTIFIERS.map((i) => `SYSLOG_IDENTIFIER=${i}`)])
+      .catch((err: unknown) => ({ code: -1, stdout: '', stderr: asCordonError(err).message }));
     if (r.code !== 0) {
       if (!this.journalFailing) this.deps.log.warn({ code: r.code, stderr: r.stderr.trim().slice(0, 200) }, 'cannot read the journal: failed logins are not counted (the meters still are)');
       this.journalFailing = true;
