@@ -152,6 +152,8 @@ export class Guard {
       await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderGuardTransaction(active && this.plan(active)) });
       this.appliedKey = key;
       if (active) {
+        // Failed logins count from the moment the guard is on, not from the journal's beginning.
+        if (active.authFailures > 0) this.journalSince ??= Math.floor(this.now() / 1000);
         this.deps.log.info({ services: active.services.map((s) => s.name), bans: this.state.bans.length }, 'guarding against brute force');
         this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'guard tick failed')), this.deps.tickMs ?? DEFAULT_TICK_MS);
         this.timer.unref();
