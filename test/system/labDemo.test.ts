@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DIST } from '../helpers/paths.js';
 import { explainSkip, systemTestGate } from '../helpers/systemGate.js';
 
-const gate = systemTestGate(['ip', 'ss', 'nft', 'tc', 'openssl', 'ipmi_sim', 'ipmitool']);
+const gate = systemTestGate(['ip', 'ss', 'nft', 'tc', 'openssl', 'ipmi_sim', 'ipmitool', 'sshd', 'ssh-keygen']);
 explainSkip('labDemo.test.ts', gate);
 
 const LAB_DIR = '/run/cordon-lab';

@@ -6,7 +6,7 @@ import { DIST } from '../helpers/paths.js';
 import { pgMissing } from '../helpers/pgCluster.js';
 import { systemTestGate } from '../helpers/systemGate.js';
 
-const gate = systemTestGate(['ip', 'ss', 'nft', 'tc', 'openssl', 'ipmi_sim', 'ipmitool']);
+const gate = systemTestGate(['ip', 'ss', 'nft', 'tc', 'openssl', 'ipmi_sim', 'ipmitool', 'sshd', 'ssh-keygen']);
 const skip = gate.ok ? pgMissing() : gate.reason;
 if (skip) console.warn(`SKIP test/system/labDemoHa.test.ts: ${skip}`);
 
