@@ -18,8 +18,8 @@ interface AgentRow {
 
 /**
  * Slack over the window: the sweep (every second in the lab), the SSH login,
- * the command and the read-back, all slower on a loaded machine (13.4 s in
- * all was seen with a load average of 10 on 2 cores; about 11 s when quiet).
+ * the command and the read-back, all slower on a loaded machine (13–15 s in
+ * all with a load average of 10–13 on 2 cores).
  */
 const SWITCH_SLACK_MS = 8_000;
 
