@@ -74,7 +74,7 @@ describe('cordonctl ingest', () => {
     const r = await run(process.execPath, [join(DIST, 'controller/cli/cordonctl.cjs'), 'ingest', '--dry-run', '--json', join(work, 'arf.eml')]);
     expect(JSON.parse(r.stdout)).toEqual({
       complaints: [
-        { ip: '203.0.113.10', category: 'spam', eventTime: '2026-11-02T16:58:04.000Z', reporter: expect.stringContaining('fbl@mailbox.example'), reporterKind: 'upstream', format: 'arf', evidence: expect.any(String) },
+        { ip: '203.0.113.10', category: 'spam', eventTime: '2026-11-02T16:58:04.000Z', eventTimeSource: 'report', reporter: expect.stringContaining('fbl@mailbox.example'), reporterKind: 'upstream', format: 'arf', evidence: expect.any(String) },
       ],
       needsInfo: null,
       // The format's guess of the reporter's kind is not trust: an unsigned report without a registry is untrusted.
