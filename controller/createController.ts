@@ -206,7 +206,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   // Agents' connections are served on node's own HTTP/2 (transport/AgentStreamServer.ts); everyone else's by grpc-js.
   let serving = true;
+  const refusals = new HandshakeRefusalLog(log.child({ component: 'tls' }));
   const agentStreams = createAgentStreamServer({
+    refuse: (address, reason, details) => refusals.refuse(address, reason, details),
     connect: connectAgent,
     authorize,
     authorizeHealth: authorizeInfra,
@@ -215,7 +217,6 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     // Three missed heartbeats at the longest interval an agent may ask for, and a margin: the agent has been silent past going stale.
     idleTimeoutMs: (opts.staleAfterMissedHeartbeats + 1) * (opts.maxHeartbeatMs ?? DEFAULT_MAX_HEARTBEAT_MS),
   });
-  const refusals = new HandshakeRefusalLog(log.child({ component: 'tls' }));
   const { host, port } = parseAddress(opts.listen);
   const listener = await listenMutualTls({
     host,

@@ -28,6 +28,16 @@ export interface AgentStreamServerOptions {
    * otherwise hold its session until TCP gives up, minutes later.
    */
   idleTimeoutMs: number;
+  /**
+   * Connections one agent certificate may hold at once (default 4: a stream
+   * and its replacement while the old one ends, with room to spare); a new
+   * one over it closes the oldest. A customer with root holds the agent's
+   * key and could otherwise open thousands, each about 80 KiB of the
+   * controller's memory.
+   */
+  maxConnectionsPerHost?: number;
+  /** Told of each connection closed over that limit (the listener's refusal log: rate-limited lines). */
+  refuse: (address: string, reason: string, details: Record<string, unknown>) => void;
 }
 
 export interface AgentStreamServer {
@@ -51,6 +61,8 @@ export interface AgentStreamServer {
  */
 export function createAgentStreamServer(opts: AgentStreamServerOptions): AgentStreamServer {
   const maxMessageBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
+  const maxPerHost = opts.maxConnectionsPerHost ?? 4;
+  const perHost = new Map<string, TLSSocket[]>();
   // When each session last heard from its peer: an object per session, so that a message only writes a number.
   const lastHeard = new Map<ServerHttp2Session, { at: number }>();
   const h2 = createServer({
@@ -124,6 +136,24 @@ export function createAgentStreamServer(opts: AgentStreamServerOptions): AgentSt
 
   return {
     serve(socket, peer) {
+      const hostId = peer.kind === 'agent' ? peer.hostId : '';
+      const held = perHost.get(hostId) ?? [];
+      // Over the limit the oldest goes, not the newcomer: the newest is the likeliest to be the live agent
+      // (the old ones may be half-open after a network change), and whoever holds the key can supersede its session anyway.
+      while (held.length >= maxPerHost) {
+        const oldest = held.shift()!;
+        opts.refuse(oldest.remoteAddress ?? 'unknown', 'too many connections for one agent certificate: the oldest closed', { host: hostId, limit: maxPerHost });
+        oldest.destroy();
+      }
+      held.push(socket);
+      perHost.set(hostId, held);
+      socket.once('close', () => {
+        const list = perHost.get(hostId);
+        if (!list) return;
+        const at = list.indexOf(socket);
+        if (at !== -1) list.splice(at, 1);
+        if (list.length === 0) perHost.delete(hostId);
+      });
       arriving = peer;
       try {
         h2.emit('connection', socket);

@@ -168,6 +168,30 @@ describe("the controller's agent connections on node's HTTP/2", () => {
     await waitFor('web-02 disconnected', () => controller.sessions.get('web-02')?.state === 'disconnected');
   });
 
+  it('holds at most four connections per agent certificate, closing the oldest for a new one', async () => {
+    const opened: { session: ClientHttp2Session; closed: boolean }[] = [];
+    for (let i = 0; i < 6; i++) {
+      const session = dialAgent('web-02');
+      const entry = { session, closed: false };
+      session.once('close', () => (entry.closed = true));
+      await new Promise<void>((resolve) => session.once('connect', () => resolve()));
+      opened.push(entry);
+      // A request makes sure the controller has taken the connection before the next one.
+      const health = open(session, '/grpc.health.v1.Health/Check');
+      health.write(frameMessage(new Uint8Array()));
+      health.end();
+      await health.status;
+    }
+    await waitFor('the two oldest closed', () => opened[0]!.closed && opened[1]!.closed);
+    expect(opened.slice(2).map((o) => o.closed)).toEqual([false, false, false, false]);
+    // The newest still serves the agent.
+    const call = open(opened[5]!.session, '/cordon.v1.AgentService/Connect');
+    call.write(hello('web-02'));
+    await waitFor('web-02 connected on the newest', () => controller.sessions.get('web-02')?.state === 'connected');
+    call.end();
+    await call.status;
+  });
+
   it('closes a connection on which nothing arrives (no stream, no ping) after the idle limit', async () => {
     const session = dialAgent('web-03');
     const closed = new Promise<number>((resolve) => session.once('close', () => resolve(Date.now())));
