@@ -1,4 +1,5 @@
 import type { Category } from '../../incidents/model.js';
+import { declineWith } from '../declineWith.js';
 import { DEFAULT_INTAKE_LIMITS, isIntakeLimitError, type IntakeLimits } from '../limits.js';
 import { setSharedExcerpt } from '../sharedExcerpt.js';
 import type { FormatParser, ParsedComplaint, ParsedMessage } from '../types.js';
@@ -69,7 +70,7 @@ function offenderOf(row: Row, roles: RoleColumns): string | undefined {
     if (ip) return ip;
   }
   for (const at of roles.url) {
-    const host = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]+\]|[^/:?#]+)/i.exec(row.values[at]?.trim() ?? '')?.[1];
+    const host = URL_HOST.exec(row.values[at]?.trim() ?? '')?.[1];
     const ip = host ? feedIp(host) : undefined;
     if (ip) return ip;
   }
@@ -92,13 +93,25 @@ function categoryOf(row: Row, roles: RoleColumns, reportCategory: Category | und
   return reportCategory ?? 'other';
 }
 
+const DATE_ONLY = /^\d{4}[-/]\d{2}[-/]\d{2}$/;
+const TIME_ONLY = /^\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*(?:Z|[+-]\d{2}:?\d{2}|[A-Za-z]{1,5}))?$/;
+
+/** The row's event time: its best time column that reads as one, or a date column and a time-of-day column together. */
 function timeOf(row: Row, roles: RoleColumns): Date | undefined {
   const zone = first(row, roles.zone)?.value;
+  let day: string | undefined;
+  let clock: string | undefined;
   for (const at of roles.time) {
-    const t = feedTime(row.values[at], zone);
-    if (t) return t;
+    const value = row.values[at]?.trim() ?? '';
+    if (DATE_ONLY.test(value)) day ??= value;
+    else if (TIME_ONLY.test(value)) clock ??= value;
+    else {
+      const t = feedTime(value, zone);
+      if (t) return t;
+    }
+    if (day && clock) return feedTime(`${day.replace(/\//g, '-')} ${clock}`, zone);
   }
-  return undefined;
+  return day ? feedTime(day, zone) : undefined;
 }
 
 function evidenceOf(label: string, index: number, row: Row, roles: RoleColumns): string {
@@ -121,6 +134,17 @@ interface Context {
   roles: RoleCache;
   reporter: string;
   reporterKind: ParsedComplaint['reporterKind'];
+  /** Host names of rows without an address (at most three), to name in the needs_info reason. */
+  hosts: Set<string>;
+}
+
+const URL_HOST = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]+\]|[^/:?#]+)/i;
+
+/** A row without an address: remember the host it names instead, never resolved. */
+function noteHost(ctx: Context, row: Row, roles: RoleColumns): void {
+  if (ctx.hosts.size >= 3) return;
+  const named = first(row, roles.hostname)?.value ?? URL_HOST.exec(first(row, roles.url)?.value ?? '')?.[1];
+  if (named && /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(named)) ctx.hosts.add(named.toLowerCase());
 }
 
 function complaint(ctx: Context, row: Row, roles: RoleColumns, ip: string, format: string, evidence: string, reportCategory: Category | undefined): ParsedComplaint {
@@ -138,7 +162,7 @@ function readFile(file: FeedFile, ctx: Context, limits: IntakeLimits): ParsedCom
     json.records.forEach((r, i) => {
       const roles = ctx.roles.of(r.keys, false);
       const ip = offenderOf(r, roles);
-      if (!ip) return;
+      if (!ip) return noteHost(ctx, r, roles);
       const c = complaint(ctx, r, roles, ip, `feed-${json.kind}`, evidenceOf(label, i + 1, r, roles), reportCategory);
       c.excerpt = `${r.text}\n`;
       out.push(c);
@@ -157,7 +181,10 @@ function readFile(file: FeedFile, ctx: Context, limits: IntakeLimits): ParsedCom
     index++;
     const row = { keys: table.keys, values };
     const ip = offenderOf(row, roles);
-    if (!ip) continue; // a row without a readable offender is no complaint
+    if (!ip) {
+      noteHost(ctx, row, roles); // a row without a readable offender is no complaint
+      continue;
+    }
     const c = complaint(ctx, row, roles, ip, 'feed-csv', evidenceOf(label, index, row, roles), reportCategory);
     // A feed lists many networks' offenders: the customer gets the header and their own row.
     out.push(setSharedExcerpt(c, headOf(values.length), `${csvRecord(values)}\r\n`));
@@ -176,7 +203,7 @@ export const feedParser: FormatParser = {
       if (isIntakeLimitError(err)) throw err;
       return undefined;
     }
-    const ctx: Context = { message, roles: new RoleCache(), reporter: message.from ?? 'unknown feed', reporterKind: message.from ? 'individual' : 'anonymous' };
+    const ctx: Context = { message, roles: new RoleCache(), reporter: message.from ?? 'unknown feed', reporterKind: message.from ? 'individual' : 'anonymous', hosts: new Set() };
     let found: ParsedComplaint[] | undefined;
     for (const file of files) {
       let complaints: ParsedComplaint[] | undefined;
@@ -190,6 +217,9 @@ export const feedParser: FormatParser = {
       if (complaints === undefined || (file.body && complaints.length === 0)) continue;
       found ??= [];
       for (const c of complaints) found.push(c);
+    }
+    if (found?.length === 0 && ctx.hosts.size > 0) {
+      return declineWith(`the feed's rows name ${[...ctx.hosts].join(', ')} and no IP address: a name is not resolved (it may point elsewhere now, or be shared)`);
     }
     return found;
   },

@@ -58,7 +58,7 @@ const ROLE_NAMES: Readonly<Record<FeedRole, readonly string[]>> = {
   zone: ['timezone', 'tz', 'zone', 'utcoffset', 'timezoneoffset', 'tzoffset', 'offset'],
   type: [
     'classificationtype', 'classificationidentifier', 'type', 'eventtype', 'threattype', 'threat', 'attacktype', 'abusetype', 'incidenttype', 'reporttype', 'feedtype',
-    'category', 'categories', 'eventcategory', 'classification', 'classificationtaxonomy', 'taxonomy', 'feed', 'feedname', 'list', 'listname', 'eventaction', 'action', 'reason', 'description', 'comment',
+    'category', 'categories', 'eventcategory', 'classification', 'classificationtaxonomy', 'taxonomy', 'feed', 'feedname', 'list', 'listname', 'eventaction', 'action', 'attack', 'attackname', 'alertsignature', 'signature', 'rulename', 'reason', 'description', 'comment',
   ],
   family: ['malware', 'malwarefamily', 'malwarename', 'family', 'infection', 'botnet', 'tag', 'tags', 'threatname'],
   port: ['srcport', 'sourceport', 'attackerport', 'port'],

@@ -284,3 +284,19 @@ describe('a notice that holds a table', () => {
     expect(r.complaints.map((c) => c.ip)).toContain('192.0.2.92');
   });
 });
+
+describe('more of what a row says', () => {
+  it('a date column and a time column are one event time', async () => {
+    const r = await parseReportInProcess(Buffer.from('Date;Time;Source IP;Attack\n2024-03-05;10:11:12;192.0.2.95;port scan\n2024/03/06;23:00 +01:00;192.0.2.96;port scan\n'));
+    expect(rows(r)).toEqual([
+      ['192.0.2.95', 'scan', '2024-03-05T10:11:12.000Z'],
+      ['192.0.2.96', 'scan', '2024-03-06T22:00:00.000Z'],
+    ]);
+  });
+
+  it('a feed whose rows name only host names is needs_info naming them, never resolved', async () => {
+    const r = await parseReportInProcess(Buffer.from('# id,dateadded,url,url_status,threat\n1,2024-01-01 00:00:00,http://evil.example/x.exe,online,malware_download\n2,2024-01-01 00:00:00,https://bad.example:8443/y,online,malware_download\n'));
+    expect(r.complaints).toEqual([]);
+    expect(r.needsInfo).toMatch(/evil\.example, bad\.example and no IP address: a name is not resolved/);
+  });
+});
