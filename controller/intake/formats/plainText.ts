@@ -71,17 +71,31 @@ function labelledTime(region: string, from: number, to: number, reference: Date 
   return undefined;
 }
 
-/** The paragraph (between blank lines) around `at`. */
-function paragraphAt(region: string, at: number): string {
-  let start = 0;
-  for (const m of region.slice(0, at).matchAll(/\n[ \t]*\r?\n/g)) start = m.index + m[0].length;
-  const endMatch = /\n[ \t]*\r?\n/.exec(region.slice(at));
-  return region.slice(start, endMatch ? at + endMatch.index : undefined);
+/** Paragraphs (between blank lines) of the region, found once: a notice may name thousands of offenders. */
+function paragraphsOf(region: string): (at: number) => { start: number; text: string } {
+  const breaks = [0, ...[...region.matchAll(/\n[ \t]*\r?\n/g)].map((m) => m.index + m[0].length)];
+  return (at) => {
+    let lo = 0;
+    let hi = breaks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (breaks[mid]! <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    const start = breaks[lo]!;
+    return { start, text: region.slice(start, breaks[lo + 1] ?? region.length) };
+  };
 }
 
-function evidenceOf(region: string, found: Found): string {
-  const spamCopLink = /https?:\/\/www\.spamcop\.net\/(?:w3m|sc|mcgi)\?\S+/i.exec(region)?.[0];
-  const reportId = /^[ \t]*(?:[-*•][ \t]*)?(?:report|incident|ticket|case)[ \t]*(?:id|#|number)[ \t]*:?[ \t]*(\S+)/im.exec(region)?.[1];
+/** The notice's own pointers, read once: SpamCop's link, a report/incident/ticket id. */
+function pointersOf(region: string): { spamCopLink: string | undefined; reportId: string | undefined } {
+  return {
+    spamCopLink: /https?:\/\/www\.spamcop\.net\/(?:w3m|sc|mcgi)\?\S+/i.exec(region)?.[0],
+    reportId: /^[ \t]*(?:[-*•][ \t]*)?(?:report|incident|ticket|case)[ \t]*(?:id|#|number)[ \t]*:?[ \t]*(\S+)/im.exec(region)?.[1],
+  };
+}
+
+function evidenceOf({ spamCopLink, reportId }: ReturnType<typeof pointersOf>, found: Found): string {
   const line = found.kind === 'log' ? `log line, source side: ${found.line}` : found.kind === 'url' ? `URL: ${found.line}` : found.line;
   return (spamCopLink ?? (reportId ? `report ${reportId}: ${line}` : line)).slice(0, 400);
 }
@@ -112,22 +126,35 @@ function parsePlain(message: ParsedMessage): ParsedComplaint[] | undefined {
   const fallbackTime = labelledTime(region, 0, region.length, message.date) ?? findProseTime(region.slice(0, signatureAt), message.date);
   const seen = new Set<string>();
   const out: ParsedComplaint[] = [];
+  const paragraphAt = paragraphsOf(region);
+  const pointers = pointersOf(region);
+  const byParagraph = new Map<number, { category: Category; time: Date | undefined }>();
+  const paragraphFacts = (at: number) => {
+    const p = paragraphAt(at);
+    let facts = byParagraph.get(p.start);
+    if (!facts) byParagraph.set(p.start, (facts = { category: categoryFromKeywords(p.text), time: findProseTime(p.text, message.date) }));
+    return facts;
+  };
+  // Where the next other offender is named: the end of the span whose labelled time belongs to this one.
+  const nextAt: number[] = [];
+  for (let i = all.length - 1, after = region.length; i >= 0; i--) {
+    nextAt[i] = i + 1 < all.length && all[i + 1]!.ip !== all[i]!.ip ? all[i + 1]!.at : after;
+    after = nextAt[i]!;
+  }
   all.forEach((f, i) => {
     if (seen.has(f.ip)) return;
     seen.add(f.ip);
-    const paragraph = paragraphAt(region, f.at);
     const own = spamCop ? 'spam' : categoryFromKeywords(`${f.type ?? ''}\n${f.line}`);
-    const near = own !== 'other' ? own : spamCop ? 'spam' : categoryFromKeywords(paragraph);
+    const near = own !== 'other' ? own : spamCop ? 'spam' : paragraphFacts(f.at).category;
     // The time that belongs to an offender: its own, one on its line, the first labelled time after it before the next offender, one in its paragraph.
-    const next = all.slice(i + 1).find((g) => g.ip !== f.ip)?.at ?? region.length;
     out.push({
       ip: f.ip,
       category: near !== 'other' ? near : noticeCategory,
-      eventTime: f.time ?? findProseTime(f.line, message.date) ?? labelledTime(region, f.at, next, message.date) ?? findProseTime(paragraph, message.date) ?? fallbackTime,
+      eventTime: f.time ?? findProseTime(f.line, message.date) ?? labelledTime(region, f.at, nextAt[i]!, message.date) ?? paragraphFacts(f.at).time ?? fallbackTime,
       reporter: message.from ?? 'unknown reporter',
       reporterKind: 'individual',
       format: 'plain',
-      evidence: evidenceOf(region, f),
+      evidence: evidenceOf(pointers, f),
     });
   });
   return out;

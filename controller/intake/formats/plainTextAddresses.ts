@@ -71,10 +71,13 @@ const ACCESS_LOG = new RegExp(String.raw`^[ \t>]*(${V4}|${V6})\s+\S+\s+\S+\s+\[\
 const URL_IP = /\b(?:h[tx]{2}ps?|ftp|fxp)(?:\[?:\]?)\/\/(?:[^\s/@]*@)?(\[[0-9A-Fa-f:.]+\]|\d{1,3}(?:(?:\.|\[\.\]|\(\.\)|\[dot\])\d{1,3}){3})(?=[:/\s"'<>)\]]|$)/gi;
 const URL_HOST = /\b(?:h[tx]{2}ps?|ftp)(?:\[?:\]?)\/\/(?:[^\s/@]*@)?([A-Za-z0-9-]+(?:(?:\.|\[\.\]|\(\.\))[A-Za-z0-9-]+)+)/gi;
 
+/** The line around `at`, at most 150 characters either side (a notice may be one long line). */
 function lineAt(text: string, at: number): string {
-  const start = text.lastIndexOf('\n', at) + 1;
-  const end = text.indexOf('\n', at);
-  return text.slice(start, end < 0 ? undefined : end).trim().slice(0, 300);
+  const from = Math.max(0, at - 150);
+  const head = text.slice(from, at);
+  const tail = text.slice(at, at + 150);
+  const newline = tail.indexOf('\n');
+  return (head.slice(head.lastIndexOf('\n') + 1) + (newline < 0 ? tail : tail.slice(0, newline))).trim();
 }
 
 function refang(host: string): string {

@@ -90,3 +90,18 @@ describe('IODEF safety', () => {
     expect(r.needsInfo).toMatch(/names only bad\.example and no address/);
   });
 });
+
+describe('a long notice', () => {
+  it('reads 5,000 table rows and 5,000 accused addresses in prose in bounded time', () => {
+    const rows = Array.from({ length: 5000 }, (_, i) => `| 10.${(i >> 8) & 255}.${i & 255}.1 | 2024-03-05 10:00:00 | scanner |`);
+    const prose = Array.from({ length: 5000 }, (_, i) => `Brute force from 10.200.${(i >> 8) & 255}.${i & 255} on 2024-03-05 11:00 UTC.`).join(' ');
+    const text = `Findings.\n\n| IP | Time | Type |\n|---|---|---|\n${rows.join('\n')}\n\n${prose}\n`;
+    const started = performance.now();
+    const found = plainTextParser.parse(notice(text)) ?? [];
+    const ms = performance.now() - started;
+    expect(found).toHaveLength(10_000);
+    expect(new Set(found.map((c) => c.category))).toEqual(new Set(['scan', 'brute_force']));
+    process.stderr.write(`plain notice, 10,000 offenders in ${text.length} characters: ${ms.toFixed(0)} ms\n`);
+    expect(ms).toBeLessThan(10_000);
+  });
+});
