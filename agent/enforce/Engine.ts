@@ -240,11 +240,15 @@ export class Engine {
     // apply: a throttle or a NIC down changes no nft rule). The observation
     // below checks the table all the same; if it changed, it is applied now.
     const nft = this.backends.nft;
-    const skipNft = this.nftReference !== undefined && this.lastObserved?.nft.fingerprint === this.nftReference && nft.sameAsApplied?.(plan) === true;
+    // The reference must be a table that holds the plan: a customer who deletes the table again right after a repair
+    // leaves an observation of no table behind, and skipping on it would stop every later repair.
+    const wantTable = plan.isolate || plan.smtp !== undefined;
+    const skipNft =
+      this.nftReference !== undefined && this.lastObserved?.nft.present === wantTable && this.lastObserved.nft.fingerprint === this.nftReference && nft.sameAsApplied?.(plan) === true;
     this.applyErrors = await this.eachBackend((b) => (skipNft && b === nft ? Promise.resolve() : b.apply(plan)));
     this.persist();
     let observed = await this.observe();
-    if (skipNft && observed.nft.fingerprint !== this.nftReference) {
+    if (skipNft && (observed.nft.fingerprint !== this.nftReference || observed.nft.present !== wantTable)) {
       this.log.warn({ generation: saved.desired.generation.toString() }, 'nft table changed since it was last applied; applying it');
       const again = await this.eachBackend((b) => (b === nft ? b.apply(plan) : Promise.resolve()));
       for (const [name, message] of again) this.applyErrors.set(name, message);
