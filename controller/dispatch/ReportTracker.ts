@@ -124,7 +124,8 @@ export class ReportTracker {
     const shut = await this.portsShut(applied);
     const incidents = (await this.store.incidents.listForHosts(applied, ['enforcing', 'releasing', 'released'])).filter((i) => confirms(i.state, shut.has(i.hostId)));
     const failed = await this.service.applyMany(
-      incidents.map((i) => ({ incidentId: i.id, event: { type: 'host_applied' } as const, actor: `agent ${i.hostId}` })),
+      // A confirmed lift releases, and the same report closes (as a report closed a released incident before).
+      incidents.flatMap((i) => (i.state === 'releasing' ? [i, i] : [i])).map((i) => ({ incidentId: i.id, event: { type: 'host_applied' } as const, actor: `agent ${i.hostId}` })),
       'agent',
     );
     for (const [incident, err] of failed) this.log.error({ incident, err: asCordonError(err).message }, 'cannot record an agent report on its incident');
@@ -167,7 +168,9 @@ export class ReportTracker {
     const shut = (await this.portsShut([hostId])).has(hostId);
     for (const i of incidents) {
       if (confirms(i.state, shut)) {
-        await this.service.apply(i.id, { type: 'host_applied' }, `agent ${hostId}`);
+        const after = await this.service.apply(i.id, { type: 'host_applied' }, `agent ${hostId}`);
+        // A confirmed lift releases, and the same report closes (as a report closed a released incident before).
+        if (i.state === 'releasing' && after.state === 'released') await this.service.apply(i.id, { type: 'host_applied' }, `agent ${hostId}`);
       }
     }
   }

@@ -126,6 +126,9 @@ describe.skipIf(!gate.ok)('switch fallback when the agent is gone', () => {
     await lab.bridgePortsUp();
     // A port just raised takes a moment to carry traffic (carrier, then the bridge learns the address again).
     await waitFor('traffic through the reopened port', () => lab.probe(ns.host, '203.0.113.1', 80) === 'connected', 5_000, 200);
+    // Traffic flows here only because the customer flushed the rules: the controller cannot see that, and its
+    // agent confirmed the cut before it went silent, so the release waits for it (or for release --agent-gone).
+    expect((await controller.store.incidents.get(incidentId))!.state).toBe('releasing');
   });
 });
 
