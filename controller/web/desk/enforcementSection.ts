@@ -1,4 +1,4 @@
-import { DispatchStatus, type BmcCheckResult, type HostDetail } from '../../../proto/gen/cordon/v1/desk.js';
+import { DispatchStatus, type BmcCheckResult, type EnforcementObservation, type HostDetail } from '../../../proto/gen/cordon/v1/desk.js';
 import { describeEnforcement } from '../../cli/describeEnforcement.js';
 import { html, type SafeHtml } from '../customer/html.js';
 import { whenAgo, type DeskTime } from './deskTime.js';
@@ -18,6 +18,23 @@ export function dispatchWords(h: HostDetail): string {
       return `Agent unreachable: it is not connected, so generation ${want} waits for it (it last reported ${held}).`;
     default:
       return `Unknown dispatch status; generation ${want} desired, ${held} reported.`;
+  }
+}
+
+/** What the agent or the switch confirmed, in a sentence: a decided restriction is not one in force. */
+export function observedWords(o: EnforcementObservation): SafeHtml {
+  const since = o.since ? ` since ${o.since.toISOString()}` : '';
+  switch (o.observed) {
+    case 'confirmed':
+      return html`Confirmed${since}: ${o.reason}.`;
+    case 'switch_only':
+      return html`<strong>Cut at the switch only</strong>${since}: ${o.reason}.`;
+    case 'unconfirmed':
+      return html`<strong>Not confirmed</strong>${since}: ${o.reason}.`;
+    case 'lifting':
+      return html`<strong>Lift not confirmed</strong>${since}: ${o.reason}.`;
+    default:
+      return html`Nothing in force: ${o.reason}.`;
   }
 }
 
@@ -45,6 +62,7 @@ export function enforcementSection(incidentId: string, hostId: string, h: HostDe
   const port = h.switchPort;
   return html`<h2>Enforcement on <a href="/hosts/${encodeURIComponent(hostId)}">${hostId}</a></h2>
 <p class="dispatch" id="dispatch">${dispatchWords(h)}</p>
+${h.observed ? html`<p class="observed" id="observed" data-observed="${h.observed.observed}">${observedWords(h.observed)}</p>` : ''}
 <p>Generation desired ${String(h.generation)}, applied ${String(h.appliedGeneration)}.</p>
 ${h.enforcements.length === 0
   ? html`<p class="in-force">Nothing is in force on this host.</p>`
