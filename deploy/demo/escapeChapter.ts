@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
 import { LAB_OPERATORS, labCtl, labProbe, type LabInfo } from '../lab/lab.js';
 import { LAB_SWITCH_SILENT_SECONDS } from '../lab/labControllers.js';
 import { bmcAnswers, escapeAsCustomer, startLabAgent, switchPortUp } from '../lab/labHosts.js';
@@ -43,10 +45,8 @@ export async function escapeChapter(info: LabInfo, checks: Checks): Promise<void
   const detail = (id: string) => JSON.parse(op('incident', 'show', id, '--json')) as Detail;
   const fromInternet = () => labProbe(t.inetNs, host.pub4, 22, 800);
   const agentState = () => (JSON.parse(op('agents', '--json')) as AgentRow[]).find((a) => a.hostId === host.id)?.state ?? 'unknown';
-  if (!info.switch) {
-    say('(the escape chapter needs the lab switch)');
-    return;
-  }
+  const sw = info.switch;
+  if (!checks.ok(`the lab's switch is managed over SSH (sshd on ${t.switch4})`, sw !== undefined, sw ? `host key ${sw.hostKeySha256}` : 'no switch in this lab') || !sw) return;
 
   // 1. An operator cuts the server on what the desk sees live; four eyes, since no complaint stands behind it.
   say(`${LAB_OPERATORS.operator} sees command-and-control traffic from ${host.id} live and isolates it; ${LAB_OPERATORS.admin} approves (four eyes)`);
@@ -74,7 +74,7 @@ export async function escapeChapter(info: LabInfo, checks: Checks): Promise<void
   const down = await poll(() => (switchPortUp(t, host) === false ? performance.now() : undefined), windowMs + 10_000);
   const downSeconds = down === undefined ? undefined : (down - escapedAt) / 1000;
   checks.ok(
-    `the switch shut ${host.id}'s port (${host.switchPort} on ${info.switch.switchId}, read from the switch) within the window, a sweep and the SSH call`,
+    `the switch shut ${host.id}'s port (${host.switchPort} on ${sw.switchId}, read from the switch) within the window, a sweep and the SSH call`,
     downSeconds !== undefined && downSeconds * 1000 <= windowMs,
     downSeconds === undefined ? 'still up' : `${downSeconds.toFixed(1)} s after the escape`,
   );
@@ -88,7 +88,14 @@ export async function escapeChapter(info: LabInfo, checks: Checks): Promise<void
   checks.ok(`the management network still reaches ${host.id} (${host.mgmt4}:22 ${mgmt}) and its BMC answers ipmitool from there`, mgmt === 'connected' && bmc !== undefined, bmc ?? 'BMC silent');
   show(op('host', 'show', host.id));
   const told = readLabMail(join(info.dir, 'mail')).filter((m) => m.incident === id);
-  checks.ok(`the customer was told of the cut and how to reach the console`, told.some((m) => m.template === 'enforced'), told.map((m) => `${m.template}: "${m.subject}"`).join('; ') || 'no mail');
+  const cutMail = told.find((m) => m.template === 'enforced');
+  // Paragraphs are wrapped: compare with single spaces.
+  const cutText = cutMail ? ((await simpleParser(readFileSync(cutMail.path))).text ?? '').replace(/\s+/g, ' ') : '';
+  checks.ok(
+    `the customer was told of the cut and how to reach the console`,
+    cutText.includes(`IPMI console (BMC) of server ${host.id} is at ${host.bmc4}`),
+    told.map((m) => `${m.template}: "${m.subject}"`).join('; ') || 'no mail',
+  );
 
   // 4. The fix, and the release, which waits for what the network does.
   say('the customer cleans the server up and says so; the agent is still down when the operator releases');

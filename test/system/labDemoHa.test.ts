@@ -49,7 +49,7 @@ describe.skipIf(skip !== undefined)('the demo on three replicas (--ha)', () => {
   });
 
   it('tells the whole story through the survivors of a killed replica, and tears everything down', async () => {
-    const r = await run('deploy/demo/main.js', ['--ha'], 240_000);
+    const r = await run('deploy/demo/main.js', ['--ha'], 360_000);
     if (r.code !== 0) process.stderr.write(r.out);
     expect(r.code).toBe(0);
     expect(r.out).not.toMatch(/\bFAIL\b/);
@@ -95,5 +95,5 @@ describe.skipIf(skip !== undefined)('the demo on three replicas (--ha)', () => {
     expect(pgrep('socketBridge.js')).toBe('');
     expect(labNamespaces()).toEqual([]);
     expect(existsSync(LAB_DIR)).toBe(false);
-  }, 250_000);
+  }, 370_000);
 });
