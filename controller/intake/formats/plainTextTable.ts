@@ -22,7 +22,22 @@ function pipeCells(line: string): string[] {
 
 /** A fixed-width row cut at the header's column starts. */
 function fixedCells(header: string): Splitter {
-  const starts = [...header.matchAll(/(?:^|\s{2,}|\t)(\S)/g)].map((m) => m.index + m[0].length - 1);
+  // A column starts at the line's first non-blank, and after a tab or two blanks; found in one pass (a regex
+  // with a blank run before the column would backtrack quadratically over a line of blanks).
+  const starts: number[] = [];
+  let blanks = 0;
+  let tab = false;
+  for (let k = 0; k < header.length; k++) {
+    const c = header[k]!;
+    if (c === ' ' || c === '\t') {
+      blanks++;
+      tab ||= c === '\t';
+      continue;
+    }
+    if (starts.length === 0 || blanks >= 2 || tab) starts.push(k);
+    blanks = 0;
+    tab = false;
+  }
   return (line) => starts.map((s, i) => line.slice(s, starts[i + 1] ?? line.length).trim());
 }
 

@@ -105,3 +105,14 @@ describe('a long notice', () => {
     expect(ms).toBeLessThan(10_000);
   });
 });
+
+describe('hostile notices', () => {
+  it('a labelled line followed by 64 KiB of blanks, and lines of blanks, colons and digits, read in linear time', () => {
+    for (const filler of [' ', ':', '1', '1.', 'a:', '| ', '- ']) {
+      const text = `Source IP: 192.0.2.1\n${filler.repeat(Math.floor(65_000 / filler.length))}\nport scan\n`;
+      const started = performance.now();
+      plainTextParser.parse(notice(text, 'port scan'));
+      expect(performance.now() - started).toBeLessThan(500);
+    }
+  });
+});
