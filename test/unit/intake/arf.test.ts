@@ -114,6 +114,17 @@ describe('arfParser edge cases', () => {
     expect(r.complaints.map((c) => [c.ip, c.category, c.eventTime?.toISOString(), c.eventTimeSource])).toEqual([['2001:db8::25', 'phishing', '2025-03-09T01:00:00.000Z', 'report']]);
   });
 
+  it("takes the event time from the feedback part or the reporter's own hop, never from a field quoted inside the original", async () => {
+    const original = [
+      'Received: from relay.customer.example (relay.customer.example [192.0.2.26]) by mx0.mail.example; Sun, 9 Mar 2025 01:00:00 +0000',
+      'Arrival-Date: Mon, 1 Jan 2001 00:00:00 +0000',
+      'Date: Tue, 2 Jan 2001 00:00:00 +0000',
+    ].join('\r\n');
+    const m = mail('Feedback-Type: abuse\r\nSource-IP: 192.0.2.26', `--b\r\nContent-Type: message/rfc822\r\n\r\n${original}\r\nSubject: s\r\n\r\nbody`);
+    const [c] = (await parseReportInProcess(m)).complaints;
+    expect([c?.ip, c?.eventTime?.toISOString(), c?.eventTimeSource]).toEqual(['192.0.2.26', '2025-03-09T01:00:00.000Z', 'report']);
+  });
+
   it('returns [] for an unusable Source-IP and for not-spam feedback', async () => {
     expect(arfParser.parse(await readMessage(mail('Feedback-Type: abuse\r\nSource-IP: mail.example.com')))).toEqual([]);
     expect(arfParser.parse(await readMessage(mail('Feedback-Type: not-spam\r\nSource-IP: 192.0.2.5')))).toEqual([]);
