@@ -126,7 +126,7 @@ export async function escapeChapter(info: LabInfo, checks: Checks): Promise<void
     verdict = { state, agent: agentState(), traffic: fromInternet() };
   }
   checks.ok(
-    `only once the port is up, the agent is back and traffic flows from the internet does the incident read released`,
+    `only once the port is up, the agent is back and traffic flows from the internet does the incident read released (or closed)`,
     verdict !== undefined && verdict.agent === 'connected' && verdict.traffic === 'connected' && switchPortUp(t, host) === true,
     verdict ? `states ${[waiting, ...seen].join(' → ')}; then the agent ${verdict.agent}, from the internet ${verdict.traffic}` : `states ${[waiting, ...seen].join(' → ')}`,
   );

@@ -80,7 +80,7 @@ describe.skipIf(!gate.ok)('the lab and the demo', () => {
       /PASS with the agent gone the release is not claimed done/,
       /PASS the switch reopened web-02's port/,
       /PASS nothing told the customer the restrictions were lifted yet/,
-      /PASS only once the port is up, the agent is back and traffic flows from the internet does the incident read released \(states .*released.*; then the agent connected, from the internet connected\)/,
+      /PASS only once the port is up, the agent is back and traffic flows from the internet does the incident read released \(or closed\) \(states releasing → .*(released|closed); then the agent connected, from the internet connected\)/,
       /PASS then the customer is told the restrictions are lifted/,
       /PASS the abuse desk opens in a browser on this machine with olga's certificate \(\.p12\)/,
       /PASS the hash-chained audit log verifies/,
