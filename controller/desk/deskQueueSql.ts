@@ -12,6 +12,8 @@ import { jsonTextList, jsonTextPairs } from '../store/sqlDialect.js';
  */
 
 const OPEN = "state NOT IN ('closed', 'dismissed', 'released')";
+/** Open for complaints (the one-open index, migration 14): a release waiting for its confirmation takes none. */
+const OPEN_FOR_COMPLAINTS = "state NOT IN ('closed', 'dismissed', 'released', 'releasing')";
 const ANSWERED = "state IN ('appealed', 'release_requested', 'customer_resolved', 'disputed')";
 const NOT_ANSWERED = "state NOT IN ('appealed', 'release_requested', 'customer_resolved', 'disputed')";
 const UNSEEN = 'customer_messages u WHERE u.incident_id = incidents.id AND u.seen_at IS NULL';
@@ -72,7 +74,7 @@ const statements = (dialect: SqlDatabase['dialect']) => ({
   incidentsById: `SELECT ${INCIDENT} FROM incidents WHERE id IN (${jsonTextList(dialect)})`,
   /** The open incident of each [host, category] pair (a JSON list): where an admitted report would go. */
   openByHostCategory: `SELECT ${INCIDENT_COLUMNS} FROM incidents
-    WHERE ${OPEN} AND (host_id, category) IN (${jsonTextPairs(dialect)})`,
+    WHERE ${OPEN_FOR_COMPLAINTS} AND (host_id, category) IN (${jsonTextPairs(dialect)})`,
   /** How many wait for each incident and report reason, in one statement; hosts are counted from their own reads. */
   counts: `SELECT
     (SELECT COUNT(*) FROM incidents WHERE state = 'appealed') AS appealed,

@@ -108,7 +108,8 @@ function refuse(incident: Incident, event: IncidentEvent): never {
   });
 }
 
-const isOpen = (s: IncidentState) => !TERMINAL_STATES.includes(s) && s !== 'released';
+// A release waiting for its confirmation is over for complaints and decisions, as a released incident is.
+const isOpen = (s: IncidentState) => !TERMINAL_STATES.includes(s) && s !== 'released' && s !== 'releasing';
 
 /** The next time at which this incident's clock fires, if any. The scheduler keeps one timer for the earliest. */
 export function nextDueAt(i: Incident, policy: PolicyConfig): Date | undefined {
@@ -298,13 +299,13 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
 
     case 'operator_dismiss':
       // A release in flight ends by confirmation or by release --agent-gone, never by a dismissal that would claim nothing remains.
-      if (!isOpen(i.state) || i.state === 'releasing') refuse(i, event);
+      if (!isOpen(i.state)) refuse(i, event);
       if (i.actions.length > 0) effects.push({ type: 'host_actions', actions: [], reason: `dismissed by ${event.operator}: ${event.reason}`, automatic: false });
       close(i, effects, now, 'dismissed');
       return done();
 
     case 'operator_enforce': {
-      if (!isOpen(i.state) || i.state === 'release_requested' || i.state === 'releasing') refuse(i, event);
+      if (!isOpen(i.state) || i.state === 'release_requested') refuse(i, event);
       i.escalatedAt ??= now;
       if (event.approvalId) i.approvalId = event.approvalId;
       // An operator's cut passes the same gate as the policy's: the console must answer first.

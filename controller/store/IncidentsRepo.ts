@@ -9,7 +9,8 @@ import { byIdChunks } from './byIdChunks.js';
 /** Must read exactly as the WHERE of the `incidents_one_open` index, so SQLite uses it. */
 /** What counts toward a termination review. */
 const ESTABLISHED = "established = 1 AND state <> 'dismissed' AND opened_by = 'complaint'";
-const OPEN = "state NOT IN ('closed', 'dismissed', 'released')";
+/** Open for complaints: term for term the WHERE of the one-open index (migration 14). */
+const OPEN = "state NOT IN ('closed', 'dismissed', 'released', 'releasing')";
 /** What identifies an incident's row and never changes. */
 const IMMUTABLE = ['id', 'host_id', 'customer_id', 'category', 'opened_at'];
 /** Incidents per multi-row UPDATE: 26 parameters each. */
@@ -81,7 +82,7 @@ export class IncidentsRepo {
       return;
     }
     const columns = INCIDENT_COLUMNS.split(', ');
-    const ends = (u: (typeof items)[number]) => (['closed', 'dismissed', 'released'].includes(u.incident.state) ? 0 : 1);
+    const ends = (u: (typeof items)[number]) => (['closed', 'dismissed', 'released', 'releasing'].includes(u.incident.state) ? 0 : 1);
     const ordered = [...items].sort((a, b) => ends(a) - ends(b));
     for (let i = 0; i < ordered.length; i += UPDATE_ROWS) {
       const slice = ordered.slice(i, i + UPDATE_ROWS);
@@ -140,7 +141,7 @@ export class IncidentsRepo {
     const row = `(${columns.map(typed).join(', ')})`;
     const mutable = columns.filter((c) => !IMMUTABLE.includes(c));
     // SQLite checks incidents_one_open row by row: rows that end closed go first, so a row that ends open never meets one still open in the table.
-    const ends = (u: (typeof items)[number]) => (['closed', 'dismissed', 'released'].includes(u.incident.state) ? 0 : 1);
+    const ends = (u: (typeof items)[number]) => (['closed', 'dismissed', 'released', 'releasing'].includes(u.incident.state) ? 0 : 1);
     const ordered = [...items].sort((a, b) => ends(a) - ends(b));
     for (let i = 0; i < ordered.length; i += UPDATE_ROWS) {
       const slice = ordered.slice(i, i + UPDATE_ROWS);

@@ -192,7 +192,7 @@ export class StoreTx {
   /** The host's open incident of this category as read ahead or left here, without a read (undefined when not known or none). */
   knownOpen(hostId: string, category: Category): Incident | undefined {
     const i = this.open.get(`${hostId}\u0000${category}`);
-    return i && !['closed', 'dismissed', 'released'].includes(i.state) ? i : undefined;
+    return i && !['closed', 'dismissed', 'released', 'releasing'].includes(i.state) ? i : undefined;
   }
 
   /** The host's open incident of this category, as this transaction last left it. */
@@ -205,7 +205,7 @@ export class StoreTx {
       this.open.set(key, await this.store.incidents.findOpen(hostId, category));
     }
     const i = this.open.get(key);
-    return i && !['closed', 'dismissed', 'released'].includes(i.state) ? i : undefined;
+    return i && !['closed', 'dismissed', 'released', 'releasing'].includes(i.state) ? i : undefined;
   }
 
   /** The customer's established incidents opened at or after `since`, this transaction's changes included. */
@@ -331,7 +331,7 @@ export class StoreTx {
       this.updates.set(incident.id, { incident, nextDueAt });
     }
     const key = `${incident.hostId}\u0000${incident.category}`;
-    const open = !['closed', 'dismissed', 'released'].includes(incident.state);
+    const open = !['closed', 'dismissed', 'released', 'releasing'].includes(incident.state);
     // An open incident is the one open for its host and category; a closed one replaces only itself in what we know.
     if (open || this.open.get(key)?.id === incident.id) this.open.set(key, incident);
   }

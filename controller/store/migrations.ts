@@ -594,6 +594,17 @@ ALTER TABLE host_switches ADD COLUMN error_kind TEXT;
 ALTER TABLE host_switches ADD COLUMN error_since INTEGER;
 `;
 
+/**
+ * A release not yet confirmed (`releasing`) no longer takes complaints, as a
+ * released incident never did: a new complaint after the operator's release
+ * opens a new incident, so the one-open index leaves it out.
+ */
+const RELEASING_CLOSED_TO_COMPLAINTS = `
+DROP INDEX incidents_one_open;
+CREATE UNIQUE INDEX incidents_one_open ON incidents (host_id, category)
+  WHERE state NOT IN ('closed', 'dismissed', 'released', 'releasing');
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -609,4 +620,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 11, name: 'replicas', sql: REPLICAS },
   { version: 12, name: 'write_lock', sql: WRITE_LOCK },
   { version: 13, name: 'switch_observations', sql: SWITCH_OBSERVATIONS },
+  { version: 14, name: 'releasing_closed_to_complaints', sql: RELEASING_CLOSED_TO_COMPLAINTS },
 ];

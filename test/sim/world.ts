@@ -268,7 +268,8 @@ class World {
       else if (e.type === 'termination_review') this.r.reviews.add(i.id);
     }
     if (TERMINAL_STATES.includes(i.state) && !this.r.terminalAt.has(i.id)) this.r.terminalAt.set(i.id, this.now);
-    if (i.state === 'released' && !this.r.releasedAt.has(i.id)) this.r.releasedAt.set(i.id, this.now);
+    // The operator's release ends it (releasing waits only for the agent's confirmation).
+    if ((i.state === 'released' || i.state === 'releasing') && !this.r.releasedAt.has(i.id)) this.r.releasedAt.set(i.id, this.now);
     this.arm(i);
     return result;
   }
@@ -334,7 +335,10 @@ class World {
     for (const [id, gen] of [...h.awaiting]) {
       if (gen > h.applied) continue;
       h.awaiting.delete(id);
+      const before = this.r.incidents.get(id)?.state;
       this.apply(id, { type: 'host_applied' });
+      // As the report tracker does: the report that confirms a lift releases, and closes.
+      if (before === 'releasing' && this.r.incidents.get(id)?.state === 'released') this.apply(id, { type: 'host_applied' });
     }
   }
 }

@@ -490,6 +490,12 @@ ALTER TABLE host_switches ADD COLUMN error_kind TEXT;
 ALTER TABLE host_switches ADD COLUMN error_since BIGINT;
 `;
 
+const RELEASING_CLOSED_TO_COMPLAINTS = `
+DROP INDEX incidents_one_open;
+CREATE UNIQUE INDEX incidents_one_open ON incidents (host_id, category)
+  WHERE state NOT IN ('closed', 'dismissed', 'released', 'releasing');
+`;
+
 /** Every migration, in order, under MIGRATIONS' versions and names. */
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -505,4 +511,5 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 11, name: 'replicas', sql: REPLICAS },
   { version: 12, name: 'write_lock', sql: WRITE_LOCK },
   { version: 13, name: 'switch_observations', sql: SWITCH_OBSERVATIONS },
+  { version: 14, name: 'releasing_closed_to_complaints', sql: RELEASING_CLOSED_TO_COMPLAINTS },
 ];

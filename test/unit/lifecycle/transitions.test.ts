@@ -256,9 +256,9 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     bmc_result: U, operator_override_bmc: R,
     switch_cut: U, switch_released: U, operator_release_agent_gone: R,
   },
-  releasing: { // the lift is asked of the host, not yet confirmed: nothing says released
-    open: R, complaint: to('releasing'), complaint_trusted: to('releasing'),
-    notice_sent: U, notice_bounced: to('releasing', 'alert'),
+  releasing: { // the lift is asked of the host, not yet confirmed: nothing says released; a new complaint opens a new incident
+    open: R, complaint: R, complaint_trusted: R,
+    notice_sent: U, notice_bounced: U,
     customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
     deadline: U,
     operator_verify: R, operator_accept_dispute: R, operator_reject_dispute: R,
