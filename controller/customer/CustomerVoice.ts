@@ -122,7 +122,8 @@ export class CustomerVoice {
     ]);
     const prefixes = host?.publicPrefixes ?? [];
     const messages = allMessages.filter((m) => m.kind === 'answer' || m.kind === 'reply');
-    const readOnly = TERMINAL_STATES.includes(incident.state) || incident.state === 'released';
+    // Released, or released and waiting for the server's confirmation: nothing left for the customer to answer.
+    const readOnly = TERMINAL_STATES.includes(incident.state) || incident.state === 'released' || incident.state === 'releasing';
     return {
       incident,
       category: describeCategory(incident.category),
@@ -150,7 +151,7 @@ export class CustomerVoice {
     const submissionId = input.fields.submission ?? '';
     if (!SUBMISSION.test(submissionId)) throw new CordonError('invalid', 'the form is incomplete; reload the page and try again', { field: 'submission' });
     if (await this.deps.store.customerMessages.bySubmission(incident.id, submissionId)) return 'repeat';
-    if (TERMINAL_STATES.includes(incident.state) || incident.state === 'released') {
+    if (TERMINAL_STATES.includes(incident.state) || incident.state === 'released' || incident.state === 'releasing') {
       throw new CordonError('conflict', `This incident is over (${describeState(incident.state)}); the page only shows it.`, { field: 'state' });
     }
     const form = parseAnswerForm(input.fields, this.deps.clock.now(), this.deps.policy.maxPlanDays);
