@@ -10,7 +10,7 @@ import type { BmcDriver } from './bmc/BmcDriver.js';
 import { createMetrics, serveMetrics, type Metrics } from './metrics/createMetrics.js';
 import { BmcCheckWorker } from './dispatch/BmcCheckWorker.js';
 import { SwitchFallback, type SwitchFallbackSettings } from './dispatch/SwitchFallback.js';
-import { EnforcementObserver } from './dispatch/EnforcementObserver.js';
+import { EnforcementObserver, type ObserverReads } from './dispatch/EnforcementObserver.js';
 import { TamperLog } from './agents/TamperLog.js';
 import type { SwitchDriver } from './switch/SwitchDriver.js';
 import { ReportTracker } from './dispatch/ReportTracker.js';
@@ -256,7 +256,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
   const tampers = new TamperLog(() => wall.now(), tamperSettings.tamperWindowSeconds, tamperSettings.tamperThreshold);
   // What the agent or the switch confirmed, on the wall clock like the agents' liveness it reads.
   const observer = new EnforcementObserver(s.store, agents, () => wall.now(), wall.now(), tampers, s.switchFallback !== undefined);
-  const observe = (hostIds: readonly string[]) => observer.observeMany(hostIds);
+  const observe = (hostIds: readonly string[], loaded?: ObserverReads) => observer.observeMany(hostIds, loaded);
   const incidentDesk = createIncidentDesk({
     observe,
     store: s.store,
@@ -329,7 +329,8 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       // ListHosts and ListAgents read the agents' sessions, which exist once the gRPC server below has started.
       const fleet = () => {
         if (!running) throw new CordonError('transient', 'the controller is still starting; reload in a moment');
-        return createDeskHandlers({ inventory, sessions: agents, observe });
+        // No observation here: the page reads it with each host's details (readHostDetails), from what it read anyway.
+        return createDeskHandlers({ inventory, sessions: agents });
       };
       const handlers = { ...incidentDesk, listHosts: () => fleet().listHosts(), listAgents: () => fleet().listAgents() };
       const fleetReads = { details: incidentDesk.getHostDetails, driftRepairs: (hostId: string) => agents.get(hostId)?.driftRepairs };

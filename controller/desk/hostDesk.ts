@@ -24,6 +24,7 @@ import type { HostBmc } from '../store/BmcRepo.js';
 import { checkEmailAddress } from '../store/CustomersRepo.js';
 import type { Store } from '../store/Store.js';
 import type { EnforcementObservation } from '../incidents/observeEnforcement.js';
+import type { ObserverReads } from '../dispatch/EnforcementObserver.js';
 import type { EnforcementObservation as EnforcementObservationMsg } from '../../proto/gen/cordon/v1/desk.js';
 
 export interface HostDeskDeps {
@@ -39,7 +40,7 @@ export interface HostDeskDeps {
   /** Whether the host's agent is connected now (for the dispatch status). */
   agentConnected: (hostId: string) => boolean;
   /** What the agent or the switch confirmed of each host's enforcement (EnforcementObserver); absent: not shown. */
-  observe?: ((hostIds: readonly string[]) => Promise<Map<string, EnforcementObservation>>) | undefined;
+  observe?: ((hostIds: readonly string[], loaded?: ObserverReads) => Promise<Map<string, EnforcementObservation>>) | undefined;
 }
 
 const IPMI_PORT = 623;
@@ -288,7 +289,8 @@ export async function readHostDetails(deps: Pick<HostDeskDeps, 'store' | 'agentC
     store.bmcs.latestForHosts(hostIds),
     store.switches.getMany(hostIds),
   ]);
-  const observed = deps.observe ? await deps.observe(hostIds) : new Map<string, EnforcementObservation>();
+  // From what was just read: the page of 200 hosts costs no query more.
+  const observed = deps.observe ? await deps.observe(hostIds, { desired, status: statuses, ports }) : new Map<string, EnforcementObservation>();
   const customerOf = new Map(customers.map((c) => [c.id, c]));
   const bmcOf = new Map(bmcs.map((b) => [b.hostId, b]));
   const byId = new Map(hosts.map((host) => [host.id, host]));

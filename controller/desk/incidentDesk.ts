@@ -35,6 +35,7 @@ import { createComplaintDesk } from './complaintDesk.js';
 import type { DrillClock } from '../clock.js';
 import { createHostDesk } from './hostDesk.js';
 import type { EnforcementObservation } from '../incidents/observeEnforcement.js';
+import type { ObserverReads } from '../dispatch/EnforcementObserver.js';
 import { createReporterDesk } from './reporterDesk.js';
 import { createCustomerVoiceDesk, customerVoiceOf } from './customerVoiceDesk.js';
 import { randomUUID } from 'node:crypto';
@@ -49,7 +50,7 @@ export interface IncidentDeskDeps {
   /** Whether the host's agent is connected now (for the dispatch status). */
   agentConnected: (hostId: string) => boolean;
   /** What the agent or the switch confirmed of hosts' enforcement (EnforcementObserver.observeMany); absent: not shown. */
-  observe?: ((hostIds: readonly string[]) => Promise<Map<string, EnforcementObservation>>) | undefined;
+  observe?: ((hostIds: readonly string[], loaded?: ObserverReads) => Promise<Map<string, EnforcementObservation>>) | undefined;
   /** Checks a host's BMC now; absent when the controller has no BMC driver. */
   checkBmc?: (hostId: string) => Promise<BmcCheck>;
   /** The drill clock (clock.drill); absent in production, where the clock cannot be moved. */

@@ -2,7 +2,16 @@ import type { AgentSessions } from '../agents/SessionRegistry.js';
 import type { TamperLog } from '../agents/TamperLog.js';
 import { CUT_ACTIONS } from '../incidents/model.js';
 import { observeEnforcement, type EnforcementObservation, type ObservedEnforcement } from '../incidents/observeEnforcement.js';
+import type { HostAgentStatus, HostDesiredState } from '../store/DesiredStateRepo.js';
 import type { Store } from '../store/Store.js';
+import type { HostSwitch } from '../store/SwitchesRepo.js';
+
+/** What a caller already read of some hosts, so observing them reads nothing more. */
+export interface ObserverReads {
+  desired: Map<string, HostDesiredState>;
+  status: Map<string, HostAgentStatus>;
+  ports: Map<string, HostSwitch>;
+}
 
 /**
  * Gathers, for observeEnforcement, the facts the controller holds about
@@ -27,13 +36,16 @@ export class EnforcementObserver {
     return (await this.observeMany([hostId])).get(hostId)!;
   }
 
-  /** Every host in `hostIds`, by id. */
-  async observeMany(hostIds: readonly string[]): Promise<Map<string, EnforcementObservation>> {
-    const [desired, status, ports] = await Promise.all([
-      this.store.desired.getMany(hostIds),
-      this.store.desired.statusMany(hostIds),
-      this.switchFallback ? this.store.switches.getMany(hostIds) : Promise.resolve(new Map()),
-    ]);
+  /** Every host in `hostIds`, by id; `loaded`: what the caller already read of them (the fleet page), not read again. */
+  async observeMany(hostIds: readonly string[], loaded?: ObserverReads): Promise<Map<string, EnforcementObservation>> {
+    const [desired, status, allPorts] = loaded
+      ? [loaded.desired, loaded.status, loaded.ports]
+      : await Promise.all([
+          this.store.desired.getMany(hostIds),
+          this.store.desired.statusMany(hostIds),
+          this.switchFallback ? this.store.switches.getMany(hostIds) : Promise.resolve(new Map<string, HostSwitch>()),
+        ]);
+    const ports = this.switchFallback ? allPorts : new Map<string, HostSwitch>();
     const out = new Map<string, EnforcementObservation>();
     for (const hostId of hostIds) {
       const d = desired.get(hostId) ?? { generation: 0, issuedAt: undefined, enforcements: [] };

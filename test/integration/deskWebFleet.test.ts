@@ -59,7 +59,14 @@ describe('the fleet page', () => {
     const ids = ['web-01', 'web-02', 'bulk-007', 'zz-last'];
     const batch = await readHostDetails({ store: lab.controller.store, agentConnected: (h) => h === 'web-01' }, [...ids, 'no-such-host', 'web-01']);
     expect(batch.map((d) => d.host?.id)).toEqual(ids);
-    for (const d of batch) expect(HostDetail.toJSON(d)).toEqual(HostDetail.toJSON(await grpc.call<unknown, HostDetail>('getHost', { id: d.host!.id })));
+    // GetHost also says what was observed of the host's enforcement (the controller's observer, not given here).
+    const { observed: _observed, ...asGetHost } = HostDetail.toJSON(await grpc.call<unknown, HostDetail>('getHost', { id: 'web-01' })) as Record<string, unknown>;
+    expect(_observed).toMatchObject({ observed: 'none' });
+    expect(HostDetail.toJSON(batch[0]!)).toEqual(asGetHost);
+    for (const d of batch) {
+      const { observed: _o, ...rest } = HostDetail.toJSON(await grpc.call<unknown, HostDetail>('getHost', { id: d.host!.id })) as Record<string, unknown>;
+      expect(HostDetail.toJSON(d)).toEqual(rest);
+    }
     await expect(readHostDetails({ store: lab.controller.store, agentConnected: () => false }, Array<string>(1001).fill('web-01'))).rejects.toMatchObject({ kind: 'invalid', field: 'ids' });
   });
 

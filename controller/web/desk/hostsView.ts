@@ -1,3 +1,4 @@
+import { observedWords } from './enforcementSection.js';
 import { AgentState, DispatchStatus, type AgentSession, type Host, type HostDetail } from '../../../proto/gen/cordon/v1/desk.js';
 import { describeEnforcement } from '../../cli/describeEnforcement.js';
 import { html, type SafeHtml } from '../customer/html.js';
@@ -144,6 +145,7 @@ ${clockNote(clocks)}
 <dt>Connected since</dt><dd>${when(a?.connectedSince)}</dd>
 ${a?.disconnectedAt ? html`<dt>Disconnected</dt><dd>${when(a.disconnectedAt)}: ${a.disconnectReason}</dd>` : ''}
 <dt>Generation</dt><dd>held ${generationCell(r.detail, a)}; last reported applied ${String(r.detail.appliedGeneration)}${r.detail.dispatchError ? html`; error: ${r.detail.dispatchError}` : ''}</dd>
+${r.detail.observed ? html`<dt>Observed</dt><dd class="observed" data-observed="${r.detail.observed.observed}">${observedWords(r.detail.observed)}</dd>` : ''}
 <dt>Drift repairs</dt><dd class="drift">${r.driftRepairs === undefined ? 'none reported' : html`${String(r.driftRepairs)} since the agent started`}</dd>
 <dt>In force</dt><dd>${enforcementList(r.detail)}</dd>
 <dt>BMC</dt><dd>${h.bmc ? html`${h.bmc.address}:${String(h.bmc.port)}${h.bmc.sol ? ', Serial-over-LAN required' : ''}` : 'none on file'}</dd>
