@@ -605,6 +605,19 @@ CREATE UNIQUE INDEX incidents_one_open ON incidents (host_id, category)
   WHERE state NOT IN ('closed', 'dismissed', 'released', 'releasing');
 `;
 
+/**
+ * Where a complaint's event time comes from: 'report' when the report states
+ * when the abuse happened, 'receipt' when it states none and the report's own
+ * Date stands in (intake/types ParsedComplaint.eventTimeSource), so the desk
+ * and the customer's notice never present a receipt time as the reporter's
+ * statement. Rows from before read 'report', the assumption of their time:
+ * some of them may hold a receipt time that was never marked.
+ */
+const EVENT_TIME_SOURCE = `
+ALTER TABLE complaints ADD COLUMN event_time_source TEXT NOT NULL DEFAULT 'report'
+  CHECK (event_time_source IN ('report', 'receipt'));
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -621,4 +634,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 12, name: 'write_lock', sql: WRITE_LOCK },
   { version: 13, name: 'switch_observations', sql: SWITCH_OBSERVATIONS },
   { version: 14, name: 'releasing_closed_to_complaints', sql: RELEASING_CLOSED_TO_COMPLAINTS },
+  { version: 15, name: 'event_time_source', sql: EVENT_TIME_SOURCE },
 ];

@@ -496,6 +496,11 @@ CREATE UNIQUE INDEX incidents_one_open ON incidents (host_id, category)
   WHERE state NOT IN ('closed', 'dismissed', 'released', 'releasing');
 `;
 
+const EVENT_TIME_SOURCE = `
+ALTER TABLE complaints ADD COLUMN event_time_source TEXT NOT NULL DEFAULT 'report'
+  CHECK (event_time_source IN ('report', 'receipt'));
+`;
+
 /** Every migration, in order, under MIGRATIONS' versions and names. */
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -512,4 +517,5 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 12, name: 'write_lock', sql: WRITE_LOCK },
   { version: 13, name: 'switch_observations', sql: SWITCH_OBSERVATIONS },
   { version: 14, name: 'releasing_closed_to_complaints', sql: RELEASING_CLOSED_TO_COMPLAINTS },
+  { version: 15, name: 'event_time_source', sql: EVENT_TIME_SOURCE },
 ];
