@@ -30,7 +30,7 @@ export function renderComplaints(list: ComplaintRecord[], desk: DeskNow): string
   if (list.length === 0) parts.push('  none\n');
   for (const c of list) {
     parts.push(`  ${c.id}  ${c.category} from ${c.ip}  received ${c.receivedAt?.toISOString() ?? '-'} (${age(c.receivedAt, desk.now)}${desk.inline})  ${c.status}${c.reason ? `: ${oneLine(c.reason)}` : ''}\n`);
-    parts.push(`    reported by ${reporterLine(c)}${c.eventTime ? `; event at ${c.eventTime.toISOString()}` : ''}\n`);
+    parts.push(`    reported by ${reporterLine(c)}${!c.eventTime ? '' : c.eventTimeSource === 'receipt' ? `; dated ${c.eventTime.toISOString()} (receipt time: the report states no event time)` : `; event at ${c.eventTime.toISOString()}`}\n`);
     const evidence = printable((c.excerpt || c.evidence).replace(/\r\n?/g, '\n')).trim();
     if (!evidence) {
       parts.push('    evidence: none given\n');

@@ -18,6 +18,8 @@ export interface ComplaintFacts {
   /** The reporter's name for an organisation; "a private person" or "an anonymous reporter" otherwise. */
   reporter: string;
   eventTime: Date | undefined;
+  /** 'receipt': the report states no event time and eventTime is only the report's own date. */
+  eventTimeSource?: 'report' | 'receipt' | undefined;
   receivedAt: Date;
   /** The excerpt of a many-network report, else the complaint's evidence; never another network's part. */
   evidence: string;
@@ -226,6 +228,7 @@ export class CustomerVoice {
         ip: c.ip,
         reporter: c.reporterKind === 'individual' ? 'a private person' : c.reporterKind === 'anonymous' ? 'an anonymous reporter' : c.reporter,
         eventTime: c.eventTime,
+        eventTimeSource: c.eventTimeSource,
         receivedAt: c.receivedAt,
         evidence: c.excerpt ?? c.evidence,
       }));

@@ -23,7 +23,7 @@ const COLUMNS = INCIDENT_COLUMNS.split(', ')
   .join(', ');
 const INCIDENT = `${COLUMNS}, incidents.held_at AS held_at, (SELECT COUNT(*) FROM ${UNSEEN}) AS unseen_count, (SELECT u.at FROM ${UNSEEN} ORDER BY u.at LIMIT 1) AS unseen_oldest`;
 const REPORT =
-  'id, received_at, event_time, ip, category, reporter, reporter_kind, evidence, status, reason, excerpt, trusted, reporter_id, auth_json, ' +
+  'id, received_at, event_time, event_time_source, ip, category, reporter, reporter_kind, evidence, status, reason, excerpt, trusted, reporter_id, auth_json, ' +
   "message_id, original_message_id, fingerprint, duplicate_of, '' AS raw, NULL AS incident_id, NULL AS reply_to"; // the report itself is GetComplaintRaw's: the queue never carries it
 /** The message `m` is its incident's oldest unseen one. */
 const OLDEST_UNSEEN = `NOT EXISTS (SELECT 1 FROM customer_messages o WHERE o.incident_id = m.incident_id AND o.seen_at IS NULL AND (o.at < m.at OR (o.at = m.at AND o.id < m.id)))`;

@@ -125,6 +125,7 @@ export function toComplaintRecord(c: StoredComplaint): ComplaintRecord {
     duplicateOf: c.duplicateOf ?? '',
     category: c.category,
     eventTime: c.eventTime,
+    eventTimeSource: c.eventTimeSource ?? 'report',
     incidentId: c.incidentId ?? '',
     messageId: c.messageId ?? '',
     excerpt: c.excerpt ?? '',

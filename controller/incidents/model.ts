@@ -122,11 +122,20 @@ export interface Incident {
   noticeUndeliveredAt?: Date | undefined;
 }
 
+export const EVENT_TIME_SOURCES = ['report', 'receipt'] as const;
+export type EventTimeSource = (typeof EVENT_TIME_SOURCES)[number];
+
 export interface Complaint {
   id: string;
   receivedAt: Date;
   /** When the abuse happened, per the report (UTC). */
   eventTime: Date | undefined;
+  /**
+   * Where eventTime comes from: 'report' when the report states it, 'receipt'
+   * when it states none and the report's own Date stands in (never to be
+   * presented as the reporter's statement). Absent reads 'report'.
+   */
+  eventTimeSource?: EventTimeSource | undefined;
   ip: string;
   category: Category;
   reporter: string;

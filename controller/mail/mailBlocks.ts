@@ -87,8 +87,14 @@ export function missedDeadline(i: Incident): { what: string; at: Date } | undefi
  * reporter's; "not given" rather than our receipt time passed off as it.
  */
 export function complaintLine(c: MailComplaint): string {
-  const event = c.eventTime ? `event ${utc(c.eventTime)}` : 'event time not given';
-  return `${c.ip ?? 'address not recorded'}: ${event}, received ${utc(c.receivedAt)}, reported by ${c.reporter}`;
+  return `${c.ip ?? 'address not recorded'}: ${eventWords(c)}, received ${utc(c.receivedAt)}, reported by ${c.reporter}`;
+}
+
+/** The event time as the report gives it; a report that states none says so, with its own date, never passed off as the event's. */
+export function eventWords(c: { eventTime?: Date | undefined; eventTimeSource?: string | undefined }): string {
+  if (!c.eventTime) return 'event time not given';
+  if (c.eventTimeSource === 'receipt') return `event time not stated in the report (the report is dated ${utc(c.eventTime)})`;
+  return `event ${utc(c.eventTime)}`;
 }
 
 /** A complaint's text as an attachment: a mail as received goes as message/rfc822 (RFC 2046 5.2.1); a file or an excerpt as text. */

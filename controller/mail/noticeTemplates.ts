@@ -38,7 +38,12 @@ export const notice: Template = (input, tag) => {
     const what = c.partial
       ? `The part of the report about your server is attached as ${a!.filename}; the report also concerns other networks, which are not shown.`
       : `The original complaint is attached unmodified as ${a!.filename}.`;
-    const event = c.eventTime ? ` The reporter gives the time of the event as ${utc(c.eventTime)}.` : '';
+    // A receipt time is the report's own date: saying the reporter gives it as the event's would be false.
+    const event = !c.eventTime
+      ? ''
+      : c.eventTimeSource === 'receipt'
+        ? ` The report does not state when the event happened; the report itself is dated ${utc(c.eventTime)}.`
+        : ` The reporter gives the time of the event as ${utc(c.eventTime)}.`;
     const address = c.ip ? ` The reported address is ${c.ip}.` : '';
     intro = [
       paragraph(

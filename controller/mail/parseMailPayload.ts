@@ -130,6 +130,7 @@ function complaintOf(c: Obj, at: string): MailComplaint {
     receivedAt: date(c, 'receivedAt', at),
     ...(ip !== undefined ? { ip } : {}),
     ...(eventTime ? { eventTime } : {}),
+    ...(eventTime && c.eventTimeSource === 'receipt' ? { eventTimeSource: 'receipt' as const } : {}),
     ...(operatorEvidence !== undefined ? { operatorEvidence } : {}),
   };
 }
@@ -140,7 +141,14 @@ function statementOf(s: Obj): StatementInput {
     const o = obj(f, `statement.facts.${n}`);
     const at = `statement.facts.${n}.`;
     const eventTime = optDate(o, 'eventTime', at);
-    return { ip: str(o, 'ip', at), ...(eventTime ? { eventTime } : {}), receivedAt: date(o, 'receivedAt', at), reporter: str(o, 'reporter', at), observed: str(o, 'observed', at) };
+    return {
+      ip: str(o, 'ip', at),
+      ...(eventTime ? { eventTime } : {}),
+      ...(eventTime && o.eventTimeSource === 'receipt' ? { eventTimeSource: 'receipt' } : {}),
+      receivedAt: date(o, 'receivedAt', at),
+      reporter: str(o, 'reporter', at),
+      observed: str(o, 'observed', at),
+    };
   });
   const d = obj(s.decision, 'statement.decision');
   const by = oneOf(d, 'by', 'statement.decision.', ['policy', 'operator'] as const);

@@ -26,8 +26,10 @@ export interface MailComplaint {
   receivedAt: Date;
   /** The reported address. Absent in rows queued before it was recorded. */
   ip?: string | undefined;
-  /** When the abuse happened, as the reporter says (UTC). */
+  /** When the abuse happened, as the reporter says (UTC); with `eventTimeSource` 'receipt', only the report's own date. */
   eventTime?: Date | undefined;
+  /** 'receipt' when the report states no event time and eventTime is its own date; absent: the reporter's statement. */
+  eventTimeSource?: 'receipt' | undefined;
   /** Entered by an operator: the evidence they gave, which the body states (there is no report of its own that says it). */
   operatorEvidence?: string | undefined;
 }

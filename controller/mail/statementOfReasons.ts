@@ -1,6 +1,6 @@
 import type { Action, Category } from '../incidents/model.js';
 import { describeAction, describeCategory } from './describeAction.js';
-import { missedDeadline, scopeBlock, urlLine } from './mailBlocks.js';
+import { eventWords, missedDeadline, scopeBlock, urlLine } from './mailBlocks.js';
 import { bullets, paragraph, utc } from './plainText.js';
 import type { MailInput } from './renderMail.js';
 
@@ -8,6 +8,8 @@ import type { MailInput } from './renderMail.js';
 export interface StatementFact {
   ip: string;
   eventTime?: Date | undefined;
+  /** 'receipt': the report states no event time and eventTime is its own date. */
+  eventTimeSource?: string | undefined;
   receivedAt: Date;
   reporter: string;
   /** What the reporter says was observed (the parsed evidence; an operator's text for a complaint they entered). */
@@ -78,7 +80,7 @@ export function statementOfReasons(input: MailInput, tag: string): string | fals
 function factLine(f: StatementFact): string {
   const observed = f.observed.replace(/\s+/g, ' ').trim();
   const cut = observed.length > OBSERVED_MAX ? `${observed.slice(0, OBSERVED_MAX)} [...]` : observed;
-  return `${f.ip}, event ${f.eventTime ? utc(f.eventTime) : 'time not given'}, received ${utc(f.receivedAt)}, from ${f.reporter}: ${cut || 'no detail given'}`;
+  return `${f.ip}, ${eventWords(f)}, received ${utc(f.receivedAt)}, from ${f.reporter}: ${cut || 'no detail given'}`;
 }
 
 function ground(d: StatementDecision, category: Category): string {

@@ -14,7 +14,7 @@ import { REPORTER_OUTCOME, type ReporterOutcomePayload } from '../mail/renderRep
 import type { StatementDecision, StatementInput } from '../mail/statementOfReasons.js';
 import { parseReport } from '../intake/parseReport.js';
 import type { ParsedComplaint } from '../intake/types.js';
-import { CATEGORIES, REPORTER_KINDS, type Action, type Category, type Complaint, type Incident, type ReporterKind } from '../incidents/model.js';
+import { CATEGORIES, REPORTER_KINDS, type Action, type Category, type Complaint, type EventTimeSource, type Incident, type ReporterKind } from '../incidents/model.js';
 import { isTrusted, type PolicyConfig } from '../incidents/policy.js';
 import { unauthenticated, type AuthenticateReport, type Authentication, type IntakeChannel } from '../intake/trust/Authentication.js';
 import { fingerprintOf } from '../intake/fingerprint.js';
@@ -28,6 +28,8 @@ export interface ComplaintInput {
   reporter: string;
   reporterKind: string;
   eventTime: Date | undefined;
+  /** See Complaint.eventTimeSource; absent reads 'report' (an operator's hand-entered time is their statement from the report). */
+  eventTimeSource?: EventTimeSource | undefined;
   evidence: string;
   raw: string;
   /** See Complaint.excerpt. */
@@ -300,6 +302,7 @@ export class IncidentService {
       reporter: authentication.reporterName ? `${authentication.reporterName} (${c.reporter})` : c.reporter,
       reporterKind: authentication.reporterKind ?? c.reporterKind,
       eventTime: c.eventTime,
+      eventTimeSource: c.eventTimeSource,
       evidence: `${c.format}: ${c.evidence}`,
       raw: text,
       excerpt: c.excerpt ?? (severalAddresses ? summaryExcerpt(c) : undefined),
@@ -388,6 +391,7 @@ export class IncidentService {
           id: complaintId,
           receivedAt: now,
           eventTime: input.eventTime,
+          eventTimeSource: input.eventTimeSource,
           ip: input.ip || 'unknown',
           category,
           reporter: input.reporter,
@@ -426,6 +430,7 @@ export class IncidentService {
       id: `c-${randomUUID()}`,
       receivedAt: now,
       eventTime: input.eventTime,
+      eventTimeSource: input.eventTimeSource,
       ip: input.ip,
       category: input.category as Category,
       reporter: input.reporter,
@@ -958,7 +963,7 @@ export class IncidentService {
    */
   private async statementOf(tx: StoreTx, i: Incident, template: MailTemplate, eventType: string): Promise<StatementInput> {
     const linked = await tx.linkedComplaints(i.id);
-    const facts = linked.slice(0, STATEMENT_FACTS).map((c) => ({ ip: c.ip, eventTime: c.eventTime, receivedAt: c.receivedAt, reporter: c.reporter, observed: c.evidence }));
+    const facts = linked.slice(0, STATEMENT_FACTS).map((c) => ({ ip: c.ip, eventTime: c.eventTime, eventTimeSource: c.eventTimeSource, receivedAt: c.receivedAt, reporter: c.reporter, observed: c.evidence }));
     const ladder = this.deps.policy.categories[i.category].ladder;
     const rung = i.step >= 0 ? ladder[i.step] : undefined;
     const policy = (trigger: 'deadline' | 'immediate'): StatementDecision | undefined =>
@@ -1050,6 +1055,7 @@ function mailComplaint(c: Complaint): MailComplaint {
     receivedAt: c.receivedAt,
     ip: c.ip,
     eventTime: c.eventTime,
+    ...(c.eventTime && c.eventTimeSource === 'receipt' ? { eventTimeSource: 'receipt' as const } : {}),
     ...(byOperator && c.evidence ? { operatorEvidence: c.evidence } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { CordonError, isCordonError } from '../../proto/runtime/CordonError.js';
-import { CATEGORIES, REPORTER_KINDS, type Complaint } from '../incidents/model.js';
+import { CATEGORIES, EVENT_TIME_SOURCES, REPORTER_KINDS, type Complaint } from '../incidents/model.js';
 import { BLOB_MIN_CHARS, Blobs } from './Blobs.js';
 import type { SqlDatabase, SqlValue } from './SqlDatabase.js';
 import { fromEpochMs, toEpochMs } from './epochMs.js';
@@ -63,6 +63,7 @@ export interface ComplaintRow {
   id: string;
   received_at: number;
   event_time: number | null;
+  event_time_source: string;
   ip: string;
   category: string;
   reporter: string;
@@ -85,14 +86,14 @@ export interface ComplaintRow {
 
 const INSERT_COLUMNS =
   'id, received_at, event_time, ip, category, reporter, reporter_kind, raw, raw_sha256, evidence, incident_id, status, reason, excerpt, ' +
-  'trusted, reporter_id, auth_json, message_id, original_message_id, fingerprint, duplicate_of, reply_to';
+  'trusted, reporter_id, auth_json, message_id, original_message_id, fingerprint, duplicate_of, reply_to, event_time_source';
 const INSERT_PARAMS = INSERT_COLUMNS.split(',').length;
 /** A raw text stored as a blob reads back through the join. */
 const SELECT_COLUMNS =
   'c.id, c.received_at, c.event_time, c.ip, c.category, c.reporter, c.reporter_kind, COALESCE(b.text, c.raw) AS raw, c.evidence, c.incident_id, c.status, c.reason, c.excerpt, ' +
-  'c.trusted, c.reporter_id, c.auth_json, c.message_id, c.original_message_id, c.fingerprint, c.duplicate_of, c.reply_to';
+  'c.trusted, c.reporter_id, c.auth_json, c.message_id, c.original_message_id, c.fingerprint, c.duplicate_of, c.reply_to, c.event_time_source';
 const FROM = 'complaints c LEFT JOIN blobs b ON b.sha256 = c.raw_sha256';
-/** Rows per INSERT statement: 22 parameters each, well under SQLite's 32,766. */
+/** Rows per INSERT statement: 23 parameters each, well under SQLite's 32,766. */
 const ROWS_PER_INSERT = 500;
 
 /**
@@ -298,6 +299,7 @@ function checked(complaint: Complaint, link: ComplaintLink): SqlValue[] {
     complaint.fingerprint ?? null,
     status === 'duplicate' ? link.duplicateOf! : null,
     complaint.replyTo ?? null,
+    oneOf(complaint.eventTimeSource ?? 'report', EVENT_TIME_SOURCES, 'eventTimeSource'),
   ];
 }
 
@@ -308,6 +310,7 @@ export function complaintFromRow(r: ComplaintRow): StoredComplaint {
     id: r.id,
     receivedAt: new Date(r.received_at),
     eventTime: fromEpochMs(r.event_time),
+    eventTimeSource: oneOf(r.event_time_source, EVENT_TIME_SOURCES, where('event_time_source'), 'internal'),
     ip: r.ip,
     category: oneOf(r.category, CATEGORIES, where('category'), 'internal'),
     reporter: r.reporter,

@@ -43,7 +43,7 @@ ${f.complaints.length === 0 ? html`<p>This incident was opened by the abuse desk
 <table>
 <tr><th>Reported address</th><td>${c.ip}</td></tr>
 <tr><th>Reported by</th><td>${c.reporter}</td></tr>
-<tr><th>When it happened</th><td>${c.eventTime ? time(c.eventTime) : 'not stated in the report'}</td></tr>
+<tr><th>When it happened</th><td>${!c.eventTime ? 'not stated in the report' : c.eventTimeSource === 'receipt' ? html`not stated in the report (the report is dated ${time(c.eventTime)})` : time(c.eventTime)}</td></tr>
 <tr><th>We received it</th><td>${time(c.receivedAt)}</td></tr>
 </table>
 <p>Evidence:</p>

@@ -29,7 +29,7 @@ export function complaintSection(incidentId: string, complaints: readonly Compla
 ${complaints.map(
   (c) => html`<section class="complaint" id="complaint-${c.id}">
 <h3>${c.id}: ${c.category} from ${c.ip}</h3>
-<p>Received ${whenAgo(c.receivedAt, t)}${c.eventTime ? html`, about an event at ${whenAgo(c.eventTime, t)}` : ''}; status ${c.status}${c.reason ? `: ${c.reason}` : ''}${c.duplicateOf ? `; duplicate of ${c.duplicateOf}` : ''}.</p>
+<p>Received ${whenAgo(c.receivedAt, t)}${!c.eventTime ? '' : c.eventTimeSource === 'receipt' ? html`, dated ${whenAgo(c.eventTime, t)} (receipt time: the report states no event time)` : html`, about an event at ${whenAgo(c.eventTime, t)}`}; status ${c.status}${c.reason ? `: ${c.reason}` : ''}${c.duplicateOf ? `; duplicate of ${c.duplicateOf}` : ''}.</p>
 <p class="reporter">Reporter: ${c.reporter || 'anonymous'} (${c.reporterKind || 'kind not given'}), ${c.trusted ? 'trusted' : 'not trusted'}${c.messageId ? html`; Message-ID <code>${c.messageId}</code>` : ''}.</p>
 ${authentication(c)}
 <h4>Evidence</h4>

@@ -533,6 +533,11 @@ export interface ComplaintRecord {
   messageId: string;
   /** What the customer is shown of the evidence (an excerpt, or the evidence pointer). */
   excerpt: string;
+  /**
+   * Where event_time comes from: "report" (the report states it) or "receipt"
+   * (the report states none; event_time is the report's own date).
+   */
+  eventTimeSource: string;
 }
 
 export interface IncidentDetail {
@@ -4212,6 +4217,7 @@ function createBaseComplaintRecord(): ComplaintRecord {
     incidentId: "",
     messageId: "",
     excerpt: "",
+    eventTimeSource: "",
   };
 }
 
@@ -4264,6 +4270,9 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
     }
     if (message.excerpt !== "") {
       writer.uint32(130).string(message.excerpt);
+    }
+    if (message.eventTimeSource !== "") {
+      writer.uint32(138).string(message.eventTimeSource);
     }
     return writer;
   },
@@ -4409,6 +4418,14 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
             message.excerpt = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.eventTimeSource = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4463,6 +4480,11 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
         ? globalThis.String(object.message_id)
         : "",
       excerpt: isSet(object.excerpt) ? globalThis.String(object.excerpt) : "",
+      eventTimeSource: isSet(object.eventTimeSource)
+        ? globalThis.String(object.eventTimeSource)
+        : isSet(object.event_time_source)
+        ? globalThis.String(object.event_time_source)
+        : "",
     };
   },
 
@@ -4516,6 +4538,9 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
     if (message.excerpt !== "") {
       obj.excerpt = message.excerpt;
     }
+    if (message.eventTimeSource !== "") {
+      obj.eventTimeSource = message.eventTimeSource;
+    }
     return obj;
   },
 
@@ -4540,6 +4565,7 @@ export const ComplaintRecord: MessageFns<ComplaintRecord> = {
     message.incidentId = object.incidentId ?? "";
     message.messageId = object.messageId ?? "";
     message.excerpt = object.excerpt ?? "";
+    message.eventTimeSource = object.eventTimeSource ?? "";
     return message;
   },
 };
