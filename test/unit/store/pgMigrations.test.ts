@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { ComplaintsRepo } from '../../../controller/store/ComplaintsRepo.js';
 import { Database } from '../../../controller/store/Database.js';
 import { migrate } from '../../../controller/store/migrate.js';
 import { MIGRATIONS } from '../../../controller/store/migrations.js';
@@ -122,6 +123,24 @@ async function seed(db: SqlDatabase): Promise<void> {
   `);
 }
 
+/**
+ * A complaint stored before migration 15 reads its event time as the
+ * report's (the assumption of its time), never as a receipt time it was not
+ * marked as: what the README says such rows read.
+ */
+async function complaintBeforeEventTimeSource(db: SqlDatabase, migrations: typeof MIGRATIONS): Promise<void> {
+  await db.exec(`
+    INSERT INTO complaints (id, received_at, event_time, ip, category, reporter, reporter_kind, raw, evidence, status, reason)
+      VALUES ('old', 2000, 1000, '192.0.2.1', 'spam', 'r@example.org', 'upstream', 'raw', 'ev', 'needs_info', 'no host');
+  `);
+  expect(await migrate(db, migrations.slice(0, 15))).toEqual([15]);
+  expect(await new ComplaintsRepo(db).get('old')).toMatchObject({ eventTime: new Date(1000), eventTimeSource: 'report' });
+}
+
+it('reads a complaint from before migration 15 as stated by the report, on SQLite', async () => {
+  await complaintBeforeEventTimeSource(await sqliteAt(14), MIGRATIONS);
+});
+
 // Needs no server: a migration added to one list and not the other fails here even where PostgreSQL is missing.
 it('PG_MIGRATIONS keeps MIGRATIONS\' versions and names', () => {
   expect(PG_MIGRATIONS.map((m) => [m.version, m.name])).toEqual(MIGRATIONS.map((m) => [m.version, m.name]));
@@ -234,6 +253,10 @@ describe.skipIf(postgresql.missing !== undefined)('PG_MIGRATIONS on a throw-away
     const db = await postgresql.open();
     expect(await migrate(db, PG_MIGRATIONS)).toEqual(ALL);
     expect(await migrate(db, PG_MIGRATIONS)).toEqual([]);
+  });
+
+  it('reads a complaint from before migration 15 as stated by the report, on PostgreSQL', async () => {
+    await complaintBeforeEventTimeSource(await postgresAt(14), PG_MIGRATIONS);
   });
 
   it('backfills held_at from history when a version-9 database reaches 10', async () => {
