@@ -9,6 +9,7 @@ import { freePort, SmtpSink } from '../unit/mail/smtpSink.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { CustomerLinks, PAGE_PREFIX } from '../../controller/customer/CustomerLinks.js';
 import { arf, MailController, PUBLIC_URL } from '../unit/mail/mailController.js';
+import { toComplaintRecord } from '../../controller/desk/incidentDesk.js';
 
 const MIN = 60_000;
 const cleanups: (() => unknown)[] = [];
@@ -131,6 +132,21 @@ describe('a real controller telling the customer', () => {
     expect(rows).toContain(opened!.link.id);
     expect(rows).not.toContain(url![2]!);
     expect(rows).not.toContain(PAGE_PREFIX);
+  });
+
+  it('a report that states no event time: stored as a receipt time, shown so on the desk, and the notice does not call it the reporter\'s', async () => {
+    m = await MailController.start();
+    // RFC 5965 makes Arrival-Date optional: without it the report's own Date is all there is.
+    const raw = arf({ from: 'fbl@mailbox.example', messageId: 'r-1@mailbox.example', eventTime: '2026-11-02T08:10:00Z', ip: '203.0.113.2' });
+    const { results } = await m.controller.service.ingestReport(Buffer.from(raw.replace(/^Arrival-Date: .*\r\n/m, '')), 'maildir');
+    const r = results[0]!;
+    expect(r.outcome).toBe('opened');
+    const stored = await m.controller.store.complaints.get(r.complaintId);
+    expect(stored).toMatchObject({ eventTime: new Date('2026-11-02T08:10:00Z'), eventTimeSource: 'receipt' });
+    expect(toComplaintRecord(stored!).eventTimeSource).toBe('receipt');
+    const notice = (await m.noticeDelivered(r.incidentId!)).text.replace(/\s+/g, ' ');
+    expect(notice).not.toContain('The reporter gives the time of the event');
+    expect(notice).toContain('The report does not state when the event happened; the report itself is dated 2026-11-02T08:10:00Z.');
   });
 
   it('two complaints joining within an hour of the notice make one digest, an hour after it, listing both', async () => {
