@@ -49,6 +49,8 @@ const { values: flags } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     // agents.reconnectRatePerSecond (admission pacing); the controller's default unless given; 0 turns it off.
     'reconnect-rate': { type: 'string' },
+    // V8 flags for the controller's process, e.g. --controller-node-flags=--max-semi-space-size=32 (default: the controller's own, read from the #! of controller/main.ts).
+    'controller-node-flags': { type: 'string' },
     profile: { type: 'string' },
     // Internal: this file is also the controller's process.
     'serve-controller': { type: 'boolean', default: false },
@@ -317,9 +319,16 @@ async function drive() {
   async function startController(port, { profileBoot = false } = {}) {
     const args = [fileURLToPath(import.meta.url), '--serve-controller', '--db', join(work, 'cordon.db'), '--port', String(port), '--pki-cache', pkiDir, '--log-level', flags['log-level'], '--agents', String(N), ...(flags['reconnect-rate'] !== undefined ? ['--reconnect-rate', flags['reconnect-rate']] : [])];
     if (profileDir) args.push('--profile', profileDir, ...(profileBoot ? ['--profile-boot'] : []));
-    const child = spawnNode(args, { out: join(work, 'controller.log') });
+    const child = spawnNode([...controllerNodeFlags(), ...args], { out: join(work, 'controller.log') });
     const ready = await waitFor(child, 'ready', 120_000);
     return Object.assign(child, { readyAt: ready.readyAt, metricsPort: ready.metricsPort });
+  }
+
+  /** The node flags the controller runs with: given, or those of its #! line (as the unit runs it). */
+  function controllerNodeFlags() {
+    if (flags['controller-node-flags'] !== undefined) return flags['controller-node-flags'].split(/\s+/).filter(Boolean);
+    const shebang = readFileSync(join(HERE, '../../controller/main.ts'), 'utf8').split('\n')[0];
+    return (/^#!\/usr\/bin\/env -S node\s*(.*)$/.exec(shebang)?.[1] ?? '').split(/\s+/).filter((f) => f.startsWith('--') && !f.startsWith('--disable-warning'));
   }
 
   /** utime+stime of a process in ms, and its RSS in bytes, from /proc. */
