@@ -13,7 +13,13 @@
 //
 //   npm run build && node test/bench/fleet.mjs [--agents 1000] [--per-worker 1000] [--idle-seconds 20]
 //     [--push-hosts 1000] [--spread-seconds 0] [--profile DIR] [--pki-cache DIR]
+//     [--reconnect-rate N] [--heartbeat-seconds N] [--controller-node-flags "--flag …"]
 //   node test/bench/fleet.mjs --agents 10000        # the big run
+//
+// --reconnect-rate sets the controller's agents.reconnectRatePerSecond (the
+// admission pacing its pings tell; 0: none), --heartbeat-seconds the agents'
+// heartbeat, --controller-node-flags the controller's node flags (default:
+// those of the #! line of controller/main.ts, as the unit runs it).
 //
 // --spread-seconds N starts each agent after a uniform draw up to N seconds
 // (what a fleet does after its controller restarts: reconnect.spreadMs,
@@ -49,6 +55,7 @@ const { values: flags } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     // agents.reconnectRatePerSecond (admission pacing); the controller's default unless given; 0 turns it off.
     'reconnect-rate': { type: 'string' },
+    'heartbeat-seconds': { type: 'string' },
     // V8 flags for the controller's process, e.g. --controller-node-flags=--max-semi-space-size=32 (default: the controller's own, read from the #! of controller/main.ts).
     'controller-node-flags': { type: 'string' },
     profile: { type: 'string' },
@@ -240,7 +247,8 @@ async function drive() {
   const PUSH = Math.min(N, Number(flags['push-hosts']));
   const CONNECT_TIMEOUT_MS = Number(flags['connect-timeout']) * 1000;
   const STORM_TIMEOUT_MS = Number(flags['storm-timeout']) * 1000;
-  const HEARTBEAT_MS = agentSchema.heartbeatSeconds.default * 1000;
+  // The agents' heartbeat: their default (agent/config.ts heartbeatSeconds) unless --heartbeat-seconds says otherwise.
+  const HEARTBEAT_MS = (flags['heartbeat-seconds'] !== undefined ? Number(flags['heartbeat-seconds']) : agentSchema.heartbeatSeconds.default) * 1000;
   const { controllerSchema: ctlSchema } = await import('../../dist/controller/config.js');
   const RECONNECT_RATE = flags['reconnect-rate'] ?? ctlSchema.agents.reconnectRatePerSecond.default;
   const BACKOFF = { initialMs: agentSchema.reconnect.initialMs.default, maxMs: agentSchema.reconnect.maxMs.default, spreadMs: agentSchema.reconnect.spreadMs.default };
@@ -461,7 +469,7 @@ async function drive() {
   let ok = false;
   try {
     say(`fleet bench: ${N} agents in ${Math.ceil(N / PER)} worker processes, one controller; ${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), ${mib(totalmem())} RAM, node ${process.version}, ${new Date().toISOString()}`);
-    say(`  heartbeat ${HEARTBEAT_MS / 1000} s and reconnect backoff ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms, first redial after a lost stream spread over ${BACKOFF.spreadMs} ms (agent defaults, agent/config.ts) or over open sessions ÷ ${RECONNECT_RATE}/s as the controller tells (agents.reconnectRatePerSecond; 0: not told), whichever is longer; controller defaults of controller/config.ts; log level ${flags['log-level']} to a file`);
+    say(`  heartbeat ${HEARTBEAT_MS / 1000} s and reconnect backoff ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms, first redial after a lost stream spread over ${BACKOFF.spreadMs} ms (agent defaults, agent/config.ts, unless given) or over open sessions ÷ ${RECONNECT_RATE}/s as the controller tells (agents.reconnectRatePerSecond; 0: not told), whichever is longer; controller defaults of controller/config.ts; log level ${flags['log-level']} to a file`);
 
     // PKI (cached) -------------------------------------------------------------
     let t0 = now();
