@@ -16,6 +16,7 @@ import { freePort } from '../helpers/freePort.js';
 import { TestPki } from '../helpers/pki.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { DESK } from '../unit/mail/fixtures.js';
+import { arfReport } from '../helpers/arfReport.js';
 import { SmtpSink } from '../unit/mail/smtpSink.js';
 
 /**
@@ -40,12 +41,13 @@ describe.skipIf(missing !== undefined)('the customer page in Chromium', () => {
   const secret = randomBytes(32);
 
   /** A complaint about `ip` opens an incident; its notice reaches the SMTP server; the link comes from that mail. */
-  const noticeLink = async (ip: string): Promise<{ id: string; url: string }> => {
-    const r = await controller.service.submitComplaint(
-      { ip, category: 'spam', reporter: 'Mail Watch', reporterKind: 'individual', eventTime: new Date(T0.getTime() - 3_600_000), evidence: `spam from ${ip}`, raw: `report about ${ip}` },
-      'olga',
-    );
-    const id = r.incidentId!;
+  const noticeLink = async (ip: string, open?: () => Promise<string>): Promise<{ id: string; url: string }> => {
+    const submit = async () =>
+      (await controller.service.submitComplaint(
+        { ip, category: 'spam', reporter: 'Mail Watch', reporterKind: 'individual', eventTime: new Date(T0.getTime() - 3_600_000), evidence: `spam from ${ip}`, raw: `report about ${ip}` },
+        'olga',
+      )).incidentId!;
+    const id = await (open ?? submit)();
     const mail = await waitFor(`the notice of ${id}`, async () => {
       for (const m of sink.received) {
         const parsed = await simpleParser(m.raw);
@@ -150,6 +152,22 @@ describe.skipIf(missing !== undefined)('the customer page in Chromium', () => {
     // 2026-11-10 in Berlin (UTC+1) ends at 22:59 UTC.
     expect((await incident(c.id)).resolveDueAt).toEqual(new Date('2026-11-10T22:59:00Z'));
     expect((await controller.store.customerMessages.listByIncident(c.id))[0]).toMatchObject({ answer: 'plan', planDueAt: new Date('2026-11-10T22:59:00Z') });
+  });
+
+  it('a report that states no event time: the page says so and gives the report\'s own date, not an event time', async () => {
+    // An ARF report without Arrival-Date (RFC 5965 makes it optional): its Date is all it says of time.
+    const raw = arfReport({ from: 'FBL <fbl@mailbox.example>', messageId: 'no-arrival@mailbox.example', eventTime: '2026-11-02T08:10:00Z', ip: '203.0.113.5' });
+    const d = await noticeLink('203.0.113.5', async () => (await controller.service.ingestReport(Buffer.from(raw.replace(/^Arrival-Date: .*\r\n/m, '')), 'maildir')).results[0]!.incidentId!);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(d.url);
+      const when = page.locator('tr', { has: page.locator('th', { hasText: 'When it happened' }) }).locator('td');
+      // The page's script may add the reader's local time after the UTC one.
+      expect((await when.innerText()).trim()).toMatch(/^not stated in the report \(the report is dated 2026-11-02 08:10 UTC\b/);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('works without JavaScript, and a tampered link shows the 404 page', async () => {
