@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { DeskWebLab } from '../helpers/deskWebLab.js';
+import { arfReport } from '../helpers/arfReport.js';
 
 /** A raw report that runs script and draws markup wherever it is rendered as HTML. */
 const HOSTILE_RAW = [
@@ -82,6 +83,23 @@ describe.skipIf(missing !== undefined)('the incident page in Chromium', () => {
       expect(await page.locator('img').count()).toBe(0);
       expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
       expect(await page.locator('body').innerText()).toContain('<h1 id="injected">HTML part</h1>');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('marks a receipt time as such: the report states no event time, and the page does not say "about an event at"', async () => {
+    // An ARF report without Arrival-Date (RFC 5965 makes it optional): its own Date stands in, marked.
+    const raw = arfReport({ from: 'FBL <fbl@mailbox.example>', messageId: 'no-arrival@mailbox.example', eventTime: '2026-11-02T08:10:00Z', ip: '203.0.113.2' });
+    const { results } = await lab.controller.service.ingestReport(Buffer.from(raw.replace(/^Arrival-Date: .*\r\n/m, '')), 'maildir');
+    const { incidentId, complaintId } = results[0]!;
+    const browser = await browserAs('operator-vic');
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${lab.origin}/incidents/${incidentId}`);
+      const line = await page.locator(`#complaint-${complaintId} p`).first().innerText();
+      expect(line).toContain('(receipt time: the report states no event time)');
+      expect(line).not.toContain('about an event at');
     } finally {
       await browser.close();
     }
