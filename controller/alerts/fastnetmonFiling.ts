@@ -49,8 +49,10 @@ export function fastnetmonOutcome(n: FastnetmonNotice, source: { id: string; kin
         category: category ?? 'other',
         reporter: alertReporter(source),
         reporterKind: 'own_monitoring',
-        // FastNetMon runs the script as it detects the attack; its details carry no time of their own.
+        // FastNetMon runs the script as it detects the attack; its details carry no time of their own,
+        // so the time is our receipt, marked so that no one reads it as a time the alert states.
         eventTime: receivedAt,
+        eventTimeSource: 'receipt',
         evidence,
         excerpt: evidence,
         raw,

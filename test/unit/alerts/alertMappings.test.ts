@@ -83,7 +83,7 @@ describe('a FastNetMon notice', () => {
     const o = fastnetmonOutcome(notice({ detailsBase64: undefined, details: details.replace('syn_flood', type) }), FNM, true, at);
     expect('file' in o && o.file.needsInfo).toBe(undefined);
     if (!('file' in o)) throw new Error('not filed');
-    expect(o.file.input).toMatchObject({ ip: '203.0.113.9', category: 'ddos', reporter: 'fastnetmon:core-fnm', reporterKind: 'own_monitoring', eventTime: at });
+    expect(o.file.input).toMatchObject({ ip: '203.0.113.9', category: 'ddos', reporter: 'fastnetmon:core-fnm', reporterKind: 'own_monitoring', eventTime: at, eventTimeSource: 'receipt' });
     expect(o.file.input.evidence).toContain(`saw 203.0.113.9 send an attack (direction outgoing) of type ${type} over tcp at 41000 packets per second`);
     expect(o.file.input.evidence).toContain('total outgoing pps: 41000 packets per second');
   });
