@@ -67,7 +67,6 @@ export function createAgentStreamServer(opts: AgentStreamServerOptions): AgentSt
   const lastHeard = new Map<ServerHttp2Session, { at: number }>();
   const h2 = createServer({
     settings: { enablePush: false, maxConcurrentStreams: 8, maxHeaderListSize: 16 * 1024 },
-    maxSessionMemory: 2,
   });
   h2.on('sessionError', () => {});
   const peers = new WeakMap<ServerHttp2Session, PeerIdentity>();
