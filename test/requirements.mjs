@@ -8,6 +8,7 @@
 //
 //   node test/requirements.mjs      on its own: the same check and install
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ensureCrowdsec } from './bench/lib/crowdsec.mjs';
 
@@ -27,7 +28,12 @@ export const TEST_PACKAGES = {
   postgresql: 'throw-away clusters for the postgresql lane and the replicas',
   systemd: 'unit verification (systemd-analyze)',
   'util-linux': 'setpriv in the install tests',
+  curl: 'the FastNetMon notify script (deploy/alerts/fastnetmon-notify.sh) posting to the alerts listener',
+  fastnetmon: 'the FastNetMon alerts end-to-end test (its service is kept from starting: the test runs its own)',
 };
+
+/** Packages whose install would start a system daemon the tests run themselves: installed under a policy-rc.d that refuses every service start. */
+const NO_SERVICE_START = ['fastnetmon'];
 
 /** The packages of `names` dpkg does not list as installed. */
 export function missingPackages(names) {
@@ -69,10 +75,16 @@ export function ensureTestPackages(say = (line) => console.log(line), { uid = pr
   if (missing.length > 0) {
     say(`test requirements: installing missing Debian packages for the system tests: ${command}`);
     for (const m of missing) say(`  ${m}: ${packages[m]}`);
+    const policy = '/usr/sbin/policy-rc.d';
+    const ownPolicy = missing.some((m) => NO_SERVICE_START.includes(m)) && !existsSync(policy);
+    // The whole batch installs under it: no package it holds starts a service here.
+    if (ownPolicy) writeFileSync(policy, '#!/bin/sh\n# Cordon tests: no service starts while their packages install\nexit 101\n', { mode: 0o755 });
     try {
       execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${command} -qq`], { stdio: 'inherit' });
     } catch (err) {
       say(`test requirements: ${command} failed (${err.message.split('\n')[0]}); the tests needing them skip, saying why`);
+    } finally {
+      if (ownPolicy) rmSync(policy, { force: true });
     }
   }
   if (crowdsecMissing) {
