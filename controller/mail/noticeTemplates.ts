@@ -53,7 +53,7 @@ export const notice: Template = (input, tag) => {
     ];
   } else if (c) {
     intro = [
-      paragraph(`We received ${all.length} complaints about ${describeCategory(i.category)} from your ${server(input)}. Each names the reported address and the time of the event as the reporter gives it (UTC):`),
+      paragraph(`We received ${all.length} complaints about ${describeCategory(i.category)} from your ${server(input)}. Each names the reported address and the time of the event where the report states one (UTC):`),
       bullets(all.map(complaintLine)),
       paragraph(
         `Each complaint is attached as complaint-ID.eml (a mail as received, unmodified) or complaint-ID.txt` +
@@ -111,7 +111,7 @@ export const complaintDigest: Template = (input, tag) => {
     [
       paragraph(
         `Since our last mail, ${n === 1 ? 'one more complaint' : `${n} more complaints`} about ${describeCategory(i.category)} from your ${server(input)} ` +
-          `joined incident ${i.id}. Each names the reported address and the time of the event as the reporter gives it (UTC):`,
+          `joined incident ${i.id}. Each names the reported address and the time of the event where the report states one (UTC):`,
       ),
       bullets(all.map(complaintLine)),
       paragraph(
