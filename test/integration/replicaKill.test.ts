@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControllerLink } from '../../agent/link/ControllerLink.js';
+import { MIGRATIONS } from '../../controller/store/migrations.js';
 import type { DesiredState } from '../../proto/gen/cordon/v1/agent.js';
 import { testLink } from '../helpers/controllerHarness.js';
 import { freePort } from '../helpers/freePort.js';
@@ -159,17 +160,19 @@ describe.skipIf(missing)('a replica killed with kill -9 during a mass action', (
   }, 180_000);
 
   it('refuses to start a replica whose build is behind the schema the others migrated to, saying so', async () => {
-    // As if a newer build's replica had migrated one step further.
-    await db.query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (13, 'from_a_newer_build', 'x', 0)");
+    // As if a newer build's replica had migrated one step further than this build knows.
+    const ours = MIGRATIONS.length;
+    const newer = ours + 1;
+    await db.query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, 'from_a_newer_build', 'x', 0)", [newer]);
     try {
       const out = await run(process.execPath, ['--disable-warning=DEP0123', join(DIST, 'controller/main.js'), '--config', join(work, 'replica-a.json')]).then(
         () => ({ code: 0, stderr: '' }),
         (err: { code: number; stderr: string }) => err,
       );
       expect(out.code).toBe(1);
-      expect(out.stderr).toMatch(/the database is at schema version 13, newer than this build's 12: run a newer controller/);
+      expect(out.stderr).toContain(`the database is at schema version ${newer}, newer than this build's ${ours}: run a newer controller`);
     } finally {
-      await db.query('DELETE FROM schema_migrations WHERE version = 13');
+      await db.query('DELETE FROM schema_migrations WHERE version = $1', [newer]);
     }
   });
 });
