@@ -155,7 +155,9 @@ export class Engine {
         // An operator ran `cordon-agent apply` or `release-all` beside the
         // daemon: the file is the newer word, converge to it.
         const saved = this.state.load();
-        if (saved) {
+        const same = saved && this.saved && saved.releasedLocally === this.saved.releasedLocally && fingerprintOf(saved.desired) === fingerprintOf(this.saved.desired) && saved.desired.generation === this.saved.desired.generation;
+        // Rewritten with the same word (release-all records the links it raised once they are up): already followed.
+        if (saved && !same) {
           this.backends.link.restoreDowned(saved.linksDownedByCordon);
           this.saved = { desired: saved.desired, releasedLocally: saved.releasedLocally };
           this.log.info({ generation: saved.desired.generation.toString(), releasedLocally: saved.releasedLocally }, 'saved state changed by another process; following it');
@@ -183,13 +185,18 @@ export class Engine {
   /** Removes everything Cordon owns and keeps it removed until a newer generation arrives. */
   async releaseAll(): Promise<void> {
     return this.exclusive(async () => {
-      const empty = { ...this.plan, smtp: undefined, isolate: false, throttleBps: undefined, linksDown: [] };
-      const errors = await this.eachBackend((b) => b.release(empty));
-      this.plan = empty;
+      // The word first, then the deed: a daemon beside this command that checks for drift while the
+      // tables come down must already read "released" in the file, or it repairs what is being removed.
+      const downedBefore = this.backends.link.downedByCordon().join(',');
       if (this.saved) {
         this.saved.releasedLocally = true;
         this.persist();
       }
+      const empty = { ...this.plan, smtp: undefined, isolate: false, throttleBps: undefined, linksDown: [] };
+      const errors = await this.eachBackend((b) => b.release(empty));
+      this.plan = empty;
+      // The links it raised are no longer Cordon's to raise again after a restart.
+      if (this.saved && this.backends.link.downedByCordon().join(',') !== downedBefore) this.persist();
       this.lastObserved = await this.observe();
       this.nftReference = this.lastObserved.nft.fingerprint;
       if (errors.size > 0) throw new CordonError('transient', [...errors.values()].join('; '));

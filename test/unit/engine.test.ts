@@ -188,6 +188,31 @@ describe('Engine', () => {
     expect(host.down.size).toBe(0);
   });
 
+  it('a release-all beside the daemon says so in the file before it removes anything, so a drift check in between follows it', async () => {
+    const daemon = engine();
+    await daemon.engine.converge(state(5, { isolate: {} }, { nicDown: {} }));
+    const cli = new Engine(daemon.backends, settings, new StateFile(daemon.dir), silentLogger());
+    await cli.restore();
+    // The daemon's drift tick lands while the command's nft release runs.
+    let during: Awaited<ReturnType<Engine['checkDrift']>>;
+    const release = daemon.backends.nft.release;
+    daemon.backends.nft.release = async (p) => {
+      await release(p);
+      daemon.backends.nft.release = release;
+      during = await daemon.engine.checkDrift();
+    };
+    await cli.releaseAll();
+    expect(during!.found).toEqual(['saved state rewritten outside the daemon: released by cordon-agent release-all']);
+    expect(daemon.host.nft).toBeUndefined();
+    expect(daemon.host.down.size).toBe(0);
+    // Nothing left for later ticks to repair, and a restart keeps it released.
+    const later = await daemon.engine.checkDrift();
+    expect(later, JSON.stringify(later)).toBeUndefined();
+    const held = await new Engine(daemon.backends, settings, new StateFile(daemon.dir), silentLogger()).restore();
+    expect(held!.outcomes.every((o) => o.status === 'refused')).toBe(true);
+    expect(daemon.host.nft).toBeUndefined();
+  });
+
   it('re-applies the saved state after a restart, and keeps a local release until a newer generation', async () => {
     const first = engine();
     await first.engine.converge(state(3, { isolate: {} }));
