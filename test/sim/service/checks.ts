@@ -185,11 +185,18 @@ export async function checkStore(w: { s: Scenario; h: Harness; policy: PolicyCon
     if (refused.length === 0 && late.length === 0) inTime.add(i.id);
   }
   tally.count('incidents answered in time', [...inTime].filter((id) => customers.cases.has(id)).length);
+  // (1) is about what Cordon decides by itself. Operators may still act on such an incident (a customer-wide
+  // action lands on the host's open incident): that is their decision, with its reason, its actor and, for a
+  // customer or several hosts, a second operator's approval, checked under (3). From an operator's first
+  // action on, the incident's holds are theirs; before it, and every automatic start, are the policy's.
+  const operatorFrom = (id: string) => events.get(id)!.find((e) => e.type === 'operator_enforce')?.at.getTime() ?? Infinity;
   for (const id of inTime) {
     const i = incidents.get(id)!;
-    const held = (history.get(i.hostId) ?? []).find((r) => r.enforcements.some((e) => e.startsWith(`${id}:`)));
+    const byOperator = operatorFrom(id);
+    if (byOperator < Infinity) tally.count('incidents answered in time an operator acted on');
+    const held = (history.get(i.hostId) ?? []).find((r) => r.at < byOperator && r.enforcements.some((e) => e.startsWith(`${id}:`)));
     if (held) tally.fail('(1) answered in time, never enforced', `${id} (${i.category}) held ${held.enforcements.join(', ')} on ${i.hostId} at step ${held.step} (${iso(held.at)})`);
-    const started = starts.find((x) => x.incident_id === id);
+    const started = starts.find((x) => x.incident_id === id && (x.automatic === 1 || x.at < byOperator));
     if (started && !held) tally.fail('(1) answered in time, never enforced', `${id} (${i.category}) started ${started.kind} on ${i.hostId} at ${iso(started.at)}`);
   }
   const byHost = new Map<string, Incident[]>();
@@ -197,7 +204,7 @@ export async function checkStore(w: { s: Scenario; h: Harness; policy: PolicyCon
   for (const [hostId, list] of byHost) {
     if (!list.every((i) => inTime.has(i.id))) continue;
     tally.count('hosts answered in time');
-    const restricted = (history.get(hostId) ?? []).find((r) => r.enforcements.length > 0);
+    const restricted = (history.get(hostId) ?? []).find((r) => r.enforcements.some((e) => r.at < operatorFrom(e.slice(0, e.lastIndexOf(':')))));
     if (restricted) tally.fail('(1) answered in time, never enforced', `${hostId}, all of whose incidents were answered in time, held ${restricted.enforcements.join(', ')} at step ${restricted.step} (${iso(restricted.at)})`);
   }
 
