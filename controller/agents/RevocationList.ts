@@ -51,6 +51,13 @@ export class RevocationList {
     return this.serials.has(normaliseSerial(serial)) ? `certificate serial ${normaliseSerial(serial)} is revoked` : undefined;
   }
 
+  /** Whether the list names any serial now: with none, the sweep has no open connection to look at. */
+  anyRevoked(): boolean {
+    if (!this.path) return false;
+    this.refresh();
+    return this.serials.size > 0;
+  }
+
   private refresh(): void {
     if (this.fresh) return;
     this.fresh = true;

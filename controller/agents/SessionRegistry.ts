@@ -35,7 +35,14 @@ export interface AgentSessions {
   list(): AgentSessionView[];
 }
 
-interface Session extends Omit<AgentSessionView, 'state'> {
+interface Session extends Omit<AgentSessionView, 'state' | 'lastHeartbeat'> {
+  /**
+   * Epoch ms, not a Date: a heartbeat writes a number in place. Anything new
+   * a heartbeat leaves on the session lives until the next one, long enough
+   * to be promoted to the old generation, and with 10,000 agents that was a
+   * steady stream of work for the major collector (BENCHMARKS §2).
+   */
+  lastHeartbeatMs: number;
   token: number;
   /** Ends the stream that carries this session. */
   close: (why: CordonError) => void;
@@ -86,7 +93,7 @@ export class SessionRegistry implements AgentSessions {
       ...info,
       token,
       connectedSince: now,
-      lastHeartbeat: now,
+      lastHeartbeatMs: now.getTime(),
       disconnectedAt: undefined,
       disconnectReason: '',
       lastRttMs: undefined,
@@ -105,9 +112,10 @@ export class SessionRegistry implements AgentSessions {
   heartbeat(hostId: string, token: number, update: { generationHeld: bigint; observedDigest: string; rttMs?: number }): void {
     const s = this.current(hostId, token);
     if (!s) return;
-    s.lastHeartbeat = this.clock();
-    s.generationHeld = update.generationHeld;
-    s.observedDigest = update.observedDigest;
+    s.lastHeartbeatMs = this.clock().getTime();
+    // The same values again as new objects: keep the ones held (see lastHeartbeatMs).
+    if (s.generationHeld !== update.generationHeld) s.generationHeld = update.generationHeld;
+    if (s.observedDigest !== update.observedDigest) s.observedDigest = update.observedDigest;
     if (update.rttMs !== undefined) s.lastRttMs = update.rttMs;
   }
 
@@ -115,7 +123,7 @@ export class SessionRegistry implements AgentSessions {
   report(hostId: string, token: number, update: { generationHeld: bigint; observedDigest: string; driftRepairs?: bigint | undefined }): void {
     const s = this.current(hostId, token);
     if (!s) return;
-    s.lastHeartbeat = this.clock();
+    s.lastHeartbeatMs = this.clock().getTime();
     s.generationHeld = update.generationHeld;
     s.observedDigest = update.observedDigest;
     if (update.driftRepairs !== undefined) s.driftRepairs = update.driftRepairs;
@@ -160,10 +168,11 @@ export class SessionRegistry implements AgentSessions {
    * recovered; for a periodic sweep that logs (and later alerts on) changes.
    */
   sweep(): { stale: string[]; recovered: string[] } {
+    const at = this.clock().getTime();
     const now = new Set<string>();
-    for (const s of this.sessions.values()) if (this.stateOf(s) === 'stale') now.add(s.hostId);
+    for (const s of this.sessions.values()) if (this.stateOf(s, at) === 'stale') now.add(s.hostId);
     const stale = [...now].filter((h) => !this.staleSeen.has(h));
-    const recovered = [...this.staleSeen].filter((h) => !now.has(h) && this.stateOf(this.sessions.get(h)!) === 'connected');
+    const recovered = [...this.staleSeen].filter((h) => !now.has(h) && this.stateOf(this.sessions.get(h)!, at) === 'connected');
     this.staleSeen = now;
     for (const hostId of stale) this.onChange(hostId);
     for (const hostId of recovered) this.onChange(hostId);
@@ -190,13 +199,13 @@ export class SessionRegistry implements AgentSessions {
   }
 
   private view(s: Session): AgentSessionView {
-    const { token: _token, close: _close, ...rest } = s;
-    return { ...rest, state: this.stateOf(s) };
+    const { token: _token, close: _close, lastHeartbeatMs, ...rest } = s;
+    return { ...rest, lastHeartbeat: new Date(lastHeartbeatMs), state: this.stateOf(s, this.clock().getTime()) };
   }
 
-  private stateOf(s: Session): AgentConnectionState {
+  private stateOf(s: Session, nowMs: number): AgentConnectionState {
     if (s.disconnectedAt !== undefined) return 'disconnected';
-    const silentMs = this.clock().getTime() - s.lastHeartbeat.getTime();
+    const silentMs = nowMs - s.lastHeartbeatMs;
     return silentMs > this.staleAfterMissed * s.heartbeatIntervalMs ? 'stale' : 'connected';
   }
 }

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { AgentMessage, ControllerMessage, DetectionPolicy, Hello, Observation, Report, TamperEvent } from '../../proto/gen/cordon/v1/agent.js';
+import type { AgentMessage, ControllerMessage, DetectionPolicy, Heartbeat, Hello, Observation, Report, TamperEvent } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { untilAborted } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
@@ -165,6 +165,23 @@ export async function handleAgentConnect(
   );
   const pinger = setInterval(ping, deps.pingIntervalMs);
 
+  const onHeartbeat = (hb: Heartbeat) => {
+    const sentAt = hb.pingNonce ? pings.get(hb.pingNonce) : undefined;
+    if (sentAt !== undefined) pings.delete(hb.pingNonce);
+    deps.sessions.heartbeat(certHostId, token, {
+      generationHeld: hb.generation,
+      observedDigest: hb.observedDigest,
+      ...(sentAt !== undefined ? { rttMs: Math.round(performance.now() - sentAt) } : {}),
+    });
+  };
+  // Heartbeats, most of what an agent sends, are taken as they arrive where the transport offers it
+  // (BidiStream.intercept); anything else, or a heartbeat from a certificate revoked meanwhile, goes to the loop below.
+  stream.intercept?.((msg) => {
+    if (msg.body?.$case !== 'heartbeat' || ended.signal.aborted || deps.refused?.(ctx.peer.serial)) return false;
+    onHeartbeat(msg.body.value);
+    return true;
+  });
+
   let endReason = 'closed by the agent';
   try {
     // Go on with the iterator that produced the Hello: asking the stream for a
@@ -175,17 +192,9 @@ export async function handleAgentConnect(
       const refusal = deps.refused?.(ctx.peer.serial);
       if (refusal) throw new CordonError('permission', refusal);
       switch (msg.body?.$case) {
-        case 'heartbeat': {
-          const hb = msg.body.value;
-          const sentAt = hb.pingNonce ? pings.get(hb.pingNonce) : undefined;
-          if (sentAt !== undefined) pings.delete(hb.pingNonce);
-          deps.sessions.heartbeat(certHostId, token, {
-            generationHeld: hb.generation,
-            observedDigest: hb.observedDigest,
-            ...(sentAt !== undefined ? { rttMs: Math.round(performance.now() - sentAt) } : {}),
-          });
+        case 'heartbeat':
+          onHeartbeat(msg.body.value);
           break;
-        }
         case 'report': {
           const r = msg.body.value;
           deps.sessions.report(certHostId, token, { generationHeld: r.appliedGeneration, observedDigest: r.observedDigest, driftRepairs: r.driftRepairs });
@@ -227,6 +236,7 @@ export async function handleAgentConnect(
     log.info({ reason: endReason }, 'agent stream ended');
     throw err;
   } finally {
+    stream.intercept?.(() => false);
     clearInterval(pinger);
     unsubscribe();
     unsubscribeSecurity?.();

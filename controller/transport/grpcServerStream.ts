@@ -12,6 +12,8 @@ import type { BidiStream } from '../../proto/runtime/rpcServer.js';
 
 /** Messages decoded but not yet taken before the stream stops reading. */
 const READ_AHEAD = 16;
+/** What is left of the client's bytes when a chunk ended on a message's end: one object for every stream. */
+const NOTHING = Buffer.alloc(0);
 
 export interface ServerStreamOptions<Req, Res> {
   deserialize: (bytes: Uint8Array) => Req;
@@ -28,6 +30,15 @@ export interface ServerCall<Req, Res> {
   signal: AbortSignal;
   /** Ends the call: OK without an error, else the error's status (once; later calls do nothing). */
   finish(err?: unknown): void;
+}
+
+/** A taker that throws has not taken the message: the reader gets it, and whatever failed fails there. */
+function taken<Req>(take: (message: Req) => boolean, message: Req): boolean {
+  try {
+    return take(message);
+  } catch {
+    return false;
+  }
 }
 
 /** gRPC status as trailers; grpc-message is percent-encoded (PROTOCOL-HTTP2.md). */
@@ -62,7 +73,8 @@ export function refuseCall(stream: ServerHttp2Stream, err: unknown): void {
 export function acceptBidi<Req, Res>(h2: ServerHttp2Stream, opts: ServerStreamOptions<Req, Res>): ServerCall<Req, Res> {
   const controller = new AbortController();
   const queue: Req[] = [];
-  let pending: Buffer = Buffer.alloc(0);
+  let pending: Buffer = NOTHING;
+  let take: ((message: Req) => boolean) | undefined;
   let ended = false;
   let failure: CordonError | undefined;
   let finished = false;
@@ -107,15 +119,18 @@ export function acceptBidi<Req, Res>(h2: ServerHttp2Stream, opts: ServerStreamOp
       }
       if (pending.length < FRAME_HEADER_BYTES + length) break;
       const body = pending.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length);
-      pending = pending.length === FRAME_HEADER_BYTES + length ? Buffer.alloc(0) : pending.subarray(FRAME_HEADER_BYTES + length);
+      pending = pending.length === FRAME_HEADER_BYTES + length ? NOTHING : pending.subarray(FRAME_HEADER_BYTES + length);
+      let message: Req;
       try {
-        queue.push(opts.deserialize(body));
+        message = opts.deserialize(body);
       } catch (err) {
         return fail(new CordonError('invalid', `cannot decode a message: ${(err as Error).message}`, { field: 'message' }));
       }
+      if (queue.length === 0 && take && taken(take, message)) continue;
+      queue.push(message);
     }
     if (queue.length >= READ_AHEAD) h2.pause();
-    notify();
+    if (queue.length > 0) notify();
   });
   h2.on('end', () => {
     ended = true;
@@ -165,5 +180,8 @@ export function acceptBidi<Req, Res>(h2: ServerHttp2Stream, opts: ServerStreamOp
       h2.once('close', onClose);
     });
 
-  return { stream: { requests: requests(), send }, signal: controller.signal, finish };
+  const intercept = (fn: (message: Req) => boolean) => {
+    take = fn;
+  };
+  return { stream: { requests: requests(), send, intercept }, signal: controller.signal, finish };
 }

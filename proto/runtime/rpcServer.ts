@@ -96,6 +96,15 @@ export interface BidiStream<Req, Res> {
   requests: AsyncIterable<Req>;
   /** Resolves once the message is handed to the transport (honours backpressure). */
   send(message: Res): Promise<void>;
+  /**
+   * Where the transport offers it: each message, as it is decoded and when
+   * no earlier one still waits in `requests` (order is kept), goes first to
+   * `take`; one it takes (returns true) is not yielded. For the frequent
+   * message handled synchronously (an agent's heartbeat), so that the
+   * reader waiting on `requests` stays asleep on the same promise instead of
+   * waking, and allocating, for each one.
+   */
+  intercept?(take: (message: Req) => boolean): void;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController, type RunningController } from '../../controller/createController.js';
 import { StaticInventory } from '../../controller/inventory/Inventory.js';
@@ -88,7 +89,7 @@ describe("the controller's agent connections on node's HTTP/2", () => {
       listen: '127.0.0.1:0',
       tls: pki.controller(),
       revokedSerialsFile: pki.revokedFile,
-      inventory: new StaticInventory([host('web-01', 1), host('web-02', 2), host('web-03', 3)]),
+      inventory: new StaticInventory([host('web-01', 1), host('web-02', 2), host('web-03', 3), host('web-04', 4)]),
       // A connection silent for (1 + 1) × 1 s is closed: short, for the silent-peer test.
       staleAfterMissedHeartbeats: 1,
       maxHeartbeatMs: 1_000,
@@ -111,6 +112,28 @@ describe("the controller's agent connections on node's HTTP/2", () => {
     call.end();
     expect(await call.status).toMatchObject({ code: 0, httpStatus: 200 });
     await waitFor('the session closed', () => controller.sessions.get('web-01')?.state === 'disconnected');
+  });
+
+  it('takes heartbeats as they come, never ahead of a message still waiting, and none from a certificate revoked meanwhile', async () => {
+    const call = open(dialAgent('web-04'), '/cordon.v1.AgentService/Connect');
+    call.write(hello('web-04'));
+    await waitFor('the first ping', () => call.messages.some((m) => m.body?.$case === 'ping'));
+    const heartbeat = (generation: bigint, observedDigest: string) =>
+      frameMessage(AgentMessage.encode({ body: { $case: 'heartbeat', value: { generation, observedDigest, pingNonce: 0n } } }).finish());
+    call.write(heartbeat(0n, 'beat-1'));
+    await waitFor('the heartbeat taken', () => controller.sessions.get('web-04')?.observedDigest === 'beat-1');
+    // A report and the heartbeat after it in one write: the report waits for the stream's reader, so the
+    // heartbeat must wait behind it too, or the older report would overwrite what the heartbeat says.
+    const report = frameMessage(AgentMessage.encode({ body: { $case: 'report', value: { appliedGeneration: 0n, observedDigest: 'report', results: [], error: '', driftRepairs: 0n } } }).finish());
+    call.write(Buffer.concat([report, heartbeat(0n, 'beat-2')]));
+    await waitFor('both taken', () => controller.sessions.get('web-04')?.observedDigest === 'beat-2', 5_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(controller.sessions.get('web-04')?.observedDigest).toBe('beat-2');
+    // Revoked: the next heartbeat is not taken, and the stream ends PERMISSION_DENIED.
+    pki.run('revoke', join(pki.dir, 'agent-web-04.crt'));
+    call.write(heartbeat(0n, 'after-revocation'));
+    expect(await call.status).toMatchObject({ code: 7, message: expect.stringMatching(/revoked/) });
+    expect(controller.sessions.get('web-04')).toMatchObject({ state: 'disconnected', observedDigest: 'beat-2' });
   });
 
   it('ends the stream with INTERNAL on a compressed message and takes nothing from it', async () => {

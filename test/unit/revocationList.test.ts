@@ -39,4 +39,19 @@ describe('RevocationList', () => {
     await nextTurn();
     expect(list.revoked('1')).toBeUndefined();
   });
+
+  it('says whether anything is revoked, for the sweep to skip its walk when nothing is; a list gone unreadable keeps the last one read', async () => {
+    const file = join(dir, 'any');
+    writeFileSync(file, '# nothing revoked\n');
+    const list = new RevocationList(file);
+    expect(list.anyRevoked()).toBe(false);
+    await nextTurn();
+    writeFileSync(file, '0b\n');
+    expect(list.anyRevoked()).toBe(true);
+    await nextTurn();
+    rmSync(file);
+    expect(list.anyRevoked()).toBe(true);
+    expect(list.revoked('0B')).toMatch(/revoked/);
+    expect(new RevocationList('').anyRevoked()).toBe(false);
+  });
 });
