@@ -343,9 +343,10 @@ async function drive() {
   function procSample(pid) {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuMs = ((Number(f[11]) + Number(f[12])) * 1000) / 100; // CLK_TCK is 100 on Linux
+    const userMs = (Number(f[11]) * 1000) / 100; // CLK_TCK is 100 on Linux
+    const sysMs = (Number(f[12]) * 1000) / 100;
     const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-    return { at: now(), cpuMs, rss };
+    return { at: now(), cpuMs: userMs + sysMs, userMs, sysMs, rss };
   }
 
   /** ESTABLISHED TCP sockets whose local port is `port` (the controller's side of each agent's connection). */
@@ -561,7 +562,8 @@ async function drive() {
     const mem = await controller.ask('memory');
     a = agentTotals();
     say(`idle (${IDLE_S} s window, heartbeats every ${HEARTBEAT_MS / 1000} s from each agent, pings every 30 s):`);
-    say(`  controller CPU ${cpuPct.toFixed(1)}% of one core; RSS ${mib(last.rss)} (max ${mib(rssMax)}; ${((last.rss - empty.rss) / 1024 / N).toFixed(1)} KiB per agent over the empty controller)`);
+    const userPct = (100 * (last.userMs - first.userMs)) / (last.at - first.at);
+    say(`  controller CPU ${cpuPct.toFixed(1)}% of one core (user ${userPct.toFixed(1)}%: JS, OpenSSL, nghttp2, V8's helper threads; system ${(cpuPct - userPct).toFixed(1)}%: the kernel's TCP and epoll); RSS ${mib(last.rss)} (max ${mib(rssMax)}; ${((last.rss - empty.rss) / 1024 / N).toFixed(1)} KiB per agent over the empty controller)`);
     const native = (m) => m.rss - m.heapTotal - m.external;
     const perAgent = (k) => `${((k(mem.memory) - k(emptyMem)) / 1024 / N).toFixed(1)} KiB`;
     say(`  memoryUsage: heapUsed ${mib(mem.memory.heapUsed)}, heapTotal ${mib(mem.memory.heapTotal)}, external ${mib(mem.memory.external)} (arrayBuffers ${mib(mem.memory.arrayBuffers)}), rest of RSS (native: OpenSSL, nghttp2, code, allocator) ${mib(native(mem.memory))}`);
