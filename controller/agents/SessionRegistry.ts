@@ -170,7 +170,10 @@ export class SessionRegistry implements AgentSessions {
   sweep(): { stale: string[]; recovered: string[] } {
     const at = this.clock().getTime();
     const now = new Set<string>();
-    for (const s of this.sessions.values()) if (this.stateOf(s, at) === 'stale') now.add(s.hostId);
+    const missed = this.staleAfterMissed;
+    for (const s of this.sessions.values()) {
+      if (s.disconnectedAt === undefined && at - s.lastHeartbeatMs > missed * s.heartbeatIntervalMs) now.add(s.hostId);
+    }
     const stale = [...now].filter((h) => !this.staleSeen.has(h));
     const recovered = [...this.staleSeen].filter((h) => !now.has(h) && this.stateOf(this.sessions.get(h)!, at) === 'connected');
     this.staleSeen = now;
