@@ -170,8 +170,10 @@ async function serveController() {
           return reply(msg, { connected: open.size, stale: 0 });
         case 'memory': {
           const v8 = await import('node:v8');
-          const heapSpaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_used_size]));
-          return reply(msg, { memory: process.memoryUsage(), heapSpaces, ...sessionCounts() });
+          const spaces = v8.getHeapSpaceStatistics();
+          const heapSpaces = Object.fromEntries(spaces.map((s) => [s.space_name, s.space_used_size]));
+          const heapSpaceSizes = Object.fromEntries(spaces.map((s) => [s.space_name, s.space_size]));
+          return reply(msg, { memory: process.memoryUsage(), heapSpaces, heapSpaceSizes, ...sessionCounts() });
         }
         case 'lag': {
           const r = { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 };
@@ -567,6 +569,8 @@ async function drive() {
     const native = (m) => m.rss - m.heapTotal - m.external;
     const perAgent = (k) => `${((k(mem.memory) - k(emptyMem)) / 1024 / N).toFixed(1)} KiB`;
     say(`  memoryUsage: heapUsed ${mib(mem.memory.heapUsed)}, heapTotal ${mib(mem.memory.heapTotal)}, external ${mib(mem.memory.external)} (arrayBuffers ${mib(mem.memory.arrayBuffers)}), rest of RSS (native: OpenSSL, nghttp2, code, allocator) ${mib(native(mem.memory))}`);
+    const young = (mem.heapSpaceSizes.new_space ?? 0) + (mem.heapSpaceSizes.new_large_object_space ?? 0);
+    say(`  of heapTotal: young generation ${mib(young)} (new space ${mib(mem.heapSpaces.new_space ?? 0)} used), old space ${mib(mem.heapSpaceSizes.old_space ?? 0)} (${mib(mem.heapSpaces.old_space ?? 0)} used)`);
     say(`  per agent over the empty controller: heapUsed ${perAgent((m) => m.heapUsed)}, heapTotal ${perAgent((m) => m.heapTotal)}, external ${perAgent((m) => m.external)}, native rest ${perAgent(native)}`);
     say(`  event-loop delay p99 ${lagIdle.p99.toFixed(1)} ms, max ${lagIdle.max.toFixed(1)} ms; sessions: ${mem.connected} connected, ${mem.stale} stale, ${mem.disconnected} disconnected`);
     say(`  agents' side (for scale): ${workers.length} processes, RSS ${mib(a.rss)} total (${(a.rss / 1024 / N).toFixed(0)} KiB per agent)`);
