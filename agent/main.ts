@@ -25,7 +25,7 @@ const USAGE = `usage: cordon-agent [--config FILE] [COMMAND]
   apply --state FILE    converge to a desired state (proto3 JSON of cordon.v1.DesiredState) and exit
   apply-saved           re-apply the saved state and exit (boot, before the network is up)
   status [--json]       what this host holds and what is really in place
-  release-all           remove everything Cordon owns (emergency); held until a newer generation
+  release-all           remove every restriction Cordon enforces (emergency); held until a newer generation
 
   --config FILE    JSON config (default: $CORDON_AGENT_CONFIG, else /etc/cordon/agent.json if present)
   --check-config   validate the config and the files it names, exit 0 if usable, 1 if not

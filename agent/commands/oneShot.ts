@@ -62,11 +62,16 @@ export async function statusCommand(engine: Engine, json: boolean, out: Out): Pr
   return 0;
 }
 
-/** `cordon-agent release-all`: remove everything Cordon owns, for an emergency. */
+/**
+ * `cordon-agent release-all`: remove every restriction Cordon enforces, for an emergency. Not the watch
+ * table (it only counts) nor managed security's brute-force guard (bans the customer took as a service,
+ * lifted from their page or by turning the guard off): a running daemon would put the guard back anyway.
+ */
 export async function releaseAllCommand(engine: Engine, out: Out): Promise<number> {
   engine.load();
   await engine.releaseAll();
   out('released: table inet cordon removed, Cordon throttles removed, links Cordon downed raised');
   out('the host stays released until the controller sends a newer generation');
+  out('not touched: the watch table inet cordon_watch (counting only) and the brute-force guard inet cordon_guard (managed security)');
   return 0;
 }
