@@ -385,14 +385,20 @@ export class IncidentService {
     const complaintId = `c-${randomUUID()}`;
     const category = (CATEGORIES as readonly string[]).includes(input.category) ? (input.category as Category) : 'other';
     const reporterKind = (REPORTER_KINDS as readonly string[]).includes(input.reporterKind) ? (input.reporterKind as ReporterKind) : 'anonymous';
+    const ip = input.ip || 'unknown';
+    let repeats: string | undefined;
     await this.deps.store.db.transaction(async () => {
+      repeats = input.messageId ? await this.deps.store.complaints.findNeedsInfoRepeat({ messageId: input.messageId, reporter: input.reporter, ip }) : undefined;
+      const link = repeats
+        ? { incidentId: null, status: 'duplicate' as const, duplicateOf: repeats, reason: repeatReason(repeats) }
+        : { incidentId: null, status: 'needs_info' as const, reason };
       await this.deps.store.complaints.insert(
         {
           id: complaintId,
           receivedAt: now,
           eventTime: input.eventTime,
           eventTimeSource: input.eventTimeSource,
-          ip: input.ip || 'unknown',
+          ip,
           category,
           reporter: input.reporter,
           reporterKind,
@@ -403,10 +409,12 @@ export class IncidentService {
           messageId: input.messageId,
           originalMessageId: input.originalMessageId,
         },
-        { incidentId: null, status: 'needs_info', reason },
+        link,
       );
-      await this.deps.store.audit.append({ at: now, actor, action: 'complaint.needs_info', subject: complaintId, detail: { ip: input.ip, reason } });
+      if (repeats) await this.deps.store.audit.append({ at: now, actor, action: 'complaint.duplicate', subject: complaintId, detail: { duplicateOf: repeats, by: 'message_id', incident: null } });
+      else await this.deps.store.audit.append({ at: now, actor, action: 'complaint.needs_info', subject: complaintId, detail: { ip: input.ip, reason } });
     });
+    if (repeats) return { complaintId, incidentId: undefined, outcome: 'duplicate', reason: repeatReason(repeats) };
     return { complaintId, incidentId: undefined, outcome: 'needs_info', reason };
   }
 
@@ -1063,4 +1071,9 @@ function mailComplaint(c: Complaint): MailComplaint {
 /** A report whose sender we may write to: its domain verified (aligned DKIM, a trusted forwarder's ARC), or it came over a feed's certificate. */
 function verifiedSender(a: Authentication): boolean {
   return ((a.via === 'dkim' || a.via === 'arc') && a.domain !== undefined) || a.via === 'feed';
+}
+
+/** Why a retry of a complaint kept for an operator opens nothing and queues nothing. */
+function repeatReason(earlier: string): string {
+  return `repeats complaint ${earlier} (same message-id), which waits for an operator`;
 }

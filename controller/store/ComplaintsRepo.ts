@@ -219,6 +219,21 @@ export class ComplaintsRepo {
     });
   }
 
+  /**
+   * The first complaint kept for an operator (needs_info) with this
+   * Message-ID, from this reporter, about this address: what a detector's
+   * retry or a re-delivered mail repeats. findDuplicates never returns
+   * needs_info complaints (a copy links to the first that counted); without
+   * this, each retry would queue the same question for an operator again.
+   */
+  async findNeedsInfoRepeat(k: { messageId: string; reporter: string; ip: string }): Promise<string | undefined> {
+    const row = await this.db.get<{ id: string }>(
+      "SELECT id FROM complaints WHERE message_id = ? AND ip = ? AND status = 'needs_info' AND reporter = ? ORDER BY received_at, id LIMIT 1",
+      [k.messageId, k.ip, k.reporter],
+    );
+    return row?.id;
+  }
+
   /** Complaints by status (and host, through its incident or its address's match), newest first. */
   async listByStatus(status: ComplaintStatus, limit = 200): Promise<StoredComplaint[]> {
     oneOf(status, COMPLAINT_STATUSES, 'status');

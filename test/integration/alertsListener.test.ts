@@ -110,6 +110,15 @@ describe('alerts listener', () => {
     ]);
     const kept = await controller.store.complaints.listByStatus('needs_info');
     expect(kept).toEqual([expect.objectContaining({ ip: '203.0.113.7', reporter: 'crowdsec:edge-crowdsec', category: 'other' })]);
+    // The plugin posting the same alerts again (a retry): the question is not queued for an operator twice.
+    const again = await post('/alerts/crowdsec', JSON.stringify([unknown, foreign]), { token: CS_TOKEN });
+    expect(again.json.complaints).toEqual([
+      expect.objectContaining({ outcome: 'duplicate', reason: `repeats complaint ${kept[0]!.id} (same message-id), which waits for an operator` }),
+      expect.objectContaining({ outcome: 'rejected' }),
+    ]);
+    expect((await controller.store.complaints.listByStatus('needs_info')).map((c) => c.id)).toEqual([kept[0]!.id]);
+    const copy = await controller.store.complaints.get((again.json.complaints as { complaint: string }[])[0]!.complaint);
+    expect(copy).toMatchObject({ status: 'duplicate', duplicateOf: kept[0]!.id });
   });
 
   it('files an outgoing FastNetMon ban as ddos against the sender; an incoming attack files nothing', async () => {

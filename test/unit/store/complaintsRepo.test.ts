@@ -44,6 +44,24 @@ describe('ComplaintsRepo', () => {
     expect(await store.complaints.get('c-3')).toMatchObject({ status: 'rejected', reason: 'not ours', incidentId: undefined });
   });
 
+  it('finds the first complaint kept for an operator that a retry repeats: same Message-ID, reporter and address only', async () => {
+    const store = await seededStore();
+    const kept = (id: string, over: Partial<Complaint>, status: 'needs_info' | 'rejected' = 'needs_info') =>
+      store.complaints.insert(complaint({ id, messageId: '<a1@crowdsec>', reporter: 'crowdsec:edge', ...over }), { incidentId: null, status, reason: 'no category' });
+    await kept('c-2', { receivedAt: at(2) });
+    await kept('c-1', { receivedAt: at(1) });
+    await kept('c-3', { receivedAt: at(0), ip: '203.0.113.10' });
+    await kept('c-4', { receivedAt: at(0), reporter: 'crowdsec:other' });
+    await kept('c-5', { receivedAt: at(0) }, 'rejected');
+    const find = (over: Partial<{ messageId: string; reporter: string; ip: string }> = {}) =>
+      store.complaints.findNeedsInfoRepeat({ messageId: '<a1@crowdsec>', reporter: 'crowdsec:edge', ip: '203.0.113.9', ...over });
+    expect(await find()).toBe('c-1');
+    expect(await find({ ip: '203.0.113.10' })).toBe('c-3');
+    expect(await find({ reporter: 'crowdsec:other' })).toBe('c-4');
+    expect(await find({ messageId: '<a2@crowdsec>' })).toBeUndefined();
+    expect(await find({ reporter: 'someone:else' })).toBeUndefined();
+  });
+
   it('refuses inconsistent links and bad fields, naming them', async () => {
     const store = await seededStore();
     await expect(store.complaints.insert(complaint(), { incidentId: null, status: 'linked' })).rejects.toMatchObject({ kind: 'invalid', field: 'incidentId' });
