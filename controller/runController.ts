@@ -333,7 +333,11 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         return createDeskHandlers({ inventory, sessions: agents });
       };
       const handlers = { ...incidentDesk, listHosts: () => fleet().listHosts(), listAgents: () => fleet().listAgents() };
-      const fleetReads = { details: incidentDesk.getHostDetails, driftRepairs: (hostId: string) => agents.get(hostId)?.driftRepairs };
+      const fleetReads = {
+        details: incidentDesk.getHostDetails,
+        driftRepairs: (hostId: string) => agents.get(hostId)?.driftRepairs,
+        ...(managedSecurity ? { security: (hostId: string) => managedSecurity.deskView(hostId) } : {}),
+      };
       deskWeb = await startDeskWeb({ settings: s.deskWeb, handlers, fleet: fleetReads, reads: createDeskReads(s.store, () => clock.now()), revokedSerialsFile: s.revokedSerialsFile, changes: deskChanges, log: log.child({ component: 'desk-page' }) });
     }
     if (s.alerts && alertIntake) alerts = await startAlertsListener(s.alerts, alertIntake, log.child({ component: 'alerts' }));

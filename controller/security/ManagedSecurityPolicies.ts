@@ -2,7 +2,7 @@ import type { BanEvent, ListeningSocket, ListeningSockets, ManagedSecurity } fro
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import type { Inventory } from '../inventory/Inventory.js';
-import type { BanLedger } from './BanLedger.js';
+import type { BanLedger, BanRecord } from './BanLedger.js';
 import type { ListenerLedger } from './ListenerLedger.js';
 import type { ManagedSecuritySettings } from './managedSecuritySettings.js';
 
@@ -18,6 +18,13 @@ export interface ManagedSecuritySource {
   onListeners(hostId: string, list: ListeningSockets): Promise<unknown>;
 }
 
+/** What the desk's host page shows of managed security: whether the host took it, its bans in force, and new sockets not yet accepted. */
+export interface HostSecurity {
+  covered: boolean;
+  bans: BanRecord[];
+  pendingSockets: { socket: ListeningSocket; at: Date }[];
+}
+
 /**
  * Managed security per host: whether the host took it (listed itself, or its
  * customer is), the policy each agent gets, and the desired state's lifts
@@ -27,6 +34,8 @@ export interface ManagedSecuritySource {
  */
 export class ManagedSecurityPolicies implements ManagedSecuritySource {
   private readonly subscribers = new Map<string, Set<() => void>>();
+  /** The last record in line per host (inTurn). */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(
     private readonly settings: ManagedSecuritySettings,
@@ -43,6 +52,13 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
   covers(hostId: string): boolean {
     const host = this.inventory.get(hostId);
     return host !== undefined && (this.settings.hosts.has(host.id) || this.settings.customers.has(host.customerId));
+  }
+
+  /** For the desk's host page: covered or not, the bans in force now, the new sockets the customer has not accepted. */
+  async deskView(hostId: string): Promise<HostSecurity> {
+    if (!this.covers(hostId)) return { covered: false, bans: [], pendingSockets: [] };
+    const [bans, sockets] = await Promise.all([this.ledger.active(hostId, this.clock()), this.sockets.state(hostId)]);
+    return { covered: true, bans, pendingSockets: sockets.pending.map((p) => ({ socket: p.socket, at: p.at })) };
   }
 
   async policyFor(hostId: string): Promise<ManagedSecurity | undefined> {
@@ -95,7 +111,34 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
     for (const refresh of this.subscribers.get(hostId) ?? []) refresh();
   }
 
-  async onListeners(hostId: string, list: ListeningSockets): Promise<unknown> {
+  onListeners(hostId: string, list: ListeningSockets): Promise<unknown> {
+    return this.inTurn(hostId, () => this.takeListeners(hostId, list));
+  }
+
+  onBan(hostId: string, event: BanEvent): Promise<unknown> {
+    return this.inTurn(hostId, () => this.recordBan(hostId, event));
+  }
+
+  /**
+   * One host's records one after another: each reads the ledger, then
+   * appends to it, and the stream does not wait for them, so two lists sent
+   * close together were both taken as the first (two baselines, the new
+   * socket never reported).
+   */
+  private inTurn<T>(hostId: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.turns.get(hostId) ?? Promise.resolve()).then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(hostId, tail);
+    void tail.then(() => {
+      if (this.turns.get(hostId) === tail) this.turns.delete(hostId);
+    });
+    return run;
+  }
+
+  private async takeListeners(hostId: string, list: ListeningSockets): Promise<unknown> {
     if (!this.covers(hostId) || this.settings.listenerCheckSeconds === 0) return [];
     const fresh = await this.sockets.take(hostId, list, this.clock());
     if (fresh.length > 0) {
@@ -105,7 +148,7 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
     return fresh;
   }
 
-  async onBan(hostId: string, event: BanEvent): Promise<unknown> {
+  private async recordBan(hostId: string, event: BanEvent): Promise<unknown> {
     // An agent of a host that did not take managed security has nothing to record.
     if (!this.covers(hostId)) return false;
     const recorded = await this.ledger.record(hostId, event, this.clock());

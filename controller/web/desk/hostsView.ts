@@ -4,6 +4,7 @@ import { describeEnforcement } from '../../cli/describeEnforcement.js';
 import { html, type SafeHtml } from '../customer/html.js';
 import { when } from './deskLayout.js';
 import { agoWords, span, type DeskTime } from './deskTime.js';
+import { securitySection, type HostSecurity } from './securitySection.js';
 
 /** One row of the fleet: the inventory's host, its agent's session (ListAgents), and what it should enforce (GetHost). */
 export interface FleetRow {
@@ -129,7 +130,7 @@ ${rows.map(
 }
 
 /** One host in detail: inventory, customer, agent session, dispatch, what is in force and why, BMC and switch port. */
-export function hostView(r: FleetRow, clocks: FleetClocks): SafeHtml {
+export function hostView(r: FleetRow, clocks: FleetClocks, security?: HostSecurity): SafeHtml {
   const h = r.detail.host ?? r.host;
   const a = r.agent;
   const port = r.detail.switchPort;
@@ -151,5 +152,6 @@ ${r.detail.observed ? html`<dt>Observed</dt><dd class="observed" data-observed="
 <dt>BMC</dt><dd>${h.bmc ? html`${h.bmc.address}:${String(h.bmc.port)}${h.bmc.sol ? ', Serial-over-LAN required' : ''}` : 'none on file'}</dd>
 <dt>Last BMC check</dt><dd class="bmc-check" id="bmc-check">${bmcCheckDetail(r.detail, clocks.incident)}</dd>
 ${port ? html`<dt>Switch port</dt><dd>${port.switchId} ${port.hostPort}: ${port.portDown ? html`<strong>shut by Cordon</strong> (${port.reason}, ${when(port.changedAt)})` : 'up'}</dd>` : ''}
-</dl>`;
+</dl>
+${securitySection(security)}`;
 }

@@ -9,6 +9,7 @@ import { formField, type DeskReplies } from './deskReplies.js';
 import { hostActions, hostNotice } from './hostActions.js';
 import { deskTimeOf } from './deskTime.js';
 import { fleetView, hostView, type FleetClocks, type FleetRow } from './hostsView.js';
+import type { HostSecurity } from './securitySection.js';
 import type { DeskHandlers } from './registerDeskRoutes.js';
 
 /** What the fleet page reads beyond DeskService's calls (the contract has no batched GetHost and no drift count). */
@@ -17,6 +18,8 @@ export interface FleetReads {
   details(ids: readonly string[]): Promise<HostDetail[]>;
   /** The agent's drift repairs since it started, as its last report counted them (SessionRegistry). */
   driftRepairs(hostId: string): bigint | undefined;
+  /** Managed security on the host (bans in force, new sockets not accepted); absent when the controller runs none. */
+  security?(hostId: string): Promise<HostSecurity>;
 }
 
 export interface HostRoutesDeps {
@@ -120,12 +123,14 @@ export function registerHostRoutes(app: FastifyInstance, d: HostRoutesDeps): voi
       d.access.admit(request, 'DeskService/GetClock');
       const id = request.params.id;
       const [detail, { agents }, times] = await Promise.all([d.handlers.getHost({ id }), d.handlers.listAgents(), clocks()]);
+      // After GetHost: an unknown host is refused before anything is read of it.
+      const security = d.fleet.security ? await d.fleet.security(id) : undefined;
       const host = detail.host!;
       const row: FleetRow = { host, agent: agents.find((a) => a.hostId === id), detail, driftRepairs: d.fleet.driftRepairs(id) };
       const checkBmc = d.access.may(op, 'DeskService/CheckBmc');
       // A nonce (and its cookie) only for an operator who gets a form.
       const actions = checkBmc ? hostActions(host, { checkBmc }, d.csrf.field(op.fingerprint, d.replies.nonceFor(request, reply))) : undefined;
-      return reply.type('text/html; charset=utf-8').send(deskLayout(`Host ${id}`, op, hostView(row, times), { notice: hostNotice(request.query), actions }));
+      return reply.type('text/html; charset=utf-8').send(deskLayout(`Host ${id}`, op, hostView(row, times, security), { notice: hostNotice(request.query), actions }));
     } catch (err) {
       return d.replies.refuse(reply, err, '/hosts');
     }

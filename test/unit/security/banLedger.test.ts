@@ -160,4 +160,24 @@ describe('the listening-socket ledger (audit log)', () => {
     await expect(ledger.take('web-01', { sockets: [{ ...sock(23), process: 'x\u0007' }], observedAt: T0 }, T0)).rejects.toMatchObject({ field: 'sockets[0].process' });
     expect(await store.audit.list({ subject: 'web-01' })).toEqual([]);
   });
+
+  it("takes one host's records in turn: two socket lists sent together make one baseline and one new socket, and the desk view shows them", async () => {
+    const inventory = new StaticInventory([{ id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.1/32'], managementAddress: '10.0.0.1' }]);
+    const bans = new BanLedger(() => store.audit, silentLogger(), 5);
+    const policies = new ManagedSecurityPolicies(managedSecurityFromConfig(config)!, inventory, bans, new ListenerLedger(() => store.audit), () => T0, silentLogger());
+    const socket = (port: number) => ({ protocol: 'tcp', address: '0.0.0.0', port, process: 'sshd', pid: 1 });
+    // Not awaited one by one, as the agent's stream does not wait for them.
+    const [first, second] = await Promise.all([
+      policies.onListeners('web-01', { sockets: [socket(22)], observedAt: T0 }),
+      policies.onListeners('web-01', { sockets: [socket(22), socket(8080)], observedAt: T0 }),
+      policies.onBan('web-01', ban('198.51.100.7')),
+    ]);
+    expect(first).toEqual([]);
+    expect(second).toEqual([socket(8080)]);
+    const actions = (await store.audit.list({ subject: 'web-01' })).map((e) => e.action).sort();
+    expect(actions).toEqual(['guard.banned', 'sockets.baseline', 'sockets.new']);
+    const view = await policies.deskView('web-01');
+    expect(view).toMatchObject({ covered: true, bans: [expect.objectContaining({ address: '198.51.100.7' })], pendingSockets: [{ socket: socket(8080), at: T0 }] });
+    expect(await policies.deskView('web-09')).toEqual({ covered: false, bans: [], pendingSockets: [] });
+  });
 });
