@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../controller/clock.js';
 import { CustomerLinks } from '../../controller/customer/CustomerLinks.js';
 import { runController, type Controller } from '../../controller/runController.js';
+import { managedSecurityFromConfig } from '../../controller/security/managedSecuritySettings.js';
 import { openTestStore } from '../helpers/testStore.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { freePort } from '../helpers/freePort.js';
@@ -99,6 +100,22 @@ describe('customer page over HTTP', () => {
         clock,
         customerLinks: { secret, publicUrl, ttlDays: 1 },
         customerWeb: { listen: `127.0.0.1:${port}`, tls: undefined, publicUrl, trustProxy: ['127.0.0.1'], badTokensPerMinute: LIMIT, maxFiles: 2, maxFileBytes: MAX_FILE },
+        // For the managed-security page's routes (/s/) beside the incident pages' (/c/): one host took it.
+        managedSecurity: managedSecurityFromConfig({
+          hosts: ['web-13'],
+          customers: [],
+          services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 10, burst: 10 }],
+          baseBanSeconds: 600,
+          maxBanSeconds: 3600,
+          forgetAfterSeconds: 86_400,
+          allowed: [],
+          maxBans: 100,
+          maxEventsPerMinute: 30,
+          resyncSeconds: 60,
+          listenerCheckSeconds: 0,
+          authFailures: 0,
+          authWindowSeconds: 600,
+        }),
       }),
     );
     expect(controller.customerWebPort).toBe(port);
@@ -191,6 +208,17 @@ describe('customer page over HTTP', () => {
     for (let n = 0; n < LIMIT; n++) await get(`/c/${randomBytes(32).toString('base64url')}`, `2001:db8:77:1::${n + 2}`);
     expect((await get(`/c/${token}`, v6)).status).toBe(429);
     expect((await get(`/c/${token}`, '198.51.100.50')).status).toBe(200);
+  });
+
+  it('counts wrong links to the managed-security page and to incident pages against one allowance per address', async () => {
+    const token = await tokenOf(await openIncident('2001:db8:13::7'));
+    const prober = '192.0.2.210';
+    const half = Math.floor(LIMIT / 2);
+    for (let n = 0; n < half; n++) expect((await get(`/s/${randomBytes(32).toString('base64url')}`, prober)).status).toBe(404);
+    for (let n = half; n < LIMIT; n++) expect((await get(`/c/${randomBytes(32).toString('base64url')}`, prober)).status).toBe(404);
+    expect((await get(`/s/${randomBytes(32).toString('base64url')}`, prober)).status).toBe(429);
+    expect((await get(`/c/${token}`, prober)).status).toBe(429);
+    expect((await get(`/c/${token}`, '198.51.100.51')).status).toBe(200);
   });
 
   it('refuses a POST without the cookie and form pair, or from another origin, with 403 and records nothing', async () => {

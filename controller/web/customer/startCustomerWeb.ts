@@ -87,11 +87,13 @@ export async function startCustomerWeb(d: CustomerWebDeps): Promise<CustomerWeb>
           : 'The request could not be read; nothing was recorded.';
     return reply.code(status).type('text/html; charset=utf-8').send(messagePage(basePath, status === 500 ? 'Error' : 'Request refused', text));
   });
+  // One allowance per source for both kinds of link: a prober guessing tokens gets no more by trying /s/ as well as /c/.
+  const limiter = new BadTokenLimiter(s.badTokensPerMinute);
   registerCustomerRoutes(app, {
     links: d.links,
     voice: d.voice,
     csrf: new Csrf(d.links.settings.secret, `${basePath}${PAGE_PREFIX}`, secure),
-    limiter: new BadTokenLimiter(s.badTokensPerMinute),
+    limiter,
     clock: d.clock,
     log: d.log,
     publicUrl: s.publicUrl,
@@ -102,7 +104,7 @@ export async function startCustomerWeb(d: CustomerWebDeps): Promise<CustomerWeb>
     registerSecurityRoutes(app, {
       ...d.security,
       csrf: new Csrf(d.links.settings.secret, `${basePath}${SECURITY_PREFIX}`, secure),
-      limiter: new BadTokenLimiter(s.badTokensPerMinute),
+      limiter,
       clock: d.clock,
       log: d.log,
       publicUrl: s.publicUrl,
