@@ -44,6 +44,8 @@ export class ReportTracker {
   private draining = false;
   /** Results dropped because they named no enforcement of the reporting host (for metrics and tests). */
   ignoredResults = 0;
+  /** Reports whose ignored results were counted already (noteIgnored). */
+  private readonly noted = new WeakSet<Report>();
 
   constructor(
     private readonly store: Store,
@@ -108,7 +110,7 @@ export class ReportTracker {
       if (report.error || Number(report.appliedGeneration) !== desired.get(hostId)!.generation || owned[k]!.own.some(({ result }) => result.status !== ResultStatus.RESULT_STATUS_APPLIED)) simple.delete(hostId);
     });
     for (const [k, { hostId, report }] of batch.entries()) {
-      if (simple.has(hostId)) this.noteIgnored(hostId, owned[k]!.ignored);
+      if (simple.has(hostId)) this.noteIgnored(hostId, owned[k]!.ignored, report);
       else await this.handle(hostId, report);
     }
     if (simple.size === 0) return;
@@ -147,7 +149,7 @@ export class ReportTracker {
     }
     // Checked only for the current generation: an older one may name enforcements since released.
     const { own, ignored } = this.partition(report.results, desired.enforcements);
-    this.noteIgnored(hostId, ignored);
+    this.noteIgnored(hostId, ignored, report);
     const failed = own.filter(({ result }) => result.status !== ResultStatus.RESULT_STATUS_APPLIED);
     if (failed.length > 0) {
       const error = failed.map(({ result }) => `${result.enforcementId}: ${result.error}`).join('; ');
@@ -194,9 +196,14 @@ export class ReportTracker {
     return { own, ignored };
   }
 
-  /** Logs and counts results that named no enforcement of the reporting host. */
-  private noteIgnored(hostId: string, ignored: readonly string[]): void {
-    if (ignored.length > 0) {
+  /**
+   * Logs and counts results that named no enforcement of the reporting host,
+   * once per report received: a batch run again after a transient failure
+   * (or then one by one) sees the same report objects again.
+   */
+  private noteIgnored(hostId: string, ignored: readonly string[], report: Report): void {
+    if (ignored.length > 0 && !this.noted.has(report)) {
+      this.noted.add(report);
       this.ignoredResults += ignored.length;
       this.log.warn(
         { host: hostId, ignored: ignored.slice(0, 20).map((id) => id.slice(0, 200)), count: ignored.length },

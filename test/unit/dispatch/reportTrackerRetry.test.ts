@@ -52,6 +52,26 @@ describe('ReportTracker and transient failures', () => {
     expect(await states()).toEqual(['enforced']);
   });
 
+  it('counts a result naming no enforcement of the host once, however often its batch is run again', async () => {
+    const { store, report, tracker, states } = await enforcing();
+    const recordStatusMany = store.desired.recordStatusMany.bind(store.desired);
+    let failures = 2;
+    store.desired.recordStatusMany = async (...args) => {
+      if (failures-- > 0) throw new CordonError('transient', 'database is locked');
+      return recordStatusMany(...args);
+    };
+    const stray: Report = { ...report, results: [...report.results, { enforcementId: 'enf-of-another-host', kind: 0, status: ResultStatus.RESULT_STATUS_APPLIED, error: '' }] };
+    tracker.onReport('web-01', stray);
+    await tracker.idle();
+    expect(failures).toBe(-1);
+    expect(await states()).toEqual(['enforced']);
+    expect(tracker.ignoredResults).toBe(1);
+    // The same report sent again by the agent is another report: counted again.
+    tracker.onReport('web-01', { ...stray });
+    await tracker.idle();
+    expect(tracker.ignoredResults).toBe(2);
+  });
+
   it('does not rerun a batch or a report that failed for good, and goes on with the next report', async () => {
     const { store, report, tracker, states } = await enforcing();
     const recordStatus = store.desired.recordStatus.bind(store.desired);
