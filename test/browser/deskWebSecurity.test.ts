@@ -3,6 +3,7 @@ import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { DeskWebLab } from '../helpers/deskWebLab.js';
 import { connectRawAgent, type RawAgent } from '../helpers/rawAgent.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { testManagedSecurity } from '../helpers/managedSecurity.js';
 
 /**
  * Managed security on the desk's host page, in a real Chromium with the
@@ -22,21 +23,7 @@ describe.skipIf(missing !== undefined)("the desk's host page: managed security",
   beforeAll(async () => {
     lab = await DeskWebLab.start({
       settings: () => ({
-        managedSecurity: {
-          hosts: new Set(['web-01']),
-          customers: new Set(),
-          services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 6, burst: 4 }],
-          baseBanSeconds: 600,
-          maxBanSeconds: 3600,
-          forgetAfterSeconds: 86_400,
-          allowed: [],
-          maxBans: 100,
-          maxEventsPerMinute: 30,
-          resyncSeconds: 60,
-          listenerCheckSeconds: 30,
-          authFailures: 0,
-          authWindowSeconds: 600,
-        },
+        managedSecurity: testManagedSecurity({ hosts: ['web-01'], services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 6, burst: 4 }], resyncSeconds: 60, listenerCheckSeconds: 30 }),
       }),
     });
     agent = await connectRawAgent(lab.pki.material('agent-web-01'), lab.controller.server.port, 'web-01');

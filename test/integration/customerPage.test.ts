@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../controller/clock.js';
 import { CustomerLinks } from '../../controller/customer/CustomerLinks.js';
 import { runController, type Controller } from '../../controller/runController.js';
-import { managedSecurityFromConfig } from '../../controller/security/managedSecuritySettings.js';
 import { openTestStore } from '../helpers/testStore.js';
 import { controllerSettings } from '../helpers/controllerHarness.js';
 import { freePort } from '../helpers/freePort.js';
 import { TestPki } from '../helpers/pki.js';
+import { testManagedSecurity } from '../helpers/managedSecurity.js';
 
 /**
  * The customer page on a real controller: a SQLite file, the real fastify
@@ -101,21 +101,7 @@ describe('customer page over HTTP', () => {
         customerLinks: { secret, publicUrl, ttlDays: 1 },
         customerWeb: { listen: `127.0.0.1:${port}`, tls: undefined, publicUrl, trustProxy: ['127.0.0.1'], badTokensPerMinute: LIMIT, maxFiles: 2, maxFileBytes: MAX_FILE },
         // For the managed-security page's routes (/s/) beside the incident pages' (/c/): one host took it.
-        managedSecurity: managedSecurityFromConfig({
-          hosts: ['web-13'],
-          customers: [],
-          services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 10, burst: 10 }],
-          baseBanSeconds: 600,
-          maxBanSeconds: 3600,
-          forgetAfterSeconds: 86_400,
-          allowed: [],
-          maxBans: 100,
-          maxEventsPerMinute: 30,
-          resyncSeconds: 60,
-          listenerCheckSeconds: 0,
-          authFailures: 0,
-          authWindowSeconds: 600,
-        }),
+        managedSecurity: testManagedSecurity({ hosts: ['web-13'], resyncSeconds: 60 }),
       }),
     );
     expect(controller.customerWebPort).toBe(port);

@@ -3,6 +3,7 @@ import type { ListeningSocket } from '../../proto/gen/cordon/v1/agent.js';
 import { DeskWebLab } from '../helpers/deskWebLab.js';
 import { connectRawAgent } from '../helpers/rawAgent.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { testManagedSecurity } from '../helpers/managedSecurity.js';
 
 /**
  * Managed security over the real agent stream and on the desk: an agent's
@@ -15,21 +16,7 @@ describe('managed security on the desk', () => {
   beforeAll(async () => {
     lab = await DeskWebLab.start({
       settings: () => ({
-        managedSecurity: {
-          hosts: new Set(['web-01']),
-          customers: new Set(),
-          services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 10, burst: 10 }],
-          baseBanSeconds: 600,
-          maxBanSeconds: 3600,
-          forgetAfterSeconds: 86_400,
-          allowed: [],
-          maxBans: 100,
-          maxEventsPerMinute: 30,
-          resyncSeconds: 15,
-          listenerCheckSeconds: 60,
-          authFailures: 0,
-          authWindowSeconds: 600,
-        },
+        managedSecurity: testManagedSecurity({ hosts: ['web-01'], listenerCheckSeconds: 60 }),
       }),
     });
   });

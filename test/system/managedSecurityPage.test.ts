@@ -24,6 +24,7 @@ import { TestPki } from '../helpers/pki.js';
 import { connectRawAgent } from '../helpers/rawAgent.js';
 import { explainSkip, systemTestGate } from '../helpers/systemGate.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { testManagedSecurity } from '../helpers/managedSecurity.js';
 
 const gate = systemTestGate(['ip', 'nft', 'openssl']);
 explainSkip('managedSecurityPage.test.ts', gate);
@@ -89,21 +90,7 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
         customerLinks: { secret, publicUrl, ttlDays: 30 },
         mail: { transport: new MailSender({ host: '127.0.0.1', port: sink.port, secure: false, from: DESK.from, replyTo: DESK.replyTo, connectionTimeoutMs: 2_000 }), desk: DESK, maxAttempts: 3 },
         customerWeb: { listen: `127.0.0.1:${port}`, tls: undefined, publicUrl, trustProxy: [], badTokensPerMinute: 10, maxFiles: 3, maxFileBytes: 1024 * 1024 },
-        managedSecurity: {
-          hosts: new Set(['web-01']),
-          customers: new Set(),
-          services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 6, burst: 4 }],
-          baseBanSeconds: 600,
-          maxBanSeconds: 3600,
-          forgetAfterSeconds: 86_400,
-          allowed: [],
-          maxBans: 100,
-          maxEventsPerMinute: 30,
-          resyncSeconds: 1,
-          listenerCheckSeconds: 0,
-          authFailures: 0,
-          authWindowSeconds: 600,
-        },
+        managedSecurity: testManagedSecurity({ hosts: ['web-01'], services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 6, burst: 4 }], resyncSeconds: 1 }),
       }),
     );
     const pages = new SecurityPages(secret, publicUrl, { get: () => undefined, list: () => [] }, () => true);

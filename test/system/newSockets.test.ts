@@ -23,6 +23,7 @@ import { NetLab } from '../helpers/netns.js';
 import { TestPki } from '../helpers/pki.js';
 import { explainSkip, systemTestGate } from '../helpers/systemGate.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { testManagedSecurity } from '../helpers/managedSecurity.js';
 
 const gate = systemTestGate(['ip', 'nft', 'ss', 'python3', 'openssl']);
 explainSkip('newSockets.test.ts', gate);
@@ -76,21 +77,7 @@ describe.skipIf(!gate.ok || missing !== undefined)('new listening sockets, for r
         customerLinks: { secret, publicUrl, ttlDays: 30 },
         mail: { transport: new MailSender({ host: '127.0.0.1', port: sink.port, secure: false, from: DESK.from, replyTo: DESK.replyTo, connectionTimeoutMs: 2_000 }), desk: DESK, maxAttempts: 3 },
         customerWeb: { listen: `127.0.0.1:${port}`, tls: undefined, publicUrl, trustProxy: [], badTokensPerMinute: 10, maxFiles: 3, maxFileBytes: 1024 * 1024 },
-        managedSecurity: {
-          hosts: new Set(),
-          customers: new Set(['acme']),
-          services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 10, burst: 10 }],
-          baseBanSeconds: 600,
-          maxBanSeconds: 3600,
-          forgetAfterSeconds: 86_400,
-          allowed: [],
-          maxBans: 100,
-          maxEventsPerMinute: 30,
-          resyncSeconds: 5,
-          listenerCheckSeconds: 5,
-          authFailures: 0,
-          authWindowSeconds: 600,
-        },
+        managedSecurity: testManagedSecurity({ customers: ['acme'], resyncSeconds: 5, listenerCheckSeconds: 5 }),
       }),
     );
     // What the mail must carry (checked against the delivered mail below).
