@@ -388,7 +388,7 @@ export class IncidentService {
     const ip = input.ip || 'unknown';
     let repeats: string | undefined;
     await this.deps.store.db.transaction(async () => {
-      repeats = input.messageId ? await this.deps.store.complaints.findNeedsInfoRepeat({ messageId: input.messageId, reporter: input.reporter, ip }) : undefined;
+      repeats = input.messageId ? await this.deps.store.complaints.findNeedsInfoRepeat({ messageId: input.messageId, reporter: input.reporter, ip, trusted: input.authentication?.trusted ?? false }) : undefined;
       const link = repeats
         ? { incidentId: null, status: 'duplicate' as const, duplicateOf: repeats, reason: repeatReason(repeats) }
         : { incidentId: null, status: 'needs_info' as const, reason };

@@ -225,10 +225,13 @@ export class ComplaintsRepo {
    * retry or a re-delivered mail repeats. findDuplicates never returns
    * needs_info complaints (a copy links to the first that counted); without
    * this, each retry would queue the same question for an operator again.
+   * A trusted complaint repeats only a trusted one, as in findDuplicates:
+   * a forgery sent first with the same Message-ID and From cannot hide the
+   * genuine report behind it.
    */
-  async findNeedsInfoRepeat(k: { messageId: string; reporter: string; ip: string }): Promise<string | undefined> {
+  async findNeedsInfoRepeat(k: { messageId: string; reporter: string; ip: string; trusted: boolean }): Promise<string | undefined> {
     const row = await this.db.get<{ id: string }>(
-      "SELECT id FROM complaints WHERE message_id = ? AND ip = ? AND status = 'needs_info' AND reporter = ? ORDER BY received_at, id LIMIT 1",
+      `SELECT id FROM complaints WHERE message_id = ? AND ip = ? AND status = 'needs_info' AND reporter = ?${k.trusted ? ' AND trusted = 1' : ''} ORDER BY received_at, id LIMIT 1`,
       [k.messageId, k.ip, k.reporter],
     );
     return row?.id;

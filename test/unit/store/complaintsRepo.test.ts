@@ -53,13 +53,18 @@ describe('ComplaintsRepo', () => {
     await kept('c-3', { receivedAt: at(0), ip: '203.0.113.10' });
     await kept('c-4', { receivedAt: at(0), reporter: 'crowdsec:other' });
     await kept('c-5', { receivedAt: at(0) }, 'rejected');
-    const find = (over: Partial<{ messageId: string; reporter: string; ip: string }> = {}) =>
-      store.complaints.findNeedsInfoRepeat({ messageId: '<a1@crowdsec>', reporter: 'crowdsec:edge', ip: '203.0.113.9', ...over });
+    const find = (over: Partial<{ messageId: string; reporter: string; ip: string; trusted: boolean }> = {}) =>
+      store.complaints.findNeedsInfoRepeat({ messageId: '<a1@crowdsec>', reporter: 'crowdsec:edge', ip: '203.0.113.9', trusted: false, ...over });
     expect(await find()).toBe('c-1');
     expect(await find({ ip: '203.0.113.10' })).toBe('c-3');
     expect(await find({ reporter: 'crowdsec:other' })).toBe('c-4');
     expect(await find({ messageId: '<a2@crowdsec>' })).toBeUndefined();
     expect(await find({ reporter: 'someone:else' })).toBeUndefined();
+    // A trusted (signed) report repeats only a trusted one: an unsigned forgery sent first with its
+    // Message-ID and From does not hide it; once a trusted one is kept, its retry repeats that one.
+    expect(await find({ trusted: true })).toBeUndefined();
+    await kept('c-6', { receivedAt: at(3), trusted: true });
+    expect(await find({ trusted: true })).toBe('c-6');
   });
 
   it('refuses inconsistent links and bad fields, naming them', async () => {
