@@ -7,7 +7,7 @@ import { parseAddress } from '../proto/runtime/address.js';
 import type { Logger } from '../proto/runtime/logger.js';
 import { bidiHandler, guardedServices, unaryHandler, type BidiStream, type CallContext } from '../proto/runtime/rpcServer.js';
 import { identityFromCertificate, type PeerIdentity } from '../proto/runtime/peerIdentity.js';
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { MemoryDesiredStates, type DesiredStateSource } from './agents/DesiredStates.js';
 import type { AgentMessage, ControllerMessage, DetectionPolicy, Observation, Report, TamperEvent } from '../proto/gen/cordon/v1/agent.js';
@@ -79,9 +79,9 @@ export function reconnectSpreadMs(open: number, ratePerSecond: number): number {
 const HEALTH_SERVICES = new Set(['', 'cordon.v1.AgentService', 'cordon.v1.DeskService']);
 
 /** The identity of an admitted connection's certificate when it is an agent's; anything else is grpc-js's to judge per call. */
-function agentPeer(socket: TLSSocket): PeerIdentity | undefined {
+function agentPeer(cert: PeerCertificate): PeerIdentity | undefined {
   try {
-    const peer = identityFromCertificate(socket.getPeerCertificate());
+    const peer = identityFromCertificate(cert);
     return peer.kind === 'agent' ? peer : undefined;
   } catch {
     return undefined;
@@ -223,8 +223,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     port,
     tls: opts.tls,
     refusals,
-    onConnection: (socket) => {
-      const peer = agentPeer(socket);
+    onConnection: (socket, cert) => {
+      const peer = agentPeer(cert);
       if (peer) agentStreams.serve(socket, peer);
       else injector.injectConnection(socket);
     },

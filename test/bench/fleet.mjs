@@ -13,7 +13,7 @@
 //
 //   npm run build && node test/bench/fleet.mjs [--agents 1000] [--per-worker 1000] [--idle-seconds 20]
 //     [--push-hosts 1000] [--spread-seconds 0] [--profile DIR] [--pki-cache DIR]
-//     [--reconnect-rate N] [--heartbeat-seconds N] [--controller-node-flags "--flag …"]
+//     [--reconnect-rate N] [--heartbeat-seconds N] [--controller-node-flags "--flag …"] [--controller-env "NAME=value …"]
 //   node test/bench/fleet.mjs --agents 10000        # the big run
 //
 // --reconnect-rate sets the controller's agents.reconnectRatePerSecond (the
@@ -58,6 +58,8 @@ const { values: flags } = parseArgs({
     'heartbeat-seconds': { type: 'string' },
     // V8 flags for the controller's process, e.g. --controller-node-flags=--max-semi-space-size=32 (default: the controller's own, read from the #! of controller/main.ts).
     'controller-node-flags': { type: 'string' },
+    // Environment for the controller's process only, e.g. --controller-env "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2".
+    'controller-env': { type: 'string' },
     profile: { type: 'string' },
     // Internal: this file is also the controller's process.
     'serve-controller': { type: 'boolean', default: false },
@@ -275,12 +277,12 @@ async function drive() {
   const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
   /** Node in its own process, under sh for the file-descriptor limit, with an IPC channel. */
-  function spawnNode(args, { out, nice = 0 } = {}) {
+  function spawnNode(args, { out, nice = 0, env = process.env } = {}) {
     const fd = out ? openSync(out, 'a') : 'inherit';
     const child = spawn(
       'sh',
       ['-c', `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec nice -n ${nice} "$0" "$@"`, process.execPath, ...args],
-      { stdio: ['ignore', fd, 'inherit', 'ipc'] },
+      { stdio: ['ignore', fd, 'inherit', 'ipc'], env },
     );
     if (typeof fd === 'number') closeSync(fd);
     children.add(child);
@@ -329,9 +331,15 @@ async function drive() {
   async function startController(port, { profileBoot = false } = {}) {
     const args = [fileURLToPath(import.meta.url), '--serve-controller', '--db', join(work, 'cordon.db'), '--port', String(port), '--pki-cache', pkiDir, '--log-level', flags['log-level'], '--agents', String(N), ...(flags['reconnect-rate'] !== undefined ? ['--reconnect-rate', flags['reconnect-rate']] : [])];
     if (profileDir) args.push('--profile', profileDir, ...(profileBoot ? ['--profile-boot'] : []));
-    const child = spawnNode([...controllerNodeFlags(), ...args], { out: join(work, 'controller.log') });
+    const child = spawnNode([...controllerNodeFlags(), ...args], { out: join(work, 'controller.log'), env: controllerEnv() });
     const ready = await waitFor(child, 'ready', 120_000);
     return Object.assign(child, { readyAt: ready.readyAt, metricsPort: ready.metricsPort });
+  }
+
+  /** The controller's environment: this one plus --controller-env's NAME=value pairs. */
+  function controllerEnv() {
+    const extra = (flags['controller-env'] ?? '').split(/\s+/).filter(Boolean).map((kv) => /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(kv) ?? (() => { throw new Error(`--controller-env: ${kv} is not NAME=value`); })());
+    return { ...process.env, ...Object.fromEntries(extra.map((m) => [m[1], m[2]])) };
   }
 
   /** The node flags the controller runs with: given, or those of its #! line (as the unit runs it). */

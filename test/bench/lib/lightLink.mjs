@@ -14,6 +14,7 @@
 // What is left out is client-side machinery (resolver, subchannel pool,
 // per-call interceptors and filters) that costs only the simulated side.
 import http2 from 'node:http2';
+import { createSecureContext } from 'node:tls';
 import { AgentMessage, ControllerMessage } from '../../../dist/proto/gen/cordon/v1/agent.js';
 import { backoffDelay, firstRedialDelay } from '../../../dist/agent/link/backoff.js';
 
@@ -104,10 +105,12 @@ export class LightLink {
       let done = false;
       let buffered = Buffer.alloc(0);
       let req;
+      // One context per agent for all its dials: building one costs the simulated side 1.2 ms (PEM, keys, the CA
+      // store), which in a storm of 30,000 dials took the cores from the controller it was meant to load. The
+      // handshake itself, what the controller sees, is the same for a fresh or a reused context (no tickets).
+      this.secureContext ??= createSecureContext({ ca: o.tls.ca, key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.3' });
       const session = http2.connect(`https://${address}`, {
-        ca: o.tls.ca,
-        key: o.tls.key,
-        cert: o.tls.cert,
+        secureContext: this.secureContext,
         servername: o.serverName,
         minVersion: 'TLSv1.3',
       });
