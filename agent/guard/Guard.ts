@@ -5,9 +5,10 @@ import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunne
 import type { Logger } from '../../proto/runtime/logger.js';
 import { banSeconds, nextOffence } from './banTime.js';
 import { FailureCounter, JOURNAL_IDENTIFIERS, parseAuthFailure, type AuthFailure } from './authFailures.js';
+import { BanOutbox, holdsBanned, queueBanEvent, type BanChange } from './BanOutbox.js';
 import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
 import { GUARD_TABLE, banSet, meterSet, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
-import type { Ban, GuardState, GuardStateFile } from './GuardStateFile.js';
+import { emptyGuardState, type Ban, type GuardState, type GuardStateFile } from './GuardStateFile.js';
 import { readGuardSets, type GuardListing } from './readGuardSets.js';
 
 export interface GuardDeps {
@@ -18,7 +19,7 @@ export interface GuardDeps {
   /** The agent's management networks and the controller: never banned, whatever the policy says. */
   managementNetworks: Cidr[];
   file: GuardStateFile;
-  /** Hands a ban event to the link; false when it was dropped (no controller): the ban is sent again after the next Hello. */
+  /** Hands a ban event to the link; false when it was not taken (no controller): it stays in the outbox, in order, for later. */
   send: (event: BanEvent) => Promise<boolean>;
   /** How often the ban sets are read (default 5 s): the kernel bans at once; a new ban's grown time is set within this. */
   tickMs?: number;
@@ -37,14 +38,20 @@ const EXPIRY_SLACK_MS = 3_000;
  * table (guardRuleset.ts) in place for the controller's ManagedSecurity,
  * reads its ban set every tick, gives each new ban its grown time, keeps
  * every ban in the state file so it comes back after a restart or reboot,
- * and removes the bans the customer lifted. Every change runs one at a time.
+ * and removes the bans the customer lifted. Every change of a ban is queued
+ * in the state file's outbox and sent in order when a controller takes it
+ * (BanOutbox.ts). Every change runs one at a time.
  */
 export class Guard {
-  private state: GuardState = { policy: undefined, bans: [], offences: new Map() };
+  private state: GuardState = emptyGuardState();
   private policy: GuardPolicy | undefined;
   private appliedKey: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly outbox: BanOutbox;
+  /** Events queued since the state was last saved. */
+  private dirty = false;
   /** Bans whose 'banned' event reached a controller stream (or a poll's queue) since this process started. */
   private readonly delivered = new Set<string>();
   /** Where the journal was read up to (its cursor), or from when before the first entry. */
@@ -55,15 +62,24 @@ export class Guard {
   /** Services of the failed logins that banned a source, for the ban's record. */
   private readonly authServices = new Map<string, string[]>();
 
-  constructor(private readonly deps: GuardDeps) {}
+  constructor(private readonly deps: GuardDeps) {
+    this.outbox = new BanOutbox(deps.send, deps.log);
+  }
 
-  /** Puts back the saved bans (before the controller answers: a reboot must not open the door). Returns how many. */
+  /**
+   * Puts back the saved bans (before the controller answers: a reboot must
+   * not open the door), and queues the end of each that ran out while the
+   * agent was not running. Returns how many are back.
+   */
   restore(): Promise<number> {
     return this.serial(async () => {
       this.state = this.deps.file.load();
+      this.outbox.pace.tell(this.state.policy?.maxEventsPerMinute);
       const now = this.now();
+      for (const ban of this.state.bans.filter((b) => b.expiresAtMs <= now)) this.emit('expired', ban, ban.expiresAtMs);
       this.state.bans = this.state.bans.filter((b) => b.expiresAtMs > now);
       await this.converge(this.state.policy);
+      await this.settle();
       return this.state.bans.length;
     });
   }
@@ -71,21 +87,32 @@ export class Guard {
   /**
    * Converges to the controller's policy: the table, then the customer's
    * lifts. The same policy again changes nothing. Afterwards the active bans
-   * no controller has heard of from this process are sent (the policy comes
-   * after each accepted Hello; the controller skips bans it has).
+   * no controller has heard of from this process are queued again (the
+   * policy comes after each accepted Hello; the controller skips bans it
+   * has), unless one waits in the outbox already, and the outbox is sent.
    */
   setPolicy(policy: ManagedSecurity | undefined): Promise<void> {
     return this.serial(async () => {
+      this.outbox.pace.tell(policy?.maxEventsPerMinute);
       await this.converge(policy);
-      const unsent = this.state.bans.filter((b) => !this.delivered.has(b.id));
+      const unsent = this.state.bans.filter((b) => !this.delivered.has(b.id) && !holdsBanned(this.state.pending, b.id));
       const newest = unsent.sort((a, b) => b.bannedAtMs - a.bannedAtMs).slice(0, RESEND_LIMIT);
-      for (const ban of newest) await this.emit('banned', ban);
+      for (const ban of newest) this.emit('banned', ban, ban.bannedAtMs);
+      await this.settle();
     });
   }
 
-  /** Reads the ban set once now (the timer does it every tick). */
+  /** Reads the ban set once now and sends what waits (the timer does it every tick). */
   tick(): Promise<void> {
-    return this.serial(() => this.tickNow());
+    return this.serial(async () => {
+      await this.tickNow();
+      await this.settle();
+    });
+  }
+
+  /** Ban events waiting for a controller, oldest first (for status and tests). */
+  pending(): { change: BanChange; banId: string; changedAtMs: number }[] {
+    return this.state.pending.events.map((e) => ({ change: e.change, banId: e.ban.id, changedAtMs: e.changedAtMs }));
   }
 
   /** The bans held now (for status and tests). */
@@ -94,9 +121,37 @@ export class Guard {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.queue;
+  }
+
+  /**
+   * After each change: saves what was queued, hands the outbox to the link,
+   * and keeps the timer running while there is a policy to guard with or an
+   * event to send (a policy turned off still sends its removals later).
+   */
+  private async settle(): Promise<void> {
+    if (this.dirty) this.save();
+    const sent = await this.outbox.flush(this.state.pending, () => this.now(), (e) => {
+      if (e.change === 'banned') this.delivered.add(e.ban.id);
+      else this.delivered.delete(e.ban.id);
+    });
+    if (sent > 0) this.save();
+    const wanted = !this.stopped && (this.policy !== undefined || this.state.pending.events.length > 0);
+    if (wanted && !this.timer) {
+      this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'guard tick failed')), this.deps.tickMs ?? DEFAULT_TICK_MS);
+      this.timer.unref();
+    } else if (!wanted && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private save(): void {
+    this.deps.file.save(this.state);
+    this.dirty = false;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -137,17 +192,15 @@ export class Guard {
     if (key !== this.appliedKey) {
       // Bans the kernel placed since the last read are booked before the table is made again.
       if (this.policy) await this.tickNow();
-      clearInterval(this.timer);
-      this.timer = undefined;
       this.policy = active;
       if (!active) {
-        for (const ban of this.state.bans) await this.emit('removed', ban);
+        for (const ban of this.state.bans) this.emit('removed', ban);
         this.state.bans = [];
       } else {
         // A source the new policy allows is let go now.
         const allowedNow = this.state.bans.filter((b) => this.isNever(b.address));
         this.state.bans = this.state.bans.filter((b) => !this.isNever(b.address));
-        for (const ban of allowedNow) await this.emit('removed', ban);
+        for (const ban of allowedNow) this.emit('removed', ban);
       }
       await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderGuardTransaction(active && this.plan(active)) });
       this.appliedKey = key;
@@ -155,8 +208,6 @@ export class Guard {
         // Failed logins count from the moment the guard is on, not from the journal's beginning.
         if (active.authFailures > 0) this.journalSince ??= Math.floor(this.now() / 1000);
         this.deps.log.info({ services: active.services.map((s) => s.name), bans: this.state.bans.length }, 'guarding against brute force');
-        this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'guard tick failed')), this.deps.tickMs ?? DEFAULT_TICK_MS);
-        this.timer.unref();
       }
     }
     this.state.policy = policy?.enabled ? policy : undefined;
@@ -170,10 +221,10 @@ export class Guard {
         // The customer vouched for this source: its next ban starts again at the base time.
         this.state.offences.delete(ban.address);
         this.deps.log.info({ ban: ban.id, address: ban.address }, 'ban lifted (the customer, on their page)');
-        await this.emit('removed', ban);
+        this.emit('removed', ban);
       }
     }
-    this.deps.file.save(this.state);
+    this.save();
   }
 
   /** The whole table (bans and meters), or undefined when it is gone. */
@@ -272,9 +323,9 @@ export class Guard {
       this.state.bans = this.state.bans.filter((b) => !ids.has(b.id));
       changed = true;
     }
-    if (changed) this.deps.file.save(this.state);
-    for (const ban of fresh) await this.emit('banned', ban);
-    for (const ban of expired) await this.emit('expired', ban);
+    for (const ban of fresh) this.emit('banned', ban, ban.bannedAtMs);
+    for (const ban of expired) this.emit('expired', ban, Math.min(now, ban.expiresAtMs));
+    if (changed) this.save();
   }
 
   /**
@@ -325,14 +376,9 @@ export class Guard {
     }
   }
 
-  private async emit(change: 'banned' | 'expired' | 'removed', ban: Ban): Promise<void> {
-    const sent = await this.deps
-      .send({ banId: ban.id, address: ban.address, change, services: ban.services, bannedAt: new Date(ban.bannedAtMs), expiresAt: new Date(ban.expiresAtMs), offence: ban.offence, seconds: ban.seconds })
-      .catch((err: unknown) => {
-        this.deps.log.error({ err: asCordonError(err).message }, 'cannot send a ban event');
-        return false;
-      });
-    if (change === 'banned' && sent) this.delivered.add(ban.id);
-    if (change !== 'banned') this.delivered.delete(ban.id);
+  /** Queues a change of a ban, seen at `changedAtMs` (now by default); the operation's settle() sends it. */
+  private emit(change: BanChange, ban: Ban, changedAtMs = this.now()): void {
+    queueBanEvent(this.state.pending, { change, ban: { ...ban, services: [...ban.services] }, changedAtMs });
+    this.dirty = true;
   }
 }
