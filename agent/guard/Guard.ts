@@ -4,11 +4,11 @@ import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import { banSeconds, nextOffence } from './banTime.js';
-import { FailureCounter, JOURNAL_IDENTIFIERS, parseAuthFailure, type AuthFailure } from './authFailures.js';
 import { BanOutbox, holdsBanned, queueBanEvent, type BanChange } from './BanOutbox.js';
 import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
 import { GUARD_TABLE, banSet, meterSet, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
 import { emptyGuardState, type Ban, type GuardState, type GuardStateFile } from './GuardStateFile.js';
+import { JournalBans } from './JournalBans.js';
 import { readGuardSets, type GuardListing } from './readGuardSets.js';
 
 export interface GuardDeps {
@@ -54,16 +54,11 @@ export class Guard {
   private dirty = false;
   /** Bans whose 'banned' event reached a controller stream (or a poll's queue) since this process started. */
   private readonly delivered = new Set<string>();
-  /** Where the journal was read up to (its cursor), or from when before the first entry. */
-  private journalCursor: string | undefined;
-  private journalSince: number | undefined;
-  private journalFailing = false;
-  private readonly failures = new FailureCounter();
-  /** Services of the failed logins that banned a source, for the ban's record. */
-  private readonly authServices = new Map<string, string[]>();
+  private readonly journal: JournalBans;
 
   constructor(private readonly deps: GuardDeps) {
     this.outbox = new BanOutbox(deps.send, deps.log);
+    this.journal = new JournalBans(deps.runner, deps.log);
   }
 
   /**
@@ -206,7 +201,7 @@ export class Guard {
       this.appliedKey = key;
       if (active) {
         // Failed logins count from the moment the guard is on, not from the journal's beginning.
-        if (active.authFailures > 0) this.journalSince ??= Math.floor(this.now() / 1000);
+        if (active.authFailures > 0) this.journal.startAt(this.now());
         this.deps.log.info({ services: active.services.map((s) => s.name), bans: this.state.bans.length }, 'guarding against brute force');
       }
     }
@@ -273,7 +268,9 @@ export class Guard {
   private async tickNow(): Promise<void> {
     const policy = this.policy;
     if (!policy) return;
-    if (policy.authFailures > 0) await this.readJournal(policy);
+    if (policy.authFailures > 0) {
+      await this.journal.read(policy, this.now(), (a) => this.isNever(a), new Set(this.state.bans.map((b) => b.address)));
+    }
     const listing = await this.listBans();
     if (!listing) {
       this.deps.log.warn('the guard table is gone (removed on the host?): putting it back with every ban');
@@ -291,8 +288,7 @@ export class Guard {
       if (held.has(address)) continue;
       const offence = nextOffence(this.state.offences.get(address), now, policy.forgetAfterSeconds);
       const seconds = banSeconds(offence, policy.baseBanSeconds, policy.maxBanSeconds);
-      const services = [...new Set([...(listing.meters.get(address) ?? []), ...(this.authServices.get(address) ?? [])])].sort();
-      this.authServices.delete(address);
+      const services = [...new Set([...(listing.meters.get(address) ?? []), ...this.journal.takeServices(address)])].sort();
       const ban: Ban = { id: `${now}-${address}`, address, family, services, bannedAtMs: now, expiresAtMs: now + seconds * 1000, offence, seconds };
       // The kernel checks never-ban sources before any meter; one here came from a policy change between two reads.
       if (this.isNever(address)) letGo.push(ban);
@@ -326,54 +322,6 @@ export class Guard {
     for (const ban of fresh) this.emit('banned', ban, ban.bannedAtMs);
     for (const ban of expired) this.emit('expired', ban, Math.min(now, ban.expiresAtMs));
     if (changed) this.save();
-  }
-
-  /**
-   * Reads the servers' failed logins from the journal since the last read
-   * (journalctl through the runner, at most 5,000 entries a tick) and bans,
-   * in the kernel set, each source that reached the policy's count within
-   * its window; the tick then books it like a meter's ban. A journal that
-   * cannot be read is logged once and tried again each tick; the meters
-   * go on either way.
-   */
-  private async readJournal(policy: GuardPolicy): Promise<void> {
-    this.journalSince ??= Math.floor(this.now() / 1000);
-    const from = this.journalCursor ? [`--after-cursor=${this.journalCursor}`] : [`--since=@${this.journalSince}`];
-    // A host without journalctl (the runner throws) is a journal that cannot be read, not a failed tick.
-    const r = await this.deps.runner
-      .run('journalctl', ['-o', 'json', '--no-pager', '-q', ...from, '-n', '5000', ...JOURNAL_IDENTIFIERS.map((i) => `SYSLOG_IDENTIFIER=${i}`)])
-      .catch((err: unknown) => ({ code: -1, stdout: '', stderr: asCordonError(err).message }));
-    if (r.code !== 0) {
-      if (!this.journalFailing) this.deps.log.warn({ code: r.code, stderr: r.stderr.trim().slice(0, 200) }, 'cannot read the journal: failed logins are not counted (the meters still are)');
-      this.journalFailing = true;
-      return;
-    }
-    this.journalFailing = false;
-    const found: AuthFailure[] = [];
-    for (const line of r.stdout.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      if (typeof entry.__CURSOR === 'string') this.journalCursor = entry.__CURSOR;
-      const f = parseAuthFailure(entry);
-      if (f && !this.isNever(f.address)) found.push(f);
-    }
-    const over = this.failures.add(found, policy.authFailures, policy.authWindowSeconds * 1000);
-    const held = new Set(this.state.bans.map((b) => b.address));
-    const toBan = [...over].filter(([address]) => !held.has(address));
-    for (const [address, services] of toBan) {
-      this.authServices.set(address, services);
-      this.deps.log.warn({ address, services, failures: policy.authFailures }, 'failed logins: source banned');
-    }
-    if (this.authServices.size > 10_000) this.authServices.clear();
-    if (toBan.length > 0) {
-      // `add` leaves an element already there as it is: a source the kernel banned meanwhile keeps its time.
-      await this.deps.runner.run('nft', ['-f', '-'], { input: toBan.map(([address]) => `add element ${GUARD_TABLE} ${banSet(address.includes(':') ? 6 : 4)} { ${address} }\n`).join('') });
-    }
   }
 
   /** Queues a change of a ban, seen at `changedAtMs` (now by default); the operation's settle() sends it. */
