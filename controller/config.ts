@@ -1,5 +1,6 @@
 import type convict from 'convict';
 import type { ManagedSecurityConfig } from './security/managedSecuritySettings.js';
+import { detectionFromConfig, type DetectionConfig } from './monitoring/detectionFromConfig.js';
 import { loadConfig, type LoadOptions } from '../proto/runtime/config.js';
 import { LOG_LEVELS } from '../proto/runtime/logger.js';
 import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from './intake/limits.js';
@@ -177,6 +178,19 @@ export const controllerSchema = {
       },
     },
     minIntervalSeconds: { doc: 'At most one complaint per host and kind within this; later windows over the threshold are logged, not filed again.', format: 'positive-int', default: 600 },
+    hosts: {
+      doc:
+        'Per-host overrides, each a part of this section: {"mx-01": {"smtp": {"newConnections": 5000}}} for a host that relays mail by design. ' +
+        "Keys: enabled, windowSeconds, smtp.ports, smtp.newConnections, fanout.ports, fanout.destinations, flood.packetsPerSecond, flood.maxAverageBytes, minIntervalSeconds; a host's keys win over its customer's, which win over the fleet's. " +
+        'A host id not in the inventory is warned about at start (its override applies once it is added). Read at start: a change needs a restart.',
+      format: Object,
+      default: {} as Record<string, unknown>,
+    },
+    customers: {
+      doc: 'Per-customer overrides, the same keys, for every host of the customer: {"mailco": {"smtp": {"newConnections": 2000}}}. A host\'s own override wins over them.',
+      format: Object,
+      default: {} as Record<string, unknown>,
+    },
   },
   managedSecurity: {
     hosts: {
@@ -491,7 +505,7 @@ export type ControllerConfig = convict.Config<{
     maxAttempts: number;
   };
   bmc: { cipherSuite: number; timeoutSeconds: number; retries: number; attempts: number; concurrency: number; minIntervalSeconds: number; freshMinutes: number; credentialsDir: string };
-  detection: { enabled: boolean; windowSeconds: number; smtp: { ports: number[]; newConnections: number }; fanout: { ports: number[]; destinations: number }; flood: { packetsPerSecond: number; maxAverageBytes: number }; minIntervalSeconds: number };
+  detection: Required<DetectionConfig>;
   managedSecurity: ManagedSecurityConfig;
   monitoring: { dnsbl: DnsblConfig & { enabled: boolean } };
   alerts: { listen: string; tls: boolean; sources: AlertSourceConfig[] };
@@ -545,6 +559,8 @@ function checkAcrossKeys(config: ControllerConfig): void {
     // Checked when off too, so turning it on later cannot fail at start.
     dnsblTunablesFromConfig(dnsbl);
     if (dnsbl.enabled && dnsbl.zones.length === 0) throw new CordonError('invalid', 'is empty: name at least one zone, or set monitoring.dnsbl.enabled to false', { field: 'monitoring.dnsbl.zones' });
+    // The overrides are checked key by key here, so --check-config refuses a typo in one.
+    detectionFromConfig(config.get('detection'));
   } catch (err) {
     const e = asCordonError(err);
     // The message starts with the key (CordonError puts its field first).

@@ -34,8 +34,8 @@ export interface ControllerOptions {
   desired?: DesiredStateSource;
   onReport?: (hostId: string, report: Report) => void;
   onTamper?: (hostId: string, event: TamperEvent) => void;
-  /** What agents watch for on their hosts (config `detection`); absent: nothing is sent. */
-  detection?: DetectionPolicy;
+  /** What the agent of a host watches for on it (config `detection`, that host's effective policy); absent: nothing is sent. */
+  detection?: (hostId: string) => DetectionPolicy;
   /** Called with an agent's observation of its own host. */
   onObservation?: (hostId: string, observation: Observation) => Promise<unknown>;
   /** Managed security (config `managedSecurity`); absent: no agent gets a guard policy and ban events are ignored. */

@@ -44,7 +44,7 @@ import { createDeskReads } from './web/desk/DeskReads.js';
 import type { AgentSessions } from './agents/SessionRegistry.js';
 import { isCordonError } from '../proto/runtime/CordonError.js';
 import { startReplica, type Replica, type ReplicaSettings } from './replicas/startReplica.js';
-import type { DetectionSettings } from './monitoring/detectionFromConfig.js';
+import { effectiveDetection, unmatchedOverrides, type DetectionSettings } from './monitoring/effectiveDetection.js';
 import type { Observation } from '../proto/gen/cordon/v1/agent.js';
 import { ObservationIntake } from './monitoring/ObservationIntake.js';
 import { BanLedger } from './security/BanLedger.js';
@@ -356,14 +356,24 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
     await pageReads?.close();
     await replica?.stop();
   }
-  const observations = s.detection
+  const detection = s.detection;
+  // The host's thresholds at each Hello and each observation: the inventory can change while running.
+  const detectionFor = detection && ((hostId: string) => effectiveDetection(detection, inventory.get(hostId)));
+  if (detection) {
+    const unmatched = unmatchedOverrides(detection, inventory.list());
+    if (unmatched.hosts.length > 0) log.warn({ hosts: unmatched.hosts }, 'detection.hosts names hosts not in the inventory: their overrides apply once they are added');
+    if (unmatched.customers.length > 0) log.warn({ customers: unmatched.customers }, 'detection.customers names customers with no host in the inventory');
+    // Where an operator sees a host's own thresholds: here at start, and in its agent's log ("watching outbound connections").
+    for (const id of detection.hosts?.keys() ?? []) log.info({ host: id, ...effectiveDetection(detection, inventory.get(id)).policy }, 'detection thresholds of a host with an override');
+  }
+  const observations = detectionFor
     ? new ObservationIntake({
         inventory,
         submit: (input, hostId) => service.submitComplaint(input, `agent:${hostId}`),
         trusted: s.policy.trustedReporterKinds.includes('own_monitoring'),
         clock: () => wall.now(),
         log: log.child({ component: 'own-monitoring' }),
-        minIntervalMs: s.detection.minIntervalMs,
+        detectionFor,
       })
     : undefined;
   let server: RunningController;
@@ -388,7 +398,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         switches?.onTamper(hostId);
       },
       observe,
-      ...(observations && s.detection ? { detection: s.detection.policy, onObservation: (hostId: string, o: Observation) => observations.take(hostId, o) } : {}),
+      ...(observations && detectionFor ? { detection: (hostId: string) => detectionFor(hostId).policy, onObservation: (hostId: string, o: Observation) => observations.take(hostId, o) } : {}),
       ...(managedSecurity ? { managedSecurity } : {}),
       staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
       ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),

@@ -4,10 +4,11 @@ import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import { banSeconds, nextOffence } from './banTime.js';
-import { FailureCounter, JOURNAL_IDENTIFIERS, parseAuthFailure, type AuthFailure } from './authFailures.js';
+import { BanOutbox, holdsBanned, queueBanEvent, type BanChange } from './BanOutbox.js';
 import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
 import { GUARD_TABLE, banSet, meterSet, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
-import type { Ban, GuardState, GuardStateFile } from './GuardStateFile.js';
+import { emptyGuardState, type Ban, type GuardState, type GuardStateFile } from './GuardStateFile.js';
+import { JournalBans } from './JournalBans.js';
 import { readGuardSets, type GuardListing } from './readGuardSets.js';
 
 export interface GuardDeps {
@@ -18,7 +19,7 @@ export interface GuardDeps {
   /** The agent's management networks and the controller: never banned, whatever the policy says. */
   managementNetworks: Cidr[];
   file: GuardStateFile;
-  /** Hands a ban event to the link; false when it was dropped (no controller): the ban is sent again after the next Hello. */
+  /** Hands a ban event to the link; false when it was not taken (no controller): it stays in the outbox, in order, for later. */
   send: (event: BanEvent) => Promise<boolean>;
   /** How often the ban sets are read (default 5 s): the kernel bans at once; a new ban's grown time is set within this. */
   tickMs?: number;
@@ -37,33 +38,43 @@ const EXPIRY_SLACK_MS = 3_000;
  * table (guardRuleset.ts) in place for the controller's ManagedSecurity,
  * reads its ban set every tick, gives each new ban its grown time, keeps
  * every ban in the state file so it comes back after a restart or reboot,
- * and removes the bans the customer lifted. Every change runs one at a time.
+ * and removes the bans the customer lifted. Every change of a ban is queued
+ * in the state file's outbox and sent in order when a controller takes it
+ * (BanOutbox.ts). Every change runs one at a time.
  */
 export class Guard {
-  private state: GuardState = { policy: undefined, bans: [], offences: new Map() };
+  private state: GuardState = emptyGuardState();
   private policy: GuardPolicy | undefined;
   private appliedKey: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly outbox: BanOutbox;
+  /** Events queued since the state was last saved. */
+  private dirty = false;
   /** Bans whose 'banned' event reached a controller stream (or a poll's queue) since this process started. */
   private readonly delivered = new Set<string>();
-  /** Where the journal was read up to (its cursor), or from when before the first entry. */
-  private journalCursor: string | undefined;
-  private journalSince: number | undefined;
-  private journalFailing = false;
-  private readonly failures = new FailureCounter();
-  /** Services of the failed logins that banned a source, for the ban's record. */
-  private readonly authServices = new Map<string, string[]>();
+  private readonly journal: JournalBans;
 
-  constructor(private readonly deps: GuardDeps) {}
+  constructor(private readonly deps: GuardDeps) {
+    this.outbox = new BanOutbox(deps.send, deps.log);
+    this.journal = new JournalBans(deps.runner, deps.log);
+  }
 
-  /** Puts back the saved bans (before the controller answers: a reboot must not open the door). Returns how many. */
+  /**
+   * Puts back the saved bans (before the controller answers: a reboot must
+   * not open the door), and queues the end of each that ran out while the
+   * agent was not running. Returns how many are back.
+   */
   restore(): Promise<number> {
     return this.serial(async () => {
       this.state = this.deps.file.load();
+      this.outbox.pace.tell(this.state.policy?.maxEventsPerMinute);
       const now = this.now();
+      for (const ban of this.state.bans.filter((b) => b.expiresAtMs <= now)) this.emit('expired', ban, ban.expiresAtMs);
       this.state.bans = this.state.bans.filter((b) => b.expiresAtMs > now);
       await this.converge(this.state.policy);
+      await this.settle();
       return this.state.bans.length;
     });
   }
@@ -71,21 +82,32 @@ export class Guard {
   /**
    * Converges to the controller's policy: the table, then the customer's
    * lifts. The same policy again changes nothing. Afterwards the active bans
-   * no controller has heard of from this process are sent (the policy comes
-   * after each accepted Hello; the controller skips bans it has).
+   * no controller has heard of from this process are queued again (the
+   * policy comes after each accepted Hello; the controller skips bans it
+   * has), unless one waits in the outbox already, and the outbox is sent.
    */
   setPolicy(policy: ManagedSecurity | undefined): Promise<void> {
     return this.serial(async () => {
+      this.outbox.pace.tell(policy?.maxEventsPerMinute);
       await this.converge(policy);
-      const unsent = this.state.bans.filter((b) => !this.delivered.has(b.id));
+      const unsent = this.state.bans.filter((b) => !this.delivered.has(b.id) && !holdsBanned(this.state.pending, b.id));
       const newest = unsent.sort((a, b) => b.bannedAtMs - a.bannedAtMs).slice(0, RESEND_LIMIT);
-      for (const ban of newest) await this.emit('banned', ban);
+      for (const ban of newest) this.emit('banned', ban, ban.bannedAtMs);
+      await this.settle();
     });
   }
 
-  /** Reads the ban set once now (the timer does it every tick). */
+  /** Reads the ban set once now and sends what waits (the timer does it every tick). */
   tick(): Promise<void> {
-    return this.serial(() => this.tickNow());
+    return this.serial(async () => {
+      await this.tickNow();
+      await this.settle();
+    });
+  }
+
+  /** Ban events waiting for a controller, oldest first (for status and tests). */
+  pending(): { change: BanChange; banId: string; changedAtMs: number }[] {
+    return this.state.pending.events.map((e) => ({ change: e.change, banId: e.ban.id, changedAtMs: e.changedAtMs }));
   }
 
   /** The bans held now (for status and tests). */
@@ -94,9 +116,37 @@ export class Guard {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.queue;
+  }
+
+  /**
+   * After each change: saves what was queued, hands the outbox to the link,
+   * and keeps the timer running while there is a policy to guard with or an
+   * event to send (a policy turned off still sends its removals later).
+   */
+  private async settle(): Promise<void> {
+    if (this.dirty) this.save();
+    const sent = await this.outbox.flush(this.state.pending, () => this.now(), (e) => {
+      if (e.change === 'banned') this.delivered.add(e.ban.id);
+      else this.delivered.delete(e.ban.id);
+    });
+    if (sent > 0) this.save();
+    const wanted = !this.stopped && (this.policy !== undefined || this.state.pending.events.length > 0);
+    if (wanted && !this.timer) {
+      this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'guard tick failed')), this.deps.tickMs ?? DEFAULT_TICK_MS);
+      this.timer.unref();
+    } else if (!wanted && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private save(): void {
+    this.deps.file.save(this.state);
+    this.dirty = false;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -137,26 +187,22 @@ export class Guard {
     if (key !== this.appliedKey) {
       // Bans the kernel placed since the last read are booked before the table is made again.
       if (this.policy) await this.tickNow();
-      clearInterval(this.timer);
-      this.timer = undefined;
       this.policy = active;
       if (!active) {
-        for (const ban of this.state.bans) await this.emit('removed', ban);
+        for (const ban of this.state.bans) this.emit('removed', ban);
         this.state.bans = [];
       } else {
         // A source the new policy allows is let go now.
         const allowedNow = this.state.bans.filter((b) => this.isNever(b.address));
         this.state.bans = this.state.bans.filter((b) => !this.isNever(b.address));
-        for (const ban of allowedNow) await this.emit('removed', ban);
+        for (const ban of allowedNow) this.emit('removed', ban);
       }
       await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderGuardTransaction(active && this.plan(active)) });
       this.appliedKey = key;
       if (active) {
         // Failed logins count from the moment the guard is on, not from the journal's beginning.
-        if (active.authFailures > 0) this.journalSince ??= Math.floor(this.now() / 1000);
+        if (active.authFailures > 0) this.journal.startAt(this.now());
         this.deps.log.info({ services: active.services.map((s) => s.name), bans: this.state.bans.length }, 'guarding against brute force');
-        this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'guard tick failed')), this.deps.tickMs ?? DEFAULT_TICK_MS);
-        this.timer.unref();
       }
     }
     this.state.policy = policy?.enabled ? policy : undefined;
@@ -170,10 +216,10 @@ export class Guard {
         // The customer vouched for this source: its next ban starts again at the base time.
         this.state.offences.delete(ban.address);
         this.deps.log.info({ ban: ban.id, address: ban.address }, 'ban lifted (the customer, on their page)');
-        await this.emit('removed', ban);
+        this.emit('removed', ban);
       }
     }
-    this.deps.file.save(this.state);
+    this.save();
   }
 
   /** The whole table (bans and meters), or undefined when it is gone. */
@@ -222,7 +268,9 @@ export class Guard {
   private async tickNow(): Promise<void> {
     const policy = this.policy;
     if (!policy) return;
-    if (policy.authFailures > 0) await this.readJournal(policy);
+    if (policy.authFailures > 0) {
+      await this.journal.read(policy, this.now(), (a) => this.isNever(a), new Set(this.state.bans.map((b) => b.address)));
+    }
     const listing = await this.listBans();
     if (!listing) {
       this.deps.log.warn('the guard table is gone (removed on the host?): putting it back with every ban');
@@ -240,8 +288,7 @@ export class Guard {
       if (held.has(address)) continue;
       const offence = nextOffence(this.state.offences.get(address), now, policy.forgetAfterSeconds);
       const seconds = banSeconds(offence, policy.baseBanSeconds, policy.maxBanSeconds);
-      const services = [...new Set([...(listing.meters.get(address) ?? []), ...(this.authServices.get(address) ?? [])])].sort();
-      this.authServices.delete(address);
+      const services = [...new Set([...(listing.meters.get(address) ?? []), ...this.journal.takeServices(address)])].sort();
       const ban: Ban = { id: `${now}-${address}`, address, family, services, bannedAtMs: now, expiresAtMs: now + seconds * 1000, offence, seconds };
       // The kernel checks never-ban sources before any meter; one here came from a policy change between two reads.
       if (this.isNever(address)) letGo.push(ban);
@@ -272,67 +319,14 @@ export class Guard {
       this.state.bans = this.state.bans.filter((b) => !ids.has(b.id));
       changed = true;
     }
-    if (changed) this.deps.file.save(this.state);
-    for (const ban of fresh) await this.emit('banned', ban);
-    for (const ban of expired) await this.emit('expired', ban);
+    for (const ban of fresh) this.emit('banned', ban, ban.bannedAtMs);
+    for (const ban of expired) this.emit('expired', ban, Math.min(now, ban.expiresAtMs));
+    if (changed) this.save();
   }
 
-  /**
-   * Reads the servers' failed logins from the journal since the last read
-   * (journalctl through the runner, at most 5,000 entries a tick) and bans,
-   * in the kernel set, each source that reached the policy's count within
-   * its window; the tick then books it like a meter's ban. A journal that
-   * cannot be read is logged once and tried again each tick; the meters
-   * go on either way.
-   */
-  private async readJournal(policy: GuardPolicy): Promise<void> {
-    this.journalSince ??= Math.floor(this.now() / 1000);
-    const from = this.journalCursor ? [`--after-cursor=${this.journalCursor}`] : [`--since=@${this.journalSince}`];
-    // A host without journalctl (the runner throws) is a journal that cannot be read, not a failed tick.
-    const r = await this.deps.runner
-      .run('journalctl', ['-o', 'json', '--no-pager', '-q', ...from, '-n', '5000', ...JOURNAL_IDENTIFIERS.map((i) => `SYSLOG_IDENTIFIER=${i}`)])
-      .catch((err: unknown) => ({ code: -1, stdout: '', stderr: asCordonError(err).message }));
-    if (r.code !== 0) {
-      if (!this.journalFailing) this.deps.log.warn({ code: r.code, stderr: r.stderr.trim().slice(0, 200) }, 'cannot read the journal: failed logins are not counted (the meters still are)');
-      this.journalFailing = true;
-      return;
-    }
-    this.journalFailing = false;
-    const found: AuthFailure[] = [];
-    for (const line of r.stdout.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      if (typeof entry.__CURSOR === 'string') this.journalCursor = entry.__CURSOR;
-      const f = parseAuthFailure(entry);
-      if (f && !this.isNever(f.address)) found.push(f);
-    }
-    const over = this.failures.add(found, policy.authFailures, policy.authWindowSeconds * 1000);
-    const held = new Set(this.state.bans.map((b) => b.address));
-    const toBan = [...over].filter(([address]) => !held.has(address));
-    for (const [address, services] of toBan) {
-      this.authServices.set(address, services);
-      this.deps.log.warn({ address, services, failures: policy.authFailures }, 'failed logins: source banned');
-    }
-    if (this.authServices.size > 10_000) this.authServices.clear();
-    if (toBan.length > 0) {
-      // `add` leaves an element already there as it is: a source the kernel banned meanwhile keeps its time.
-      await this.deps.runner.run('nft', ['-f', '-'], { input: toBan.map(([address]) => `add element ${GUARD_TABLE} ${banSet(address.includes(':') ? 6 : 4)} { ${address} }\n`).join('') });
-    }
-  }
-
-  private async emit(change: 'banned' | 'expired' | 'removed', ban: Ban): Promise<void> {
-    const sent = await this.deps
-      .send({ banId: ban.id, address: ban.address, change, services: ban.services, bannedAt: new Date(ban.bannedAtMs), expiresAt: new Date(ban.expiresAtMs), offence: ban.offence, seconds: ban.seconds })
-      .catch((err: unknown) => {
-        this.deps.log.error({ err: asCordonError(err).message }, 'cannot send a ban event');
-        return false;
-      });
-    if (change === 'banned' && sent) this.delivered.add(ban.id);
-    if (change !== 'banned') this.delivered.delete(ban.id);
+  /** Queues a change of a ban, seen at `changedAtMs` (now by default); the operation's settle() sends it. */
+  private emit(change: BanChange, ban: Ban, changedAtMs = this.now()): void {
+    queueBanEvent(this.state.pending, { change, ban: { ...ban, services: [...ban.services] }, changedAtMs });
+    this.dirty = true;
   }
 }

@@ -4,6 +4,7 @@ import { ManagedSecurity } from '../../proto/gen-messages/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { isIP } from 'node:net';
 import type { Offences } from './banTime.js';
+import type { BanChange, PendingBanEvent, PendingBans } from './BanOutbox.js';
 
 /** One ban the guard holds. */
 export interface Ban {
@@ -25,7 +26,12 @@ export interface GuardState {
   bans: Ban[];
   /** Per source, its bans so far (for the ban time's growth). */
   offences: Map<string, Offences>;
+  /** Ban events no controller has taken yet (BanOutbox.ts): they are sent after a restart too. */
+  pending: PendingBans;
 }
+
+/** What a first start, or no file, holds. */
+export const emptyGuardState = (): GuardState => ({ policy: undefined, bans: [], offences: new Map(), pending: { events: [], dropped: 0 } });
 
 /** Sources whose offences are remembered; past it the ones whose last ban ended longest ago are forgotten first. */
 export const MAX_REMEMBERED = 20_000;
@@ -50,18 +56,21 @@ export class GuardStateFile {
     try {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { policy: undefined, bans: [], offences: new Map() };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyGuardState();
       throw new CordonError('transient', `cannot read ${this.path}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      const raw = JSON.parse(text) as { version?: unknown; policy?: unknown; bans?: unknown; offences?: unknown };
+      const raw = JSON.parse(text) as { version?: unknown; policy?: unknown; bans?: unknown; offences?: unknown; pending?: { events?: unknown; dropped?: unknown } };
       if (raw.version !== 1) throw new Error(`unknown guard state version ${JSON.stringify(raw.version)}`);
-      const bans = (Array.isArray(raw.bans) ? raw.bans : []).map(readBan);
+      const bans = (Array.isArray(raw.bans) ? raw.bans : []).map((b, i) => readBan(b, `bans[${i}]`));
       const offences = new Map<string, Offences>();
       for (const [address, o] of Object.entries((raw.offences ?? {}) as Record<string, { count?: unknown; lastEndMs?: unknown }>)) {
         if (isIP(address) && Number.isInteger(o?.count) && Number.isFinite(o?.lastEndMs)) offences.set(address, { count: o.count as number, lastEndMs: o.lastEndMs as number });
       }
-      return { policy: raw.policy ? ManagedSecurity.fromJSON(raw.policy) : undefined, bans, offences };
+      // A file from before the outbox has none: nothing pending.
+      const events = raw.pending?.events === undefined ? [] : Array.isArray(raw.pending.events) ? raw.pending.events.map(readPending) : notAList();
+      const dropped = Number.isInteger(raw.pending?.dropped) ? (raw.pending!.dropped as number) : 0;
+      return { policy: raw.policy ? ManagedSecurity.fromJSON(raw.policy) : undefined, bans, offences, pending: { events, dropped } };
     } catch (err) {
       throw new CordonError('invalid', `the guard state ${this.path} is corrupt: ${(err as Error).message}`, { field: 'stateDir', cause: err });
     }
@@ -75,6 +84,7 @@ export class GuardStateFile {
       policy: state.policy ? ManagedSecurity.toJSON(state.policy) : null,
       bans: state.bans,
       offences: Object.fromEntries(remembered),
+      pending: state.pending,
     });
     const tmp = `${this.path}.tmp-${process.pid}`;
     const fd = openSync(tmp, 'w', 0o600);
@@ -94,12 +104,24 @@ export class GuardStateFile {
   }
 }
 
-function readBan(v: unknown, i: number): Ban {
-  const b = v as Partial<Ban>;
+const CHANGES: readonly string[] = ['banned', 'expired', 'removed'] satisfies BanChange[];
+
+function notAList(): never {
+  throw new Error('pending.events is not a list');
+}
+
+function readPending(v: unknown, i: number): PendingBanEvent {
+  const e = v as Partial<Record<keyof PendingBanEvent, unknown>>;
+  if (typeof e?.change !== 'string' || !CHANGES.includes(e.change) || typeof e.changedAtMs !== 'number' || !Number.isFinite(e.changedAtMs)) throw new Error(`pending.events[${i}] is not a ban event`);
+  return { change: e.change as BanChange, changedAtMs: e.changedAtMs, ban: readBan(e.ban, `pending.events[${i}].ban`) };
+}
+
+function readBan(v: unknown, where: string): Ban {
+  const b = (v ?? {}) as Partial<Ban>;
   const family = b.address ? isIP(b.address) : 0;
   const numbers = [b.bannedAtMs, b.expiresAtMs, b.offence, b.seconds];
   if (typeof b.id !== 'string' || (family !== 4 && family !== 6) || !numbers.every((n) => typeof n === 'number' && Number.isFinite(n))) {
-    throw new Error(`bans[${i}] is not a ban`);
+    throw new Error(`${where} is not a ban`);
   }
   return { id: b.id, address: b.address!, family, services: Array.isArray(b.services) ? b.services.map(String) : [], bannedAtMs: b.bannedAtMs!, expiresAtMs: b.expiresAtMs!, offence: b.offence!, seconds: b.seconds! };
 }

@@ -31,7 +31,7 @@ export interface PollingLinkOptions extends ControllerLinkOptions {
 const MAX_QUEUED_TAMPERS = 32;
 /** Observations kept between polls: the newest, one window's worth of each kind several times over. */
 const MAX_QUEUED_OBSERVATIONS = 16;
-/** Ban events kept between polls; past it a ban event is refused (the guard sends the ban again after a later Hello). */
+/** Ban events kept between polls; past it a ban event is refused (it waits in the guard's outbox for a later poll). */
 const MAX_QUEUED_BANS = 256;
 /** How long a finished poll waits for the controller to close the stream, so it records a clean disconnect. */
 const CLOSE_GRACE_MS = 2_000;

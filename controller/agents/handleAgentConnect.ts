@@ -39,8 +39,8 @@ export interface AgentLinkDeps {
    * uniform draw up to it). Absent: 0, the agents' own spread.
    */
   reconnectSpreadMs?: () => number;
-  /** What agents watch for on their hosts; sent after each accepted Hello, before the desired state. */
-  detection?: DetectionPolicy;
+  /** What the agent of a host watches for on it (its effective policy); sent after each accepted Hello, before the desired state. */
+  detection?: (hostId: string) => DetectionPolicy;
   /** Called with what an agent measured over a threshold on its own host (the certificate's host). */
   onObservation?: (hostId: string, observation: Observation) => Promise<unknown>;
   /** Managed security (brute-force bans): its policy is sent after the detection policy and on every change; the agent's ban events go to it. */
@@ -154,7 +154,7 @@ export async function handleAgentConnect(
   };
   // The first ping tells the agent its Hello was accepted.
   ping();
-  if (deps.detection) send({ body: { $case: 'detection', value: deps.detection } });
+  if (deps.detection) send({ body: { $case: 'detection', value: deps.detection(certHostId) } });
   const security = deps.managedSecurity ? await deps.managedSecurity.policyFor(certHostId) : undefined;
   if (security) send({ body: { $case: 'managedSecurity', value: security } });
   const unsubscribeSecurity = deps.managedSecurity?.subscribe(certHostId, (policy) => send({ body: { $case: 'managedSecurity', value: policy } }));

@@ -3,7 +3,8 @@ import type { Logger } from '../../proto/runtime/logger.js';
 import type { Authentication } from '../intake/trust/Authentication.js';
 import type { Inventory } from '../inventory/Inventory.js';
 import type { ComplaintInput, SubmitResult } from '../services/IncidentService.js';
-import { OBSERVATION_KINDS, describeObservation, observationProblem, type ObservationKind } from './describeObservation.js';
+import { OBSERVATION_KINDS, describeObservation, observationProblem, thresholdProblem, type ObservationKind } from './describeObservation.js';
+import type { HostDetection } from './effectiveDetection.js';
 
 export interface ObservationIntakeDeps {
   inventory: Inventory;
@@ -13,8 +14,13 @@ export interface ObservationIntakeDeps {
   trusted: boolean;
   clock: () => Date;
   log: Logger;
-  /** At most one complaint per host and kind within this (default 10 min): a flood of windows is one complaint, not one a minute. */
-  minIntervalMs?: number;
+  /**
+   * The host's effective detection (effectiveDetection.ts): its thresholds,
+   * which an observation's count must pass, and its minIntervalMs, at most
+   * one complaint per host and kind within it (a flood of windows is one
+   * complaint, not one a minute). Absent: the agent's threshold and 10 min.
+   */
+  detectionFor?: (hostId: string) => HostDetection;
 }
 
 /** The reporter a measured complaint is recorded as. */
@@ -37,7 +43,8 @@ export class ObservationIntake {
   async take(hostId: string, o: Observation): Promise<SubmitResult | undefined> {
     const now = this.deps.clock();
     const log = this.deps.log.child({ host: hostId, kind: o.kind.slice(0, 40) });
-    const problem = observationProblem(o, now);
+    const detection = this.deps.detectionFor?.(hostId);
+    const problem = observationProblem(o, now) ?? (detection && thresholdProblem(o, detection.policy));
     if (problem) {
       log.warn({ problem }, 'observation refused');
       return undefined;
@@ -49,7 +56,7 @@ export class ObservationIntake {
       return undefined;
     }
     const key = `${hostId}\u0000${o.kind}`;
-    const minInterval = this.deps.minIntervalMs ?? 10 * 60_000;
+    const minInterval = detection?.minIntervalMs ?? 10 * 60_000;
     const previous = this.last.get(key);
     if (previous !== undefined && now.getTime() - previous < minInterval) {
       log.debug('observation within the rate limit of the last complaint: not filed again');

@@ -1,4 +1,4 @@
-import type { Observation } from '../../proto/gen/cordon/v1/agent.js';
+import type { DetectionPolicy, Observation } from '../../proto/gen/cordon/v1/agent.js';
 import { isIP } from 'node:net';
 
 /** What each kind of observation counts, and the category its complaint gets. */
@@ -32,6 +32,24 @@ export function observationProblem(o: Observation, now: Date): string | undefine
   const tooBig = (n: bigint) => n > BigInt(Number.MAX_SAFE_INTEGER);
   const bad = o.top.find((d) => !isIP(d.address) || tooBig(d.connections) || tooBig(d.packets) || tooBig(d.bytes));
   if (bad) return `destination ${JSON.stringify(bad.address.slice(0, 60))} is not an address`;
+  return undefined;
+}
+
+/**
+ * Why an observation does not count against the host's own policy (the
+ * controller's, not the threshold the agent says it used), or undefined:
+ * detection or the kind's detector is off for the host, or the count does
+ * not pass the host's threshold (for a flood, its packets per second over
+ * the window, as the agent computes it). An agent still holding an older
+ * policy, or one whose root lowered it, files nothing the host's policy
+ * would not.
+ */
+export function thresholdProblem(o: Observation, p: DetectionPolicy): string | undefined {
+  if (!p.enabled) return 'detection is off for this host';
+  const seconds = Math.max((o.windowEnd!.getTime() - o.windowStart!.getTime()) / 1000, 1);
+  const threshold = o.kind === 'smtp' ? p.smtpNewConnections : o.kind === 'fanout' ? p.fanoutDestinations : p.floodPacketsPerSecond > 0 ? Math.ceil(p.floodPacketsPerSecond * seconds) : 0;
+  if (threshold === 0) return `the ${o.kind} detector is off for this host`;
+  if (o.count <= BigInt(threshold)) return `count ${o.count} does not pass this host's threshold ${threshold}`;
   return undefined;
 }
 

@@ -13,7 +13,12 @@ export interface BanRecord {
   expiresAt: Date;
   offence: number;
   seconds: number;
-  /** How it ended, if it did before its time: lifted on the customer page (with who), or removed on the host. */
+  /**
+   * How it ended, if it did before its time: lifted on the customer page
+   * (with who), or removed on the host. `at` is when the agent says it saw
+   * the end (an end kept while it was disconnected arrives late), else when
+   * the controller recorded it.
+   */
   ended?: { how: 'lifted' | 'expired' | 'removed'; at: Date; actor: string };
 }
 
@@ -21,6 +26,8 @@ export interface BanRecord {
 export const LEDGER_WINDOW = 2_000;
 const BAN_ID = /^\d{1,16}-[0-9a-fA-F:.]{2,45}$/;
 const SERVICE = /^[a-z][a-z0-9]{0,15}$/;
+/** How far in the future an agent's changed_at may lie (clock skew), as for an observation's window. */
+export const MAX_CHANGED_AT_SKEW_MS = 5 * 60_000;
 
 /** The actor the agent's own records carry: what a host says, never a person. */
 export const agentActor = (hostId: string) => `agent:${hostId}`;
@@ -60,20 +67,24 @@ export class BanLedger {
 
   /**
    * Records what an agent says about its own host's ban. Checked first
-   * (well-formed id and address, known change); a ban already recorded, or
-   * an end of one already ended or unknown, is skipped; past
+   * (well-formed id and address, known change, a changed_at neither before
+   * the ban nor ahead of `now` by more than the skew); a ban already
+   * recorded, or an end of one already ended or unknown, is skipped; past
    * maxEventsPerMinute per host the rest is dropped and counted in the log.
-   * Returns whether it was recorded.
+   * The entry's time is `now`, the receipt; the agent's changed_at goes in
+   * its detail, as the agent's word. Returns whether it was recorded.
    */
   async record(hostId: string, e: BanEvent, now: Date): Promise<boolean> {
-    checkEvent(e);
+    checkEvent(e, now);
     if (!this.admit(hostId, now)) return false;
     const known = (await this.bans(hostId)).find((b) => b.id === e.banId);
     if (e.change === 'banned' ? known !== undefined : !known || known.ended !== undefined) return false;
+    if (known && e.changedAt && e.changedAt.getTime() < known.bannedAt.getTime()) throw invalidEvent('changed_at', 'is before the ban began');
+    const changedAt = e.changedAt ? { changedAt: e.changedAt.toISOString() } : {};
     const detail =
       e.change === 'banned'
-        ? { banId: e.banId, address: e.address, services: e.services, bannedAt: e.bannedAt!.toISOString(), expiresAt: e.expiresAt!.toISOString(), offence: e.offence, seconds: e.seconds }
-        : { banId: e.banId, address: e.address };
+        ? { banId: e.banId, address: e.address, services: e.services, bannedAt: e.bannedAt!.toISOString(), expiresAt: e.expiresAt!.toISOString(), offence: e.offence, seconds: e.seconds, ...changedAt }
+        : { banId: e.banId, address: e.address, ...changedAt };
     await this.audit().append({ at: now, actor: agentActor(hostId), action: `guard.${e.change}`, subject: hostId, detail });
     return true;
   }
@@ -106,15 +117,23 @@ export class BanLedger {
   }
 }
 
-function checkEvent(e: BanEvent): void {
-  const invalid = (field: string, what: string) => new CordonError('invalid', `ban event: ${field} ${what}`, { field });
-  if (!BAN_ID.test(e.banId)) throw invalid('ban_id', 'is not <ms>-<address>');
-  if (!isIP(e.address) || !e.banId.endsWith(`-${e.address}`)) throw invalid('address', 'is not an IP address, or not the ban id\'s');
-  if (!['banned', 'expired', 'removed'].includes(e.change)) throw invalid('change', `must be banned, expired or removed, got ${JSON.stringify(e.change.slice(0, 20))}`);
+function invalidEvent(field: string, what: string): CordonError {
+  return new CordonError('invalid', `ban event: ${field} ${what}`, { field });
+}
+
+function checkEvent(e: BanEvent, now: Date): void {
+  if (!BAN_ID.test(e.banId)) throw invalidEvent('ban_id', 'is not <ms>-<address>');
+  if (!isIP(e.address) || !e.banId.endsWith(`-${e.address}`)) throw invalidEvent('address', 'is not an IP address, or not the ban id\'s');
+  if (!['banned', 'expired', 'removed'].includes(e.change)) throw invalidEvent('change', `must be banned, expired or removed, got ${JSON.stringify(e.change.slice(0, 20))}`);
+  if (e.changedAt) {
+    if (!Number.isFinite(e.changedAt.getTime())) throw invalidEvent('changed_at', 'is not a time');
+    if (e.changedAt.getTime() > now.getTime() + MAX_CHANGED_AT_SKEW_MS) throw invalidEvent('changed_at', 'lies in the future');
+    if (e.bannedAt && e.changedAt.getTime() < e.bannedAt.getTime()) throw invalidEvent('changed_at', 'is before banned_at');
+  }
   if (e.change !== 'banned') return;
-  if (!e.bannedAt || !e.expiresAt || e.expiresAt.getTime() <= e.bannedAt.getTime()) throw invalid('expires_at', 'must be after banned_at');
-  if (e.expiresAt.getTime() - e.bannedAt.getTime() > 366 * 86_400_000) throw invalid('expires_at', 'is more than a year after banned_at');
-  if (e.services.length > 16 || !e.services.every((s) => SERVICE.test(s))) throw invalid('services', 'must be at most 16 service names');
+  if (!e.bannedAt || !e.expiresAt || e.expiresAt.getTime() <= e.bannedAt.getTime()) throw invalidEvent('expires_at', 'must be after banned_at');
+  if (e.expiresAt.getTime() - e.bannedAt.getTime() > 366 * 86_400_000) throw invalidEvent('expires_at', 'is more than a year after banned_at');
+  if (e.services.length > 16 || !e.services.every((s) => SERVICE.test(s))) throw invalidEvent('services', 'must be at most 16 service names');
 }
 
 /** Folds guard entries, oldest first, into bans. Pure. */
@@ -140,7 +159,15 @@ export function foldBans(entries: readonly AuditEntry[]): BanRecord[] {
     const ban = bans.get(id);
     if (!ban || ban.ended) continue;
     const how = e.action === 'guard.lift' ? 'lifted' : e.action === 'guard.expired' ? 'expired' : e.action === 'guard.removed' ? 'removed' : undefined;
-    if (how) ban.ended = { how, at: e.at, actor: e.actor };
+    if (how) ban.ended = { how, at: (how !== 'lifted' && agentChangedAt(d, ban, e.at)) || e.at, actor: e.actor };
   }
   return [...bans.values()];
+}
+
+/** The agent's changed_at of an end it sent, when it is one record() would take: not before the ban, not past the receipt by more than the skew. */
+function agentChangedAt(d: Record<string, unknown>, ban: BanRecord, receivedAt: Date): Date | undefined {
+  if (typeof d.changedAt !== 'string') return undefined;
+  const at = new Date(d.changedAt);
+  const ms = at.getTime();
+  return Number.isFinite(ms) && ms >= ban.bannedAt.getTime() && ms <= receivedAt.getTime() + MAX_CHANGED_AT_SKEW_MS ? at : undefined;
 }

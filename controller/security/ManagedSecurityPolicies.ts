@@ -76,6 +76,8 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
       listenerCheckSeconds: s.listenerCheckSeconds,
       authFailures: s.authFailures,
       authWindowSeconds: s.authWindowSeconds,
+      // The agent paces its ban events to what the ledger records, rather than have the rest dropped here.
+      maxEventsPerMinute: s.maxEventsPerMinute,
     };
   }
 

@@ -28,7 +28,7 @@ describe('detection over the agent link', () => {
       pingIntervalMs: 30_000,
       helloTimeoutMs: 2_000,
       log: silentLogger(),
-      detection: POLICY,
+      detection: () => POLICY,
       onObservation: async (hostId, o) => void seen.push([hostId, o.count]),
     });
   });

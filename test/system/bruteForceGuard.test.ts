@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Guard } from '../../agent/guard/Guard.js';
+import { BanLedger } from '../../controller/security/BanLedger.js';
+import { Store } from '../../controller/store/Store.js';
 import { GuardStateFile } from '../../agent/guard/GuardStateFile.js';
 import type { BanEvent, ManagedSecurity } from '../../proto/gen/cordon/v1/agent.js';
 import { parseCidr } from '../../proto/runtime/cidr.js';
@@ -53,6 +55,8 @@ describe.skipIf(!gate.ok)('brute-force bans, for real', () => {
   /** Added to the guards' clock: the kernel's time is moved by shortening an element's timeout, the guard's by this. */
   let offsetMs = 0;
   const guards: Guard[] = [];
+  /** Whether the guards' link takes events (a controller stream is up). */
+  let linkUp = true;
 
   const makeGuard = () => {
     const g = new Guard({
@@ -63,6 +67,7 @@ describe.skipIf(!gate.ok)('brute-force bans, for real', () => {
       managementNetworks: [parseCidr(lab.addr.mgmtNet4), parseCidr(`${MGMT_ON_PUBLIC}/32`)],
       file: new GuardStateFile(join(work, 'state')),
       send: async (e) => {
+        if (!linkUp) return false;
         events.push(e);
         return true;
       },
@@ -179,6 +184,43 @@ describe.skipIf(!gate.ok)('brute-force bans, for real', () => {
     expect(g.bans()[0]).toMatchObject({ offence: 2, seconds: 60 });
     // The kernel placed it for the base 30 s; the guard set the grown time in the set itself.
     expect(banned()).toMatch(new RegExp(`${first.address.replaceAll('.', '\\.')} timeout 1m`));
+  }, 20_000);
+
+  it('a ban that runs out while no controller listens is reported after the reconnect, with when it ran out, and the ledger ends it then', async () => {
+    const g = guards.at(-1)!;
+    const ban = g.bans()[0]!;
+    const sentBefore = events.length;
+    linkUp = false;
+    offsetMs += (ban.seconds + 1) * 1000;
+    execFileSync('ip', ['netns', 'exec', lab.host, 'nft', '-f', '-'], { input: `delete element inet cordon_guard ban_v4 { ${ban.address} }\nadd element inet cordon_guard ban_v4 { ${ban.address} timeout 1s }\n` });
+    await new Promise((r) => setTimeout(r, 1_500));
+    await g.tick();
+    expect(g.bans()).toEqual([]);
+    expect(g.pending().map((e) => [e.change, e.banId])).toEqual([['expired', ban.id]]);
+    expect(events.length).toBe(sentBefore);
+    // Later (a minute without a controller), the stream is back: the next Hello's policy sends what waited.
+    offsetMs += 60_000;
+    linkUp = true;
+    await g.setPolicy(policy());
+    const expired = events.slice(sentBefore);
+    expect(expired.map((e) => [e.change, e.banId])).toEqual([['expired', ban.id]]);
+    expect(expired[0]!.changedAt!.getTime()).toBeLessThanOrEqual(ban.expiresAtMs);
+    expect(JSON.parse(readFileSync(join(work, 'state', 'guard.json'), 'utf8')).pending.events).toEqual([]);
+
+    // What the controller's ledger makes of the two events as they came: the ban ended when the agent says, not at the receipt.
+    const store = await Store.openMemory();
+    try {
+      const ledger = new BanLedger(() => store.audit, silentLogger(), 120);
+      const banned = events.find((e) => e.change === 'banned' && e.banId === ban.id)!;
+      const receivedAt = new Date(Date.now() + offsetMs);
+      expect(await ledger.record('web-01', banned, banned.bannedAt!)).toBe(true);
+      expect(await ledger.record('web-01', expired[0]!, receivedAt)).toBe(true);
+      const [record] = await ledger.bans('web-01');
+      expect(record!.ended).toEqual({ how: 'expired', at: expired[0]!.changedAt, actor: 'agent:web-01' });
+      expect(record!.ended!.at.getTime()).toBeLessThan(receivedAt.getTime() - 55_000);
+    } finally {
+      await store.close();
+    }
   }, 20_000);
 
   it('many sources at once (a spoofed flood) fill the ban set only up to its size; the rest are not banned', async () => {

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BanEvent } from '../../../proto/gen/cordon/v1/agent.js';
 import { silentLogger } from '../../../proto/runtime/logger.js';
-import { BanLedger } from '../../../controller/security/BanLedger.js';
+import { BanLedger, foldBans, MAX_CHANGED_AT_SKEW_MS } from '../../../controller/security/BanLedger.js';
+import type { AuditEntry } from '../../../controller/store/AuditLog.js';
 import { ListenerLedger } from '../../../controller/security/ListenerLedger.js';
 import { ManagedSecurityPolicies } from '../../../controller/security/ManagedSecurityPolicies.js';
 import { managedSecurityFromConfig, type ManagedSecurityConfig } from '../../../controller/security/managedSecuritySettings.js';
@@ -93,6 +94,49 @@ describe('the ban ledger (audit log)', () => {
     expect(await ledger.record('web-01', ban('198.51.100.20'), new Date(T0.getTime() + 60_000))).toBe(true);
   });
 
+  it("records a late end with the agent's changed_at: the entry's time is the receipt, the ban's end the agent's word", async () => {
+    const e = ban('198.51.100.7');
+    await ledger.record('web-01', { ...e, changedAt: e.bannedAt }, T0);
+    // The agent was disconnected when the ban ran out; it reconnects an hour later.
+    const later = new Date(T0.getTime() + 3_600_000);
+    expect(await ledger.record('web-01', { ...e, change: 'expired', changedAt: e.expiresAt }, later)).toBe(true);
+    const [entry] = (await store.audit.list({ subject: 'web-01' })).filter((x) => x.action === 'guard.expired');
+    expect(entry).toMatchObject({ actor: 'agent:web-01', at: later, detail: { banId: e.banId, changedAt: e.expiresAt!.toISOString() } });
+    const [record] = await ledger.bans('web-01');
+    expect(record!.ended).toEqual({ how: 'expired', at: e.expiresAt, actor: 'agent:web-01' });
+
+    // An end without changed_at (an older agent) ends at its receipt.
+    const f = ban('198.51.100.8');
+    await ledger.record('web-01', f, T0);
+    await ledger.record('web-01', { ...f, change: 'removed' }, later);
+    expect((await ledger.bans('web-01')).find((b) => b.id === f.banId)!.ended!.at).toEqual(later);
+  });
+
+  it('refuses a changed_at before the ban or ahead of the controller by more than the skew, naming the field', async () => {
+    const e = ban('198.51.100.7');
+    await ledger.record('web-01', e, T0);
+    const end = (changedAt: Date, over: Partial<BanEvent> = {}) => ledger.record('web-01', { ...e, change: 'expired', changedAt, ...over }, T0);
+    await expect(end(new Date(T0.getTime() + MAX_CHANGED_AT_SKEW_MS + 1_000))).rejects.toMatchObject({ kind: 'invalid', field: 'changed_at', message: expect.stringContaining('future') });
+    await expect(end(new Date(T0.getTime() - 1_000))).rejects.toMatchObject({ field: 'changed_at', message: expect.stringContaining('before banned_at') });
+    // An agent that also moves banned_at back is held to the ban the ledger recorded.
+    await expect(end(new Date(T0.getTime() - 1_000), { bannedAt: new Date(T0.getTime() - 60_000) })).rejects.toMatchObject({ field: 'changed_at', message: expect.stringContaining('before the ban began') });
+    await expect(ledger.record('web-01', { ...ban('198.51.100.9'), changedAt: new Date(NaN) }, T0)).rejects.toMatchObject({ field: 'changed_at' });
+    expect((await ledger.active('web-01', T0)).map((b) => b.id)).toEqual([e.banId]);
+    // Within the skew is taken.
+    expect(await end(new Date(T0.getTime() + 60_000))).toBe(true);
+  });
+
+  it('folds an end at its receipt when the changed_at in its detail is not one the ledger would take', () => {
+    const entry = (id: number, action: string, at: Date, detail: Record<string, unknown>): AuditEntry => ({ id, at, actor: 'agent:web-01', action, subject: 'web-01', detail: { banId: `${T0.getTime()}-198.51.100.7`, address: '198.51.100.7', ...detail }, prevHash: '', hash: '' });
+    const banned = entry(1, 'guard.banned', T0, { bannedAt: T0.toISOString(), expiresAt: new Date(T0.getTime() + 600_000).toISOString(), services: ['ssh'], offence: 1, seconds: 600 });
+    const later = new Date(T0.getTime() + 3_600_000);
+    for (const changedAt of ['not a time', new Date(T0.getTime() - 1).toISOString(), new Date(later.getTime() + MAX_CHANGED_AT_SKEW_MS + 1).toISOString(), 42]) {
+      expect(foldBans([banned, entry(2, 'guard.expired', later, { changedAt })])[0]!.ended!.at).toEqual(later);
+    }
+    // A customer's lift is always the page's own time.
+    expect(foldBans([banned, { ...entry(2, 'guard.lift', later, { changedAt: T0.toISOString() }), actor: 'customer:acme' }])[0]!.ended).toEqual({ how: 'lifted', at: later, actor: 'customer:acme' });
+  });
+
   it('sends a policy only to hosts that took managed security, with their lifts', async () => {
     const inventory = new StaticInventory([
       { id: 'web-01', customerId: 'acme', publicPrefixes: ['203.0.113.1/32'], managementAddress: '10.0.0.1' },
@@ -101,7 +145,7 @@ describe('the ban ledger (audit log)', () => {
     ]);
     const policies = new ManagedSecurityPolicies(managedSecurityFromConfig(config)!, inventory, ledger, new ListenerLedger(() => store.audit), () => T0, silentLogger());
     expect(await policies.policyFor('web-03')).toBeUndefined();
-    expect((await policies.policyFor('web-02'))?.enabled).toBe(true);
+    expect(await policies.policyFor('web-02')).toMatchObject({ enabled: true, maxEventsPerMinute: 5 });
     const e = ban('198.51.100.7');
     await policies.onBan('web-01', e);
     expect(await policies.onBan('web-03', ban('198.51.100.8'))).toBe(false);

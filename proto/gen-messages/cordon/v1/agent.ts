@@ -293,6 +293,13 @@ export interface BanEvent {
   /** The source's ban count, this one included (the ban time doubles with each). */
   offence: number;
   seconds: number;
+  /**
+   * When the agent saw this change (for "banned", the ban's start). An event
+   * kept while no controller answered arrives late: this says when it
+   * happened, the controller's receipt time when it was heard. The agent's
+   * word, like the rest of the message. Absent from older agents.
+   */
+  changedAt?: Date | undefined;
 }
 
 /**
@@ -376,6 +383,12 @@ export interface ManagedSecurity {
    */
   authFailures: number;
   authWindowSeconds: number;
+  /**
+   * Ban events per minute the controller records from this host; the agent
+   * keeps the rest queued for later minutes rather than have them dropped.
+   * Absent from older controllers.
+   */
+  maxEventsPerMinute?: number | undefined;
 }
 
 export interface GuardedService {
@@ -1743,6 +1756,7 @@ function createBaseBanEvent(): BanEvent {
     expiresAt: undefined,
     offence: 0,
     seconds: 0,
+    changedAt: undefined,
   };
 }
 
@@ -1771,6 +1785,9 @@ export const BanEvent: MessageFns<BanEvent> = {
     }
     if (message.seconds !== 0) {
       writer.uint32(64).uint32(message.seconds);
+    }
+    if (message.changedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.changedAt), writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1852,6 +1869,14 @@ export const BanEvent: MessageFns<BanEvent> = {
             message.seconds = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.changedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1886,6 +1911,11 @@ export const BanEvent: MessageFns<BanEvent> = {
         : undefined,
       offence: isSet(object.offence) ? globalThis.Number(object.offence) : 0,
       seconds: isSet(object.seconds) ? globalThis.Number(object.seconds) : 0,
+      changedAt: isSet(object.changedAt)
+        ? fromJsonTimestamp(object.changedAt)
+        : isSet(object.changed_at)
+        ? fromJsonTimestamp(object.changed_at)
+        : undefined,
     };
   },
 
@@ -1915,6 +1945,9 @@ export const BanEvent: MessageFns<BanEvent> = {
     if (message.seconds !== 0) {
       obj.seconds = Math.round(message.seconds);
     }
+    if (message.changedAt !== undefined) {
+      obj.changedAt = message.changedAt.toISOString();
+    }
     return obj;
   },
 
@@ -1931,6 +1964,7 @@ export const BanEvent: MessageFns<BanEvent> = {
     message.expiresAt = object.expiresAt ?? undefined;
     message.offence = object.offence ?? 0;
     message.seconds = object.seconds ?? 0;
+    message.changedAt = object.changedAt ?? undefined;
     return message;
   },
 };
@@ -2447,6 +2481,7 @@ function createBaseManagedSecurity(): ManagedSecurity {
     listenerCheckSeconds: 0,
     authFailures: 0,
     authWindowSeconds: 0,
+    maxEventsPerMinute: undefined,
   };
 }
 
@@ -2484,6 +2519,9 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     }
     if (message.authWindowSeconds !== 0) {
       writer.uint32(88).uint32(message.authWindowSeconds);
+    }
+    if (message.maxEventsPerMinute !== undefined) {
+      writer.uint32(96).uint32(message.maxEventsPerMinute);
     }
     return writer;
   },
@@ -2589,6 +2627,14 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
             message.authWindowSeconds = reader.uint32();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.maxEventsPerMinute = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2650,6 +2696,11 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
         : isSet(object.auth_window_seconds)
         ? globalThis.Number(object.auth_window_seconds)
         : 0,
+      maxEventsPerMinute: isSet(object.maxEventsPerMinute)
+        ? globalThis.Number(object.maxEventsPerMinute)
+        : isSet(object.max_events_per_minute)
+        ? globalThis.Number(object.max_events_per_minute)
+        : undefined,
     };
   },
 
@@ -2688,6 +2739,9 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     if (message.authWindowSeconds !== 0) {
       obj.authWindowSeconds = Math.round(message.authWindowSeconds);
     }
+    if (message.maxEventsPerMinute !== undefined) {
+      obj.maxEventsPerMinute = Math.round(message.maxEventsPerMinute);
+    }
     return obj;
   },
 
@@ -2707,6 +2761,7 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     message.listenerCheckSeconds = object.listenerCheckSeconds ?? 0;
     message.authFailures = object.authFailures ?? 0;
     message.authWindowSeconds = object.authWindowSeconds ?? 0;
+    message.maxEventsPerMinute = object.maxEventsPerMinute ?? undefined;
     return message;
   },
 };
