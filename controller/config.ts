@@ -52,9 +52,9 @@ export const controllerSchema = {
       default: 3,
     },
     pingIntervalSeconds: {
-      doc: 'How often the controller pings each agent to measure the round trip.',
+      doc: 'How often the controller pings each agent: the round trip it measures and the redial spread it tells (admission pacing). Each ping costs the controller a write and an answer; liveness does not depend on it (heartbeats and keepalives do).',
       format: 'positive-int',
-      default: 30,
+      default: 300,
     },
     helloTimeoutSeconds: {
       doc: 'A stream that sends no Hello within this time is closed.',

@@ -8,6 +8,7 @@ import type { Logger } from '../proto/runtime/logger.js';
 import { bidiHandler, guardedServices, unaryHandler, type BidiStream, type CallContext } from '../proto/runtime/rpcServer.js';
 import { identityFromCertificate, type PeerIdentity } from '../proto/runtime/peerIdentity.js';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { PingWheel } from './agents/PingWheel.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { MemoryDesiredStates, type DesiredStateSource } from './agents/DesiredStates.js';
 import type { AgentMessage, ControllerMessage, DetectionPolicy, Observation, Report, TamperEvent } from '../proto/gen/cordon/v1/agent.js';
@@ -125,6 +126,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     // which a fleet of long-lived agent streams pays for in memory.
     'grpc.enable_channelz': 0,
   });
+  const pings = new PingWheel(opts.pingIntervalMs);
   const linkDeps = {
     log: log.child({ component: 'agent-link' }),
     clock,
@@ -132,6 +134,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     sessions,
     desired: source,
     pingIntervalMs: opts.pingIntervalMs,
+    pings,
     helloTimeoutMs: opts.helloTimeoutMs,
     ...(opts.reconnectRatePerSecond ? { reconnectSpreadMs: () => reconnectSpreadMs(sessions.openCount(), opts.reconnectRatePerSecond!) } : {}),
     maxHeartbeatMs: opts.maxHeartbeatMs ?? DEFAULT_MAX_HEARTBEAT_MS,
@@ -260,6 +263,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     desired,
     async stop(graceMs = 5_000) {
       clearInterval(sweeper);
+      pings.stop();
       clearInterval(revocationSweeper);
       clearInterval(refusalSummary);
       refusals.summarise();

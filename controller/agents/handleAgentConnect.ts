@@ -7,6 +7,7 @@ import type { BidiStream, CallContext } from '../../proto/runtime/rpcServer.js';
 import type { Inventory } from '../inventory/Inventory.js';
 import type { ManagedSecuritySource } from '../security/ManagedSecurityPolicies.js';
 import type { DesiredStateSource } from './DesiredStates.js';
+import type { PingWheel } from './PingWheel.js';
 import type { SessionRegistry } from './SessionRegistry.js';
 
 export interface AgentLinkDeps {
@@ -16,6 +17,8 @@ export interface AgentLinkDeps {
   sessions: SessionRegistry;
   desired: DesiredStateSource;
   pingIntervalMs: number;
+  /** Pings the streams of the whole fleet together once per interval (PingWheel.ts); without it each stream keeps its own timer. */
+  pings?: PingWheel;
   helloTimeoutMs: number;
   /**
    * The longest heartbeat interval an agent may ask for in its Hello. A
@@ -45,6 +48,20 @@ export interface AgentLinkDeps {
   onObservation?: (hostId: string, observation: Observation) => Promise<unknown>;
   /** Managed security (brute-force bans): its policy is sent after the detection policy and on every change; the agent's ban events go to it. */
   managedSecurity?: ManagedSecuritySource;
+}
+
+/** How a stream's handler ends it early, and knows it has ended. */
+function endOf(ctx: CallContext): { signal: AbortSignal; abort: (reason: unknown) => void; release: () => void } {
+  if (ctx.abort) return { signal: ctx.signal, abort: ctx.abort, release: () => undefined };
+  const own = new AbortController();
+  const follow = () => own.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', follow, { once: true });
+  return { signal: own.signal, abort: (reason) => own.abort(reason), release: () => ctx.signal.removeEventListener('abort', follow) };
+}
+
+function everyInterval(fn: () => void, ms: number): () => void {
+  const timer = setInterval(fn, ms);
+  return () => clearInterval(timer);
 }
 
 /** Heartbeats faster than this would let one agent flood the controller. */
@@ -112,16 +129,18 @@ export async function handleAgentConnect(
   const certHostId = ctx.peer.hostId;
   const requests = stream.requests[Symbol.asyncIterator]();
   const hello = checkHello(await firstMessage(requests, deps.helloTimeoutMs), certHostId, deps.inventory);
-  const log = deps.log.child({ host: certHostId });
+  // A child logger is a few hundred bytes kept for the stream's life: made when this stream first logs
+  // more than its connection (10,000 idle agents never do).
+  let hostLog: Logger | undefined;
+  const log = () => (hostLog ??= deps.log.child({ host: certHostId }));
 
-  // Superseding or a failed send ends this session through `ended`.
-  const ended = new AbortController();
-  const abortOnCall = () => ended.abort(ctx.signal.reason);
-  ctx.signal.addEventListener('abort', abortOnCall, { once: true });
+  // Superseding or a failed send ends this session through `ended`: the call's own signal where the
+  // transport lets the handler abort it, else a controller of its own that follows the call's.
+  const ended = endOf(ctx);
 
   const heartbeatIntervalMs = heartbeatIntervalFor(hello.heartbeatIntervalMs, deps.maxHeartbeatMs);
   if (hello.heartbeatIntervalMs > heartbeatIntervalMs) {
-    log.warn(
+    log().warn(
       { askedMs: hello.heartbeatIntervalMs, heldToMs: heartbeatIntervalMs },
       'agent asks for a heartbeat interval above agents.maxHeartbeatSeconds: staleness counts from the cap',
     );
@@ -137,19 +156,21 @@ export async function handleAgentConnect(
     certificateSerial: ctx.peer.serial,
     close: (why) => ended.abort(why),
   });
-  log.info(
-    { agentVersion: hello.agentVersion, generation: hello.generation.toString(), peer: ctx.peerAddress },
+  deps.log.info(
+    { host: certHostId, agentVersion: hello.agentVersion, generation: hello.generation.toString(), peer: ctx.peerAddress },
     'agent connected',
   );
 
   const send = (message: ControllerMessage) => {
     stream.send(message).catch((err: unknown) => ended.abort(err));
   };
-  const pings = new Map<bigint, number>();
+  // Only the newest ping is worth a round-trip figure.
+  let pingNonce = 0n;
+  let pingSentAt = 0;
   const ping = () => {
     const nonce = BigInt(randomInt(1, 2 ** 47));
-    pings.clear(); // only the newest ping is worth a round-trip figure
-    pings.set(nonce, performance.now());
+    pingNonce = nonce;
+    pingSentAt = performance.now();
     send({ body: { $case: 'ping', value: { nonce, sentAt: deps.clock(), reconnectSpreadMs: deps.reconnectSpreadMs?.() ?? 0 } } });
   };
   // The first ping tells the agent its Hello was accepted.
@@ -163,11 +184,11 @@ export async function handleAgentConnect(
   const unsubscribe = deps.desired.subscribe(certHostId, (state) =>
     send({ body: { $case: 'desiredState', value: state } }),
   );
-  const pinger = setInterval(ping, deps.pingIntervalMs);
+  const stopPinging = deps.pings ? deps.pings.add(ping) : everyInterval(ping, deps.pingIntervalMs);
 
   const onHeartbeat = (hb: Heartbeat) => {
-    const sentAt = hb.pingNonce ? pings.get(hb.pingNonce) : undefined;
-    if (sentAt !== undefined) pings.delete(hb.pingNonce);
+    const sentAt = hb.pingNonce && hb.pingNonce === pingNonce ? pingSentAt : undefined;
+    if (sentAt !== undefined) pingNonce = 0n;
     deps.sessions.heartbeat(certHostId, token, {
       generationHeld: hb.generation,
       observedDigest: hb.observedDigest,
@@ -198,7 +219,7 @@ export async function handleAgentConnect(
         case 'report': {
           const r = msg.body.value;
           deps.sessions.report(certHostId, token, { generationHeld: r.appliedGeneration, observedDigest: r.observedDigest, driftRepairs: r.driftRepairs });
-          log.info(
+          log().info(
             {
               generation: r.appliedGeneration.toString(),
               results: r.results.map((x) => ({ id: x.enforcementId, status: x.status, error: x.error || undefined })),
@@ -210,19 +231,19 @@ export async function handleAgentConnect(
           break;
         }
         case 'tamper':
-          log.warn({ found: msg.body.value.found, restored: msg.body.value.restored }, 'agent reports tampering');
+          log().warn({ found: msg.body.value.found, restored: msg.body.value.restored }, 'agent reports tampering');
           deps.onTamper?.(certHostId, msg.body.value);
           break;
         case 'observation':
           // Not awaited: filing a complaint must not hold up this agent's heartbeats and reports.
-          deps.onObservation?.(certHostId, msg.body.value).catch((err: unknown) => log.error({ err: (err as Error).message }, 'cannot file an observation'));
+          deps.onObservation?.(certHostId, msg.body.value).catch((err: unknown) => log().error({ err: (err as Error).message }, 'cannot file an observation'));
           break;
         case 'ban':
           // Not awaited, like observations; a malformed event is logged and dropped without ending the stream.
-          deps.managedSecurity?.onBan(certHostId, msg.body.value).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ban event not recorded'));
+          deps.managedSecurity?.onBan(certHostId, msg.body.value).catch((err: unknown) => log().warn({ err: (err as Error).message }, 'ban event not recorded'));
           break;
         case 'listeners':
-          deps.managedSecurity?.onListeners(certHostId, msg.body.value).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'listening sockets not recorded'));
+          deps.managedSecurity?.onListeners(certHostId, msg.body.value).catch((err: unknown) => log().warn({ err: (err as Error).message }, 'listening sockets not recorded'));
           break;
         case 'hello':
           throw new CordonError('invalid', 'a second Hello on the same stream', { field: 'hello' });
@@ -230,17 +251,17 @@ export async function handleAgentConnect(
           throw new CordonError('invalid', 'an agent message with no body', { field: 'body' });
       }
     }
-    log.info('agent disconnected');
+    deps.log.info({ host: certHostId }, 'agent disconnected');
   } catch (err) {
     endReason = (err as Error).message;
-    log.info({ reason: endReason }, 'agent stream ended');
+    deps.log.info({ host: certHostId, reason: endReason }, 'agent stream ended');
     throw err;
   } finally {
     stream.intercept?.(() => false);
-    clearInterval(pinger);
+    stopPinging();
     unsubscribe();
     unsubscribeSecurity?.();
-    ctx.signal.removeEventListener('abort', abortOnCall);
+    ended.release();
     deps.sessions.closed(certHostId, token, endReason);
   }
 }

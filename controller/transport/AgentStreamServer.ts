@@ -113,7 +113,7 @@ export function createAgentStreamServer(opts: AgentStreamServerOptions): AgentSt
       onData: () => (heard.at = performance.now()),
     });
     const socket = session.socket;
-    const ctx: CallContext = { peer, peerAddress: socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : String(socket.remoteAddress), signal: call.signal };
+    const ctx: CallContext = { peer, peerAddress: socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : String(socket.remoteAddress), signal: call.signal, abort: call.abort };
     opts.connect(call.stream, ctx).then(
       () => call.finish(),
       (err: unknown) => {

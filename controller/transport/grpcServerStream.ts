@@ -26,8 +26,10 @@ export interface ServerStreamOptions<Req, Res> {
 
 export interface ServerCall<Req, Res> {
   stream: BidiStream<Req, Res>;
-  /** Aborted when the client cancels, resets or loses the connection. */
+  /** Aborted when the client cancels, resets or loses the connection, or `abort` is called. */
   signal: AbortSignal;
+  /** Aborts `signal` from the server's side (a handler ending its call early). */
+  abort: (reason: unknown) => void;
   /** Ends the call: OK without an error, else the error's status (once; later calls do nothing). */
   finish(err?: unknown): void;
 }
@@ -183,5 +185,5 @@ export function acceptBidi<Req, Res>(h2: ServerHttp2Stream, opts: ServerStreamOp
   const intercept = (fn: (message: Req) => boolean) => {
     take = fn;
   };
-  return { stream: { requests: requests(), send, intercept }, signal: controller.signal, finish };
+  return { stream: { requests: requests(), send, intercept }, signal: controller.signal, abort: (reason) => controller.abort(reason), finish };
 }

@@ -11,7 +11,7 @@
 // applied, as test/helpers/controllerHarness.ts testLink() does; nothing runs nft.
 //
 // Driven over the IPC channel only (not meant to be run by hand):
-//   parent -> {type:'start', address | addresses, ca, key, certDir, hostIds, heartbeatMs, backoff, spreadMs?, impl?}
+//   parent -> {type:'start', address | addresses, ca, key, certDir, hostIds, heartbeatMs, keepaliveMs?, backoff, spreadMs?, impl?}
 //             (addresses: several controllers, the agent's controller.addresses; replicas.mjs)
 //   parent -> {type:'collect', since?}  worker -> {type:'receipts', receipts:[[hostId, generation, receivedAt, reportedAt], ...],
 //             connects:[[hostId, address, at], ...]} (only those at or after `since` when given)
@@ -93,6 +93,7 @@ function start(msg) {
       serverName: 'localhost',
       tls,
       heartbeatMs: msg.heartbeatMs,
+      ...(msg.keepaliveMs ? { keepaliveMs: msg.keepaliveMs } : {}),
       backoff: msg.backoff,
       held,
       onDesiredState,

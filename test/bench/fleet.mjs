@@ -13,7 +13,7 @@
 //
 //   npm run build && node test/bench/fleet.mjs [--agents 1000] [--per-worker 1000] [--idle-seconds 20]
 //     [--push-hosts 1000] [--spread-seconds 0] [--profile DIR] [--pki-cache DIR]
-//     [--reconnect-rate N] [--heartbeat-seconds N] [--controller-node-flags "--flag …"] [--controller-env "NAME=value …"]
+//     [--reconnect-rate N] [--heartbeat-seconds N] [--agent-keepalive-seconds N] [--controller-node-flags "--flag …"] [--controller-env "NAME=value …"]
 //   node test/bench/fleet.mjs --agents 10000        # the big run
 //
 // --reconnect-rate sets the controller's agents.reconnectRatePerSecond (the
@@ -56,6 +56,8 @@ const { values: flags } = parseArgs({
     // agents.reconnectRatePerSecond (admission pacing); the controller's default unless given; 0 turns it off.
     'reconnect-rate': { type: 'string' },
     'heartbeat-seconds': { type: 'string' },
+    // The light agents' HTTP/2 keepalive ping interval (default the agent's 20 s).
+    'agent-keepalive-seconds': { type: 'string' },
     // V8 flags for the controller's process, e.g. --controller-node-flags=--max-semi-space-size=32 (default: the controller's own, read from the #! of controller/main.ts).
     'controller-node-flags': { type: 'string' },
     // Environment for the controller's process only, e.g. --controller-env "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2".
@@ -241,6 +243,7 @@ async function drive() {
   const { fleetPki, hostIdOf } = await import('./lib/fleetPki.mjs');
   const { Store } = await import('../../dist/controller/store/Store.js');
   const { agentSchema } = await import('../../dist/agent/config.js');
+  const { controllerSchema } = await import('../../dist/controller/config.js');
   const { DeskServiceClient } = await import('../../dist/proto/gen/cordon/v1/desk.js');
   const { callUnary, clientChannel } = await import('../../dist/proto/runtime/rpcClient.js');
   const { loadTlsMaterial } = await import('../../dist/proto/runtime/tls.js');
@@ -537,7 +540,7 @@ async function drive() {
         w.status = { ...m, at: now() };
       }
       });
-      w.send({ type: 'start', address, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, backoff: BACKOFF, impl: flags['agent-impl'], spreadMs: Number(flags['spread-seconds']) * 1000 });
+      w.send({ type: 'start', address, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, ...(flags['agent-keepalive-seconds'] ? { keepaliveMs: Number(flags['agent-keepalive-seconds']) * 1000 } : {}), backoff: BACKOFF, impl: flags['agent-impl'], spreadMs: Number(flags['spread-seconds']) * 1000 });
       workers.push(w);
     }
     const connected = await untilAllConnected(connectStart, CONNECT_TIMEOUT_MS, 'connect');
@@ -571,7 +574,7 @@ async function drive() {
     const lagIdle = await controller.ask('lag', { reset: true });
     const mem = await controller.ask('memory');
     a = agentTotals();
-    say(`idle (${IDLE_S} s window, heartbeats every ${HEARTBEAT_MS / 1000} s from each agent, pings every 30 s):`);
+    say(`idle (${IDLE_S} s window, heartbeats every ${HEARTBEAT_MS / 1000} s and keepalive pings every ${flags['agent-keepalive-seconds'] ?? 20} s from each agent, the controller's pings every ${controllerSchema.agents.pingIntervalSeconds.default} s):`);
     const userPct = (100 * (last.userMs - first.userMs)) / (last.at - first.at);
     say(`  controller CPU ${cpuPct.toFixed(1)}% of one core (user ${userPct.toFixed(1)}%: JS, OpenSSL, nghttp2, V8's helper threads; system ${(cpuPct - userPct).toFixed(1)}%: the kernel's TCP and epoll); RSS ${mib(last.rss)} (max ${mib(rssMax)}; ${((last.rss - empty.rss) / 1024 / N).toFixed(1)} KiB per agent over the empty controller)`);
     const native = (m) => m.rss - m.heapTotal - m.external;

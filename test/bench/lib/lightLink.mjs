@@ -37,7 +37,7 @@ const frame = (msg) => {
 export class LightLink {
   /**
    * @param {object} o hostId, agentVersion, addresses (host:port, one or more), serverName,
-   *   tls {ca, key, cert}, heartbeatMs, backoff {initialMs, maxMs, spreadMs},
+   *   tls {ca, key, cert}, heartbeatMs, keepaliveMs (default the agent's 20 s), backoff {initialMs, maxMs, spreadMs},
    *   held() -> {generation, observedDigest, interfaces}, onDesiredState(state) -> report,
    *   onConnected(address)
    */
@@ -143,7 +143,7 @@ export class LightLink {
         if (session.destroyed) return;
         const t = setTimeout(() => finish('keepalive timeout'), KEEPALIVE_TIMEOUT_MS);
         session.ping((err) => (err ? finish('keepalive failed') : clearTimeout(t)));
-      }, KEEPALIVE_MS));
+      }, o.keepaliveMs ?? KEEPALIVE_MS));
 
       req = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'cordon-fleet-light' });
       const send = (msg) => {
