@@ -13,7 +13,7 @@
 //
 //   npm run build && node test/bench/fleet.mjs [--agents 1000] [--per-worker 1000] [--idle-seconds 20]
 //     [--push-hosts 1000] [--spread-seconds 0] [--profile DIR] [--pki-cache DIR]
-//     [--reconnect-rate N] [--heartbeat-seconds N] [--agent-keepalive-seconds N] [--controller-node-flags "--flag …"] [--controller-env "NAME=value …"]
+//     [--reconnect-rate N] [--heartbeat-seconds N] [--agent-keepalive-seconds N] [--ping-seconds N] [--controller-node-flags "--flag …"] [--controller-env "NAME=value …"]
 //   node test/bench/fleet.mjs --agents 10000        # the big run
 //
 // --reconnect-rate sets the controller's agents.reconnectRatePerSecond (the
@@ -56,6 +56,8 @@ const { values: flags } = parseArgs({
     // agents.reconnectRatePerSecond (admission pacing); the controller's default unless given; 0 turns it off.
     'reconnect-rate': { type: 'string' },
     'heartbeat-seconds': { type: 'string' },
+    // The controller's agents.pingIntervalSeconds (default: controller/config.ts).
+    'ping-seconds': { type: 'string' },
     // The light agents' HTTP/2 keepalive ping interval (default the agent's 20 s).
     'agent-keepalive-seconds': { type: 'string' },
     // V8 flags for the controller's process, e.g. --controller-node-flags=--max-semi-space-size=32 (default: the controller's own, read from the #! of controller/main.ts).
@@ -112,7 +114,7 @@ async function serveController() {
     tls,
     revokedSerialsFile: join(pki, 'revoked-serials'),
     staleAfterMissedHeartbeats: d(controllerSchema.agents.staleAfterMissedHeartbeats),
-    pingIntervalMs: d(controllerSchema.agents.pingIntervalSeconds) * 1000,
+    pingIntervalMs: (flags['ping-seconds'] !== undefined ? Number(flags['ping-seconds']) : d(controllerSchema.agents.pingIntervalSeconds)) * 1000,
     reconnectRatePerSecond: flags['reconnect-rate'] !== undefined ? Number(flags['reconnect-rate']) : d(controllerSchema.agents.reconnectRatePerSecond),
     helloTimeoutMs: d(controllerSchema.agents.helloTimeoutSeconds) * 1000,
     store,
@@ -332,7 +334,7 @@ async function drive() {
   }
 
   async function startController(port, { profileBoot = false } = {}) {
-    const args = [fileURLToPath(import.meta.url), '--serve-controller', '--db', join(work, 'cordon.db'), '--port', String(port), '--pki-cache', pkiDir, '--log-level', flags['log-level'], '--agents', String(N), ...(flags['reconnect-rate'] !== undefined ? ['--reconnect-rate', flags['reconnect-rate']] : [])];
+    const args = [fileURLToPath(import.meta.url), '--serve-controller', '--db', join(work, 'cordon.db'), '--port', String(port), '--pki-cache', pkiDir, '--log-level', flags['log-level'], '--agents', String(N), ...(flags['reconnect-rate'] !== undefined ? ['--reconnect-rate', flags['reconnect-rate']] : []), ...(flags['ping-seconds'] !== undefined ? ['--ping-seconds', flags['ping-seconds']] : [])];
     if (profileDir) args.push('--profile', profileDir, ...(profileBoot ? ['--profile-boot'] : []));
     const child = spawnNode([...controllerNodeFlags(), ...args], { out: join(work, 'controller.log'), env: controllerEnv() });
     const ready = await waitFor(child, 'ready', 120_000);
@@ -574,7 +576,7 @@ async function drive() {
     const lagIdle = await controller.ask('lag', { reset: true });
     const mem = await controller.ask('memory');
     a = agentTotals();
-    say(`idle (${IDLE_S} s window, heartbeats every ${HEARTBEAT_MS / 1000} s and keepalive pings every ${flags['agent-keepalive-seconds'] ?? 20} s from each agent, the controller's pings every ${controllerSchema.agents.pingIntervalSeconds.default} s):`);
+    say(`idle (${IDLE_S} s window, heartbeats every ${HEARTBEAT_MS / 1000} s and keepalive pings every ${flags['agent-keepalive-seconds'] ?? 20} s from each agent, the controller's pings every ${flags['ping-seconds'] ?? controllerSchema.agents.pingIntervalSeconds.default} s):`);
     const userPct = (100 * (last.userMs - first.userMs)) / (last.at - first.at);
     say(`  controller CPU ${cpuPct.toFixed(1)}% of one core (user ${userPct.toFixed(1)}%: JS, OpenSSL, nghttp2, V8's helper threads; system ${(cpuPct - userPct).toFixed(1)}%: the kernel's TCP and epoll); RSS ${mib(last.rss)} (max ${mib(rssMax)}; ${((last.rss - empty.rss) / 1024 / N).toFixed(1)} KiB per agent over the empty controller)`);
     const native = (m) => m.rss - m.heapTotal - m.external;
