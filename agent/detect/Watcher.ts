@@ -4,7 +4,7 @@ import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import { readWatchSets } from './readWatchSets.js';
-import { WATCH_TABLE, renderWatchFlush, renderWatchTransaction } from './watchRuleset.js';
+import { WATCH_TABLE, renderWatchFlush, renderWatchTransaction, FLOOD_SAMPLE_ONE_IN } from './watchRuleset.js';
 
 export interface WatcherDeps {
   runner: CommandRunner;
@@ -157,8 +157,13 @@ export class Watcher {
     if (policy.fanoutDestinations > 0 && counts.fanout.size > policy.fanoutDestinations) {
       found.push(observation('fanout', counts.fanout, counts.fanout.size, policy.fanoutDestinations, start, end));
     }
-    // The table counts every destination's packets; management networks are left out here, not per packet.
+    // The table samples every destination's packets; management networks are left out here, not per packet.
     for (const address of counts.flood.keys()) if (this.deps.managementNetworks.some((c) => cidrContains(c, address))) counts.flood.delete(address);
+    // One packet in FLOOD_SAMPLE_ONE_IN was counted: the observation carries the estimate of all of them.
+    for (const c of counts.flood.values()) {
+      c.packets *= FLOOD_SAMPLE_ONE_IN;
+      c.bytes *= FLOOD_SAMPLE_ONE_IN;
+    }
     const flood = policy.floodPacketsPerSecond > 0 ? floodObservation(counts.flood, policy, start, end) : undefined;
     if (flood) found.push(flood);
     for (const o of found) {

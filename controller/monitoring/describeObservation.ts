@@ -5,7 +5,8 @@ import { isIP } from 'node:net';
 export const OBSERVATION_KINDS = {
   smtp: { category: 'spam', counts: 'new outbound connections to SMTP ports', per: 'new connections' },
   fanout: { category: 'scan', counts: 'distinct destinations of new outbound connections to scanning ports', per: 'new connections' },
-  flood: { category: 'ddos', counts: 'packets to a single destination', per: 'packets, average size' },
+  // The agent counts one packet in 16 (agent/detect/watchRuleset.ts FLOOD_SAMPLE_ONE_IN) and multiplies back.
+  flood: { category: 'ddos', counts: 'packets (estimated from one packet in 16) to a single destination', per: 'packets, average size' },
 } as const;
 
 export type ObservationKind = keyof typeof OBSERVATION_KINDS;

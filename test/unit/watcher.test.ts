@@ -53,11 +53,13 @@ describe('the watch table', () => {
 });
 
 describe('Watcher', () => {
-  it('reports a flood of small packets to one destination, and not a bulk transfer of large ones at the same rate', async () => {
+  it('reports a flood of small packets to one destination from the sampled counts, and not a bulk transfer of large ones at the same rate', async () => {
+    // What the kernel counted: one packet in FLOOD_SAMPLE_ONE_IN (16), so 93,750 samples are 1,500,000 packets.
     const flood: [string, number, number][] = [
-      ['198.51.100.9', 1_500_000, 1_500_000 * 64],
-      ['198.51.100.10', 1_500_000, 1_500_000 * 9000],
-      ['198.51.100.11', 10_000, 10_000 * 64],
+      ['198.51.100.9', 93_750, 93_750 * 64],
+      ['198.51.100.10', 93_750, 93_750 * 9000],
+      // 74,999 samples are 1,199,984 packets: under 20,000 a second over the minute (1,200,000).
+      ['198.51.100.11', 74_999, 74_999 * 64],
       // The management network is never counted as flooded (the table counts it; the watcher leaves it out).
       ['10.255.0.1', 9_000_000, 9_000_000 * 64],
     ];

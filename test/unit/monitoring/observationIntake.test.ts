@@ -49,7 +49,7 @@ describe('an observation, checked', () => {
   it('reads a flood with packets and their average size', () => {
     const flood = obs({ kind: 'flood', count: 3_000_000n, threshold: 1_200_000n, top: [{ address: '198.51.100.9', connections: 0n, packets: 3_000_000n, bytes: 192_000_000n }] });
     expect(observationProblem(flood, T0)).toBeUndefined();
-    expect(describeObservation('web-01', flood)).toMatch(/counted 3000000 packets to a single destination .* over the threshold of 1200000\.\nBusiest destinations \(packets, average size\): 198\.51\.100\.9 \(3000000, 64 bytes\)\./);
+    expect(describeObservation('web-01', flood)).toMatch(/counted 3000000 packets \(estimated from one packet in 16\) to a single destination .* over the threshold of 1200000\.\nBusiest destinations \(packets, average size\): 198\.51\.100\.9 \(3000000, 64 bytes\)\./);
   });
 
   it('reads for the customer: what was counted, when, the threshold and the busiest destinations', () => {
