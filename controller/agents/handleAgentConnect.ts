@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { AgentMessage, ControllerMessage, DetectionPolicy, Heartbeat, Hello, Observation, Report, TamperEvent } from '../../proto/gen/cordon/v1/agent.js';
+import { ManagedSecurity, type AgentMessage, type ControllerMessage, type DetectionPolicy, type Heartbeat, type Hello, type Observation, type Report, type TamperEvent } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { untilAborted } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
@@ -176,8 +176,10 @@ export async function handleAgentConnect(
   // The first ping tells the agent its Hello was accepted.
   ping();
   if (deps.detection) send({ body: { $case: 'detection', value: deps.detection(certHostId) } });
-  const security = deps.managedSecurity ? await deps.managedSecurity.policyFor(certHostId) : undefined;
-  if (security) send({ body: { $case: 'managedSecurity', value: security } });
+  // A host that does not take managed security (or no longer does, or a controller with none configured) is
+  // told so: its agent keeps the last policy it was sent across restarts, and would otherwise go on banning.
+  const security = (deps.managedSecurity ? await deps.managedSecurity.policyFor(certHostId) : undefined) ?? ManagedSecurity.fromPartial({ enabled: false });
+  send({ body: { $case: 'managedSecurity', value: security } });
   const unsubscribeSecurity = deps.managedSecurity?.subscribe(certHostId, (policy) => send({ body: { $case: 'managedSecurity', value: policy } }));
   const current = await deps.desired.get(certHostId);
   if (current) send({ body: { $case: 'desiredState', value: current } });

@@ -211,7 +211,7 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
     expect(entries.filter((e) => e.action === 'guard.banned' && String((e.detail as { address: string }).address).startsWith('198.51.100.')).length).toBeLessThanOrEqual(30);
   });
 
-  it('a host without managed security has no page, and its agent gets no guard', async () => {
+  it('a host without managed security has no page, and its agent is told the guard is off', async () => {
     const pages = new SecurityPages(secret, 'http://x', { get: () => undefined, list: () => [] }, () => false);
     const res = await fetch(pageUrl.replace(/[^/]+$/, pages.token({ id: 'web-02', customerId: 'acme' })));
     expect(res.status).toBe(404);
@@ -219,7 +219,9 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
     try {
       await new Promise((r) => setTimeout(r, 500));
       expect(raw.received.some((m) => m.body?.$case === 'ping')).toBe(true);
-      expect(raw.received.some((m) => m.body?.$case === 'managedSecurity')).toBe(false);
+      const told = raw.received.find((m) => m.body?.$case === 'managedSecurity')?.body;
+      expect(told?.$case).toBe('managedSecurity');
+      expect(told?.$case === 'managedSecurity' && told.value.enabled).toBe(false);
     } finally {
       raw.close();
     }
