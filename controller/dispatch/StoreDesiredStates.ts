@@ -14,6 +14,8 @@ type Listener = (state: DesiredState) => void;
 export class StoreDesiredStates implements DesiredStateSource {
   private readonly listeners = new Map<string, Set<Listener>>();
   private pending = new Map<string, Waiter[]>();
+  private hellos = new Map<string, StateWaiter[]>();
+  private hellosScheduled = false;
   private scheduled = false;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -22,10 +24,49 @@ export class StoreDesiredStates implements DesiredStateSource {
     private readonly smtpRelays: string[],
   ) {}
 
-  async get(hostId: string): Promise<DesiredState | undefined> {
-    const d = await this.store.desired.get(hostId);
-    if (d.generation === 0) return undefined;
-    return toProtoState(BigInt(d.generation), d.enforcements, d.issuedAt ?? new Date(), this.smtpRelays);
+  /**
+   * The host's state for an agent that just said Hello. The Hellos of one
+   * turn of the event loop are read together, like pushes: in a reconnect
+   * storm hundreds arrive a second, and one read-only transaction each (four
+   * trips to the database's thread) was a share of every reconnection's CPU.
+   */
+  get(hostId: string): Promise<DesiredState | undefined> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.hellos.get(hostId);
+      if (waiting) waiting.push({ resolve, reject });
+      else this.hellos.set(hostId, [{ resolve, reject }]);
+      if (this.hellosScheduled) return;
+      this.hellosScheduled = true;
+      setImmediate(() => {
+        this.hellosScheduled = false;
+        const batch = this.hellos;
+        this.hellos = new Map();
+        void this.readForHellos(batch);
+      });
+    });
+  }
+
+  private async readForHellos(batch: Map<string, StateWaiter[]>): Promise<void> {
+    const ids = [...batch.keys()];
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const chunk = ids.slice(i, i + BATCH);
+      let states: Awaited<ReturnType<Store['desired']['getMany']>>;
+      try {
+        states = await this.store.desired.getMany(chunk);
+      } catch (err) {
+        for (const h of chunk) for (const w of batch.get(h)!) w.reject(err);
+        continue;
+      }
+      for (const h of chunk) {
+        try {
+          const d = states.get(h)!;
+          const state = d.generation === 0 ? undefined : toProtoState(BigInt(d.generation), d.enforcements, d.issuedAt ?? new Date(), this.smtpRelays);
+          for (const w of batch.get(h)!) w.resolve(state);
+        } catch (err) {
+          for (const w of batch.get(h)!) w.reject(err);
+        }
+      }
+    }
   }
 
   subscribe(hostId: string, listener: Listener): () => void {
@@ -94,5 +135,10 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
-/** Hosts read per transaction when pushing. */
+interface StateWaiter {
+  resolve: (state: DesiredState | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Hosts read per transaction when pushing or answering Hellos. */
 const BATCH = 1000;

@@ -53,4 +53,22 @@ describe('StoreDesiredStates', () => {
     await desired.changed('web-01');
     expect(got.get('web-01')!.map((s) => s.generation)).toEqual([1n]);
   });
+
+  it('answers the Hellos of one turn from one read, each with its own host\'s state, none for a host never restricted', async () => {
+    const { store, desired, reads } = await twoHosts();
+    await store.desired.setIncidentActions('web-01', 'inc-a', [{ kind: 'smtp_block' }], 'spam', { at: at(0), automatic: false });
+    const [a, b, again] = await Promise.all([desired.get('web-01'), desired.get('web-02'), desired.get('web-01')]);
+    expect(reads()).toBe(1);
+    expect(a?.enforcements.map((e) => e.id)).toEqual(['inc-a:smtp_block']);
+    expect(again).toEqual(a);
+    expect(b).toBeUndefined();
+    // A failed read fails its callers only; the next Hello is read again.
+    const getMany = store.desired.getMany;
+    store.desired.getMany = async () => {
+      throw new Error('database gone');
+    };
+    await expect(desired.get('web-01')).rejects.toThrow('database gone');
+    store.desired.getMany = getMany;
+    expect((await desired.get('web-01'))?.generation).toBe(1n);
+  });
 });
