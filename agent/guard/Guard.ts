@@ -209,8 +209,11 @@ export class Guard {
     const lifted = new Set(policy?.liftedBanIds ?? []);
     const lifting = this.state.bans.filter((b) => lifted.has(b.id));
     if (lifting.length > 0 && active) {
-      await this.removeFromSet(lifting);
+      // Meters first: a banned source's packets are refused before any meter, so an emptied meter stays
+      // empty until the ban goes. The other way round, a connection in between found the meter still over
+      // its rate and was banned again at once (seen in CI: the lifted source refused right after the lift).
       await this.resetMeters(lifting);
+      await this.removeFromSet(lifting);
       this.state.bans = this.state.bans.filter((b) => !lifted.has(b.id));
       for (const ban of lifting) {
         // The customer vouched for this source: its next ban starts again at the base time.
