@@ -13,10 +13,8 @@ type Listener = (state: DesiredState) => void;
  */
 export class StoreDesiredStates implements DesiredStateSource {
   private readonly listeners = new Map<string, Set<Listener>>();
-  private pending = new Map<string, Waiter[]>();
-  private hellos = new Map<string, StateWaiter[]>();
-  private hellosScheduled = false;
-  private scheduled = false;
+  private pending = new Map<string, Waiter<void>[]>();
+  private hellos = new Map<string, Waiter<DesiredState | undefined>[]>();
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -32,41 +30,13 @@ export class StoreDesiredStates implements DesiredStateSource {
    */
   get(hostId: string): Promise<DesiredState | undefined> {
     return new Promise((resolve, reject) => {
-      const waiting = this.hellos.get(hostId);
-      if (waiting) waiting.push({ resolve, reject });
-      else this.hellos.set(hostId, [{ resolve, reject }]);
-      if (this.hellosScheduled) return;
-      this.hellosScheduled = true;
+      if (!gather(this.hellos, hostId, { resolve, reject })) return;
       setImmediate(() => {
-        this.hellosScheduled = false;
         const batch = this.hellos;
         this.hellos = new Map();
-        void this.readForHellos(batch);
+        void this.read(batch, (_h, state) => state);
       });
     });
-  }
-
-  private async readForHellos(batch: Map<string, StateWaiter[]>): Promise<void> {
-    const ids = [...batch.keys()];
-    for (let i = 0; i < ids.length; i += BATCH) {
-      const chunk = ids.slice(i, i + BATCH);
-      let states: Awaited<ReturnType<Store['desired']['getMany']>>;
-      try {
-        states = await this.store.desired.getMany(chunk);
-      } catch (err) {
-        for (const h of chunk) for (const w of batch.get(h)!) w.reject(err);
-        continue;
-      }
-      for (const h of chunk) {
-        try {
-          const d = states.get(h)!;
-          const state = d.generation === 0 ? undefined : toProtoState(BigInt(d.generation), d.enforcements, d.issuedAt ?? new Date(), this.smtpRelays);
-          for (const w of batch.get(h)!) w.resolve(state);
-        } catch (err) {
-          for (const w of batch.get(h)!) w.reject(err);
-        }
-      }
-    }
   }
 
   subscribe(hostId: string, listener: Listener): () => void {
@@ -88,13 +58,8 @@ export class StoreDesiredStates implements DesiredStateSource {
     const listeners = this.listeners.get(hostId);
     if (!listeners || listeners.size === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const waiting = this.pending.get(hostId);
-      if (waiting) waiting.push({ resolve, reject });
-      else this.pending.set(hostId, [{ resolve, reject }]);
-      if (this.scheduled) return;
-      this.scheduled = true;
+      if (!gather(this.pending, hostId, { resolve, reject })) return;
       setImmediate(() => {
-        this.scheduled = false;
         const batch = this.pending;
         this.pending = new Map();
         this.flushing = this.flushing.then(() => this.flush(batch));
@@ -102,7 +67,20 @@ export class StoreDesiredStates implements DesiredStateSource {
     });
   }
 
-  private async flush(batch: Map<string, Waiter[]>): Promise<void> {
+  /** Pushes each host's state read in `read` to its agent's listeners. */
+  private flush(batch: Map<string, Waiter<void>[]>): Promise<void> {
+    return this.read(batch, (h, state) => {
+      if (state) for (const l of this.listeners.get(h) ?? []) l(state);
+    });
+  }
+
+  /**
+   * Reads the batch's hosts, a thousand per read-only transaction, and
+   * resolves each host's waiters with `answer` for its state (undefined:
+   * never restricted). A failed read fails its chunk's callers; one host's
+   * bad row or failing answer is its own callers' to report; the rest go on.
+   */
+  private async read<T>(batch: Map<string, Waiter<T>[]>, answer: (hostId: string, state: DesiredState | undefined) => T): Promise<void> {
     const ids = [...batch.keys()];
     for (let i = 0; i < ids.length; i += BATCH) {
       const chunk = ids.slice(i, i + BATCH);
@@ -116,13 +94,9 @@ export class StoreDesiredStates implements DesiredStateSource {
       for (const h of chunk) {
         try {
           const d = states.get(h)!;
-          if (d.generation !== 0) {
-            const state = toProtoState(BigInt(d.generation), d.enforcements, d.issuedAt ?? new Date(), this.smtpRelays);
-            for (const l of this.listeners.get(h) ?? []) l(state);
-          }
-          for (const w of batch.get(h)!) w.resolve();
+          const value = answer(h, d.generation === 0 ? undefined : toProtoState(BigInt(d.generation), d.enforcements, d.issuedAt ?? new Date(), this.smtpRelays));
+          for (const w of batch.get(h)!) w.resolve(value);
         } catch (err) {
-          // One host's bad row or failing push is its own caller's to report; the batch goes on.
           for (const w of batch.get(h)!) w.reject(err);
         }
       }
@@ -130,14 +104,17 @@ export class StoreDesiredStates implements DesiredStateSource {
   }
 }
 
-interface Waiter {
-  resolve: () => void;
+interface Waiter<T> {
+  resolve: (value: T) => void;
   reject: (err: unknown) => void;
 }
 
-interface StateWaiter {
-  resolve: (state: DesiredState | undefined) => void;
-  reject: (err: unknown) => void;
+/** Adds a caller to the batch being gathered; true when it is the batch's first (the caller schedules the read). */
+function gather<T>(batch: Map<string, Waiter<T>[]>, hostId: string, waiter: Waiter<T>): boolean {
+  const waiting = batch.get(hostId);
+  if (waiting) waiting.push(waiter);
+  else batch.set(hostId, [waiter]);
+  return batch.size === 1 && !waiting;
 }
 
 /** Hosts read per transaction when pushing or answering Hellos. */
