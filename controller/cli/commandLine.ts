@@ -119,7 +119,9 @@ commands (--json on every read command):
                                  released, and the customer is told to clear the server through its console
                                  on an appealed incident (the customer contests a restriction in force):
                                  verify ID --reason R accepts the appeal and lifts the restriction;
-                                 reject-dispute ID --reason R keeps it and restarts the ladder's clock
+                                 reject-dispute ID --reason R keeps it and restarts the ladder's clock;
+                                 on a customer_resolved incident, reject-dispute ID --reason R says the fix
+                                 does not hold and sets a new deadline. No enforce while an answer waits.
   incident queue [--limit N]     what waits for a person, most urgent first: appeals, release requests, failed or
                                  unreachable enforcement, BMC alerts after a cut, fixes to verify, disputes, held
                                  escalations, unseen customer messages, bounced notices, needs_info and held reports

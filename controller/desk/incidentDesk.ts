@@ -312,6 +312,10 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
       if (current.state === 'appealed' && (req.decision === Decision.DECISION_VERIFY || req.decision === Decision.DECISION_REJECT_DISPUTE) && !reason) {
         throw new CordonError('invalid', `incident ${current.id} is appealed: deciding the appeal needs a reason`, { field: 'reason' });
       }
+      // Telling a customer their fix does not hold needs the why, as an appeal's answer does.
+      if (current.state === 'customer_resolved' && req.decision === Decision.DECISION_REJECT_DISPUTE && !reason) {
+        throw new CordonError('invalid', `incident ${current.id}: rejecting the customer's fix needs a reason (what still happens)`, { field: 'reason' });
+      }
       let event: IncidentEvent;
       switch (req.decision) {
         case Decision.DECISION_VERIFY:

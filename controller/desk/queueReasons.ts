@@ -73,7 +73,7 @@ export function queueReason(i: Incident, facts: QueueFacts): QueueReason | undef
         reason: `released (${actions}), the lift not confirmed yet: waits for the agent's report or the switch port; the customer is told only then (incident show for why; release --agent-gone --reason R if the agent never returns)`,
       };
     case 'customer_resolved':
-      return { why: 'customer_resolved', since: answered, reason: 'the customer says fixed: verify' };
+      return { why: 'customer_resolved', since: answered, reason: 'the customer says fixed: verify closes it; reject-dispute --reason R (the abuse goes on) sets a new deadline; no enforcement until decided' };
     case 'disputed':
       return { why: 'disputed', since: answered, reason: 'the customer says false positive: verify accepts, reject-dispute sets a new deadline' };
     default:

@@ -3,6 +3,7 @@ import {
   ENFORCING_STATES,
   TERMINAL_STATES,
   WAITING_STATES,
+  WAITING_FOR_OPERATOR,
   CUT_ACTIONS,
   type Action,
   type BmcFact,
@@ -104,6 +105,20 @@ const addHours = (d: Date, h: number) => new Date(d.getTime() + h * HOUR);
 
 function refuse(incident: Incident, event: IncidentEvent): never {
   throw new CordonError('conflict', `incident ${incident.id} is ${incident.state}: ${event.type.replace(/_/g, ' ')} does not apply`, {
+    field: 'state',
+  });
+}
+
+const ANSWER_WORDS: Partial<Record<IncidentState, string>> = {
+  customer_resolved: 'says it is fixed: verify closes it; reject-dispute --reason R (the fix does not hold) sets a new deadline',
+  disputed: 'says it is a false positive: verify accepts that; reject-dispute --reason R sets a new deadline',
+  appealed: 'contests the restriction in force: verify --reason R lifts it; reject-dispute --reason R keeps it',
+  release_requested: 'says it is fixed while restricted: release once checked',
+};
+
+function refuseOverAnswer(incident: Incident): never {
+  const since = incident.answeredAt ? ` (since ${incident.answeredAt.toISOString()})` : '';
+  throw new CordonError('conflict', `incident ${incident.id} is ${incident.state}: the customer ${ANSWER_WORDS[incident.state] ?? 'answered'}${since}; an operator's enforcement waits until that answer is decided`, {
     field: 'state',
   });
 }
@@ -284,6 +299,12 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       return done();
 
     case 'operator_reject_dispute': {
+      if (i.state === 'customer_resolved') {
+        // The operator finds the fix does not hold: the complaint stands, with a fresh resolve deadline.
+        i.state = 'acknowledged';
+        i.resolveDueAt = addHours(now, ctx.policy.categories[i.category].resolveHours);
+        return done();
+      }
       if (i.state === 'appealed') {
         // The restriction stays; the ladder's clock starts again from the decision.
         i.state = 'enforced';
@@ -305,7 +326,10 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       return done();
 
     case 'operator_enforce': {
-      if (!isOpen(i.state) || i.state === 'release_requested') refuse(i, event);
+      if (!isOpen(i.state)) refuse(i, event);
+      // The customer answered and waits to be heard: no operator acts over that answer (an approval
+      // asked for before it came in included); the answer is decided first, with its reason on record.
+      if (WAITING_FOR_OPERATOR.includes(i.state)) refuseOverAnswer(i);
       i.escalatedAt ??= now;
       if (event.approvalId) i.approvalId = event.approvalId;
       // An operator's cut passes the same gate as the policy's: the console must answer first.

@@ -86,11 +86,18 @@ describe('cordonctl against a controller with a store', () => {
     // The notice has no mail relay here: record the clock start as an operator would after sending by hand.
     await controller.service.apply(spam.id, { type: 'notice_sent' }, 'test');
     expect((await ctl('olga', 'incident', 'answer', spam.id, '--fixed', '--note', 'removed the spambot')).out).toBe(`${spam.id}: customer_resolved\n`);
+    // Nobody acts over the customer's answer: it is decided first, and a rejected fix says why.
+    const over = await ctl('olga', 'enforce', '--incident', spam.id, '--action', 'smtp_block', '--reason', 'still spamming');
+    expect(over).toMatchObject({ code: 1, err: expect.stringMatching(/is customer_resolved: the customer says it is fixed.*waits until that answer is decided/) });
+    const bare = await ctl('olga', 'incident', 'reject-dispute', spam.id);
+    expect(bare).toMatchObject({ code: 2, err: expect.stringMatching(/reason: .*rejecting the customer's fix needs a reason/) });
+    expect((await ctl('olga', 'incident', 'reject-dispute', spam.id, '--reason', 'the trap still gets its mail')).out).toBe(`${spam.id}: acknowledged\n`);
+    expect((await ctl('olga', 'incident', 'answer', spam.id, '--fixed', '--note', 'and the second spambot')).out).toBe(`${spam.id}: customer_resolved\n`);
     expect((await ctl('olga', 'incident', 'verify', spam.id)).out).toBe(`${spam.id}: closed\n`);
     const late = await ctl('olga', 'incident', 'answer', spam.id, '--ack');
     expect(late).toMatchObject({ code: 1, err: expect.stringMatching(/is closed: customer ack does not apply/) });
     const shown = JSON.parse((await ctl('vic', 'incident', 'show', spam.id, '--json')).out) as { events: { type: string }[] };
-    expect(shown.events.map((e) => e.type)).toEqual(['open', 'complaint', 'notice_sent', 'customer_fixed', 'operator_verify']);
+    expect(shown.events.map((e) => e.type)).toEqual(['open', 'complaint', 'notice_sent', 'customer_fixed', 'operator_reject_dispute', 'customer_fixed', 'operator_verify']);
     const viewer = await ctl('vic', 'incident', 'dismiss', spam.id, '--reason', 'x');
     expect(viewer).toMatchObject({ code: 1, err: expect.stringMatching(/needs role abuse_operator or above; vic is viewer/) });
   });

@@ -141,9 +141,9 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
     deadline: U,
     operator_verify: to('closed', 'mail:closed'),
-    operator_accept_dispute: R, operator_reject_dispute: R,
+    operator_accept_dispute: R, operator_reject_dispute: to('acknowledged'),
     operator_dismiss: to('dismissed', 'mail:dismissed'),
-    operator_enforce: to('enforcing', 'host:isolate'),
+    operator_enforce: R, // the customer's answer is decided first
     operator_release: R, host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
     switch_cut: U, switch_released: U, operator_release_agent_gone: R,
@@ -159,7 +159,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_accept_dispute: to('dismissed', 'mail:dismissed'),
     operator_reject_dispute: to('acknowledged'),
     operator_dismiss: to('dismissed', 'mail:dismissed'),
-    operator_enforce: to('enforcing', 'host:isolate'),
+    operator_enforce: R, // the customer's answer is decided first
     operator_release: R, host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
     switch_cut: U, switch_released: U, operator_release_agent_gone: R,
@@ -250,7 +250,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     operator_accept_dispute: to('dismissed', 'host:none', 'mail:dismissed'),
     operator_reject_dispute: to('enforced'),
     operator_dismiss: to('dismissed', 'host:none', 'mail:dismissed'),
-    operator_enforce: to('enforcing', 'host:smtp_block+isolate'),
+    operator_enforce: R, // the appeal is decided first
     operator_release: R,
     host_applied: U, host_failed: U,
     bmc_result: U, operator_override_bmc: R,
