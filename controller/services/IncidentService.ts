@@ -564,7 +564,7 @@ export class IncidentService {
         const tx = new StoreTx(this.deps.store);
         await tx.prefetchHosts(chunk, ['other'], since);
         // What the hosts' open incidents already hold, so their new actions are queued with the rest.
-        await tx.desired.prefetchHeld(chunk.flatMap((h) => tx.knownOpen(h, 'other') ?? []));
+        await tx.desired.prefetchHeld(chunk.flatMap((h) => tx.knownOpen(h, 'other', 'operator') ?? []));
         // Each restriction mail states which of the customer's other servers are restricted.
         await tx.prefetchCustomerHosts([...new Set((await Promise.all(chunk.map((h) => tx.host(h)))).flatMap((h) => (h ? [h.customerId] : [])))]);
         for (const hostId of chunk) out.push(await this.enforceInTx(tx, hostId, action, reason, operator, now, touched, opts.approvalId));
@@ -588,7 +588,8 @@ export class IncidentService {
   ): Promise<string> {
     const host = await tx.host(hostId);
     if (!host) throw new CordonError('not_found', `no host ${hostId}`, { field: 'hostId' });
-    let incident = await tx.findOpen(hostId, 'other');
+    // The operator's own incident on this host, never a complaint's: acting on a complaint's incident is `enforce --incident`, under its due process.
+    let incident = await tx.findOpen(hostId, 'other', 'operator');
     if (!incident) {
       // No complaint stands behind it: an operator-opened incident is never trusted and never counts toward a termination review.
       const id = `inc-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;

@@ -62,9 +62,10 @@ export class IncidentsRepo {
       if (!(await this.db.get('SELECT 1 FROM hosts WHERE id = ?', [incident.hostId]))) {
         throw new CordonError('not_found', `no host ${incident.hostId}`, { field: 'hostId' });
       }
-      const open = await this.findOpen(incident.hostId, incident.category);
+      const open = await this.findOpen(incident.hostId, incident.category, incident.openedBy);
       if (open) {
-        throw new CordonError('conflict', `host ${incident.hostId} already has open ${incident.category} incident ${open.id}`, { field: 'category' });
+        const by = incident.openedBy === 'operator' ? ' opened by an operator' : '';
+        throw new CordonError('conflict', `host ${incident.hostId} already has open ${incident.category} incident ${open.id}${by}`, { field: 'category' });
       }
       throw err;
     }
@@ -209,11 +210,16 @@ export class IncidentsRepo {
     return row && incidentFromRow(row);
   }
 
-  /** The host's open incident of this category, if any: where a new complaint goes. */
-  async findOpen(hostId: string, category: Category): Promise<Incident | undefined> {
-    const row = await this.db.get<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE host_id = ? AND category = ? AND ${OPEN}`, [
+  /**
+   * The host's open incident of this category opened by complaints (where a
+   * new complaint goes) or by an operator's own action (where the next such
+   * action goes), if any: the two never share an incident.
+   */
+  async findOpen(hostId: string, category: Category, openedBy: Incident['openedBy'] = 'complaint'): Promise<Incident | undefined> {
+    const row = await this.db.get<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE host_id = ? AND category = ? AND opened_by = ? AND ${OPEN}`, [
       hostId,
       category,
+      openedBy,
     ]);
     return row && incidentFromRow(row);
   }

@@ -13,6 +13,10 @@ import { HostMatcher } from './HostMatcher.js';
 import type { Store } from './Store.js';
 import type { Complaint } from '../incidents/model.js';
 
+
+type Opener = Incident['openedBy'];
+const OPENERS: readonly Opener[] = ['complaint', 'operator'];
+const openKey = (hostId: string, category: Category, openedBy: Opener) => `${hostId}\u0000${category}\u0000${openedBy}`;
 /**
  * One transaction's unit of work over the Store, for code that makes many
  * changes in it (intake of a report with thousands of complaints).
@@ -37,6 +41,7 @@ import type { Complaint } from '../incidents/model.js';
  */
 export class StoreTx {
   readonly hosts: HostMatcher;
+  /** The open incident per host, category and opener (openKey): complaints and operators never share one. */
   private readonly open = new Map<string, Incident | undefined>();
   private readonly customerCounts = new Map<string, number>();
   private automatic: { sinceMs: number; n: number } | undefined;
@@ -117,11 +122,13 @@ export class StoreTx {
     const fresh = hostIds.filter((h) => !this.bmcChecks.has(h));
     if (categories.length > 0) {
       await this.flushUpdates(); // the table must show what this transaction changed
-      const found = new Map((await this.store.incidents.findOpenForHosts(fresh)).map((i) => [`${i.hostId}\u0000${i.category}`, i]));
+      const found = new Map((await this.store.incidents.findOpenForHosts(fresh)).map((i) => [openKey(i.hostId, i.category, i.openedBy), i]));
       for (const hostId of fresh) {
         for (const category of categories) {
-          const key = `${hostId}\u0000${category}`;
-          if (!this.open.has(key)) this.open.set(key, found.get(key));
+          for (const by of OPENERS) {
+            const key = openKey(hostId, category as Category, by);
+            if (!this.open.has(key)) this.open.set(key, found.get(key));
+          }
         }
       }
     }
@@ -190,19 +197,19 @@ export class StoreTx {
   }
 
   /** The host's open incident of this category as read ahead or left here, without a read (undefined when not known or none). */
-  knownOpen(hostId: string, category: Category): Incident | undefined {
-    const i = this.open.get(`${hostId}\u0000${category}`);
+  knownOpen(hostId: string, category: Category, openedBy: Opener = 'complaint'): Incident | undefined {
+    const i = this.open.get(openKey(hostId, category, openedBy));
     return i && !['closed', 'dismissed', 'released', 'releasing'].includes(i.state) ? i : undefined;
   }
 
   /** The host's open incident of this category, as this transaction last left it. */
-  async findOpen(hostId: string, category: Category): Promise<Incident | undefined> {
-    const key = `${hostId}\u0000${category}`;
+  async findOpen(hostId: string, category: Category, openedBy: Opener = 'complaint'): Promise<Incident | undefined> {
+    const key = openKey(hostId, category, openedBy);
     if (!this.open.has(key)) {
       // A queued update may have closed the incident the table still shows open.
-      if ([...this.updates.values()].some((u) => u.incident.hostId === hostId && u.incident.category === category)) await this.flushUpdates();
+      if ([...this.updates.values()].some((u) => openKey(u.incident.hostId, u.incident.category, u.incident.openedBy) === key)) await this.flushUpdates();
       await this.flushIncidents();
-      this.open.set(key, await this.store.incidents.findOpen(hostId, category));
+      this.open.set(key, await this.store.incidents.findOpen(hostId, category, openedBy));
     }
     const i = this.open.get(key);
     return i && !['closed', 'dismissed', 'released', 'releasing'].includes(i.state) ? i : undefined;
@@ -290,11 +297,12 @@ export class StoreTx {
    */
   async insertIncident(incident: Incident, nextDueAt: Date | undefined): Promise<void> {
     if (this.inserted.has(incident.id) || this.updates.has(incident.id)) throw new CordonError('conflict', `incident ${incident.id} already exists`, { field: 'id' });
-    // One this transaction closed for the same host and category is closed in the table first (the one-open index).
-    if ([...this.updates.values()].some((u) => u.incident.hostId === incident.hostId && u.incident.category === incident.category)) await this.flushUpdates();
+    // One this transaction closed for the same host, category and opener is closed in the table first (the one-open index).
+    const key = openKey(incident.hostId, incident.category, incident.openedBy);
+    if ([...this.updates.values()].some((u) => openKey(u.incident.hostId, u.incident.category, u.incident.openedBy) === key)) await this.flushUpdates();
     this.newIncidents.set(incident.id, { incident, nextDueAt });
     this.inserted.add(incident.id);
-    this.open.set(`${incident.hostId}\u0000${incident.category}`, incident);
+    this.open.set(key, incident);
     if (!this.links.has(incident.id)) this.links.set(incident.id, []);
     this.hereComplaints.set(incident.id, []);
     this.hereEvents.set(incident.id, []);
@@ -330,7 +338,7 @@ export class StoreTx {
       this.updates.delete(incident.id);
       this.updates.set(incident.id, { incident, nextDueAt });
     }
-    const key = `${incident.hostId}\u0000${incident.category}`;
+    const key = openKey(incident.hostId, incident.category, incident.openedBy);
     const open = !['closed', 'dismissed', 'released', 'releasing'].includes(incident.state);
     // An open incident is the one open for its host and category; a closed one replaces only itself in what we know.
     if (open || this.open.get(key)?.id === incident.id) this.open.set(key, incident);

@@ -618,6 +618,19 @@ ALTER TABLE complaints ADD COLUMN event_time_source TEXT NOT NULL DEFAULT 'repor
   CHECK (event_time_source IN ('report', 'receipt'));
 `;
 
+/**
+ * An operator's own action on a host (no incident named) opens its own
+ * incident, and complaints open theirs: one open incident per host, category
+ * and opener. Sharing one (category 'other') let an operator's action put a
+ * complaint's incident in force before its deadline, and refused the
+ * customer's in-time answer to that complaint.
+ */
+const OPENERS_APART = `
+DROP INDEX incidents_one_open;
+CREATE UNIQUE INDEX incidents_one_open ON incidents (host_id, category, opened_by)
+  WHERE state NOT IN ('closed', 'dismissed', 'released', 'releasing');
+`;
+
 /** Every migration, in order; versions start at 1 and have no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: INIT },
@@ -635,4 +648,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 13, name: 'switch_observations', sql: SWITCH_OBSERVATIONS },
   { version: 14, name: 'releasing_closed_to_complaints', sql: RELEASING_CLOSED_TO_COMPLAINTS },
   { version: 15, name: 'event_time_source', sql: EVENT_TIME_SOURCE },
+  { version: 16, name: 'openers_apart', sql: OPENERS_APART },
 ];

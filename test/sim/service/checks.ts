@@ -50,6 +50,10 @@ interface Start {
 const HOUR = 3_600_000;
 const iso = (t: number) => new Date(t).toISOString();
 const detailOf = (e: StoredIncidentEvent) => (e.detail ?? {}) as Record<string, unknown>;
+/** SIM_DEBUG=1 prints the history of an incident a check fails on, one event a line, for reading a replayed seed. */
+function debugHistory(evs: readonly StoredIncidentEvent[]): void {
+  if (process.env.SIM_DEBUG) console.log(evs.map((e) => `${e.at.toISOString()} ${e.type} ${e.fromState}->${e.toState} ${e.actor} ${JSON.stringify(detailOf(e))}`).join('\n'));
+}
 
 export async function checkStore(w: { s: Scenario; h: Harness; policy: PolicyConfig; customers: Customers; history: Map<string, DesiredRecord[]>; tally: Tally }): Promise<void> {
   const { s, h, policy, customers, history, tally } = w;
@@ -140,6 +144,7 @@ export async function checkStore(w: { s: Scenario; h: Harness; policy: PolicyCon
     const fixed = evs.find((e) => e.type === 'customer_fixed' && e.at.getTime() < x.at);
     if (fixed) {
       const cause = operatorEvent ? `${operatorEvent.actor}'s ${String(detailOf(operatorEvent).action && (detailOf(operatorEvent).action as { kind?: string }).kind)}` : `the policy (${atT.map((e) => e.type).join(', ')})`;
+      debugHistory(evs);
       tally.fail('enforcement after the customer confirmed the fix', `${what}, caused by ${cause}: the fix was recorded at ${fixed.at.toISOString()} (${fixed.fromState} -> ${fixed.toState}); the incident is now ${i.state}`);
     }
   }
@@ -178,6 +183,7 @@ export async function checkStore(w: { s: Scenario; h: Harness; policy: PolicyCon
     }
     if (!IN_TIME.includes(c.behaviour)) continue;
     const refused = c.answers.filter((a) => !a.ok && !terminal(a.refusedIn));
+    if (refused.length > 0) debugHistory(events.get(i.id)!);
     for (const a of refused) tally.fail('(1) answers in time are taken', `${i.id} (${i.category}, ${c.behaviour}): ${a.kind} at ${iso(a.at)}, due ${iso(a.due)}, refused in ${a.refusedIn}: ${a.error}`);
     // The world itself may run an answer a millisecond or two after its planned time: then it is not in time.
     const late = c.answers.filter((a) => a.at > a.due);

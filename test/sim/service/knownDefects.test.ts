@@ -96,4 +96,48 @@ describe('defects the service simulation found', () => {
     expect((await w.store.incidents.get(forged.results[0]!.incidentId!))!.trusted).toBe(true);
     await w.store.close();
   });
+  it("an approval granted after the customer confirmed the fix does not cut the host (seed 1956132223)", async () => {
+    const w = await world();
+    // An untrusted complaint left unanswered: escalated, held for an operator.
+    const c = await w.service.submitComplaint({ ip: '203.0.113.1', category: 'scan', reporter: 'anon', reporterKind: 'anonymous', eventTime: undefined, evidence: 'scan', raw: 'scan' }, 'olga');
+    const id = c.incidentId!;
+    await w.service.apply(id, { type: 'notice_sent' }, 'mail');
+    const due = (await w.store.incidents.get(id))!.ackDueAt!;
+    w.clock.set(new Date(due.getTime() + 1));
+    await w.service.apply(id, { type: 'deadline', dueAt: due }, 'clock');
+    expect((await w.store.incidents.get(id))!.state).toBe('escalated');
+    // An operator asks for an isolate; before the second operator answers, the customer says it is fixed.
+    await w.service.apply(id, { type: 'customer_fixed' }, 'customer via helpdesk');
+    // Observed: the grant moved customer_resolved -> escalated and the host was isolated over the answer.
+    const grant = { type: 'operator_enforce' as const, operator: 'olga', action: { kind: 'isolate' as const }, reason: 'serious enough (approved by omar)', approvalId: 'apr-1' };
+    await expect(w.service.apply(id, grant, 'omar')).rejects.toThrow(/customer_resolved: the customer says it is fixed.*decided/);
+    const after = (await w.store.incidents.get(id))!;
+    expect(after.state).toBe('customer_resolved');
+    expect(after.actions).toEqual([]);
+    // Deciding the answer first is the way: the fix does not hold, a new deadline runs.
+    await w.service.apply(id, { type: 'operator_reject_dispute', operator: 'omar' }, 'omar');
+    expect((await w.store.incidents.get(id))!.state).toBe('acknowledged');
+    await w.store.close();
+  });
+  it("an operator's action on the host opens its own incident and leaves the complaint's answer open (seed 1097868801)", async () => {
+    const w = await world();
+    const c = await w.service.submitComplaint({ ip: '203.0.113.1', category: 'other', reporter: 'fbl', reporterKind: 'upstream', eventTime: undefined, evidence: 'odd', raw: 'odd' }, 'olga');
+    const complaint = c.incidentId!;
+    await w.service.apply(complaint, { type: 'notice_sent' }, 'mail');
+    // An approved throttle over the whole customer, an hour later, before the complaint's deadline.
+    w.clock.set(new Date(T0.getTime() + HOUR));
+    const [own] = await w.service.enforceHosts(['web-01'], { kind: 'throttle', rateBps: 1_000_000 }, 'botnet across the account', 'olga', { approvalId: 'apr-1' });
+    // Observed: the throttle joined the complaint's incident (one open 'other' incident per host), which went
+    // enforced, and the customer's plan, sent in time, was refused ("enforced: customer plan does not apply").
+    expect(own).not.toBe(complaint);
+    expect((await w.store.incidents.get(own!))!).toMatchObject({ openedBy: 'operator', actions: [{ kind: 'throttle', rateBps: 1_000_000 }] });
+    expect((await w.store.incidents.get(complaint))!).toMatchObject({ state: 'notified', actions: [] });
+    const planned = await w.service.apply(complaint, { type: 'customer_plan', dueAt: new Date(T0.getTime() + 48 * HOUR) }, 'customer');
+    expect(planned.state).toBe('plan_accepted');
+    // The next operator action on the host joins the operator's incident; the next complaint joins the complaint's.
+    expect(await w.service.enforceHost('web-01', { kind: 'smtp_block' }, 'and the spam', 'olga')).toBe(own);
+    const again = await w.service.submitComplaint({ ip: '203.0.113.1', category: 'other', reporter: 'fbl', reporterKind: 'upstream', eventTime: undefined, evidence: 'odd again', raw: 'odd again' }, 'olga');
+    expect(again.incidentId).toBe(complaint);
+    await w.store.close();
+  });
 });
