@@ -11,6 +11,7 @@ import type { HostSettings } from './enforce/computePlan.js';
 import { Engine, type HostBackends } from './enforce/Engine.js';
 import { ExecRunner, type CommandRunner } from '../proto/runtime/CommandRunner.js';
 import { StateFile } from './state/StateFile.js';
+import { procSentCounters } from './detect/interfaceCounters.js';
 import { Watcher, type WatcherDeps } from './detect/Watcher.js';
 import { Guard, type GuardDeps } from './guard/Guard.js';
 import { GuardStateFile } from './guard/GuardStateFile.js';
@@ -42,10 +43,17 @@ export function createEngine(settings: AgentSettings, log: Logger, runner?: Comm
 }
 
 /** The watcher of outbound connections on this host; none with the dry-run backend, which touches nothing. */
-export function createWatcher(settings: AgentSettings, log: Logger, send: WatcherDeps['send'], runner: CommandRunner = new ExecRunner()): Watcher | undefined {
+/** `readSent` defaults to this process's /proc/net/dev (a test whose runner enters a namespace names that namespace's). */
+export function createWatcher(
+  settings: AgentSettings,
+  log: Logger,
+  send: WatcherDeps['send'],
+  runner: CommandRunner = new ExecRunner(),
+  readSent: WatcherDeps['readSent'] = procSentCounters(settings.interfaces.public),
+): Watcher | undefined {
   if (settings.backend === 'dry-run') return undefined;
   const host = hostSettings(settings);
-  return new Watcher({ runner, log: log.child({ component: 'watch' }), clock: () => new Date(), publicInterfaces: host.publicInterfaces, managementNetworks: host.managementNetworks, send });
+  return new Watcher({ runner, log: log.child({ component: 'watch' }), clock: () => new Date(), publicInterfaces: host.publicInterfaces, managementNetworks: host.managementNetworks, send, readSent });
 }
 
 /** The brute-force guard of this host (managed security); none with the dry-run backend, which touches nothing. Its bans are kept in the state dir. */

@@ -1,10 +1,12 @@
 import type { DetectionPolicy, Observation } from '../../proto/gen-messages/cordon/v1/agent.js';
-import { cidrContains, type Cidr } from '../../proto/runtime/cidr.js';
+import type { Cidr } from '../../proto/runtime/cidr.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import { readWatchSets } from './readWatchSets.js';
-import { WATCH_TABLE, renderWatchFlush, renderWatchTransaction, FLOOD_SAMPLE_ONE_IN } from './watchRuleset.js';
+import { FloodGate } from './FloodGate.js';
+import type { SentCounters } from './interfaceCounters.js';
+import { WATCH_TABLE, renderWatchFlush, renderWatchTransaction } from './watchRuleset.js';
 
 export interface WatcherDeps {
   runner: CommandRunner;
@@ -14,6 +16,8 @@ export interface WatcherDeps {
   managementNetworks: Cidr[];
   /** Hands an observation to the link (which drops it while disconnected: the next window measures again). */
   send: (observation: Observation) => Promise<void>;
+  /** What the public interfaces have sent so far: the flood detector's gate (procSentCounters). */
+  readSent: () => Promise<SentCounters | undefined>;
 }
 
 /** The busiest destinations an observation carries as evidence. */
@@ -63,30 +67,6 @@ function observation(kind: 'smtp' | 'fanout', counts: Map<string, number>, count
 }
 
 /**
- * The flood detector's finding, if any: destinations that got more packets
- * than the rate allows over the window, in packets that average no more
- * than the size limit (a bulk transfer's are far larger). Its count is the
- * busiest such destination's packets.
- */
-function floodObservation(flood: Map<string, { packets: number; bytes: number }>, p: DetectionPolicy, start: Date, end: Date): Observation | undefined {
-  const seconds = Math.max((end.getTime() - start.getTime()) / 1000, 1);
-  const threshold = Math.ceil(p.floodPacketsPerSecond * seconds);
-  const over = [...flood]
-    .filter(([, c]) => c.packets > threshold && c.bytes / c.packets <= p.floodMaxAverageBytes)
-    .sort((a, b) => b[1].packets - a[1].packets || (a[0] < b[0] ? -1 : 1))
-    .slice(0, TOP);
-  if (over.length === 0) return undefined;
-  return {
-    kind: 'flood',
-    windowStart: start,
-    windowEnd: end,
-    count: BigInt(over[0]![1].packets),
-    threshold: BigInt(threshold),
-    top: over.map(([address, c]) => ({ address, connections: 0n, packets: BigInt(c.packets), bytes: BigInt(c.bytes) })),
-  };
-}
-
-/**
  * Outbound abuse seen on the host itself: keeps the watch table in place for
  * the controller's detection policy, reads and empties its sets once a
  * window, and reports what passed a threshold. It changes no traffic. A
@@ -99,8 +79,14 @@ export class Watcher {
   private timer: NodeJS.Timeout | undefined;
   private windowStart: Date | undefined;
   private running: Promise<unknown> = Promise.resolve();
+  private gate: FloodGate | undefined;
 
   constructor(private readonly deps: WatcherDeps) {}
+
+  /** The flood detector's gate while it runs (tests drive its probes). */
+  get floodGate(): FloodGate | undefined {
+    return this.gate;
+  }
 
   /** Converges to `policy` (undefined or disabled: no table). The same policy again changes nothing, so a reconnect keeps the window. */
   async setPolicy(policy: DetectionPolicy | undefined): Promise<void> {
@@ -110,12 +96,19 @@ export class Watcher {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+    await this.gate?.stop();
+    this.gate = undefined;
     await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderWatchTransaction(active && this.plan(active)) });
     this.appliedKey = key;
     this.policy = active;
     this.windowStart = this.deps.clock();
     if (!active) return;
-    this.deps.log.info({ windowSeconds: active.windowSeconds, smtp: active.smtpNewConnections, fanout: active.fanoutDestinations }, 'watching outbound connections');
+    this.deps.log.info({ windowSeconds: active.windowSeconds, smtp: active.smtpNewConnections, fanout: active.fanoutDestinations, flood: active.floodPacketsPerSecond }, 'watching outbound connections');
+    if (active.floodPacketsPerSecond > 0) {
+      const { runner, log, clock, readSent, managementNetworks, send } = this.deps;
+      this.gate = new FloodGate({ runner, log, clock, readSent, managementNetworks, send }, this.plan(active), active);
+      this.gate.start();
+    }
     this.timer = setInterval(() => void this.sample(), active.windowSeconds * 1000);
     this.timer.unref();
   }
@@ -131,6 +124,8 @@ export class Watcher {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+    await this.gate?.stop();
+    this.gate = undefined;
   }
 
   private async sampleNow(): Promise<Observation[]> {
@@ -144,6 +139,7 @@ export class Watcher {
       return [];
     }
     // What arrives between the listing and the flush is lost: a few milliseconds of a window.
+    // The flood sets are not this window's: FloodGate empties and reads them around its own samples.
     await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderWatchFlush() });
     const end = this.deps.clock();
     const start = this.windowStart;
@@ -157,15 +153,6 @@ export class Watcher {
     if (policy.fanoutDestinations > 0 && counts.fanout.size > policy.fanoutDestinations) {
       found.push(observation('fanout', counts.fanout, counts.fanout.size, policy.fanoutDestinations, start, end));
     }
-    // The table samples every destination's packets; management networks are left out here, not per packet.
-    for (const address of counts.flood.keys()) if (this.deps.managementNetworks.some((c) => cidrContains(c, address))) counts.flood.delete(address);
-    // One packet in FLOOD_SAMPLE_ONE_IN was counted: the observation carries the estimate of all of them.
-    for (const c of counts.flood.values()) {
-      c.packets *= FLOOD_SAMPLE_ONE_IN;
-      c.bytes *= FLOOD_SAMPLE_ONE_IN;
-    }
-    const flood = policy.floodPacketsPerSecond > 0 ? floodObservation(counts.flood, policy, start, end) : undefined;
-    if (flood) found.push(flood);
     for (const o of found) {
       this.deps.log.warn({ kind: o.kind, count: Number(o.count), threshold: Number(o.threshold) }, 'outbound connections over the detection threshold');
       await this.deps.send(o).catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'cannot send an observation'));

@@ -3,8 +3,11 @@ import { collapseCidrs, type Cidr } from '../../proto/runtime/cidr.js';
 /** The agent's second table: it counts, it never drops or accepts anything (a separate table, so enforcement's transactions and fingerprints never see it). */
 export const WATCH_TABLE = 'inet cordon_watch';
 
-/** The dynamic sets the watcher reads and flushes each window. */
-export const WATCH_SETS = ['smtp_v4', 'smtp_v6', 'fanout_v4', 'fanout_v6', 'flood_v4', 'flood_v6'] as const;
+/** The dynamic sets the watcher reads and flushes each window (new connections). */
+export const WATCH_SETS = ['smtp_v4', 'smtp_v6', 'fanout_v4', 'fanout_v6'] as const;
+
+/** The flood detector's sets: emptied when its sampling starts, read when it ends (FloodGate), not per window. */
+export const FLOOD_SETS = ['flood_v4', 'flood_v6'] as const;
 
 /** Element limit of each dynamic set: beyond it the kernel adds no element, and a count saturates rather than grow memory. */
 export const WATCH_SET_SIZE = 65_535;
@@ -13,8 +16,9 @@ export const WATCH_SET_SIZE = 65_535;
  * The flood detector counts one packet in this many, drawn at random by
  * the kernel (`numgen random`), and the watcher multiplies back. Adding
  * every packet's destination to the set cost 6 % of a 64-byte flood's rate
- * (BENCHMARKS §4); at the default threshold a minute's flood is still
- * 75,000 samples per destination, so the estimate is within about 1 %.
+ * (BENCHMARKS §4); at the default threshold (20,000 a second) the 3 s that
+ * FloodGate samples are still 3,750 samples per destination, so the
+ * estimate is within about 2 % (one standard deviation).
  */
 export const FLOOD_SAMPLE_ONE_IN = 16;
 
@@ -24,8 +28,15 @@ export interface WatchPlan {
   managementNetworks: Cidr[];
   smtpPorts: number[];
   fanoutPorts: number[];
-  /** Count every packet per destination (the flood detector), not only new connections. */
+  /** Keep the flood detector's sets and chain (its sampling rule is added only while FloodGate names destinations). */
   flood: boolean;
+}
+
+/** The rules of the output and forward hooks: new connections always; the flood sample only while `sampling`. */
+function hookRules(plan: WatchPlan, sampling: boolean): string[] {
+  const rules = ['tcp flags & (syn | ack) == syn oifname @public_ifs jump syn'];
+  if (plan.flood && sampling) rules.push(`numgen random mod ${FLOOD_SAMPLE_ONE_IN} == 0 oifname @public_ifs jump flood`);
+  return rules;
 }
 
 function elements(items: string[]): string {
@@ -49,8 +60,9 @@ function dynamicSet(name: string, family: 4 | 6): string {
  * §4) leaving through a public interface (made on the host or forwarded for its VMs) and only adds its
  * destination to a set with a counter per element: how many new connections
  * to each SMTP destination, and how many distinct scan-port destinations
- * (with their connections), and, when the flood detector is on, one packet
- * in FLOOD_SAMPLE_ONE_IN with its bytes per destination. The hooks run at priority filter - 20, before Cordon's
+ * (with their connections), and, while the flood detector names
+ * destinations (FloodGate, a few seconds at a time), one packet in
+ * FLOOD_SAMPLE_ONE_IN with its bytes per destination. The hooks run at priority filter - 20, before Cordon's
  * own enforcement (filter - 10), so attempts that an SMTP block refuses are
  * still counted, and no rule here has a verdict: traffic passes as before.
  */
@@ -76,8 +88,7 @@ export function renderWatchTable(plan: WatchPlan): string {
   out += '\t\ttcp dport @fanout_ports add @fanout_v6 { ip6 daddr }\n';
   out += '\t}\n';
   if (plan.flood) out += '\tchain flood {\n\t\tadd @flood_v4 { ip daddr }\n\t\tadd @flood_v6 { ip6 daddr }\n\t}\n';
-  const rules = ['\t\ttcp flags & (syn | ack) == syn oifname @public_ifs jump syn\n'];
-  if (plan.flood) rules.push(`\t\tnumgen random mod ${FLOOD_SAMPLE_ONE_IN} == 0 oifname @public_ifs jump flood\n`);
+  const rules = hookRules(plan, false).map((r) => `\t\t${r}\n`);
   const hook = (name: string) => `\tchain ${name} {\n\t\ttype filter hook ${name} priority filter - 20; policy accept;\n${rules.join('')}\t}\n`;
   out += hook('output') + hook('forward');
   out += '}\n';
@@ -89,7 +100,21 @@ export function renderWatchTransaction(plan: WatchPlan | undefined): string {
   return `table ${WATCH_TABLE}\ndelete table ${WATCH_TABLE}\n${plan ? renderWatchTable(plan) : ''}`;
 }
 
-/** Empties the dynamic sets, for the next window. */
+/** Empties the connection sets, for the next window. */
 export function renderWatchFlush(): string {
   return WATCH_SETS.map((s) => `flush set ${WATCH_TABLE} ${s}\n`).join('');
+}
+
+/**
+ * Turns the flood sample on or off in one nft transaction: both hooks' rules
+ * are replaced (the connection sets keep their counts); turning it on also
+ * empties the flood sets, so what they hold afterwards is this sampling's.
+ */
+export function renderFloodSampling(plan: WatchPlan, on: boolean): string {
+  let out = on ? FLOOD_SETS.map((s) => `flush set ${WATCH_TABLE} ${s}\n`).join('') : '';
+  for (const hook of ['output', 'forward']) {
+    out += `flush chain ${WATCH_TABLE} ${hook}\n`;
+    for (const r of hookRules(plan, on)) out += `add rule ${WATCH_TABLE} ${hook} ${r}\n`;
+  }
+  return out;
 }

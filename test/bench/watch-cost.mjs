@@ -1,10 +1,14 @@
 // What the agent's watch table (outbound abuse detection, agent/detect/)
 // costs per packet: a 64-byte UDP flood's packet rate with no watch table,
-// with the table counting new connections only (SMTP and fan-out), and with
-// the flood detector on too (every packet added to a per-destination set).
+// with the table as the agent keeps it (new connections counted: SMTP and
+// fan-out), and with the flood detector's sample on (one packet in 16 added
+// to a per-destination set: what FloodGate turns on for 3 s when the
+// interface counters show the rate). Then the whole detector over whole
+// windows: a flood of --window seconds with the agent's real FloodGate
+// running against one with no table, in the same rounds.
 // Beside nft-set-scaling.mjs, with the same flood.
 //
-//   npm run build && node test/bench/watch-cost.mjs [--seconds 3] [--reps 5]
+//   npm run build && node test/bench/watch-cost.mjs [--seconds 3] [--reps 5] [--window 60] [--window-reps 3]
 //
 // The flood: iperf3 UDP, 64-byte payloads, unlimited rate (-b 0), for
 // --seconds, from the host namespace (pub0) to the internet namespace. The
@@ -14,27 +18,35 @@
 // for the agent (list the table as JSON and empty its sets: two nft runs).
 // Bounded; namespaces cbench-<pid>-* are removed at the end, on failure and
 // on Ctrl-C. Root only.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { renderWatchFlush, renderWatchTransaction } from '../../dist/agent/detect/watchRuleset.js';
+import { renderFloodSampling, renderWatchFlush, renderWatchTransaction } from '../../dist/agent/detect/watchRuleset.js';
+import { FloodGate } from '../../dist/agent/detect/FloodGate.js';
+import { procSentCounters } from '../../dist/agent/detect/interfaceCounters.js';
+import { ExecRunner } from '../../dist/proto/runtime/CommandRunner.js';
+import { silentLogger } from '../../dist/proto/runtime/logger.js';
 import { parseCidr } from '../../dist/proto/runtime/cidr.js';
 import { benchScope } from './lib/benchScope.mjs';
 import { createLab, inNs } from './lib/netns.mjs';
 import { fmt } from './lib/stats.mjs';
-import { udpFlood } from './lib/udpFlood.mjs';
+import { udpFlood, udpFloodAsync } from './lib/udpFlood.mjs';
 
-const { values: opt } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, reps: { type: 'string', default: '5' } } });
+const { values: opt } = parseArgs({
+  options: { seconds: { type: 'string', default: '3' }, reps: { type: 'string', default: '5' }, window: { type: 'string', default: '60' }, 'window-reps': { type: 'string', default: '3' } },
+});
 const SECONDS = Number(opt.seconds);
 const REPS = Number(opt.reps);
+const WINDOW = Number(opt.window);
+const WINDOW_REPS = Number(opt['window-reps']);
 if (process.getuid?.() !== 0) {
   console.error('watch-cost bench: needs root (network namespaces, nft)');
   process.exit(1);
 }
-if (!(SECONDS >= 1 && SECONDS <= 30) || !(Number.isInteger(REPS) && REPS >= 1 && REPS <= 20)) {
-  console.error('watch-cost bench: --seconds 1..30, --reps 1..20');
+if (!(SECONDS >= 1 && SECONDS <= 30) || !(Number.isInteger(REPS) && REPS >= 1 && REPS <= 20) || !(WINDOW >= 10 && WINDOW <= 300) || !(Number.isInteger(WINDOW_REPS) && WINDOW_REPS >= 0 && WINDOW_REPS <= 10)) {
+  console.error('watch-cost bench: --seconds 1..30, --reps 1..20, --window 10..300, --window-reps 0..10');
   process.exit(2);
 }
 
@@ -83,8 +95,8 @@ try {
   const loadBefore = loadavg();
   const variants = [
     { name: 'no watch table', tx: renderWatchTransaction(undefined), runs: [] },
-    { name: 'watch: new connections only (flood off)', tx: renderWatchTransaction(plan(false)), runs: [] },
-    { name: 'watch: flood detector on too', tx: renderWatchTransaction(plan(true)), runs: [] },
+    { name: 'watch table as kept (flood sample off)', tx: renderWatchTransaction(plan(true)), runs: [] },
+    { name: 'watch: flood sample on (3 s a window)', tx: renderWatchTransaction(plan(true)) + renderFloodSampling(plan(true), true), runs: [] },
   ];
   process.stdout.write(`measuring ${variants.length} variants × ${REPS} rounds`);
   for (let r = 0; r < REPS; r++) {
@@ -99,6 +111,30 @@ try {
   flood();
   const works = Array.from({ length: 10 }, () => windowWork());
   load(renderWatchTransaction(undefined));
+  // The whole detector over whole windows: the agent's FloodGate (from dist/) reads pub0's counters through a
+  // process in the host namespace and runs nft there, while a flood of one window runs without blocking it.
+  const resident = spawn('ip', ['netns', 'exec', lab.host, 'sleep', String(WINDOW * WINDOW_REPS * 3 + 120)], { stdio: 'ignore' });
+  children.add(resident);
+  const whole = { none: [], gated: [], samples: [] };
+  for (let r = 0; r < WINDOW_REPS; r++) {
+    load(renderWatchTransaction(undefined));
+    whole.none.push((await udpFloodAsync(lab, children, WINDOW)).pps);
+    process.stdout.write('.');
+    load(renderWatchTransaction(plan(true)));
+    const policy = { enabled: true, windowSeconds: WINDOW, smtpPorts: [25, 465, 587], smtpNewConnections: 100, fanoutPorts: [22], fanoutDestinations: 50, floodPacketsPerSecond: 20_000, floodMaxAverageBytes: 512 };
+    const found = [];
+    const gate = new FloodGate(
+      { runner: new ExecRunner(lab.host), log: silentLogger(), clock: () => new Date(), readSent: procSentCounters(['pub0'], `/proc/${resident.pid}/net/dev`), managementNetworks: plan(true).managementNetworks, send: async (o) => void found.push(o) },
+      plan(true),
+      policy,
+    );
+    gate.start();
+    whole.gated.push((await udpFloodAsync(lab, children, WINDOW)).pps);
+    await gate.stop();
+    whole.samples.push(found.length);
+    process.stdout.write('.');
+  }
+  load(renderWatchTransaction(undefined));
   process.stdout.write('\n');
   const base = median(variants[0].runs);
   console.log(`\nwatch table cost, ${started.toISOString()}, ${cpus().length} × ${cpus()[0]?.model.trim()}, kernel ${execFileSync('uname', ['-r']).toString().trim()}, ${execFileSync('nft', ['--version']).toString().trim()}`);
@@ -108,8 +144,15 @@ try {
     const pps = median(v.runs);
     console.log(`  ${v.name.padEnd(42)} ${fmt(pps / 1000).padStart(8)} kpps ${(fmt((100 * pps) / base, 1) + '%').padStart(8)} of none   runs: ${v.runs.map((x) => fmt(x / 1000)).join(' ')}`);
   }
+  if (WINDOW_REPS > 0) {
+    const none = median(whole.none);
+    const gated = median(whole.gated);
+    console.log(`the whole flood detector over ${WINDOW} s floods (one detection window of ${WINDOW} s, threshold 20,000 packets/s), median of ${WINDOW_REPS} rounds:`);
+    console.log(`  no watch table ${fmt(none / 1000).padStart(8)} kpps   runs: ${whole.none.map((x) => fmt(x / 1000)).join(' ')}`);
+    console.log(`  the agent's table and FloodGate ${fmt(gated / 1000).padStart(8)} kpps ${(fmt((100 * gated) / none, 1) + '%').padStart(8)} of none   runs: ${whole.gated.map((x) => fmt(x / 1000)).join(' ')}; flood observations per round: ${whole.samples.join(' ')}`);
+  }
   console.log(`one window's work (nft -j list table + nft -f flush), 10 runs: median ${fmt(median(works))} ms, max ${fmt(Math.max(...works))} ms; at the default 60 s window that is ${fmt((100 * median(works)) / 60_000, 3)} % of a core`);
-  console.log(`reproduce: npm run build && node test/bench/watch-cost.mjs --seconds ${SECONDS} --reps ${REPS}`);
+  console.log(`reproduce: npm run build && node test/bench/watch-cost.mjs --seconds ${SECONDS} --reps ${REPS} --window ${WINDOW} --window-reps ${WINDOW_REPS}`);
 } catch (err) {
   console.error(`\nwatch-cost bench failed: ${err?.stack ?? err}`);
   process.exitCode = 1;

@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../agent/config.js';
 import { createEngine, createWatcher } from '../../agent/createEngine.js';
+import { procSentCounters } from '../../agent/detect/interfaceCounters.js';
 import { runDaemon, type RunningAgent } from '../../agent/runDaemon.js';
 import { runController, type Controller } from '../../controller/runController.js';
 import { Store } from '../../controller/store/Store.js';
@@ -72,8 +73,12 @@ describe.skipIf(!gate.ok)('outbound abuse seen on the host, for real', () => {
     );
     const s = loadAgentConfig({ file }).getProperties();
     const runner = new ExecRunner(lab.host);
+    // The agent runs in this process, outside the host's namespace: its flood gate reads the namespace's
+    // interface counters through a process that lives there (/proc/PID/net is PID's namespace).
+    const resident = lab.track(spawn('ip', ['netns', 'exec', lab.host, 'sleep', '600'], { stdio: 'ignore' }));
+    await waitFor('a process in the host namespace', () => existsSync(`/proc/${resident.pid}/net/dev`) && readFileSync(`/proc/${resident.pid}/net/dev`, 'utf8').includes('pub0:'));
     agent = await runDaemon(s, pki.material('agent-web-01'), createEngine(s, silentLogger(), runner), silentLogger(), {
-      createWatcher: (send) => createWatcher(s, silentLogger(), send, runner),
+      createWatcher: (send) => createWatcher(s, silentLogger(), send, runner, procSentCounters(['pub0'], `/proc/${resident.pid}/net/dev`)),
     });
     await waitFor('the agent to connect', () => controller.server.sessions.get('web-01')?.state === 'connected');
     await waitFor('the watch table', () => inNs(lab.host, 'nft', 'list', 'tables').includes('inet cordon_watch'));
@@ -134,7 +139,10 @@ describe.skipIf(!gate.ok)('outbound abuse seen on the host, for real', () => {
     }
     const server = lab.track(spawn('ip', ['netns', 'exec', lab.internet, 'iperf3', '-s', '-1', '-B', lab.addr.inet4, '-p', '5201'], { stdio: 'ignore' }));
     await new Promise((r) => setTimeout(r, 300));
-    inNs(lab.host, 'timeout', '15', 'iperf3', '-c', lab.addr.inet4, '-p', '5201', '-u', '-b', '0', '-l', '64', '-t', '3');
+    // Long enough for the gate: a probe of the interface counters every 2 s, then a 3 s sample of destinations.
+    // Run without blocking: the agent lives in this process, and its gate probes while the flood runs.
+    const client = lab.track(spawn('ip', ['netns', 'exec', lab.host, 'timeout', '20', 'iperf3', '-c', lab.addr.inet4, '-p', '5201', '-u', '-b', '0', '-l', '64', '-t', '8'], { stdio: 'ignore' }));
+    await new Promise((r) => client.once('exit', r));
     server.kill('SIGKILL');
     await waitFor('a ddos incident from own monitoring', async () => (await incidentsOf('ddos')).length === 1, (2 * WINDOW_S + 3) * 1000, 200);
     const [incident] = await incidentsOf('ddos');

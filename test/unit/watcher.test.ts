@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Watcher, activePolicy } from '../../agent/detect/Watcher.js';
 import { readWatchSets } from '../../agent/detect/readWatchSets.js';
+import { sentThrough } from '../../agent/detect/interfaceCounters.js';
 import { renderWatchFlush, renderWatchTransaction } from '../../agent/detect/watchRuleset.js';
 import type { DetectionPolicy, Observation } from '../../proto/gen/cordon/v1/agent.js';
 import { parseCidr } from '../../proto/runtime/cidr.js';
@@ -22,8 +23,18 @@ function watcher(answer: ConstructorParameters<typeof RecordingRunner>[0]) {
   const runner = new RecordingRunner(answer);
   const sent: Observation[] = [];
   let now = new Date('2026-12-07T10:00:00Z');
-  const w = new Watcher({ runner, log: silentLogger(), clock: () => now, publicInterfaces: plan.publicInterfaces, managementNetworks: plan.managementNetworks, send: async (o) => void sent.push(o) });
-  return { w, runner, sent, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
+  // What pub0 has sent: the test moves it as a flood (or a quiet host) would.
+  const counters = { packets: 1_000, bytes: 64_000 };
+  const w = new Watcher({
+    runner,
+    log: silentLogger(),
+    clock: () => now,
+    publicInterfaces: plan.publicInterfaces,
+    managementNetworks: plan.managementNetworks,
+    send: async (o) => void sent.push(o),
+    readSent: async () => ({ ...counters }),
+  });
+  return { w, runner, sent, counters, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
 }
 
 describe('the watch table', () => {
@@ -32,7 +43,7 @@ describe('the watch table', () => {
     // No verdict anywhere but the base chains' accept policy: traffic passes as it would without the table.
     expect(renderWatchTransaction(plan).replaceAll('policy accept;', '')).not.toMatch(/\b(drop|reject|accept|queue)\b/);
     expect(renderWatchTransaction(undefined)).toBe('table inet cordon_watch\ndelete table inet cordon_watch\n');
-    expect(renderWatchFlush()).toBe(['smtp_v4', 'smtp_v6', 'fanout_v4', 'fanout_v6', 'flood_v4', 'flood_v6'].map((s) => `flush set inet cordon_watch ${s}\n`).join(''));
+    expect(renderWatchFlush()).toBe(['smtp_v4', 'smtp_v6', 'fanout_v4', 'fanout_v6'].map((s) => `flush set inet cordon_watch ${s}\n`).join(''));
   });
 
   it("reads nft's listing: packets per destination, and refuses what is not its JSON", () => {
@@ -52,25 +63,75 @@ describe('the watch table', () => {
   });
 });
 
+describe("the public interfaces' counters", () => {
+  // /proc/net/dev as Linux prints it (proc(5)): two header lines, then per interface 8 receive and 8 transmit fields.
+  const dev = [
+    'Inter-|   Receive                                                |  Transmit',
+    ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
+    '    lo:  123456     789    0    0    0     0          0         0   123456     789    0    0    0     0       0          0',
+    '  pub0: 9000000   10000    0    0    0     0          0         0 64000000 1000000    0    0    0     0       0          0',
+    'pub1:5 6 0 0 0 0 0 0 640 10 0 0 0 0 0 0',
+    '  mgmt0:     100       1    0    0    0     0          0         0      200       2    0    0    0     0       0          0',
+  ].join('\n');
+
+  it('sums what the named interfaces sent, and says when none of them is there', () => {
+    expect(sentThrough(dev, ['pub0'])).toEqual({ packets: 1_000_000, bytes: 64_000_000 });
+    // A name glued to its counters (a long name or a large number leaves no space) reads the same.
+    expect(sentThrough(dev, ['pub0', 'pub1'])).toEqual({ packets: 1_000_010, bytes: 64_000_640 });
+    expect(sentThrough(dev, ['eth9'])).toBeUndefined();
+    expect(sentThrough('not the file', ['pub0'])).toBeUndefined();
+  });
+});
+
 describe('Watcher', () => {
-  it('reports a flood of small packets to one destination from the sampled counts, and not a bulk transfer of large ones at the same rate', async () => {
-    // What the kernel counted: one packet in FLOOD_SAMPLE_ONE_IN (16), so 93,750 samples are 1,500,000 packets.
+  it("samples destinations only while the interfaces' counters show the flood rate, and reports a flood of small packets, not a bulk transfer", async () => {
+    // What the kernel counted in 3 s: one packet in FLOOD_SAMPLE_ONE_IN (16), so 4,000 samples are 64,000 packets.
     const flood: [string, number, number][] = [
-      ['198.51.100.9', 93_750, 93_750 * 64],
-      ['198.51.100.10', 93_750, 93_750 * 9000],
-      // 74,999 samples are 1,199,984 packets: under 20,000 a second over the minute (1,200,000).
-      ['198.51.100.11', 74_999, 74_999 * 64],
-      // The management network is never counted as flooded (the table counts it; the watcher leaves it out).
-      ['10.255.0.1', 9_000_000, 9_000_000 * 64],
+      ['198.51.100.9', 4_000, 4_000 * 64],
+      ['198.51.100.10', 4_000, 4_000 * 9000],
+      // 3,749 samples are 59,984 packets: under 20,000 a second over the 3 s sampled (60,000).
+      ['198.51.100.11', 3_749, 3_749 * 64],
+      // The management network is never counted as flooded (the table counts it; the gate leaves it out).
+      ['10.255.0.1', 900_000, 900_000 * 64],
     ];
-    const { w, advance } = watcher((_cmd: string, args: string[]) => (args[0] === '-j' ? { stdout: listing([], [], flood) } : {}));
+    const { w, runner, sent, counters, advance } = watcher((_cmd: string, args: string[]) => (args[0] === '-j' ? { stdout: listing([], [], flood) } : {}));
     await w.setPolicy({ ...policy, smtpNewConnections: 0, fanoutDestinations: 0, floodPacketsPerSecond: 20_000, floodMaxAverageBytes: 512 });
-    advance(60_000);
-    const [found, ...rest] = await w.sample();
-    expect(rest).toEqual([]);
-    expect(found).toMatchObject({ kind: 'flood', count: 1_500_000n, threshold: 1_200_000n });
-    expect(found!.top).toEqual([{ address: '198.51.100.9', connections: 0n, packets: 1_500_000n, bytes: 96_000_000n }]);
+    const gate = w.floodGate!;
+    const sampleRule = (input: string | undefined) => input?.includes('numgen random mod 16 == 0 oifname @public_ifs jump flood') ?? false;
+    // The table as applied has no per-packet flood rule: a quiet host pays nothing for the detector.
+    expect(runner.calls.filter((c) => sampleRule(c.input))).toEqual([]);
+    const step = async (ms: number, packets: number) => {
+      advance(ms);
+      counters.packets += packets;
+      counters.bytes += packets * 64;
+      return gate.probe();
+    };
+    expect(await step(2_000, 1_000)).toBeUndefined(); // 500 a second
+    expect(gate.sampling).toBe(false);
+    expect(await step(2_000, 100_000)).toBeUndefined(); // 50,000 a second: over the rate, the sample starts
+    expect(gate.sampling).toBe(true);
+    expect(runner.calls.at(-1)!.input).toMatch(/^flush set inet cordon_watch flood_v4\nflush set inet cordon_watch flood_v6\nflush chain inet cordon_watch output\n/);
+    expect(sampleRule(runner.calls.at(-1)!.input)).toBe(true);
+    const from = new Date('2026-12-07T10:00:04Z');
+    const found = await step(3_000, 150_000);
+    expect(gate.sampling).toBe(false);
+    expect(sampleRule(runner.calls.filter((c) => c.input).at(-1)!.input)).toBe(false);
+    expect(found).toMatchObject({ kind: 'flood', count: 64_000n, threshold: 60_000n, windowStart: from, windowEnd: new Date(from.getTime() + 3_000) });
+    expect(found!.top).toEqual([{ address: '198.51.100.9', connections: 0n, packets: 64_000n, bytes: 4_096_000n }]);
+    expect(sent).toEqual([found]);
+    // The flood goes on: no new sample until a detection window after this one started.
+    for (let t = 0; t < 28; t++) await step(2_000, 100_000); // to 10:01:03
+    expect(gate.sampling).toBe(false);
+    await step(2_000, 100_000); // 10:01:05, past 10:01:04
+    expect(gate.sampling).toBe(true);
+    // The window's own reading leaves the flood sets alone (they are the sample's).
+    advance(1_000);
+    await w.sample();
+    expect(runner.calls.at(-1)!.input).toBe(renderWatchFlush());
+    expect(renderWatchFlush()).not.toMatch(/flood/);
     await w.stop();
+    expect(sampleRule(runner.calls.at(-1)!.input)).toBe(false);
+    expect(runner.calls.at(-1)!.input).toMatch(/flush chain inet cordon_watch forward\nadd rule inet cordon_watch forward tcp flags/);
   });
 
   it('applies the table once for the same policy, and removes it when the policy turns detection off', async () => {
