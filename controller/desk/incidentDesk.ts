@@ -322,7 +322,7 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
           event = current.state === 'disputed' || current.state === 'appealed' ? { type: 'operator_accept_dispute', operator: op.name } : { type: 'operator_verify', operator: op.name };
           break;
         case Decision.DECISION_REJECT_DISPUTE:
-          event = { type: 'operator_reject_dispute', operator: op.name };
+          event = { type: 'operator_reject_dispute', operator: op.name, reason: reason || undefined };
           break;
         case Decision.DECISION_DISMISS:
           if (!req.reason.trim()) throw new CordonError('invalid', 'a dismissal needs a reason', { field: 'reason' });

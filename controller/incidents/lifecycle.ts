@@ -29,12 +29,21 @@ export type MailTemplate =
   | 'closed'
   | 'dismissed'
   | 'termination'
-  | 'complaint_digest';
+  | 'complaint_digest'
+  /** An operator did not accept the customer's answer (a fix that does not hold, a dispute, an appeal): why, and what now. */
+  | 'answer_rejected';
+
+/** The customer's answer an operator did not accept, and the operator's reason, for the 'answer_rejected' mail. */
+export interface RejectedAnswer {
+  answer: 'fixed' | 'false_positive' | 'appeal';
+  answeredAt: Date | undefined;
+  reason: string;
+}
 
 /** What a transition asks the edges to do, written to the outbox in the same transaction. */
 export type Effect =
   /** `actions`: what the mail names, when not the incident's own (a release names what it lifted). */
-  | { type: 'mail'; template: MailTemplate; terminationReview: boolean; actions?: Action[] }
+  | { type: 'mail'; template: MailTemplate; terminationReview: boolean; actions?: Action[]; rejected?: RejectedAnswer }
   /** Set this incident's actions on its own host (empty: remove them). */
   /** `automatic`: the policy decided it (counted against the hourly cap), not an operator. */
   | { type: 'host_actions'; actions: Action[]; reason: string; automatic: boolean }
@@ -58,7 +67,8 @@ export type IncidentEvent =
   | { type: 'deadline'; dueAt: Date }
   | { type: 'operator_verify'; operator: string }
   | { type: 'operator_accept_dispute'; operator: string }
-  | { type: 'operator_reject_dispute'; operator: string }
+  /** `reason`: why, as the customer is told it (the desk requires one for a fix and an appeal). */
+  | { type: 'operator_reject_dispute'; operator: string; reason?: string | undefined }
   | { type: 'operator_dismiss'; operator: string; reason: string }
   /** An operator's action; `approvalId` names the second operator's grant when policy needed one. */
   | { type: 'operator_enforce'; operator: string; action: Action; reason: string; approvalId?: string | undefined }
@@ -299,22 +309,20 @@ export function transition(current: Incident | undefined, event: IncidentEvent, 
       return done();
 
     case 'operator_reject_dispute': {
-      if (i.state === 'customer_resolved') {
-        // The operator finds the fix does not hold: the complaint stands, with a fresh resolve deadline.
-        i.state = 'acknowledged';
-        i.resolveDueAt = addHours(now, ctx.policy.categories[i.category].resolveHours);
-        return done();
-      }
+      const answer = ({ customer_resolved: 'fixed', disputed: 'false_positive', appealed: 'appeal' } as const)[i.state as 'customer_resolved' | 'disputed' | 'appealed'];
+      if (!answer) refuse(i, event);
+      // The customer hears that their answer was not accepted, why, and what now.
+      const rejected: RejectedAnswer = { answer, answeredAt: i.answeredAt, reason: event.reason?.trim() || 'no reason given' };
       if (i.state === 'appealed') {
         // The restriction stays; the ladder's clock starts again from the decision.
         i.state = 'enforced';
         i.resolveDueAt = addHours(now, ctx.policy.ladderStepHours);
-        return done();
+      } else {
+        // A fix that does not hold, or a dispute that fails: the complaint stands, with a fresh resolve deadline.
+        i.state = 'acknowledged';
+        i.resolveDueAt = addHours(now, ctx.policy.categories[i.category].resolveHours);
       }
-      if (i.state !== 'disputed') refuse(i, event);
-      // Back to waiting for a fix, with a fresh resolve deadline.
-      i.state = 'acknowledged';
-      i.resolveDueAt = addHours(now, ctx.policy.categories[i.category].resolveHours);
+      effects.push({ type: 'mail', template: 'answer_rejected', terminationReview: false, rejected });
       return done();
     }
 

@@ -7,7 +7,7 @@ import type { MailComplaint } from './renderMail.js';
 import { parseReporterOutcomePayload, REPORTER_OUTCOME } from './renderReporterOutcome.js';
 import type { StatementDecision, StatementFact, StatementInput } from './statementOfReasons.js';
 
-const TEMPLATES: readonly MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'released_agent_gone', 'closed', 'dismissed', 'termination', 'complaint_digest'];
+const TEMPLATES: readonly MailTemplate[] = ['notice', 'escalated', 'enforced', 'released', 'released_agent_gone', 'closed', 'dismissed', 'termination', 'complaint_digest', 'answer_rejected'];
 const INCIDENT_DATES = ['notifiedAt', 'ackDueAt', 'resolveDueAt', 'acknowledgedAt', 'answeredAt', 'escalatedAt', 'closedAt', 'noticeUndeliveredAt'] as const;
 
 type Obj = Record<string, unknown>;
@@ -105,7 +105,12 @@ export function parseMailPayload(raw: unknown): MailPayload {
     ...(o.review === undefined || o.review === null ? {} : { review: reviewOf(obj(o.review, 'review')) }),
     ...(o.statement === undefined || o.statement === null ? {} : { statement: statementOf(obj(o.statement, 'statement')) }),
     ...(o.linkId === undefined || o.linkId === null ? {} : { linkId: str(o, 'linkId', '') }),
+    ...(o.rejected === undefined || o.rejected === null ? {} : { rejected: rejectedOf(obj(o.rejected, 'rejected')) }),
   };
+}
+
+function rejectedOf(o: Obj): NonNullable<MailPayload['rejected']> {
+  return { answer: oneOf(o, 'answer', 'rejected.', ['fixed', 'false_positive', 'appeal'] as const), answeredAt: optDate(o, 'answeredAt', 'rejected.'), reason: str(o, 'reason', 'rejected.') };
 }
 
 function list(v: unknown, field: string): unknown[] {

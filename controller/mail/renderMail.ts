@@ -1,5 +1,6 @@
-import type { MailTemplate } from '../incidents/lifecycle.js';
+import type { MailTemplate, RejectedAnswer } from '../incidents/lifecycle.js';
 import type { Action, Incident } from '../incidents/model.js';
+import { answerRejected } from './answerRejectedTemplate.js';
 import { closed, dismissed, released, releasedAgentGone, termination } from './closingTemplates.js';
 import { signature, type Template } from './mailBlocks.js';
 import { complaintDigest, notice } from './noticeTemplates.js';
@@ -67,6 +68,8 @@ export interface MailInput {
   approval?: { id: string; requestedBy: string; approvedBy: string } | undefined;
   /** For a restriction mail: the facts and the decision its statement of reasons states. */
   statement?: StatementInput | undefined;
+  /** For 'answer_rejected': what the customer had said, when, and the operator's reason for not accepting it. */
+  rejected?: RejectedAnswer | undefined;
   /** The incident's page for the customer, the first way to answer; made at send time from the row's link id, never stored. */
   pageUrl?: string | undefined;
 }
@@ -96,6 +99,7 @@ const TEMPLATES: Record<MailTemplate, Template> = {
   closed,
   termination,
   dismissed,
+  answer_rejected: answerRejected,
 };
 
 /**

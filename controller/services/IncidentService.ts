@@ -7,7 +7,7 @@ import type { Store } from '../store/Store.js';
 import { StoreTx } from '../store/StoreTx.js';
 import { ipKey } from '../store/addressKey.js';
 import { jsonField } from '../store/sqlDialect.js';
-import { nextDueAt, transition, type Context, type Effect, type IncidentEvent, type MailTemplate } from '../incidents/lifecycle.js';
+import { nextDueAt, transition, type Context, type Effect, type IncidentEvent, type MailTemplate, type RejectedAnswer } from '../incidents/lifecycle.js';
 import type { MailPayload } from '../mail/OutboxSource.js';
 import type { MailComplaint } from '../mail/renderMail.js';
 import { REPORTER_OUTCOME, type ReporterOutcomePayload } from '../mail/renderReporterOutcome.js';
@@ -792,7 +792,7 @@ export class IncidentService {
     for (const e of effects) {
       switch (e.type) {
         case 'mail': {
-          await this.queueIncidentMail(tx, i, e.template, e.terminationReview, actor, now, e.actions ? { ...cause, actions: e.actions } : cause);
+          await this.queueIncidentMail(tx, i, e.template, e.terminationReview, actor, now, { ...cause, ...(e.actions ? { actions: e.actions } : {}), ...(e.rejected ? { rejected: e.rejected } : {}) });
           // The reporters hear how it ended once, when it ends (not when its mail is re-sent).
           if ((e.template === 'closed' || e.template === 'dismissed') && cause.eventType !== 'mail_resent') {
             await this.queueReporterOutcomes(tx, i, e.template === 'closed' ? 'resolved' : 'dismissed', now);
@@ -891,6 +891,8 @@ export class IncidentService {
       review?: { id: string; incidentIds: string[]; decidedAt: Date };
       /** What the mail names when not the incident's own actions (a release names what it lifted). */
       actions?: Action[];
+      /** For 'answer_rejected': the answer and the operator's reason. */
+      rejected?: RejectedAnswer;
     },
     availableAt: Date = now,
   ): Promise<void> {
@@ -941,6 +943,7 @@ export class IncidentService {
       bmcCheckedAt: i.bmcVerifiedAt,
       ...(template === 'escalated' || template === 'enforced' ? { scope: await this.scopeOf(tx, i) } : {}),
       ...(cause.review ? { review: cause.review } : {}),
+      ...(cause.rejected ? { rejected: cause.rejected } : {}),
       ...(template === 'enforced' && i.approvalId ? { approval: await this.approvalOf(i.approvalId) } : {}),
       ...(restricts ? { statement: await this.statementOf(tx, i, template, cause.eventType) } : {}),
       ...(linkId ? { linkId } : {}),
@@ -1048,7 +1051,7 @@ export class IncidentService {
 }
 
 /** Templates that carry the incident's page link: those that ask for, or allow, an answer. */
-const PAGE_TEMPLATES: readonly MailTemplate[] = ['notice', 'complaint_digest', 'escalated', 'enforced'];
+const PAGE_TEMPLATES: readonly MailTemplate[] = ['notice', 'complaint_digest', 'escalated', 'enforced', 'answer_rejected'];
 /** Complaints a statement of reasons lists by name; it states the total. */
 const STATEMENT_FACTS = 20;
 

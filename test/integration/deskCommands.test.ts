@@ -92,6 +92,9 @@ describe('cordonctl against a controller with a store', () => {
     const bare = await ctl('olga', 'incident', 'reject-dispute', spam.id);
     expect(bare).toMatchObject({ code: 2, err: expect.stringMatching(/reason: .*rejecting the customer's fix needs a reason/) });
     expect((await ctl('olga', 'incident', 'reject-dispute', spam.id, '--reason', 'the trap still gets its mail')).out).toBe(`${spam.id}: acknowledged\n`);
+    // The customer is told, with the reason, in the same transaction as the decision.
+    const told = (await controller.store.outbox.list()).filter((m) => m.kind === 'mail' && m.incidentId === spam.id && (m.payload as { template?: string }).template === 'answer_rejected');
+    expect(told.map((m) => (m.payload as { rejected?: unknown }).rejected)).toMatchObject([{ answer: 'fixed', reason: 'the trap still gets its mail' }]);
     expect((await ctl('olga', 'incident', 'answer', spam.id, '--fixed', '--note', 'and the second spambot')).out).toBe(`${spam.id}: customer_resolved\n`);
     expect((await ctl('olga', 'incident', 'verify', spam.id)).out).toBe(`${spam.id}: closed\n`);
     const late = await ctl('olga', 'incident', 'answer', spam.id, '--ack');

@@ -141,7 +141,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     customer_ack: R, customer_fixed: R, customer_false_positive: R, customer_plan: R,
     deadline: U,
     operator_verify: to('closed', 'mail:closed'),
-    operator_accept_dispute: R, operator_reject_dispute: to('acknowledged'),
+    operator_accept_dispute: R, operator_reject_dispute: to('acknowledged', 'mail:answer_rejected'),
     operator_dismiss: to('dismissed', 'mail:dismissed'),
     operator_enforce: R, // the customer's answer is decided first
     operator_release: R, host_applied: U, host_failed: U,
@@ -157,7 +157,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     deadline: U,
     operator_verify: R,
     operator_accept_dispute: to('dismissed', 'mail:dismissed'),
-    operator_reject_dispute: to('acknowledged'),
+    operator_reject_dispute: to('acknowledged', 'mail:answer_rejected'),
     operator_dismiss: to('dismissed', 'mail:dismissed'),
     operator_enforce: R, // the customer's answer is decided first
     operator_release: R, host_applied: U, host_failed: U,
@@ -248,7 +248,7 @@ const TABLE: Record<IncidentState, Record<EventName, Cell>> = {
     deadline: U, // the ladder waits for the operator
     operator_verify: R,
     operator_accept_dispute: to('dismissed', 'host:none', 'mail:dismissed'),
-    operator_reject_dispute: to('enforced'),
+    operator_reject_dispute: to('enforced', 'mail:answer_rejected'),
     operator_dismiss: to('dismissed', 'host:none', 'mail:dismissed'),
     operator_enforce: R, // the appeal is decided first
     operator_release: R,

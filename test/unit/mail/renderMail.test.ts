@@ -216,6 +216,44 @@ describe('released, closed, dismissed', () => {
   });
 });
 
+describe('answer_rejected', () => {
+  const rejected = (answer: 'fixed' | 'false_positive' | 'appeal', reason = 'The spam trap at 198.51.100.7 still receives your mail:\nlast at 2026-03-04T09:00:00Z.') =>
+    renderMail(
+      sampleInput({
+        template: 'answer_rejected',
+        incident: sampleIncident({ state: answer === 'appeal' ? 'enforced' : 'acknowledged', resolveDueAt: new Date('2026-03-07T12:00:00Z') }),
+        actions: answer === 'appeal' ? [{ kind: 'smtp_block' }] : [],
+        rejected: { answer, answeredAt: new Date('2026-03-04T08:00:00Z'), reason },
+      }),
+    );
+
+  it('says what the customer said and when, quotes the reason, and gives the new deadline and the ways to answer', () => {
+    const m = rejected('fixed');
+    const t = flat(m.text);
+    expect(m.subject).toBe('[Cordon #inc-20260301-a1b2c3d4] Your answer about server web-01 was not accepted');
+    expect(t).toContain('You told us on 2026-03-04T08:00:00Z that the cause is fixed, for incident inc-20260301-a1b2c3d4');
+    expect(m.text).toContain('    The spam trap at 198.51.100.7 still receives your mail:\n    last at 2026-03-04T09:00:00Z.');
+    expect(t).toContain('tell us by 2026-03-07T12:00:00Z');
+    expect(t).toContain('plan: what you will do');
+    for (const line of m.text.split('\n')) expect(line.length).toBeLessThanOrEqual(76);
+    expect(flat(rejected('false_positive').text)).toContain('that the complaint is a false positive');
+  });
+
+  it('on an appeal, says the restriction stays and how it is lifted', () => {
+    const t = flat(rejected('appeal').text);
+    expect(t).toContain('that the restriction in force is wrong (an appeal)');
+    expect(t).toContain('The restriction stays in place:');
+    expect(t).toContain('the next step may follow after 2026-03-07T12:00:00Z');
+  });
+
+  it('refuses to render without the answer, and the payload keeps it through JSON', () => {
+    expect(() => renderMail(sampleInput({ template: 'answer_rejected' }))).toThrow(/needs the rejected answer/);
+    const payload = JSON.parse(JSON.stringify({ ...sampleInput({ template: 'answer_rejected', rejected: { answer: 'fixed', answeredAt: new Date('2026-03-04T08:00:00Z'), reason: 'still spamming' } }), desk: undefined }));
+    expect(parseMailPayload(payload).rejected).toEqual({ answer: 'fixed', answeredAt: new Date('2026-03-04T08:00:00Z'), reason: 'still spamming' });
+    expect(() => parseMailPayload({ ...payload, rejected: { answer: 'maybe', reason: 'x' } })).toThrow(/unknown value "maybe"/);
+  });
+});
+
 describe('describeAction', () => {
   it('words the ports and rates', () => {
     expect(describeAction({ kind: 'smtp_block', ports: [25] })).toBe('outbound SMTP (ports 25) blocked');
