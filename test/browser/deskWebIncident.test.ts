@@ -54,10 +54,23 @@ describe.skipIf(missing !== undefined)('the incident page in Chromium', () => {
       expect(await page.locator('#incident-state').textContent()).toBe('customer_resolved');
       expect(await page.locator('.message pre').first().textContent()).toBe('The customer phoned: the open relay is closed.');
 
-      await page.selectOption('#form-enforce select[name=action]', 'throttle');
-      await page.fill('#form-enforce input[name=rate]', '5');
-      await page.fill('#form-enforce input[name=reason]', 'still sending while we verify');
-      await page.locator('#form-enforce button[type=submit]').click();
+      // Nobody acts over the customer's answer: the page says so, in the lifecycle's words.
+      const enforce = async () => {
+        await page.selectOption('#form-enforce select[name=action]', 'throttle');
+        await page.fill('#form-enforce input[name=rate]', '5');
+        await page.fill('#form-enforce input[name=reason]', 'still sending while we verify');
+        await page.locator('#form-enforce button[type=submit]').click();
+      };
+      await enforce();
+      await page.locator('p.error').waitFor();
+      expect(await page.locator('p.error').textContent()).toMatch(/is customer_resolved: the customer says it is fixed.*waits until that answer is decided/);
+      // The operator decides the answer first, with the reason the customer is sent; then acts.
+      await page.goto(`${lab.origin}/incidents/${id}`);
+      await page.fill('#form-reject_dispute input[name=reason]', 'the relay still answers from outside');
+      await page.locator('#form-reject_dispute button[type=submit]').click();
+      await page.waitForURL(`${lab.origin}/incidents/${id}?done=reject_dispute`);
+      expect(await page.locator('#incident-state').textContent()).toBe('acknowledged');
+      await enforce();
       await page.waitForURL(`${lab.origin}/incidents/${id}?done=enforce`);
       expect(await page.locator('#done').textContent()).toMatch(/^Enforce: done\./);
       expect(await page.locator('ul.in-force li').first().textContent()).toBe('traffic limited to 5 Mbit/s: this incident (by olga: still sending while we verify)');
@@ -68,6 +81,7 @@ describe.skipIf(missing !== undefined)('the incident page in Chromium', () => {
     }
     const events = (await lab.controller.store.events.list(id)).map((e) => `${e.type} ${e.actor}`);
     expect(events).toContain('customer_fixed customer via olga');
+    expect(events).toContain('operator_reject_dispute olga');
     expect(events).toContain('operator_enforce olga');
     expect((await lab.controller.store.desired.get('web-01')).enforcements.map((e) => e.action)).toEqual([{ kind: 'throttle', rateBps: 5_000_000 }]);
   });
