@@ -3,7 +3,7 @@ import { CordonError, isCordonError } from '../../proto/runtime/CordonError.js';
 import { cidrContains, parseCidr } from '../../proto/runtime/cidr.js';
 import type { Clock } from '../clock.js';
 import type { IncidentService } from '../services/IncidentService.js';
-import { TERMINAL_STATES, WAITING_FOR_OPERATOR, type Category, type Incident, type IncidentState } from '../incidents/model.js';
+import { TERMINAL_STATES, WAITING_FOR_OPERATOR, type Action, type Category, type Incident, type IncidentState } from '../incidents/model.js';
 import type { PolicyConfig } from '../incidents/policy.js';
 import { describeAction, describeCategory } from '../mail/describeAction.js';
 import type { StoredComplaint } from '../store/ComplaintsRepo.js';
@@ -46,10 +46,39 @@ export interface PageFacts {
   /** The customer asked to be heard (or said fixed): a person of the abuse desk must look next. */
   waitingForPerson: boolean;
   messages: (CustomerMessage & { files: CustomerFile[] })[];
+  /** What the abuse desk decided on this incident, oldest first, each with the reason it gave. */
+  decisions: DeskDecisionFact[];
   /** The answers the page offers now; none when the incident is over (the page is read-only). */
   answers: AnswerOption[];
   readOnly: boolean;
   maxPlanDays: number;
+}
+
+/** One decision of the abuse desk, in the customer's words. */
+export interface DeskDecisionFact {
+  at: Date;
+  words: string;
+  reason: string | undefined;
+}
+
+/** The operators' decisions the customer is shown, in their words: the desk's answers to them and its own actions. */
+const DECISION_WORDS: Record<string, (detail: Record<string, unknown>) => string> = {
+  operator_verify: () => 'The abuse desk confirmed the fix and closed the incident.',
+  operator_accept_dispute: () => "The abuse desk accepted your answer; the complaint is dismissed and anything it restricted is lifted.",
+  operator_reject_dispute: () => 'The abuse desk did not accept your answer; the complaint stands.',
+  operator_dismiss: () => 'The abuse desk dismissed the complaint.',
+  operator_enforce: (d) => `The abuse desk restricted the server: ${describeStoredAction(d.action)}.`,
+  operator_release: () => 'The abuse desk released the restrictions.',
+};
+/** The latest decisions a page lists. */
+const PAGE_DECISIONS = 20;
+
+function describeStoredAction(a: unknown): string {
+  try {
+    return describeAction(a as Action) ?? 'an action';
+  } catch {
+    return 'an action';
+  }
 }
 
 /** One uploaded evidence file, read whole (the web layer bounds its size). */
@@ -114,13 +143,14 @@ export class CustomerVoice {
   async page(incident: Incident): Promise<PageFacts> {
     const s = this.deps.reads?.() ?? this.deps.store;
     // Independent reads, issued together: the page is the hot path of the listener.
-    const [host, bmc, allMessages, files, complaints] = await Promise.all([
+    const [host, bmc, allMessages, files, complaints, decided] = await Promise.all([
       s.hosts.get(incident.hostId),
       s.bmcs.get(incident.hostId),
       s.customerMessages.listByIncident(incident.id),
       s.customerMessages.listFiles(incident.id),
       // The latest ones only: an incident can gather thousands; the page says how many there are.
       s.complaints.summariesByIncident(incident.id, PAGE_COMPLAINTS),
+      s.events.listOfTypes(incident.id, Object.keys(DECISION_WORDS), PAGE_DECISIONS),
     ]);
     const prefixes = host?.publicPrefixes ?? [];
     const messages = allMessages.filter((m) => m.kind === 'answer' || m.kind === 'reply');
@@ -137,6 +167,10 @@ export class CustomerVoice {
       state: describeState(incident.state),
       waitingForPerson: WAITING_FOR_OPERATOR.includes(incident.state),
       messages: messages.map((m) => ({ ...m, files: files.filter((f) => f.messageId === m.id) })),
+      decisions: decided.map((e) => {
+        const detail = (e.detail ?? {}) as Record<string, unknown>;
+        return { at: e.at, words: DECISION_WORDS[e.type]!(detail), reason: typeof detail.reason === 'string' && detail.reason.trim() ? detail.reason : undefined };
+      }),
       answers: readOnly ? [] : allowedAnswers(incident.state),
       readOnly,
       maxPlanDays: this.deps.policy.maxPlanDays,

@@ -113,7 +113,22 @@ export class EventsRepo {
       'SELECT id, incident_id, at, type, from_state, to_state, actor, detail_json FROM incident_events WHERE incident_id = ? ORDER BY id',
       [incidentId],
     );
-    return rows.map((r) => ({
+    return rows.map((r) => this.fromRow(r));
+  }
+
+  /** The incident's latest `limit` events of these types, oldest first (the customer page's decisions, without its many complaint events). */
+  async listOfTypes(incidentId: string, types: readonly string[], limit: number): Promise<StoredIncidentEvent[]> {
+    if (types.length === 0) return [];
+    const rows = await this.db.all<EventRow>(
+      `SELECT id, incident_id, at, type, from_state, to_state, actor, detail_json FROM incident_events
+       WHERE incident_id = ? AND type IN (${types.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT ?`,
+      [incidentId, ...types, limit],
+    );
+    return rows.reverse().map((r) => this.fromRow(r));
+  }
+
+  private fromRow(r: EventRow): StoredIncidentEvent {
+    return {
       id: r.id,
       incidentId: r.incident_id,
       at: new Date(r.at),
@@ -122,7 +137,7 @@ export class EventsRepo {
       toState: r.to_state === null ? undefined : oneOf(r.to_state, INCIDENT_STATES, `incident_events[${r.id}].to_state`, 'internal'),
       actor: r.actor,
       detail: JSON.parse(r.detail_json) as Json,
-    }));
+    };
   }
 
   /**

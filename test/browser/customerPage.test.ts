@@ -116,6 +116,14 @@ describe.skipIf(missing !== undefined)('the customer page in Chromium', () => {
       await page.fill('#text-fixed', 'Removed the compromised WordPress plugin and rotated passwords.');
       await submitAndWait(page, 'fixed', 'Waiting for a person of the abuse desk.');
       expect(await page.content()).toContain('Removed the compromised WordPress plugin');
+      // The desk does not accept the fix: the page says so with the reason given, and offers the answers again.
+      await controller.service.apply(a.id, { type: 'operator_reject_dispute', operator: 'olga', reason: 'Our trap still got <i>spam</i> from it at 09:12.' }, 'olga');
+      await page.goto(a.url);
+      await page.getByText('The abuse desk did not accept your answer; the complaint stands.').waitFor();
+      expect(await page.locator('.decision pre').textContent()).toBe('Our trap still got <i>spam</i> from it at 09:12.');
+      expect(await page.locator('.decision i').count()).toBe(0);
+      await page.fill('#text-fixed', 'Also removed the second plugin it had dropped.');
+      await submitAndWait(page, 'fixed', 'Waiting for a person of the abuse desk.');
 
       await page.goto(b.url);
       await page.fill('#text-false_positive', 'That address is our outbound relay for a mailing list people subscribed to.');
@@ -135,7 +143,7 @@ describe.skipIf(missing !== undefined)('the customer page in Chromium', () => {
     // What the operator sees: the same events as `incident answer`, by the customer, from the page.
     const incident = async (id: string) => (await controller.store.incidents.get(id))!;
     expect((await incident(a.id)).state).toBe('customer_resolved');
-    expect((await events(a.id)).map((e) => e.type)).toEqual(['customer_ack', 'customer_fixed']);
+    expect((await events(a.id)).map((e) => e.type)).toEqual(['customer_ack', 'customer_fixed', 'customer_fixed']);
     for (const e of await events(a.id)) {
       expect(e.actor).toBe('customer');
       expect(e.detail).toMatchObject({ channel: 'page', sourceAddress: '127.0.0.1', userAgent: expect.stringMatching(/Chrome/) });
@@ -143,6 +151,7 @@ describe.skipIf(missing !== undefined)('the customer page in Chromium', () => {
     // The incident clock stands still in this test, so both carry the same time: compare as a set.
     expect((await controller.store.customerMessages.listByIncident(a.id)).map((m) => [m.answer, m.body]).sort()).toEqual([
       ['ack', ''],
+      ['fixed', 'Also removed the second plugin it had dropped.'],
       ['fixed', 'Removed the compromised WordPress plugin and rotated passwords.'],
     ]);
     expect((await incident(b.id)).state).toBe('disputed');

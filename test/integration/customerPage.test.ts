@@ -353,6 +353,14 @@ describe('customer page over HTTP', () => {
     expect(after.html).toContain('Waiting for a person of the abuse desk.');
     expect(after.html).toContain('You contested the restriction. It stays in force until a person of the abuse desk decides.');
     expect(after.html).toContain('outbound SMTP (ports 25, 465, 587) blocked');
+    // The desk's decisions are on the page with the reasons given, escaped like everything an operator typed.
+    expect(after.html).toContain('The abuse desk restricted the server: outbound SMTP (ports 25, 465, 587) blocked.');
+    expect(after.html).toContain('<pre>spam run</pre>');
+    await controller.service.apply(id, { type: 'operator_reject_dispute', operator: 'olga', reason: 'The trap <b>hits</b> were not opted in.' }, 'olga');
+    const decided = await openPage(token, from);
+    expect(decided.html).toContain('The abuse desk did not accept your answer; the complaint stands.');
+    expect(decided.html).toContain('<pre>The trap &lt;b&gt;hits&lt;/b&gt; were not opted in.</pre>');
+    expect(decided.html.indexOf('The abuse desk restricted the server')).toBeLessThan(decided.html.indexOf('did not accept your answer'));
   });
 
   it('shows a closed incident read-only within the link ttl, and 404 after it', async () => {

@@ -59,6 +59,7 @@ ${f.bmc
 ${i.bmcVerifiedAt ? html`<p>It answered our check at ${time(i.bmcVerifiedAt)}.</p>` : ''}`
     : html`<p>No IPMI console is on record for this server; reply to our mail if you need console access.</p>`}
 ${history(f, ctx)}
+${decisions(f)}
 ${answers(f, ctx)}`;
   return layout(ctx.basePath, `Incident ${i.id}`, body);
 }
@@ -67,6 +68,18 @@ function deadlines(f: PageFacts): SafeHtml {
   if (f.deadlines.length === 0) return html``;
   return html`<h2>Deadlines</h2>
 <table>${f.deadlines.map((d) => html`<tr><th>${d.what}</th><td>by ${time(d.at)}<br>${d.consequence}</td></tr>`)}</table>`;
+}
+
+/** What the abuse desk decided, with the reason it gave: an answer not accepted is never a silent one. */
+function decisions(f: PageFacts): SafeHtml {
+  if (f.decisions.length === 0) return html``;
+  return html`<h2>What the abuse desk decided</h2>
+${f.decisions.map(
+    (d) => html`<div class="decision">
+<p><strong>${time(d.at)}</strong>: ${d.words}</p>
+${d.reason ? html`<p>The reason given:</p><pre>${d.reason}</pre>` : ''}
+</div>`,
+  )}`;
 }
 
 function history(f: PageFacts, ctx: PageContext): SafeHtml {

@@ -33,6 +33,24 @@ describe('EventsRepo', () => {
     expect(await store.events.list('inc-9')).toEqual([]);
   });
 
+  it('lists the latest events of some types only, oldest first (the customer page reads its decisions so)', async () => {
+    const store = await seededStore();
+    await store.incidents.insert(incident(), undefined);
+    const add = (n: number, type: string) => store.events.append({ incidentId: 'inc-1', at: at(n), type, fromState: null, toState: null, actor: 'olga', detail: { n } });
+    await add(0, 'operator_enforce');
+    for (let n = 1; n <= 5; n++) await add(n, 'complaint');
+    await add(6, 'operator_reject_dispute');
+    await add(7, 'operator_release');
+    const types = ['operator_enforce', 'operator_reject_dispute', 'operator_release'];
+    expect((await store.events.listOfTypes('inc-1', types, 20)).map((e) => [e.type, e.detail])).toEqual([
+      ['operator_enforce', { n: 0 }],
+      ['operator_reject_dispute', { n: 6 }],
+      ['operator_release', { n: 7 }],
+    ]);
+    expect((await store.events.listOfTypes('inc-1', types, 2)).map((e) => e.type)).toEqual(['operator_reject_dispute', 'operator_release']);
+    expect(await store.events.listOfTypes('inc-1', [], 20)).toEqual([]);
+  });
+
   it('refuses what cannot be stored: unknown incidents, states, non-JSON detail', async () => {
     const store = await seededStore();
     const base = { incidentId: 'inc-1', at: at(0), type: 't', fromState: null, toState: null, actor: 'a', detail: {} };
