@@ -93,11 +93,7 @@ export class Watcher {
     const active = activePolicy(policy);
     const key = JSON.stringify(active ?? null);
     if (key === this.appliedKey) return;
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
-    await this.gate?.stop();
-    this.gate = undefined;
+    await this.halt();
     await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderWatchTransaction(active && this.plan(active)) });
     this.appliedKey = key;
     this.policy = active;
@@ -121,6 +117,11 @@ export class Watcher {
   }
 
   async stop(): Promise<void> {
+    await this.halt();
+  }
+
+  /** No more windows or flood samples; what runs now finishes first. */
+  private async halt(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;

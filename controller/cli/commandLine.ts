@@ -111,7 +111,7 @@ commands (--json on every read command):
   incident answer ID --ack | --fixed | --false-positive | --plan DATE  [--note TEXT]
                                  record the customer's answer; --note (what the customer said) is required
                                  for --fixed, --false-positive and --plan
-  incident verify ID | reject-dispute ID | dismiss ID --reason R | release ID
+  incident verify ID | reject-dispute ID --reason R | dismiss ID --reason R | release ID
                                  release lifts the restriction and waits (releasing) until the agent, or the
                                  switch, confirms the lift; only then is it released and the customer told.
   incident release ID --agent-gone --reason R

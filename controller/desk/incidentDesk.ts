@@ -312,9 +312,10 @@ export function createIncidentDesk(deps: IncidentDeskDeps) {
       if (current.state === 'appealed' && (req.decision === Decision.DECISION_VERIFY || req.decision === Decision.DECISION_REJECT_DISPUTE) && !reason) {
         throw new CordonError('invalid', `incident ${current.id} is appealed: deciding the appeal needs a reason`, { field: 'reason' });
       }
-      // Telling a customer their fix does not hold needs the why, as an appeal's answer does.
-      if (current.state === 'customer_resolved' && req.decision === Decision.DECISION_REJECT_DISPUTE && !reason) {
-        throw new CordonError('invalid', `incident ${current.id}: rejecting the customer's fix needs a reason (what still happens)`, { field: 'reason' });
+      // An answer not accepted is answered with the why: the customer is sent it (the answer_rejected mail).
+      if (req.decision === Decision.DECISION_REJECT_DISPUTE && !reason) {
+        const what = current.state === 'customer_resolved' ? 'fix' : 'answer';
+        throw new CordonError('invalid', `incident ${current.id}: rejecting the customer's ${what} needs a reason (the customer is sent it)`, { field: 'reason' });
       }
       let event: IncidentEvent;
       switch (req.decision) {

@@ -67,7 +67,7 @@ export type IncidentEvent =
   | { type: 'deadline'; dueAt: Date }
   | { type: 'operator_verify'; operator: string }
   | { type: 'operator_accept_dispute'; operator: string }
-  /** `reason`: why, as the customer is told it (the desk requires one for a fix and an appeal). */
+  /** `reason`: why, as the customer is told it (the desk requires one). */
   | { type: 'operator_reject_dispute'; operator: string; reason?: string | undefined }
   | { type: 'operator_dismiss'; operator: string; reason: string }
   /** An operator's action; `approvalId` names the second operator's grant when policy needed one. */

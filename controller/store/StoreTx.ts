@@ -13,10 +13,11 @@ import { HostMatcher } from './HostMatcher.js';
 import type { Store } from './Store.js';
 import type { Complaint } from '../incidents/model.js';
 
-
 type Opener = Incident['openedBy'];
 const OPENERS: readonly Opener[] = ['complaint', 'operator'];
+/** Complaints and an operator's own actions never share an open incident (migration 16): the opener is part of the key. */
 const openKey = (hostId: string, category: Category, openedBy: Opener) => `${hostId}\u0000${category}\u0000${openedBy}`;
+
 /**
  * One transaction's unit of work over the Store, for code that makes many
  * changes in it (intake of a report with thousands of complaints).

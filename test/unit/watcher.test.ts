@@ -108,11 +108,14 @@ describe('Watcher', () => {
     };
     expect(await step(2_000, 1_000)).toBeUndefined(); // 500 a second
     expect(gate.sampling).toBe(false);
+    // Counters that went backwards (an interface re-created, or root playing with it) open nothing.
+    expect(await step(2_000, -900)).toBeUndefined();
+    expect(gate.sampling).toBe(false);
     expect(await step(2_000, 100_000)).toBeUndefined(); // 50,000 a second: over the rate, the sample starts
     expect(gate.sampling).toBe(true);
     expect(runner.calls.at(-1)!.input).toMatch(/^flush set inet cordon_watch flood_v4\nflush set inet cordon_watch flood_v6\nflush chain inet cordon_watch output\n/);
     expect(sampleRule(runner.calls.at(-1)!.input)).toBe(true);
-    const from = new Date('2026-12-07T10:00:04Z');
+    const from = new Date('2026-12-07T10:00:06Z');
     const found = await step(3_000, 150_000);
     expect(gate.sampling).toBe(false);
     expect(sampleRule(runner.calls.filter((c) => c.input).at(-1)!.input)).toBe(false);
@@ -120,9 +123,9 @@ describe('Watcher', () => {
     expect(found!.top).toEqual([{ address: '198.51.100.9', connections: 0n, packets: 64_000n, bytes: 4_096_000n }]);
     expect(sent).toEqual([found]);
     // The flood goes on: no new sample until a detection window after this one started.
-    for (let t = 0; t < 28; t++) await step(2_000, 100_000); // to 10:01:03
+    for (let t = 0; t < 28; t++) await step(2_000, 100_000); // to 10:01:05
     expect(gate.sampling).toBe(false);
-    await step(2_000, 100_000); // 10:01:05, past 10:01:04
+    await step(2_000, 100_000); // 10:01:07, past 10:01:06
     expect(gate.sampling).toBe(true);
     // The window's own reading leaves the flood sets alone (they are the sample's).
     advance(1_000);

@@ -15,7 +15,7 @@ import { formField } from './deskReplies.js';
 
 export const DESK_DECISIONS = {
   verify: { label: 'Verify', value: Decision.DECISION_VERIFY, help: "customer resolved: close; disputed or appealed: accept the customer's side (an appeal needs a reason)", reason: 'optional' },
-  reject_dispute: { label: 'Reject the dispute', value: Decision.DECISION_REJECT_DISPUTE, help: 'the complaint stands (the fix does not hold, or the dispute fails): a new deadline (a rejected fix or an appeal needs a reason)', reason: 'optional' },
+  reject_dispute: { label: 'Reject the dispute', value: Decision.DECISION_REJECT_DISPUTE, help: "the complaint stands (the fix does not hold, the dispute or the appeal fails): a new deadline; the reason is sent to the customer", reason: 'required' },
   dismiss: { label: 'Dismiss', value: Decision.DECISION_DISMISS, help: 'the complaint was wrong: close without consequence and lift any restriction', reason: 'required' },
   release: { label: 'Release', value: Decision.DECISION_RELEASE, help: 'lift the restriction in force', reason: 'optional' },
   override_bmc: { label: 'Override the BMC check', value: Decision.DECISION_OVERRIDE_BMC, help: "the cut held for the BMC goes ahead although the host's console did not answer", reason: 'required' },

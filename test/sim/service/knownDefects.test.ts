@@ -28,12 +28,17 @@ async function world() {
   return { store, clock, service };
 }
 
+/** A complaint about web-01 entered by an operator, its notice sent: the incident's id. */
+async function notifiedComplaint(w: Awaited<ReturnType<typeof world>>, category: string, reporter: string, reporterKind: string): Promise<string> {
+  const c = await w.service.submitComplaint({ ip: '203.0.113.1', category, reporter, reporterKind, eventTime: undefined, evidence: category, raw: category }, 'olga');
+  await w.service.apply(c.incidentId!, { type: 'notice_sent' }, 'mail');
+  return c.incidentId!;
+}
+
 /** A trusted spam incident left unanswered: rung 1 (smtp_block) in force, rung 2 (isolate) due in 24 h. */
 async function enforcedSpam(w: Awaited<ReturnType<typeof world>>): Promise<string> {
   const { store, clock, service } = w;
-  const c = await service.submitComplaint({ ip: '203.0.113.1', category: 'spam', reporter: 'fbl', reporterKind: 'upstream', eventTime: undefined, evidence: 'spam', raw: 'spam' }, 'olga');
-  const id = c.incidentId!;
-  await service.apply(id, { type: 'notice_sent' }, 'mail');
+  const id = await notifiedComplaint(w, 'spam', 'fbl', 'upstream');
   const ackDue = (await store.incidents.get(id))!.ackDueAt!;
   clock.set(new Date(ackDue.getTime() + 1));
   await service.apply(id, { type: 'deadline', dueAt: ackDue }, 'clock');
@@ -96,12 +101,11 @@ describe('defects the service simulation found', () => {
     expect((await w.store.incidents.get(forged.results[0]!.incidentId!))!.trusted).toBe(true);
     await w.store.close();
   });
+
   it("an approval granted after the customer confirmed the fix does not cut the host (seed 1956132223)", async () => {
     const w = await world();
     // An untrusted complaint left unanswered: escalated, held for an operator.
-    const c = await w.service.submitComplaint({ ip: '203.0.113.1', category: 'scan', reporter: 'anon', reporterKind: 'anonymous', eventTime: undefined, evidence: 'scan', raw: 'scan' }, 'olga');
-    const id = c.incidentId!;
-    await w.service.apply(id, { type: 'notice_sent' }, 'mail');
+    const id = await notifiedComplaint(w, 'scan', 'anon', 'anonymous');
     const due = (await w.store.incidents.get(id))!.ackDueAt!;
     w.clock.set(new Date(due.getTime() + 1));
     await w.service.apply(id, { type: 'deadline', dueAt: due }, 'clock');
@@ -119,11 +123,10 @@ describe('defects the service simulation found', () => {
     expect((await w.store.incidents.get(id))!.state).toBe('acknowledged');
     await w.store.close();
   });
+
   it("an operator's action on the host opens its own incident and leaves the complaint's answer open (seed 1097868801)", async () => {
     const w = await world();
-    const c = await w.service.submitComplaint({ ip: '203.0.113.1', category: 'other', reporter: 'fbl', reporterKind: 'upstream', eventTime: undefined, evidence: 'odd', raw: 'odd' }, 'olga');
-    const complaint = c.incidentId!;
-    await w.service.apply(complaint, { type: 'notice_sent' }, 'mail');
+    const complaint = await notifiedComplaint(w, 'other', 'fbl', 'upstream');
     // An approved throttle over the whole customer, an hour later, before the complaint's deadline.
     w.clock.set(new Date(T0.getTime() + HOUR));
     const [own] = await w.service.enforceHosts(['web-01'], { kind: 'throttle', rateBps: 1_000_000 }, 'botnet across the account', 'olga', { approvalId: 'apr-1' });
