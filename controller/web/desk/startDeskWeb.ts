@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { randomBytes } from 'node:crypto';
+import { constants as cryptoConstants, randomBytes } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { CordonError } from '../../../proto/runtime/CordonError.js';
@@ -66,7 +66,9 @@ export async function startDeskWeb(d: DeskWebDeps): Promise<DeskWeb> {
   const s = d.settings;
   const options = {
     logger: false,
-    https: { cert: s.tls.cert, key: s.tls.key, ca: s.tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+    // No session tickets: every connection shows its certificate in a full handshake (as the agent listener),
+    // so the operator is always the certificate of this connection, never one a resumed session carries over.
+    https: { cert: s.tls.cert, key: s.tls.key, ca: s.tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', secureOptions: cryptoConstants.SSL_OP_NO_TICKET },
     bodyLimit: BODY_LIMIT,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
