@@ -143,7 +143,7 @@ export class Engine {
         return this.verifyAndRepair();
       }
       this.saved = { desired, releasedLocally: false };
-      this.persist();
+      // applyHeld saves it before it touches the host: one write on the way to the first dropped packet, not two.
       return this.applyHeld();
     }
   }
@@ -237,9 +237,11 @@ export class Engine {
     // All-or-nothing for NIC_DOWN: a host with one public link cut and one up helps nobody.
     plan.linksDown = this.refused.size > 0 ? [] : allowedDown;
     this.plan = plan;
-    // Save the links about to go down first: after a crash mid-apply, a
-    // release must still know to raise them.
-    const before = await this.backends.link.observe(plan).catch(() => undefined);
+    // Save the state, with the links about to go down, before the deed: after
+    // a crash mid-apply the agent re-applies it at start, and a release must
+    // still know to raise those links. Only a NIC down needs the links read
+    // first; an isolate or an SMTP block goes straight to nft.
+    const before = plan.linksDown.length > 0 ? await this.backends.link.observe(plan).catch(() => undefined) : undefined;
     const goingDown = before?.links.filter((l) => plan.linksDown.includes(l.name) && l.up).map((l) => l.name) ?? [];
     this.persist(goingDown);
     // An nft transaction identical to the last one applied, on a table seen

@@ -27,6 +27,8 @@ export class StateFile {
   readonly path: string;
   /** The file's identity when this process last read or wrote it. */
   private known: string | undefined;
+  /** What this process last wrote (without its time), so an identical save is skipped. */
+  private lastWritten: string | undefined;
 
   constructor(readonly dir: string) {
     this.path = join(dir, FILE);
@@ -52,6 +54,7 @@ export class StateFile {
   /** Undefined when nothing was ever saved; a corrupt file is an `invalid` error, never silently ignored. */
   load(): SavedState | undefined {
     this.known = this.stamp();
+    this.lastWritten = undefined;
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
@@ -69,19 +72,17 @@ export class StateFile {
     }
   }
 
+  /**
+   * Writes the state unless this process last wrote the same and nobody has
+   * changed the file since: an apply saves before and after the deed, and
+   * each write is two fsyncs on the way to the first dropped packet.
+   */
   save(state: SavedState): void {
+    const content = { desired: desiredToJson(state.desired), linksDownedByCordon: state.linksDownedByCordon, releasedLocally: state.releasedLocally };
+    const same = JSON.stringify(content);
+    if (same === this.lastWritten && !this.changedElsewhere()) return;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const body = JSON.stringify(
-      {
-        version: 1,
-        savedAt: new Date().toISOString(),
-        desired: desiredToJson(state.desired),
-        linksDownedByCordon: state.linksDownedByCordon,
-        releasedLocally: state.releasedLocally,
-      },
-      null,
-      2,
-    );
+    const body = JSON.stringify({ version: 1, savedAt: new Date().toISOString(), ...content }, null, 2);
     const tmp = `${this.path}.tmp-${process.pid}`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
@@ -92,6 +93,7 @@ export class StateFile {
     }
     renameSync(tmp, this.path);
     this.known = this.stamp();
+    this.lastWritten = same;
     const dirFd = openSync(dirname(this.path), 'r');
     try {
       fsyncSync(dirFd);

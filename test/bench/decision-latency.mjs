@@ -340,7 +340,8 @@ async function main() {
   await stopChild(recv, 1_000);
   operator.stdin.end();
   controllerDone = true;
-  await stopChild(controller);
+  // A clean stop can take the controller's own 5 s grace and more (a BMC check in flight); a killed one writes no --cpu-prof.
+  await stopChild(controller, cpuProf ? 60_000 : 5_000);
   controller.flushLog?.();
 
   report({ started, results, breakdown, lost, counted, load: [loadBefore, loadavg()] });
