@@ -17,6 +17,25 @@ describe('StateFile', () => {
     expect(readdirSync(dir)).toEqual(['state.json']);
   });
 
+  it('skips a save identical to its own last one, but not one over a file another process rewrote', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-state-'));
+    const file = new StateFile(dir);
+    const desired = parseDesired({ generation: 3, enforcements: [{ id: 'e', incidentId: 'i', reason: 'r', isolate: {} }] });
+    const state = { desired, linksDownedByCordon: [], releasedLocally: false };
+    file.save(state);
+    const first = statSync(file.path).ino;
+    file.save(state);
+    expect(statSync(file.path).ino).toBe(first);
+    file.save({ ...state, linksDownedByCordon: ['pub0'] });
+    const second = statSync(file.path).ino;
+    expect(second).not.toBe(first);
+    // An operator's `cordon-agent release-all` rewrote it: the daemon's same word must be written again.
+    const other = new StateFile(dir);
+    other.save({ ...state, linksDownedByCordon: ['pub0'], releasedLocally: true });
+    file.save({ ...state, linksDownedByCordon: ['pub0'] });
+    expect(file.load()).toEqual({ ...state, linksDownedByCordon: ['pub0'] });
+  });
+
   it('says a corrupt file is corrupt instead of starting empty', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-state-'));
     writeFileSync(join(dir, 'state.json'), '{"version": 1, "desired": {"generation": "x"}}');
