@@ -54,7 +54,19 @@ export const agentSchema = {
     key: { doc: "This agent's private key (PEM).", format: String, default: '/etc/cordon/pki/agent.key' },
   },
   heartbeatSeconds: {
-    doc: "Interval between heartbeats to the controller. The controller holds agents to at most its agents.maxHeartbeatSeconds (default 30): a longer interval is clamped there, and the agent shows as stale between beats.",
+    doc:
+      'Interval between heartbeats to the controller while this host is not restricted (no enforcement held). ' +
+      'The controller shows the agent stale after agents.staleAfterMissedHeartbeats of them (3 × 60 s by default) and holds ' +
+      'agents to at most its agents.maxHeartbeatSeconds (default 60): a longer interval is clamped there, and the agent shows as ' +
+      'stale between beats. The HTTP/2 keepalive ping that notices a silent controller goes every max(20 s, this).',
+    format: 'positive-int',
+    default: 60,
+  },
+  restrictedHeartbeatSeconds: {
+    doc:
+      'Interval between heartbeats while the host holds an enforcement (never longer than heartbeatSeconds): a restricted ' +
+      "host's silent agent is what hands the cut to the switch, so the controller must notice it quickly. The controller holds " +
+      'a restricted host to at most its agents.maxRestrictedHeartbeatSeconds (default 10).',
     format: 'positive-int',
     default: 10,
   },
@@ -128,6 +140,8 @@ export interface AgentSettings {
   controller: { address: string; addresses?: string[]; serverName: string; pollSeconds: number };
   tls: { ca: string; cert: string; key: string };
   heartbeatSeconds: number;
+  /** Settings built in code may leave it out: heartbeatSeconds then. */
+  restrictedHeartbeatSeconds?: number;
   reconnect: { initialMs: number; maxMs: number; spreadMs?: number; connectTimeoutMs?: number };
   interfaces: { public: string[]; management: string[] };
   managementNetworks: string[];

@@ -81,10 +81,11 @@ export async function runDaemon(
     serverName: settings.controller.serverName,
     tls,
     heartbeatMs: settings.heartbeatSeconds * 1000,
+    restrictedHeartbeatMs: (settings.restrictedHeartbeatSeconds ?? settings.heartbeatSeconds) * 1000,
     backoff: settings.reconnect,
     connectTimeoutMs: settings.reconnect.connectTimeoutMs,
     log: log.child({ component: 'link' }),
-    held: () => ({ generation: engine.generation(), observedDigest: digest, interfaces: describeInterfaces(settings.interfaces) }),
+    held: () => ({ generation: engine.generation(), observedDigest: digest, interfaces: describeInterfaces(settings.interfaces), restricted: (engine.held()?.enforcements.length ?? 0) > 0 }),
     onDetectionPolicy: (policy) => {
       watcher?.setPolicy(policy).catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'cannot set up the watch table'));
     },

@@ -63,11 +63,19 @@ export const controllerSchema = {
     },
     maxHeartbeatSeconds: {
       doc:
-        'The longest heartbeat interval an agent may ask for in its Hello. A longer one is clamped, not refused: the agent stays ' +
-        'connected, but its staleness is computed from min(asked, this), so it shows as stale (and can trigger the switch fallback) ' +
-        'after staleAfterMissedHeartbeats × this of silence however long an interval it claims. Logged when it happens.',
+        'The longest heartbeat interval an agent of a host that is not restricted may ask for in its Hello. A longer one is clamped, ' +
+        'not refused: the agent stays connected, but its staleness is computed from min(asked, this), so it shows as stale after ' +
+        'staleAfterMissedHeartbeats × this of silence however long an interval it claims. Logged when it happens.',
       format: 'positive-int',
-      default: 30,
+      default: 60,
+    },
+    maxRestrictedHeartbeatSeconds: {
+      doc:
+        "The same cap while the host's desired state holds an enforcement: a silent agent there is what hands the cut to the switch " +
+        '(switchFallback.silentSeconds counts from its last heartbeat once it is stale), so it is held to beat at least this often, ' +
+        'whatever its Hello asked. From the moment a restriction is decided, its silence counts at this interval.',
+      format: 'positive-int',
+      default: 10,
     },
     reconnectRatePerSecond: {
       doc:
@@ -492,7 +500,7 @@ export const controllerSchema = {
 export type ControllerConfig = convict.Config<{
   listen: string;
   tls: { ca: string; cert: string; key: string; revokedSerialsFile: string };
-  agents: { staleAfterMissedHeartbeats: number; pingIntervalSeconds: number; helloTimeoutSeconds: number; maxHeartbeatSeconds: number; reconnectRatePerSecond: number };
+  agents: { staleAfterMissedHeartbeats: number; pingIntervalSeconds: number; helloTimeoutSeconds: number; maxHeartbeatSeconds: number; maxRestrictedHeartbeatSeconds: number; reconnectRatePerSecond: number };
   inventory: { file: string };
   store: { path: string; url: string; maxConnections: number };
   replica: { id: string };

@@ -50,8 +50,10 @@ export interface ControllerOptions {
   /** The incident half of DeskService; its calls answer UNIMPLEMENTED when absent. */
   incidentDesk?: IncidentDesk;
   staleAfterMissedHeartbeats: number;
-  /** The longest heartbeat interval an agent may ask for; longer ones are clamped (default 30 s, `agents.maxHeartbeatSeconds`). */
+  /** The longest heartbeat interval an agent may ask for; longer ones are clamped (default 60 s, `agents.maxHeartbeatSeconds`). */
   maxHeartbeatMs?: number;
+  /** The same while its host is restricted (default 10 s, `agents.maxRestrictedHeartbeatSeconds`). */
+  maxRestrictedHeartbeatMs?: number;
   pingIntervalMs: number;
   /** Admission pacing (`agents.reconnectRatePerSecond`): agents are told to spread a redial over open sessions ÷ this; absent or 0, nothing is told. */
   reconnectRatePerSecond?: number;
@@ -64,7 +66,8 @@ export interface ControllerOptions {
   maxReportBytes?: number;
 }
 
-export const DEFAULT_MAX_HEARTBEAT_MS = 30_000;
+export const DEFAULT_MAX_HEARTBEAT_MS = 60_000;
+export const DEFAULT_MAX_RESTRICTED_HEARTBEAT_MS = 10_000;
 
 /**
  * How long a fleet of `open` agents should take to come back at `ratePerSecond`
@@ -138,6 +141,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     helloTimeoutMs: opts.helloTimeoutMs,
     ...(opts.reconnectRatePerSecond ? { reconnectSpreadMs: () => reconnectSpreadMs(sessions.openCount(), opts.reconnectRatePerSecond!) } : {}),
     maxHeartbeatMs: opts.maxHeartbeatMs ?? DEFAULT_MAX_HEARTBEAT_MS,
+    maxRestrictedHeartbeatMs: opts.maxRestrictedHeartbeatMs ?? DEFAULT_MAX_RESTRICTED_HEARTBEAT_MS,
     refused: (serial: string) => revocations.revoked(serial),
     ...(opts.onReport ? { onReport: opts.onReport } : {}),
     ...(opts.onTamper ? { onTamper: opts.onTamper } : {}),

@@ -156,6 +156,7 @@ async function main(argv: string[]): Promise<number> {
     revokedSerialsFile: config.get('tls.revokedSerialsFile'),
     staleAfterMissedHeartbeats: config.get('agents.staleAfterMissedHeartbeats'),
     maxHeartbeatMs: config.get('agents.maxHeartbeatSeconds') * 1000,
+    maxRestrictedHeartbeatMs: config.get('agents.maxRestrictedHeartbeatSeconds') * 1000,
     pingIntervalMs: config.get('agents.pingIntervalSeconds') * 1000,
     reconnectRatePerSecond: config.get('agents.reconnectRatePerSecond'),
     helloTimeoutMs: config.get('agents.helloTimeoutSeconds') * 1000,

@@ -66,8 +66,10 @@ export interface ControllerSettings {
   tls: TlsMaterial;
   revokedSerialsFile: string;
   staleAfterMissedHeartbeats: number;
-  /** `agents.maxHeartbeatSeconds` in ms: the longest heartbeat interval an agent may ask for (default 30 s). */
+  /** `agents.maxHeartbeatSeconds` in ms: the longest heartbeat interval an agent may ask for (default 60 s). */
   maxHeartbeatMs?: number | undefined;
+  /** `agents.maxRestrictedHeartbeatSeconds` in ms: the same while its host is restricted (default 10 s). */
+  maxRestrictedHeartbeatMs?: number | undefined;
   pingIntervalMs: number;
   /** `agents.reconnectRatePerSecond`: the rate agents are told to come back at (0 or absent: nothing told). */
   reconnectRatePerSecond?: number | undefined;
@@ -402,6 +404,7 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       ...(managedSecurity ? { managedSecurity } : {}),
       staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
       ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),
+      ...(s.maxRestrictedHeartbeatMs ? { maxRestrictedHeartbeatMs: s.maxRestrictedHeartbeatMs } : {}),
       pingIntervalMs: s.pingIntervalMs,
       ...(s.reconnectRatePerSecond ? { reconnectRatePerSecond: s.reconnectRatePerSecond } : {}),
       helloTimeoutMs: s.helloTimeoutMs,

@@ -34,12 +34,16 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
  * same crowd, which at 10,000 agents meant none ever connected.
  */
 export const HELLO_ANSWER_TIMEOUT_MS = 120_000;
+/** The keepalive ping's shortest interval (the agent's interval before heartbeats followed the host's state). */
+const MIN_KEEPALIVE_MS = 20_000;
 
 /** What the agent holds right now, for Hello and heartbeats. */
 export interface HeldState {
   generation: bigint;
   observedDigest: string;
   interfaces: Interface[];
+  /** Whether the held desired state has an enforcement in force: heartbeats go at the restricted interval then. */
+  restricted?: boolean;
 }
 
 export interface ControllerLinkOptions {
@@ -64,7 +68,10 @@ export interface ControllerLinkOptions {
   /** Resolves DNS names at each dial (tests inject one); node's dns.lookup, all: true, by default. */
   lookup?: LookupAll;
   tls: TlsMaterial;
+  /** Heartbeat interval while the host holds no enforcement. */
   heartbeatMs: number;
+  /** Heartbeat interval while it holds one (never longer than heartbeatMs; default heartbeatMs). */
+  restrictedHeartbeatMs?: number;
   backoff: BackoffPolicy;
   log: Logger;
   held: () => HeldState;
@@ -233,7 +240,8 @@ export class ControllerLink implements AgentLink {
 
   /** One stream, from dial to end. A fresh connection each time, so only our backoff applies. */
   private async session(target: DialTarget): Promise<void> {
-    const call = openAgentStream(this.opts.tls, target, this.stopper.signal);
+    // A silent controller is noticed within a keepalive and its timeout: every max(20 s, the heartbeat interval).
+    const call = openAgentStream(this.opts.tls, target, this.stopper.signal, () => Math.max(MIN_KEEPALIVE_MS, this.heartbeatInterval()));
     this.current = call;
     this.state.sessions++;
     let heartbeat: NodeJS.Timeout | undefined;
@@ -265,10 +273,20 @@ export class ControllerLink implements AgentLink {
             generation: held.generation,
             observedDigest: held.observedDigest,
             heartbeatIntervalMs: this.opts.heartbeatMs,
+            restrictedHeartbeatIntervalMs: this.restrictedMs(),
           },
         },
       });
-      heartbeat = setInterval(() => void this.heartbeat(call, 0n), this.opts.heartbeatMs);
+      // Rescheduled from each beat at the interval the held state calls for, and at once when a desired state changes it.
+      let beatEvery = this.heartbeatInterval();
+      const beat = () => {
+        beatEvery = this.heartbeatInterval();
+        heartbeat = setTimeout(() => {
+          void this.heartbeat(call, 0n);
+          beat();
+        }, beatEvery);
+      };
+      beat();
       for await (const msg of call.responses) {
         if (!this.state.connected) {
           // The controller answers only an accepted Hello.
@@ -292,6 +310,11 @@ export class ControllerLink implements AgentLink {
           this.queue = this.queue.then(async () => {
             const report = await this.opts.onDesiredState(state);
             await call.send({ body: { $case: 'report', value: report } }).catch(() => {});
+            // The report counts as heard; the next beat follows at the new interval.
+            if (this.heartbeatInterval() !== beatEvery) {
+              clearTimeout(heartbeat);
+              beat();
+            }
           });
         }
       }
@@ -301,9 +324,18 @@ export class ControllerLink implements AgentLink {
       throw err;
     } finally {
       clearTimeout(connectTimer);
-      clearInterval(heartbeat);
+      clearTimeout(heartbeat);
       call.cancel();
     }
+  }
+
+  private restrictedMs(): number {
+    return Math.min(this.opts.restrictedHeartbeatMs ?? this.opts.heartbeatMs, this.opts.heartbeatMs);
+  }
+
+  /** The interval the held state calls for now. */
+  private heartbeatInterval(): number {
+    return this.opts.held().restricted ? this.restrictedMs() : this.opts.heartbeatMs;
   }
 
   private async heartbeat(call: BidiCall<AgentMessage, ControllerMessage>, pingNonce: bigint): Promise<void> {
@@ -337,10 +369,11 @@ export function configuredControllers(opts: Pick<ControllerLinkOptions, 'address
 /**
  * The agent's Connect stream over node's own HTTP/2 (Http2Bidi), not grpc-js:
  * the same bytes on the wire, about 3 MiB less of the agent's memory.
- * Keepalive as before: a ping every 20 s, 10 s for its answer.
+ * Keepalive: a ping every 20 s (or as `keepaliveMs` says), 10 s for its answer.
  */
-export function openAgentStream(tls: TlsMaterial, target: DialTarget, signal: AbortSignal) {
+export function openAgentStream(tls: TlsMaterial, target: DialTarget, signal: AbortSignal, keepaliveMs?: () => number) {
   return openHttp2Bidi<AgentMessage, ControllerMessage>({
+    ...(keepaliveMs ? { keepaliveMs } : {}),
     address: target.address,
     tls,
     serverName: target.serverName,

@@ -199,6 +199,7 @@ export class PollingLink implements AgentLink {
           generation: held.generation,
           observedDigest: held.observedDigest,
           heartbeatIntervalMs: this.opts.heartbeatMs,
+          restrictedHeartbeatIntervalMs: 0,
         },
       });
       let state: DesiredState | undefined;

@@ -61,7 +61,10 @@ class Session {
   observedDigest: string;
   readonly peerAddress: string;
   readonly interfaces: Interface[];
-  readonly heartbeatIntervalMs: number;
+  /** The interval its staleness counts in now: the restricted one while its host's desired state holds an enforcement. */
+  heartbeatIntervalMs: number;
+  readonly idleIntervalMs: number;
+  readonly restrictedIntervalMs: number;
   lastRttMs: number | undefined = undefined;
   readonly certificateSerial: string;
   driftRepairs: bigint | undefined = undefined;
@@ -82,6 +85,8 @@ class Session {
     this.peerAddress = info.peerAddress;
     this.interfaces = info.interfaces;
     this.heartbeatIntervalMs = info.heartbeatIntervalMs;
+    this.idleIntervalMs = info.heartbeatIntervalMs;
+    this.restrictedIntervalMs = Math.min(info.restrictedHeartbeatIntervalMs ?? info.heartbeatIntervalMs, info.heartbeatIntervalMs);
     this.certificateSerial = info.certificateSerial;
     this.close = info.close;
   }
@@ -115,6 +120,8 @@ export interface OpenSession {
   peerAddress: string;
   interfaces: Interface[];
   heartbeatIntervalMs: number;
+  /** Its interval while its host is restricted (default heartbeatIntervalMs; never longer). */
+  restrictedHeartbeatIntervalMs?: number;
   certificateSerial: string;
   close: (why: CordonError) => void;
 }
@@ -167,6 +174,17 @@ export class SessionRegistry implements AgentSessions {
     if (s.generationHeld !== update.generationHeld) s.generationHeld = update.generationHeld;
     if (s.observedDigest !== update.observedDigest) s.observedDigest = update.observedDigest;
     if (update.rttMs !== undefined) s.lastRttMs = update.rttMs;
+  }
+
+  /**
+   * Whether the host's desired state holds an enforcement: its staleness
+   * counts at the restricted interval from now on, from its last heartbeat.
+   */
+  restricted(hostId: string, token: number, restricted: boolean): void {
+    const s = this.current(hostId, token);
+    if (!s) return;
+    const interval = restricted ? s.restrictedIntervalMs : s.idleIntervalMs;
+    if (interval !== s.heartbeatIntervalMs) s.heartbeatIntervalMs = interval;
   }
 
   /** Records what a report says the agent holds, and its drift repairs when the report counts them. */

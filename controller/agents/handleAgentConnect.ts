@@ -27,6 +27,12 @@ export interface AgentLinkDeps {
    */
   maxHeartbeatMs: number;
   /**
+   * The same while the host's desired state holds an enforcement: the
+   * agent's silence then hands the cut to the switch, so it is held to this
+   * whatever it asked (default: maxHeartbeatMs, for callers built before).
+   */
+  maxRestrictedHeartbeatMs?: number;
+  /**
    * Why the peer's certificate is no longer acceptable (a revoked serial),
    * or undefined; asked before every message is taken, so nothing a revoked
    * peer sends after its revocation is recorded.
@@ -145,6 +151,11 @@ export async function handleAgentConnect(
       'agent asks for a heartbeat interval above agents.maxHeartbeatSeconds: staleness counts from the cap',
     );
   }
+  // An older agent says nothing of a restricted interval: it beats at its one interval, capped like the rest.
+  const restrictedHeartbeatIntervalMs = Math.min(
+    heartbeatIntervalFor(hello.restrictedHeartbeatIntervalMs || hello.heartbeatIntervalMs, deps.maxRestrictedHeartbeatMs ?? deps.maxHeartbeatMs),
+    heartbeatIntervalMs,
+  );
   const token = deps.sessions.open({
     hostId: certHostId,
     agentVersion: hello.agentVersion,
@@ -153,6 +164,7 @@ export async function handleAgentConnect(
     peerAddress: ctx.peerAddress,
     interfaces: hello.interfaces,
     heartbeatIntervalMs,
+    restrictedHeartbeatIntervalMs,
     certificateSerial: ctx.peer.serial,
     close: (why) => ended.abort(why),
   });
@@ -182,10 +194,13 @@ export async function handleAgentConnect(
   send({ body: { $case: 'managedSecurity', value: security } });
   const unsubscribeSecurity = deps.managedSecurity?.subscribe(certHostId, (policy) => send({ body: { $case: 'managedSecurity', value: policy } }));
   const current = await deps.desired.get(certHostId);
+  // From the moment a restriction is decided its agent's silence counts at the restricted interval, before any beat says so.
+  deps.sessions.restricted(certHostId, token, (current?.enforcements.length ?? 0) > 0);
   if (current) send({ body: { $case: 'desiredState', value: current } });
-  const unsubscribe = deps.desired.subscribe(certHostId, (state) =>
-    send({ body: { $case: 'desiredState', value: state } }),
-  );
+  const unsubscribe = deps.desired.subscribe(certHostId, (state) => {
+    deps.sessions.restricted(certHostId, token, state.enforcements.length > 0);
+    send({ body: { $case: 'desiredState', value: state } });
+  });
   const stopPinging = deps.pings ? deps.pings.add(ping) : everyInterval(ping, deps.pingIntervalMs);
 
   const onHeartbeat = (hb: Heartbeat) => {

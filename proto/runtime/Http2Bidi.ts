@@ -14,8 +14,12 @@ export interface Http2BidiOptions<Req, Res> {
   serialize: (message: Req) => Uint8Array;
   deserialize: (bytes: Uint8Array) => Res;
   signal?: AbortSignal;
-  /** An HTTP/2 ping this often; no answer within keepaliveTimeoutMs ends the stream (default 20 s and 10 s). */
-  keepaliveMs?: number;
+  /**
+   * An HTTP/2 ping this often; no answer within keepaliveTimeoutMs ends the
+   * stream (default 20 s and 10 s). A function is asked again for each
+   * ping, so the interval can follow the caller's state.
+   */
+  keepaliveMs?: number | (() => number);
   keepaliveTimeoutMs?: number;
   /** Largest message taken from the server (default 4 MiB, grpc-js's default). */
   maxMessageBytes?: number;
@@ -108,7 +112,7 @@ export function openHttp2Bidi<Req, Res>(opts: Http2BidiOptions<Req, Res>): Http2
   });
   stream.on('close', () => {
     finished = true;
-    clearInterval(keepalive);
+    clearTimeout(keepalive);
     session.close();
     if (!failure && !(status && status.code === GrpcCode.OK)) {
       if (status) failure = fromGrpcError(status);
@@ -118,12 +122,15 @@ export function openHttp2Bidi<Req, Res>(opts: Http2BidiOptions<Req, Res>): Http2
     notify();
   });
 
-  const keepalive = setInterval(() => {
+  const keepaliveEvery = () => (typeof opts.keepaliveMs === 'function' ? opts.keepaliveMs() : (opts.keepaliveMs ?? 20_000));
+  const pingNow = () => {
+    keepalive = setTimeout(pingNow, keepaliveEvery());
     if (!up || session.destroyed) return;
     const timer = setTimeout(() => fail(GrpcCode.UNAVAILABLE, `no answer to a keepalive ping from ${opts.address} within ${opts.keepaliveTimeoutMs ?? 10_000} ms`), opts.keepaliveTimeoutMs ?? 10_000);
     const sent = session.ping(() => clearTimeout(timer));
     if (!sent) clearTimeout(timer);
-  }, opts.keepaliveMs ?? 20_000);
+  };
+  let keepalive = setTimeout(pingNow, keepaliveEvery());
 
   const cancel = () => {
     if (finished) return;

@@ -11,7 +11,7 @@
 // applied, as test/helpers/controllerHarness.ts testLink() does; nothing runs nft.
 //
 // Driven over the IPC channel only (not meant to be run by hand):
-//   parent -> {type:'start', address | addresses, ca, key, certDir, hostIds, heartbeatMs, keepaliveMs?, backoff, spreadMs?, impl?}
+//   parent -> {type:'start', address | addresses, ca, key, certDir, hostIds, heartbeatMs, restrictedHeartbeatMs?, keepaliveMs?, backoff, spreadMs?, impl?}
 //             (addresses: several controllers, the agent's controller.addresses; replicas.mjs)
 //   parent -> {type:'collect', since?}  worker -> {type:'receipts', receipts:[[hostId, generation, receivedAt, reportedAt], ...],
 //             connects:[[hostId, address, at], ...]} (only those at or after `since` when given)
@@ -55,6 +55,7 @@ function start(msg) {
     const tls = { ca, key, cert, certificate: new X509Certificate(cert) };
     let generation = 0n;
     let digest = 'fleet-empty';
+    let restricted = false;
     // What a small dedicated server would describe: one public, one management interface.
     const interfaces = [
       { name: 'eno1', role: InterfaceRole.INTERFACE_ROLE_PUBLIC, addresses: ['203.0.113.10/24', '2001:db8::10/64'], linkUp: true },
@@ -64,6 +65,7 @@ function start(msg) {
       const receivedAt = now();
       generation = state.generation;
       digest = `fleet-${state.generation}`;
+      restricted = state.enforcements.length > 0;
       receipts.push([hostId, Number(state.generation), receivedAt, now()]);
       return {
         appliedGeneration: state.generation,
@@ -73,7 +75,7 @@ function start(msg) {
         results: state.enforcements.map((e) => ({ enforcementId: e.id, kind: 0, status: ResultStatus.RESULT_STATUS_APPLIED, error: '' })),
       };
     };
-    const held = () => ({ generation, observedDigest: digest, interfaces });
+    const held = () => ({ generation, observedDigest: digest, interfaces, restricted });
     const link = msg.impl === 'link' ? new ControllerLink({
       hostId,
       agentVersion: 'fleet-bench',
@@ -82,6 +84,7 @@ function start(msg) {
       serverName: 'localhost',
       tls,
       heartbeatMs: msg.heartbeatMs,
+      ...(msg.restrictedHeartbeatMs ? { restrictedHeartbeatMs: msg.restrictedHeartbeatMs } : {}),
       backoff: msg.backoff,
       log: connectLogger(hostId),
       held,
@@ -93,6 +96,7 @@ function start(msg) {
       serverName: 'localhost',
       tls,
       heartbeatMs: msg.heartbeatMs,
+      ...(msg.restrictedHeartbeatMs ? { restrictedHeartbeatMs: msg.restrictedHeartbeatMs } : {}),
       ...(msg.keepaliveMs ? { keepaliveMs: msg.keepaliveMs } : {}),
       backoff: msg.backoff,
       held,

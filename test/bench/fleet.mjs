@@ -13,7 +13,7 @@
 //
 //   npm run build && node test/bench/fleet.mjs [--agents 1000] [--per-worker 1000] [--idle-seconds 20]
 //     [--push-hosts 1000] [--spread-seconds 0] [--profile DIR] [--pki-cache DIR]
-//     [--reconnect-rate N] [--heartbeat-seconds N] [--agent-keepalive-seconds N] [--ping-seconds N] [--controller-node-flags "--flag …"] [--controller-env "NAME=value …"]
+//     [--reconnect-rate N] [--heartbeat-seconds N] [--restricted-heartbeat-seconds N] [--agent-keepalive-seconds N] [--ping-seconds N] [--controller-node-flags "--flag …"] [--controller-env "NAME=value …"]
 //   node test/bench/fleet.mjs --agents 10000        # the big run
 //
 // --reconnect-rate sets the controller's agents.reconnectRatePerSecond (the
@@ -56,6 +56,8 @@ const { values: flags } = parseArgs({
     // agents.reconnectRatePerSecond (admission pacing); the controller's default unless given; 0 turns it off.
     'reconnect-rate': { type: 'string' },
     'heartbeat-seconds': { type: 'string' },
+    // The agents' heartbeat while they hold a restriction (default the agent's, agent/config.ts).
+    'restricted-heartbeat-seconds': { type: 'string' },
     // The controller's agents.pingIntervalSeconds (default: controller/config.ts).
     'ping-seconds': { type: 'string' },
     // The light agents' HTTP/2 keepalive ping interval (default the agent's 20 s).
@@ -258,6 +260,8 @@ async function drive() {
   const STORM_TIMEOUT_MS = Number(flags['storm-timeout']) * 1000;
   // The agents' heartbeat: their default (agent/config.ts heartbeatSeconds) unless --heartbeat-seconds says otherwise.
   const HEARTBEAT_MS = (flags['heartbeat-seconds'] !== undefined ? Number(flags['heartbeat-seconds']) : agentSchema.heartbeatSeconds.default) * 1000;
+  const RESTRICTED_HEARTBEAT_MS = (flags['restricted-heartbeat-seconds'] !== undefined ? Number(flags['restricted-heartbeat-seconds']) : agentSchema.restrictedHeartbeatSeconds.default) * 1000;
+  const KEEPALIVE_S = flags['agent-keepalive-seconds'] ?? `max(20, heartbeat) = ${Math.max(20, HEARTBEAT_MS / 1000)}`;
   const { controllerSchema: ctlSchema } = await import('../../dist/controller/config.js');
   const RECONNECT_RATE = flags['reconnect-rate'] ?? ctlSchema.agents.reconnectRatePerSecond.default;
   const BACKOFF = { initialMs: agentSchema.reconnect.initialMs.default, maxMs: agentSchema.reconnect.maxMs.default, spreadMs: agentSchema.reconnect.spreadMs.default };
@@ -485,7 +489,7 @@ async function drive() {
   let ok = false;
   try {
     say(`fleet bench: ${N} agents in ${Math.ceil(N / PER)} worker processes, one controller; ${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), ${mib(totalmem())} RAM, node ${process.version}, ${new Date().toISOString()}`);
-    say(`  heartbeat ${HEARTBEAT_MS / 1000} s and reconnect backoff ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms, first redial after a lost stream spread over ${BACKOFF.spreadMs} ms (agent defaults, agent/config.ts, unless given) or over open sessions ÷ ${RECONNECT_RATE}/s as the controller tells (agents.reconnectRatePerSecond; 0: not told), whichever is longer; controller defaults of controller/config.ts; log level ${flags['log-level']} to a file`);
+    say(`  heartbeat ${HEARTBEAT_MS / 1000} s (${Math.min(RESTRICTED_HEARTBEAT_MS, HEARTBEAT_MS) / 1000} s while restricted) and reconnect backoff ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms, first redial after a lost stream spread over ${BACKOFF.spreadMs} ms (agent defaults, agent/config.ts, unless given) or over open sessions ÷ ${RECONNECT_RATE}/s as the controller tells (agents.reconnectRatePerSecond; 0: not told), whichever is longer; controller defaults of controller/config.ts; log level ${flags['log-level']} to a file`);
 
     // PKI (cached) -------------------------------------------------------------
     let t0 = now();
@@ -542,7 +546,7 @@ async function drive() {
         w.status = { ...m, at: now() };
       }
       });
-      w.send({ type: 'start', address, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, ...(flags['agent-keepalive-seconds'] ? { keepaliveMs: Number(flags['agent-keepalive-seconds']) * 1000 } : {}), backoff: BACKOFF, impl: flags['agent-impl'], spreadMs: Number(flags['spread-seconds']) * 1000 });
+      w.send({ type: 'start', address, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, restrictedHeartbeatMs: RESTRICTED_HEARTBEAT_MS, ...(flags['agent-keepalive-seconds'] ? { keepaliveMs: Number(flags['agent-keepalive-seconds']) * 1000 } : {}), backoff: BACKOFF, impl: flags['agent-impl'], spreadMs: Number(flags['spread-seconds']) * 1000 });
       workers.push(w);
     }
     const connected = await untilAllConnected(connectStart, CONNECT_TIMEOUT_MS, 'connect');
@@ -576,7 +580,7 @@ async function drive() {
     const lagIdle = await controller.ask('lag', { reset: true });
     const mem = await controller.ask('memory');
     a = agentTotals();
-    say(`idle (${IDLE_S} s window, heartbeats every ${HEARTBEAT_MS / 1000} s and keepalive pings every ${flags['agent-keepalive-seconds'] ?? 20} s from each agent, the controller's pings every ${flags['ping-seconds'] ?? controllerSchema.agents.pingIntervalSeconds.default} s):`);
+    say(`idle (${IDLE_S} s window, heartbeats every ${HEARTBEAT_MS / 1000} s and keepalive pings every ${KEEPALIVE_S} s from each agent, the controller's pings every ${flags['ping-seconds'] ?? controllerSchema.agents.pingIntervalSeconds.default} s):`);
     const userPct = (100 * (last.userMs - first.userMs)) / (last.at - first.at);
     say(`  controller CPU ${cpuPct.toFixed(1)}% of one core (user ${userPct.toFixed(1)}%: JS, OpenSSL, nghttp2, V8's helper threads; system ${(cpuPct - userPct).toFixed(1)}%: the kernel's TCP and epoll); RSS ${mib(last.rss)} (max ${mib(rssMax)}; ${((last.rss - empty.rss) / 1024 / N).toFixed(1)} KiB per agent over the empty controller)`);
     const native = (m) => m.rss - m.heapTotal - m.external;

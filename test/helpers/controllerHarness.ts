@@ -47,7 +47,7 @@ export function testLink(
     heartbeatMs: 200,
     backoff: { initialMs: 50, maxMs: 500 },
     log: silentLogger(),
-    held: () => ({ generation: received.at(-1)?.generation ?? 0n, observedDigest: 'd', interfaces: [] }),
+    held: () => ({ generation: received.at(-1)?.generation ?? 0n, observedDigest: 'd', interfaces: [], restricted: (received.at(-1)?.enforcements.length ?? 0) > 0 }),
     onDesiredState: async (state): Promise<Report> => {
       received.push(state);
       return {

@@ -33,7 +33,7 @@ export async function connectRawAgent(tls: TlsMaterial, port: number, hostId: st
     }
   })();
   await call.send({
-    body: { $case: 'hello', value: { hostId, agentVersion: 'raw', interfaces: [], generation: 0n, observedDigest: '', heartbeatIntervalMs } },
+    body: { $case: 'hello', value: { hostId, agentVersion: 'raw', interfaces: [], generation: 0n, observedDigest: '', heartbeatIntervalMs, restrictedHeartbeatIntervalMs: 0 } },
   });
   const outcome = await Promise.race([first.then(() => 'accepted' as const), ended]);
   if (outcome !== 'accepted') {

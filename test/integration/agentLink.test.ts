@@ -34,7 +34,7 @@ async function rawConnect(tls: TlsMaterial, port: number, first: AgentMessage): 
 }
 
 const hello = (hostId: string): AgentMessage => ({
-  body: { $case: 'hello', value: { hostId, agentVersion: 't', interfaces: [], generation: 0n, observedDigest: '', heartbeatIntervalMs: 1000 } },
+  body: { $case: 'hello', value: { hostId, agentVersion: 't', interfaces: [], generation: 0n, observedDigest: '', heartbeatIntervalMs: 1000, restrictedHeartbeatIntervalMs: 0 } },
 });
 
 describe('agent link over mutual TLS', () => {
@@ -45,7 +45,7 @@ describe('agent link over mutual TLS', () => {
   beforeAll(async () => {
     pki = new TestPki();
     pki.operator('olga', 'viewer');
-    controller = await startTestController(pki, [host('web-01', 1), host('web-02', 2), host('web-03', 3)]);
+    controller = await startTestController(pki, [host('web-01', 1), host('web-02', 2), host('web-03', 3), host('web-04', 4)]);
   });
   afterEach(async () => {
     await Promise.all(links.splice(0).map((l) => l.stop()));
@@ -77,6 +77,35 @@ describe('agent link over mutual TLS', () => {
     await link.stop();
     await waitFor('a clean disconnect', () => controller.sessions.get('web-01')?.state === 'disconnected');
     expect(controller.sessions.get('web-01')!.disconnectReason).toBe('closed by the agent');
+  });
+
+  it('heartbeats at the restricted interval while it holds a restriction, and at its own otherwise', async () => {
+    const { link } = testLink(pki.agent('web-04'), controller.port, 'web-04', { heartbeatMs: 5_000, restrictedHeartbeatMs: 300 });
+    links.push(link);
+    link.start();
+    await waitFor('the agent to connect', () => controller.sessions.get('web-04')?.state === 'connected');
+    /** Heartbeats the controller takes within `ms`, by the changes of the session's last heartbeat. */
+    const beatsWithin = async (ms: number) => {
+      let seen = controller.sessions.get('web-04')!.lastHeartbeat.getTime();
+      let beats = 0;
+      for (const until = Date.now() + ms; Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 10));
+        const at = controller.sessions.get('web-04')!.lastHeartbeat.getTime();
+        if (at !== seen) beats++;
+        seen = at;
+      }
+      return beats;
+    };
+    expect(controller.sessions.get('web-04')!.heartbeatIntervalMs).toBe(5_000);
+    expect(await beatsWithin(1_000)).toBe(0);
+    controller.desired.set('web-04', [{ id: 'e1', incidentId: 'inc-1', reason: 'r', action: { $case: 'isolate', value: {} } }]);
+    // The controller counts no faster than a beat a second, however fast an agent beats.
+    await waitFor('the session to count at the restricted interval', () => controller.sessions.get('web-04')!.heartbeatIntervalMs === 1_000);
+    expect(await beatsWithin(1_000)).toBeGreaterThanOrEqual(2);
+    controller.desired.set('web-04', []);
+    await waitFor('the idle interval again', () => controller.sessions.get('web-04')!.heartbeatIntervalMs === 5_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await beatsWithin(1_000)).toBe(0);
   });
 
   it('pushes the desired state on connect and on every change', async () => {

@@ -69,7 +69,7 @@ function open(session: ClientHttp2Session, path: string, extra: Record<string, s
 }
 
 const hello = (hostId: string) =>
-  frameMessage(AgentMessage.encode({ body: { $case: 'hello', value: { hostId, agentVersion: 'raw-h2', interfaces: [], generation: 0n, observedDigest: '', heartbeatIntervalMs: 1_000 } } }).finish());
+  frameMessage(AgentMessage.encode({ body: { $case: 'hello', value: { hostId, agentVersion: 'raw-h2', interfaces: [], generation: 0n, observedDigest: '', heartbeatIntervalMs: 1_000, restrictedHeartbeatIntervalMs: 0 } } }).finish());
 
 describe("the controller's agent connections on node's HTTP/2", () => {
   let pki: TestPki;

@@ -63,8 +63,8 @@ describe('daemon command lines', () => {
   it('--print-config prints the effective config', () => {
     const r = runBin('agent/main.js', ['--config', agentConfig, '--print-config'], { CORDON_AGENT_STATE_DIR: '/srv/state' });
     expect(r.code).toBe(0);
-    const printed = JSON.parse(r.stdout) as { hostId: string; stateDir: string; heartbeatSeconds: number };
-    expect(printed).toMatchObject({ hostId: 'web-01', stateDir: '/srv/state', heartbeatSeconds: 10 });
+    const printed = JSON.parse(r.stdout) as { hostId: string; stateDir: string; heartbeatSeconds: number; restrictedHeartbeatSeconds: number };
+    expect(printed).toMatchObject({ hostId: 'web-01', stateDir: '/srv/state', heartbeatSeconds: 60, restrictedHeartbeatSeconds: 10 });
   });
 
   it('--print-config-schema documents every key and redacts the defaults of secrets', () => {

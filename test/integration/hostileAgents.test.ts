@@ -224,4 +224,45 @@ describe('heartbeat interval ceiling', () => {
       pki.cleanup();
     }
   });
+
+  it('holds a restricted host to the restricted cap from the moment the restriction is decided, whatever its agent asked', async () => {
+    const pki = new TestPki();
+    let now = Date.parse('2026-03-01T00:00:00Z');
+    const controller = await startController({
+      listen: '127.0.0.1:0',
+      tls: pki.controller(),
+      revokedSerialsFile: pki.revokedFile,
+      inventory: new StaticInventory([host('web-01', 1)]),
+      staleAfterMissedHeartbeats: 3,
+      maxHeartbeatMs: 60_000,
+      maxRestrictedHeartbeatMs: 10_000,
+      pingIntervalMs: 300_000,
+      helloTimeoutMs: 2_000,
+      log: silentLogger(),
+      clock: () => new Date(now),
+    });
+    // A customer with root on the server runs an agent of their own that asks for one beat a day, restricted or not.
+    const agent = await connectRawAgent(pki.agent('web-01'), controller.port, 'web-01', 86_400_000);
+    try {
+      expect(controller.sessions.get('web-01')).toMatchObject({ state: 'connected', heartbeatIntervalMs: 60_000 });
+      now += 25_000;
+      controller.desired.set('web-01', [{ id: 'e1', incidentId: 'inc-1', reason: 'spam, no answer', action: { $case: 'isolate', value: {} } }]);
+      await waitFor('the restriction to reach the session', () => controller.sessions.get('web-01')?.heartbeatIntervalMs === 10_000);
+      // Silent since the Hello 25 s ago: three restricted beats (30 s) are missed 5 s after the decision, not 3 minutes after.
+      expect(controller.sessions.get('web-01')!.state).toBe('connected');
+      now += 5_001;
+      expect(controller.sessions.get('web-01')!.state).toBe('stale');
+      await agent.send({ body: { $case: 'heartbeat', value: { sentAt: new Date(now), generation: 1n, observedDigest: 'd', pingNonce: 0n } } });
+      await waitFor('the heartbeat', () => controller.sessions.get('web-01')?.state === 'connected');
+      // Released: the idle interval again.
+      controller.desired.set('web-01', []);
+      await waitFor('the release to reach the session', () => controller.sessions.get('web-01')?.heartbeatIntervalMs === 60_000);
+      now += 3 * 60_000;
+      expect(controller.sessions.get('web-01')!.state).toBe('connected');
+    } finally {
+      agent.close();
+      await controller.stop(500);
+      pki.cleanup();
+    }
+  });
 });

@@ -10,7 +10,7 @@ describe("the agent's side of the contract, without grpc-js", () => {
   });
 
   it('encodes its messages as the controller decodes them (the two generated copies agree)', () => {
-    const hello = { body: { $case: 'hello' as const, value: { hostId: 'web-01', agentVersion: '1', interfaces: [], generation: 7n, observedDigest: 'd', heartbeatIntervalMs: 10_000 } } };
+    const hello = { body: { $case: 'hello' as const, value: { hostId: 'web-01', agentVersion: '1', interfaces: [], generation: 7n, observedDigest: 'd', heartbeatIntervalMs: 10_000, restrictedHeartbeatIntervalMs: 0 } } };
     expect(AgentMessage.decode(LiteAgentMessage.encode(hello).finish())).toEqual(hello);
   });
 });

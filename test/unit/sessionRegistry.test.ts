@@ -46,6 +46,24 @@ describe('SessionRegistry', () => {
     expect(reg.get('web-01')).toMatchObject({ state: 'connected', generationHeld: 4n });
   });
 
+  it('counts a restricted host in its restricted interval, and an idle one in its own', () => {
+    let now = new Date('2026-01-01T00:00:00Z');
+    const reg = new SessionRegistry(() => now, 3);
+    const t = reg.open({ hostId: 'web-01', agentVersion: '1', generationHeld: 0n, observedDigest: '', peerAddress: 'p', interfaces: [], heartbeatIntervalMs: 60_000, restrictedHeartbeatIntervalMs: 10_000, certificateSerial: 's', close: () => {} });
+    now = new Date(now.getTime() + 120_000);
+    expect(reg.get('web-01')).toMatchObject({ state: 'connected', heartbeatIntervalMs: 60_000 });
+    reg.restricted('web-01', t, true);
+    expect(reg.get('web-01')).toMatchObject({ state: 'stale', heartbeatIntervalMs: 10_000 });
+    reg.heartbeat('web-01', t, { generationHeld: 1n, observedDigest: 'd' });
+    now = new Date(now.getTime() + 30_001);
+    expect(reg.get('web-01')!.state).toBe('stale');
+    reg.restricted('web-01', t, false);
+    expect(reg.get('web-01')!.state).toBe('connected');
+    // A superseded stream's word changes nothing.
+    reg.restricted('web-01', t + 1000, true);
+    expect(reg.get('web-01')!.heartbeatIntervalMs).toBe(60_000);
+  });
+
   it('reports each transition to stale and back once', () => {
     let now = new Date('2026-01-01T00:00:00Z');
     const reg = new SessionRegistry(() => now, 3);

@@ -78,8 +78,10 @@ describe('mail settings', () => {
 });
 
 describe('agents.maxHeartbeatSeconds', () => {
-  it('defaults to 30 and takes a positive integer', () => {
-    expect(loadControllerConfig({}).get('agents.maxHeartbeatSeconds')).toBe(30);
+  it('defaults to 60, and to 10 for a restricted host, and takes positive integers', () => {
+    expect(loadControllerConfig({}).get('agents.maxHeartbeatSeconds')).toBe(60);
+    expect(loadControllerConfig({}).get('agents.maxRestrictedHeartbeatSeconds')).toBe(10);
     expect(refusal(() => loadControllerConfig({ file: file({ agents: { maxHeartbeatSeconds: 0 } }) }))).toMatch(/agents\.maxHeartbeatSeconds/);
+    expect(refusal(() => loadControllerConfig({ file: file({ agents: { maxRestrictedHeartbeatSeconds: -1 } }) }))).toMatch(/agents\.maxRestrictedHeartbeatSeconds/);
   });
 });

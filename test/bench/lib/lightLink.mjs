@@ -117,7 +117,12 @@ export class LightLink {
       const finish = (why) => {
         if (done) return;
         done = true;
-        for (const t of timers) clearTimeout(t);
+        for (const t of timers) {
+          if (t && typeof t === 'object' && 'beat' in t) {
+            clearTimeout(t.beat);
+            clearTimeout(t.keepalive);
+          } else clearTimeout(t);
+        }
         this.end = undefined;
         if (why === true) {
           // A clean stop: half-close, as the real link does, then let the session go.
@@ -139,11 +144,17 @@ export class LightLink {
       session.on('error', (err) => finish(err.code ?? err.message));
       session.on('goaway', () => finish('goaway'));
       session.on('close', () => finish('session closed'));
-      timers.push(setInterval(() => {
+      // As ControllerLink: heartbeats at the restricted interval while a restriction is held, keepalives every max(20 s, that).
+      const interval = () => (o.held().restricted ? Math.min(o.restrictedHeartbeatMs ?? o.heartbeatMs, o.heartbeatMs) : o.heartbeatMs);
+      const live = { beat: undefined, keepalive: undefined, every: 0 };
+      timers.push(live);
+      const keepalive = () => {
+        live.keepalive = setTimeout(keepalive, o.keepaliveMs ?? Math.max(KEEPALIVE_MS, interval()));
         if (session.destroyed) return;
         const t = setTimeout(() => finish('keepalive timeout'), KEEPALIVE_TIMEOUT_MS);
         session.ping((err) => (err ? finish('keepalive failed') : clearTimeout(t)));
-      }, o.keepaliveMs ?? KEEPALIVE_MS));
+      };
+      live.keepalive = setTimeout(keepalive, o.keepaliveMs ?? Math.max(KEEPALIVE_MS, interval()));
 
       req = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'cordon-fleet-light' });
       const send = (msg) => {
@@ -180,7 +191,13 @@ export class LightLink {
           }
           else if (msg.body?.$case === 'desiredState') {
             const state = msg.body.value;
-            queue = queue.then(async () => send({ body: { $case: 'report', value: await o.onDesiredState(state) } }));
+            queue = queue.then(async () => {
+              send({ body: { $case: 'report', value: await o.onDesiredState(state) } });
+              if (interval() !== live.every) {
+                clearTimeout(live.beat);
+                beat();
+              }
+            });
           }
         }
       });
@@ -189,8 +206,16 @@ export class LightLink {
         send({ body: { $case: 'heartbeat', value: { sentAt: new Date(), generation: held.generation, observedDigest: held.observedDigest, pingNonce } } });
       };
       const held = o.held();
-      send({ body: { $case: 'hello', value: { hostId: o.hostId, agentVersion: o.agentVersion, interfaces: held.interfaces, generation: held.generation, observedDigest: held.observedDigest, heartbeatIntervalMs: o.heartbeatMs } } });
-      timers.push(setInterval(() => heartbeat(0n), o.heartbeatMs));
+      const restrictedMs = Math.min(o.restrictedHeartbeatMs ?? o.heartbeatMs, o.heartbeatMs);
+      send({ body: { $case: 'hello', value: { hostId: o.hostId, agentVersion: o.agentVersion, interfaces: held.interfaces, generation: held.generation, observedDigest: held.observedDigest, heartbeatIntervalMs: o.heartbeatMs, restrictedHeartbeatIntervalMs: restrictedMs } } });
+      const beat = () => {
+        live.every = interval();
+        live.beat = setTimeout(() => {
+          heartbeat(0n);
+          beat();
+        }, live.every);
+      };
+      beat();
     });
   }
 }

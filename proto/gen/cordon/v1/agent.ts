@@ -202,10 +202,17 @@ export interface Hello {
   /** Digest of what the agent observes on the host (rules, qdiscs, links). */
   observedDigest: string;
   /**
-   * How often the agent will send heartbeats; the controller derives the
-   * agent's staleness window from it.
+   * How often the agent will send heartbeats while its host is not
+   * restricted; the controller derives the agent's staleness window from it.
    */
   heartbeatIntervalMs: number;
+  /**
+   * How often it will send them while it holds a desired state with an
+   * enforcement in force, where its silence is what hands the cut to the
+   * switch. 0 (an older agent): heartbeat_interval_ms. The controller holds
+   * a restricted host's agent to its own cap whatever is asked.
+   */
+  restrictedHeartbeatIntervalMs: number;
 }
 
 export interface Heartbeat {
@@ -834,7 +841,15 @@ export const Interface: MessageFns<Interface> = {
 };
 
 function createBaseHello(): Hello {
-  return { hostId: "", agentVersion: "", interfaces: [], generation: 0n, observedDigest: "", heartbeatIntervalMs: 0 };
+  return {
+    hostId: "",
+    agentVersion: "",
+    interfaces: [],
+    generation: 0n,
+    observedDigest: "",
+    heartbeatIntervalMs: 0,
+    restrictedHeartbeatIntervalMs: 0,
+  };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -859,6 +874,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.heartbeatIntervalMs !== 0) {
       writer.uint32(48).uint32(message.heartbeatIntervalMs);
+    }
+    if (message.restrictedHeartbeatIntervalMs !== 0) {
+      writer.uint32(56).uint32(message.restrictedHeartbeatIntervalMs);
     }
     return writer;
   },
@@ -924,6 +942,14 @@ export const Hello: MessageFns<Hello> = {
             message.heartbeatIntervalMs = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.restrictedHeartbeatIntervalMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -962,6 +988,11 @@ export const Hello: MessageFns<Hello> = {
         : isSet(object.heartbeat_interval_ms)
         ? globalThis.Number(object.heartbeat_interval_ms)
         : 0,
+      restrictedHeartbeatIntervalMs: isSet(object.restrictedHeartbeatIntervalMs)
+        ? globalThis.Number(object.restrictedHeartbeatIntervalMs)
+        : isSet(object.restricted_heartbeat_interval_ms)
+        ? globalThis.Number(object.restricted_heartbeat_interval_ms)
+        : 0,
     };
   },
 
@@ -985,6 +1016,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.heartbeatIntervalMs !== 0) {
       obj.heartbeatIntervalMs = Math.round(message.heartbeatIntervalMs);
     }
+    if (message.restrictedHeartbeatIntervalMs !== 0) {
+      obj.restrictedHeartbeatIntervalMs = Math.round(message.restrictedHeartbeatIntervalMs);
+    }
     return obj;
   },
 
@@ -1001,6 +1035,7 @@ export const Hello: MessageFns<Hello> = {
       : 0n;
     message.observedDigest = object.observedDigest ?? "";
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
+    message.restrictedHeartbeatIntervalMs = object.restrictedHeartbeatIntervalMs ?? 0;
     return message;
   },
 };
