@@ -133,6 +133,7 @@ export async function runDaemon(
       await guard?.stop();
       await listeners?.stop();
       await running.stop();
+      engine.close();
     },
   };
 }

@@ -4,6 +4,7 @@ import type { EnforcementPlan } from '../enforce/plan.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
 import type { Backend } from './Backend.js';
 import { RULE_COMMENT, TABLE, renderTransaction } from './nftRuleset.js';
+import { NftSession, oneLine } from './nftSession.js';
 
 export interface NftObserved {
   present: boolean;
@@ -39,14 +40,44 @@ export class NftBackend implements Backend<NftObserved> {
 
   /** The transaction this process last applied with success; undefined after a failure or a release. */
   private applied: string | undefined;
+  /** A running `nft -i` for applies, where the runner can start one; dropped for good after it fails once. */
+  private session: NftSession | undefined;
 
-  constructor(private readonly runner: CommandRunner) {}
+  constructor(
+    private readonly runner: CommandRunner,
+    opts: { session?: boolean } = {},
+  ) {
+    const start = runner.interactive?.bind(runner);
+    if (opts.session !== false && start) this.session = new NftSession(() => start('nft', ['-i']));
+  }
 
   async apply(plan: EnforcementPlan): Promise<void> {
     const transaction = renderTransaction(plan);
     this.applied = undefined;
-    await runChecked(this.runner, 'nft', ['-f', '-'], { input: transaction });
+    const answer = await this.applyInSession(transaction);
+    if (answer === undefined) await runChecked(this.runner, 'nft', ['-f', '-'], { input: transaction });
+    else if (/^Error:/m.test(answer)) {
+      throw new CordonError('transient', `nft refused the transaction: ${answer.split('\n').slice(0, 6).join(' | ')}`);
+    }
     this.applied = transaction;
+  }
+
+  /** nft's answer from the session, or undefined when there is none (or it failed: `nft -f` from then on). */
+  private async applyInSession(transaction: string): Promise<string | undefined> {
+    const session = this.session;
+    if (!session) return undefined;
+    try {
+      return await session.run(oneLine(transaction));
+    } catch {
+      this.session = undefined;
+      session.close();
+      return undefined;
+    }
+  }
+
+  /** Ends the `nft -i` session, if one runs. */
+  close(): void {
+    this.session?.close();
   }
 
   /**

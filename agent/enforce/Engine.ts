@@ -14,7 +14,7 @@ export interface TcObservedShape {
 
 /** The three parts of a host's enforcement; real ones or the dry-run set. */
 export interface HostBackends {
-  nft: Backend<NftObserved> & { sameAsApplied?(plan: EnforcementPlan): boolean };
+  nft: Backend<NftObserved> & { sameAsApplied?(plan: EnforcementPlan): boolean; close?(): void };
   tc: Backend<TcObservedShape>;
   link: Backend<LinkObserved> & {
     refusal(iface: string, plan: EnforcementPlan): Promise<string | undefined>;
@@ -81,6 +81,11 @@ export class Engine {
     private readonly log: Logger,
   ) {
     this.plan = computePlan(undefined, host);
+  }
+
+  /** Ends what the backends keep running (the nft session); what is enforced stays. */
+  close(): void {
+    this.backends.nft.close?.();
   }
 
   /** The generation this host holds (0: none). */

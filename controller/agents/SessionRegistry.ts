@@ -184,7 +184,10 @@ export class SessionRegistry implements AgentSessions {
     const s = this.current(hostId, token);
     if (!s) return;
     const interval = restricted ? s.restrictedIntervalMs : s.idleIntervalMs;
-    if (interval !== s.heartbeatIntervalMs) s.heartbeatIntervalMs = interval;
+    if (interval === s.heartbeatIntervalMs) return;
+    s.heartbeatIntervalMs = interval;
+    // Other replicas judge this session's staleness from what this one records of it.
+    this.onChange(hostId);
   }
 
   /** Records what a report says the agent holds, and its drift repairs when the report counts them. */

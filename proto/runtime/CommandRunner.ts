@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { CordonError } from './CordonError.js';
 
 export interface CommandResult {
@@ -19,6 +19,8 @@ export interface RunOptions {
  */
 export interface CommandRunner {
   run(command: string, args: string[], opts?: RunOptions): Promise<CommandResult>;
+  /** Starts a long-lived command with its stdio piped (e.g. `nft -i`); runners that only record leave it out. */
+  interactive?(command: string, args: string[]): ChildProcessWithoutNullStreams;
 }
 
 /**
@@ -28,6 +30,11 @@ export interface CommandRunner {
  */
 export class ExecRunner implements CommandRunner {
   constructor(private readonly netns?: string) {}
+
+  interactive(command: string, args: string[]): ChildProcessWithoutNullStreams {
+    const [cmd, argv] = this.netns ? ['ip', ['netns', 'exec', this.netns, command, ...args]] : [command, args];
+    return spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  }
 
   run(command: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
     const [cmd, argv] = this.netns ? ['ip', ['netns', 'exec', this.netns, command, ...args]] : [command, args];

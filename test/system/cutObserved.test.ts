@@ -195,6 +195,8 @@ describe.skipIf(!gate.ok)('cut states are observed, not assumed', () => {
       expect(lab.kernelAdminUp('swp1')).toBe(true);
       await lab.bridgePortsUp();
       await new Promise((r) => setTimeout(r, 1_500));
+      // The agent confirms fast enough that the hand-back can take fewer probes than a fair watch needs.
+      await waitFor('a few probes across the hand-back', () => seen.length > 3, 10_000, 100);
     } finally {
       watching = false;
       await watch;
