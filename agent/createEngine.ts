@@ -35,7 +35,8 @@ export function hostSettings(settings: AgentSettings): HostSettings {
 export function createBackends(settings: AgentSettings, log: Logger, runner: CommandRunner = new ExecRunner()): HostBackends {
   if (settings.backend === 'dry-run') return createDryRunBackends(log.child({ component: 'dry-run' }));
   const ctl = controllerIp(settings);
-  return { nft: new NftBackend(runner), tc: new TcBackend(runner), link: new LinkBackend(runner, ctl ? [ctl] : []) };
+  const onSessionLost = (why: string) => log.warn({ err: why }, 'the nft session failed: nft -f for every enforcement from now on');
+  return { nft: new NftBackend(runner, { onSessionLost }), tc: new TcBackend(runner), link: new LinkBackend(runner, ctl ? [ctl] : []) };
 }
 
 export function createEngine(settings: AgentSettings, log: Logger, runner?: CommandRunner): Engine {

@@ -45,7 +45,7 @@ export class NftBackend implements Backend<NftObserved> {
 
   constructor(
     private readonly runner: CommandRunner,
-    opts: { session?: boolean } = {},
+    private readonly opts: { session?: boolean; onSessionLost?: (why: string) => void } = {},
   ) {
     const start = runner.interactive?.bind(runner);
     if (opts.session !== false && start) this.session = new NftSession(() => start('nft', ['-i']));
@@ -68,9 +68,10 @@ export class NftBackend implements Backend<NftObserved> {
     if (!session) return undefined;
     try {
       return await session.run(oneLine(transaction));
-    } catch {
+    } catch (err) {
       this.session = undefined;
       session.close();
+      this.opts.onSessionLost?.((err as Error).message);
       return undefined;
     }
   }

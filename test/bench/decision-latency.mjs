@@ -385,6 +385,9 @@ function report({ started, results, breakdown, lost, counted, load }) {
     console.log(row('decision → probe dropped', samples.map((s) => s.enforceMs)));
     console.log(row('release decision → probe passes', samples.map((s) => s.releaseMs)));
     console.log(row('Enforce RPC (commit, answer)', samples.map((s) => s.rpcMs)));
+    // Whether the tail is the first cycle (a cold agent: its first nft session, code not yet compiled) or spread over the run.
+    const worst = [...samples].sort((a, b) => b.enforceMs - a.enforceMs).slice(0, 3);
+    console.log(`  slowest cycles (decision → dropped): ${worst.map((w) => `#${w.cycle} ${fmt(w.enforceMs)} ms`).join(', ')}`);
   }
   if (results.push && results.poll) {
     const p = summary(results.push.map((s) => s.enforceMs));

@@ -63,14 +63,16 @@ describe.skipIf(!gate.ok)('the enforcement nft session (a long-lived nft -i in a
 
   it('falls back to nft -f, for good, when its nft -i never answers or dies', async () => {
     // An "nft -i" that reads its input and never answers: the session times out and the backend uses nft -f.
-    const silent = new NftBackend({
-      run: (c, a, o) => runner.run(c, a, o),
-      interactive: () => runner.interactive('sh', ['-c', 'cat > /dev/null']),
-    });
+    const lost: string[] = [];
+    const silent = new NftBackend(
+      { run: (c, a, o) => runner.run(c, a, o), interactive: () => runner.interactive('sh', ['-c', 'cat > /dev/null']) },
+      { onSessionLost: (why) => lost.push(why) },
+    );
     const started = Date.now();
     await silent.apply(plan({ isolate: {} }));
     expect(Date.now() - started).toBeGreaterThanOrEqual(4_500);
     expect((await silent.observe()).isolate).toBe(true);
+    expect(lost).toEqual([expect.stringMatching(/no answer within 5000 ms/)]);
     // From then on nft -f at once.
     const again = Date.now();
     await silent.apply(plan({ smtpBlock: {} }));
