@@ -184,6 +184,10 @@ export async function runStory(info: LabInfo): Promise<Checks> {
     const f = JSON.parse(op('ingest', forged, '--json')) as IngestJson;
     show(`${f.outcome}: ${f.reason} (${f.trusted ? 'trusted' : 'untrusted'}: ${authReason(f)})\n`);
     checks.ok('the forgery is recorded but untrusted: the signature is not aligned with the From domain', f.trusted !== true && f.outcome === 'opened', authReason(f));
+    // The acknowledge deadline runs from the delivered notice: moving the clock before the outbox delivered it
+    // (another replica's worker, in --ha) would start the 24 h after the move, and nothing would fall due.
+    const forgedNotified = await waitIncident(f.incidentId ?? '', 'notified', (i) => i.state === 'notified');
+    checks.ok('the forged complaint\'s notice went out like any other (it is the customer\'s to answer)', forgedNotified.incident.state === 'notified', `state ${forgedNotified.incident.state}`);
     say('nobody answers the forged complaint; its deadline passes');
     advance('24h1m', 'demo: the forged complaint\'s deadline passes');
     const held = await waitIncident(f.incidentId ?? '', 'held', (i) => i.hold === 'untrusted_reporter');
