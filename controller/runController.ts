@@ -213,12 +213,14 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
       void desired.changed(hostId).catch((err: unknown) => log.error({ host: hostId, err: asCordonError(err).message }, 'push failed'));
       replica?.hostChanged(hostId);
     },
+    // Pushes first: the mail and the deadlines a commit also starts read the one database connection, and a mass
+    // action's thousand notices read before its thousand desired states held every push back (BENCHMARKS §2).
     onOutbox: () => {
-      outbox?.kick();
       bmc?.kick();
+      void desired.settled().then(() => outbox?.kick());
     },
     onDeadlinesChanged: () => {
-      void scheduler?.kick();
+      void desired.settled().then(() => scheduler?.kick());
     },
     authenticate,
     findReporter: (id) => s.store.reporters.get(id),

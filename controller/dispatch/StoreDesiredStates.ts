@@ -67,6 +67,17 @@ export class StoreDesiredStates implements DesiredStateSource {
     });
   }
 
+  /**
+   * Resolves once every push asked for so far has been read and written to
+   * its agent: for the work a commit also starts (mail, deadlines), which
+   * would otherwise queue its reads on the one database connection ahead of
+   * the pushes. Never rejects.
+   */
+  settled(): Promise<void> {
+    // After the immediate that `changed` scheduled, so its batch is on the chain.
+    return new Promise((resolve) => setImmediate(() => void this.flushing.then(resolve, resolve)));
+  }
+
   /** Pushes each host's state read in `read` to its agent's listeners. */
   private flush(batch: Map<string, Waiter<void>[]>): Promise<void> {
     return this.read(batch, (h, state) => {
