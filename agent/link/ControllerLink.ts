@@ -245,6 +245,7 @@ export class ControllerLink implements AgentLink {
     this.current = call;
     this.state.sessions++;
     let heartbeat: NodeJS.Timeout | undefined;
+    let ended = false;
     // The connection has no deadline of its own: an address that drops packets would hold the dial for the
     // OS's TCP timeout (minutes) before the next controller is tried.
     const connectTimeoutMs = this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -280,6 +281,8 @@ export class ControllerLink implements AgentLink {
       // Rescheduled from each beat at the interval the held state calls for, and at once when a desired state changes it.
       let beatEvery = this.heartbeatInterval();
       const beat = () => {
+        // A desired state applied after the stream ended must not start beating on it again.
+        if (ended) return;
         beatEvery = this.heartbeatInterval();
         heartbeat = setTimeout(() => {
           void this.heartbeat(call, 0n);
@@ -323,6 +326,7 @@ export class ControllerLink implements AgentLink {
       if (timedOut) throw new CordonError('transient', `no answer to the Hello within ${waitedMs} ms`, { cause: err });
       throw err;
     } finally {
+      ended = true;
       clearTimeout(connectTimer);
       clearTimeout(heartbeat);
       call.cancel();

@@ -209,6 +209,7 @@ export class LightLink {
       const restrictedMs = Math.min(o.restrictedHeartbeatMs ?? o.heartbeatMs, o.heartbeatMs);
       send({ body: { $case: 'hello', value: { hostId: o.hostId, agentVersion: o.agentVersion, interfaces: held.interfaces, generation: held.generation, observedDigest: held.observedDigest, heartbeatIntervalMs: o.heartbeatMs, restrictedHeartbeatIntervalMs: restrictedMs } } });
       const beat = () => {
+        if (done) return;
         live.every = interval();
         live.beat = setTimeout(() => {
           heartbeat(0n);
