@@ -144,8 +144,9 @@ try {
   say(`replicas bench: ${N} agents in ${Math.ceil(N / PER)} worker processes, ${NAMES.length} controller replicas on one PostgreSQL; ${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), ${mib(totalmem())} RAM, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
   const { agentSchema } = await import(`${DIST}/agent/config.js`);
   const HEARTBEAT_MS = agentSchema.heartbeatSeconds.default * 1000;
+  const RESTRICTED_HEARTBEAT_MS = agentSchema.restrictedHeartbeatSeconds.default * 1000;
   const BACKOFF = { initialMs: agentSchema.reconnect.initialMs.default, maxMs: agentSchema.reconnect.maxMs.default, spreadMs: agentSchema.reconnect.spreadMs.default };
-  say(`  agents: heartbeat ${HEARTBEAT_MS / 1000} s, reconnect ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms, first redial after a lost stream spread over ${BACKOFF.spreadMs} ms (agent defaults); controller defaults but store.maxConnections ${MAX_CONN}, log level ${flags['log-level']}`);
+  say(`  agents: heartbeat ${HEARTBEAT_MS / 1000} s (${RESTRICTED_HEARTBEAT_MS / 1000} s while restricted), reconnect ${BACKOFF.initialMs}..${BACKOFF.maxMs} ms, first redial after a lost stream spread over ${BACKOFF.spreadMs} ms (agent defaults); controller defaults but store.maxConnections ${MAX_CONN}, log level ${flags['log-level']}`);
 
   // PKI, cluster, mail sink, inventory -------------------------------------------
   let t0 = now();
@@ -320,7 +321,7 @@ try {
     w.on('message', (m) => {
       if (m.type === 'status') w.status = { ...m, at: now() };
     });
-    w.send({ type: 'start', addresses, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, backoff: BACKOFF, impl: flags['agent-impl'] });
+    w.send({ type: 'start', addresses, ca: pki.ca, key: pki.agentKey, certDir: pki.agentDir, hostIds: hostIds.slice(from, from + PER), heartbeatMs: HEARTBEAT_MS, restrictedHeartbeatMs: RESTRICTED_HEARTBEAT_MS, backoff: BACKOFF, impl: flags['agent-impl'] });
     workers.push(w);
   }
   let agentsAt;
