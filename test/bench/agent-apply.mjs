@@ -97,9 +97,24 @@ const c1 = cpu0();
 const rollup = readFileSync(`/proc/${daemon.pid}/smaps_rollup`, 'utf8');
 const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN);
 const mib = (k) => (k / 1024).toFixed(1);
+// The daemon keeps one `nft -i` for its enforcement transactions (agent/backends/nftSession.ts): the host pays it too.
+const children = readFileSync(`/proc/${daemon.pid}/task/${daemon.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+const childText = children
+  .map((pid) => {
+    try {
+      const name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      const r = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const k = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(r)?.[1] ?? NaN);
+      return `${name} RSS ${mib(k('Rss'))} MiB (private ${mib(k('Private_Clean') + k('Private_Dirty'))} MiB)`;
+    } catch {
+      return undefined;
+    }
+  })
+  .filter(Boolean);
 console.log(
   `agent daemon idle over ${IDLE} s (drift check every 5 s, controller unreachable): RSS ${mib(kb('Rss'))} MiB ` +
-    `(shared clean ${mib(kb('Shared_Clean'))} MiB, private ${mib(kb('Private_Clean') + kb('Private_Dirty'))} MiB), CPU ${((100 * (c1 - c0)) / IDLE).toFixed(2)} %`,
+    `(shared clean ${mib(kb('Shared_Clean'))} MiB, private ${mib(kb('Private_Clean') + kb('Private_Dirty'))} MiB), CPU ${((100 * (c1 - c0)) / IDLE).toFixed(2)} %` +
+    `; its children: ${childText.length > 0 ? childText.join(', ') : 'none'}`,
 );
 cleanup();
 process.exit(0);
