@@ -1,4 +1,4 @@
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Timestamp } from '../../proto/gen/google/protobuf/timestamp.js';
@@ -60,6 +60,38 @@ const withStatus = (s: ServerHttp2Stream, body: Buffer, status = '0') => {
   s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': status, 'grpc-message': 'bye' }));
   s.end(body);
 };
+
+describe('Http2Bidi keepalive', () => {
+  it('asks a keepalive function again for each ping, so the interval follows the caller (heartbeats that follow the host)', async () => {
+    let pings = 0;
+    const onSession = (session: ServerHttp2Session) => session.on('ping', () => pings++);
+    server.on('session', onSession);
+    answer = (s) => s.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    let every = 1_500;
+    const call = openHttp2Bidi<Timestamp, Timestamp>({
+      address,
+      tls: agent,
+      serverName: 'localhost',
+      path: '/cordon.v1.AgentService/Connect',
+      serialize: (m) => Timestamp.encode(m).finish(),
+      deserialize: (b) => Timestamp.decode(b),
+      keepaliveMs: () => every,
+    });
+    try {
+      await call.send({ seconds: 1n, nanos: 0 });
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(pings).toBe(0);
+      // The next ping still comes at the old interval; every one after it at the new.
+      every = 200;
+      await new Promise((r) => setTimeout(r, 1_600));
+      expect(pings).toBeGreaterThanOrEqual(4);
+      expect(call.connected()).toBe(true);
+    } finally {
+      call.cancel();
+      server.off('session', onSession);
+    }
+  });
+});
 
 describe('Http2Bidi against a broken or hostile server', () => {
   it('reads messages however the bytes are split, and ends cleanly on OK', async () => {
