@@ -151,11 +151,9 @@ export async function handleAgentConnect(
       'agent asks for a heartbeat interval above agents.maxHeartbeatSeconds: staleness counts from the cap',
     );
   }
-  // An older agent says nothing of a restricted interval: it beats at its one interval, capped like the rest.
-  const restrictedHeartbeatIntervalMs = Math.min(
-    heartbeatIntervalFor(hello.restrictedHeartbeatIntervalMs || hello.heartbeatIntervalMs, deps.maxRestrictedHeartbeatMs ?? deps.maxHeartbeatMs),
-    heartbeatIntervalMs,
-  );
+  // An older agent says nothing of a restricted interval: it beats at its one interval, capped like the rest
+  // (and never counted slower than when it is not restricted: SessionRegistry).
+  const restrictedHeartbeatIntervalMs = heartbeatIntervalFor(hello.restrictedHeartbeatIntervalMs || hello.heartbeatIntervalMs, deps.maxRestrictedHeartbeatMs ?? deps.maxHeartbeatMs);
   const token = deps.sessions.open({
     hostId: certHostId,
     agentVersion: hello.agentVersion,

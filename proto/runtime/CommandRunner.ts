@@ -32,14 +32,12 @@ export class ExecRunner implements CommandRunner {
   constructor(private readonly netns?: string) {}
 
   interactive(command: string, args: string[]): ChildProcessWithoutNullStreams {
-    const [cmd, argv] = this.netns ? ['ip', ['netns', 'exec', this.netns, command, ...args]] : [command, args];
-    return spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    return this.spawn(command, args);
   }
 
   run(command: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
-    const [cmd, argv] = this.netns ? ['ip', ['netns', 'exec', this.netns, command, ...args]] : [command, args];
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+      const child = this.spawn(command, args);
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -60,6 +58,12 @@ export class ExecRunner implements CommandRunner {
       child.stdin.on('error', () => {});
       child.stdin.end(opts.input ?? '');
     });
+  }
+
+  /** In the runner's namespace when it has one, in the C locale so the output parses the same everywhere. */
+  private spawn(command: string, args: string[]): ChildProcessWithoutNullStreams {
+    const [cmd, argv] = this.netns ? ['ip', ['netns', 'exec', this.netns, command, ...args]] : [command, args];
+    return spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
   }
 }
 

@@ -15,7 +15,7 @@ import type { TlsMaterial } from '../../proto/runtime/tls.js';
 import { controllerSettings, host } from '../helpers/controllerHarness.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { TestPki } from '../helpers/pki.js';
-import { connectRawAgent } from '../helpers/rawAgent.js';
+import { connectRawAgent, type RawAgent } from '../helpers/rawAgent.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 type Callable = Record<string, (...args: unknown[]) => unknown> & { close(): void };
@@ -196,73 +196,62 @@ describe('gRPC health and reflection check the peer certificate', () => {
 });
 
 describe('heartbeat interval ceiling', () => {
-  it('holds an agent that asks for one heartbeat a day to the cap, so it goes stale after cap × missed beats', async () => {
+  /**
+   * A controller on a clock the test moves, and a customer with root on
+   * web-01 running an agent of their own that asks for one beat a day.
+   */
+  async function dayBeatAgent(caps: { maxHeartbeatMs: number; maxRestrictedHeartbeatMs?: number }, test: (controller: RunningController, clock: { now: number }, agent: RawAgent) => Promise<void>) {
     const pki = new TestPki();
-    let now = Date.parse('2026-03-01T00:00:00Z');
+    const clock = { now: Date.parse('2026-03-01T00:00:00Z') };
     const controller = await startController({
       listen: '127.0.0.1:0',
       tls: pki.controller(),
       revokedSerialsFile: pki.revokedFile,
       inventory: new StaticInventory([host('web-01', 1)]),
       staleAfterMissedHeartbeats: 3,
-      maxHeartbeatMs: 30_000,
-      pingIntervalMs: 30_000,
+      ...caps,
+      pingIntervalMs: 300_000,
       helloTimeoutMs: 2_000,
       log: silentLogger(),
-      clock: () => new Date(now),
+      clock: () => new Date(clock.now),
     });
     const agent = await connectRawAgent(pki.agent('web-01'), controller.port, 'web-01', 86_400_000);
     try {
-      expect(controller.sessions.get('web-01')).toMatchObject({ state: 'connected', heartbeatIntervalMs: 30_000 });
-      now += 3 * 30_000;
-      expect(controller.sessions.get('web-01')!.state).toBe('connected');
-      now += 1;
-      expect(controller.sessions.get('web-01')!.state).toBe('stale');
+      await test(controller, clock, agent);
     } finally {
       agent.close();
       await controller.stop(500);
       pki.cleanup();
     }
+  }
+
+  it('holds an agent that asks for one heartbeat a day to the cap, so it goes stale after cap × missed beats', async () => {
+    await dayBeatAgent({ maxHeartbeatMs: 30_000 }, async (controller, clock) => {
+      expect(controller.sessions.get('web-01')).toMatchObject({ state: 'connected', heartbeatIntervalMs: 30_000 });
+      clock.now += 3 * 30_000;
+      expect(controller.sessions.get('web-01')!.state).toBe('connected');
+      clock.now += 1;
+      expect(controller.sessions.get('web-01')!.state).toBe('stale');
+    });
   });
 
   it('holds a restricted host to the restricted cap from the moment the restriction is decided, whatever its agent asked', async () => {
-    const pki = new TestPki();
-    let now = Date.parse('2026-03-01T00:00:00Z');
-    const controller = await startController({
-      listen: '127.0.0.1:0',
-      tls: pki.controller(),
-      revokedSerialsFile: pki.revokedFile,
-      inventory: new StaticInventory([host('web-01', 1)]),
-      staleAfterMissedHeartbeats: 3,
-      maxHeartbeatMs: 60_000,
-      maxRestrictedHeartbeatMs: 10_000,
-      pingIntervalMs: 300_000,
-      helloTimeoutMs: 2_000,
-      log: silentLogger(),
-      clock: () => new Date(now),
-    });
-    // A customer with root on the server runs an agent of their own that asks for one beat a day, restricted or not.
-    const agent = await connectRawAgent(pki.agent('web-01'), controller.port, 'web-01', 86_400_000);
-    try {
+    await dayBeatAgent({ maxHeartbeatMs: 60_000, maxRestrictedHeartbeatMs: 10_000 }, async (controller, clock, agent) => {
       expect(controller.sessions.get('web-01')).toMatchObject({ state: 'connected', heartbeatIntervalMs: 60_000 });
-      now += 25_000;
+      clock.now += 25_000;
       controller.desired.set('web-01', [{ id: 'e1', incidentId: 'inc-1', reason: 'spam, no answer', action: { $case: 'isolate', value: {} } }]);
       await waitFor('the restriction to reach the session', () => controller.sessions.get('web-01')?.heartbeatIntervalMs === 10_000);
       // Silent since the Hello 25 s ago: three restricted beats (30 s) are missed 5 s after the decision, not 3 minutes after.
       expect(controller.sessions.get('web-01')!.state).toBe('connected');
-      now += 5_001;
+      clock.now += 5_001;
       expect(controller.sessions.get('web-01')!.state).toBe('stale');
-      await agent.send({ body: { $case: 'heartbeat', value: { sentAt: new Date(now), generation: 1n, observedDigest: 'd', pingNonce: 0n } } });
+      await agent.send({ body: { $case: 'heartbeat', value: { sentAt: new Date(clock.now), generation: 1n, observedDigest: 'd', pingNonce: 0n } } });
       await waitFor('the heartbeat', () => controller.sessions.get('web-01')?.state === 'connected');
       // Released: the idle interval again.
       controller.desired.set('web-01', []);
       await waitFor('the release to reach the session', () => controller.sessions.get('web-01')?.heartbeatIntervalMs === 60_000);
-      now += 3 * 60_000;
+      clock.now += 3 * 60_000;
       expect(controller.sessions.get('web-01')!.state).toBe('connected');
-    } finally {
-      agent.close();
-      await controller.stop(500);
-      pki.cleanup();
-    }
+    });
   });
 });
