@@ -93,6 +93,9 @@ export async function runDaemon(
       guard?.setPolicy(policy).catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'cannot set up the guard table'));
       listeners?.setPolicy(policy).catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'cannot list the listening sockets'));
     },
+    onBanAck: (seqs) => {
+      guard?.acknowledge(seqs).catch((err: unknown) => log.error({ err: asCordonError(err).message }, 'cannot take a ban acknowledgement'));
+    },
     onDesiredState: async (message) => {
       try {
         const result = await engine.converge(parseDesired(DesiredState.toJSON(message)));

@@ -52,9 +52,12 @@ export class Guard {
   private readonly outbox: BanOutbox;
   /** Events queued since the state was last saved. */
   private dirty = false;
-  /** Bans whose 'banned' event reached a controller stream (or a poll's queue) since this process started. */
+  /** Bans whose 'banned' event a controller acknowledged (an older one: that reached its stream or a poll's queue) since this process started. */
   private readonly delivered = new Set<string>();
   private readonly journal: JournalBans;
+  /** Acknowledged seqs not yet taken out of the outbox, and the turn that will. */
+  private readonly acks: bigint[] = [];
+  private ackTurn: Promise<void> | undefined;
 
   constructor(private readonly deps: GuardDeps) {
     this.outbox = new BanOutbox(deps.send, deps.log);
@@ -70,6 +73,7 @@ export class Guard {
     return this.serial(async () => {
       this.state = this.deps.file.load();
       this.outbox.pace.tell(this.state.policy?.maxEventsPerMinute);
+      this.outbox.expectAcks(this.state.controllerAcks);
       const now = this.now();
       for (const ban of this.state.bans.filter((b) => b.expiresAtMs <= now)) this.emit('expired', ban, ban.expiresAtMs);
       this.state.bans = this.state.bans.filter((b) => b.expiresAtMs > now);
@@ -84,11 +88,20 @@ export class Guard {
    * lifts. The same policy again changes nothing. Afterwards the active bans
    * no controller has heard of from this process are queued again (the
    * policy comes after each accepted Hello; the controller skips bans it
-   * has), unless one waits in the outbox already, and the outbox is sent.
+   * has), unless one waits in the outbox already, and the outbox is sent
+   * again from its oldest event (a policy comes on every new stream; on a
+   * lift's, the controller skips the repeats).
    */
   setPolicy(policy: ManagedSecurity | undefined): Promise<void> {
     return this.serial(async () => {
       this.outbox.pace.tell(policy?.maxEventsPerMinute);
+      const acks = policy?.acknowledgesBanEvents === true;
+      if (acks !== this.state.controllerAcks) {
+        this.state.controllerAcks = acks;
+        this.dirty = true;
+      }
+      this.outbox.expectAcks(acks);
+      this.outbox.restart();
       await this.converge(policy);
       const unsent = this.state.bans.filter((b) => !this.delivered.has(b.id) && !holdsBanned(this.state.pending, b.id));
       const newest = unsent.sort((a, b) => b.bannedAtMs - a.bannedAtMs).slice(0, RESEND_LIMIT);
@@ -103,6 +116,25 @@ export class Guard {
       await this.tickNow();
       await this.settle();
     });
+  }
+
+  /**
+   * The controller settled these ban events (BanEventAck): they leave the
+   * outbox. Acks arriving together are taken in one turn, with one save;
+   * a save lost to a crash only sends them again, and the controller skips
+   * what it has.
+   */
+  acknowledge(seqs: readonly bigint[]): Promise<void> {
+    this.acks.push(...seqs);
+    if (this.ackTurn) return this.ackTurn;
+    this.ackTurn = this.serial(async () => {
+      this.ackTurn = undefined;
+      const seqs = this.acks.splice(0);
+      const n = this.outbox.acknowledge(this.state.pending, seqs, (e) => this.done(e));
+      if (n > 0) this.dirty = true;
+      await this.settle();
+    });
+    return this.ackTurn;
   }
 
   /** Ban events waiting for a controller, oldest first (for status and tests). */
@@ -129,11 +161,12 @@ export class Guard {
    */
   private async settle(): Promise<void> {
     if (this.dirty) this.save();
-    const sent = await this.outbox.flush(this.state.pending, () => this.now(), (e) => {
-      if (e.change === 'banned') this.delivered.add(e.ban.id);
-      else this.delivered.delete(e.ban.id);
+    let done = 0;
+    await this.outbox.flush(this.state.pending, () => this.now(), (e) => {
+      this.done(e);
+      done++;
     });
-    if (sent > 0) this.save();
+    if (done > 0) this.save();
     const wanted = !this.stopped && (this.policy !== undefined || this.state.pending.events.length > 0);
     if (wanted && !this.timer) {
       this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ err: asCordonError(err).message }, 'guard tick failed')), this.deps.tickMs ?? DEFAULT_TICK_MS);
@@ -142,6 +175,12 @@ export class Guard {
       clearInterval(this.timer);
       this.timer = undefined;
     }
+  }
+
+  /** A ban event the controller has (acknowledged, or, from an older controller, handed to its stream). */
+  private done(e: { change: BanChange; ban: Ban }): void {
+    if (e.change === 'banned') this.delivered.add(e.ban.id);
+    else this.delivered.delete(e.ban.id);
   }
 
   private save(): void {

@@ -28,10 +28,12 @@ export interface GuardState {
   offences: Map<string, Offences>;
   /** Ban events no controller has taken yet (BanOutbox.ts): they are sent after a restart too. */
   pending: PendingBans;
+  /** Whether the last controller said it acknowledges ban events: until one speaks again, the agent expects the same. */
+  controllerAcks: boolean;
 }
 
 /** What a first start, or no file, holds. */
-export const emptyGuardState = (): GuardState => ({ policy: undefined, bans: [], offences: new Map(), pending: { events: [], dropped: 0 } });
+export const emptyGuardState = (): GuardState => ({ policy: undefined, bans: [], offences: new Map(), pending: { events: [], dropped: 0, nextSeq: 1 }, controllerAcks: false });
 
 /** Sources whose offences are remembered; past it the ones whose last ban ended longest ago are forgotten first. */
 export const MAX_REMEMBERED = 20_000;
@@ -60,7 +62,7 @@ export class GuardStateFile {
       throw new CordonError('transient', `cannot read ${this.path}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      const raw = JSON.parse(text) as { version?: unknown; policy?: unknown; bans?: unknown; offences?: unknown; pending?: { events?: unknown; dropped?: unknown } };
+      const raw = JSON.parse(text) as { version?: unknown; policy?: unknown; bans?: unknown; offences?: unknown; pending?: { events?: unknown; dropped?: unknown; nextSeq?: unknown }; controllerAcks?: unknown };
       if (raw.version !== 1) throw new Error(`unknown guard state version ${JSON.stringify(raw.version)}`);
       const bans = (Array.isArray(raw.bans) ? raw.bans : []).map((b, i) => readBan(b, `bans[${i}]`));
       const offences = new Map<string, Offences>();
@@ -70,7 +72,10 @@ export class GuardStateFile {
       // A file from before the outbox has none: nothing pending.
       const events = raw.pending?.events === undefined ? [] : Array.isArray(raw.pending.events) ? raw.pending.events.map(readPending) : notAList();
       const dropped = Number.isInteger(raw.pending?.dropped) ? (raw.pending!.dropped as number) : 0;
-      return { policy: raw.policy ? ManagedSecurity.fromJSON(raw.policy) : undefined, bans, offences, pending: { events, dropped } };
+      // Events of a file from before the acknowledgements have no number: they get the next ones, in order.
+      let nextSeq = Math.max(1, Number.isSafeInteger(raw.pending?.nextSeq) ? (raw.pending!.nextSeq as number) : 1, ...events.map((e) => (e.seq ?? 0) + 1));
+      const numbered = events.map((e) => ({ ...e, seq: e.seq ?? nextSeq++ }));
+      return { policy: raw.policy ? ManagedSecurity.fromJSON(raw.policy) : undefined, bans, offences, pending: { events: numbered, dropped, nextSeq }, controllerAcks: raw.controllerAcks === true };
     } catch (err) {
       throw new CordonError('invalid', `the guard state ${this.path} is corrupt: ${(err as Error).message}`, { field: 'stateDir', cause: err });
     }
@@ -85,6 +90,7 @@ export class GuardStateFile {
       bans: state.bans,
       offences: Object.fromEntries(remembered),
       pending: state.pending,
+      controllerAcks: state.controllerAcks,
     });
     const tmp = `${this.path}.tmp-${process.pid}`;
     const fd = openSync(tmp, 'w', 0o600);
@@ -110,10 +116,11 @@ function notAList(): never {
   throw new Error('pending.events is not a list');
 }
 
-function readPending(v: unknown, i: number): PendingBanEvent {
+function readPending(v: unknown, i: number): Omit<PendingBanEvent, 'seq'> & { seq?: number } {
   const e = v as Partial<Record<keyof PendingBanEvent, unknown>>;
   if (typeof e?.change !== 'string' || !CHANGES.includes(e.change) || typeof e.changedAtMs !== 'number' || !Number.isFinite(e.changedAtMs)) throw new Error(`pending.events[${i}] is not a ban event`);
-  return { change: e.change as BanChange, changedAtMs: e.changedAtMs, ban: readBan(e.ban, `pending.events[${i}].ban`) };
+  if (e.seq !== undefined && !(Number.isSafeInteger(e.seq) && (e.seq as number) > 0)) throw new Error(`pending.events[${i}].seq is not a positive integer`);
+  return { change: e.change as BanChange, changedAtMs: e.changedAtMs, ban: readBan(e.ban, `pending.events[${i}].ban`), ...(e.seq !== undefined ? { seq: e.seq as number } : {}) };
 }
 
 function readBan(v: unknown, where: string): Ban {

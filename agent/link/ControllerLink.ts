@@ -85,6 +85,8 @@ export interface ControllerLinkOptions {
   onDetectionPolicy?: (policy: DetectionPolicy) => void;
   /** Called with the host's managed-security policy, sent after each accepted Hello and on every change (a lift). */
   onManagedSecurity?: (policy: ManagedSecurity) => void;
+  /** Called with the ban events the controller settled (BanEventAck): they leave the guard's outbox. */
+  onBanAck?: (seqs: bigint[]) => void;
 }
 
 /**
@@ -307,6 +309,8 @@ export class ControllerLink implements AgentLink {
           this.opts.onDetectionPolicy?.(msg.body.value);
         } else if (msg.body?.$case === 'managedSecurity') {
           this.opts.onManagedSecurity?.(msg.body.value);
+        } else if (msg.body?.$case === 'banAck') {
+          this.opts.onBanAck?.(msg.body.value.seqs);
         } else if (msg.body?.$case === 'desiredState') {
           const state = msg.body.value;
           // Serialised so states apply in the order sent, without blocking heartbeats.

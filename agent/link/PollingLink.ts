@@ -230,6 +230,7 @@ export class PollingLink implements AgentLink {
         if (body?.$case === 'ping') await heartbeat(body.value.nonce);
         else if (body?.$case === 'detection') this.opts.onDetectionPolicy?.(body.value);
         else if (body?.$case === 'managedSecurity') this.opts.onManagedSecurity?.(body.value);
+        else if (body?.$case === 'banAck') this.opts.onBanAck?.(body.value.seqs);
         else if (body?.$case === 'desiredState') state = body.value;
       }
       let report: Report | undefined;

@@ -5,6 +5,7 @@ import { untilAborted } from '../../proto/runtime/iterate.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import type { BidiStream, CallContext } from '../../proto/runtime/rpcServer.js';
 import type { Inventory } from '../inventory/Inventory.js';
+import { BanReceiver } from '../security/BanReceiver.js';
 import type { ManagedSecuritySource } from '../security/ManagedSecurityPolicies.js';
 import type { DesiredStateSource } from './DesiredStates.js';
 import type { PingWheel } from './PingWheel.js';
@@ -188,9 +189,18 @@ export async function handleAgentConnect(
   if (deps.detection) send({ body: { $case: 'detection', value: deps.detection(certHostId) } });
   // A host that does not take managed security (or no longer does, or a controller with none configured) is
   // told so: its agent keeps the last policy it was sent across restarts, and would otherwise go on banning.
-  const security = (deps.managedSecurity ? await deps.managedSecurity.policyFor(certHostId) : undefined) ?? ManagedSecurity.fromPartial({ enabled: false });
+  // Off says too that this controller acknowledges ban events (BanReceiver): the removals of a guard turned off are reported.
+  const security = (deps.managedSecurity ? await deps.managedSecurity.policyFor(certHostId) : undefined) ?? ManagedSecurity.fromPartial({ enabled: false, acknowledgesBanEvents: true });
   send({ body: { $case: 'managedSecurity', value: security } });
   const unsubscribeSecurity = deps.managedSecurity?.subscribe(certHostId, (policy) => send({ body: { $case: 'managedSecurity', value: policy } }));
+  // Made at the first ban event: most streams never carry one, and ten thousand of them idle here.
+  let bans: BanReceiver | undefined;
+  const banReceiver = () =>
+    (bans ??= new BanReceiver(
+      (event) => deps.managedSecurity?.onBan(certHostId, event) ?? Promise.resolve('not_covered' as const),
+      (seq) => send({ body: { $case: 'banAck', value: { seqs: [seq] } } }),
+      log(),
+    ));
   const current = await deps.desired.get(certHostId);
   // From the moment a restriction is decided its agent's silence counts at the restricted interval, before any beat says so.
   deps.sessions.restricted(certHostId, token, (current?.enforcements.length ?? 0) > 0);
@@ -254,8 +264,8 @@ export async function handleAgentConnect(
           deps.onObservation?.(certHostId, msg.body.value).catch((err: unknown) => log().error({ err: (err as Error).message }, 'cannot file an observation'));
           break;
         case 'ban':
-          // Not awaited, like observations; a malformed event is logged and dropped without ending the stream.
-          deps.managedSecurity?.onBan(certHostId, msg.body.value).catch((err: unknown) => log().warn({ err: (err as Error).message }, 'ban event not recorded'));
+          // Not awaited, like observations: recorded in order and acknowledged by BanReceiver; a malformed event is logged without ending the stream.
+          banReceiver().take(msg.body.value);
           break;
         case 'listeners':
           deps.managedSecurity?.onListeners(certHostId, msg.body.value).catch((err: unknown) => log().warn({ err: (err as Error).message }, 'listening sockets not recorded'));

@@ -29,6 +29,13 @@ const SERVICE = /^[a-z][a-z0-9]{0,15}$/;
 /** How far in the future an agent's changed_at may lie (clock skew), as for an observation's window. */
 export const MAX_CHANGED_AT_SKEW_MS = 5 * 60_000;
 
+/**
+ * What became of an agent's ban event: recorded now, known already (a
+ * repeat, an end of a ban already ended or never heard of), or not taken
+ * for now, the host's minute budget being spent (the agent sends it again).
+ */
+export type BanRecordOutcome = 'recorded' | 'known' | 'over_budget';
+
 /** The actor the agent's own records carry: what a host says, never a person. */
 export const agentActor = (hostId: string) => `agent:${hostId}`;
 
@@ -70,15 +77,15 @@ export class BanLedger {
    * (well-formed id and address, known change, a changed_at neither before
    * the ban nor ahead of `now` by more than the skew); a ban already
    * recorded, or an end of one already ended or unknown, is skipped; past
-   * maxEventsPerMinute per host the rest is dropped and counted in the log.
-   * The entry's time is `now`, the receipt; the agent's changed_at goes in
-   * its detail, as the agent's word. Returns whether it was recorded.
+   * maxEventsPerMinute per host the rest is not taken and counted in the
+   * log. The entry's time is `now`, the receipt; the agent's changed_at goes
+   * in its detail, as the agent's word.
    */
-  async record(hostId: string, e: BanEvent, now: Date): Promise<boolean> {
+  async record(hostId: string, e: BanEvent, now: Date): Promise<BanRecordOutcome> {
     checkEvent(e, now);
-    if (!this.admit(hostId, now)) return false;
+    if (!this.admit(hostId, now)) return 'over_budget';
     const known = (await this.bans(hostId)).find((b) => b.id === e.banId);
-    if (e.change === 'banned' ? known !== undefined : !known || known.ended !== undefined) return false;
+    if (e.change === 'banned' ? known !== undefined : !known || known.ended !== undefined) return 'known';
     if (known && e.changedAt && e.changedAt.getTime() < known.bannedAt.getTime()) throw invalidEvent('changed_at', 'is before the ban began');
     const changedAt = e.changedAt ? { changedAt: e.changedAt.toISOString() } : {};
     const detail =
@@ -86,7 +93,7 @@ export class BanLedger {
         ? { banId: e.banId, address: e.address, services: e.services, bannedAt: e.bannedAt!.toISOString(), expiresAt: e.expiresAt!.toISOString(), offence: e.offence, seconds: e.seconds, ...changedAt }
         : { banId: e.banId, address: e.address, ...changedAt };
     await this.audit().append({ at: now, actor: agentActor(hostId), action: `guard.${e.change}`, subject: hostId, detail });
-    return true;
+    return 'recorded';
   }
 
   /**
@@ -104,7 +111,7 @@ export class BanLedger {
     const minute = Math.floor(now.getTime() / 60_000);
     let r = this.recent.get(hostId);
     if (!r || r.minute !== minute) {
-      if (r?.dropped) this.log.warn({ host: hostId, dropped: r.dropped }, 'ban events over managedSecurity.maxEventsPerMinute dropped');
+      if (r?.dropped) this.log.warn({ host: hostId, dropped: r.dropped }, 'ban events over managedSecurity.maxEventsPerMinute not taken (the agent sends them again)');
       r = { minute, count: 0, dropped: 0 };
       this.recent.set(hostId, r);
     }

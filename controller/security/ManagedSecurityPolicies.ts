@@ -2,9 +2,12 @@ import type { BanEvent, ListeningSocket, ListeningSockets, ManagedSecurity } fro
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import type { Logger } from '../../proto/runtime/logger.js';
 import type { Inventory } from '../inventory/Inventory.js';
-import type { BanLedger, BanRecord } from './BanLedger.js';
+import type { BanLedger, BanRecord, BanRecordOutcome } from './BanLedger.js';
 import type { ListenerLedger } from './ListenerLedger.js';
 import type { ManagedSecuritySettings } from './managedSecuritySettings.js';
+
+/** What became of an agent's ban event: the ledger's outcome, or not recorded at all because the host did not take managed security. */
+export type BanOutcome = BanRecordOutcome | 'not_covered';
 
 /** What the agent link needs of managed security (handleAgentConnect). */
 export interface ManagedSecuritySource {
@@ -13,7 +16,7 @@ export interface ManagedSecuritySource {
   /** Calls `push` with the host's policy whenever it may have changed (a lift here, or the resync timer for one on another replica); returns the unsubscribe. */
   subscribe(hostId: string, push: (policy: ManagedSecurity) => void): () => void;
   /** An agent's ban event about its own host. */
-  onBan(hostId: string, event: BanEvent): Promise<unknown>;
+  onBan(hostId: string, event: BanEvent): Promise<BanOutcome>;
   /** An agent's list of the sockets listening on its own host's public interfaces. */
   onListeners(hostId: string, list: ListeningSockets): Promise<unknown>;
 }
@@ -66,6 +69,7 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
     const s = this.settings;
     return {
       enabled: true,
+      acknowledgesBanEvents: true,
       services: s.services,
       baseBanSeconds: s.baseBanSeconds,
       maxBanSeconds: s.maxBanSeconds,
@@ -117,7 +121,7 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
     return this.inTurn(hostId, () => this.takeListeners(hostId, list));
   }
 
-  onBan(hostId: string, event: BanEvent): Promise<unknown> {
+  onBan(hostId: string, event: BanEvent): Promise<BanOutcome> {
     return this.inTurn(hostId, () => this.recordBan(hostId, event));
   }
 
@@ -150,11 +154,11 @@ export class ManagedSecurityPolicies implements ManagedSecuritySource {
     return fresh;
   }
 
-  private async recordBan(hostId: string, event: BanEvent): Promise<unknown> {
+  private async recordBan(hostId: string, event: BanEvent): Promise<BanOutcome> {
     // An agent of a host that did not take managed security has nothing to record.
-    if (!this.covers(hostId)) return false;
-    const recorded = await this.ledger.record(hostId, event, this.clock());
-    if (recorded && event.change === 'banned') await this.notify?.banned(hostId);
-    return recorded;
+    if (!this.covers(hostId)) return 'not_covered';
+    const outcome = await this.ledger.record(hostId, event, this.clock());
+    if (outcome === 'recorded' && event.change === 'banned') await this.notify?.banned(hostId);
+    return outcome;
   }
 }

@@ -32,7 +32,7 @@
 // $TMPDIR/cordon-fleet-pki; see lib/fleetPki.mjs). Everything else lives in
 // a temporary folder removed at exit, with every child process.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -368,6 +368,24 @@ async function drive() {
     return { at: now(), cpuMs: userMs + sysMs, userMs, sysMs, rss };
   }
 
+  /** CPU ms (user, system) of each thread of a process, by thread name (comm), from /proc/PID/task. */
+  function threadSample(pid) {
+    const byName = new Map();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let stat;
+      try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'); } catch { continue; }
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '').trim();
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const key = tid === String(pid) ? 'main' : name;
+      const t = byName.get(key) ?? { userMs: 0, sysMs: 0, threads: 0 };
+      t.userMs += (Number(f[11]) * 1000) / 100;
+      t.sysMs += (Number(f[12]) * 1000) / 100;
+      t.threads++;
+      byName.set(key, t);
+    }
+    return byName;
+  }
+
   /** ESTABLISHED TCP sockets whose local port is `port` (the controller's side of each agent's connection). */
   function establishedTo(port) {
     const hex = port.toString(16).toUpperCase().padStart(4, '0');
@@ -568,6 +586,7 @@ async function drive() {
     await controller.ask('lag', { reset: true });
     if (profileDir) await controller.ask('profile-start');
     const samples = [procSample(controller.pid)];
+    const threadsBefore = threadSample(controller.pid);
     const idleEnd = now() + IDLE_S * 1000;
     while (now() < idleEnd) {
       await sleep(Math.min(1_000, Math.max(0, idleEnd - now())));
@@ -577,12 +596,22 @@ async function drive() {
     const last = samples.at(-1);
     const cpuPct = (100 * (last.cpuMs - first.cpuMs)) / (last.at - first.at);
     const rssMax = Math.max(...samples.map((s) => s.rss));
+    const threadsAfter = threadSample(controller.pid);
     const lagIdle = await controller.ask('lag', { reset: true });
     const mem = await controller.ask('memory');
     a = agentTotals();
     say(`idle (${IDLE_S} s window, heartbeats every ${HEARTBEAT_MS / 1000} s and keepalive pings every ${KEEPALIVE_S} s from each agent, the controller's pings every ${flags['ping-seconds'] ?? controllerSchema.agents.pingIntervalSeconds.default} s):`);
     const userPct = (100 * (last.userMs - first.userMs)) / (last.at - first.at);
     say(`  controller CPU ${cpuPct.toFixed(1)}% of one core (user ${userPct.toFixed(1)}%: JS, OpenSSL, nghttp2, V8's helper threads; system ${(cpuPct - userPct).toFixed(1)}%: the kernel's TCP and epoll); RSS ${mib(last.rss)} (max ${mib(rssMax)}; ${((last.rss - empty.rss) / 1024 / N).toFixed(1)} KiB per agent over the empty controller)`);
+    // Which threads the idle CPU goes to: the main thread (JS, OpenSSL, nghttp2, the
+    // kernel's share of its syscalls), V8's helper threads (GC), libuv's pool.
+    const span = last.at - first.at;
+    say(`  by thread: ${[...threadsAfter].map(([name, t]) => {
+      const b = threadsBefore.get(name) ?? { userMs: 0, sysMs: 0 };
+      const u = (100 * (t.userMs - b.userMs)) / span;
+      const k = (100 * (t.sysMs - b.sysMs)) / span;
+      return { name, threads: t.threads, u, k };
+    }).filter((t) => t.u + t.k > 0).sort((x, y) => y.u + y.k - x.u - x.k).map((t) => `${t.name}${t.threads > 1 ? ` ×${t.threads}` : ''} ${(t.u + t.k).toFixed(2)}% (user ${t.u.toFixed(2)}, system ${t.k.toFixed(2)})`).join('; ')}`);
     const native = (m) => m.rss - m.heapTotal - m.external;
     const perAgent = (k) => `${((k(mem.memory) - k(emptyMem)) / 1024 / N).toFixed(1)} KiB`;
     say(`  memoryUsage: heapUsed ${mib(mem.memory.heapUsed)}, heapTotal ${mib(mem.memory.heapTotal)}, external ${mib(mem.memory.external)} (arrayBuffers ${mib(mem.memory.arrayBuffers)}), rest of RSS (native: OpenSSL, nghttp2, code, allocator) ${mib(native(mem.memory))}`);

@@ -34,7 +34,7 @@ describe.skipIf(missing !== undefined)("the desk's host page: managed security",
     await agent.send({
       body: {
         $case: 'ban',
-        value: { banId: `${now}-198.51.100.23`, address: '198.51.100.23', change: 'banned', services: ['ssh'], bannedAt: new Date(now), expiresAt: new Date(now + 600_000), offence: 1, seconds: 600 },
+        value: { banId: `${now}-198.51.100.23`, address: '198.51.100.23', change: 'banned', services: ['ssh'], bannedAt: new Date(now), expiresAt: new Date(now + 600_000), offence: 1, seconds: 600, seq: 0n },
       },
     });
     const audit = async () => (await lab.controller.store.audit.list({ subject: 'web-01' })).map((e) => e.action);

@@ -51,7 +51,7 @@ describe('managed security on the desk', () => {
     const agent = await connectRawAgent(lab.pki.material('agent-web-02'), lab.controller.server.port, 'web-02');
     try {
       await agent.send({ body: { $case: 'listeners', value: { sockets: [sock(22, 'sshd')], observedAt: new Date() } } });
-      await agent.send({ body: { $case: 'ban', value: { banId: `${Date.now()}-198.51.100.7`, address: '198.51.100.7', change: 'banned', services: ['ssh'], bannedAt: new Date(), expiresAt: new Date(Date.now() + 60_000), offence: 1, seconds: 60 } } });
+      await agent.send({ body: { $case: 'ban', value: { banId: `${Date.now()}-198.51.100.7`, address: '198.51.100.7', change: 'banned', services: ['ssh'], bannedAt: new Date(), expiresAt: new Date(Date.now() + 60_000), offence: 1, seconds: 60, seq: 0n } } });
       await new Promise((r) => setTimeout(r, 500));
       // Told off, not left with whatever policy its state file still holds from before.
       const told = agent.received.filter((m) => m.body?.$case === 'managedSecurity').map((m) => (m.body?.$case === 'managedSecurity' ? m.body.value : undefined));

@@ -68,6 +68,7 @@ describe.skipIf(!gate.ok)('failed logins from the journal, for real', () => {
     listenerCheckSeconds: 0,
     authFailures: 5,
     authWindowSeconds: 600,
+    acknowledgesBanEvents: false,
   };
   const fail = (n: number) => JSON.parse(inNs(lab.internet, process.execPath, SSH_FAIL, lab.addr.hostPub4, '22', String(n)).trim()) as { failed: number; refused: number; other: number };
   const journal = (...args: string[]) => spawnSync('nsenter', ['-t', String(journald.pid), '-m', '--', ...args], { encoding: 'utf8' });

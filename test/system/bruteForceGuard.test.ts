@@ -39,6 +39,7 @@ const policy = (over: Partial<ManagedSecurity> = {}): ManagedSecurity => ({
   listenerCheckSeconds: 0,
   authFailures: 0,
   authWindowSeconds: 600,
+  acknowledgesBanEvents: false,
   ...over,
 });
 
@@ -213,8 +214,8 @@ describe.skipIf(!gate.ok)('brute-force bans, for real', () => {
       const ledger = new BanLedger(() => store.audit, silentLogger(), 120);
       const banned = events.find((e) => e.change === 'banned' && e.banId === ban.id)!;
       const receivedAt = new Date(Date.now() + offsetMs);
-      expect(await ledger.record('web-01', banned, banned.bannedAt!)).toBe(true);
-      expect(await ledger.record('web-01', expired[0]!, receivedAt)).toBe(true);
+      expect(await ledger.record('web-01', banned, banned.bannedAt!)).toBe('recorded');
+      expect(await ledger.record('web-01', expired[0]!, receivedAt)).toBe('recorded');
       const [record] = await ledger.bans('web-01');
       expect(record!.ended).toEqual({ how: 'expired', at: expired[0]!.changedAt, actor: 'agent:web-01' });
       expect(record!.ended!.at.getTime()).toBeLessThan(receivedAt.getTime() - 55_000);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,11 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
     const banned = (await guardEntries()).find((e) => e.action === 'guard.banned')!;
     expect(banned.actor).toBe('agent:web-01');
     expect(banned.detail).toMatchObject({ address: lab.addr.inet4, offence: 1, seconds: 600, services: ['ssh'] });
+    // The controller acknowledged it over the stream, and the agent took it out of its saved outbox.
+    const savedGuard = () => JSON.parse(readFileSync(join(work, 'agent-state', 'guard.json'), 'utf8')) as { pending: { events: unknown[]; nextSeq: number }; controllerAcks: boolean };
+    await waitFor('the ban event acknowledged', () => savedGuard().pending.events.length === 0);
+    expect(savedGuard()).toMatchObject({ controllerAcks: true, pending: { nextSeq: expect.any(Number) } });
+    expect(savedGuard().pending.nextSeq).toBeGreaterThan(1);
 
     // The customer is told by mail, with the page's link.
     const mail = await waitFor('the ban mail', async () => (await mails())[0]);
@@ -193,10 +198,10 @@ describe.skipIf(!gate.ok || missing !== undefined)('brute-force bans on the cust
       await waitFor('the policy sent after the Hello', () => raw.received.some((m) => m.body?.$case === 'managedSecurity'));
       const active = (await guardEntries()).filter((e) => e.action === 'guard.banned').at(-1)!;
       const banId = (active.detail as { banId: string }).banId;
-      await raw.send({ body: { $case: 'ban', value: { banId, address: lab.addr.inet4, change: 'removed', services: [], bannedAt: undefined, expiresAt: undefined, offence: 0, seconds: 0 } } });
+      await raw.send({ body: { $case: 'ban', value: { banId, address: lab.addr.inet4, change: 'removed', services: [], bannedAt: undefined, expiresAt: undefined, offence: 0, seconds: 0, seq: 0n } } });
       for (let i = 0; i < 60; i++) {
         const at = Date.now() + i;
-        await raw.send({ body: { $case: 'ban', value: { banId: `${at}-198.51.100.${i}`, address: `198.51.100.${i}`, change: 'banned', services: ['ssh'], bannedAt: new Date(at), expiresAt: new Date(at + 60_000), offence: 1, seconds: 60 } } });
+        await raw.send({ body: { $case: 'ban', value: { banId: `${at}-198.51.100.${i}`, address: `198.51.100.${i}`, change: 'banned', services: ['ssh'], bannedAt: new Date(at), expiresAt: new Date(at + 60_000), offence: 1, seconds: 60, seq: 0n } } });
       }
       await waitFor('the removal recorded', async () => (await guardEntries()).some((e) => e.action === 'guard.removed'));
     } finally {

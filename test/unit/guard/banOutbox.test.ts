@@ -3,65 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BanOutbox, EventPace, MAX_PENDING_BAN_EVENTS, queueBanEvent, type PendingBans } from '../../../agent/guard/BanOutbox.js';
-import { Guard } from '../../../agent/guard/Guard.js';
+import type { Guard } from '../../../agent/guard/Guard.js';
 import { GuardStateFile, type Ban } from '../../../agent/guard/GuardStateFile.js';
-import type { BanEvent, ManagedSecurity } from '../../../proto/gen-messages/cordon/v1/agent.js';
-import type { CommandRunner } from '../../../proto/runtime/CommandRunner.js';
-import { silentLogger } from '../../../proto/runtime/logger.js';
+import { fakeGuardHost, policy, T0 } from '../../helpers/fakeGuardHost.js';
 import { recordingLog } from '../../helpers/recordingLog.js';
-
-const T0 = Date.parse('2026-12-07T10:00:00Z');
-const policy = (over: Partial<ManagedSecurity> = {}): ManagedSecurity => ({
-  enabled: true,
-  services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 10, burst: 5 }],
-  baseBanSeconds: 600,
-  maxBanSeconds: 86_400,
-  forgetAfterSeconds: 86_400,
-  allowed: [],
-  liftedBanIds: [],
-  maxBans: 0,
-  listenerCheckSeconds: 0,
-  authFailures: 0,
-  authWindowSeconds: 600,
-  ...over,
-});
-
-/**
- * A host whose kernel ban set is a Set the test fills and empties (nft's
- * JSON listing made from it), and a link that is up or down.
- */
-function host(dir: string) {
-  const kernel = new Set<string>();
-  const runner: CommandRunner = {
-    async run(command, args, opts) {
-      // The guard's own deletions (a lift) leave the set; its additions (a grown time) stay in it.
-      for (const [, verb, address] of (opts?.input ?? '').matchAll(/^(add|delete) element inet cordon_guard ban_v[46] \{ (\S+)/gm)) {
-        if (verb === 'delete') kernel.delete(address!);
-        else kernel.add(address!);
-      }
-      if (command !== 'nft' || args[0] !== '-j') return { code: 0, stdout: '', stderr: '' };
-      const family = args.at(-1) === 'ban_v6' ? 6 : 4;
-      const elem = [...kernel].filter((a) => (a.includes(':') ? 6 : 4) === family).map((val) => ({ elem: { val, expires: 500 } }));
-      return { code: 0, stdout: JSON.stringify({ nftables: [{ set: { family: 'inet', name: `ban_v${family}`, table: 'cordon_guard', elem } }] }), stderr: '' };
-    },
-  };
-  const sent: BanEvent[] = [];
-  const link = { up: true };
-  let now = T0;
-  const make = () =>
-    new Guard({
-      runner,
-      log: silentLogger(),
-      clock: () => new Date(now),
-      publicInterfaces: ['pub0'],
-      managementNetworks: [],
-      file: new GuardStateFile(dir),
-      send: async (e) => (link.up ? (sent.push(e), true) : false),
-      tickMs: 3_600_000,
-    });
-  const seen = () => sent.map((e) => `${e.change} ${e.address}`);
-  return { kernel, link, sent, seen, make, advance: (ms: number) => (now += ms), now: () => now };
-}
 
 describe('ban events while no controller takes them (the outbox)', () => {
   let dir: string;
@@ -75,7 +20,7 @@ describe('ban events while no controller takes them (the outbox)', () => {
   });
 
   it('delivers an expiry, a removal, and a ban placed and run out, in order after the next Hello, each saying when it happened', async () => {
-    const h = host(dir);
+    const h = fakeGuardHost(dir);
     const g = h.make();
     guards.push(g);
     await g.setPolicy(policy());
@@ -117,7 +62,7 @@ describe('ban events while no controller takes them (the outbox)', () => {
   });
 
   it('keeps what it could not send across a restart, and queues the end of a ban that ran out while the agent was stopped', async () => {
-    const h = host(dir);
+    const h = fakeGuardHost(dir);
     const first = h.make();
     guards.push(first);
     h.link.up = false;
@@ -142,7 +87,7 @@ describe('ban events while no controller takes them (the outbox)', () => {
   });
 
   it('a policy turned off while no controller listens still reports the removals, at a later tick', async () => {
-    const h = host(dir);
+    const h = fakeGuardHost(dir);
     const g = h.make();
     guards.push(g);
     await g.setPolicy(policy());
@@ -158,7 +103,7 @@ describe('ban events while no controller takes them (the outbox)', () => {
   });
 
   it('sends no faster than the controller records: the rest waits for a later tick', async () => {
-    const h = host(dir);
+    const h = fakeGuardHost(dir);
     const g = h.make();
     guards.push(g);
     await g.setPolicy(policy({ maxEventsPerMinute: 10 }));
@@ -182,7 +127,7 @@ describe('the outbox bound and the pace', () => {
 
   it('drops the oldest past the bound, counts them, and logs the count once when delivery resumes', async () => {
     expect(MAX_PENDING_BAN_EVENTS).toBe(1_000);
-    const pending: PendingBans = { events: [], dropped: 0 };
+    const pending: PendingBans = { events: [], dropped: 0, nextSeq: 1 };
     for (let i = 1; i <= 5; i++) queueBanEvent(pending, { change: 'banned', ban: ban(i), changedAtMs: T0 }, 3);
     expect(pending.events.map((e) => e.ban.address)).toEqual(['198.51.100.3', '198.51.100.4', '198.51.100.5']);
     expect(pending.dropped).toBe(2);
@@ -227,7 +172,7 @@ describe('the guard state file', () => {
 
   it('reads a file from before the outbox as nothing pending, and a corrupt pending event as a corrupt file', () => {
     write({ version: 1, policy: null, bans: [], offences: {} });
-    expect(new GuardStateFile(dir).load().pending).toEqual({ events: [], dropped: 0 });
+    expect(new GuardStateFile(dir).load().pending).toEqual({ events: [], dropped: 0, nextSeq: 1 });
     write({ version: 1, policy: null, bans: [], offences: {}, pending: { events: [{ change: 'lifted', changedAtMs: T0, ban: {} }], dropped: 0 } });
     expect(() => new GuardStateFile(dir).load()).toThrow(/corrupt: pending.events\[0\] is not a ban event/);
     write({ version: 1, policy: null, bans: [], offences: {}, pending: { events: [{ change: 'expired', changedAtMs: T0, ban: { id: 'x' } }] } });

@@ -18,6 +18,7 @@ const policy: ManagedSecurity = {
   listenerCheckSeconds: 0,
   authFailures: 0,
   authWindowSeconds: 600,
+  acknowledgesBanEvents: false,
 };
 
 describe('ban time growth', () => {

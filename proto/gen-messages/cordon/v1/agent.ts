@@ -306,7 +306,30 @@ export interface BanEvent {
    * happened, the controller's receipt time when it was heard. The agent's
    * word, like the rest of the message. Absent from older agents.
    */
-  changedAt?: Date | undefined;
+  changedAt?:
+    | Date
+    | undefined;
+  /**
+   * The agent's number for this event in its outbox, counting up over the
+   * agent's life (kept in its state dir). A controller that acknowledges ban
+   * events (ManagedSecurity.acknowledges_ban_events) answers each it settled
+   * with a BanEventAck; the agent keeps an event, and sends it again, until
+   * then. 0 from older agents: never acknowledged.
+   */
+  seq: bigint;
+}
+
+/**
+ * The ban events the controller has settled: recorded, already known, or
+ * refused for good (malformed, a host without managed security). An event
+ * the controller could not record for now (its per-host budget spent, the
+ * store failing) is not acknowledged, and neither is any later event of the
+ * same stream until the agent sends that one again: the agent goes back to
+ * its oldest unacknowledged event and sends from there, in order, so an end
+ * never overtakes its ban.
+ */
+export interface BanEventAck {
+  seqs: bigint[];
 }
 
 /**
@@ -349,6 +372,7 @@ export interface ControllerMessage {
     | { $case: "ping"; value: Ping }
     | { $case: "detection"; value: DetectionPolicy }
     | { $case: "managedSecurity"; value: ManagedSecurity }
+    | { $case: "banAck"; value: BanEventAck }
     | undefined;
 }
 
@@ -395,7 +419,16 @@ export interface ManagedSecurity {
    * keeps the rest queued for later minutes rather than have them dropped.
    * Absent from older controllers.
    */
-  maxEventsPerMinute?: number | undefined;
+  maxEventsPerMinute?:
+    | number
+    | undefined;
+  /**
+   * This controller answers ban events with BanEventAck: the agent keeps
+   * each event until acknowledged. Sent whether or not the host takes
+   * managed security (the removals of a guard turned off are reported too).
+   * Absent from older controllers: an event handed to the stream is done.
+   */
+  acknowledgesBanEvents: boolean;
 }
 
 export interface GuardedService {
@@ -1792,6 +1825,7 @@ function createBaseBanEvent(): BanEvent {
     offence: 0,
     seconds: 0,
     changedAt: undefined,
+    seq: 0n,
   };
 }
 
@@ -1823,6 +1857,12 @@ export const BanEvent: MessageFns<BanEvent> = {
     }
     if (message.changedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.changedAt), writer.uint32(74).fork()).join();
+    }
+    if (message.seq !== 0n) {
+      if (BigInt.asUintN(64, message.seq) !== message.seq) {
+        throw new globalThis.Error("value provided for field message.seq of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.seq);
     }
     return writer;
   },
@@ -1912,6 +1952,14 @@ export const BanEvent: MessageFns<BanEvent> = {
             message.changedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.seq = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1951,6 +1999,7 @@ export const BanEvent: MessageFns<BanEvent> = {
         : isSet(object.changed_at)
         ? fromJsonTimestamp(object.changed_at)
         : undefined,
+      seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
     };
   },
 
@@ -1983,6 +2032,9 @@ export const BanEvent: MessageFns<BanEvent> = {
     if (message.changedAt !== undefined) {
       obj.changedAt = message.changedAt.toISOString();
     }
+    if (message.seq !== 0n) {
+      obj.seq = message.seq.toString();
+    }
     return obj;
   },
 
@@ -2000,6 +2052,91 @@ export const BanEvent: MessageFns<BanEvent> = {
     message.offence = object.offence ?? 0;
     message.seconds = object.seconds ?? 0;
     message.changedAt = object.changedAt ?? undefined;
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
+    return message;
+  },
+};
+
+function createBaseBanEventAck(): BanEventAck {
+  return { seqs: [] };
+}
+
+export const BanEventAck: MessageFns<BanEventAck> = {
+  encode(message: BanEventAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seqs.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.seqs) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field seqs of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BanEventAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBanEventAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.seqs.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.seqs.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BanEventAck {
+    return { seqs: globalThis.Array.isArray(object?.seqs) ? object.seqs.map((e: any) => BigInt(e)) : [] };
+  },
+
+  toJSON(message: BanEventAck): unknown {
+    const obj: any = {};
+    if (message.seqs?.length) {
+      obj.seqs = message.seqs.map((e) => e.toString());
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BanEventAck>, I>>(base?: I): BanEventAck {
+    return BanEventAck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BanEventAck>, I>>(object: I): BanEventAck {
+    const message = createBaseBanEventAck();
+    message.seqs = object.seqs?.map((e) => BigInt(e)) || [];
     return message;
   },
 };
@@ -2375,6 +2512,9 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       case "managedSecurity":
         ManagedSecurity.encode(message.body.value, writer.uint32(34).fork()).join();
         break;
+      case "banAck":
+        BanEventAck.encode(message.body.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2424,6 +2564,14 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
             message.body = { $case: "managedSecurity", value: ManagedSecurity.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = { $case: "banAck", value: BanEventAck.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2450,6 +2598,10 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         ? { $case: "managedSecurity", value: ManagedSecurity.fromJSON(object.managedSecurity) }
         : isSet(object.managed_security)
         ? { $case: "managedSecurity", value: ManagedSecurity.fromJSON(object.managed_security) }
+        : isSet(object.banAck)
+        ? { $case: "banAck", value: BanEventAck.fromJSON(object.banAck) }
+        : isSet(object.ban_ack)
+        ? { $case: "banAck", value: BanEventAck.fromJSON(object.ban_ack) }
         : undefined,
     };
   },
@@ -2464,6 +2616,8 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       obj.detection = DetectionPolicy.toJSON(message.body.value);
     } else if (message.body?.$case === "managedSecurity") {
       obj.managedSecurity = ManagedSecurity.toJSON(message.body.value);
+    } else if (message.body?.$case === "banAck") {
+      obj.banAck = BanEventAck.toJSON(message.body.value);
     }
     return obj;
   },
@@ -2498,6 +2652,12 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         }
         break;
       }
+      case "banAck": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "banAck", value: BanEventAck.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -2517,6 +2677,7 @@ function createBaseManagedSecurity(): ManagedSecurity {
     authFailures: 0,
     authWindowSeconds: 0,
     maxEventsPerMinute: undefined,
+    acknowledgesBanEvents: false,
   };
 }
 
@@ -2557,6 +2718,9 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     }
     if (message.maxEventsPerMinute !== undefined) {
       writer.uint32(96).uint32(message.maxEventsPerMinute);
+    }
+    if (message.acknowledgesBanEvents !== false) {
+      writer.uint32(104).bool(message.acknowledgesBanEvents);
     }
     return writer;
   },
@@ -2670,6 +2834,14 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
             message.maxEventsPerMinute = reader.uint32();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.acknowledgesBanEvents = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2736,6 +2908,11 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
         : isSet(object.max_events_per_minute)
         ? globalThis.Number(object.max_events_per_minute)
         : undefined,
+      acknowledgesBanEvents: isSet(object.acknowledgesBanEvents)
+        ? globalThis.Boolean(object.acknowledgesBanEvents)
+        : isSet(object.acknowledges_ban_events)
+        ? globalThis.Boolean(object.acknowledges_ban_events)
+        : false,
     };
   },
 
@@ -2777,6 +2954,9 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     if (message.maxEventsPerMinute !== undefined) {
       obj.maxEventsPerMinute = Math.round(message.maxEventsPerMinute);
     }
+    if (message.acknowledgesBanEvents !== false) {
+      obj.acknowledgesBanEvents = message.acknowledgesBanEvents;
+    }
     return obj;
   },
 
@@ -2797,6 +2977,7 @@ export const ManagedSecurity: MessageFns<ManagedSecurity> = {
     message.authFailures = object.authFailures ?? 0;
     message.authWindowSeconds = object.authWindowSeconds ?? 0;
     message.maxEventsPerMinute = object.maxEventsPerMinute ?? undefined;
+    message.acknowledgesBanEvents = object.acknowledgesBanEvents ?? false;
     return message;
   },
 };
