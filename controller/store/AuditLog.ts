@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, toJson, type Json } from './canonicalJson.js';
+import { canonicalJson, storeJson, type Json } from './canonicalJson.js';
 import type { SqlDatabase, SqlValue } from './SqlDatabase.js';
 import { toEpochMs } from './epochMs.js';
 import { nonEmpty } from './validate.js';
@@ -49,7 +49,16 @@ interface AuditRow {
  * move). Anyone can recompute it from an export with no Cordon code.
  */
 export function auditHash(prevHash: string, row: { id: number; at: number; actor: string; action: string; subject: string; detail: Json }): string {
-  const body = canonicalJson({ id: row.id, at: row.at, actor: row.actor, action: row.action, subject: row.subject, detail: row.detail });
+  return auditHashOfText(prevHash, row, canonicalJson(row.detail));
+}
+
+/**
+ * auditHash with the detail already in canonical text (what the row
+ * stores): the row's canonical JSON written out in its sorted key order
+ * (action, actor, at, detail, id, subject), the detail not walked again.
+ */
+function auditHashOfText(prevHash: string, row: { id: number; at: number; actor: string; action: string; subject: string }, detailText: string): string {
+  const body = `{"action":${JSON.stringify(row.action)},"actor":${JSON.stringify(row.actor)},"at":${JSON.stringify(row.at)},"detail":${detailText},"id":${JSON.stringify(row.id)},"subject":${JSON.stringify(row.subject)}}`;
   return createHash('sha256').update(prevHash + body).digest('hex');
 }
 
@@ -101,7 +110,7 @@ export class AuditLog {
       actor: nonEmpty(input.actor, 'actor'),
       action: nonEmpty(input.action, 'action'),
       subject: nonEmpty(input.subject, 'subject'),
-      detail: toJson(input.detail, 'detail'),
+      detail: storeJson(input.detail, 'detail'),
     }));
     if (entries.length === 0) return [];
     const write = async () => {
@@ -113,8 +122,8 @@ export class AuditLog {
       const out: { id: number; hash: string }[] = [];
       for (const fields of entries) {
         id++;
-        const hash = auditHash(prevHash, { id, ...fields });
-        rows.push([id, fields.at, fields.actor, fields.action, fields.subject, canonicalJson(fields.detail), prevHash, hash]);
+        const hash = auditHashOfText(prevHash, { id, ...fields }, fields.detail);
+        rows.push([id, fields.at, fields.actor, fields.action, fields.subject, fields.detail, prevHash, hash]);
         out.push({ id, hash });
         prevHash = hash;
       }

@@ -254,6 +254,8 @@ export class OutboxRepo {
 
   /** A copy of `value` with each large string (through plain objects and arrays) stored as a blob and replaced by its hash, listed in `refs`. */
   private async lift(value: unknown, path: Path, refs: [Path, string][]): Promise<unknown> {
+    // Most payloads (every restriction mail of a mass action) hold no large string: no copy, no await per field.
+    if (path.length === 0 && !holdsLargeString(value)) return value;
     if (typeof value === 'string') {
       if (value.length < BLOB_MIN_CHARS) return value;
       const sha256 = await this.blobs.put(value);
@@ -365,4 +367,14 @@ function fromRow(r: OutboxRow): OutboxMessage {
 
 function fail(id: number): never {
   throw new CordonError('internal', `outbox row ${id} has no ref`);
+}
+
+/** Whether `value` holds a string that `lift` would store as a blob, through plain objects and arrays as `lift` walks them. */
+function holdsLargeString(value: unknown): boolean {
+  if (typeof value === 'string') return value.length >= BLOB_MIN_CHARS;
+  if (Array.isArray(value)) return value.some(holdsLargeString);
+  if (value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+    for (const k in value) if (Object.hasOwn(value, k) && holdsLargeString((value as Record<string, unknown>)[k])) return true;
+  }
+  return false;
 }
