@@ -169,6 +169,19 @@ async function serveController() {
     return c;
   };
   const reply = (msg, body) => process.send({ ...body, id: msg.id });
+  // Garbage collections by kind (minor, major, incremental, weakcb), with their main-thread pause.
+  const gcs = new Map();
+  const { PerformanceObserver, constants: perf } = await import('node:perf_hooks');
+  const gcKind = { [perf.NODE_PERFORMANCE_GC_MINOR]: 'minor', [perf.NODE_PERFORMANCE_GC_MAJOR]: 'major', [perf.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [perf.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = gcKind[e.detail?.kind] ?? String(e.detail?.kind);
+      const g = gcs.get(kind) ?? { n: 0, pauseMs: 0 };
+      g.n++;
+      g.pauseMs += e.duration;
+      gcs.set(kind, g);
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.on('disconnect', () => process.exit(0));
   process.on('message', async (msg) => {
     try {
@@ -187,6 +200,12 @@ async function serveController() {
           const r = { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 };
           if (msg.reset) lag.reset();
           return reply(msg, r);
+        }
+        case 'gc': {
+          // The collections since the last ask, by kind: what V8's helper threads' CPU in a window goes to.
+          const byKind = Object.fromEntries([...gcs].map(([kind, g]) => [kind, { ...g }]));
+          if (msg.reset) gcs.clear();
+          return reply(msg, { byKind });
         }
         case 'arrived': {
           let n = 0;
@@ -367,6 +386,13 @@ async function drive() {
     const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
     return { at: now(), cpuMs: userMs + sysMs, userMs, sysMs, rss };
   }
+
+  /** The machine's CPU time so far, in ticks, and the share the hypervisor took (steal): a VM's neighbours show here. */
+  function machineTicks() {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  }
+  const stealPct = (a, b) => (b.total > a.total ? (100 * (b.steal - a.steal)) / (b.total - a.total) : 0);
 
   /** CPU ms (user, system) of each thread of a process, by thread name (comm), from /proc/PID/task. */
   function threadSample(pid) {
@@ -581,22 +607,48 @@ async function drive() {
     }
 
     // Idle ----------------------------------------------------------------------
-    // Let the connect burst's garbage be collected and heartbeats settle into their rhythm.
-    await sleep(Math.min(10_000, HEARTBEAT_MS));
+    // Let the connect burst's garbage be collected and heartbeats settle into their rhythm: V8's memory
+    // reducer runs its full collections some 8-30 s after the allocation of the burst stops, a one-off
+    // that cost 1-2 % of a core in a 60-s window measured right after 10 s (BENCHMARKS §2).
+    await sleep(Math.min(30_000, HEARTBEAT_MS));
     await controller.ask('lag', { reset: true });
+    await controller.ask('gc', { reset: true });
     if (profileDir) await controller.ask('profile-start');
     const samples = [procSample(controller.pid)];
     const threadsBefore = threadSample(controller.pid);
+    const ticksBefore = machineTicks();
     const idleEnd = now() + IDLE_S * 1000;
+    // Every 20 s: the main thread's and the helpers' share, and the collections, so a one-off (a
+    // collection after the connect burst) shows apart from the steady rhythm.
+    const timeline = [];
+    let slice = { at: now(), threads: threadsBefore };
+    const gcTotals = new Map();
+    const closeSlice = async () => {
+      const t = threadSample(controller.pid);
+      const gcNow = (await controller.ask('gc', { reset: true })).byKind;
+      for (const [kind, g] of Object.entries(gcNow)) {
+        const sum = gcTotals.get(kind) ?? { n: 0, pauseMs: 0 };
+        sum.n += g.n;
+        sum.pauseMs += g.pauseMs;
+        gcTotals.set(kind, sum);
+      }
+      const ms = now() - slice.at;
+      const share = (pick) => (100 * [...t].filter(([name]) => pick(name)).reduce((acc, [name, x]) => acc + x.userMs + x.sysMs - ((slice.threads.get(name)?.userMs ?? 0) + (slice.threads.get(name)?.sysMs ?? 0)), 0)) / ms;
+      timeline.push(`${share((n) => n === 'main').toFixed(1)}+${share((n) => n !== 'main').toFixed(1)}%${gcNow.major ? ` (${gcNow.major.n} major)` : ''}`);
+      slice = { at: now(), threads: t };
+    };
     while (now() < idleEnd) {
       await sleep(Math.min(1_000, Math.max(0, idleEnd - now())));
       samples.push(procSample(controller.pid));
+      if (now() - slice.at >= 20_000) await closeSlice();
     }
+    if (now() - slice.at >= 1_000) await closeSlice();
     const first = samples[0];
     const last = samples.at(-1);
     const cpuPct = (100 * (last.cpuMs - first.cpuMs)) / (last.at - first.at);
     const rssMax = Math.max(...samples.map((s) => s.rss));
     const threadsAfter = threadSample(controller.pid);
+    const gcIdle = Object.fromEntries(gcTotals);
     const lagIdle = await controller.ask('lag', { reset: true });
     const mem = await controller.ask('memory');
     a = agentTotals();
@@ -612,6 +664,8 @@ async function drive() {
       const k = (100 * (t.sysMs - b.sysMs)) / span;
       return { name, threads: t.threads, u, k };
     }).filter((t) => t.u + t.k > 0).sort((x, y) => y.u + y.k - x.u - x.k).map((t) => `${t.name}${t.threads > 1 ? ` ×${t.threads}` : ''} ${(t.u + t.k).toFixed(2)}% (user ${t.u.toFixed(2)}, system ${t.k.toFixed(2)})`).join('; ')}`);
+    say(`  garbage collections in the window: ${Object.entries(gcIdle).map(([kind, g]) => `${kind} ${g.n} (pauses ${g.pauseMs.toFixed(0)} ms)`).join(', ') || 'none'}`);
+    say(`  every 20 s, main thread + the others: ${timeline.join(', ')}; the hypervisor took ${stealPct(ticksBefore, machineTicks()).toFixed(1)} % of the machine's CPU time meanwhile (steal)`);
     const native = (m) => m.rss - m.heapTotal - m.external;
     const perAgent = (k) => `${((k(mem.memory) - k(emptyMem)) / 1024 / N).toFixed(1)} KiB`;
     say(`  memoryUsage: heapUsed ${mib(mem.memory.heapUsed)}, heapTotal ${mib(mem.memory.heapTotal)}, external ${mib(mem.memory.external)} (arrayBuffers ${mib(mem.memory.arrayBuffers)}), rest of RSS (native: OpenSSL, nghttp2, code, allocator) ${mib(native(mem.memory))}`);
@@ -671,21 +725,21 @@ async function drive() {
       for (const [h, g, receivedAt, reportedAt] of r.receipts) if (receivedAt >= decision) receipts.set(h, { g, receivedAt, reportedAt });
     }
     const toReport = [];
-    const toCommit = [];
-    const commitToAgent = [];
+    // issued_at is taken inside the Approve's transaction, before its 1,000 incidents are written: not the commit.
+    // The commit is just before the call returns, so the time after the return is what the pushes themselves take.
+    const returnedToAgent = [];
     const agentToController = [];
-    for (const [h, generation, issuedAt, gArrived, arrivedAt] of result.hosts) {
+    for (const [h, generation, , gArrived, arrivedAt] of result.hosts) {
       if (arrivedAt === null || arrivedAt < decision || gArrived !== generation) continue;
       toReport.push(arrivedAt - decision);
       const rc = receipts.get(h);
-      if (issuedAt !== null) toCommit.push(issuedAt - decision);
-      if (rc && issuedAt !== null) commitToAgent.push(rc.receivedAt - issuedAt);
+      if (rc) returnedToAgent.push(rc.receivedAt - approveReturned);
       if (rc) agentToController.push(arrivedAt - rc.reportedAt);
     }
     say(`push: smtp_block to ${PUSH} hosts (spread over all workers) by Enforce (four eyes) + Approve; decision = the Approve call:`);
     say(`  reports arrived at the controller: ${toReport.length}/${PUSH} (the last ${secs(allArrived - decision)} after the decision)`);
     say(`  decision -> report at the controller: ${dist(toReport)}`);
-    say(`  where the time goes: decision -> host's desired state committed ${dist(toCommit)}; committed -> agent has it ${dist(commitToAgent)}; agent's report -> controller ${dist(agentToController)}`);
+    say(`  where the time goes: decision -> the Approve call returned (its transaction committed) ${secs(approveReturned - decision)}; returned -> agent has it ${dist(returnedToAgent)}; agent's report -> controller ${dist(agentToController)}`);
     say(`  Approve call returned after ${secs(approveReturned - decision)} (${approved.incidentIds.length} incidents); every report processed (incidents enforced, mail queued) ${secs(result.processedAt - decision)} after the decision; incidents by state: ${result.states.map((s) => `${s.state} ${s.n}`).join(', ')}`);
     say(`  controller CPU during the push ${((100 * (cpuAfter.cpuMs - cpuBefore.cpuMs)) / (cpuAfter.at - cpuBefore.at)).toFixed(0)}% of one core; event-loop delay p99 ${lagPush.p99.toFixed(0)} ms, max ${lagPush.max.toFixed(0)} ms`);
     say(`  cordon_dispatch_seconds (the controller's own histogram: host commit -> report processed): ${result.dispatch.filter((l) => !l.includes('_bucket')).join(', ')}`);
@@ -704,15 +758,17 @@ async function drive() {
     controller = await startController(port, { profileBoot: true });
     const restarted = controller.readyAt;
     const cpuStart = procSample(controller.pid);
+    const stormTicks = machineTicks();
     const storm = await untilAllConnected(restarted, STORM_TIMEOUT_MS, 'storm');
     const settled = Math.max(storm.agentsAt, storm.controllerAt);
     const cpuEnd = procSample(controller.pid);
+    const stormSteal = stealPct(stormTicks, machineTicks());
     a = agentTotals();
     say(`reconnect storm: kill -9 of the controller, restart on the same SQLite file and port:`);
     say(`  controller down ${secs(killed - killAt)}, restarted and listening ${secs(restarted - killAt)} after the kill`);
     say(`  all ${N} connected again ${secs(settled - killAt)} after the kill (${secs(settled - restarted)} after the new controller listened; controller's view ${secs(storm.controllerAt - restarted)}, agents' ${secs(storm.agentsAt - restarted)}; controller's view from listening: ${storm.milestones})`);
     say(`  ${a.sessions - before.sessions} streams opened for ${N} agents; the agents' processes used ${secs(storm.agentCpuMs)} of CPU from listening to settled (they share the 2 cores with the controller); controller CPU ${((100 * (cpuEnd.cpuMs - cpuStart.cpuMs)) / (cpuEnd.at - cpuStart.at)).toFixed(0)}% of one core from listening to settled (${secs(cpuEnd.cpuMs - cpuStart.cpuMs)}, ${((cpuEnd.cpuMs - cpuStart.cpuMs) / N).toFixed(2)} ms per agent), RSS ${mib(cpuEnd.rss)}`);
-    say(`  event-loop delay meanwhile: controller p99 ${storm.lag.p99.toFixed(0)} ms, max ${storm.lag.max.toFixed(0)} ms; worst agent process max ${storm.agentLag.toFixed(0)} ms`);
+    say(`  event-loop delay meanwhile: controller p99 ${storm.lag.p99.toFixed(0)} ms, max ${storm.lag.max.toFixed(0)} ms; worst agent process max ${storm.agentLag.toFixed(0)} ms; steal ${stormSteal.toFixed(1)} % of the machine's CPU time`);
     if (profileDir) {
       await controller.ask('profile-stop', { file: join(profileDir, 'storm.cpuprofile') });
       say(profileSummary(join(profileDir, 'storm.cpuprofile')));
