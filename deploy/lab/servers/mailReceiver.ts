@@ -34,5 +34,7 @@ const server = new SMTPServer({
     });
   },
 });
+// A sender's connection reset (a controller killed in a drill) is smtp-server's 'error' event: said, not fatal.
+server.on('error', (err: Error) => process.stderr.write(`mail receiver: ${err.message}\n`));
 server.listen(port, host, () => process.stdout.write(`receiving mail on ${host}:${port} into ${dir}\n`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -20,6 +20,8 @@ export class SmtpSink {
   readonly received: ReceivedMail[] = [];
   /** Every DATA the server saw, accepted or not. */
   dataCount = 0;
+  /** Connection errors the server reported (a client reset, say). */
+  readonly errors: Error[] = [];
   mode: SinkMode = { accept: true };
   private constructor(private readonly server: SMTPServer, readonly port: number) {}
 
@@ -37,6 +39,9 @@ export class SmtpSink {
         stream.on('end', () => void sink!.answer(Buffer.concat(chunks), session.envelope.mailFrom, session.envelope.rcptTo, callback));
       },
     });
+    // A client's connection reset (a controller the test kills -9 mid-session) is smtp-server's 'error' event;
+    // unheard, it is an uncaught exception in the test process. Kept for a test that wants to look.
+    server.on('error', (err: Error) => sink?.errors.push(err));
     await new Promise<void>((resolve, reject) => {
       server.server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
