@@ -8,6 +8,7 @@ import { BanOutbox, holdsBanned, queueBanEvent, type BanChange } from './BanOutb
 import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
 import { GUARD_TABLE, banSet, meterSet, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
 import { emptyGuardState, type Ban, type GuardState, type GuardStateFile } from './GuardStateFile.js';
+import { HandshakeCounting } from './HandshakeCounting.js';
 import { JournalBans } from './JournalBans.js';
 import { readGuardSets, type GuardListing } from './readGuardSets.js';
 
@@ -55,6 +56,7 @@ export class Guard {
   /** Bans whose 'banned' event a controller acknowledged (an older one: that reached its stream or a poll's queue) since this process started. */
   private readonly delivered = new Set<string>();
   private readonly journal: JournalBans;
+  private readonly accounting: HandshakeCounting;
   /** Acknowledged seqs not yet taken out of the outbox, and the turn that will. */
   private readonly acks: bigint[] = [];
   private ackTurn: Promise<void> | undefined;
@@ -62,6 +64,7 @@ export class Guard {
   constructor(private readonly deps: GuardDeps) {
     this.outbox = new BanOutbox(deps.send, deps.log);
     this.journal = new JournalBans(deps.runner, deps.log);
+    this.accounting = new HandshakeCounting(deps.runner, deps.log);
   }
 
   /**
@@ -214,6 +217,7 @@ export class Guard {
       services: p.services,
       baseBanSeconds: p.baseBanSeconds,
       maxBans: p.maxBans,
+      countHandshakes: this.accounting.handshakes,
       bans: this.state.bans.map((b) => ({ address: b.address, family: b.family, seconds: (b.expiresAtMs - now) / 1000 })),
     };
   }
@@ -237,6 +241,8 @@ export class Guard {
         for (const ban of allowedNow) this.emit('removed', ban);
       }
       await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderGuardTransaction(active && this.plan(active)) });
+      // After the table: its conntrack expressions load conntrack, whose accounting switch exists only then.
+      if (active) await this.keepHandshakeCounting(active);
       this.appliedKey = key;
       if (active) {
         // Failed logins count from the moment the guard is on, not from the journal's beginning.
@@ -307,9 +313,15 @@ export class Guard {
     }
   }
 
+  /** Keeps conntrack's accounting on for the handshake meters; where it cannot be, makes the table count SYNs. */
+  private async keepHandshakeCounting(policy: GuardPolicy): Promise<void> {
+    if (!(await this.accounting.keep())) await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderGuardTransaction(this.plan(policy)) });
+  }
+
   private async tickNow(): Promise<void> {
     const policy = this.policy;
     if (!policy) return;
+    if (this.accounting.watched) await this.keepHandshakeCounting(policy);
     if (policy.authFailures > 0) {
       await this.journal.read(policy, this.now(), (a) => this.isNever(a), new Set(this.state.bans.map((b) => b.address)));
     }

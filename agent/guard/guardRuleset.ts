@@ -30,6 +30,13 @@ export interface GuardPlan {
   baseBanSeconds: number;
   maxBans: number;
   bans: HeldBan[];
+  /**
+   * Count a new connection when its handshake completes (the client's ACK
+   * after the server's SYN-ACK, by conntrack's packet count: accounting must
+   * be on) rather than at its SYN. A spoofed source never sees the SYN-ACK,
+   * so it cannot complete a handshake and cannot get an address banned.
+   */
+  countHandshakes: boolean;
 }
 
 /** The meter set of a service and family. */
@@ -51,8 +58,10 @@ function timeoutSet(name: string, family: 4 | 6, size: number, timeout: number, 
  * Renders `inet cordon_guard`. Pure (golden-tested). On the public
  * interfaces' input (the host's own services; traffic it forwards to VMs is
  * not guarded), a banned source is refused (TCP reset, everything else
- * dropped); a new connection (SYN without ACK, by flags: no conntrack
- * needed) to a guarded port updates the source's meter for that service, and
+ * dropped); a new connection to a guarded port (its completed handshake:
+ * a bare ACK from the client that is the second packet conntrack counted
+ * in its direction, or, with `countHandshakes` off, its SYN by flags)
+ * updates the source's meter for that service, and
  * a source over the meter's rate is added to the ban set at once, by the
  * kernel, for the base time: the agent reads the set every tick and sets the
  * grown time. A never-ban source is checked before any meter, so it is never
@@ -68,7 +77,7 @@ export function renderGuardTable(plan: GuardPlan): string {
     out += timeoutSet(banSet(family), family, plan.maxBans, plan.baseBanSeconds, held.map((b) => `${b.address} timeout ${Math.max(1, Math.ceil(b.seconds))}s`));
   }
   for (const s of plan.services) out += timeoutSet(meterSet(s.name, 4), 4, METER_SIZE, METER_TIMEOUT_S) + timeoutSet(meterSet(s.name, 6), 6, METER_SIZE, METER_TIMEOUT_S);
-  out += '\tchain syn_in {\n\t\tip saddr @never_v4 return\n\t\tip6 saddr @never_v6 return\n';
+  out += '\tchain conn_in {\n\t\tip saddr @never_v4 return\n\t\tip6 saddr @never_v6 return\n';
   for (const s of plan.services) {
     const ports = `{ ${s.ports.join(', ')} }`;
     const rate = `limit rate over ${s.perMinute}/minute burst ${s.burst} packets`;
@@ -79,7 +88,11 @@ export function renderGuardTable(plan: GuardPlan): string {
   out += '\tchain from_public {\n';
   out += '\t\tip saddr @ban_v4 meta l4proto tcp reject with tcp reset\n\t\tip saddr @ban_v4 drop\n';
   out += '\t\tip6 saddr @ban_v6 meta l4proto tcp reject with tcp reset\n\t\tip6 saddr @ban_v6 drop\n';
-  out += '\t\ttcp flags & (syn | ack) == syn jump syn_in\n';
+  // The cheapest question first: the flags, then (handshakes) the direction and conntrack's count. A SYN that
+  // was sent again makes the ACK the third packet: that connection goes uncounted, never counted twice.
+  out += plan.countHandshakes
+    ? '\t\ttcp flags & (syn | ack | fin | rst) == ack ct direction original ct original packets 2 jump conn_in\n'
+    : '\t\ttcp flags & (syn | ack) == syn jump conn_in\n';
   out += '\t}\n';
   out += '\tchain input {\n\t\ttype filter hook input priority filter - 15; policy accept;\n\t\tiifname @public_ifs jump from_public\n\t}\n';
   out += '}\n';

@@ -78,8 +78,8 @@ describe.skipIf(!gate.ok)('brute-force bans, for real', () => {
     return g;
   };
   /** `n` new connections, one after another, from `from` (an address of the internet namespace) to the host. */
-  const loop = (n: number, port = 22, from?: string): { connected: number; refused: number; timeout: number; other: number } =>
-    JSON.parse(inNs(lab.internet, process.execPath, LOOP, lab.addr.hostPub4, String(port), String(n), ...(from ? [from, '800'] : ['', '800'])).trim());
+  const loop = (n: number, port = 22, from?: string, timeoutMs = 800): { connected: number; refused: number; timeout: number; other: number } =>
+    JSON.parse(inNs(lab.internet, process.execPath, LOOP, lab.addr.hostPub4, String(port), String(n), from ?? '', String(timeoutMs)).trim());
   const banned = () => inNs(lab.host, 'nft', 'list', 'set', 'inet', 'cordon_guard', 'ban_v4');
 
   beforeAll(async () => {
@@ -109,6 +109,29 @@ describe.skipIf(!gate.ok)('brute-force bans, for real', () => {
     await g.tick();
     expect(g.bans()).toEqual([]);
     expect(banned()).not.toContain(lab.addr.inet4);
+  });
+
+  it('SYNs that never complete a handshake (what a spoofed source sends) ban nothing; the accounting they need is kept on', async () => {
+    const g = guards[0]!;
+    // Someone turns conntrack's accounting off on the host: the next tick turns it on again.
+    inNs(lab.host, 'sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=0');
+    await g.tick();
+    expect(inNs(lab.host, 'sysctl', '-n', 'net.netfilter.nf_conntrack_acct').trim()).toBe('1');
+    // The host's SYN-ACKs never reach the source, as they would never reach a spoofed one.
+    execFileSync('ip', ['netns', 'exec', lab.internet, 'nft', '-f', '-'], {
+      input: `table inet spoofed {\n\tchain in {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tip saddr ${lab.addr.hostPub4} tcp flags & (syn | ack) == syn | ack drop\n\t}\n}\n`,
+    });
+    try {
+      const tally = loop(40, 22, '', 50);
+      expect(tally.timeout).toBe(40);
+      await g.tick();
+      expect(g.bans()).toEqual([]);
+      expect(banned()).not.toContain(lab.addr.inet4);
+    } finally {
+      inNs(lab.internet, 'nft', 'delete', 'table', 'inet', 'spoofed');
+    }
+    // The same source completing its handshakes is counted again (the next test bans it).
+    expect(loop(1).connected).toBe(1);
   });
 
   it('a brute force against ssh is banned: its connections refused, the ban timed by the guard', async () => {

@@ -75,6 +75,7 @@ describe('the guard table', () => {
     baseBanSeconds: 600,
     maxBans: 10_000,
     bans: [{ address: '198.51.100.7', family: 4 as const, seconds: 1234.2 }, { address: '2001:db8::9', family: 6 as const, seconds: 60 }],
+    countHandshakes: true,
   };
 
   it('renders golden: never-ban sources before any meter, bans refused on the public interfaces only', async () => {
@@ -84,6 +85,11 @@ describe('the guard table', () => {
     expect(text).toContain('iifname @public_ifs jump from_public');
     expect(text).toContain('198.51.100.7 timeout 1235s');
     expect(renderGuardTransaction(undefined)).toBe('table inet cordon_guard\ndelete table inet cordon_guard\n');
+    // A completed handshake is what a meter counts; without conntrack's accounting, the SYN.
+    expect(text).toContain('tcp flags & (syn | ack | fin | rst) == ack ct direction original ct original packets 2 jump conn_in');
+    const bySyn = renderGuardTransaction({ ...plan, countHandshakes: false });
+    expect(bySyn).toContain('tcp flags & (syn | ack) == syn jump conn_in');
+    expect(bySyn).not.toContain('ct original packets');
     expect(renderBanTime({ address: '198.51.100.7', family: 4, seconds: 1200 })).toBe('delete element inet cordon_guard ban_v4 { 198.51.100.7 }\nadd element inet cordon_guard ban_v4 { 198.51.100.7 timeout 1200s }\n');
   });
 
