@@ -6,11 +6,11 @@ import type { Logger } from '../../proto/runtime/logger.js';
 import { banSeconds, nextOffence } from './banTime.js';
 import { BanOutbox, holdsBanned, queueBanEvent, type BanChange } from './BanOutbox.js';
 import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
-import { GUARD_TABLE, banSet, meterSet, renderAddBans, renderBanTime, renderGuardTransaction, renderRemoveBans, type GuardPlan } from './guardRuleset.js';
+import { renderAddBans, renderBanTime, renderGuardTransaction, type GuardPlan } from './guardRuleset.js';
 import { emptyGuardState, type Ban, type GuardState, type GuardStateFile } from './GuardStateFile.js';
 import { HandshakeCounting } from './HandshakeCounting.js';
 import { JournalBans } from './JournalBans.js';
-import { readGuardSets, type GuardListing } from './readGuardSets.js';
+import { listBans, listTable, removeFromSet, resetMeters } from './guardSets.js';
 
 export interface GuardDeps {
   runner: CommandRunner;
@@ -257,8 +257,8 @@ export class Guard {
       // Meters first: a banned source's packets are refused before any meter, so an emptied meter stays
       // empty until the ban goes. The other way round, a connection in between found the meter still over
       // its rate and was banned again at once (seen in CI: the lifted source refused right after the lift).
-      await this.resetMeters(lifting);
-      await this.removeFromSet(lifting);
+      await resetMeters(this.deps.runner, lifting);
+      await removeFromSet(this.deps.runner, lifting);
       this.state.bans = this.state.bans.filter((b) => !lifted.has(b.id));
       for (const ban of lifting) {
         // The customer vouched for this source: its next ban starts again at the base time.
@@ -268,49 +268,6 @@ export class Guard {
       }
     }
     this.save();
-  }
-
-  /** The whole table (bans and meters), or undefined when it is gone. */
-  private async list(): Promise<GuardListing | undefined> {
-    const listed = await this.deps.runner.run('nft', ['-j', 'list', 'table', ...GUARD_TABLE.split(' ')]);
-    return listed.code === 0 ? readGuardSets(listed.stdout) : undefined;
-  }
-
-  /**
-   * The two ban sets only, each tick: the meters hold every source that
-   * connected lately (up to 65,535 per service and family on a busy web
-   * server) and are read only when a new ban needs its services named.
-   */
-  private async listBans(): Promise<GuardListing | undefined> {
-    const out: GuardListing = { bans: new Map(), meters: new Map() };
-    for (const family of [4, 6] as const) {
-      const listed = await this.deps.runner.run('nft', ['-j', 'list', 'set', ...GUARD_TABLE.split(' '), banSet(family)]);
-      if (listed.code !== 0) return undefined;
-      for (const [address, ban] of readGuardSets(listed.stdout).bans) out.bans.set(address, ban);
-    }
-    return out;
-  }
-
-  /** Deletes elements one at a time (one that ran out meanwhile fails alone), then checks none is left. */
-  private async removeFromSet(bans: Ban[]): Promise<void> {
-    for (const ban of bans) await this.deps.runner.run('nft', ['-f', '-'], { input: renderRemoveBans([ban]) });
-    const left = (await this.list())?.bans;
-    const still = bans.filter((b) => left?.has(b.address));
-    if (still.length > 0) await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderRemoveBans(still) });
-  }
-
-  /**
-   * Empties the lifted sources' meters: a source still over its rate would
-   * otherwise be banned again by its very next connection. Best effort: a
-   * meter entry that ran out meanwhile is gone already.
-   */
-  private async resetMeters(bans: Ban[]): Promise<void> {
-    const meters = (await this.list())?.meters;
-    for (const ban of bans) {
-      for (const service of meters?.get(ban.address) ?? []) {
-        await this.deps.runner.run('nft', ['delete', 'element', ...GUARD_TABLE.split(' '), meterSet(service, ban.family), `{ ${ban.address} }`]);
-      }
-    }
   }
 
   /** Keeps conntrack's accounting on for the handshake meters; where it cannot be, makes the table count SYNs. */
@@ -325,7 +282,7 @@ export class Guard {
     if (policy.authFailures > 0) {
       await this.journal.read(policy, this.now(), (a) => this.isNever(a), new Set(this.state.bans.map((b) => b.address)));
     }
-    const listing = await this.listBans();
+    const listing = await listBans(this.deps.runner);
     if (!listing) {
       this.deps.log.warn('the guard table is gone (removed on the host?): putting it back with every ban');
       await runChecked(this.deps.runner, 'nft', ['-f', '-'], { input: renderGuardTransaction(this.plan(policy)) });
@@ -337,7 +294,7 @@ export class Guard {
     const fresh: Ban[] = [];
     const letGo: Ban[] = [];
     // New bans are named by the services whose meters hold their source: read those only when there is one.
-    if ([...listing.bans.keys()].some((a) => !held.has(a))) listing.meters = (await this.list())?.meters ?? new Map();
+    if ([...listing.bans.keys()].some((a) => !held.has(a))) listing.meters = (await listTable(this.deps.runner))?.meters ?? new Map();
     for (const [address, { family }] of listing.bans) {
       if (held.has(address)) continue;
       const offence = nextOffence(this.state.offences.get(address), now, policy.forgetAfterSeconds);
@@ -348,7 +305,7 @@ export class Guard {
       if (this.isNever(address)) letGo.push(ban);
       else fresh.push(ban);
     }
-    if (letGo.length > 0) await this.removeFromSet(letGo);
+    if (letGo.length > 0) await removeFromSet(this.deps.runner, letGo);
     const longer = fresh.filter((b) => b.seconds !== policy.baseBanSeconds).map((b) => ({ address: b.address, family: b.family, seconds: b.seconds }));
     if (longer.length > 0) {
       const all = await this.deps.runner.run('nft', ['-f', '-'], { input: longer.map(renderBanTime).join('') });
