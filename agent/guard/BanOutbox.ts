@@ -196,7 +196,11 @@ export class BanOutbox {
 
   /** The oldest event waited too long for its acknowledgement: everything is sent again from it. */
   private goBackIfLate(pending: PendingBans, now: number): void {
-    for (const seq of this.inFlight.keys()) if (!pending.events.some((e) => e.seq === seq)) this.inFlight.delete(seq);
+    // Events dropped past the bound never get an ack: forget them.
+    if (this.inFlight.size > 0) {
+      const held = new Set(pending.events.map((e) => e.seq));
+      for (const seq of this.inFlight.keys()) if (!held.has(seq)) this.inFlight.delete(seq);
+    }
     const head = pending.events[0];
     const sentAt = head && this.inFlight.get(head.seq);
     if (sentAt === undefined || now - sentAt < ACK_WAIT_MS) return;
