@@ -130,8 +130,7 @@ describe.skipIf(!gate.ok)('brute-force bans, for real', () => {
     } finally {
       inNs(lab.internet, 'nft', 'delete', 'table', 'inet', 'spoofed');
     }
-    // The same source completing its handshakes is counted again (the next test bans it).
-    expect(loop(1).connected).toBe(1);
+    // The next test bans the same source by completed handshakes: its meter counted none of these.
   });
 
   it('a brute force against ssh is banned: its connections refused, the ban timed by the guard', async () => {
