@@ -3,23 +3,10 @@ import { banSeconds, nextOffence } from '../../../agent/guard/banTime.js';
 import { activeGuardPolicy, DEFAULT_MAX_BANS } from '../../../agent/guard/guardPolicy.js';
 import { renderBanTime, renderGuardTransaction } from '../../../agent/guard/guardRuleset.js';
 import { readGuardSets } from '../../../agent/guard/readGuardSets.js';
-import type { ManagedSecurity } from '../../../proto/gen/cordon/v1/agent.js';
 import { parseCidr } from '../../../proto/runtime/cidr.js';
+import { policy as guardPolicy } from '../../helpers/fakeGuardHost.js';
 
-const policy: ManagedSecurity = {
-  enabled: true,
-  services: [{ name: 'ssh', ports: [22], newConnectionsPerMinute: 10, burst: 5 }],
-  baseBanSeconds: 600,
-  maxBanSeconds: 86_400,
-  forgetAfterSeconds: 86_400,
-  allowed: ['192.0.2.0/24'],
-  liftedBanIds: [],
-  maxBans: 0,
-  listenerCheckSeconds: 0,
-  authFailures: 0,
-  authWindowSeconds: 600,
-  acknowledgesBanEvents: false,
-};
+const policy = guardPolicy({ allowed: ['192.0.2.0/24'] });
 
 describe('ban time growth', () => {
   it('doubles with each ban up to the cap, like fail2ban bantime.increment', () => {
