@@ -125,18 +125,9 @@ export class BanOutbox {
     if (!acks) this.inFlight.clear();
   }
 
-  get acknowledged(): boolean {
-    return this.acks;
-  }
-
   /** A new stream: what was sent on the old one is sent again. */
   restart(): void {
     this.inFlight.clear();
-  }
-
-  /** Events sent and waiting for their acknowledgement (for status and tests). */
-  awaiting(): number {
-    return this.inFlight.size;
   }
 
   /**

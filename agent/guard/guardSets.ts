@@ -3,7 +3,7 @@ import { GUARD_TABLE, banSet, meterSet, renderRemoveBans } from './guardRuleset.
 import type { Ban } from './GuardStateFile.js';
 import { readGuardSets, type GuardListing } from './readGuardSets.js';
 
-/** The guard table's sets in the kernel, read and changed through the runner (Guard.ts decides; this talks to nft). */
+// The guard table's sets in the kernel, read and changed through the runner: Guard.ts decides, this talks to nft.
 
 /** The whole table (bans and meters), or undefined when it is gone. */
 export async function listTable(runner: CommandRunner): Promise<GuardListing | undefined> {
