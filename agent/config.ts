@@ -2,7 +2,7 @@ import type convict from 'convict';
 import { CordonError } from '../proto/runtime/CordonError.js';
 import { readFileSync } from 'node:fs';
 import { MAX_ADDRESSES, loadConfig, type LoadOptions } from '../proto/runtime/config.js';
-import { LOG_LEVELS } from '../proto/runtime/logger.js';
+import { LOG_LEVELS } from '../proto/runtime/Log.js';
 
 /** Every agent setting, its default and its meaning, in one place. */
 export const agentSchema = {
@@ -129,7 +129,7 @@ export const agentSchema = {
     env: 'CORDON_AGENT_STATE_DIR',
   },
   log: {
-    level: { doc: 'Log level.', format: LOG_LEVELS as string[], default: 'info', env: 'CORDON_LOG_LEVEL' },
+    level: { doc: 'Log level.', format: [...LOG_LEVELS], default: 'info', env: 'CORDON_LOG_LEVEL' },
     pretty: { doc: 'Human-readable log lines for a terminal instead of JSON (also --log-pretty).', format: Boolean, default: false },
   },
 };

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { CordonError, asCordonError } from '../proto/runtime/CordonError.js';
 import { describeSchema, printableConfig } from '../proto/runtime/config.js';
 import { onShutdownSignals, parseDaemonArgs } from '../proto/runtime/daemonArgs.js';
-import { createRootLogger } from '../proto/runtime/logger.js';
+import { createLineLogger } from '../proto/runtime/lineLogger.js';
 import { checkKeyPair } from '../proto/runtime/checkKeyPair.js';
 import { loadTlsMaterial } from '../proto/runtime/tls.js';
 import { trustCordonCaOnly } from '../proto/runtime/trustCordonCaOnly.js';
@@ -69,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const settings = config.getProperties();
   // One-shot commands act on this host only: they need no certificate.
-  const log = createRootLogger({ name: 'cordon-agent', level: command ? 'warn' : settings.log.level, fd: command ? 2 : 1, pretty: args.logPretty || settings.log.pretty });
+  const log = createLineLogger({ name: 'cordon-agent', level: command ? 'warn' : settings.log.level, fd: command ? 2 : 1, pretty: args.logPretty || settings.log.pretty });
   const engine = createEngine(settings, log);
   switch (command) {
     case 'apply':

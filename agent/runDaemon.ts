@@ -1,6 +1,6 @@
 import { DesiredState, type BanEvent, type ListeningSockets, type Observation } from '../proto/gen-messages/cordon/v1/agent.js';
 import { asCordonError } from '../proto/runtime/CordonError.js';
-import type { Logger } from '../proto/runtime/logger.js';
+import type { Log } from '../proto/runtime/Log.js';
 import type { TlsMaterial } from '../proto/runtime/tls.js';
 import { cordonVersion } from '../proto/runtime/version.js';
 import type { AgentSettings } from './config.js';
@@ -30,7 +30,7 @@ export async function runDaemon(
   settings: AgentSettings,
   tls: TlsMaterial,
   engine: Engine,
-  log: Logger,
+  log: Log,
   /**
    * Makes the watcher of outbound connections (detect/Watcher.ts), given how
    * to send an observation; without it the agent counts nothing, whatever

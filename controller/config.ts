@@ -2,7 +2,7 @@ import type convict from 'convict';
 import type { ManagedSecurityConfig } from './security/managedSecuritySettings.js';
 import { detectionFromConfig, type DetectionConfig } from './monitoring/detectionFromConfig.js';
 import { loadConfig, type LoadOptions } from '../proto/runtime/config.js';
-import { LOG_LEVELS } from '../proto/runtime/logger.js';
+import { LOG_LEVELS } from '../proto/runtime/Log.js';
 import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from './intake/limits.js';
 import { validateDnsServers } from './intake/trust/createDnsResolver.js';
 import { validateReporterList, type RegisteredReporter } from './intake/trust/RegisteredReporter.js';
@@ -490,7 +490,7 @@ export const controllerSchema = {
     },
     level: {
       doc: 'Log level.',
-      format: LOG_LEVELS as string[],
+      format: [...LOG_LEVELS],
       default: 'info',
       env: 'CORDON_LOG_LEVEL',
     },

@@ -1,4 +1,4 @@
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 import type { HostBackends, TcObservedShape } from '../enforce/Engine.js';
 import type { EnforcementPlan } from '../enforce/plan.js';
 import type { LinkObserved } from './linkBackend.js';
@@ -11,7 +11,7 @@ import { needsTable, renderTransaction } from './nftRuleset.js';
  * observed. For trying a configuration, and for hosts where Cordon should
  * only watch. Chosen with `"backend": "dry-run"`.
  */
-export function createDryRunBackends(log: Logger): HostBackends {
+export function createDryRunBackends(log: Log): HostBackends {
   let plan: EnforcementPlan | undefined;
   const downed = new Set<string>();
   const nft = {

@@ -2,7 +2,7 @@ import type { DetectionPolicy, Observation } from '../../proto/gen-messages/cord
 import { cidrContains, type Cidr } from '../../proto/runtime/cidr.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 import type { SentCounters } from './interfaceCounters.js';
 import { readWatchSets } from './readWatchSets.js';
 import { FLOOD_SAMPLE_ONE_IN, WATCH_TABLE, renderFloodSampling, type WatchPlan } from './watchRuleset.js';
@@ -17,7 +17,7 @@ const TOP = 10;
 
 export interface FloodGateDeps {
   runner: CommandRunner;
-  log: Logger;
+  log: Log;
   clock: () => Date;
   /** What the public interfaces have sent so far (procSentCounters). */
   readSent: () => Promise<SentCounters | undefined>;

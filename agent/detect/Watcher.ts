@@ -2,7 +2,7 @@ import type { DetectionPolicy, Observation } from '../../proto/gen-messages/cord
 import type { Cidr } from '../../proto/runtime/cidr.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 import { readWatchSets } from './readWatchSets.js';
 import { FloodGate } from './FloodGate.js';
 import type { SentCounters } from './interfaceCounters.js';
@@ -10,7 +10,7 @@ import { WATCH_TABLE, renderWatchFlush, renderWatchTransaction } from './watchRu
 
 export interface WatcherDeps {
   runner: CommandRunner;
-  log: Logger;
+  log: Log;
   clock: () => Date;
   publicInterfaces: string[];
   managementNetworks: Cidr[];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 import type { Backend } from '../backends/Backend.js';
 import type { LinkObserved } from '../backends/linkBackend.js';
 import type { NftObserved } from '../backends/nftBackend.js';
@@ -78,7 +78,7 @@ export class Engine {
     private readonly backends: HostBackends,
     private readonly host: HostSettings,
     private readonly state: StateFile,
-    private readonly log: Logger,
+    private readonly log: Log,
   ) {
     this.plan = computePlan(undefined, host);
   }

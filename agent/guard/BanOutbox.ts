@@ -1,6 +1,6 @@
 import type { BanEvent } from '../../proto/gen-messages/cordon/v1/agent.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 import type { Ban } from './GuardStateFile.js';
 
 export type BanChange = 'banned' | 'expired' | 'removed';
@@ -116,7 +116,7 @@ export class BanOutbox {
 
   constructor(
     private readonly send: (event: BanEvent) => Promise<boolean>,
-    private readonly log: Logger,
+    private readonly log: Log,
   ) {}
 
   /** Whether the controller acknowledges ban events (from its policy; kept in the state file across restarts). */

@@ -2,7 +2,7 @@ import type { BanEvent, ManagedSecurity } from '../../proto/gen-messages/cordon/
 import { cidrContains, type Cidr } from '../../proto/runtime/cidr.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 import { banSeconds, nextOffence } from './banTime.js';
 import { BanOutbox, holdsBanned, queueBanEvent, type BanChange } from './BanOutbox.js';
 import { activeGuardPolicy, type GuardPolicy } from './guardPolicy.js';
@@ -14,7 +14,7 @@ import { listBans, listTable, removeFromSet, resetMeters } from './guardSets.js'
 
 export interface GuardDeps {
   runner: CommandRunner;
-  log: Logger;
+  log: Log;
   clock: () => Date;
   publicInterfaces: string[];
   /** The agent's management networks and the controller: never banned, whatever the policy says. */

@@ -1,5 +1,5 @@
 import type { CommandRunner } from '../../proto/runtime/CommandRunner.js';
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 
 /** Conntrack's accounting switch, per network namespace: the packet count the handshake meters read needs it. */
 export const ACCOUNTING = 'net.netfilter.nf_conntrack_acct';
@@ -19,7 +19,7 @@ export class HandshakeCounting {
 
   constructor(
     private readonly runner: CommandRunner,
-    private readonly log: Logger,
+    private readonly log: Log,
   ) {}
 
   /** What the table should count: handshakes unless accounting failed. */

@@ -1,6 +1,6 @@
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import type { CommandRunner } from '../../proto/runtime/CommandRunner.js';
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 import { FailureCounter, JOURNAL_IDENTIFIERS, parseAuthFailure, type AuthFailure } from './authFailures.js';
 import type { GuardPolicy } from './guardPolicy.js';
 import { GUARD_TABLE, banSet } from './guardRuleset.js';
@@ -25,7 +25,7 @@ export class JournalBans {
 
   constructor(
     private readonly runner: CommandRunner,
-    private readonly log: Logger,
+    private readonly log: Log,
   ) {}
 
   /** Failed logins count from the moment the guard is on, not from the journal's beginning. Only the first call counts. */

@@ -15,7 +15,7 @@ import {
 import { CordonError, asCordonError } from '../../proto/runtime/CordonError.js';
 import { parseAddress } from '../../proto/runtime/address.js';
 import { sleep } from '../../proto/runtime/iterate.js';
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 import { openHttp2Bidi } from '../../proto/runtime/Http2Bidi.js';
 import type { BidiCall } from '../../proto/runtime/rpcClient.js';
 import type { TlsMaterial } from '../../proto/runtime/tls.js';
@@ -73,7 +73,7 @@ export interface ControllerLinkOptions {
   /** Heartbeat interval while it holds one (never longer than heartbeatMs; default heartbeatMs). */
   restrictedHeartbeatMs?: number;
   backoff: BackoffPolicy;
-  log: Logger;
+  log: Log;
   held: () => HeldState;
   /**
    * Called with each desired state the controller sends, one at a time; the

@@ -1,12 +1,12 @@
 import type { ListeningSocket, ListeningSockets, ManagedSecurity } from '../../proto/gen-messages/cordon/v1/agent.js';
 import { asCordonError } from '../../proto/runtime/CordonError.js';
 import { runChecked, type CommandRunner } from '../../proto/runtime/CommandRunner.js';
-import type { Logger } from '../../proto/runtime/logger.js';
+import type { Log } from '../../proto/runtime/Log.js';
 import { interfaceAddresses, parseListeners, publicListeners } from './parseListeners.js';
 
 export interface ListenerWatcherDeps {
   runner: CommandRunner;
-  log: Logger;
+  log: Log;
   clock: () => Date;
   publicInterfaces: string[];
   /** Hands the list to the link; false when it was dropped (it is sent again after the next Hello). */

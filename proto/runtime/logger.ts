@@ -1,9 +1,9 @@
-import { pino, type Logger, type Level } from 'pino';
+import { pino, type Logger } from 'pino';
 import { prettyDestination } from './prettyLog.js';
 
 export type { Logger };
 
-export const LOG_LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+export { LOG_LEVELS } from './Log.js';
 
 /**
  * The process's one root logger, created by main and passed down; components
