@@ -1,10 +1,11 @@
 import { isIP } from 'node:net';
 import { parseAddress } from '../proto/runtime/address.js';
 import { cidrCovers, parseCidr } from '../proto/runtime/cidr.js';
-import type { Logger } from '../proto/runtime/logger.js';
+import type { Log } from '../proto/runtime/Log.js';
 import { createDryRunBackends } from './backends/dryRun.js';
 import { LinkBackend } from './backends/linkBackend.js';
 import { NftBackend } from './backends/nftBackend.js';
+import { isLinkListing, sameTurnReads } from './backends/sameTurnReads.js';
 import { TcBackend } from './backends/tcBackend.js';
 import type { AgentSettings } from './config.js';
 import type { HostSettings } from './enforce/computePlan.js';
@@ -32,14 +33,15 @@ export function hostSettings(settings: AgentSettings): HostSettings {
 }
 
 /** Picks the backends in one place: the real Linux ones, or dry-run. */
-export function createBackends(settings: AgentSettings, log: Logger, runner: CommandRunner = new ExecRunner()): HostBackends {
+export function createBackends(settings: AgentSettings, log: Log, runner: CommandRunner = new ExecRunner()): HostBackends {
   if (settings.backend === 'dry-run') return createDryRunBackends(log.child({ component: 'dry-run' }));
   const ctl = controllerIp(settings);
   const onSessionLost = (why: string) => log.warn({ err: why }, 'the nft session failed: nft -f for every enforcement from now on');
-  return { nft: new NftBackend(runner, { onSessionLost }), tc: new TcBackend(runner), link: new LinkBackend(runner, ctl ? [ctl] : []) };
+  const reads = sameTurnReads(runner, isLinkListing);
+  return { nft: new NftBackend(runner, { onSessionLost }), tc: new TcBackend(reads), link: new LinkBackend(reads, ctl ? [ctl] : []) };
 }
 
-export function createEngine(settings: AgentSettings, log: Logger, runner?: CommandRunner): Engine {
+export function createEngine(settings: AgentSettings, log: Log, runner?: CommandRunner): Engine {
   return new Engine(createBackends(settings, log, runner), hostSettings(settings), new StateFile(settings.stateDir), log.child({ component: 'engine' }));
 }
 
@@ -47,7 +49,7 @@ export function createEngine(settings: AgentSettings, log: Logger, runner?: Comm
 /** `readSent` defaults to this process's /proc/net/dev (a test whose runner enters a namespace names that namespace's). */
 export function createWatcher(
   settings: AgentSettings,
-  log: Logger,
+  log: Log,
   send: WatcherDeps['send'],
   runner: CommandRunner = new ExecRunner(),
   readSent: WatcherDeps['readSent'] = procSentCounters(settings.interfaces.public),
@@ -58,14 +60,14 @@ export function createWatcher(
 }
 
 /** The brute-force guard of this host (managed security); none with the dry-run backend, which touches nothing. Its bans are kept in the state dir. */
-export function createGuard(settings: AgentSettings, log: Logger, send: GuardDeps['send'], runner: CommandRunner = new ExecRunner(), opts: Pick<GuardDeps, 'tickMs'> = {}): Guard | undefined {
+export function createGuard(settings: AgentSettings, log: Log, send: GuardDeps['send'], runner: CommandRunner = new ExecRunner(), opts: Pick<GuardDeps, 'tickMs'> = {}): Guard | undefined {
   if (settings.backend === 'dry-run') return undefined;
   const host = hostSettings(settings);
   return new Guard({ runner, log: log.child({ component: 'guard' }), clock: () => new Date(), publicInterfaces: host.publicInterfaces, managementNetworks: host.managementNetworks, file: new GuardStateFile(settings.stateDir), send, ...opts });
 }
 
 /** The new-socket watcher of this host (managed security); none with the dry-run backend. */
-export function createListenerWatcher(settings: AgentSettings, log: Logger, send: ListenerWatcherDeps['send'], runner: CommandRunner = new ExecRunner()): ListenerWatcher | undefined {
+export function createListenerWatcher(settings: AgentSettings, log: Log, send: ListenerWatcherDeps['send'], runner: CommandRunner = new ExecRunner()): ListenerWatcher | undefined {
   if (settings.backend === 'dry-run') return undefined;
   return new ListenerWatcher({ runner, log: log.child({ component: 'sockets' }), clock: () => new Date(), publicInterfaces: settings.interfaces.public, send });
 }

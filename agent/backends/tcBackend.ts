@@ -128,7 +128,13 @@ export class TcBackend implements Backend<TcObserved> {
    */
   async observe(plan: EnforcementPlan): Promise<TcObserved> {
     const links = await this.readLinks();
-    const { wanted } = await this.readAll(plan, links);
+    // A direction is in place only with its ifb, so an interface with neither
+    // (every unthrottled host, at every drift check) needs no tc reads.
+    const withIfb = plan.publicInterfaces.filter((name) => {
+      const ifindex = links.get(name)?.ifindex;
+      return ifindex !== undefined && DIRECTIONS.some((d) => links.has(`${IFB_PREFIX[d]}${ifindex}`));
+    });
+    const { wanted } = await this.readAll({ ...plan, publicInterfaces: withIfb }, links);
     const byName = new Map(wanted.map((s) => [s.name, s]));
     return {
       interfaces: plan.publicInterfaces.map((name) => {

@@ -84,9 +84,22 @@ execFileSync(join(process.cwd(), 'deploy/pki/cordon-pki'), ['--dir', pki, 'issue
 const cfg = { ...settings, tls: { ca: join(pki, 'ca.crt'), cert: join(pki, 'agent-bench-01.crt'), key: join(pki, 'agent-bench-01.key') } };
 writeFileSync(join(work, 'agent.json'), JSON.stringify(cfg));
 daemon = spawn('ip', ['netns', 'exec', ns, process.execPath, ...AGENT_FLAGS, 'dist/agent/main.js', '--config', join(work, 'agent.json')], { stdio: 'ignore' });
+// CPU seconds (USER_HZ 100) from /proc/PID/stat: the daemon's own (utime + stime), and what the host
+// pays for it besides: the commands it ran and reaped (cutime + cstime) and its long-lived `nft -i`.
+const statTimes = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').map(Number);
+const childPids = () => readFileSync(`/proc/${daemon.pid}/task/${daemon.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
 const cpu0 = () => {
-  const f = readFileSync(`/proc/${daemon.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in seconds (USER_HZ 100)
+  const f = statTimes(daemon.pid);
+  let session = 0;
+  for (const pid of childPids()) {
+    try {
+      const c = statTimes(pid);
+      session += (c[11] + c[12]) / 100;
+    } catch {
+      // a command that ended between the two reads: counted in cutime once reaped
+    }
+  }
+  return { own: (f[11] + f[12]) / 100, commands: (f[13] + f[14]) / 100 + session };
 };
 await new Promise((r) => setTimeout(r, 3000)); // start-up, saved state re-applied
 const c0 = cpu0();
@@ -98,7 +111,7 @@ const rollup = readFileSync(`/proc/${daemon.pid}/smaps_rollup`, 'utf8');
 const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN);
 const mib = (k) => (k / 1024).toFixed(1);
 // The daemon keeps one `nft -i` for its enforcement transactions (agent/backends/nftSession.ts): the host pays it too.
-const children = readFileSync(`/proc/${daemon.pid}/task/${daemon.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+const children = childPids();
 const childText = children
   .map((pid) => {
     try {
@@ -113,7 +126,7 @@ const childText = children
   .filter(Boolean);
 console.log(
   `agent daemon idle over ${IDLE} s (drift check every 5 s, controller unreachable): RSS ${mib(kb('Rss'))} MiB ` +
-    `(shared clean ${mib(kb('Shared_Clean'))} MiB, private ${mib(kb('Private_Clean') + kb('Private_Dirty'))} MiB), CPU ${((100 * (c1 - c0)) / IDLE).toFixed(2)} %` +
+    `(shared clean ${mib(kb('Shared_Clean'))} MiB, private ${mib(kb('Private_Clean') + kb('Private_Dirty'))} MiB), CPU ${((100 * (c1.own - c0.own)) / IDLE).toFixed(2)} % (and ${((100 * (c1.commands - c0.commands)) / IDLE).toFixed(2)} % in the commands it ran)` +
     `; its children: ${childText.length > 0 ? childText.join(', ') : 'none'}`,
 );
 cleanup();

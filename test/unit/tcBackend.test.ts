@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { LinkBackend } from '../../agent/backends/linkBackend.js';
+import { isLinkListing, sameTurnReads } from '../../agent/backends/sameTurnReads.js';
 import { TcBackend } from '../../agent/backends/tcBackend.js';
 import type { EnforcementPlan } from '../../agent/enforce/plan.js';
 import { RecordingRunner } from '../../proto/runtime/CommandRunner.js';
@@ -174,6 +176,21 @@ describe('TcBackend', () => {
       'tc filter add dev pub0 egress pref 49374 protocol all u32 match u32 0 0 action mirred egress redirect dev cdne2',
       'tc filter add dev pub0 ingress pref 49374 protocol all u32 match u32 0 0 action mirred egress redirect dev cdni2',
     ]);
+  });
+
+  it('observes an interface without its ifbs from the link listing alone, as every drift check of an unthrottled host does', async () => {
+    const r = host({ ...FRESH, 'tc -j qdisc show dev pub0': QDISC_PUB0_CLSACT });
+    expect(await new TcBackend(r).observe(plan)).toEqual({ interfaces: [{ name: 'pub0', rateBps: undefined, egress: false, ingress: false }] });
+    expect(starts(r)).toEqual(['ip -j link show']);
+  });
+
+  it('shares one link listing with the link backend when the engine observes both at once', async () => {
+    const r = host(FRESH);
+    const reads = sameTurnReads(r, isLinkListing);
+    const [tc, link] = await Promise.all([new TcBackend(reads).observe(plan), new LinkBackend(reads).observe(plan)]);
+    expect(tc.interfaces[0]).toMatchObject({ name: 'pub0', egress: false });
+    expect(link.links).toEqual([{ name: 'pub0', exists: true, up: true }]);
+    expect(starts(r)).toEqual(['ip -j link show']);
   });
 
   it('reports no rate when the two directions disagree', async () => {
