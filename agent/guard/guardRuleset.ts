@@ -85,9 +85,10 @@ export function renderGuardTable(plan: GuardPlan): string {
     out += `\t\ttcp dport ${ports} update @${meterSet(s.name, 6)} { ip6 saddr ${rate} } add @ban_v6 { ip6 saddr }\n`;
   }
   out += '\t}\n';
+  // One lookup of the ban set per packet, not one per verdict: every packet from a public interface pays it.
+  out += '\tchain refuse {\n\t\tmeta l4proto tcp reject with tcp reset\n\t\tdrop\n\t}\n';
   out += '\tchain from_public {\n';
-  out += '\t\tip saddr @ban_v4 meta l4proto tcp reject with tcp reset\n\t\tip saddr @ban_v4 drop\n';
-  out += '\t\tip6 saddr @ban_v6 meta l4proto tcp reject with tcp reset\n\t\tip6 saddr @ban_v6 drop\n';
+  out += '\t\tip saddr @ban_v4 goto refuse\n\t\tip6 saddr @ban_v6 goto refuse\n';
   // The cheapest question first: the flags, then (handshakes) the direction and conntrack's count. A SYN that
   // was sent again makes the ACK the third packet: that connection goes uncounted, never counted twice.
   out += plan.countHandshakes
