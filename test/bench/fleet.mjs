@@ -38,6 +38,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { machineTicks, stealPct } from './lib/steal.mjs';
 import { stopWorkers } from './lib/workers.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -387,12 +388,6 @@ async function drive() {
     return { at: now(), cpuMs: userMs + sysMs, userMs, sysMs, rss };
   }
 
-  /** The machine's CPU time so far, in ticks, and the share the hypervisor took (steal): a VM's neighbours show here. */
-  function machineTicks() {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
-  }
-  const stealPct = (a, b) => (b.total > a.total ? (100 * (b.steal - a.steal)) / (b.total - a.total) : 0);
 
   /** CPU ms (user, system) of each thread of a process, by thread name (comm), from /proc/PID/task. */
   function threadSample(pid) {
