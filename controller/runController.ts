@@ -44,6 +44,7 @@ import { createDeskReads } from './web/desk/DeskReads.js';
 import type { AgentSessions } from './agents/SessionRegistry.js';
 import { isCordonError } from '../proto/runtime/CordonError.js';
 import { startReplica, type Replica, type ReplicaSettings } from './replicas/startReplica.js';
+import { DETECTION_OFF } from './monitoring/detectionFromConfig.js';
 import { effectiveDetection, unmatchedOverrides, type DetectionSettings } from './monitoring/effectiveDetection.js';
 import type { Observation } from '../proto/gen/cordon/v1/agent.js';
 import { ObservationIntake } from './monitoring/ObservationIntake.js';
@@ -402,7 +403,11 @@ export async function runController(s: ControllerSettings): Promise<Controller> 
         switches?.onTamper(hostId);
       },
       observe,
-      ...(observations && detectionFor ? { detection: (hostId: string) => detectionFor(hostId).policy, onObservation: (hostId: string, o: Observation) => observations.take(hostId, o) } : {}),
+      // Detection off everywhere still sends every agent the off policy: an agent watching under an earlier
+      // config (or whose table survived a restart) stops and removes its watch table.
+      ...(observations && detectionFor
+        ? { detection: (hostId: string) => detectionFor(hostId).policy, onObservation: (hostId: string, o: Observation) => observations.take(hostId, o) }
+        : { detection: () => DETECTION_OFF }),
       ...(managedSecurity ? { managedSecurity } : {}),
       staleAfterMissedHeartbeats: s.staleAfterMissedHeartbeats,
       ...(s.maxHeartbeatMs ? { maxHeartbeatMs: s.maxHeartbeatMs } : {}),

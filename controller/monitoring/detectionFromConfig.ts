@@ -88,6 +88,18 @@ function parseOverrides(raw: Record<string, unknown> | undefined, at: string, id
  * the full key path). Undefined when detection is off for the fleet and no
  * override turns it on anywhere: no agent is sent a policy.
  */
+/** What agents are sent when detection is off everywhere: they count nothing and keep no watch table. */
+export const DETECTION_OFF: DetectionPolicy = Object.freeze({
+  enabled: false,
+  windowSeconds: 0,
+  smtpPorts: [],
+  smtpNewConnections: 0,
+  fanoutPorts: [],
+  fanoutDestinations: 0,
+  floodPacketsPerSecond: 0,
+  floodMaxAverageBytes: 0,
+});
+
 export function detectionFromConfig(d: DetectionConfig): DetectionSettings | undefined {
   const hosts = parseOverrides(d.hosts, 'detection.hosts', HOST_ID_PATTERN, 'host');
   const customers = parseOverrides(d.customers, 'detection.customers', CUSTOMER_ID, 'customer');

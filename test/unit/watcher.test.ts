@@ -147,6 +147,13 @@ describe('Watcher', () => {
     await w.stop();
   });
 
+  it('removes a watch table left by an earlier run when its first policy is off (detection turned off while it was away)', async () => {
+    const { w, runner } = watcher(() => ({}));
+    await w.setPolicy({ ...policy, enabled: false });
+    expect(runner.calls.map((c) => c.input)).toEqual(['table inet cordon_watch\ndelete table inet cordon_watch\n']);
+    await w.stop();
+  });
+
   it('reports what passed a threshold at the end of a window, busiest destinations first, and nothing below it', async () => {
     let smtp: [string, number][] = [['198.51.100.8', 2], ['198.51.100.7', 4]];
     let fanout: [string, number][] = [['198.51.100.9', 1], ['198.51.100.10', 1], ['198.51.100.11', 1], ['198.51.100.12', 1]];
