@@ -32,6 +32,7 @@ import { deskLines } from './lib/deskLines.mjs';
 import { createLab } from './lib/netns.mjs';
 import { fmt, summary } from './lib/stats.mjs';
 import { benchScope } from './lib/benchScope.mjs';
+import { sleep, stopChild, until as untilEvery } from './lib/processes.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const LIB = join(ROOT, 'test/bench/lib');
@@ -78,17 +79,8 @@ const scope = benchScope('cordon-decision-', {
 const { work, children, logFlushers } = scope;
 let lab;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** Polls `check` every `everyMs` until it returns a truthy value; throws after `timeoutMs`. */
-async function until(what, check, timeoutMs, everyMs = 2) {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+// Polled every 2 ms by default: the drop and the release are timed by these waits.
+const until = (what, check, timeoutMs, everyMs = 2) => untilEvery(what, check, timeoutMs, everyMs);
 
 /** Starts a process inside a namespace; logs to a file or hands stdout to the caller. */
 function startIn(ns, args, { log, nodeArgs = [], stdio, raw = false } = {}) {
@@ -112,14 +104,6 @@ function startIn(ns, args, { log, nodeArgs = [], stdio, raw = false } = {}) {
     logFlushers.push(child.flushLog);
   }
   return child;
-}
-
-async function stopChild(child, graceMs = 5_000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  if ((await Promise.race([exited.then(() => 'exited'), sleep(graceMs)])) !== 'exited') child.kill('SIGKILL');
-  await exited;
 }
 
 const cpuProf = opt['cpu-prof'] ? resolve(opt['cpu-prof']) : undefined;

@@ -41,6 +41,7 @@ import { deskLines } from './lib/deskLines.mjs';
 import { createLab } from './lib/netns.mjs';
 import { fmt, summary } from './lib/stats.mjs';
 import { benchScope } from './lib/benchScope.mjs';
+import { sleep, stopChild, until } from './lib/processes.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const LIB = join(ROOT, 'test/bench/lib');
@@ -79,17 +80,7 @@ const scope = benchScope('cordon-operator-path-', {
 const { work, children, logFlushers } = scope;
 let lab;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mono = () => Number(process.hrtime.bigint()) / 1e6;
-async function until(what, check, timeoutMs, everyMs = 5) {
-  const deadline = mono() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (mono() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** A long-running process in a namespace, its output in work/<name>.log. */
 function daemon(ns, name, command, args) {
@@ -106,14 +97,6 @@ function daemon(ns, name, command, args) {
   });
   child.output = () => Buffer.concat(chunks).toString();
   return child;
-}
-
-async function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  if ((await Promise.race([exited.then(() => 'exited'), sleep(5_000)])) !== 'exited') child.kill('SIGKILL');
-  await exited;
 }
 
 // The operator's commands run without NODE_EXTRA_CA_CERTS. Where it is set (this project's sandbox sets it
@@ -279,7 +262,7 @@ async function runCordon() {
     process.stdout.write('.');
   }
   process.stdout.write('\n');
-  await Promise.all([stop(agent), stop(operator), stop(controller)]);
+  await Promise.all([stopChild(agent), stopChild(operator), stopChild(controller)]);
   return rows;
 }
 
@@ -311,11 +294,11 @@ async function runCrowdsec() {
       process.stdout.write('.');
     }
     process.stdout.write('\n');
-    await stop(bouncer);
+    await stopChild(bouncer);
     execFileSync('ip', ['netns', 'exec', lab.host, 'nft', 'delete', 'table', 'ip', 'crowdsec'], { stdio: 'ignore' });
     results.push({ poll, samples });
   }
-  await stop(lapi);
+  await stopChild(lapi);
   return results;
 }
 
