@@ -1,4 +1,4 @@
-import type { DetectionPolicy } from '../../proto/gen/cordon/v1/agent.js';
+import { DetectionPolicy } from '../../proto/gen/cordon/v1/agent.js';
 import { CordonError } from '../../proto/runtime/CordonError.js';
 import { HOST_ID_PATTERN } from '../../proto/runtime/peerIdentity.js';
 import type { DetectionOverride, DetectionSettings } from './effectiveDetection.js';
@@ -82,24 +82,15 @@ function parseOverrides(raw: Record<string, unknown> | undefined, at: string, id
   return out;
 }
 
+/** What agents are sent when detection is off everywhere: they count nothing and keep no watch table. */
+export const DETECTION_OFF: DetectionPolicy = Object.freeze(DetectionPolicy.fromPartial({ enabled: false }));
+
 /**
  * The config's `detection` section as the controller uses it: the fleet's
  * policy and the overrides, each checked (an `invalid` CordonError naming
  * the full key path). Undefined when detection is off for the fleet and no
- * override turns it on anywhere: no agent is sent a policy.
+ * override turns it on anywhere: every agent is then sent DETECTION_OFF.
  */
-/** What agents are sent when detection is off everywhere: they count nothing and keep no watch table. */
-export const DETECTION_OFF: DetectionPolicy = Object.freeze({
-  enabled: false,
-  windowSeconds: 0,
-  smtpPorts: [],
-  smtpNewConnections: 0,
-  fanoutPorts: [],
-  fanoutDestinations: 0,
-  floodPacketsPerSecond: 0,
-  floodMaxAverageBytes: 0,
-});
-
 export function detectionFromConfig(d: DetectionConfig): DetectionSettings | undefined {
   const hosts = parseOverrides(d.hosts, 'detection.hosts', HOST_ID_PATTERN, 'host');
   const customers = parseOverrides(d.customers, 'detection.customers', CUSTOMER_ID, 'customer');
