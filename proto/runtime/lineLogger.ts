@@ -29,13 +29,13 @@ export interface LineLoggerOptions {
  * The agent's logger: pino's JSON line format as the controller writes it
  * (level number, ISO time, pid, name, bindings, fields, msg; `err` as type, message and stack;
  * passwords and secrets redacted), written synchronously, without pino.
- * The agent runs on every customer server with a 50 MiB budget, and loading
- * pino costs it about 3 MiB of RSS (BENCHMARKS.md §4); the controller and the
+ * The agent runs on every customer server with a 50 MiB budget, and pino
+ * cost it 0.9 MiB of RSS (BENCHMARKS.md §4); the controller and the
  * CLIs keep pino. Lines are written whole and in order; a line that cannot be
  * written after a short wait is dropped, never the process.
  */
 export function createLineLogger(opts: LineLoggerOptions): Log {
-  if (!(opts.level in LEVELS)) throw new CordonError('invalid', `log.level ${JSON.stringify(opts.level)} is not one of ${Object.keys(LEVELS).join(', ')}`, { field: 'log.level' });
+  if (!Object.hasOwn(LEVELS, opts.level)) throw new CordonError('invalid', `log.level ${JSON.stringify(opts.level)} is not one of ${Object.keys(LEVELS).join(', ')}`, { field: 'log.level' });
   const threshold = LEVELS[opts.level as LineLogLevel];
   const fd = opts.fd ?? 1;
   const sink = opts.write ?? ((line: string) => writeLine(fd, line));

@@ -77,7 +77,9 @@ describe('the agent line logger', () => {
   });
 
   it('refuses an unknown level by its field', () => {
-    expect(() => createLineLogger({ name: 'x', level: 'loud' })).toThrow(expect.objectContaining({ kind: 'invalid', field: 'log.level' }));
+    for (const level of ['loud', 'toString', '__proto__', 'constructor']) {
+      expect(() => createLineLogger({ name: 'x', level })).toThrow(expect.objectContaining({ kind: 'invalid', field: 'log.level' }));
+    }
   });
 
   it('renders lines for a person with --log-pretty', () => {
